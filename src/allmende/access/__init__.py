@@ -1,0 +1,1 @@
+"""Users, authentication, roles and the one policy that decides every access."""

@@ -1,0 +1,155 @@
+"""User accounts, memberships, passwords and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from allmende.access.policy import ROLES, Action, Actor, authorize
+from allmende.db.models import ApiToken, Membership, Organization, User, utcnow
+from allmende.errors import Conflict, FieldError, Invalid, NotFound, Unauthorized
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TOKEN_PREFIX = "alm_"
+MIN_PASSWORD_LENGTH = 10
+# Recording every use would turn each API read into a write; a minute is precise enough.
+TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
+
+_hasher = PasswordHasher()
+# Verified when the e-mail is unknown, so a login takes as long whether the account exists or not.
+_DUMMY_HASH = _hasher.hash("allmende-timing-equalizer")
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        is_sysadmin=user.is_sysadmin,
+        roles={m.organization_id: m.role for m in user.memberships},
+    )
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL.match(email):
+        raise Invalid(field_errors=[FieldError("email", "Keine gültige E-Mail-Adresse.")])
+    return email
+
+
+def create_user(
+    session: Session, email: str, password: str, *, name: str = "", sysadmin: bool = False
+) -> User:
+    email = normalize_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(field_errors=[FieldError(
+            "password", f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen lang sein.")])
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"Es gibt bereits ein Konto für {email}.", "user_exists")
+    user = User(email=email, name=name.strip(), password_hash=_hasher.hash(password),
+                is_sysadmin=sysadmin)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"Es gibt kein Konto für {email}.", "user_not_found")
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """Check a password; the error never tells whether the account exists."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None or not user.is_active:
+        raise Unauthorized("E-Mail-Adresse oder Passwort ist falsch.", "bad_credentials")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def set_membership(
+    session: Session, actor: Actor, user: User, organization: Organization, role: str
+) -> Membership:
+    authorize(actor, Action.MANAGE_MEMBERS, organization.id)
+    if role not in ROLES:
+        raise Invalid(field_errors=[FieldError("role", f"Unbekannte Rolle „{role}“; erlaubt: "
+                                                       + ", ".join(ROLES) + ".")])
+    membership = session.get(Membership, (user.id, organization.id))
+    if membership is None:
+        membership = Membership(user_id=user.id, organization_id=organization.id, role=role)
+        session.add(membership)
+        user.memberships.append(membership)
+    membership.role = role
+    session.flush()
+    return membership
+
+
+def remove_membership(session: Session, actor: Actor, user: User, organization: Organization) -> None:
+    authorize(actor, Action.MANAGE_MEMBERS, organization.id)
+    membership = session.get(Membership, (user.id, organization.id))
+    if membership is not None:
+        user.memberships.remove(membership)
+        session.delete(membership)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    secret: str
+
+
+def create_token(session: Session, user: User, name: str) -> NewToken:
+    """A new API token; its secret is returned once and only its hash is kept."""
+    name = name.strip() or "API-Token"
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name[:200], token_hash=_token_hash(secret),
+                     prefix=secret[:12])
+    session.add(token)
+    session.flush()
+    return NewToken(token, secret)
+
+
+def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
+    return list(session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc())))
+
+
+def revoke_token(session: Session, user_id: int, token_id: int) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id:
+        raise NotFound("Dieses Token gibt es nicht.", "token_not_found")
+    token.revoked_at = token.revoked_at or utcnow()
+
+
+def user_for_token(session: Session, secret: str) -> User:
+    """The active user a bearer token belongs to; records when the token was last used."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret)))
+    if token is None or token.revoked_at is not None:
+        raise Unauthorized("Das API-Token ist ungültig oder widerrufen.", "bad_token")
+    user = session.get(User, token.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("Das API-Token ist ungültig oder widerrufen.", "bad_token")
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_USE_RESOLUTION:
+        token.last_used_at = now
+    return user

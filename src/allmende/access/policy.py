@@ -1,0 +1,126 @@
+"""Every permission decision in allmende is made here.
+
+Interfaces never decide on their own: they call :func:`authorize` for a single object, or use
+:func:`visibility` to restrict a listing, so that no endpoint can forget a check.
+
+Rules (see docs/permissions.md):
+- a sysadmin may do everything;
+- organization admins manage their organization, its members and its datasets, and may delete
+  and restore them; editors create and edit datasets of their organization; members see its drafts;
+- dataset metadata is visible to everyone for ``public`` and ``restricted`` datasets, to users of
+  alliance organizations for ``members`` datasets; drafts only inside their organization;
+  deleted datasets only to their organization's admins (to restore them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from allmende.errors import Forbidden, Unauthorized
+
+ROLES = ("admin", "editor", "member")
+ACCESS_LEVELS = ("public", "members", "restricted")
+
+
+class Action(StrEnum):
+    VIEW_DATASET = "view_dataset"
+    CREATE_DATASET = "create_dataset"
+    EDIT_DATASET = "edit_dataset"
+    DELETE_DATASET = "delete_dataset"
+    RESTORE_DATASET = "restore_dataset"
+    CREATE_ORGANIZATION = "create_organization"
+    EDIT_ORGANIZATION = "edit_organization"
+    MANAGE_MEMBERS = "manage_members"
+    MANAGE_USERS = "manage_users"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in user with their roles, or an anonymous visitor."""
+
+    user_id: int | None = None
+    email: str | None = None
+    name: str = ""
+    is_sysadmin: bool = False
+    roles: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+    def role_in(self, organization_id: int) -> str | None:
+        return self.roles.get(organization_id)
+
+
+ANONYMOUS = Actor()
+
+
+class DatasetLike(Protocol):
+    organization_id: int
+    access_level: str
+    draft: bool
+
+    @property
+    def deleted_at(self) -> object: ...
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Which datasets an actor may see, in a form both SQL and the search index can apply."""
+
+    everything: bool
+    member_of_alliance: bool
+    organization_ids: frozenset[int]
+    admin_organization_ids: frozenset[int]
+
+    def sees(self, dataset: DatasetLike) -> bool:
+        if self.everything:
+            return True
+        if dataset.deleted_at is not None:
+            return dataset.organization_id in self.admin_organization_ids
+        if dataset.draft and dataset.organization_id not in self.organization_ids:
+            return False
+        return dataset.access_level != "members" or self.member_of_alliance
+
+
+def visibility(actor: Actor) -> Visibility:
+    return Visibility(
+        everything=actor.is_sysadmin,
+        member_of_alliance=bool(actor.roles),
+        organization_ids=frozenset(actor.roles),
+        admin_organization_ids=frozenset(o for o, r in actor.roles.items() if r == "admin"),
+    )
+
+
+def _has_role(actor: Actor, organization_id: int, *roles: str) -> bool:
+    return actor.is_sysadmin or actor.role_in(organization_id) in roles
+
+
+def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
+    """Decide one action. ``target`` is the dataset or the organization id it concerns."""
+    match action:
+        case Action.VIEW_DATASET:
+            return visibility(actor).sees(target)  # type: ignore[arg-type]
+        case Action.CREATE_DATASET:
+            return _has_role(actor, target, "admin", "editor")  # type: ignore[arg-type]
+        case Action.EDIT_DATASET:
+            return _has_role(actor, target.organization_id, "admin", "editor")  # type: ignore[union-attr]
+        case Action.DELETE_DATASET | Action.RESTORE_DATASET:
+            return _has_role(actor, target.organization_id, "admin")  # type: ignore[union-attr]
+        case Action.EDIT_ORGANIZATION | Action.MANAGE_MEMBERS:
+            return _has_role(actor, target, "admin")  # type: ignore[arg-type]
+        case Action.CREATE_ORGANIZATION | Action.MANAGE_USERS:
+            return actor.is_sysadmin
+    raise ValueError(f"unknown action {action}")
+
+
+def authorize(actor: Actor, action: Action, target: object = None) -> None:
+    """Raise :class:`Unauthorized` (anonymous) or :class:`Forbidden` unless the action is allowed."""
+    if is_allowed(actor, action, target):
+        return
+    if not actor.is_authenticated:
+        raise Unauthorized()
+    raise Forbidden()

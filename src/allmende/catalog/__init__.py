@@ -1,0 +1,1 @@
+"""Organizations, datasets, resources, their history, and search."""

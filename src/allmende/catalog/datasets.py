@@ -1,0 +1,333 @@
+"""Datasets (dcat:Dataset) and their resources (dcat:Distribution), with an activity history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from allmende.access.policy import ACCESS_LEVELS, Action, Actor, authorize, visibility
+from allmende.catalog import text
+from allmende.catalog.organizations import check_slug, get_organization
+from allmende.catalog.validation import field_errors_of
+from allmende.catalog.vocabularies import (
+    DCATDE_LICENSE_BASE,
+    DEFAULT_LICENSE,
+    EU_FREQUENCY_BASE,
+    EU_THEME_BASE,
+    FREQUENCIES,
+    LANGUAGES,
+    LICENSES,
+    THEMES,
+    political_geocoding_uri,
+)
+from allmende.db.models import Activity, CatalogState, Dataset, Resource, utcnow
+from allmende.errors import Conflict, FieldError, Invalid, NotFound
+
+EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+\.[^@\s]+$")
+URL = re.compile(r"^https?://[^\s]+$")
+MAX_KEYWORDS = 50
+RESOURCE_FORMATS_MAX = 30
+
+
+def _one_of(value: str, allowed: dict[str, Any], base: str, what: str) -> str:
+    code = value.removeprefix(base)
+    if code not in allowed:
+        raise ValueError(f"Unbekannte {what} „{value}“; erlaubt: " + ", ".join(allowed) + ".")
+    return code
+
+
+class DatasetFields(BaseModel):
+    """Every editable DCAT-AP.de field of a dataset, validated with German messages."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=500)
+    description: str = Field(min_length=1, max_length=20000)
+    keywords: list[str] = Field(default_factory=list)
+    themes: list[str] = Field(default_factory=list)
+    license: str = DEFAULT_LICENSE
+    contact_point: str | None = None
+    issued: dt.date | None = None
+    temporal_start: dt.date | None = None
+    temporal_end: dt.date | None = None
+    spatial: str | None = None
+    update_frequency: str | None = None
+    language: str = "de"
+    access_level: str = "public"
+    draft: bool = False
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, values: list[str]) -> list[str]:
+        cleaned = list(dict.fromkeys(v.strip() for v in values if v.strip()))
+        if len(cleaned) > MAX_KEYWORDS:
+            raise ValueError(f"Höchstens {MAX_KEYWORDS} Schlagwörter.")
+        if any(len(v) > 100 for v in cleaned):
+            raise ValueError("Ein Schlagwort darf höchstens 100 Zeichen lang sein.")
+        return cleaned
+
+    @field_validator("themes")
+    @classmethod
+    def _themes(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(_one_of(v, THEMES, EU_THEME_BASE, "Kategorie") for v in values))
+
+    @field_validator("license")
+    @classmethod
+    def _license(cls, value: str) -> str:
+        return _one_of(value, LICENSES, DCATDE_LICENSE_BASE, "Lizenz")
+
+    @field_validator("update_frequency")
+    @classmethod
+    def _frequency(cls, value: str | None) -> str | None:
+        return _one_of(value, FREQUENCIES, EU_FREQUENCY_BASE, "Aktualisierungsfrequenz") \
+            if value else None
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        return _one_of(value, LANGUAGES, "", "Sprache")
+
+    @field_validator("access_level")
+    @classmethod
+    def _access(cls, value: str) -> str:
+        if value not in ACCESS_LEVELS:
+            raise ValueError("Unbekannte Zugriffsstufe; erlaubt: " + ", ".join(ACCESS_LEVELS))
+        return value
+
+    @field_validator("contact_point")
+    @classmethod
+    def _contact(cls, value: str | None) -> str | None:
+        if value and not (EMAIL.match(value) or URL.match(value)):
+            raise ValueError("Erwartet eine E-Mail-Adresse oder eine Web-Adresse (https://…).")
+        return value or None
+
+    @field_validator("spatial")
+    @classmethod
+    def _spatial(cls, value: str | None) -> str | None:
+        if value and not URL.match(value):
+            raise ValueError("Erwartet einen URI, z. B. den politischen Geokodierungs-URI.")
+        return value or None
+
+    @model_validator(mode="after")
+    def _period(self) -> DatasetFields:
+        if self.temporal_start and self.temporal_end and self.temporal_end < self.temporal_start:
+            raise ValueError("temporal_end: Das Ende des Zeitraums liegt vor seinem Anfang.")
+        return self
+
+
+class DatasetCreate(DatasetFields):
+    name: str
+    organization: str
+    resources: list[ResourceFields] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_slug(value)
+
+
+class ResourceFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=300)
+    description: str = ""
+    format: str = Field(default="", max_length=RESOURCE_FORMATS_MAX)
+    url: str | None = None
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        return value.upper().lstrip(".")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value and not URL.match(value):
+            raise ValueError("Erwartet eine Web-Adresse (http:// oder https://).")
+        return value or None
+
+
+DatasetCreate.model_rebuild()
+EDITABLE = tuple(DatasetFields.model_fields)
+
+
+def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        errors = field_errors_of(error)
+        for item in errors:  # model-level messages carry their field as a prefix
+            if item.field == "body" or not item.field:
+                field, _, message = item.message.partition(": ")
+                item.field, item.message = (field, message) if message else ("body", item.message)
+        raise Invalid(field_errors=errors) from None
+
+
+def bump_revision(session: Session) -> int:
+    """Advance the catalog revision inside the current transaction (a row lock on PostgreSQL
+    until commit, so revisions become visible in the order they were taken)."""
+    return session.execute(
+        update(CatalogState).where(CatalogState.id == 1)
+        .values(revision=CatalogState.revision + 1).returning(CatalogState.revision)
+    ).scalar_one()
+
+
+def _touch(session: Session, dataset: Dataset) -> None:
+    """Record a change: new revision, modification time and search terms."""
+    dataset.revision = bump_revision(session)
+    dataset.modified_at = utcnow()
+    strong = [dataset.title, *dataset.keywords]
+    weak = [dataset.description, dataset.organization.name, dataset.organization.slug,
+            *(f"{r.name} {r.format}" for r in dataset.resources)]
+    dataset.search_strong = " ".join(text.terms(" ".join(strong)))
+    dataset.search_weak = " ".join(text.terms(" ".join(weak)))
+
+
+def _record(session: Session, dataset: Dataset, actor: Actor, action: str,
+            changes: dict[str, Any]) -> None:
+    session.add(Activity(dataset_id=dataset.id, user_id=actor.user_id, action=action,
+                         changes=changes))
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def create_dataset(session: Session, actor: Actor, data: dict[str, Any]) -> Dataset:
+    fields = _parse(DatasetCreate, data)
+    organization = get_organization(session, fields.organization)
+    authorize(actor, Action.CREATE_DATASET, organization.id)
+    if session.scalar(select(Dataset.id).where(Dataset.name == fields.name)) is not None:
+        raise Conflict(f"Die Kennung „{fields.name}“ ist bereits vergeben.", "name_taken")
+    values = fields.model_dump(include=set(EDITABLE))
+    if not values["spatial"] and organization.ags:
+        values["spatial"] = political_geocoding_uri(organization.ags)
+    if not values["contact_point"]:
+        values["contact_point"] = organization.contact_email
+    dataset = Dataset(name=fields.name, organization=organization, created_by_id=actor.user_id,
+                      **values)
+    for position, resource in enumerate(fields.resources):
+        dataset.resources.append(_new_resource(resource, position))
+    session.add(dataset)
+    _touch(session, dataset)
+    session.flush()
+    _record(session, dataset, actor, "created",
+            {k: [None, _jsonable(v)] for k, v in values.items() if v not in (None, [], "")})
+    return dataset
+
+
+def _new_resource(fields: ResourceFields, position: int) -> Resource:
+    return Resource(id=str(uuid.uuid4()), position=position, kind="link" if fields.url else "file",
+                    **fields.model_dump())
+
+
+def _load(session: Session, name: str) -> Dataset:
+    dataset = session.scalar(select(Dataset).where(Dataset.name == name))
+    if dataset is None:
+        raise NotFound(f"Den Datensatz „{name}“ gibt es nicht.", "dataset_not_found")
+    return dataset
+
+
+def get_dataset(session: Session, actor: Actor, name: str) -> Dataset:
+    """A dataset the actor may see; deleted ones only for those who may restore them."""
+    dataset = _load(session, name)
+    if not visibility(actor).sees(dataset):
+        # Not 403: whether an invisible dataset exists is itself not to be disclosed.
+        raise NotFound(f"Den Datensatz „{name}“ gibt es nicht.", "dataset_not_found")
+    return dataset
+
+
+def update_dataset(session: Session, actor: Actor, name: str, changes: dict[str, Any]) -> Dataset:
+    dataset = get_dataset(session, actor, name)
+    authorize(actor, Action.EDIT_DATASET, dataset)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise Invalid(field_errors=[FieldError(f, "Dieses Feld kann nicht geändert werden.")
+                                    for f in sorted(unknown)])
+    current = {f: getattr(dataset, f) for f in EDITABLE}
+    fields = _parse(DatasetFields, {**current, **changes})
+    diff = {}
+    for name_ in changes:
+        new = getattr(fields, name_)
+        if new != current[name_]:
+            diff[name_] = [_jsonable(current[name_]), _jsonable(new)]
+            setattr(dataset, name_, new)
+    if diff:
+        _touch(session, dataset)
+        _record(session, dataset, actor, "updated", diff)
+    return dataset
+
+
+def delete_dataset(session: Session, actor: Actor, name: str) -> Dataset:
+    """Soft delete: hidden everywhere, restorable by the organization's admins."""
+    dataset = get_dataset(session, actor, name)
+    authorize(actor, Action.DELETE_DATASET, dataset)
+    if dataset.deleted_at is None:
+        dataset.deleted_at = utcnow()
+        _touch(session, dataset)
+        _record(session, dataset, actor, "deleted", {})
+    return dataset
+
+
+def restore_dataset(session: Session, actor: Actor, name: str) -> Dataset:
+    dataset = get_dataset(session, actor, name)
+    authorize(actor, Action.RESTORE_DATASET, dataset)
+    if dataset.deleted_at is not None:
+        dataset.deleted_at = None
+        _touch(session, dataset)
+        _record(session, dataset, actor, "restored", {})
+    return dataset
+
+
+def deleted_datasets(session: Session, actor: Actor) -> list[Dataset]:
+    """The trash: deleted datasets the actor may restore."""
+    scope = visibility(actor)
+    query = select(Dataset).where(Dataset.deleted_at.is_not(None))
+    if not scope.everything:
+        query = query.where(Dataset.organization_id.in_(scope.admin_organization_ids))
+    return list(session.scalars(query.order_by(Dataset.deleted_at.desc())))
+
+
+def activity(session: Session, actor: Actor, name: str, limit: int = 100) -> list[Activity]:
+    dataset = get_dataset(session, actor, name)
+    return list(session.scalars(
+        select(Activity).where(Activity.dataset_id == dataset.id)
+        .order_by(Activity.created_at.desc(), Activity.id.desc()).limit(limit)))
+
+
+def add_resource(session: Session, actor: Actor, name: str, data: dict[str, Any]) -> Resource:
+    dataset = get_dataset(session, actor, name)
+    authorize(actor, Action.EDIT_DATASET, dataset)
+    fields = _parse(ResourceFields, data)
+    if any(r.name == fields.name for r in dataset.resources):
+        raise Conflict(f"Der Datensatz hat bereits eine Ressource „{fields.name}“.",
+                       "resource_exists")
+    resource = _new_resource(fields, len(dataset.resources))
+    dataset.resources.append(resource)
+    _touch(session, dataset)
+    session.flush()
+    _record(session, dataset, actor, "resource_added", {"resource": [None, fields.name]})
+    return resource
+
+
+def get_resource(session: Session, actor: Actor, resource_id: str) -> Resource:
+    resource = session.get(Resource, resource_id)
+    if resource is None or not visibility(actor).sees(resource.dataset):
+        raise NotFound(f"Die Ressource „{resource_id}“ gibt es nicht.", "resource_not_found")
+    return resource
+
+
+def delete_resource(session: Session, actor: Actor, resource_id: str) -> None:
+    resource = get_resource(session, actor, resource_id)
+    dataset = resource.dataset
+    authorize(actor, Action.EDIT_DATASET, dataset)
+    dataset.resources.remove(resource)
+    session.delete(resource)
+    _touch(session, dataset)
+    _record(session, dataset, actor, "resource_deleted", {"resource": [resource.name, None]})

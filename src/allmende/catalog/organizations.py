@@ -1,0 +1,157 @@
+"""Organizations (Kommunen, Kreise, regional bodies, companies, research)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from allmende.access.policy import Action, Actor, authorize
+from allmende.catalog.validation import field_errors_of
+from allmende.catalog.vocabularies import ORGANIZATION_TYPES
+from allmende.db.models import Organization, utcnow
+from allmende.errors import Conflict, FieldError, Invalid, NotFound
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+SLUG_MESSAGE = ("Nur Kleinbuchstaben a-z, Ziffern und Bindestriche, beginnend mit Buchstabe oder "
+                "Ziffer, höchstens 100 Zeichen.")
+
+
+def check_slug(value: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError(SLUG_MESSAGE)
+    return value
+
+
+def check_bbox(value: list[float] | None) -> list[float] | None:
+    if value is None:
+        return None
+    if len(value) != 4:
+        raise ValueError("Erwartet vier Zahlen: Länge min, Breite min, Länge max, Breite max.")
+    lon_min, lat_min, lon_max, lat_max = value
+    if not (-180 <= lon_min < lon_max <= 180 and -90 <= lat_min < lat_max <= 90):
+        raise ValueError("Die Ausdehnung ist keine gültige WGS84-Box (Länge min < max, "
+                         "Breite min < max).")
+    return [float(v) for v in value]
+
+
+def bbox_of_area(area: dict[str, Any]) -> list[float]:
+    """The bounding box of a GeoJSON Polygon or MultiPolygon, validating its structure."""
+    kind = area.get("type")
+    coordinates = area.get("coordinates")
+    if kind == "Polygon":
+        polygons = [coordinates]
+    elif kind == "MultiPolygon":
+        polygons = coordinates
+    else:
+        raise ValueError("Das Gebiet muss ein GeoJSON-Polygon oder -MultiPolygon sein.")
+    try:
+        points = [(float(p[0]), float(p[1])) for poly in polygons for ring in poly for p in ring]
+    except (TypeError, IndexError, ValueError):
+        raise ValueError("Die Koordinaten des Gebiets sind unvollständig.") from None
+    if len(points) < 4:
+        raise ValueError("Ein Polygon braucht mindestens vier Punkte.")
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    return check_bbox([min(lons), min(lats), max(lons), max(lats)])  # type: ignore[return-value]
+
+
+class OrganizationFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=300)
+    type: str = "municipality"
+    ags: str | None = None
+    description: str = ""
+    logo_url: str | None = None
+    contact_email: str | None = None
+    website: str | None = None
+    bbox: list[float] | None = None
+    area: dict[str, Any] | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in ORGANIZATION_TYPES:
+            raise ValueError("Unbekannte Art; erlaubt: " + ", ".join(ORGANIZATION_TYPES) + ".")
+        return value
+
+    @field_validator("ags")
+    @classmethod
+    def _ags(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"\d{8}", value):
+            raise ValueError("Der Amtliche Gemeindeschlüssel hat genau acht Ziffern, "
+                             "z. B. 05913000 für Dortmund.")
+        return value or None
+
+    @field_validator("bbox")
+    @classmethod
+    def _bbox(cls, value: list[float] | None) -> list[float] | None:
+        return check_bbox(value)
+
+
+class OrganizationCreate(OrganizationFields):
+    slug: str
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        return check_slug(value)
+
+
+def _parsed(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise Invalid(field_errors=field_errors_of(error)) from None
+
+
+def _apply_area(organization: Organization, area: dict[str, Any] | None) -> None:
+    if area is None:
+        return
+    try:
+        organization.bbox = bbox_of_area(area)
+    except ValueError as error:
+        raise Invalid(field_errors=[FieldError("area", str(error))]) from None
+    organization.area = area
+
+
+def create_organization(session: Session, actor: Actor, data: dict[str, Any]) -> Organization:
+    authorize(actor, Action.CREATE_ORGANIZATION)
+    fields = _parsed(OrganizationCreate, data)
+    if session.scalar(select(Organization.id).where(Organization.slug == fields.slug)):
+        raise Conflict(f"Die Kennung „{fields.slug}“ ist bereits vergeben.", "slug_taken")
+    values = fields.model_dump(exclude={"area"})
+    organization = Organization(**values)
+    _apply_area(organization, fields.area)
+    session.add(organization)
+    session.flush()
+    return organization
+
+
+def update_organization(
+    session: Session, actor: Actor, slug: str, changes: dict[str, Any]
+) -> Organization:
+    organization = get_organization(session, slug)
+    authorize(actor, Action.EDIT_ORGANIZATION, organization.id)
+    current = {c: getattr(organization, c) for c in OrganizationFields.model_fields}
+    fields = _parsed(OrganizationFields, {**current, **changes})
+    for name in changes:
+        if name != "area":
+            setattr(organization, name, getattr(fields, name))
+    _apply_area(organization, fields.area if "area" in changes else None)
+    organization.modified_at = utcnow()
+    return organization
+
+
+def get_organization(session: Session, slug: str) -> Organization:
+    organization = session.scalar(select(Organization).where(Organization.slug == slug))
+    if organization is None:
+        raise NotFound(f"Die Organisation „{slug}“ gibt es nicht.", "organization_not_found")
+    return organization
+
+
+def list_organizations(session: Session) -> list[Organization]:
+    return list(session.scalars(select(Organization).order_by(func.lower(Organization.name))))

@@ -1,0 +1,143 @@
+"""Dataset search with facets: parses a request, asks the index, loads the page of datasets."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from allmende.access.policy import Actor, visibility
+from allmende.catalog import text
+from allmende.catalog.search_index import (
+    FACETS,
+    SORTS,
+    IndexedDataset,
+    Query,
+    SearchIndex,
+)
+from allmende.catalog.vocabularies import ACCESS_LEVELS, LICENSES, THEMES, label
+from allmende.db.models import CatalogState, Dataset, Organization, Resource
+from allmende.db.session import Database
+from allmende.errors import FieldError, Invalid
+
+MAX_PER_PAGE = 100
+
+
+@dataclass
+class SearchRequest:
+    q: str = ""
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+
+    def validate(self) -> None:
+        errors = []
+        if self.sort not in SORTS:
+            errors.append(FieldError("sort", "Erlaubt: " + ", ".join(SORTS) + "."))
+        if self.page < 1:
+            errors.append(FieldError("page", "Die Seite zählt ab 1."))
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            errors.append(FieldError("per_page", f"Zwischen 1 und {MAX_PER_PAGE}."))
+        errors += [FieldError(f, "Unbekannte Facette.") for f in self.filters if f not in FACETS]
+        if errors:
+            raise Invalid(field_errors=errors)
+
+
+@dataclass
+class FacetValue:
+    value: str
+    label: str
+    count: int
+
+
+@dataclass
+class SearchResult:
+    count: int
+    datasets: list[Dataset]
+    facets: dict[str, list[FacetValue]]
+    page: int
+    per_page: int
+
+
+def search_datasets(session: Session, index: SearchIndex, actor: Actor,
+                    request: SearchRequest, language: str = "de") -> SearchResult:
+    request.validate()
+    organizations = {str(o.id): o for o in session.scalars(select(Organization))}
+    by_slug = {o.slug: key for key, o in organizations.items()}
+    filters = {name: set(values) for name, values in request.filters.items() if values}
+    if "organization" in filters:
+        filters["organization"] = {by_slug.get(s, f"unknown:{s}") for s in filters["organization"]}
+    hits = index.search(
+        Query(terms=text.terms(request.q), filters=filters, sort=request.sort,
+              offset=(request.page - 1) * request.per_page, limit=request.per_page),
+        visibility(actor),
+    )
+    rows = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(hits.ids)))}
+    return SearchResult(
+        count=hits.total,
+        datasets=[rows[i] for i in hits.ids if i in rows],
+        facets=_labelled(hits.facets, organizations, language),
+        page=request.page,
+        per_page=request.per_page,
+    )
+
+
+def _labelled(counts: dict[str, dict[str, int]], organizations: dict[str, Organization],
+              language: str) -> dict[str, list[FacetValue]]:
+    labels = {
+        "organization": lambda v: organizations[v].name,
+        "theme": lambda v: label(THEMES, v, language),
+        "license": lambda v: label(LICENSES, v, language),
+        "access_level": lambda v: label(ACCESS_LEVELS, v, language),
+    }
+    result: dict[str, list[FacetValue]] = {}
+    for facet in FACETS:
+        values = []
+        for value, count in counts.get(facet, {}).items():
+            if facet == "organization":
+                values.append(FacetValue(organizations[value].slug, labels[facet](value), count))
+            else:
+                values.append(FacetValue(value, labels.get(facet, str)(value), count))
+        values.sort(key=lambda f: (-f.count, f.label.casefold()))
+        result[facet] = values
+    return result
+
+
+def index_for(database: Database) -> SearchIndex:
+    """The search index over a database's catalog."""
+
+    def current_revision() -> int:
+        with database.sessions() as session:
+            return session.scalar(select(CatalogState.revision).where(CatalogState.id == 1)) or 0
+
+    def load(after_revision: int) -> tuple[int, list[IndexedDataset]]:
+        with database.sessions() as session:
+            revision = session.scalar(select(CatalogState.revision).where(CatalogState.id == 1))
+            rows = session.execute(
+                select(Dataset.id, Dataset.organization_id, Dataset.access_level,
+                       Dataset.license, Dataset.draft, Dataset.deleted_at, Dataset.modified_at,
+                       Dataset.title, Dataset.themes, Dataset.keywords, Dataset.search_strong,
+                       Dataset.search_weak)
+                .where(Dataset.revision > after_revision, Dataset.revision <= revision)
+            ).all()
+            formats: dict[int, set[str]] = defaultdict(set)
+            resources = select(Resource.dataset_id, Resource.format).where(Resource.format != "")
+            if after_revision >= 0:
+                resources = resources.where(Resource.dataset_id.in_([r.id for r in rows]))
+            for dataset_id, fmt in session.execute(resources):
+                formats[dataset_id].add(fmt)
+        docs = [
+            IndexedDataset(
+                id=r.id, organization_id=r.organization_id, access_level=r.access_level,
+                license=r.license, draft=r.draft, deleted=r.deleted_at is not None,
+                modified=r.modified_at.timestamp(), title=r.title, themes=r.themes or [],
+                formats=sorted(formats.get(r.id, ())), keywords=r.keywords or [],
+                strong_terms=r.search_strong.split(), weak_terms=r.search_weak.split())
+            for r in rows
+        ]
+        return revision or 0, docs
+
+    return SearchIndex(load, current_revision)

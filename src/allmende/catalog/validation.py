@@ -1,0 +1,41 @@
+"""Turns pydantic's validation errors into field-level messages in German."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from allmende.errors import FieldError
+
+_MESSAGES = {
+    "missing": "Pflichtangabe fehlt.",
+    "string_type": "Erwartet einen Text.",
+    "string_too_short": "Darf nicht leer sein.",
+    "string_too_long": "Ist zu lang (höchstens {max_length} Zeichen).",
+    "int_type": "Erwartet eine ganze Zahl.",
+    "int_parsing": "Erwartet eine ganze Zahl.",
+    "float_type": "Erwartet eine Zahl.",
+    "float_parsing": "Erwartet eine Zahl.",
+    "bool_type": "Erwartet ja oder nein (true/false).",
+    "bool_parsing": "Erwartet ja oder nein (true/false).",
+    "date_type": "Erwartet ein Datum (JJJJ-MM-TT).",
+    "date_parsing": "Erwartet ein Datum (JJJJ-MM-TT).",
+    "date_from_datetime_parsing": "Erwartet ein Datum (JJJJ-MM-TT).",
+    "list_type": "Erwartet eine Liste.",
+    "dict_type": "Erwartet ein Objekt.",
+    "extra_forbidden": "Dieses Feld gibt es nicht.",
+    "too_short": "Zu wenige Einträge.",
+    "too_long": "Zu viele Einträge.",
+}
+
+
+def field_errors_of(error: ValidationError) -> list[FieldError]:
+    result = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(part) for part in item["loc"]) or "body"
+        if item["type"] == "value_error":
+            message = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
+        else:
+            template = _MESSAGES.get(item["type"], item["msg"])
+            message = template.format(**item.get("ctx", {}))
+        result.append(FieldError(location, message))
+    return result

@@ -1,0 +1,70 @@
+"""The only place allmende reads its configuration.
+
+Order of precedence: explicit arguments (the CLI's ``--data-dir``), environment variables
+``ALLMENDE_*``, an optional ``allmende.toml`` in the working directory, then defaults.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ALLMENDE_", toml_file="allmende.toml", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Data directory")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite in the data directory"
+    )
+    secret_key: str | None = Field(
+        default=None, description="Signs session cookies; default is a key kept in the data dir"
+    )
+    default_language: str = "de"
+    secure_cookies: bool = Field(
+        default=False, description="Mark session cookies Secure (set behind HTTPS)"
+    )
+    search_page_size_max: int = 100
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'allmende.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    def session_secret(self) -> str:
+        """The cookie-signing key: configured, or generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.keys_dir / "session.key"
+        if not key_file.exists():
+            self.keys_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()

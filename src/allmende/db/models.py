@@ -1,0 +1,216 @@
+"""The metadata model. Every table is created by an Alembic migration, never by ``create_all``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(DateTime):
+    """Timezone-aware on both backends (SQLite stores naive values; we re-attach UTC)."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def result_processor(self, dialect, coltype):  # type: ignore[no-untyped-def]
+        parent = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if parent is not None:
+                value = parent(value)
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=dt.UTC)
+            return value
+
+        return process
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    type: Mapped[str] = mapped_column(String(30), default="municipality")
+    ags: Mapped[str | None] = mapped_column(String(8))
+    description: Mapped[str] = mapped_column(Text, default="")
+    logo_url: Mapped[str | None] = mapped_column(String(500))
+    contact_email: Mapped[str | None] = mapped_column(String(300))
+    website: Mapped[str | None] = mapped_column(String(500))
+    # The organization's area: a GeoJSON Polygon/MultiPolygon in WGS84, and its bounding box
+    # [lon_min, lat_min, lon_max, lat_max], which later capabilities check coordinates against.
+    area: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    bbox: Mapped[list[Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(300), unique=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    is_sysadmin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(20))
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Only the SHA-256 of the token is kept; the token itself is shown once at creation.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    keywords: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    themes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    license: Mapped[str] = mapped_column(String(100))
+    contact_point: Mapped[str | None] = mapped_column(String(500))
+    issued: Mapped[dt.date | None] = mapped_column(Date)
+    temporal_start: Mapped[dt.date | None] = mapped_column(Date)
+    temporal_end: Mapped[dt.date | None] = mapped_column(Date)
+    spatial: Mapped[str | None] = mapped_column(String(500))
+    update_frequency: Mapped[str | None] = mapped_column(String(30))
+    language: Mapped[str] = mapped_column(String(10), default="de")
+    access_level: Mapped[str] = mapped_column(String(20), default="public")
+    draft: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    deleted_at: Mapped[dt.datetime | None]
+    # Catalog revision of the last change; search indexes catch up by reading rows above theirs.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+    # Normalized (folded, stemmed) search terms, kept beside the row they describe.
+    search_strong: Mapped[str] = mapped_column(Text, default="")
+    search_weak: Mapped[str] = mapped_column(Text, default="")
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    resources: Mapped[list[Resource]] = relationship(
+        back_populates="dataset", order_by="Resource.position", lazy="selectin",
+        cascade="all, delete-orphan",
+    )
+
+
+class Resource(Base):
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    format: Mapped[str] = mapped_column(String(30), default="")
+    url: Mapped[str | None] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(20), default="link")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    dataset: Mapped[Dataset] = relationship(back_populates="resources")
+
+    __table_args__ = (UniqueConstraint("dataset_id", "name"),)
+
+
+class Activity(Base):
+    """Who changed what in a dataset, and when."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(40))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_activities_dataset_created", "dataset_id", "created_at"),)
+
+
+class CatalogState(Base):
+    """A single row holding the catalog's revision counter."""
+
+    __tablename__ = "catalog_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+__all__ = [
+    "Activity", "ApiToken", "Base", "CatalogState", "Dataset", "Membership", "Organization",
+    "Resource", "User", "utcnow",
+]
