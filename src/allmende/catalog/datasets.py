@@ -7,7 +7,15 @@ import re
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -114,11 +122,13 @@ class DatasetFields(BaseModel):
             raise ValueError("Erwartet einen URI, z. B. den politischen Geokodierungs-URI.")
         return value or None
 
-    @model_validator(mode="after")
-    def _period(self) -> DatasetFields:
-        if self.temporal_start and self.temporal_end and self.temporal_end < self.temporal_start:
-            raise ValueError("temporal_end: Das Ende des Zeitraums liegt vor seinem Anfang.")
-        return self
+    @field_validator("temporal_end")
+    @classmethod
+    def _period(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("temporal_start")
+        if value and start and value < start:
+            raise ValueError("Das Ende des Zeitraums liegt vor seinem Anfang.")
+        return value
 
 
 class DatasetCreate(DatasetFields):
@@ -155,18 +165,18 @@ class ResourceFields(BaseModel):
 
 DatasetCreate.model_rebuild()
 EDITABLE = tuple(DatasetFields.model_fields)
+# A partial update: any subset of the editable fields (validated in full by the service).
+DatasetPatch = create_model(
+    "DatasetPatch", __config__=ConfigDict(extra="forbid"),
+    **{name: (field.annotation | None, None) for name, field in DatasetFields.model_fields.items()},
+)
 
 
 def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        errors = field_errors_of(error)
-        for item in errors:  # model-level messages carry their field as a prefix
-            if item.field == "body" or not item.field:
-                field, _, message = item.message.partition(": ")
-                item.field, item.message = (field, message) if message else ("body", item.message)
-        raise Invalid(field_errors=errors) from None
+        raise Invalid(field_errors=field_errors_of(error)) from None
 
 
 def bump_revision(session: Session) -> int:

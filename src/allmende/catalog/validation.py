@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from pydantic import ValidationError
 
 from allmende.errors import FieldError
@@ -29,9 +32,15 @@ _MESSAGES = {
 
 
 def field_errors_of(error: ValidationError) -> list[FieldError]:
+    return field_errors(error.errors(include_url=False))
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]], skip: int = 0) -> list[FieldError]:
+    """German messages for pydantic error entries; ``skip`` drops leading location parts
+    (FastAPI prefixes ``body``/``query``/``path``)."""
     result = []
-    for item in error.errors(include_url=False):
-        location = ".".join(str(part) for part in item["loc"]) or "body"
+    for item in errors:
+        location = ".".join(str(part) for part in item["loc"][skip:]) or "body"
         if item["type"] == "value_error":
             message = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
         else:

@@ -1,0 +1,105 @@
+"""/api/v1/datasets and /api/v1/resources."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from allmende.catalog import datasets as service
+from allmende.catalog.datasets import DatasetCreate, DatasetPatch, ResourceFields
+from allmende.catalog.search import MAX_PER_PAGE, SearchRequest, search_datasets
+from allmende.catalog.search_index import FACETS, SORTS
+from allmende.web.api.schemas import (
+    ActivityList,
+    ActivityOut,
+    DatasetOut,
+    ResourceDetail,
+    ResourceOut,
+    SearchOut,
+)
+from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+
+router = APIRouter(tags=["Datensätze"])
+
+
+@router.get("/datasets", response_model=SearchOut, summary="Datensätze suchen")
+def search(
+    request: Request, session: SessionDep, platform: PlatformDep, actor: ActorDep,
+    q: str = "",
+    organization: Annotated[list[str] | None, Query()] = None,
+    theme: Annotated[list[str] | None, Query()] = None,
+    format: Annotated[list[str] | None, Query()] = None,
+    license: Annotated[list[str] | None, Query()] = None,
+    access_level: Annotated[list[str] | None, Query()] = None,
+    keyword: Annotated[list[str] | None, Query()] = None,
+    sort: Annotated[str, Query(description="|".join(SORTS))] = "relevance",
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
+) -> SearchOut:
+    """Full-text search (German folding and stemming) with facets over the datasets the caller
+    may see. Repeat a facet parameter to select several values of it."""
+    given = dict(zip(FACETS, (organization, theme, format, license, access_level, keyword),
+                     strict=True))
+    result = search_datasets(
+        session, platform.search_index, actor,
+        SearchRequest(q=q, filters={k: v for k, v in given.items() if v}, sort=sort, page=page,
+                      per_page=per_page),
+    )
+    return SearchOut.of(result)
+
+
+@router.post("/datasets", status_code=201, response_model=DatasetOut,
+             summary="Datensatz anlegen")
+def create(body: DatasetCreate, session: SessionDep, actor: ActorDep) -> DatasetOut:
+    return DatasetOut.of(service.create_dataset(session, actor, body.model_dump()))
+
+
+@router.get("/datasets/{name}", response_model=DatasetOut, summary="Datensatz lesen")
+def read(name: str, session: SessionDep, actor: ActorDep) -> DatasetOut:
+    return DatasetOut.of(service.get_dataset(session, actor, name))
+
+
+@router.patch("/datasets/{name}", response_model=DatasetOut, summary="Datensatz ändern")
+def patch(name: str, body: DatasetPatch, session: SessionDep,  # type: ignore[valid-type]
+          actor: ActorDep) -> DatasetOut:
+    changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+    return DatasetOut.of(service.update_dataset(session, actor, name, changes))
+
+
+@router.delete("/datasets/{name}", status_code=204, summary="Datensatz löschen (wiederherstellbar)")
+def delete(name: str, session: SessionDep, actor: ActorDep) -> Response:
+    service.delete_dataset(session, actor, name)
+    return Response(status_code=204)
+
+
+@router.post("/datasets/{name}/restore", response_model=DatasetOut,
+             summary="Gelöschten Datensatz wiederherstellen")
+def restore(name: str, session: SessionDep, actor: ActorDep) -> DatasetOut:
+    return DatasetOut.of(service.restore_dataset(session, actor, name))
+
+
+@router.get("/datasets/{name}/activity", response_model=ActivityList,
+            summary="Änderungsverlauf eines Datensatzes")
+def history(name: str, session: SessionDep, actor: ActorDep) -> ActivityList:
+    items = [ActivityOut.of(a) for a in service.activity(session, actor, name)]
+    return ActivityList(count=len(items), results=items)
+
+
+@router.post("/datasets/{name}/links", status_code=201, response_model=ResourceOut,
+             summary="Ressource als Verweis hinzufügen")
+def add_link(name: str, body: ResourceFields, session: SessionDep,
+             actor: ActorDep) -> ResourceOut:
+    return ResourceOut.of(service.add_resource(session, actor, name, body.model_dump()))
+
+
+@router.get("/resources/{resource_id}", response_model=ResourceDetail,
+            summary="Ressource lesen")
+def read_resource(resource_id: str, session: SessionDep, actor: ActorDep) -> ResourceDetail:
+    return ResourceDetail.of(service.get_resource(session, actor, resource_id))
+
+
+@router.delete("/resources/{resource_id}", status_code=204, summary="Ressource entfernen")
+def delete_resource(resource_id: str, session: SessionDep, actor: ActorDep) -> Response:
+    service.delete_resource(session, actor, resource_id)
+    return Response(status_code=204)

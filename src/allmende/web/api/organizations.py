@@ -1,0 +1,76 @@
+"""/api/v1/organizations, /api/v1/me and the caller's API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Response
+
+from allmende.access import accounts
+from allmende.catalog import organizations as service
+from allmende.catalog.organizations import OrganizationCreate
+from allmende.web.api.schemas import (
+    MeOut,
+    NewTokenOut,
+    OrganizationList,
+    OrganizationOut,
+    TokenList,
+    TokenOut,
+)
+from allmende.web.deps import ActorDep, SessionDep, UserDep
+
+router = APIRouter()
+
+
+@router.get("/organizations", response_model=OrganizationList, tags=["Organisationen"],
+            summary="Organisationen auflisten")
+def list_all(session: SessionDep) -> OrganizationList:
+    items = [OrganizationOut.of(o) for o in service.list_organizations(session)]
+    return OrganizationList(count=len(items), results=items)
+
+
+@router.post("/organizations", status_code=201, response_model=OrganizationOut,
+             tags=["Organisationen"], summary="Organisation anlegen (Sysadmin)")
+def create(body: OrganizationCreate, session: SessionDep, actor: ActorDep) -> OrganizationOut:
+    return OrganizationOut.of(service.create_organization(session, actor, body.model_dump()))
+
+
+@router.get("/organizations/{slug}", response_model=OrganizationOut, tags=["Organisationen"],
+            summary="Organisation lesen")
+def read(slug: str, session: SessionDep) -> OrganizationOut:
+    return OrganizationOut.of(service.get_organization(session, slug))
+
+
+@router.patch("/organizations/{slug}", response_model=OrganizationOut, tags=["Organisationen"],
+              summary="Organisation ändern (Admins der Organisation)")
+def patch(slug: str, session: SessionDep, actor: ActorDep,
+          body: dict[str, Any] = Body(...)) -> OrganizationOut:
+    return OrganizationOut.of(service.update_organization(session, actor, slug, body))
+
+
+@router.get("/me", response_model=MeOut, tags=["Konto"], summary="Wer bin ich?")
+def me(actor: ActorDep, session: SessionDep) -> MeOut:
+    slugs = {o.id: o.slug for o in service.list_organizations(session)}
+    return MeOut(email=actor.email, name=actor.name, sysadmin=actor.is_sysadmin,
+                 organizations={slugs[o]: role for o, role in actor.roles.items()})
+
+
+@router.get("/me/tokens", response_model=TokenList, tags=["Konto"], summary="Meine API-Tokens")
+def tokens(actor: UserDep, session: SessionDep) -> TokenList:
+    items = [TokenOut.of(t) for t in accounts.list_tokens(session, actor.user_id)]  # type: ignore[arg-type]
+    return TokenList(count=len(items), results=items)
+
+
+@router.post("/me/tokens", status_code=201, response_model=NewTokenOut, tags=["Konto"],
+             summary="API-Token erzeugen (wird nur einmal angezeigt)")
+def create_token(actor: UserDep, session: SessionDep,
+                 name: str = Body("API-Token", embed=True)) -> NewTokenOut:
+    new = accounts.create_token(session, actor.user_id, name)  # type: ignore[arg-type]
+    return NewTokenOut(**TokenOut.of(new.token).model_dump(), token=new.secret)
+
+
+@router.delete("/me/tokens/{token_id}", status_code=204, tags=["Konto"],
+               summary="API-Token widerrufen")
+def revoke_token(token_id: int, actor: UserDep, session: SessionDep) -> Response:
+    accounts.revoke_token(session, actor.user_id, token_id)  # type: ignore[arg-type]
+    return Response(status_code=204)

@@ -1,0 +1,173 @@
+"""Response shapes of the REST API: explicit, so nothing internal leaks into responses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel
+
+from allmende.catalog.search import SearchResult
+from allmende.db.models import Activity, ApiToken, Dataset, Organization, Resource
+
+
+class OrganizationSummary(BaseModel):
+    slug: str
+    name: str
+    type: str
+    ags: str | None
+
+    @classmethod
+    def of(cls, o: Organization) -> OrganizationSummary:
+        return cls(slug=o.slug, name=o.name, type=o.type, ags=o.ags)
+
+
+class OrganizationOut(OrganizationSummary):
+    description: str
+    logo_url: str | None
+    contact_email: str | None
+    website: str | None
+    bbox: list[float] | None
+    area: dict[str, Any] | None
+    created_at: dt.datetime
+    modified_at: dt.datetime
+
+    @classmethod
+    def of(cls, o: Organization) -> OrganizationOut:
+        return cls.model_validate(o, from_attributes=True)
+
+
+class ResourceOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    format: str
+    url: str | None
+    kind: str
+    created_at: dt.datetime
+    modified_at: dt.datetime
+
+    @classmethod
+    def of(cls, r: Resource) -> ResourceOut:
+        return cls.model_validate(r, from_attributes=True)
+
+
+class ResourceDetail(ResourceOut):
+    dataset: str
+
+    @classmethod
+    def of(cls, r: Resource) -> ResourceDetail:
+        return cls(**ResourceOut.of(r).model_dump(), dataset=r.dataset.name)
+
+
+class DatasetOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    organization: OrganizationSummary
+    keywords: list[str]
+    themes: list[str]
+    license: str
+    license_uri: str
+    contact_point: str | None
+    issued: dt.date | None
+    modified: dt.datetime
+    created: dt.datetime
+    temporal_start: dt.date | None
+    temporal_end: dt.date | None
+    spatial: str | None
+    update_frequency: str | None
+    language: str
+    access_level: str
+    draft: bool
+    deleted: bool
+    resources: list[ResourceOut]
+
+    @classmethod
+    def of(cls, d: Dataset) -> DatasetOut:
+        from allmende.catalog.vocabularies import DCATDE_LICENSE_BASE
+
+        return cls(
+            name=d.name, title=d.title, description=d.description,
+            organization=OrganizationSummary.of(d.organization), keywords=d.keywords,
+            themes=d.themes, license=d.license, license_uri=DCATDE_LICENSE_BASE + d.license,
+            contact_point=d.contact_point, issued=d.issued, modified=d.modified_at,
+            created=d.created_at, temporal_start=d.temporal_start, temporal_end=d.temporal_end,
+            spatial=d.spatial, update_frequency=d.update_frequency, language=d.language,
+            access_level=d.access_level, draft=d.draft, deleted=d.deleted_at is not None,
+            resources=[ResourceOut.of(r) for r in d.resources],
+        )
+
+
+class FacetValueOut(BaseModel):
+    value: str
+    label: str
+    count: int
+
+
+class SearchOut(BaseModel):
+    count: int
+    page: int
+    per_page: int
+    results: list[DatasetOut]
+    facets: dict[str, list[FacetValueOut]]
+
+    @classmethod
+    def of(cls, result: SearchResult) -> SearchOut:
+        return cls(
+            count=result.count, page=result.page, per_page=result.per_page,
+            results=[DatasetOut.of(d) for d in result.datasets],
+            facets={k: [FacetValueOut(value=f.value, label=f.label, count=f.count) for f in v]
+                    for k, v in result.facets.items()},
+        )
+
+
+class OrganizationList(BaseModel):
+    count: int
+    results: list[OrganizationOut]
+
+
+class ActivityOut(BaseModel):
+    action: str
+    user: str | None
+    changes: dict[str, Any]
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, a: Activity) -> ActivityOut:
+        return cls(action=a.action, user=a.user.email if a.user else None, changes=a.changes,
+                   created_at=a.created_at)
+
+
+class ActivityList(BaseModel):
+    count: int
+    results: list[ActivityOut]
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, t: ApiToken) -> TokenOut:
+        return cls.model_validate(t, from_attributes=True)
+
+
+class NewTokenOut(TokenOut):
+    token: str
+
+
+class TokenList(BaseModel):
+    count: int
+    results: list[TokenOut]
+
+
+class MeOut(BaseModel):
+    email: str | None
+    name: str
+    sysadmin: bool
+    organizations: dict[str, str]

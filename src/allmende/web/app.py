@@ -1,0 +1,72 @@
+"""The ASGI application: REST API, web UI, API docs, health and metrics."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import swagger_ui_bundle
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from allmende import __version__
+from allmende.platform import Platform
+from allmende.web import errors
+from allmende.web.api import datasets as datasets_api
+from allmende.web.api import organizations as organizations_api
+from allmende.web.ui import routes as ui_routes
+
+STATIC = Path(__file__).parent / "static"
+SESSION_COOKIE = "allmende_session"
+SESSION_MAX_AGE = 14 * 24 * 3600
+
+DESCRIPTION = """Die offene Datenplattform der Kommunen der Region.
+
+Authentifizierung: `Authorization: Bearer <Token>` (Token unter „Meine API-Tokens“ oder mit
+`allmende token create`). Fehler antworten mit `{"error": {"code", "message", "fields"}}`."""
+
+
+def create_app(platform: Platform | None = None) -> FastAPI:
+    platform = platform or Platform()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        platform.upgrade()
+        yield
+
+    app = FastAPI(
+        title="allmende API", version=__version__, description=DESCRIPTION,
+        openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan,
+    )
+    app.state.platform = platform
+    app.add_middleware(
+        SessionMiddleware, secret_key=platform.settings.session_secret(),
+        session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="lax",
+        https_only=platform.settings.secure_cookies,
+    )
+    errors.install(app)
+    app.include_router(datasets_api.router, prefix="/api/v1")
+    app.include_router(organizations_api.router, prefix="/api/v1")
+    # The more specific mount first: Starlette matches mounts in order.
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="swagger-ui")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/v1/openapi.json", title="allmende API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    app.include_router(ui_routes.router)
+    return app

@@ -1,0 +1,1 @@
+"""The German/English web UI: server-rendered Jinja2 pages, progressively enhanced with HTMX."""
