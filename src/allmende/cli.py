@@ -1,0 +1,210 @@
+"""The ``allmende`` command: a thin layer over the services.
+
+Exit status: 0 done, 1 input read but invalid or rejected, 2 wrong call or unreadable path.
+With ``--json`` exactly one JSON object goes to stdout; messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from allmende.access import accounts
+from allmende.access.policy import Actor
+from allmende.catalog import organizations
+from allmende.config import Settings
+from allmende.errors import AllmendeError
+from allmende.platform import Platform
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="allmende – die offene Datenplattform der Kommunen einer Region.")
+db_app = typer.Typer(no_args_is_help=True, help="Datenbank verwalten.")
+org_app = typer.Typer(no_args_is_help=True, help="Organisationen verwalten.")
+user_app = typer.Typer(no_args_is_help=True, help="Konten verwalten.")
+token_app = typer.Typer(no_args_is_help=True, help="API-Tokens verwalten.")
+app.add_typer(db_app, name="db")
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+stderr = Console(stderr=True, soft_wrap=True)
+# The CLI is run by the operators of the platform, who act with full rights.
+OPERATOR = Actor(is_sysadmin=True, name="allmende CLI")
+
+
+class State:
+    data_dir: Path | None = None
+    debug: bool = False
+
+
+state = State()
+
+
+@app.callback()
+def main_options(
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Datenverzeichnis (sonst ALLMENDE_DATA_DIR, sonst ./data)")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Fehler mit Traceback zeigen")] = False,
+) -> None:
+    state.data_dir = data_dir
+    state.debug = debug
+
+
+def platform() -> Platform:
+    settings = Settings(data_dir=state.data_dir) if state.data_dir else Settings()
+    instance = Platform(settings)
+    instance.upgrade()
+    return instance
+
+
+def fail(error: AllmendeError, as_json: bool = False) -> NoReturn:
+    if as_json:
+        print(json.dumps({"error": {"code": error.code, "message": str(error)}},
+                         ensure_ascii=False))
+    else:
+        stderr.print(f"[red]Fehler:[/red] {error}")
+    raise typer.Exit(1)
+
+
+def emit(result: dict[str, Any], as_json: bool, text: str) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, default=str))
+    else:
+        stderr.print(text)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Ergebnis als ein JSON-Objekt")]
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Datenbank auf den neuesten Stand migrieren."""
+    platform().close()
+    stderr.print("Datenbank ist auf dem neuesten Stand.")
+
+
+@org_app.command("create")
+def org_create(
+    slug: str,
+    name: Annotated[str, typer.Option(help="Anzeigename, z. B. „Stadt Dortmund“")],
+    ags: Annotated[str | None, typer.Option(help="Amtlicher Gemeindeschlüssel (8 Ziffern)")] = None,
+    type: Annotated[str, typer.Option(help="municipality|district|region|company|research")] =
+        "municipality",
+    bbox: Annotated[str | None, typer.Option(help="LON_MIN,LAT_MIN,LON_MAX,LAT_MAX (WGS84)")] =
+        None,
+    as_json: JsonOption = False,
+) -> None:
+    """Organisation anlegen."""
+    data: dict[str, Any] = {"slug": slug, "name": name, "ags": ags, "type": type}
+    if bbox:
+        try:
+            data["bbox"] = [float(v) for v in bbox.split(",")]
+        except ValueError:
+            stderr.print("Fehler: --bbox erwartet vier Zahlen, getrennt durch Kommas.")
+            raise typer.Exit(2) from None
+    with _unit_of_work(as_json) as session:
+        org = organizations.create_organization(session, OPERATOR, data)
+        emit({"slug": org.slug, "name": org.name, "ags": org.ags, "type": org.type,
+              "bbox": org.bbox}, as_json, f"Organisation „{org.slug}“ angelegt.")
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    password: Annotated[str, typer.Option(help="Mindestens 10 Zeichen")],
+    name: Annotated[str, typer.Option(help="Anzeigename")] = "",
+    org: Annotated[str | None, typer.Option(help="Organisation (Kennung)")] = None,
+    role: Annotated[str, typer.Option(help="admin|editor|member")] = "member",
+    sysadmin: Annotated[bool, typer.Option("--sysadmin", help="Globaler Administrator")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Konto anlegen, optional mit Rolle in einer Organisation."""
+    with _unit_of_work(as_json) as session:
+        user = accounts.create_user(session, email, password, name=name, sysadmin=sysadmin)
+        if org:
+            organization = organizations.get_organization(session, org)
+            accounts.set_membership(session, OPERATOR, user, organization, role)
+        emit({"email": user.email, "sysadmin": user.is_sysadmin,
+              "organizations": {org: role} if org else {}}, as_json,
+             f"Konto {user.email} angelegt.")
+
+
+@token_app.command("create")
+def token_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="Wofür das Token ist")] = "CLI",
+) -> None:
+    """API-Token erzeugen; gibt nur das Token auf stdout aus."""
+    with _unit_of_work(False) as session:
+        user = accounts.get_user(session, email)
+        print(accounts.create_token(session, user.id, name).secret)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Die Demo-Region anlegen (idempotent) und die Demo-Zugänge ausgeben."""
+    from allmende.demo.seed import seed
+
+    instance = platform()
+    report = seed(instance)
+    stderr.print(f"Demo-Region: {report.organizations} Organisationen, {report.users} Konten, "
+                 f"{report.datasets} Datensätze neu angelegt.")
+    stderr.print("Demo-Zugänge (E-Mail / Passwort / Rollen):")
+    for entry in report.credentials:
+        stderr.print(f"  {entry['email']:<42} {entry['password']:<22} {', '.join(entry['roles'])}")
+
+
+@app.command("serve")
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    with_demo: Annotated[bool, typer.Option("--demo", help="Vorher die Demo-Region anlegen")] =
+        False,
+) -> None:
+    """Den Webserver starten (migriert die Datenbank beim Start)."""
+    import uvicorn
+
+    from allmende.web.app import create_app
+
+    if with_demo:
+        demo()
+    instance = platform()
+    stderr.print(f"allmende läuft auf http://{host}:{port}/ (Datenverzeichnis "
+                 f"{instance.settings.data_dir.resolve()})")
+    uvicorn.run(create_app(instance), host=host, port=port, log_level="info")
+
+
+class _unit_of_work:  # noqa: N801 - used like a function in a with statement
+    """A database session for one CLI command; service errors end the command with status 1."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.platform = platform()
+        self.context = self.platform.db.session()
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self.context.__enter__()
+
+    def __exit__(self, kind, error, traceback) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            self.context.__exit__(kind, error, traceback)
+        finally:
+            self.platform.close()
+        if isinstance(error, AllmendeError):
+            fail(error, self.as_json)
+        return False
+
+
+def main() -> None:
+    try:
+        app()
+    except AllmendeError as error:  # raised outside a unit of work
+        if state.debug:
+            raise
+        stderr.print(f"[red]Fehler:[/red] {error}")
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""The demo region: Ruhr municipalities, a regional body, demo users and datasets."""
