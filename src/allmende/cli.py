@@ -179,7 +179,7 @@ def serve(
     uvicorn.run(create_app(instance), host=host, port=port, log_level="info")
 
 
-class _unit_of_work:  # noqa: N801 - used like a function in a with statement
+class _unit_of_work:
     """A database session for one CLI command; service errors end the command with status 1."""
 
     def __init__(self, as_json: bool) -> None:

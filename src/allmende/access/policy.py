@@ -118,7 +118,7 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
 
 
 def authorize(actor: Actor, action: Action, target: object = None) -> None:
-    """Raise :class:`Unauthorized` (anonymous) or :class:`Forbidden` unless the action is allowed."""
+    """Raise :class:`Unauthorized` (anonymous) or :class:`Forbidden` unless allowed."""
     if is_allowed(actor, action, target):
         return
     if not actor.is_authenticated:

@@ -34,7 +34,7 @@ from allmende.catalog.vocabularies import (
     THEMES,
     political_geocoding_uri,
 )
-from allmende.db.models import Activity, CatalogState, Dataset, Resource, utcnow
+from allmende.db.models import Activity, CatalogState, Dataset, Organization, Resource, utcnow
 from allmende.errors import Conflict, FieldError, Invalid, NotFound
 
 EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -192,11 +192,17 @@ def _touch(session: Session, dataset: Dataset) -> None:
     """Record a change: new revision, modification time and search terms."""
     dataset.revision = bump_revision(session)
     dataset.modified_at = utcnow()
-    strong = [dataset.title, *dataset.keywords]
-    weak = [dataset.description, dataset.organization.name, dataset.organization.slug,
-            *(f"{r.name} {r.format}" for r in dataset.resources)]
-    dataset.search_strong = " ".join(text.terms(" ".join(strong)))
-    dataset.search_weak = " ".join(text.terms(" ".join(weak)))
+    dataset.search_strong, dataset.search_weak = search_terms(
+        dataset.title, dataset.keywords, dataset.description, dataset.organization,
+        [f"{r.name} {r.format}" for r in dataset.resources])
+
+
+def search_terms(title: str, keywords: list[str], description: str,
+                 organization: Organization, resources: list[str]) -> tuple[str, str]:
+    """The normalized terms a dataset is found by: strong (title, keywords) and weak."""
+    strong = [title, *keywords]
+    weak = [description, organization.name, organization.slug, *resources]
+    return " ".join(text.terms(" ".join(strong))), " ".join(text.terms(" ".join(weak)))
 
 
 def _record(session: Session, dataset: Dataset, actor: Actor, action: str,

@@ -56,7 +56,9 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar = {dt.datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar = {
+        dt.datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON,
+    }
 
 
 class Organization(Base):

@@ -6,7 +6,7 @@ The ``.po`` catalogs are compiled in memory at start-up, so no build step is nee
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -21,7 +21,7 @@ COOKIE = "allmende_lang"
 DOMAIN = "messages"
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str) -> NullTranslations:
     po = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not po.exists():
