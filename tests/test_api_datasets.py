@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import dataset_body
+from support import dataset_body
 
 
 def test_create_read_update_delete_restore(client, world):
@@ -33,7 +33,10 @@ def test_create_read_update_delete_restore(client, world):
     assert actions == ["restored", "deleted", "updated", "created"]
     assert history["results"][2]["changes"]["title"] == \
         ["E-Ladesäulen in Dortmund", "Ladesäulen (aktualisiert)"]
-    assert history["results"][2]["user"] == "editor@test.allmende.de"
+    assert history["results"][2]["user"] == "editor"
+    assert history["results"][2]["user_email"] is None  # personal data, not for anonymous
+    signed_in = client.get("/api/v1/datasets/ladesaeulen/activity", headers=editor).json()
+    assert signed_in["results"][2]["user_email"] == "editor@test.allmende.de"
 
 
 def test_invalid_metadata_gets_a_message_per_field(client, world):

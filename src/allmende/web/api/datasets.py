@@ -82,7 +82,8 @@ def restore(name: str, session: SessionDep, actor: ActorDep) -> DatasetOut:
 @router.get("/datasets/{name}/activity", response_model=ActivityList,
             summary="Änderungsverlauf eines Datensatzes")
 def history(name: str, session: SessionDep, actor: ActorDep) -> ActivityList:
-    items = [ActivityOut.of(a) for a in service.activity(session, actor, name)]
+    items = [ActivityOut.of(a, show_email=actor.is_authenticated)
+             for a in service.activity(session, actor, name)]
     return ActivityList(count=len(items), results=items)
 
 

@@ -130,13 +130,16 @@ class OrganizationList(BaseModel):
 class ActivityOut(BaseModel):
     action: str
     user: str | None
+    user_email: str | None = None
     changes: dict[str, Any]
     created_at: dt.datetime
 
     @classmethod
-    def of(cls, a: Activity) -> ActivityOut:
-        return cls(action=a.action, user=a.user.email if a.user else None, changes=a.changes,
-                   created_at=a.created_at)
+    def of(cls, a: Activity, show_email: bool) -> ActivityOut:
+        """The author by name; e-mail addresses are personal data, shown to signed-in users only."""
+        return cls(action=a.action, user=a.user.name if a.user else None,
+                   user_email=a.user.email if a.user and show_email else None,
+                   changes=a.changes, created_at=a.created_at)
 
 
 class ActivityList(BaseModel):

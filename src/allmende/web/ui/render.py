@@ -8,29 +8,47 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 
+from allmende.access.policy import ANONYMOUS, Actor
+from allmende.catalog import vocabularies
 from allmende.errors import AllmendeError
 from allmende.web import i18n
 from allmende.web.deps import csrf_token
+from allmende.web.ui import helpers
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
-templates = Jinja2Templates(directory=TEMPLATES, extensions=["jinja2.ext.i18n"])
+# Autoescaping stays on for every template: user input is never marked safe.
+templates = Jinja2Templates(env=Environment(
+    loader=FileSystemLoader(TEMPLATES), autoescape=True, extensions=["jinja2.ext.i18n"]))
 templates.env.policies["ext.i18n.trimmed"] = True
+templates.env.filters["paragraphs"] = helpers.paragraphs
+templates.env.filters["excerpt"] = helpers.excerpt
+templates.env.globals.update(
+    url_with=helpers.url_with, toggle_url=helpers.toggle_url, is_selected=helpers.is_selected,
+    field_labels=helpers.FIELD_LABELS, facet_labels=helpers.FACET_LABELS,
+    license_uri=helpers.license_uri, vocab=vocabularies,
+)
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None,
-           status_code: int = 200) -> HTMLResponse:
+           status_code: int = 200, actor: Actor | None = None) -> HTMLResponse:
     language = i18n.language_of(request)
     translations = i18n.translations(language)
+    actor = actor or getattr(request.state, "actor", None) or ANONYMOUS
     context = {
         "lang": language,
         "languages": i18n.LANGUAGES,
         "csrf_token": csrf_token(request),
-        "actor": getattr(request.state, "actor", None),
+        "actor": actor,
         "_": translations.gettext,
         "gettext": translations.gettext,
         "ngettext": translations.ngettext,
+        "label": lambda vocabulary, code: helpers.vocab_label(vocabulary, code, language),
+        "options": lambda vocabulary: helpers.vocab_options(vocabulary, language),
+        "date": lambda value: helpers.format_date(value, language),
+        "datetime": lambda value: helpers.format_datetime(value, language),
         **(context or {}),
     }
     response = templates.TemplateResponse(request, template, context, status_code=status_code)

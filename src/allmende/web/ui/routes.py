@@ -1,7 +1,14 @@
-"""Web UI pages."""
+"""Web UI pages: the router that app.py mounts, assembled from the page modules."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-router = APIRouter(include_in_schema=False)
+from allmende.web.ui import account, dataset_pages, pages
+from allmende.web.ui.common import remember_actor
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(remember_actor)])
+# dataset_pages first: /datasets/new must win over /datasets/{name}.
+router.include_router(dataset_pages.router)
+router.include_router(pages.router)
+router.include_router(account.router)

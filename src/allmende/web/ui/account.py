@@ -1,0 +1,83 @@
+"""Sign-in, sign-out and the user's API tokens."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from allmende.access import accounts
+from allmende.errors import Unauthorized
+from allmende.web.deps import ActorDep, SessionDep, check_csrf
+from allmende.web.ui.common import FormDep, login_redirect, redirect
+from allmende.web.ui.helpers import safe_next
+from allmende.web.ui.render import render
+
+router = APIRouter()
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, actor: ActorDep) -> HTMLResponse:
+    return render(request, "login.html", {
+        "next": safe_next(request.query_params.get("next")), "email": "", "failed": False,
+    }, actor=actor)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, form: FormDep, session: SessionDep, actor: ActorDep) -> Response:
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    email = str(form.get("email") or "")
+    target = safe_next(str(form.get("next") or ""))
+    try:
+        user = accounts.authenticate(session, email, str(form.get("password") or ""))
+    except Unauthorized:
+        return render(request, "login.html", {"next": target, "email": email, "failed": True},
+                      status_code=401, actor=actor)
+    request.session.clear()
+    request.session["user_id"] = user.id
+    request.session["csrf"] = secrets.token_urlsafe(32)
+    return redirect(target)
+
+
+@router.post("/logout")
+def logout(request: Request, form: FormDep) -> Response:
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    request.session.clear()
+    return redirect("/")
+
+
+def _tokens_page(request: Request, session: SessionDep, actor: ActorDep,
+                 new_token: accounts.NewToken | None = None) -> HTMLResponse:
+    return render(request, "tokens.html", {
+        "tokens": accounts.list_tokens(session, actor.user_id), "new_token": new_token,
+    }, actor=actor)
+
+
+@router.get("/account/tokens", response_class=HTMLResponse)
+def tokens(request: Request, session: SessionDep, actor: ActorDep) -> Response:
+    if not actor.is_authenticated:
+        return login_redirect(request)
+    return _tokens_page(request, session, actor)
+
+
+@router.post("/account/tokens", response_class=HTMLResponse)
+def create_token(request: Request, form: FormDep, session: SessionDep,
+                 actor: ActorDep) -> Response:
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    if not actor.is_authenticated:
+        raise Unauthorized()
+    new_token = accounts.create_token(session, actor.user_id, str(form.get("name") or ""))
+    response = _tokens_page(request, session, actor, new_token)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token(token_id: int, request: Request, form: FormDep, session: SessionDep,
+                 actor: ActorDep) -> Response:
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    if not actor.is_authenticated:
+        raise Unauthorized()
+    accounts.revoke_token(session, actor.user_id, token_id)
+    return redirect("/account/tokens")

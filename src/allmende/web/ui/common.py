@@ -1,0 +1,39 @@
+"""What every UI handler shares: the actor on request.state, form parsing, redirects."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
+
+from allmende.web.deps import ActorDep
+from allmende.web.i18n import language_of
+
+
+def remember_actor(request: Request, actor: ActorDep) -> None:
+    """Makes the actor known to error pages rendered outside the handlers."""
+    request.state.actor = actor
+
+
+async def read_form(request: Request) -> FormData:
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(read_form)]
+
+
+def redirect(url: str) -> RedirectResponse:
+    """After a successful POST: see other (303), so reloading does not repeat it."""
+    return RedirectResponse(url, status_code=303)
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+
+def language(request: Request) -> str:
+    return language_of(request)
