@@ -100,6 +100,14 @@ def set_membership(
     return membership
 
 
+def list_members(session: Session, actor: Actor, organization: Organization) -> list[Membership]:
+    """The organization's members with their roles (for its admins)."""
+    authorize(actor, Action.MANAGE_MEMBERS, organization.id)
+    return list(session.scalars(
+        select(Membership).join(User).where(Membership.organization_id == organization.id)
+        .order_by(User.email)))
+
+
 def remove_membership(
     session: Session, actor: Actor, user: User, organization: Organization
 ) -> None:
