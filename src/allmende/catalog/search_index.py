@@ -13,6 +13,7 @@ the base is rebuilt when the overlay grows.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -105,7 +106,8 @@ def _gather(indptr: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndar
 class Segment:
     """An immutable set of indexed datasets in columnar form."""
 
-    def __init__(self, docs: Sequence[IndexedDataset], books: dict[str, Codebook]) -> None:
+    def __init__(self, docs: Sequence[IndexedDataset], books: dict[str, Codebook],
+                 reference: Segment | None = None) -> None:
         self.books = books
         n = len(docs)
         self.size = n
@@ -122,7 +124,7 @@ class Segment:
         self.draft = np.fromiter((d.draft for d in docs), bool, n)
         self.alive = ~np.fromiter((d.deleted for d in docs), bool, n)
         self.modified = np.fromiter((d.modified for d in docs), np.float64, n)
-        self.titles = [d.title.casefold() for d in docs]
+        self._rank_titles([d.title.casefold() for d in docs], reference)
         self.multi: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for name, attr in (("theme", "themes"), ("format", "formats"), ("keyword", "keywords")):
             book = books[name]
@@ -130,6 +132,19 @@ class Segment:
             owners = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
             self.multi[name] = (indptr, values, owners)
         self._build_postings(docs)
+
+    def _rank_titles(self, titles: list[str], reference: Segment | None) -> None:
+        """Title order as numbers, so sorting by title is a numpy sort. An overlay ranks its
+        titles between the base's: just below the base title each would be inserted before."""
+        order = sorted(range(len(titles)), key=titles.__getitem__)
+        self.sorted_titles = [titles[i] for i in order]
+        self.title_rank = np.empty(len(titles), dtype=np.float64)
+        if reference is None:
+            self.title_rank[order] = np.arange(len(titles), dtype=np.float64)
+            return
+        for place, position in enumerate(order):
+            slot = bisect.bisect_left(reference.sorted_titles, titles[position])
+            self.title_rank[position] = slot - 1 + (place + 1) / (len(titles) + 2)
 
     def _build_postings(self, docs: Sequence[IndexedDataset]) -> None:
         vocabulary: dict[str, int] = {}
@@ -209,7 +224,7 @@ class _Selection:
     ids: np.ndarray
     scores: np.ndarray
     modified: np.ndarray
-    titles: list[str]
+    title_rank: np.ndarray
 
 
 Loader = Callable[[int], tuple[int, list[IndexedDataset]]]
@@ -252,7 +267,8 @@ class SearchIndex:
                 position = self._base.position.get(dataset_id)
                 if position is not None:
                     alive[position] = False
-            self._overlay = Segment(list(self._overlay_docs.values()), self._books)
+            self._overlay = Segment(list(self._overlay_docs.values()), self._books,
+                                    reference=self._base)
             self._base_alive = alive
             self._revision = revision
 
@@ -287,8 +303,7 @@ class SearchIndex:
                 previous = counts.get(facet)
                 counts[facet] = array if previous is None else _add(previous, array)
             selections.append(_Selection(segment.ids[rows], scores, segment.modified[rows],
-                                         [segment.titles[r] for r in rows]
-                                         if query.sort == "title" else []))
+                                         segment.title_rank[rows]))
         merged = _merge(selections)
         page = _order(merged, query.sort)[query.offset:query.offset + query.limit]
         facets = {facet: {self._books[facet].values[code]: int(n)
@@ -310,19 +325,18 @@ def _merge(selections: list[_Selection]) -> _Selection:
         return selections[0]
     if not selections:
         empty = np.zeros(0)
-        return _Selection(empty.astype(np.int64), empty, empty, [])
+        return _Selection(empty.astype(np.int64), empty, empty, empty)
     return _Selection(
         np.concatenate([s.ids for s in selections]),
         np.concatenate([s.scores for s in selections]),
         np.concatenate([s.modified for s in selections]),
-        [t for s in selections for t in s.titles],
+        np.concatenate([s.title_rank for s in selections]),
     )
 
 
 def _order(selection: _Selection, sort: str) -> np.ndarray:
     if sort == "title":
-        return np.array(sorted(range(len(selection.titles)), key=selection.titles.__getitem__),
-                        dtype=np.int64)
+        return np.argsort(selection.title_rank, kind="stable")
     if sort == "modified":
         return np.argsort(-selection.modified, kind="stable")
     return np.lexsort((-selection.modified, -selection.scores))
