@@ -35,7 +35,8 @@ class NotFound(AllmendeError):
 
 
 class Unauthorized(AllmendeError):
-    def __init__(self, message: str = "Anmeldung erforderlich.", code: str = "unauthorized") -> None:
+    def __init__(self, message: str = "Anmeldung erforderlich.",
+                 code: str = "unauthorized") -> None:
         super().__init__(message, code, 401)
 
 

@@ -16,11 +16,11 @@ from pydantic import (
     create_model,
     field_validator,
 )
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import ACCESS_LEVELS, Action, Actor, authorize, visibility
-from allmende.catalog import text
+from allmende.catalog.indexing import reindex
 from allmende.catalog.organizations import check_slug, get_organization
 from allmende.catalog.validation import field_errors_of
 from allmende.catalog.vocabularies import (
@@ -34,7 +34,7 @@ from allmende.catalog.vocabularies import (
     THEMES,
     political_geocoding_uri,
 )
-from allmende.db.models import Activity, CatalogState, Dataset, Organization, Resource, utcnow
+from allmende.db.models import Activity, Dataset, Resource, utcnow
 from allmende.errors import Conflict, FieldError, Invalid, NotFound
 
 EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -179,30 +179,10 @@ def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise Invalid(field_errors=field_errors_of(error)) from None
 
 
-def bump_revision(session: Session) -> int:
-    """Advance the catalog revision inside the current transaction (a row lock on PostgreSQL
-    until commit, so revisions become visible in the order they were taken)."""
-    return session.execute(
-        update(CatalogState).where(CatalogState.id == 1)
-        .values(revision=CatalogState.revision + 1).returning(CatalogState.revision)
-    ).scalar_one()
-
-
 def _touch(session: Session, dataset: Dataset) -> None:
-    """Record a change: new revision, modification time and search terms."""
-    dataset.revision = bump_revision(session)
+    """Record a change: modification time, search terms and a new catalog revision."""
     dataset.modified_at = utcnow()
-    dataset.search_strong, dataset.search_weak = search_terms(
-        dataset.title, dataset.keywords, dataset.description, dataset.organization,
-        [f"{r.name} {r.format}" for r in dataset.resources])
-
-
-def search_terms(title: str, keywords: list[str], description: str,
-                 organization: Organization, resources: list[str]) -> tuple[str, str]:
-    """The normalized terms a dataset is found by: strong (title, keywords) and weak."""
-    strong = [title, *keywords]
-    weak = [description, organization.name, organization.slug, *resources]
-    return " ".join(text.terms(" ".join(strong))), " ".join(text.terms(" ".join(weak)))
+    reindex(session, dataset)
 
 
 def _record(session: Session, dataset: Dataset, actor: Actor, action: str,

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, authorize
+from allmende.catalog.indexing import reindex
 from allmende.catalog.validation import field_errors_of
 from allmende.catalog.vocabularies import ORGANIZATION_TYPES
-from allmende.db.models import Organization, utcnow
+from allmende.db.models import Dataset, Organization, utcnow
 from allmende.errors import Conflict, FieldError, Invalid, NotFound
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -143,6 +144,10 @@ def update_organization(
             setattr(organization, name, getattr(fields, name))
     _apply_area(organization, fields.area if "area" in changes else None)
     organization.modified_at = utcnow()
+    if "name" in changes:  # datasets are found by their organization's name
+        for dataset in session.scalars(
+                select(Dataset).where(Dataset.organization_id == organization.id)):
+            reindex(session, dataset)
     return organization
 
 

@@ -17,11 +17,12 @@ import bisect
 import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from allmende.access.policy import Visibility
+from allmende.catalog.text import fold
 
 STRONG_WEIGHT = 3.0
 WEAK_WEIGHT = 1.0
@@ -124,7 +125,7 @@ class Segment:
         self.draft = np.fromiter((d.draft for d in docs), bool, n)
         self.alive = ~np.fromiter((d.deleted for d in docs), bool, n)
         self.modified = np.fromiter((d.modified for d in docs), np.float64, n)
-        self._rank_titles([d.title.casefold() for d in docs], reference)
+        self._rank_titles([fold(d.title) for d in docs], reference)
         self.multi: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for name, attr in (("theme", "themes"), ("format", "formats"), ("keyword", "keywords")):
             book = books[name]
@@ -134,7 +135,8 @@ class Segment:
         self._build_postings(docs)
 
     def _rank_titles(self, titles: list[str], reference: Segment | None) -> None:
-        """Title order as numbers, so sorting by title is a numpy sort. An overlay ranks its
+        """Title order (DIN 5007: umlauts as their base letter + e, case ignored) as numbers,
+        so sorting by title is a numpy sort. An overlay ranks its
         titles between the base's: just below the base title each would be inserted before."""
         order = sorted(range(len(titles)), key=titles.__getitem__)
         self.sorted_titles = [titles[i] for i in order]
@@ -230,60 +232,81 @@ class _Selection:
 Loader = Callable[[int], tuple[int, list[IndexedDataset]]]
 
 
+@dataclass(frozen=True)
+class _State:
+    """One consistent view of the index, swapped as a whole so readers never see a mix."""
+
+    revision: int
+    base: Segment | None = None
+    base_alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    overlay: Segment | None = None
+    overlay_docs: dict[int, IndexedDataset] = field(default_factory=dict)
+
+    def segments(self) -> list[tuple[Segment, np.ndarray]]:
+        pairs = [(self.base, self.base_alive)]
+        if self.overlay is not None:
+            pairs.append((self.overlay, self.overlay.alive))
+        return [(s, a) for s, a in pairs if s is not None]
+
+
 class SearchIndex:
     """The live index of one database: a base segment, an overlay, and the revision they reflect.
 
     ``loader(after_revision)`` returns the catalog's current revision and every dataset whose
     revision is above ``after_revision``; ``current_revision()`` is the cheap check done first.
+    When the overlay outgrows ``overlay_limit``, a new base is built in a background thread
+    while searches go on with the old one.
     """
 
     def __init__(self, loader: Loader, current_revision: Callable[[], int],
-                 overlay_limit: int = 2000) -> None:
+                 overlay_limit: int = 1000) -> None:
         self._loader = loader
         self._current_revision = current_revision
         self._overlay_limit = overlay_limit
         self._lock = threading.Lock()
         self._books = {name: Codebook() for name in FACETS}
-        self._revision = -1
-        self._base: Segment | None = None
-        self._base_alive = np.zeros(0, dtype=bool)
-        self._overlay_docs: dict[int, IndexedDataset] = {}
-        self._overlay: Segment | None = None
+        self._state = _State(revision=-1)
+        self._rebuilding = threading.Event()
 
     def refresh(self) -> None:
-        if self._current_revision() == self._revision:
+        """Catch up with every committed change."""
+        if self._current_revision() == self._state.revision:
             return
         with self._lock:
-            if self._base is None:
-                self._rebuild()
+            state = self._state
+            if state.base is None:
+                self._state = self._built()
                 return
-            revision, changed = self._loader(self._revision)
-            self._overlay_docs.update((d.id, d) for d in changed)
-            if len(self._overlay_docs) > max(self._overlay_limit, self._base.size // 20):
-                self._rebuild()
+            revision, changed = self._loader(state.revision)
+            if not changed:  # another thread caught up while this one waited for the lock
+                self._state = replace(state, revision=max(revision, state.revision))
                 return
-            alive = self._base_alive.copy()
-            for dataset_id in self._overlay_docs:
-                position = self._base.position.get(dataset_id)
-                if position is not None:
-                    alive[position] = False
-            self._overlay = Segment(list(self._overlay_docs.values()), self._books,
-                                    reference=self._base)
-            self._base_alive = alive
-            self._revision = revision
+            docs = {**state.overlay_docs, **{d.id: d for d in changed}}
+            alive = state.base.alive.copy()
+            replaced = [state.base.position[i] for i in docs if i in state.base.position]
+            alive[replaced] = False
+            overlay = Segment(list(docs.values()), self._books, reference=state.base)
+            self._state = _State(revision, state.base, alive, overlay, docs)
+            if len(docs) > self._overlay_limit and not self._rebuilding.is_set():
+                self._rebuilding.set()
+                threading.Thread(target=self._rebuild, name="search-rebuild", daemon=True).start()
+
+    def _built(self) -> _State:
+        revision, docs = self._loader(-1)
+        base = Segment(docs, self._books)
+        return _State(revision, base, base.alive)
 
     def _rebuild(self) -> None:
-        revision, docs = self._loader(-1)
-        self._base = Segment(docs, self._books)
-        self._base_alive = self._base.alive
-        self._overlay_docs = {}
-        self._overlay = None
-        self._revision = revision
+        try:
+            fresh = self._built()
+            with self._lock:  # changes after the new base's revision are caught up by refresh
+                self._state = fresh
+        finally:
+            self._rebuilding.clear()
 
     def search(self, query: Query, scope: Visibility) -> Hits:
         self.refresh()
-        segments = [(s, a) for s, a in ((self._base, self._base_alive),
-                                         (self._overlay, self._overlay_alive())) if s is not None]
+        segments = self._state.segments()
         terms = list(dict.fromkeys(query.terms))
         total_docs = sum(s.size for s, _ in segments) or 1
         idf = {}
@@ -305,14 +328,13 @@ class SearchIndex:
             selections.append(_Selection(segment.ids[rows], scores, segment.modified[rows],
                                          segment.title_rank[rows]))
         merged = _merge(selections)
-        page = _order(merged, query.sort)[query.offset:query.offset + query.limit]
-        facets = {facet: {self._books[facet].values[code]: int(n)
-                          for code in np.flatnonzero(array) for n in (array[code],)}
+        ranked = _top(merged, query.sort if terms or query.sort != "relevance" else "modified",
+                      query.offset + query.limit)
+        page = ranked[query.offset:]
+        facets = {facet: {self._books[facet].values[code]: int(array[code])
+                          for code in np.flatnonzero(array)}
                   for facet, array in counts.items()}
         return Hits(total=len(merged.ids), ids=[int(merged.ids[i]) for i in page], facets=facets)
-
-    def _overlay_alive(self) -> np.ndarray | None:
-        return self._overlay.alive if self._overlay is not None else None
 
 
 def _add(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -334,9 +356,25 @@ def _merge(selections: list[_Selection]) -> _Selection:
     )
 
 
-def _order(selection: _Selection, sort: str) -> np.ndarray:
+def _sort_keys(selection: _Selection, sort: str) -> list[np.ndarray]:
+    """Ascending sort keys, most significant first; relevance breaks score ties by the newest
+    change."""
     if sort == "title":
-        return np.argsort(selection.title_rank, kind="stable")
+        return [selection.title_rank]
     if sort == "modified":
-        return np.argsort(-selection.modified, kind="stable")
-    return np.lexsort((-selection.modified, -selection.scores))
+        return [-selection.modified]
+    return [-selection.scores.astype(np.float64), -selection.modified]
+
+
+def _top(selection: _Selection, sort: str, count: int) -> np.ndarray:
+    """Positions of the first ``count`` results in order, without sorting all of them.
+    Ties are broken by dataset id, so consecutive pages neither repeat nor skip a dataset."""
+    keys = _sort_keys(selection, sort)
+    primary = keys[0]
+    if count < len(primary):
+        cutoff = np.partition(primary, count - 1)[count - 1]
+        candidates = np.flatnonzero(primary <= cutoff)
+    else:
+        candidates = np.arange(len(primary))
+    order = np.lexsort([selection.ids[candidates], *(k[candidates] for k in reversed(keys))])
+    return candidates[order][:count]

@@ -20,6 +20,8 @@ _stemmer = snowballstemmer.stemmer("german")
 
 def fold(text: str) -> str:
     text = text.lower().translate(_FOLD)
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

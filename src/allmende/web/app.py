@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         platform.upgrade()
+        # Build the search index before the first search needs it, without delaying start-up.
+        threading.Thread(target=platform.search_index.refresh, name="search-warmup",
+                         daemon=True).start()
         yield
 
     app = FastAPI(

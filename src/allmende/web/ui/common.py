@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -10,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from allmende.web.deps import ActorDep
-from allmende.web.i18n import language_of
+from allmende.web.i18n import language_of, translations
 
 
 def remember_actor(request: Request, actor: ActorDep) -> None:
@@ -37,3 +38,9 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 def language(request: Request) -> str:
     return language_of(request)
+
+
+def gettext_for(request: Request) -> Callable[[str], str]:
+    """Translates messages the handlers make themselves (e.g. form errors) into the page's
+    language."""
+    return translations(language_of(request)).gettext

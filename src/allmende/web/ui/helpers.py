@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -51,6 +53,25 @@ FACET_LABELS = {
     "access_level": N_("Access level"),
     "keyword": N_("Keyword"),
 }
+
+ORGANIZATION_FIELD_LABELS = {
+    "name": N_("Name"),
+    "type": N_("Type"),
+    "ags": N_("Official municipality key (AGS)"),
+    "description": N_("Description"),
+    "logo_url": N_("Logo URL"),
+    "contact_email": N_("Contact e-mail address"),
+    "website": N_("Website"),
+    "bbox": N_("Extent (WGS84)"),
+    "area": N_("Area as GeoJSON"),
+}
+
+MEMBER_FIELD_LABELS = {"email": N_("E-mail address"), "role": N_("Role")}
+
+ROLE_LABELS = {"admin": N_("Administrator"), "editor": N_("Editor"), "member": N_("Member")}
+
+# The four number inputs of an organization's extent, in the order of its bbox.
+BBOX_FIELDS = ("bbox_lon_min", "bbox_lat_min", "bbox_lon_max", "bbox_lat_max")
 
 ACTIVITY_LABELS = {
     "created": N_("created the dataset"),
@@ -182,6 +203,61 @@ def form_values(form: FormData) -> dict[str, Any]:
     values["themes"] = [str(t) for t in form.getlist("themes")]
     values["draft"] = form.get("draft") is not None
     return values
+
+
+def entered_values(form: FormData) -> dict[str, str]:
+    """What the user entered in a form with single-valued fields, to fill it again."""
+    return {k: str(v) for k, v in form.items() if k != "csrf_token"}
+
+
+def organization_values(organization: Any) -> dict[str, Any]:
+    """The organization form's values for an existing organization (the area is not
+    pre-filled: an unchanged copy would override edits of the extent)."""
+    values = {
+        "name": organization.name, "type": organization.type, "ags": organization.ags or "",
+        "description": organization.description or "", "logo_url": organization.logo_url or "",
+        "contact_email": organization.contact_email or "", "website": organization.website or "",
+        "area": "",
+    }
+    bbox = organization.bbox or [""] * 4
+    values.update({field: str(value) for field, value in zip(BBOX_FIELDS, bbox, strict=True)})
+    return values
+
+
+def organization_changes(
+    form: FormData, organization: Any, gettext: Callable[[str], str]
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The fields of the organization form that differ from the organization, for
+    ``update_organization``, and the errors found before the service is asked."""
+    problems: list[FieldError] = []
+    entered: dict[str, Any] = {
+        "name": str(form.get("name") or "").strip(),
+        "type": str(form.get("type") or "").strip(),
+        "description": str(form.get("description") or "").replace("\r\n", "\n").strip(),
+        **{key: _optional(form, key) for key in ("ags", "logo_url", "contact_email", "website")},
+    }
+    numbers = [str(form.get(key) or "").strip().replace(",", ".") for key in BBOX_FIELDS]
+    if not any(numbers):
+        entered["bbox"] = None
+    elif not all(numbers):
+        problems.append(FieldError("bbox", gettext(
+            "Enter all four values of the extent, or leave all four empty.")))
+    else:
+        try:
+            entered["bbox"] = [float(number) for number in numbers]
+        except ValueError:
+            problems.append(FieldError("bbox", gettext(
+                "The extent expects decimal numbers, e.g. 7.4653.")))
+    changes = {k: v for k, v in entered.items() if v != getattr(organization, k)}
+    area = str(form.get("area") or "").strip()
+    if area:
+        try:
+            changes["area"] = json.loads(area)
+        except ValueError:
+            problems.append(FieldError("area", gettext(
+                "This is not valid JSON. Paste a GeoJSON object such as "
+                '{"type": "Polygon", "coordinates": [[[7.3, 51.4], …]]}.')))
+    return changes, problems
 
 
 def errors_by_field(field_errors: list[FieldError]) -> dict[str, list[str]]:

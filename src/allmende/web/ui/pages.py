@@ -7,6 +7,7 @@ import math
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from allmende.access.policy import Action, is_allowed
 from allmende.catalog.organizations import get_organization, list_organizations
 from allmende.catalog.search import SearchRequest, search_datasets
 from allmende.catalog.search_index import FACETS, SORTS
@@ -72,5 +73,8 @@ def organization(slug: str, request: Request, session: SessionDep, platform: Pla
         SearchRequest(filters={"organization": [slug]}, sort="modified", per_page=PER_PAGE),
         language(request),
     )
-    return render(request, "organization.html", {"organization": org, "result": result},
-                  actor=actor)
+    return render(request, "organization.html", {
+        "organization": org, "result": result,
+        "can_edit": is_allowed(actor, Action.EDIT_ORGANIZATION, org.id),
+        "can_manage_members": is_allowed(actor, Action.MANAGE_MEMBERS, org.id),
+    }, actor=actor)
