@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -23,6 +25,8 @@ from allmende.db.session import Database
 from allmende.errors import FieldError, Invalid
 
 MAX_PER_PAGE = 100
+# Facets list their most frequent values; keywords alone can run into the thousands.
+FACET_LIMIT = 50
 
 
 @dataclass
@@ -65,11 +69,7 @@ class SearchResult:
 def search_datasets(session: Session, index: SearchIndex, actor: Actor,
                     request: SearchRequest, language: str = "de") -> SearchResult:
     request.validate()
-    organizations = {str(o.id): o for o in session.scalars(select(Organization))}
-    by_slug = {o.slug: key for key, o in organizations.items()}
     filters = {name: set(values) for name, values in request.filters.items() if values}
-    if "organization" in filters:
-        filters["organization"] = {by_slug.get(s, f"unknown:{s}") for s in filters["organization"]}
     hits = index.search(
         Query(terms=text.terms(request.q), filters=filters, sort=request.sort,
               offset=(request.page - 1) * request.per_page, limit=request.per_page),
@@ -79,28 +79,27 @@ def search_datasets(session: Session, index: SearchIndex, actor: Actor,
     return SearchResult(
         count=hits.total,
         datasets=[rows[i] for i in hits.ids if i in rows],
-        facets=_labelled(hits.facets, organizations, language),
+        facets=_labelled(hits.facets, index, language),
         page=request.page,
         per_page=request.per_page,
     )
 
 
-def _labelled(counts: dict[str, dict[str, int]], organizations: dict[str, Organization],
+def _labelled(counts: dict[str, dict[str, int]], index: SearchIndex,
               language: str) -> dict[str, list[FacetValue]]:
-    labels = {
-        "organization": lambda v: organizations[v].name,
+    """Facet values with their labels, most frequent first, at most FACET_LIMIT per facet."""
+    labels: dict[str, Callable[[str], str]] = {
+        "organization": index.organization_name,
         "theme": lambda v: label(THEMES, v, language),
         "license": lambda v: label(LICENSES, v, language),
         "access_level": lambda v: label(ACCESS_LEVELS, v, language),
     }
     result: dict[str, list[FacetValue]] = {}
     for facet in FACETS:
-        values = []
-        for value, count in counts.get(facet, {}).items():
-            if facet == "organization":
-                values.append(FacetValue(organizations[value].slug, labels[facet](value), count))
-            else:
-                values.append(FacetValue(value, labels.get(facet, str)(value), count))
+        counted = counts.get(facet, {})
+        top = heapq.nsmallest(FACET_LIMIT, counted.items(), key=lambda item: (-item[1], item[0]))
+        name = labels.get(facet, str)
+        values = [FacetValue(value, name(value), count) for value, count in top]
         values.sort(key=lambda f: (-f.count, f.label.casefold()))
         result[facet] = values
     return result
@@ -117,10 +116,12 @@ def index_for(database: Database) -> SearchIndex:
         with database.sessions() as session:
             revision = session.scalar(select(CatalogState.revision).where(CatalogState.id == 1))
             rows = session.execute(
-                select(Dataset.id, Dataset.organization_id, Dataset.access_level,
+                select(Dataset.id, Dataset.organization_id, Organization.slug, Organization.name,
+                       Dataset.access_level,
                        Dataset.license, Dataset.draft, Dataset.deleted_at, Dataset.modified_at,
                        Dataset.title, Dataset.themes, Dataset.keywords, Dataset.search_strong,
                        Dataset.search_weak)
+                .join(Organization, Organization.id == Dataset.organization_id)
                 .where(Dataset.revision > after_revision, Dataset.revision <= revision)
             ).all()
             formats: dict[int, set[str]] = defaultdict(set)
@@ -131,7 +132,8 @@ def index_for(database: Database) -> SearchIndex:
                 formats[dataset_id].add(fmt)
         docs = [
             IndexedDataset(
-                id=r.id, organization_id=r.organization_id, access_level=r.access_level,
+                id=r.id, organization_id=r.organization_id, organization=r.slug,
+                organization_name=r.name, access_level=r.access_level,
                 license=r.license, draft=r.draft, deleted=r.deleted_at is not None,
                 modified=r.modified_at.timestamp(), title=r.title, themes=r.themes or [],
                 formats=sorted(formats.get(r.id, ())), keywords=r.keywords or [],

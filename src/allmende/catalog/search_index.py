@@ -38,6 +38,8 @@ class IndexedDataset:
 
     id: int
     organization_id: int
+    organization: str  # slug, the facet value
+    organization_name: str
     access_level: str
     license: str
     draft: bool
@@ -116,12 +118,13 @@ class Segment:
         self.position = {int(i): p for p, i in enumerate(self.ids)}
         self.scalar = {
             "organization": np.fromiter(
-                (books["organization"].code(str(d.organization_id)) for d in docs), np.int32, n),
+                (books["organization"].code(d.organization) for d in docs), np.int32, n),
             "license": np.fromiter((books["license"].code(d.license) for d in docs), np.int32, n),
             "access_level": np.fromiter(
                 (books["access_level"].code(d.access_level) for d in docs), np.int32, n),
         }
         self.organization_ids = np.fromiter((d.organization_id for d in docs), np.int64, n)
+        self.organization_names = {d.organization: d.organization_name for d in docs}
         self.draft = np.fromiter((d.draft for d in docs), bool, n)
         self.alive = ~np.fromiter((d.deleted for d in docs), bool, n)
         self.modified = np.fromiter((d.modified for d in docs), np.float64, n)
@@ -303,6 +306,13 @@ class SearchIndex:
                 self._state = fresh
         finally:
             self._rebuilding.clear()
+
+    def organization_name(self, slug: str) -> str:
+        """The current name of an organization that has datasets in the index."""
+        for segment, _alive in reversed(self._state.segments()):
+            if slug in segment.organization_names:
+                return segment.organization_names[slug]
+        return slug
 
     def search(self, query: Query, scope: Visibility) -> Hits:
         self.refresh()
