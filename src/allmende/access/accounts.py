@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import ROLES, Action, Actor, authorize
@@ -91,6 +91,8 @@ def set_membership(
         raise Invalid(field_errors=[FieldError("role", f"Unbekannte Rolle „{role}“; erlaubt: "
                                                        + ", ".join(ROLES) + ".")])
     membership = session.get(Membership, (user.id, organization.id))
+    if membership is not None and role != "admin":
+        _keep_an_admin(session, membership)
     if membership is None:
         membership = Membership(user_id=user.id, organization_id=organization.id, role=role)
         session.add(membership)
@@ -114,8 +116,20 @@ def remove_membership(
     authorize(actor, Action.MANAGE_MEMBERS, organization.id)
     membership = session.get(Membership, (user.id, organization.id))
     if membership is not None:
+        _keep_an_admin(session, membership)
         user.memberships.remove(membership)
         session.delete(membership)
+
+
+def _keep_an_admin(session: Session, leaving: Membership) -> None:
+    """An organization must keep at least one admin, or nobody could manage it any more."""
+    if leaving.role != "admin":
+        return
+    admins = session.scalar(select(func.count()).select_from(Membership).where(
+        Membership.organization_id == leaving.organization_id, Membership.role == "admin"))
+    if admins <= 1:
+        raise Conflict("Die Organisation braucht mindestens eine Person mit der Rolle Admin. "
+                       "Ernennen Sie zuerst eine weitere.", "last_admin")
 
 
 def _token_hash(token: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from typing import Any
 
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 from allmende.access.policy import ACCESS_LEVELS, Action, Actor, authorize, visibility
 from allmende.catalog.indexing import reindex
 from allmende.catalog.organizations import check_slug, get_organization
-from allmende.catalog.validation import field_errors_of
+from allmende.catalog.validation import EMAIL, URL, check_url, field_errors_of
 from allmende.catalog.vocabularies import (
     DCATDE_LICENSE_BASE,
     DEFAULT_LICENSE,
@@ -37,8 +36,6 @@ from allmende.catalog.vocabularies import (
 from allmende.db.models import Activity, Dataset, Resource, utcnow
 from allmende.errors import Conflict, FieldError, Invalid, NotFound
 
-EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+\.[^@\s]+$")
-URL = re.compile(r"^https?://[^\s]+$")
 MAX_KEYWORDS = 50
 RESOURCE_FORMATS_MAX = 30
 
@@ -158,9 +155,7 @@ class ResourceFields(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value and not URL.match(value):
-            raise ValueError("Erwartet eine Web-Adresse (http:// oder https://).")
-        return value or None
+        return check_url(value)
 
 
 DatasetCreate.model_rebuild()

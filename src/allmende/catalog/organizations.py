@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, authorize
 from allmende.catalog.indexing import reindex
-from allmende.catalog.validation import field_errors_of
+from allmende.catalog.validation import check_email, check_url, field_errors_of
 from allmende.catalog.vocabularies import ORGANIZATION_TYPES
 from allmende.db.models import Dataset, Organization, utcnow
-from allmende.errors import Conflict, FieldError, Invalid, NotFound
+from allmende.errors import Conflict, Invalid, NotFound
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 SLUG_MESSAGE = ("Nur Kleinbuchstaben a-z, Ziffern und Bindestriche, beginnend mit Buchstabe oder "
@@ -92,6 +92,23 @@ class OrganizationFields(BaseModel):
     def _bbox(cls, value: list[float] | None) -> list[float] | None:
         return check_bbox(value)
 
+    @field_validator("area")
+    @classmethod
+    def _area(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            bbox_of_area(value)
+        return value
+
+    @field_validator("logo_url", "website")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        return check_url(value)
+
+    @field_validator("contact_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return check_email(value)
+
 
 class OrganizationCreate(OrganizationFields):
     slug: str
@@ -110,13 +127,10 @@ def _parsed(model: type[BaseModel], data: dict[str, Any]) -> Any:
 
 
 def _apply_area(organization: Organization, area: dict[str, Any] | None) -> None:
-    if area is None:
-        return
-    try:
-        organization.bbox = bbox_of_area(area)
-    except ValueError as error:
-        raise Invalid(field_errors=[FieldError("area", str(error))]) from None
+    """Store a (validated) area and the bounding box derived from it; None removes the area."""
     organization.area = area
+    if area is not None:
+        organization.bbox = bbox_of_area(area)
 
 
 def create_organization(session: Session, actor: Actor, data: dict[str, Any]) -> Organization:
@@ -126,7 +140,8 @@ def create_organization(session: Session, actor: Actor, data: dict[str, Any]) ->
         raise Conflict(f"Die Kennung „{fields.slug}“ ist bereits vergeben.", "slug_taken")
     values = fields.model_dump(exclude={"area"})
     organization = Organization(**values)
-    _apply_area(organization, fields.area)
+    if fields.area is not None:
+        _apply_area(organization, fields.area)
     session.add(organization)
     session.flush()
     return organization
@@ -142,7 +157,8 @@ def update_organization(
     for name in changes:
         if name != "area":
             setattr(organization, name, getattr(fields, name))
-    _apply_area(organization, fields.area if "area" in changes else None)
+    if "area" in changes:
+        _apply_area(organization, fields.area)
     organization.modified_at = utcnow()
     if "name" in changes:  # datasets are found by their organization's name
         for dataset in session.scalars(

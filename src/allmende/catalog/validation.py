@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from allmende.errors import FieldError
+
+EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+\.[^@\s]+$")
+URL = re.compile(r"^https?://[^\s]+$")
+
+
+def check_url(value: str | None) -> str | None:
+    if value and not URL.match(value):
+        raise ValueError("Erwartet eine Web-Adresse (http:// oder https://).")
+    return value or None
+
+
+def check_email(value: str | None) -> str | None:
+    if value and not EMAIL.match(value):
+        raise ValueError("Keine gültige E-Mail-Adresse.")
+    return value or None
+
 
 _MESSAGES = {
     "missing": "Pflichtangabe fehlt.",
