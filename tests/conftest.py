@@ -16,9 +16,7 @@ from allmende.config import Settings
 from allmende.db.models import Base, CatalogState
 from allmende.platform import Platform
 from allmende.web.app import create_app
-from support import OPERATOR, PASSWORD, World, dataset_body  # noqa: F401 - re-exported
-
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("ALLMENDE_TEST_DATABASE_URL") else [])
+from support import BACKENDS, World
 
 
 def _worker_database(base_url: str, worker: str) -> str:

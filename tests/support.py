@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from allmende.access import accounts
 from allmende.access.policy import Actor
 from allmende.catalog import organizations
@@ -9,6 +11,7 @@ from allmende.platform import Platform
 
 OPERATOR = Actor(is_sysadmin=True, name="tests")
 PASSWORD = "richtig-langes-passwort"
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("ALLMENDE_TEST_DATABASE_URL") else [])
 
 
 class World:

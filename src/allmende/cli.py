@@ -13,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from allmende.access import accounts
 from allmende.access.policy import Actor
@@ -56,9 +57,25 @@ def main_options(
 
 
 def platform() -> Platform:
+    """The platform over the configured data directory and database, migrated."""
     settings = Settings(data_dir=state.data_dir) if state.data_dir else Settings()
-    instance = Platform(settings)
-    instance.upgrade()
+    try:
+        instance = Platform(settings)
+    except OSError as error:
+        stderr.print(f"[red]Fehler:[/red] Das Datenverzeichnis {settings.data_dir} ist nicht "
+                     f"nutzbar: {error.strerror or error}.")
+        raise typer.Exit(2) from None
+    except ArgumentError:
+        stderr.print("[red]Fehler:[/red] ALLMENDE_DATABASE_URL ist keine gültige Datenbank-URL.")
+        raise typer.Exit(2) from None
+    try:
+        instance.upgrade()
+    except SQLAlchemyError as error:
+        if state.debug:
+            raise
+        stderr.print("[red]Fehler:[/red] Die Datenbank ist nicht erreichbar oder lässt sich "
+                     f"nicht migrieren: {str(error.orig or error).strip()}")
+        raise typer.Exit(1) from None
     return instance
 
 
@@ -105,8 +122,11 @@ def org_create(
         try:
             data["bbox"] = [float(v) for v in bbox.split(",")]
         except ValueError:
-            stderr.print("Fehler: --bbox erwartet vier Zahlen, getrennt durch Kommas.")
-            raise typer.Exit(2) from None
+            data["bbox"] = []
+        if len(data["bbox"]) != 4:
+            stderr.print("Fehler: --bbox erwartet vier Zahlen, getrennt durch Kommas: "
+                         "LON_MIN,LAT_MIN,LON_MAX,LAT_MAX.")
+            raise typer.Exit(2)
     with _unit_of_work(as_json) as session:
         org = organizations.create_organization(session, OPERATOR, data)
         emit({"slug": org.slug, "name": org.name, "ags": org.ags, "type": org.type,

@@ -7,6 +7,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,8 +25,13 @@ MIN_PASSWORD_LENGTH = 10
 TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
 
 _hasher = PasswordHasher()
-# Verified when the e-mail is unknown, so a login takes as long whether the account exists or not.
-_DUMMY_HASH = _hasher.hash("allmende-timing-equalizer")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the e-mail is unknown, so a login takes as long whether the account exists
+    or not (made on first use: hashing costs time every command would pay at start)."""
+    return _hasher.hash("allmende-timing-equalizer")
 
 
 def actor_for(user: User) -> Actor:
@@ -72,7 +78,7 @@ def authenticate(session: Session, email: str, password: str) -> User:
     """Check a password; the error never tells whether the account exists."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None or not user.is_active:
@@ -94,8 +100,8 @@ def set_membership(
     if membership is not None and role != "admin":
         _keep_an_admin(session, membership)
     if membership is None:
-        membership = Membership(user_id=user.id, organization_id=organization.id, role=role)
-        session.add(membership)
+        # Appending (not session.add) keeps user.memberships right within this session too.
+        membership = Membership(organization_id=organization.id, role=role)
         user.memberships.append(membership)
     membership.role = role
     session.flush()

@@ -22,7 +22,7 @@ SLUG_MESSAGE = ("Nur Kleinbuchstaben a-z, Ziffern und Bindestriche, beginnend mi
 
 
 def check_slug(value: str) -> str:
-    if not SLUG.match(value):
+    if not SLUG.fullmatch(value):
         raise ValueError(SLUG_MESSAGE)
     return value
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# An arbitrary constant that names allmende's migration lock among PostgreSQL advisory locks.
+MIGRATION_LOCK_KEY = 0x616C6D64
 
 
 def make_engine(url: str) -> Engine:
@@ -53,12 +56,30 @@ class Database:
                 raise
 
     def upgrade(self) -> None:
-        """Bring the schema to the newest migration (idempotent)."""
+        """Bring the schema to the newest migration (idempotent). Processes starting together
+        (several web workers, a CLI beside a server) migrate one after the other."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        with self._migration_lock(), self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": MIGRATION_LOCK_KEY})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """On SQLite, an exclusive lock on a file beside the database."""
+        if not self.url.startswith("sqlite:///"):
+            yield
+            return
+        lock_path = Path(self.url.removeprefix("sqlite:///") + ".migrate.lock")
+        with lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def dispose(self) -> None:
         self.engine.dispose()
