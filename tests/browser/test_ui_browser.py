@@ -151,10 +151,10 @@ def test_create_an_api_token_and_see_it_once(page: Page) -> None:
 
     page.get_by_label("Name des Tokens").fill("Import-Skript")
     page.get_by_role("button", name="Token erstellen").click()
-    secret_field = page.get_by_label("Token", exact=True)
-    secret = secret_field.input_value()
-    assert secret.startswith("alm_") and len(secret) > 40
+    # wait for the answer page before reading from it
     expect(page.get_by_text("Es wird nicht noch einmal angezeigt.")).to_be_visible()
+    secret = page.get_by_label("Token", exact=True).input_value()
+    assert secret.startswith("alm_") and len(secret) > 40
     expect(page.get_by_role("cell", name="Import-Skript", exact=True)).to_be_visible()
 
     page.goto("/account/tokens")  # later visits: the secret is gone, listed by its prefix
