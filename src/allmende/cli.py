@@ -7,6 +7,7 @@ With ``--json`` exactly one JSON object goes to stdout; messages go to stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -163,6 +164,80 @@ def token_create(
     with _unit_of_work(False) as session:
         user = accounts.get_user(session, email)
         print(accounts.create_token(session, user.id, name).secret)
+
+
+@app.command("ingest")
+def ingest_command(
+    file: Annotated[Path, typer.Argument(help="Die Datei, so wie sie ist")],
+    org: Annotated[str, typer.Option("--org", help="Organisation (Kennung)")],
+    dataset: Annotated[str, typer.Option("--dataset", help="Datensatz (Kennung)")],
+    title: Annotated[str | None, typer.Option(help="Titel, falls der Datensatz neu ist")] = None,
+    resource: Annotated[str | None, typer.Option(help="Name der Ressource (sonst Dateiname)")] =
+        None,
+    access: Annotated[str | None, typer.Option(help="public|members|restricted")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Tabellenblatt (Excel)")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Kodierung, z. B. cp1252")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="Trennzeichen, z. B. ;")] = None,
+    header_row: Annotated[int | None, typer.Option(help="Zeilennummer der Kopfzeile (ab 1)")] =
+        None,
+    crs: Annotated[str | None, typer.Option(help="Koordinatensystem, z. B. EPSG:25832")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Eine Datei als neue Version einer Ressource einlesen (wartet, bis sie veröffentlicht
+    oder abgelehnt ist)."""
+    from rich.progress import Progress
+
+    from allmende.ingest.service import IngestRequest, ingest
+    from allmende.ingest.sniff import ReadOptions
+
+    if not file.is_file() or not os.access(file, os.R_OK):
+        stderr.print(f"[red]Fehler:[/red] {file} ist keine lesbare Datei.")
+        raise typer.Exit(2)
+    if header_row is not None and header_row < 1:
+        stderr.print("[red]Fehler:[/red] --header-row zählt ab 1.")
+        raise typer.Exit(2)
+    request = IngestRequest(
+        dataset=dataset, source=file, original_name=file.name, resource_name=resource,
+        options=ReadOptions(encoding=encoding, delimiter=delimiter, header_row=header_row,
+                            sheet=sheet, crs=crs),
+        organization=org, title=title, access_level=access)
+    instance = platform()
+    try:
+        with Progress(console=stderr, transient=True) as bar:
+            task = bar.add_task(f"{file.name} wird eingelesen", total=1.0)
+            result = ingest(instance, OPERATOR, request,
+                            lambda fraction, message: bar.update(task, completed=fraction,
+                                                                 description=message))
+    except AllmendeError as error:
+        fail(error, as_json)
+    finally:
+        instance.close()
+    summary = {k: v for k, v in result.as_dict().items() if k != "read_report"}
+    emit(summary, as_json, f"{file.name}: Version {result.version} von Ressource "
+                           f"{result.resource} mit {result.rows} Zeilen veröffentlicht.")
+    for warning in result.warnings if not as_json else []:
+        stderr.print(f"[yellow]Hinweis:[/yellow] {warning['message']}")
+
+
+@app.command("worker")
+def worker(
+    poll: Annotated[float, typer.Option(help="Sekunden zwischen Abfragen der Warteschlange")] =
+        1.0,
+) -> None:
+    """Hintergrundaufträge abarbeiten (Produktion, PostgreSQL), bis Strg+C."""
+    import threading
+
+    from allmende.jobs.worker import run_until
+
+    instance = platform()
+    stop = threading.Event()
+    stderr.print("allmende worker läuft; Strg+C beendet ihn nach dem laufenden Auftrag.")
+    try:
+        run_until(instance, stop, poll)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        instance.close()
 
 
 @app.command("demo")

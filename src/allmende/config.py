@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set behind HTTPS)"
     )
-    search_page_size_max: int = 100
+    upload_limit_bytes: int = Field(default=1 << 30, description="Largest accepted upload")
+    inprocess_worker: bool = Field(
+        default=True, description="Run background jobs inside `allmende serve` (embedded "
+                                  "default); set false when `allmende worker` processes run")
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,7 @@ ACCESS_LEVELS = ("public", "members", "restricted")
 
 class Action(StrEnum):
     VIEW_DATASET = "view_dataset"
+    READ_ROWS = "read_rows"
     CREATE_DATASET = "create_dataset"
     EDIT_DATASET = "edit_dataset"
     DELETE_DATASET = "delete_dataset"
@@ -104,6 +105,12 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
     match action:
         case Action.VIEW_DATASET:
             return visibility(actor).sees(target)  # type: ignore[arg-type]
+        case Action.READ_ROWS:
+            # restricted rows need an agreement (data requests); until then only the
+            # owning organization reads them
+            return visibility(actor).sees(target) and (
+                target.access_level != "restricted"  # type: ignore[union-attr]
+                or _has_role(actor, target.organization_id, *ROLES))  # type: ignore[union-attr]
         case Action.CREATE_DATASET:
             return _has_role(actor, target, "admin", "editor")  # type: ignore[arg-type]
         case Action.EDIT_DATASET:

@@ -307,6 +307,40 @@ def add_resource(session: Session, actor: Actor, name: str, data: dict[str, Any]
     return resource
 
 
+def check_editable(session: Session, actor: Actor, name: str) -> Dataset:
+    """The dataset, if the actor may change it (checked before accepting an upload)."""
+    dataset = get_dataset(session, actor, name)
+    authorize(actor, Action.EDIT_DATASET, dataset)
+    return dataset
+
+
+def file_resource(session: Session, actor: Actor, name: str, resource_name: str) -> Resource:
+    """The dataset's file resource of that name, created if it does not exist yet (an upload
+    of the same name makes a new version of the same resource)."""
+    dataset = get_dataset(session, actor, name)
+    authorize(actor, Action.EDIT_DATASET, dataset)
+    for resource in dataset.resources:
+        if resource.name == resource_name:
+            if resource.kind != "file":
+                raise Conflict(f"Die Ressource „{resource_name}“ ist ein Verweis, keine Datei.",
+                               "resource_is_link")
+            return resource
+    resource = _new_resource(_parse(ResourceFields, {"name": resource_name}),
+                             len(dataset.resources))
+    resource.kind = "file"
+    dataset.resources.append(resource)
+    session.flush()
+    _record(session, dataset, actor, "resource_added", {"resource": [None, resource_name]})
+    return resource
+
+
+def record_change(session: Session, actor: Actor, dataset: Dataset, action: str,
+                  changes: dict[str, Any]) -> None:
+    """A change made by another capability (a new table version, say): history and index."""
+    _touch(session, dataset)
+    _record(session, dataset, actor, action, changes)
+
+
 def get_resource(session: Session, actor: Actor, resource_id: str) -> Resource:
     resource = session.get(Resource, resource_id)
     if resource is None or not visibility(actor).sees(resource.dataset):

@@ -179,10 +179,67 @@ class Resource(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Reading options a person confirmed or corrected, reused for the next upload.
+    read_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     dataset: Mapped[Dataset] = relationship(back_populates="resources")
+    versions: Mapped[list[TableVersion]] = relationship(
+        back_populates="resource", order_by="TableVersion.version", lazy="selectin",
+        cascade="all, delete-orphan",
+    )
 
     __table_args__ = (UniqueConstraint("dataset_id", "name"),)
+
+
+class TableVersion(Base):
+    """An immutable, typed snapshot of a resource, stored as Parquet in the data directory."""
+
+    __tablename__ = "table_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(500))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    columns: Mapped[list[Any]] = mapped_column(JSON)
+    crs: Mapped[str | None] = mapped_column(String(30))
+    source_name: Mapped[str] = mapped_column(String(500))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    source_size: Mapped[int] = mapped_column(BigInteger)
+    source_format: Mapped[str] = mapped_column(String(30))
+    read_report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    schema_changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    resource: Mapped[Resource] = relationship(back_populates="versions")
+
+    __table_args__ = (UniqueConstraint("resource_id", "version"),)
+
+
+class Job(Base):
+    """Background work: queued by any process, claimed by exactly one worker."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    progress: Mapped[float] = mapped_column(default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
 
 
 class Activity(Base):
@@ -212,6 +269,6 @@ class CatalogState(Base):
 
 
 __all__ = [
-    "Activity", "ApiToken", "Base", "CatalogState", "Dataset", "Membership", "Organization",
-    "Resource", "User", "utcnow",
+    "Activity", "ApiToken", "Base", "CatalogState", "Dataset", "Job", "Membership",
+    "Organization", "Resource", "TableVersion", "User", "utcnow",
 ]

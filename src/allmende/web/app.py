@@ -14,10 +14,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from allmende import __version__
+from allmende.ingest.service import recover
+from allmende.jobs.worker import run_until
 from allmende.platform import Platform
 from allmende.web import errors
 from allmende.web.api import datasets as datasets_api
 from allmende.web.api import organizations as organizations_api
+from allmende.web.api import rows as rows_api
+from allmende.web.api import uploads as uploads_api
 from allmende.web.ui import routes as ui_routes
 
 STATIC = Path(__file__).parent / "static"
@@ -36,10 +40,16 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         platform.upgrade()
+        recover(platform)
         # Build the search index before the first search needs it, without delaying start-up.
         threading.Thread(target=platform.search_index.refresh, name="search-warmup",
                          daemon=True).start()
+        stop = threading.Event()
+        if platform.settings.inprocess_worker:
+            threading.Thread(target=run_until, args=(platform, stop), name="jobs",
+                             daemon=True).start()
         yield
+        stop.set()
 
     app = FastAPI(
         title="allmende API", version=__version__, description=DESCRIPTION,
@@ -54,6 +64,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(datasets_api.router, prefix="/api/v1")
     app.include_router(organizations_api.router, prefix="/api/v1")
+    app.include_router(uploads_api.router, prefix="/api/v1")
+    app.include_router(rows_api.router, prefix="/api/v1")
     # The more specific mount first: Starlette matches mounts in order.
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")

@@ -8,7 +8,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from allmende.catalog.search import SearchResult
-from allmende.db.models import Activity, ApiToken, Dataset, Organization, Resource
+from allmende.db.models import (
+    Activity,
+    ApiToken,
+    Dataset,
+    Job,
+    Organization,
+    Resource,
+    TableVersion,
+)
 
 
 class OrganizationSummary(BaseModel):
@@ -52,12 +60,52 @@ class ResourceOut(BaseModel):
         return cls.model_validate(r, from_attributes=True)
 
 
+class VersionOut(BaseModel):
+    version: int
+    rows: int
+    columns: list[dict[str, str]]
+    crs: str | None
+    source_name: str
+    source_sha256: str
+    source_size: int
+    source_format: str
+    read_report: dict[str, Any]
+    warnings: list[dict[str, Any]]
+    schema_changes: dict[str, Any]
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, v: TableVersion) -> VersionOut:
+        return cls.model_validate(v, from_attributes=True)
+
+
 class ResourceDetail(ResourceOut):
     dataset: str
+    read_options: dict[str, Any]
+    versions: list[VersionOut]
 
     @classmethod
     def of(cls, r: Resource) -> ResourceDetail:
-        return cls(**ResourceOut.of(r).model_dump(), dataset=r.dataset.name)
+        return cls(**ResourceOut.of(r).model_dump(), dataset=r.dataset.name,
+                   read_options=r.read_options or {},
+                   versions=[VersionOut.of(v) for v in reversed(r.versions)])
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    progress: float
+    message: str
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls.model_validate(job, from_attributes=True)
 
 
 class DatasetOut(BaseModel):

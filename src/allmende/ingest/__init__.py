@@ -1,0 +1,1 @@
+"""Turns municipal files as they are into typed, versioned tables."""

@@ -1,0 +1,198 @@
+"""Coordinates and geometries: recognizing them, finding their CRS, and making WGS84
+geometries (WKB) with their envelopes, which the data API's bbox filter uses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+from allmende.catalog.text import fold
+from allmende.errors import Invalid
+from allmende.ingest.sniff import ReadOptions, Warning_
+
+WGS84 = "EPSG:4326"
+# Candidates in order of preference when several fit equally (the Ruhr is in UTM zone 32).
+CANDIDATES = ("EPSG:4326", "EPSG:25832", "EPSG:25833", "EPSG:31467", "EPSG:31466", "EPSG:3857")
+GERMANY = (5.5, 47.0, 15.5, 55.2)
+ENVELOPE = ("__minx", "__miny", "__maxx", "__maxy")
+X_NAMES = re.compile(r"^(lon|lng|long|longitude|laenge|laengengrad|x|x_?coord|xcenter\w*|"
+                     r"koorx|rechtswert|rechts|rw|rechts_utm|ostwert|easting|x_utm)$")
+Y_NAMES = re.compile(r"^(lat|latitude|breite|breitengrad|y|y_?coord|ycenter\w*|koory|"
+                     r"hochwert|hoch|hw|hoch_utm|nordwert|northing|y_utm)$")
+GEOMETRY_NAMES = re.compile(r"^(geom|geometry|the_geom|wkt|shape|geometrie|geo_?shape)$")
+WKT_START = re.compile(
+    r"^\s*(SRID=\d+;)?\s*((MULTI)?(POINT|LINESTRING|POLYGON)|GEOMETRYCOLLECTION)", re.IGNORECASE)
+HEX_WKB = re.compile(r"^(00|01)[0-9A-Fa-f]{8,}$")
+
+
+@dataclass
+class Geometries:
+    """WGS84 geometries in row order with their envelopes, and where they came from."""
+
+    wkb: pa.Array
+    envelope: dict[str, pa.Array]
+    crs: str
+    source_columns: list[str]
+    warnings: list[Warning_]
+
+
+def _key(label: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", fold(label)).strip("_")
+
+
+def find_coordinate_columns(columns: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """An (x, y) pair of numeric columns named like coordinates."""
+    numeric = [name for name, kind in columns if kind in ("number", "integer")]
+    xs = [n for n in numeric if X_NAMES.match(_key(n))]
+    ys = [n for n in numeric if Y_NAMES.match(_key(n))]
+    if not xs or not ys:
+        return None
+    return xs[0], ys[0]
+
+
+def find_geometry_column(columns: Sequence[tuple[str, str]],
+                         samples: dict[str, list[str]]) -> str | None:
+    """A text column holding WKT or hex EWKB."""
+    for name, kind in columns:
+        values = [v for v in samples.get(name, []) if v]
+        if kind == "string" and values and (
+                all(WKT_START.match(v) or HEX_WKB.match(v) for v in values)
+                or (GEOMETRY_NAMES.match(_key(name)) and WKT_START.match(values[0]))):
+            return name
+    return None
+
+
+@cache
+def _transformer(source: str) -> Transformer:
+    return Transformer.from_crs(source, WGS84, always_xy=True)
+
+
+def _inside(lon: np.ndarray, lat: np.ndarray, box: Sequence[float]) -> float:
+    ok = (lon >= box[0]) & (lon <= box[2]) & (lat >= box[1]) & (lat <= box[3])
+    return float(ok.mean()) if len(ok) else 0.0
+
+
+def guess_crs(x: np.ndarray, y: np.ndarray, area: Sequence[float] | None) -> str | None:
+    """The candidate CRS under which most points land in the organization's area (else in
+    Germany). None when no candidate puts even half of them there."""
+    finite = np.isfinite(x) & np.isfinite(y)
+    x, y = x[finite][:2000], y[finite][:2000]
+    if not len(x):
+        return None
+    best, best_score = None, 0.5
+    for candidate in CANDIDATES:
+        lon, lat = _transformer(candidate).transform(x, y)
+        lon, lat = np.asarray(lon), np.asarray(lat)
+        score = _inside(lon, lat, area) * 2 if area else 0.0
+        score += _inside(lon, lat, GERMANY)
+        if score > best_score + 1e-9:
+            best, best_score = candidate, score
+    return best
+
+
+def parse_crs(value: str) -> str:
+    """``EPSG:25832``, ``25832``, ``urn:ogc:def:crs:EPSG::25832`` → ``EPSG:25832``."""
+    try:
+        crs = CRS.from_user_input(value.strip())
+    except CRSError:
+        raise Invalid(f"Unbekanntes Koordinatensystem „{value}“; erwartet z. B. EPSG:25832.",
+                      code="unknown_crs") from None
+    code = crs.to_epsg()
+    return f"EPSG:{code}" if code else crs.to_string()
+
+
+def _envelope(geometries: np.ndarray) -> dict[str, pa.Array]:
+    bounds = shapely.bounds(geometries)
+    return {name: pa.array(bounds[:, i], pa.float64()) for i, name in enumerate(ENVELOPE)}
+
+
+def _to_wgs84(geometries: np.ndarray, crs: str) -> np.ndarray:
+    if crs == WGS84:
+        return geometries
+    transformer = _transformer(crs)
+
+    def project(coords: np.ndarray) -> np.ndarray:
+        lon, lat = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([lon, lat])
+
+    return shapely.transform(geometries, project)
+
+
+def geometries_from(geometries: np.ndarray, crs: str, columns: list[str],
+                    warnings: list[Warning_]) -> Geometries:
+    wgs84 = _to_wgs84(geometries, crs)
+    wkb = pa.array(shapely.to_wkb(wgs84, include_srid=False), pa.binary())
+    return Geometries(wkb, _envelope(wgs84), crs, columns, warnings)
+
+
+def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOptions,
+           area: Sequence[float] | None) -> Geometries | None:
+    warnings: list[Warning_] = []
+    crs = parse_crs(options.crs) if options.crs else guess_crs(x, y, area)
+    if crs is None:
+        return None
+    if not options.crs:
+        warnings.append(Warning_("crs_detected", f"Koordinaten in {columns[0]}/{columns[1]} "
+                                                 f"als {crs} erkannt."))
+    valid = np.isfinite(x) & np.isfinite(y)
+    geometries = np.full(len(x), None, dtype=object)
+    geometries[valid] = shapely.points(x[valid], y[valid])
+    return geometries_from(geometries, crs, columns, warnings)
+
+
+def from_text(values: Sequence[str | None], column: str, options: ReadOptions,
+              area: Sequence[float] | None) -> Geometries | None:
+    """Geometries from a WKT or hex EWKB column; its CRS from SRID=, the options or the
+    coordinate ranges."""
+    parsed = np.full(len(values), None, dtype=object)
+    srid = None
+    for index, value in enumerate(values):
+        if not value or not value.strip():
+            continue
+        text = value.strip()
+        try:
+            if HEX_WKB.match(text):
+                geometry = shapely.from_wkb(bytes.fromhex(text))
+                srid = srid or (shapely.get_srid(geometry) or None)
+            else:
+                if text.upper().startswith("SRID="):
+                    code, _, text = text.partition(";")
+                    srid = srid or int(code[5:])
+                geometry = shapely.from_wkt(text)
+        except (shapely.errors.GEOSException, ValueError):
+            raise Invalid(f"Ungültige Geometrie in Spalte „{column}“, Datenzeile {index + 1}: "
+                          f"{text[:60]}", code="bad_geometry") from None
+        parsed[index] = geometry
+    present = parsed[parsed != None]  # noqa: E711 - element-wise comparison
+    if not len(present):
+        return None
+    if options.crs:
+        crs = parse_crs(options.crs)
+    elif srid:
+        crs = f"EPSG:{srid}"
+    else:
+        coords = shapely.get_coordinates(present[:2000])
+        crs = guess_crs(coords[:, 0], coords[:, 1], area)
+        if crs is None:
+            return None
+    warnings = [Warning_("crs_detected", f"Geometrien in „{column}“ als {crs} erkannt.")]
+    return geometries_from(parsed, crs, [column], warnings)
+
+
+def legacy_crs(document: dict[str, Any]) -> str | None:
+    """The pre-RFC-7946 ``crs`` member of a GeoJSON document, if any."""
+    member = document.get("crs")
+    if isinstance(member, dict):
+        name = (member.get("properties") or {}).get("name")
+        if isinstance(name, str):
+            return parse_crs(name)
+    return None

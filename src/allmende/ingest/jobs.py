@@ -1,0 +1,23 @@
+"""The ``ingest`` background job: an uploaded file waiting in the scratch area."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from allmende.ingest.service import IngestRequest, ingest
+from allmende.ingest.sniff import ReadOptions
+from allmende.jobs.worker import JobContext
+
+
+def ingest_job(context: JobContext) -> dict[str, Any]:
+    payload = context.payload
+    upload = Path(payload["upload"])
+    try:
+        result = ingest(context.platform, context.actor, IngestRequest(
+            dataset=payload["dataset"], source=upload, original_name=payload["filename"],
+            resource_name=payload.get("resource_name"),
+            options=ReadOptions(**payload.get("options", {}))), context.progress)
+    finally:
+        upload.unlink(missing_ok=True)
+    return result.as_dict()

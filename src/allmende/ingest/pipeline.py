@@ -1,0 +1,116 @@
+"""Builds a table version from a source file: read → type → geometry → Parquet.
+
+Works in a scratch folder with its own DuckDB connection; nothing is visible until
+``ingest.service`` publishes the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from allmende.errors import Invalid
+from allmende.ingest import geo, readers
+from allmende.ingest.sniff import ReadOptions, Warning_
+from allmende.ingest.values import ColumnType, infer_column_types, quote_identifier, typed_select
+
+Progress = Callable[[float, str], None]
+GEOMETRY = "geometry"
+MEMORY_LIMIT = "1GB"
+
+
+@dataclass
+class BuiltTable:
+    parquet: Path
+    rows: int
+    columns: list[dict[str, str]]
+    crs: str | None
+    source_format: str
+    report: dict[str, Any]
+    warnings: list[Warning_] = field(default_factory=list)
+
+
+def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path,
+          area: Sequence[float] | None, progress: Progress) -> BuiltTable:
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
+                                 "temp_directory": str(work_dir / "duckdb")})
+    try:
+        progress(0.05, "Datei wird gelesen")
+        raw = readers.read(con, source, original_name, options, work_dir)
+        rows = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchall()[0][0]
+        if rows == 0:
+            raise Invalid(f"{original_name} enthält keine Datenzeilen.", code="no_rows")
+        progress(0.45, "Spaltentypen werden erkannt")
+        types = infer_column_types(con, raw.relation, raw.labels)
+        warnings = list(raw.warnings)
+        geometries = raw.geometry or _geometry_from_columns(con, raw.relation, types, options,
+                                                            area)
+        progress(0.7, "Version wird geschrieben")
+        target = work_dir / "version.parquet"
+        columns = [{"name": t.name, "type": t.type} for t in types]
+        select = typed_select(types) if types else ""
+        source_sql = raw.relation
+        if geometries is not None:
+            name = GEOMETRY if GEOMETRY not in raw.labels else "geometry (WGS84)"
+            con.register("geo", pa.table({name: geometries.wkb, **geometries.envelope}))
+            extra = ", ".join(quote_identifier(c) for c in (name, *geo.ENVELOPE))
+            select = f"{select}, {extra}" if select else extra
+            source_sql = f"{raw.relation} POSITIONAL JOIN geo"
+            columns.append({"name": name, "type": "geometry"})
+            warnings += geometries.warnings + _outside(geometries, area)
+        con.execute(f"COPY (SELECT {select} FROM {source_sql}) TO '{target}' "
+                    "(FORMAT parquet, COMPRESSION zstd)")
+        report = {**raw.report, "notes": {t.name: t.note for t in types if t.note}}
+        return BuiltTable(target, rows, columns, geometries.crs if geometries else None,
+                          raw.source_format, report, warnings)
+    finally:
+        con.close()
+
+
+def _outside(geometries: geo.Geometries, area: Sequence[float] | None) -> list[Warning_]:
+    """Geometries beyond the organization's area are kept, and pointed out."""
+    if not area:
+        return []
+    minx, miny, maxx, maxy = (np.asarray(geometries.envelope[n]) for n in geo.ENVELOPE)
+    present = ~np.isnan(minx)
+    outside = present & ((maxx < area[0]) | (minx > area[2]) | (maxy < area[1]) |
+                         (miny > area[3]))
+    if not outside.any():
+        return []
+    rows = ", ".join(str(i + 1) for i in np.flatnonzero(outside)[:5])
+    return [Warning_("outside_area", (
+        f"{int(outside.sum())} Geometrien liegen außerhalb des Gebiets der Organisation "
+        f"(Datenzeilen {rows}{' …' if outside.sum() > 5 else ''}). Bitte prüfen Sie die "
+        "Koordinaten."))]
+
+
+def _geometry_from_columns(con: duckdb.DuckDBPyConnection, relation: str,
+                           types: list[ColumnType], options: ReadOptions,
+                           area: Sequence[float] | None) -> geo.Geometries | None:
+    pairs = [(t.name, t.type) for t in types]
+    by_name = {t.name: t for t in types}
+    coordinates = geo.find_coordinate_columns(pairs)
+    if coordinates:
+        x, y = (by_name[c] for c in coordinates)
+        arrays = con.execute(f"SELECT ({x.expression})::DOUBLE AS x, ({y.expression})::DOUBLE "
+                             f"AS y FROM {relation}").fetchnumpy()
+        found = geo.points(arrays["x"].astype(float), arrays["y"].astype(float),
+                           list(coordinates), options, area)
+        if found is not None:
+            return found
+    samples = {t.name: [r[0] for r in con.execute(
+        f"SELECT {quote_identifier(t.name)} FROM {relation} WHERE "
+        f"{quote_identifier(t.name)} IS NOT NULL LIMIT 20").fetchall()]
+        for t in types if t.type == "string"}
+    column = geo.find_geometry_column(pairs, samples)
+    if column is None:
+        return None
+    values = [r[0] for r in con.execute(
+        f"SELECT {quote_identifier(column)} FROM {relation}").fetchall()]
+    return geo.from_text(values, column, options, area)

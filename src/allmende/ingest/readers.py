@@ -1,0 +1,380 @@
+"""Readers: each turns one file format into a DuckDB table of text columns named by the
+source's own labels, plus (for geo formats) WGS84 geometries. Typing happens afterwards, the
+same way for every format."""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from allmende.errors import Invalid
+from allmende.ingest.geo import WGS84, Geometries, geometries_from, legacy_crs, parse_crs
+from allmende.ingest.sniff import ReadOptions, TextLayout, Warning_, labels_from, sniff_text
+
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+JSON_SUFFIXES = {".json"}
+GEOJSON_SUFFIXES = {".geojson"}
+GEO_SUFFIXES = {".gpkg", ".zip", ".shp"}
+MAX_COLUMNS = 2000
+SPARE_COLUMNS = 4
+
+
+@dataclass
+class RawTable:
+    """Text columns in DuckDB (table ``relation``), with what the reader found out."""
+
+    relation: str
+    labels: list[str]
+    source_format: str
+    report: dict[str, Any] = field(default_factory=dict)
+    warnings: list[Warning_] = field(default_factory=list)
+    # WGS84 geometries in row order, for geo formats
+    geometry: Geometries | None = None
+
+
+def source_format(path: Path, original_name: str) -> str:
+    suffix = Path(original_name).suffix.lower()
+    for formats, name in ((TEXT_SUFFIXES, "csv"), (EXCEL_SUFFIXES, "excel"),
+                          (GEOJSON_SUFFIXES, "geojson"), (GEO_SUFFIXES, "geo")):
+        if suffix in formats:
+            return name
+    if suffix in JSON_SUFFIXES:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+        return "geojson" if b'"FeatureCollection"' in head or b'"Feature"' in head else "json"
+    raise Invalid(f"Das Format von {original_name} wird nicht unterstützt. Möglich sind CSV, "
+                  "TSV, TXT, Excel (XLSX, XLS, ODS), JSON, GeoJSON, GeoPackage und gezippte "
+                  "Shapefiles.", code="unknown_format")
+
+
+def read(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
+         options: ReadOptions, work_dir: Path) -> RawTable:
+    kind = source_format(path, original_name)
+    if kind == "csv":
+        return read_text(con, path, original_name, options, work_dir)
+    if kind == "excel":
+        return read_excel(con, path, original_name, options)
+    if kind == "json":
+        return read_json(con, path, original_name)
+    if kind == "geojson":
+        return read_geojson(con, path, original_name, options)
+    return read_geo_file(con, path, original_name, options, work_dir)
+
+
+def _utf8_copy(path: Path, encoding: str, work_dir: Path) -> Path:
+    """DuckDB reads UTF-8; other encodings are transcoded in a streaming pass."""
+    if encoding in ("utf-8", "utf-8-sig"):
+        return path
+    target = work_dir / "source.utf8.csv"
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
+        while chunk := source.read(8 << 20):
+            out.write(decoder.decode(chunk))
+        out.write(decoder.decode(b"", final=True))
+    return target
+
+
+def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
+              options: ReadOptions, work_dir: Path) -> RawTable:
+    layout = sniff_text(path, options)
+    source = _utf8_copy(path, layout.encoding, work_dir)
+    width = len(layout.labels) + SPARE_COLUMNS
+    while True:
+        _load_csv(con, source, layout, width, original_name)
+        overflow = con.execute(
+            f'SELECT count(*) FROM raw WHERE "c{width - 1}" IS NOT NULL').fetchall()[0][0]
+        if not overflow or width > MAX_COLUMNS:
+            break
+        width *= 2
+    labels = _extend_labels(con, layout, width)
+    _finish_raw(con, labels, layout.footer_rows)
+    warnings = list(layout.warnings)
+    if len(labels) > len(layout.labels):
+        warnings.append(Warning_("extra_fields", (
+            f"Einige Zeilen haben mehr Felder als die Kopfzeile; die zusätzlichen Werte stehen "
+            f"in den Spalten {', '.join(labels[len(layout.labels):])}.")))
+    return RawTable("raw", labels, "csv", layout.report(), warnings)
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, source: Path, layout: TextLayout, width: int,
+              original_name: str) -> None:
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
+    parameters = [str(source), layout.delimiter, layout.header_lines]
+
+    def load(parallel: bool) -> None:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM read_csv(?, auto_detect=false, "
+            "delim=?, quote='\"', escape='\"', header=false, skip=?, null_padding=true, "
+            f"strict_mode=false, parallel={str(parallel).lower()}, columns={columns})",
+            parameters)
+
+    try:
+        load(parallel=True)
+    except duckdb.Error as error:
+        if "parallel" not in str(error):
+            raise _csv_error(error, original_name) from None
+        try:  # quoted line breaks together with short rows need the sequential reader
+            load(parallel=False)
+        except duckdb.Error as retry_error:
+            raise _csv_error(retry_error, original_name) from None
+
+
+def _csv_error(error: duckdb.Error, original_name: str) -> Invalid:
+    text = str(error)
+    line = re.search(r"Line: (\d+)", text)
+    where = f" in Zeile {line.group(1)}" if line else ""
+    return Invalid(f"{original_name} lässt sich{where} nicht als CSV lesen: "
+                   f"{text.splitlines()[0]}", code="unreadable_csv")
+
+
+def _extend_labels(con: duckdb.DuckDBPyConnection, layout: TextLayout, width: int) -> list[str]:
+    """Keep the spare columns that hold values (rows longer than the header), drop the rest."""
+    labels = list(layout.labels)
+    filled = con.execute("SELECT " + ", ".join(
+        f'count("c{i}")' for i in range(len(labels), width)) + " FROM raw").fetchall()[0]
+    used = max((i + 1 for i, n in enumerate(filled) if n), default=0)
+    labels += [f"Spalte {len(labels) + i + 1}" for i in range(used)]
+    for i in range(len(labels), width):
+        con.execute(f'ALTER TABLE raw DROP COLUMN "c{i}"')
+    return labels
+
+
+def _finish_raw(con: duckdb.DuckDBPyConnection, labels: list[str], footer_rows: int,
+                keep_blank: bool = False) -> None:
+    """Drop blank rows (not for geo formats, whose rows belong to geometries) and footer rows;
+    name the columns by their labels."""
+    from allmende.ingest.values import quote_identifier
+
+    not_blank = "true" if keep_blank or not labels else "COALESCE(" + ", ".join(
+        f'NULLIF(trim("c{i}"), \'\')' for i in range(len(labels))) + ") IS NOT NULL"
+    select = ", ".join(f'"c{i}" AS {quote_identifier(label)}' for i, label in enumerate(labels))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_rows AS SELECT *, row_number() OVER () AS "
+                f"__row FROM raw WHERE {not_blank}")
+    keep = ""
+    if footer_rows:  # row numbers count the non-blank rows, so the footer is the last ones
+        total = con.execute("SELECT count(*) FROM raw_rows").fetchall()[0][0]
+        keep = f" WHERE __row <= {max(0, total - footer_rows)}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT {select} FROM raw_rows{keep} "
+                "ORDER BY __row")
+    con.execute("DROP TABLE raw_rows")
+
+
+def _cell_text(value: Any) -> str | None:
+    """Excel and JSON cells as text in a form the typing recognizes."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _load_rows(con: duckdb.DuckDBPyConnection, labels: list[str],
+               rows: Iterable[list[Any]]) -> None:
+    columns: list[list[str | None]] = [[] for _ in labels]
+    for row in rows:
+        for index, column in enumerate(columns):
+            column.append(_cell_text(row[index]) if index < len(row) else None)
+    table = pa.table({f"c{i}": pa.array(c, pa.string()) for i, c in enumerate(columns)})
+    con.register("raw_arrow", table)
+    con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM raw_arrow")
+    con.unregister("raw_arrow")
+
+
+def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
+               options: ReadOptions) -> RawTable:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except Exception as error:  # calamine raises its own error types for broken files
+        raise Invalid(f"{original_name} lässt sich nicht als Excel-Datei öffnen: {error}",
+                      code="unreadable_excel") from None
+    names = workbook.sheet_names
+    sheet = options.sheet or names[0]
+    if sheet not in names:
+        raise Invalid(f"Das Tabellenblatt „{sheet}“ gibt es in {original_name} nicht; "
+                      f"vorhanden: {', '.join(names)}.", code="unknown_sheet")
+    rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=True)
+    rows = [r for r in rows if any(c not in (None, "") for c in r)]
+    if len(rows) < 2:
+        raise Invalid(f"Das Tabellenblatt „{sheet}“ in {original_name} enthält keine "
+                      "Datenzeilen.", code="no_rows")
+    width = max(max((i + 1 for i, c in enumerate(r) if c not in (None, "")), default=0)
+                for r in rows)
+    if width > MAX_COLUMNS:
+        raise Invalid(f"Das Tabellenblatt „{sheet}“ hat {width} Spalten; erlaubt sind "
+                      f"höchstens {MAX_COLUMNS}.", code="too_many_columns")
+    text_rows = [[_cell_text(c) or "" for c in r[:width]] for r in rows]
+    from allmende.ingest.sniff import _header_position
+
+    title, header = _header_position(text_rows, options)
+    labels, warnings = labels_from(text_rows[title:title + header], width)
+    data = [r[:width] for r in rows[title + header:]]
+    _load_rows(con, labels, data)
+    _finish_raw(con, labels, 0)
+    report = {"sheet": sheet, "sheets": names, "title_rows": title, "header_rows": header}
+    return RawTable("raw", labels, "excel", report, warnings)
+
+
+def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects become ``parent.child`` columns; lists stay JSON."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def read_json(con: duckdb.DuckDBPyConnection, path: Path, original_name: str) -> RawTable:
+    try:
+        document = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Invalid(f"{original_name} ist kein gültiges JSON: {error}",
+                      code="unreadable_json") from None
+    if isinstance(document, dict):  # {"data": [...]} and similar wrappers
+        lists = [v for v in document.values() if isinstance(v, list)]
+        document = lists[0] if len(lists) == 1 else None
+    if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
+        raise Invalid(f"{original_name} enthält keine Liste von Datensätzen (JSON-Objekten).",
+                      code="unsupported_json")
+    if not document:
+        raise Invalid(f"{original_name} enthält keine Datensätze.", code="no_rows")
+    records = [_flatten(r) for r in document]
+    labels = list(dict.fromkeys(k for r in records for k in r))
+    _load_rows(con, labels, ([r.get(k) for k in labels] for r in records))
+    _finish_raw(con, labels, 0)
+    return RawTable("raw", labels, "json", {"records": len(records)}, [])
+
+
+def unpack_zip(path: Path, original_name: str, work_dir: Path,
+               max_bytes: int = 4 << 30) -> Path:
+    """Unpack an upload's zip safely: no paths outside the folder, no zip bombs."""
+    target = work_dir / "unzipped"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(i.file_size for i in archive.infolist())
+            if total > max_bytes:
+                raise Invalid(f"{original_name} würde entpackt {total // (1 << 20)} MB groß; "
+                              "das ist zu viel.", code="zip_too_large")
+            for info in archive.infolist():
+                name = Path(info.filename)
+                if info.is_dir() or name.is_absolute() or ".." in name.parts:
+                    continue
+                destination = target / name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as source, destination.open("wb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+    except zipfile.BadZipFile:
+        raise Invalid(f"{original_name} ist keine gültige ZIP-Datei.",
+                      code="bad_zip") from None
+    return target
+
+
+def scratch_dir(parent: Path) -> Path:
+    """A private working folder, named after this host and process so that a later sweep can
+    tell whether its owner is still alive."""
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"ingest-{socket.gethostname()}-{os.getpid()}-",
+                                 dir=parent))
+
+
+def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
+                 options: ReadOptions) -> RawTable:
+    try:
+        document = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Invalid(f"{original_name} ist kein gültiges GeoJSON: {error}",
+                      code="unreadable_geojson") from None
+    features = document.get("features") if document.get("type") == "FeatureCollection" \
+        else [document]
+    if not features:
+        raise Invalid(f"{original_name} enthält keine Features.", code="no_rows")
+    crs = parse_crs(options.crs) if options.crs else (legacy_crs(document) or WGS84)
+    properties = [f.get("properties") or {} for f in features]
+    labels = list(dict.fromkeys(k for p in properties for k in p))
+    geometries = np.full(len(features), None, dtype=object)
+    for index, feature in enumerate(features):
+        if feature.get("geometry"):
+            try:
+                geometries[index] = shapely.geometry.shape(feature["geometry"])
+            except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException):
+                raise Invalid(f"Ungültige Geometrie in Feature {index + 1} von "
+                              f"{original_name}.", code="bad_geometry") from None
+    if not labels:
+        labels = ["id"]
+        properties = [{"id": feature.get("id", index + 1)}
+                      for index, feature in enumerate(features)]
+    _load_rows(con, labels, ([p.get(k) for k in labels] for p in properties))
+    _finish_raw(con, labels, 0, keep_blank=True)
+    warnings = []
+    if crs != WGS84:
+        warnings.append(Warning_("legacy_crs", f"Koordinaten in {crs} (veraltetes "
+                                               "„crs“-Element) nach WGS84 umgerechnet."))
+    geo = geometries_from(geometries, crs, [], warnings)
+    return RawTable("raw", labels, "geojson", {"features": len(features), "crs": crs},
+                    warnings, geometry=geo)
+
+
+def read_geo_file(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
+                  options: ReadOptions, work_dir: Path) -> RawTable:
+    """GeoPackage and (zipped) Shapefile through GDAL, as shipped with pyogrio."""
+    import pyogrio
+
+    source = path
+    if original_name.lower().endswith(".zip"):
+        folder = unpack_zip(path, original_name, work_dir)
+        shapes = sorted(folder.rglob("*.shp")) + sorted(folder.rglob("*.gpkg"))
+        if not shapes:
+            raise Invalid(f"{original_name} enthält kein Shapefile (.shp) und kein GeoPackage.",
+                          code="no_shapefile")
+        source = shapes[0]
+    elif original_name.lower().endswith(".gpkg") and path.suffix != ".gpkg":
+        source = path.rename(path.with_suffix(".gpkg"))
+    try:
+        meta, table = pyogrio.read_arrow(str(source), layer=options.sheet)
+    except Exception as error:  # GDAL's errors come in many types
+        raise Invalid(f"{original_name} lässt sich nicht als Geodatei lesen: {error}",
+                      code="unreadable_geo") from None
+    geometry_name = meta.get("geometry_name") or "wkb_geometry"
+    labels = [c for c in table.column_names if c != geometry_name]
+    columns = [table.column(c).to_pylist() for c in labels]
+    _load_rows(con, labels, (list(row) for row in zip(*columns, strict=True)) if labels
+               else ([] for _ in range(table.num_rows)))
+    _finish_raw(con, labels, 0, keep_blank=True)
+    crs = parse_crs(options.crs or meta.get("crs") or WGS84)
+    wkb = table.column(geometry_name).to_pylist() if geometry_name in table.column_names \
+        else [None] * table.num_rows
+    geometries = np.array([shapely.from_wkb(w) if w else None for w in wkb], dtype=object)
+    geo = geometries_from(geometries, crs, [], [])
+    return RawTable("raw", labels, "geo", {"features": table.num_rows, "crs": crs}, [],
+                    geometry=geo)

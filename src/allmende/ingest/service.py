@@ -1,0 +1,171 @@
+"""Ingest as a service: a file becomes the next version of a resource, or is rejected with a
+clear message and nothing changes. Used by the CLI (in-process) and the background job."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from allmende.access.policy import Action, Actor, authorize
+from allmende.catalog import datasets
+from allmende.db.models import Resource, TableVersion
+from allmende.errors import Conflict, Invalid, NotFound
+from allmende.ingest import pipeline
+from allmende.ingest.readers import scratch_dir
+from allmende.ingest.sniff import ReadOptions
+from allmende.jobs import queue
+from allmende.platform import Platform
+from allmende.tables import store
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class IngestRequest:
+    dataset: str
+    source: Path
+    original_name: str
+    resource_name: str | None = None
+    options: ReadOptions = field(default_factory=ReadOptions)
+    # used only when the dataset does not exist yet (the CLI creates it)
+    organization: str | None = None
+    title: str | None = None
+    access_level: str | None = None
+
+
+@dataclass
+class IngestResult:
+    dataset: str
+    resource: str
+    version: int
+    rows: int
+    columns: list[dict[str, str]]
+    crs: str | None
+    warnings: list[dict[str, str]]
+    read_report: dict[str, Any]
+    schema_changes: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _no_progress(_fraction: float, _message: str) -> None:
+    return None
+
+
+def _prepare(session: Session, actor: Actor, request: IngestRequest
+             ) -> tuple[ReadOptions, list[float] | None, str]:
+    """Check the caller may upload here, create the dataset if asked to, and merge the
+    options remembered for this resource with the given ones."""
+    try:
+        dataset = datasets.get_dataset(session, actor, request.dataset)
+    except NotFound:
+        if not request.organization:
+            raise
+        dataset = datasets.create_dataset(session, actor, {
+            "name": request.dataset, "organization": request.organization,
+            "title": request.title or Path(request.original_name).stem,
+            "description": f"Hochgeladen aus {request.original_name}.",
+            "access_level": request.access_level or "public"})
+    authorize(actor, Action.EDIT_DATASET, dataset)
+    if request.organization and dataset.organization.slug != request.organization:
+        raise Conflict(f"Der Datensatz „{dataset.name}“ gehört zu „{dataset.organization.slug}“, "
+                       f"nicht zu „{request.organization}“.", "wrong_organization")
+    name = request.resource_name or request.original_name
+    remembered = next((r.read_options for r in dataset.resources if r.name == name), {})
+    options = ReadOptions(**{**remembered, **request.options.as_dict()})
+    return options, dataset.organization.bbox, name
+
+
+def ingest(platform: Platform, actor: Actor, request: IngestRequest,
+           progress: Progress = _no_progress) -> IngestResult:
+    if not request.source.is_file():
+        raise Invalid(f"Die Datei {request.original_name} ist nicht lesbar.", code="unreadable")
+    with platform.db.session() as session:
+        options, area, resource_name = _prepare(session, actor, request)
+    data_dir = platform.settings.data_dir
+    work = scratch_dir(store.scratch_root(data_dir))
+    try:
+        built = pipeline.build(request.source, request.original_name, options, work, area,
+                               progress)
+        progress(0.9, "Version wird veröffentlicht")
+        return _publish(platform, actor, request, resource_name, options, built)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def schema_changes(previous: list[dict[str, str]] | None,
+                   current: list[dict[str, str]]) -> dict[str, Any]:
+    """Columns added, removed and retyped since the previous version."""
+    if previous is None:
+        return {}
+    before = {c["name"]: c["type"] for c in previous}
+    after = {c["name"]: c["type"] for c in current}
+    return {
+        "added": [n for n in after if n not in before],
+        "removed": [n for n in before if n not in after],
+        "retyped": [{"name": n, "from": before[n], "to": t} for n, t in after.items()
+                    if n in before and before[n] != t],
+    }
+
+
+def _publish(platform: Platform, actor: Actor, request: IngestRequest, resource_name: str,
+             options: ReadOptions, built: pipeline.BuiltTable) -> IngestResult:
+    data_dir = platform.settings.data_dir
+    published: Path | None = None
+    try:
+        with platform.db.session() as session:
+            resource = datasets.file_resource(session, actor, request.dataset, resource_name)
+            number = (session.scalar(select(func.max(TableVersion.version))
+                                     .where(TableVersion.resource_id == resource.id)) or 0) + 1
+            previous = resource.versions[-1].columns if resource.versions else None
+            relative = store.version_path(resource.id, number)
+            published = store.publish(data_dir, built.parquet, relative)
+            warnings = [{"code": w.code, "message": w.message} for w in built.warnings]
+            changes = schema_changes(previous, built.columns)
+            version = TableVersion(
+                resource_id=resource.id, version=number, path=relative, rows=built.rows,
+                columns=built.columns, crs=built.crs, source_name=request.original_name,
+                source_sha256=_digest(request.source), source_size=request.source.stat().st_size,
+                source_format=built.source_format, read_report=built.report, warnings=warnings,
+                schema_changes=changes, created_by_id=actor.user_id)
+            session.add(version)
+            _remember(resource, options, request.original_name)
+            datasets.record_change(session, actor, resource.dataset, "version_added",
+                                   {"resource": [None, resource_name], "version": [None, number]})
+            result = IngestResult(resource.dataset.name, resource.id, number, built.rows,
+                                  built.columns, built.crs, warnings, built.report, changes)
+    except BaseException:
+        if published is not None:  # the database said no: the file must not stay either
+            published.unlink(missing_ok=True)
+        raise
+    return result
+
+
+def _remember(resource: Resource, options: ReadOptions, original_name: str) -> None:
+    """Keep what a person set for this resource, so the next upload reads the same way."""
+    resource.read_options = options.as_dict()
+    resource.format = Path(original_name).suffix.lstrip(".").upper()
+
+
+def recover(platform: Platform) -> list[Path]:
+    """After a crash or kill: end interrupted jobs and remove their partial files."""
+    with platform.db.sessions() as session:
+        queue.fail_stale(session)
+        referenced = list(session.scalars(select(TableVersion.path)))
+    return store.sweep(platform.settings.data_dir, referenced)

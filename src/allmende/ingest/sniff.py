@@ -1,0 +1,249 @@
+"""Finds out how a text table file is written: encoding, delimiter, title rows before the
+header, multi-row headers, footers after the data. Every finding is reported and can be
+overridden by the person uploading (``ReadOptions``)."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from charset_normalizer import from_bytes
+
+from allmende.errors import Invalid
+
+SAMPLE_BYTES = 1 << 20
+TAIL_BYTES = 64 << 10
+DELIMITERS = (";", ",", "\t", "|")
+MAX_LABEL = 200
+# Cells that look like data rather than labels: numbers (German or English) and dates.
+DATA_CELL = re.compile(
+    r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$|^[+-]?\d+\.\d+$|^\d{1,2}\.\d{1,2}\.\d{2,4}$"
+    r"|^\d{4}-\d{2}-\d{2}|^-$")
+BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+@dataclass
+class ReadOptions:
+    """What a person may set instead of the sniffed value."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    header_row: int | None = None  # 1-based record number of the (last) header row
+    sheet: str | None = None
+    crs: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Warning_:
+    code: str
+    message: str
+
+
+@dataclass
+class TextLayout:
+    """How a delimited text file is laid out."""
+
+    encoding: str
+    delimiter: str
+    title_rows: int  # records before the header
+    header_rows: int
+    header_lines: int  # physical lines up to the end of the header (quoted line breaks count)
+    footer_rows: int
+    labels: list[str]
+    warnings: list[Warning_] = field(default_factory=list)
+
+    def report(self) -> dict[str, object]:
+        return {"encoding": self.encoding, "delimiter": self.delimiter,
+                "title_rows": self.title_rows, "header_rows": self.header_rows,
+                "footer_rows": self.footer_rows}
+
+
+def detect_encoding(sample: bytes, warnings: list[Warning_]) -> str:
+    for bom, name in BOMS:
+        if sample.startswith(bom):
+            return name
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # a multi-byte character cut at the sample's end is no reason to doubt UTF-8
+        if error.start < len(sample) - 4:
+            best = from_bytes(sample, cp_isolation=["cp1252", "latin_1", "utf_16"]).best()
+            name = best.encoding if best else "cp1252"
+            return "cp1252" if name in ("latin_1", "iso8859_1") else name
+        text = sample[:error.start].decode("utf-8")
+    _check_damage(text, warnings)
+    return "utf-8"
+
+
+def _check_damage(text: str, warnings: list[Warning_]) -> None:
+    """Umlauts destroyed before the file reached us cannot be repaired; say so."""
+    replaced = text.count("\ufffd")
+    if replaced:
+        warnings.append(Warning_("damaged_text", (
+            f"Die Datei enthält {replaced} unlesbare Zeichen (�): Umlaute wurden vermutlich "
+            "schon beim Export zerstört. Bitte prüfen Sie die Quelle.")))
+    elif re.search(r"[a-zA-Z]\?[a-z]", text):
+        warnings.append(Warning_("damaged_text", (
+            "Die Datei enthält Fragezeichen mitten in Wörtern (z. B. „Stra?e“): Umlaute wurden "
+            "vermutlich schon beim Export zerstört. Bitte prüfen Sie die Quelle.")))
+
+
+def _records(text: str, delimiter: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return list(reader)
+    except csv.Error:
+        return []
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter that splits the most lines into the same, largest number of fields."""
+    lines = [line for line in text.splitlines()[:200] if line.strip()]
+    best, best_score = ",", -1.0
+    for delimiter in DELIMITERS:
+        counts = Counter(len(r) for r in _records("\n".join(lines), delimiter))
+        if not counts:
+            continue
+        width, frequency = counts.most_common(1)[0]
+        score = frequency * (width > 1) + width / 1000
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _filled(record: list[str]) -> int:
+    return sum(1 for cell in record if cell.strip())
+
+
+def _is_data(record: list[str]) -> bool:
+    cells = [c.strip() for c in record if c.strip()]
+    return bool(cells) and sum(bool(DATA_CELL.match(c)) for c in cells) * 2 >= len(cells)
+
+
+def labels_from(header: list[list[str]], width: int) -> tuple[list[str], list[Warning_]]:
+    """Column labels as a person reads them: multi-row headers joined with a space (the most
+    specific last), blank labels ``Spalte N``, repeated labels numbered ``(2)``."""
+    warnings: list[Warning_] = []
+    labels = []
+    for index in range(width):
+        parts: list[str] = []
+        for row in header:
+            cell = " ".join(row[index].split()) if index < len(row) else ""
+            if cell and not (parts and parts[-1] == cell):
+                parts.append(cell)
+        label = " ".join(parts) or f"Spalte {index + 1}"
+        if len(label) > MAX_LABEL:
+            warnings.append(Warning_("long_label", f"Spaltenname in Spalte {index + 1} auf "
+                                                   f"{MAX_LABEL} Zeichen gekürzt."))
+            label = label[:MAX_LABEL].rstrip()
+        labels.append(label)
+    # case-insensitive, as query engines compare column names
+    seen: Counter[str] = Counter()
+    unique = []
+    for label in labels:
+        seen[label.casefold()] += 1
+        count = seen[label.casefold()]
+        unique.append(label if count == 1 else f"{label} ({count})")
+    if len({label.casefold() for label in labels}) < len(labels):
+        warnings.append(Warning_("duplicate_label", "Doppelte Spaltennamen wurden nummeriert."))
+    return unique, warnings
+
+
+def sniff_text(path: Path, options: ReadOptions) -> TextLayout:
+    size = path.stat().st_size
+    if size == 0:
+        raise Invalid(f"Die Datei {path.name} ist leer.", code="empty_file")
+    with path.open("rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+        handle.seek(max(0, size - TAIL_BYTES))
+        tail = handle.read()
+    if b"\x00" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise Invalid(f"Die Datei {path.name} ist keine Textdatei (sie enthält Binärdaten).",
+                      code="binary_file")
+    warnings: list[Warning_] = []
+    encoding = options.encoding or detect_encoding(sample, warnings)
+    text = _decode(sample, encoding, path)
+    if size > len(sample):  # the sample may end inside a record
+        text = text[: text.rfind("\n") + 1] or text
+    delimiter = options.delimiter or detect_delimiter(text)
+    records = _records(text, delimiter)
+    if not records:
+        raise Invalid(f"Die Datei {path.name} enthält keine lesbaren Zeilen.", code="no_rows")
+    width = Counter(len(r) for r in records if _filled(r) > 1).most_common(1)
+    if not width:
+        raise Invalid(f"In {path.name} wurde keine Tabelle gefunden: keine Zeile hat mehr als "
+                      "ein Feld. Ist das Trennzeichen richtig?", code="no_table")
+    title_rows, header_rows = _header_position(records, options)
+    header_end = title_rows + header_rows
+    if header_end >= len(records) and size <= len(sample):
+        raise Invalid(f"Die Datei {path.name} hat eine Kopfzeile, aber keine Datenzeilen.",
+                      code="no_rows")
+    columns = max(len(r) for r in records[title_rows:] or records)
+    labels, label_warnings = labels_from(records[title_rows:header_end], columns)
+    footer = _footer_rows(_decode(tail, encoding, path, tail=True), delimiter, columns)
+    return TextLayout(encoding, delimiter, title_rows, header_rows,
+                      _physical_lines(text, delimiter, header_end), footer, labels,
+                      warnings + label_warnings)
+
+
+def _decode(data: bytes, encoding: str, path: Path, tail: bool = False) -> str:
+    try:
+        return codecs.getincrementaldecoder(encoding)(errors="strict").decode(data)
+    except UnicodeDecodeError as error:
+        if tail:  # the tail may start inside a multi-byte character
+            return data[error.end:].decode(encoding, errors="replace")
+        raise Invalid(f"Die Datei {path.name} lässt sich nicht als {encoding} lesen "
+                      f"(Byte {error.start}). Bitte geben Sie die Kodierung an.",
+                      code="bad_encoding") from None
+    except LookupError:
+        raise Invalid(f"Unbekannte Kodierung „{encoding}“.", code="bad_encoding") from None
+
+
+def _header_position(records: list[list[str]], options: ReadOptions) -> tuple[int, int]:
+    """Title rows (at most one filled cell) come first; header rows follow until data starts."""
+    if options.header_row:
+        return options.header_row - 1, 1
+    start = 0
+    while start < len(records) - 1 and _filled(records[start]) <= 1:
+        start += 1
+    end = start + 1
+    while end < len(records) and not _is_data(records[end]) and end - start < 5 \
+            and _filled(records[end]) > 1 and _looks_like_header_continuation(records, end):
+        end += 1
+    return start, end - start
+
+
+def _looks_like_header_continuation(records: list[list[str]], index: int) -> bool:
+    """A further header row: all text, and the rows below it hold data (so that a table
+    whose every row is text keeps a one-row header)."""
+    return any(_is_data(r) for r in records[index + 1:index + 6])
+
+
+def _footer_rows(tail: str, delimiter: str, columns: int) -> int:
+    """Trailing records with a single filled cell (copyright lines, ``Stand:`` notes). Empty
+    records are not counted: they are dropped as blank rows anyway."""
+    lines = [line for line in tail.splitlines() if line.strip()]
+    count = 0
+    for line in reversed(lines[1:]):
+        filled = _filled(next(csv.reader([line], delimiter=delimiter), []))
+        if filled > 1 or columns <= 2:
+            break
+        count += filled
+    return count
+
+
+def _physical_lines(text: str, delimiter: str, records: int) -> int:
+    """How many lines the first ``records`` records take (quoted cells may hold line breaks)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    for _ in range(records):
+        next(reader, None)
+    return reader.line_num

@@ -1,0 +1,1 @@
+"""Typed table versions: filtered, sorted, paged, aggregated and exported straight from Parquet."""

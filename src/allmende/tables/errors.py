@@ -1,0 +1,34 @@
+"""Errors of the table layer that the shared hierarchy has no class for (400, 413, 503)."""
+
+from __future__ import annotations
+
+from allmende.errors import AllmendeError
+
+
+class BadRequest(AllmendeError):
+    """HTTP 400: the request cannot be answered as asked (e.g. ``limit`` above 10,000)."""
+
+    def __init__(self, message: str, code: str = "bad_request") -> None:
+        super().__init__(message, code, 400)
+
+
+class TooLarge(AllmendeError):
+    """HTTP 413: the selection is too large for the requested format (XLSX sheet limit)."""
+
+    def __init__(self, message: str, code: str = "too_large") -> None:
+        super().__init__(message, code, 413)
+
+
+class QueryTimeout(AllmendeError):
+    """HTTP 503: the query ran longer than its time limit and was interrupted."""
+
+    def __init__(self, message: str = "Die Abfrage hat zu lange gedauert. Bitte grenzen Sie "
+                 "die Auswahl mit Filtern ein.", code: str = "query_timeout") -> None:
+        super().__init__(message, code, 503)
+
+
+class TableUnavailable(AllmendeError):
+    """HTTP 500: the stored Parquet file is missing or does not match its schema."""
+
+    def __init__(self, message: str, code: str = "table_unavailable") -> None:
+        super().__init__(message, code, 500)

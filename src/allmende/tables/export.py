@@ -1,0 +1,309 @@
+"""Streaming file exports of a row selection: CSV, German CSV, JSON, GeoJSON, Parquet, XLSX.
+
+Filters and sort apply; ``limit``/``offset`` only when given, and then without the 10,000 cap
+of row pages. Everything is read from DuckDB as Arrow record batches of ``BATCH_ROWS`` rows and
+written out batch by batch, so memory stays flat however large the table is. XLSX is built by
+xlsxwriter in constant-memory mode in a temporary file that is streamed and then deleted.
+
+``export()`` does all validation eagerly (unknown format → 422, GeoJSON without geometry → 400,
+XLSX beyond the sheet limit → 413), so the caller can still answer with an error status; the
+query itself runs when the first chunk is requested. Exports have no time limit by default
+(``timeout=None``): they are bounded by the data, not by a runaway query shape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xlsxwriter
+
+from allmende.errors import FieldError, Invalid
+from allmende.tables.errors import BadRequest, TooLarge
+from allmende.tables.query import (
+    FORMATS,
+    PathLike,
+    RowQuery,
+    SchemaLike,
+    check_envelope,
+    count_rows,
+    cursor,
+    selected_columns,
+    selection_sql,
+)
+from allmende.tables.schema import Column, TableSchema
+from allmende.tables.values import column_values
+
+BATCH_ROWS = 16_384
+XLSX_MAX_ROWS = 1_048_575  # 1,048,576 sheet rows minus the header
+XLSX_MAX_STRING = 32_767
+FILE_CHUNK = 1 << 20
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "csv-de": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "geojson": "application/geo+json",
+    "parquet": "application/vnd.apache.parquet",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+SUFFIXES = {"csv": ".csv", "csv-de": ".csv", "json": ".json", "geojson": ".geojson",
+            "parquet": ".parquet", "xlsx": ".xlsx"}
+
+
+@dataclass
+class ExportStream:
+    media_type: str
+    filename_suffix: str
+    chunks: Iterator[bytes]
+
+    def filename(self, stem: str) -> str:
+        return stem + self.filename_suffix
+
+    def read_all(self) -> bytes:
+        """The whole file (tests, small exports)."""
+        return b"".join(self.chunks)
+
+
+def export(path: PathLike, schema: SchemaLike, query: RowQuery, format: str | None = None,
+           *, timeout: float | None = None) -> ExportStream:
+    """The selection of ``query`` as a file in ``format`` (default: ``query.format``)."""
+    fmt = format or query.format
+    if fmt not in FORMATS:
+        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
+            "format", f"Unbekanntes Format „{fmt}“ (erlaubt: {', '.join(FORMATS)}).")])
+    table = TableSchema.of(schema)
+    columns = selected_columns(table, query)
+    if fmt == "geojson":
+        geometry = table.geometry
+        if geometry is None:
+            raise BadRequest("Diese Tabelle hat keine Geometrie-Spalte; GeoJSON gibt es nur "
+                             "für Tabellen mit Geometrie. Nehmen Sie format=json oder csv.",
+                             code="no_geometry")
+        columns = [geometry, *(c for c in columns if c != geometry)]
+    check_envelope(path, query)
+    if fmt == "xlsx":
+        _check_xlsx_size(path, table, query, timeout)
+    sql, params = selection_sql(table, query, columns, query.limit, query.offset)
+    source = _Source(os.fspath(path), sql, params, timeout)
+    writers = {"csv": _csv, "csv-de": _csv, "json": _json, "geojson": _geojson,
+               "parquet": _parquet, "xlsx": _xlsx}
+    chunks = writers[fmt](source, columns, fmt)
+    return ExportStream(MEDIA_TYPES[fmt], SUFFIXES[fmt], chunks)
+
+
+def _check_xlsx_size(path: PathLike, table: TableSchema, query: RowQuery,
+                     timeout: float | None) -> None:
+    rows = max(count_rows(path, table, query, timeout=timeout) - (query.offset or 0), 0)
+    if query.limit is not None:
+        rows = min(rows, query.limit)
+    if rows > XLSX_MAX_ROWS:
+        raise TooLarge(f"Die Auswahl hat {rows:_} Zeilen; eine Excel-Tabelle fasst höchstens "
+                       f"{XLSX_MAX_ROWS:_}.".replace("_", ".")
+                       + " Laden Sie sie als CSV oder Parquet herunter oder grenzen Sie sie "
+                       "mit Filtern ein.", code="too_many_rows_for_xlsx")
+
+
+@dataclass
+class _Source:
+    path: str
+    sql: str
+    params: list[Any]
+    timeout: float | None
+
+    @contextmanager
+    def reader(self) -> Iterator[pa.RecordBatchReader]:
+        with cursor(self.timeout) as cur:
+            relation = cur.sql(self.sql, params=[self.path, *self.params])
+            yield relation.to_arrow_reader(BATCH_ROWS)
+
+
+def _csv(source: _Source, columns: Sequence[Column], fmt: str) -> Iterator[bytes]:
+    german = fmt == "csv-de"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";" if german else ",", lineterminator="\r\n")
+    writer.writerow([c.name for c in columns])
+    yield ("\ufeff" if german else "").encode() + buffer.getvalue().encode()
+    with source.reader() as reader:
+        for batch in reader:
+            buffer.seek(0)
+            buffer.truncate()
+            values = [column_values(batch.column(i), c.type, fmt) for i, c in enumerate(columns)]
+            writer.writerows(zip(*values, strict=True))
+            yield buffer.getvalue().encode()
+
+
+def _rows(batch: pa.RecordBatch, columns: Sequence[Column]) -> list[dict[str, Any]]:
+    if not columns:
+        return [{} for _ in range(batch.num_rows)]
+    values = [column_values(batch.column(i), c.type, "fragment") for i, c in enumerate(columns)]
+    names = [c.name for c in columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _json_array(items: Iterator[list[Any]], head: bytes, tail: bytes) -> Iterator[bytes]:
+    yield head
+    first = True
+    for batch in items:
+        if not batch:
+            continue
+        body = orjson.dumps(batch)[1:-1]
+        yield body if first else b"," + body
+        first = False
+    yield tail
+
+
+def _json(source: _Source, columns: Sequence[Column], fmt: str) -> Iterator[bytes]:
+    def batches() -> Iterator[list[Any]]:
+        with source.reader() as reader:
+            for batch in reader:
+                yield _rows(batch, columns)
+
+    return _json_array(batches(), b"[", b"]")
+
+
+def _geojson(source: _Source, columns: Sequence[Column], fmt: str) -> Iterator[bytes]:
+    geometry, properties = columns[0], columns[1:]
+
+    def batches() -> Iterator[list[Any]]:
+        with source.reader() as reader:
+            for batch in reader:
+                shapes = column_values(batch.column(0), geometry.type, "fragment")
+                props = _rows(batch.drop_columns([batch.schema.names[0]]), properties)
+                yield [{"type": "Feature", "geometry": shape, "properties": prop}
+                       for shape, prop in zip(shapes, props, strict=True)]
+
+    return _json_array(batches(), b'{"type":"FeatureCollection","features":[', b"]}")
+
+
+class _Sink:
+    """A write-only file for pyarrow whose written bytes are drained after each row group."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.parts.append(chunk)
+        self.position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def drain(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
+
+
+def _geo_metadata(columns: Sequence[Column]) -> dict[bytes, bytes]:
+    geometries = [c.name for c in columns if c.type == "geometry"]
+    if not geometries:
+        return {}
+    geo = {"version": "1.1.0", "primary_column": geometries[0],
+           "columns": {name: {"encoding": "WKB", "geometry_types": []} for name in geometries}}
+    return {b"geo": orjson.dumps(geo)}
+
+
+def _parquet(source: _Source, columns: Sequence[Column], fmt: str) -> Iterator[bytes]:
+    sink = _Sink()
+    with source.reader() as reader:
+        schema = reader.schema
+        metadata = {**(schema.metadata or {}), **_geo_metadata(columns)}
+        schema = schema.with_metadata(metadata)
+        writer = pq.ParquetWriter(sink, schema, compression="zstd")
+        try:
+            for batch in reader:
+                writer.write_batch(batch.replace_schema_metadata(metadata))
+                data = sink.drain()
+                if data:
+                    yield data
+        finally:
+            writer.close()
+    yield sink.drain()
+
+
+def _xlsx(source: _Source, columns: Sequence[Column], fmt: str) -> Iterator[bytes]:
+    handle, name = tempfile.mkstemp(prefix="allmende-", suffix=".xlsx")
+    os.close(handle)
+    try:
+        _write_xlsx(name, source, columns)
+        with open(name, "rb") as file:
+            while chunk := file.read(FILE_CHUNK):
+                yield chunk
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def _write_xlsx(name: str, source: _Source, columns: Sequence[Column]) -> None:
+    workbook = xlsxwriter.Workbook(name, {
+        "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+        "strings_to_numbers": False, "tmpdir": tempfile.gettempdir()})
+    try:
+        sheet = workbook.add_worksheet("Daten")
+        bold = workbook.add_format({"bold": True})
+        formats = {"date": workbook.add_format({"num_format": "dd.mm.yyyy"}),
+                   "datetime": workbook.add_format({"num_format": "dd.mm.yyyy hh:mm:ss"}),
+                   "time": workbook.add_format({"num_format": "hh:mm:ss"})}
+        for col, column in enumerate(columns):
+            sheet.write_string(0, col, column.name, bold)
+        row = 1
+        with source.reader() as reader:
+            for batch in reader:
+                values = [column_values(batch.column(i), c.type, "xlsx")
+                          for i, c in enumerate(columns)]
+                for record in zip(*values, strict=True):
+                    for col, value in enumerate(record):
+                        _write_cell(sheet, row, col, value, formats)
+                    row += 1
+    finally:
+        workbook.close()
+
+
+def _write_cell(sheet: Any, row: int, col: int, value: Any, formats: dict[str, Any]) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool):
+        sheet.write_boolean(row, col, value)
+    elif isinstance(value, int):
+        if abs(value) > 2**53:  # beyond what Excel's doubles hold exactly
+            sheet.write_string(row, col, str(value))
+        else:
+            sheet.write_number(row, col, value)
+    elif isinstance(value, float):
+        if math.isfinite(value):
+            sheet.write_number(row, col, value)
+    elif isinstance(value, datetime):
+        sheet.write_datetime(row, col, value, formats["datetime"])
+    elif isinstance(value, date):
+        sheet.write_datetime(row, col, value, formats["date"])
+    elif isinstance(value, time):
+        sheet.write_datetime(row, col, value, formats["time"])
+    else:
+        text = value if isinstance(value, str) else str(value)
+        sheet.write_string(row, col, text[:XLSX_MAX_STRING])

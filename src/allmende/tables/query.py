@@ -1,0 +1,730 @@
+"""Rows, totals, distinct values and aggregates of one table version, straight from Parquet.
+
+Contract with the ingest (who writes the Parquet files):
+
+* Every column of the schema is stored under its exact name; names must be unique
+  case-insensitively (DuckDB resolves even quoted identifiers without regard to case).
+  Types: string → VARCHAR, integer → BIGINT, number → DOUBLE (or DECIMAL), boolean, date → DATE,
+  datetime → TIMESTAMP WITH TIME ZONE (instants, returned in UTC with ``Z``) or TIMESTAMP
+  (wall-clock values without offset, returned without one), time → TIME, json → VARCHAR
+  holding JSON text, geometry → BINARY holding WKB in WGS84 (EPSG:4326, x = lon, y = lat).
+* A table with a geometry column additionally gets four hidden DOUBLE columns
+  ``__minx, __miny, __maxx, __maxy``: the envelope of its first geometry column (NULL for a NULL
+  or empty geometry; NaN, as shapely.bounds writes it, works too). The ``bbox`` filter reads
+  only them (envelope intersects the box). They are
+  never returned, never listed in ``fields`` and cannot be filtered or sorted on; no user column
+  may carry one of these names.
+
+Filter values for datetime columns without an offset are taken as UTC; on a TIMESTAMP column
+that means they compare with the stored wall-clock values directly.
+
+Safety: column names from a request are validated against the schema and then quoted as
+identifiers (``"…"`` with inner quotes doubled); every value, the Parquet path included, is
+bound as a ``?`` parameter. Nothing from a request is spliced into SQL.
+
+Queries run on one in-process DuckDB database, a fresh cursor (its own connection) per call, so
+calls from different threads never share a connection. DuckDB's own ``max_execution_time`` is not
+enforced for these queries, so a timer interrupts the cursor after ``timeout`` seconds
+(:class:`QueryTimeout`, 503).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import gettempdir
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from allmende.errors import FieldError, Invalid, NotFound
+from allmende.tables.errors import BadRequest, QueryTimeout, TableUnavailable
+from allmende.tables.schema import (
+    ENVELOPE_COLUMNS,
+    NUMERIC_TYPES,
+    ORDERED_TYPES,
+    Column,
+    TableSchema,
+    quote_ident,
+    unknown_column,
+)
+from allmende.tables.values import (
+    TYPE_LABELS,
+    ValueProblem,
+    column_values,
+    parse_number,
+    parse_value,
+)
+
+RESERVED = frozenset({"version", "limit", "offset", "sort", "fields", "format", "bbox"})
+FILTER_PREFIX = "filter."
+OPERATORS = ("in", "gt", "gte", "lt", "lte", "contains", "null")
+FORMATS = ("csv", "csv-de", "json", "geojson", "parquet", "xlsx")
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10_000
+MAX_IN_VALUES = 1_000
+QUERY_TIMEOUT = 30.0
+AGGREGATE_FUNCTIONS = ("count", "count_distinct", "sum", "avg", "min", "max")
+
+_COMPARISONS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_EQUALITY_TYPES = frozenset({"string", "integer", "number", "boolean", "date", "datetime",
+                             "time", "json"})
+_RANGE_TYPES = ORDERED_TYPES - {"boolean"}
+_TEXT_TYPES = frozenset({"string", "json"})
+
+PathLike = str | os.PathLike[str]
+SchemaLike = TableSchema | Iterable[Mapping[str, Any]]
+Params = Mapping[str, Any] | Iterable[tuple[str, str]]
+
+
+# --- the parsed request -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filter:
+    column: str
+    op: str  # eq in gt gte lt lte contains null
+    value: Any  # typed value; a tuple for ``in``; a bool for ``null``
+    param: str = ""  # the query parameter it came from, for error messages
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class RowQuery:
+    """A validated request for rows. ``limit``/``offset`` are None when not given."""
+
+    filters: tuple[Filter, ...] = ()
+    sort: tuple[SortKey, ...] = ()
+    fields: tuple[str, ...] | None = None
+    limit: int | None = None
+    offset: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    format: str | None = None
+
+
+@dataclass
+class RowsResult:
+    total: int
+    fields: list[dict[str, str]]
+    rows: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "fields": self.fields, "rows": self.rows}
+
+
+@dataclass
+class DistinctResult:
+    field: dict[str, str]
+    total: int  # number of distinct values in the selection (NULL counts as one)
+    values: list[dict[str, Any]]  # [{"value": v, "count": n}]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "total": self.total, "values": self.values}
+
+
+@dataclass(frozen=True)
+class Metric:
+    func: str  # count count_distinct sum avg min max
+    column: str | None = None  # None only for count(*)
+
+    @property
+    def name(self) -> str:
+        return "count" if self.column is None else f"{self.func}({self.column})"
+
+
+@dataclass
+class AggregateResult:
+    total: int  # number of groups
+    fields: list[dict[str, str]]
+    rows: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "fields": self.fields, "rows": self.rows}
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+def split_list(value: str) -> list[str]:
+    """Comma-separated items. An item may be put in double quotes to contain commas (``""``
+    for a quote); the quotes may follow a ``-`` (sort) or a ``func:`` prefix (metrics)."""
+    items: list[str] = []
+    current: list[str] = []
+    quoted = False
+    index = 0
+    while index < len(value):
+        char = value[index]
+        if quoted:
+            if char == '"':
+                if value[index + 1:index + 2] == '"':
+                    current.append('"')
+                    index += 1
+                else:
+                    quoted = False
+            else:
+                current.append(char)
+        elif char == '"' and (not current or current == ["-"] or current[-1] == ":"):
+            quoted = True
+        elif char == ",":
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    if quoted:
+        raise ValueProblem("Ein Anführungszeichen ist nicht geschlossen.")
+    items.append("".join(current))
+    return items
+
+
+def _param_items(params: Params) -> list[tuple[str, str]]:
+    multi_items = getattr(params, "multi_items", None)
+    if callable(multi_items):  # starlette QueryParams, multidicts
+        return [(str(k), str(v)) for k, v in multi_items()]
+    if isinstance(params, Mapping):
+        items: list[tuple[str, str]] = []
+        for key, value in params.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            items.extend((str(key), str(v)) for v in values)
+        return items
+    return [(str(k), str(v)) for k, v in params]
+
+
+def _resolve_name(schema: TableSchema, name: str) -> str | None:
+    if name in schema:
+        return name
+    if name.strip() in schema:
+        return name.strip()
+    return None
+
+
+def _split_filter_key(schema: TableSchema, key: str) -> tuple[str, str]:
+    """(column, op) for a filter parameter, or a ValueProblem/KeyError naming the column."""
+    if key.startswith(FILTER_PREFIX):
+        rest = key[len(FILTER_PREFIX):]
+        if rest in schema:
+            return rest, "eq"
+        name, sep, op = rest.rpartition("__")
+        if sep and op in OPERATORS and name in schema:
+            return name, op
+        if sep and name in schema:
+            raise ValueProblem(f"Unbekannter Filter „__{op}“ (erlaubt: "
+                               + ", ".join(f"__{o}" for o in OPERATORS) + ").")
+        raise KeyError(rest)
+    name, sep, op = key.rpartition("__")
+    if sep and name in schema and op in OPERATORS:
+        if name in RESERVED or "__" in name:
+            raise ValueProblem(f"Diese Spalte bitte als „filter.{name}__{op}“ angeben.")
+        return name, op
+    if key in schema:
+        if "__" in key:
+            raise ValueProblem(f"Diese Spalte bitte als „filter.{key}“ angeben.")
+        return key, "eq"
+    if sep and name in schema:
+        raise ValueProblem(f"Unbekannter Filter „__{op}“ (erlaubt: "
+                           + ", ".join(f"__{o}" for o in OPERATORS) + ").")
+    raise KeyError(key)
+
+
+def _parse_filter(column: Column, op: str, text: str) -> Any:
+    if op == "null":
+        try:
+            return parse_value(text, "boolean")
+        except ValueProblem:
+            raise ValueProblem(f"„{text}“ ist nicht true oder false.") from None
+    allowed = {"eq": _EQUALITY_TYPES, "in": _EQUALITY_TYPES, "contains": _TEXT_TYPES}
+    if column.type not in allowed.get(op, _RANGE_TYPES):
+        raise ValueProblem(f"Spalten vom Typ „{column.type}“ lassen sich nicht mit "
+                           f"{'=' if op == 'eq' else '__' + op} filtern.")
+    if op == "in":
+        values = split_list(text)
+        if not text or not values:
+            raise ValueProblem("Mindestens ein Wert ist nötig.")
+        if len(values) > MAX_IN_VALUES:
+            raise ValueProblem(f"Höchstens {MAX_IN_VALUES:,} Werte sind erlaubt."
+                               .replace(",", "."))
+        return tuple(_typed(column, v) for v in values)
+    if op == "contains":
+        return text
+    return _typed(column, text)
+
+
+def _typed(column: Column, text: str) -> Any:
+    try:
+        return parse_value(text, column.type)
+    except ValueProblem as problem:
+        label = TYPE_LABELS.get(column.type)
+        hint = f" Die Spalte „{column.name}“ erwartet {label}." if label else ""
+        raise ValueProblem(f"{problem}{hint}") from None
+
+
+def _parse_int(text: str, minimum: int = 0) -> int:
+    value = text.strip()
+    if not value.lstrip("+").isdigit():
+        raise ValueProblem(f"„{text}“ ist keine ganze Zahl ≥ {minimum}.")
+    return int(value)
+
+
+def _parse_bbox(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(",")
+    problem = ValueProblem(f"„{text}“ ist keine gültige bbox; erwartet: "
+                           "lon_min,lat_min,lon_max,lat_max (WGS84, Dezimalpunkt).")
+    if len(parts) != 4:
+        raise problem
+    try:
+        lon_min, lat_min, lon_max, lat_max = (float(parse_number(p)) for p in parts)
+    except ValueProblem:
+        raise problem from None
+    if not (-180 <= lon_min <= lon_max <= 180 and -90 <= lat_min <= lat_max <= 90):
+        raise problem
+    return lon_min, lat_min, lon_max, lat_max
+
+
+def parse_query(params: Params, schema: SchemaLike, *,
+                ignore: Iterable[str] = ()) -> RowQuery:
+    """Parse and validate the query parameters of ``GET …/rows``.
+
+    ``params`` is a mapping, a multi-dict (anything with ``multi_items()``, e.g. Starlette's
+    ``QueryParams``) or a list of pairs; parameters named in ``ignore`` are skipped (e.g. the
+    HTTP layer's own). ``version`` is accepted and ignored (the caller picks the version).
+    Raises :class:`Invalid` (422) listing every problem, or :class:`BadRequest` (400) for a
+    ``limit`` above 10,000 on a row page (exports take any limit)."""
+    table = TableSchema.of(schema)
+    skip = set(ignore) | {"version"}
+    errors: list[FieldError] = []
+    reserved: dict[str, str] = {}
+    filters: list[Filter] = []
+    for key, text in _param_items(params):
+        if key in skip:
+            continue
+        if key in RESERVED:
+            if key in reserved:
+                errors.append(FieldError(key, "Dieser Parameter ist mehrfach angegeben."))
+            reserved[key] = text
+            continue
+        try:
+            name, op = _split_filter_key(table, key)
+            column = table.by_name[name]
+            filters.append(Filter(name, op, _parse_filter(column, op, text), key))
+        except KeyError as missing:
+            errors.append(unknown_column(key, missing.args[0]))
+        except ValueProblem as problem:
+            errors.append(FieldError(key, str(problem)))
+
+    query: dict[str, Any] = {"filters": tuple(filters)}
+    for key, text in reserved.items():
+        try:
+            query[key] = _parse_reserved(table, key, text, errors)
+        except ValueProblem as problem:
+            errors.append(FieldError(key, str(problem)))
+    result = RowQuery(**query)
+    if result.limit is not None and result.limit > MAX_LIMIT and result.format is None:
+        raise BadRequest(f"limit darf höchstens {MAX_LIMIT:_} sein.".replace("_", ".")
+                         + " Blättern Sie mit offset oder laden Sie die ganze Auswahl mit "
+                         "format=csv oder format=parquet.", code="limit_too_large")
+    if errors:
+        raise Invalid("Die Abfrage ist ungültig.", errors)
+    return result
+
+
+def _parse_reserved(table: TableSchema, key: str, text: str,
+                    errors: list[FieldError]) -> Any:
+    if key in ("limit", "offset"):
+        return _parse_int(text)
+    if key == "format":
+        if text not in FORMATS:
+            raise ValueProblem(f"Unbekanntes Format „{text}“ (erlaubt: {', '.join(FORMATS)}).")
+        return text
+    if key == "bbox":
+        if table.geometry is None:
+            raise ValueProblem("Diese Tabelle hat keine Geometrie-Spalte.")
+        return _parse_bbox(text)
+    items = split_list(text)
+    if key == "fields":
+        names: list[str] = []
+        for item in items:
+            name = _resolve_name(table, item)
+            if name is None:
+                errors.append(unknown_column(key, item))
+            elif name not in names:
+                names.append(name)
+        if not names and not errors:
+            raise ValueProblem("Mindestens eine Spalte ist nötig.")
+        return tuple(names)
+    keys: list[SortKey] = []  # sort
+    for item in items:
+        descending = item.startswith("-") and _resolve_name(table, item[1:]) is not None
+        name = _resolve_name(table, item[1:] if descending else item)
+        if name is None:
+            errors.append(unknown_column(key, item.removeprefix("-")))
+        elif table.by_name[name].type not in ORDERED_TYPES | {"json"}:
+            errors.append(FieldError(key, f"Nach der Spalte „{name}“ lässt sich nicht "
+                                          "sortieren."))
+        else:
+            keys.append(SortKey(name, descending))
+    return tuple(keys)
+
+
+def parse_names(text: str, schema: SchemaLike, param: str = "group_by") -> list[str]:
+    """Column names from a comma-separated parameter (quotes allowed), validated."""
+    table = TableSchema.of(schema)
+    names = []
+    for item in split_list(text) if text else []:
+        name = _resolve_name(table, item)
+        if name is None:
+            raise Invalid("Die Abfrage ist ungültig.", [unknown_column(param, item)])
+        names.append(name)
+    return names
+
+
+def parse_metrics(text: str, schema: SchemaLike, param: str = "metrics") -> list[Metric]:
+    """Metrics from ``count,sum:Leistung [kW],avg:"a,b"`` (``func`` or ``func:column``)."""
+    table = TableSchema.of(schema)
+    metrics = []
+    for item in split_list(text):
+        func, sep, name = item.partition(":")
+        func = func.strip()
+        column = _resolve_name(table, name) if sep else None
+        if sep and column is None:
+            raise Invalid("Die Abfrage ist ungültig.", [unknown_column(param, name)])
+        metrics.append(Metric(func, column))
+    return metrics
+
+
+# --- SQL ----------------------------------------------------------------------------------
+
+_SOURCE = "read_parquet(?)"
+
+
+def where_clause(schema: TableSchema, query: RowQuery | None) -> tuple[str, list[Any]]:
+    """``WHERE …`` (or "") and its parameters for the filters and bbox of ``query``."""
+    if query is None:
+        return "", []
+    conditions: list[str] = []
+    params: list[Any] = []
+    for item in query.filters:
+        column = schema.column(item.column, item.param)
+        ident = column.sql
+        if column.type == "json" and item.op != "null":
+            ident = f"CAST({ident} AS VARCHAR)"
+        if item.op == "null":
+            conditions.append(f"{ident} IS {'' if item.value else 'NOT '}NULL")
+        elif item.op == "in":
+            conditions.append(f"{ident} IN ({', '.join('?' for _ in item.value)})")
+            params.extend(item.value)
+        elif item.op == "contains":
+            conditions.append(f"contains(lower(CAST({ident} AS VARCHAR)), lower(?))")
+            params.append(item.value)
+        else:
+            conditions.append(f"{ident} {_COMPARISONS[item.op]} ?")
+            params.append(item.value)
+    if query.bbox is not None:
+        minx, miny, maxx, maxy = (quote_ident(n) for n in ENVELOPE_COLUMNS)
+        conditions.append(f"{maxx} >= ? AND {minx} <= ? AND {maxy} >= ? AND {miny} <= ?")
+        # Empty geometries have NaN envelopes; DuckDB 2.0 compares NaN read from Parquet as
+        # true against both bounds (and isfinite() in WHERE misbehaves too), so rule NaN out.
+        conditions.append(f"NOT isnan({minx}) AND NOT isnan({miny}) AND NOT isnan({maxx}) "
+                          f"AND NOT isnan({maxy})")
+        lon_min, lat_min, lon_max, lat_max = query.bbox
+        params.extend([lon_min, lon_max, lat_min, lat_max])
+    if not conditions:
+        return "", []
+    return "WHERE " + " AND ".join(f"({c})" for c in conditions), params
+
+
+def order_clause(schema: TableSchema, query: RowQuery | None) -> str:
+    if query is None or not query.sort:
+        return ""  # DuckDB preserves the file's row order
+    keys = [f"{schema.column(k.column, 'sort').sql} {'DESC' if k.descending else 'ASC'} "
+            "NULLS LAST" for k in query.sort]
+    return "ORDER BY " + ", ".join([*keys, "file_row_number"])  # stable pages
+
+
+def selected_columns(schema: TableSchema, query: RowQuery | None) -> list[Column]:
+    if query is None or query.fields is None:
+        return list(schema.columns)
+    return [schema.column(name, "fields") for name in query.fields]
+
+
+def selection_sql(schema: TableSchema, query: RowQuery | None, columns: Sequence[Column],
+                  limit: int | None, offset: int | None) -> tuple[str, list[Any]]:
+    """The SELECT (without the path parameter, which comes first) of a row selection."""
+    where, params = where_clause(schema, query)
+    select = ", ".join(c.sql for c in columns) or "NULL AS __none"
+    sql = f"SELECT {select} FROM {_SOURCE} {where} {order_clause(schema, query)}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    if offset:
+        sql += " OFFSET ?"
+        params.append(offset)
+    return sql, params
+
+
+# --- execution ----------------------------------------------------------------------------
+
+_database_lock = threading.Lock()
+_database: duckdb.DuckDBPyConnection | None = None
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    global _database
+    with _database_lock:
+        if _database is None:
+            database = duckdb.connect(":memory:")
+            spill = Path(gettempdir()) / "allmende-duckdb"
+            database.execute("SET temp_directory = ?", [str(spill)])
+            _database = database
+        return _database
+
+
+@contextmanager
+def cursor(timeout: float | None = QUERY_TIMEOUT) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh DuckDB cursor, interrupted after ``timeout`` seconds, closed afterwards."""
+    cur = _connection().cursor()
+    # Session settings are per cursor: UTC for timestamps, geometry columns stay WKB BLOBs.
+    cur.execute("SET TimeZone = 'UTC'")
+    cur.execute("SET enable_geoparquet_conversion = false")
+    timer = threading.Timer(timeout, cur.interrupt) if timeout else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        yield cur
+    except duckdb.InterruptException as error:
+        raise QueryTimeout() from error
+    except duckdb.Error as error:
+        raise TableUnavailable("Die Tabellendaten konnten nicht gelesen werden.") from error
+    finally:
+        if timer is not None:
+            timer.cancel()
+        cur.close()
+
+
+def _file_key(path: PathLike) -> tuple[str, int, int]:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise NotFound("Die Daten dieser Tabellenversion wurden nicht gefunden.") from None
+    return os.fspath(path), stat.st_mtime_ns, stat.st_size
+
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[Any, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+
+_counts = _LRU(512)
+_file_columns = _LRU(256)
+
+
+def clear_caches() -> None:
+    _counts.clear()
+    _file_columns.clear()
+
+
+def check_envelope(path: PathLike, query: RowQuery | None) -> None:
+    if query is None or query.bbox is None:
+        return
+    key = _file_key(path)
+    names = _file_columns.get(key)
+    if names is None:
+        names = frozenset(pq.read_schema(path).names)
+        _file_columns.put(key, names)
+    if not set(ENVELOPE_COLUMNS) <= names:
+        raise TableUnavailable("Diese Tabellenversion hat keine Hüllrechtecke; der "
+                               "bbox-Filter ist für sie nicht verfügbar.",
+                               code="bbox_unavailable")
+
+
+def count_rows(path: PathLike, schema: SchemaLike, query: RowQuery | None = None, *,
+               timeout: float | None = QUERY_TIMEOUT) -> int:
+    """Rows matching the filters and bbox of ``query`` (cached: versions are immutable)."""
+    table = TableSchema.of(schema)
+    where, params = where_clause(table, query)
+    key = (*_file_key(path), where, tuple((type(p), p) for p in params))
+    cached = _counts.get(key)
+    if cached is not None:
+        return cached
+    check_envelope(path, query)
+    with cursor(timeout) as cur:
+        row = cur.execute(f"SELECT count(*) FROM {_SOURCE} {where}",
+                          [os.fspath(path), *params]).fetchone()
+    total = int(row[0]) if row else 0
+    _counts.put(key, total)
+    return total
+
+
+def fetch_arrow(path: PathLike, sql: str, params: Sequence[Any], *,
+                timeout: float | None = QUERY_TIMEOUT) -> pa.Table:
+    with cursor(timeout) as cur:
+        return cur.sql(sql, params=[os.fspath(path), *params]).to_arrow_table()
+
+
+def arrow_rows(table: pa.Table, columns: Sequence[Column | tuple[str, str]],
+               mode: str = "json") -> list[dict[str, Any]]:
+    """Row objects from an Arrow table whose i-th column is ``columns[i]``."""
+    names = [c.name if isinstance(c, Column) else c[0] for c in columns]
+    types = [c.type if isinstance(c, Column) else c[1] for c in columns]
+    values = [column_values(table.column(i), types[i], mode) for i in range(len(names))]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def select_rows(path: PathLike, schema: SchemaLike, query: RowQuery, *,
+                timeout: float | None = QUERY_TIMEOUT) -> RowsResult:
+    """One page of rows: ``{"total", "fields", "rows"}`` as the data API answers it."""
+    table = TableSchema.of(schema)
+    limit = DEFAULT_LIMIT if query.limit is None else query.limit
+    if limit > MAX_LIMIT:
+        raise BadRequest(f"limit darf höchstens {MAX_LIMIT:_} sein.".replace("_", "."),
+                         code="limit_too_large")
+    offset = query.offset or 0
+    columns = selected_columns(table, query)
+    fields = [c.as_field() for c in columns]
+    total = count_rows(path, table, query, timeout=timeout)
+    if limit == 0 or offset >= total or not columns:
+        return RowsResult(total, fields, [])
+    sql, params = selection_sql(table, query, columns, limit, offset)
+    data = fetch_arrow(path, sql, params, timeout=timeout)
+    return RowsResult(total, fields, arrow_rows(data, columns))
+
+
+def distinct(path: PathLike, schema: SchemaLike, column: str, *, query: RowQuery | None = None,
+             limit: int = 100, order: str = "count",
+             timeout: float | None = QUERY_TIMEOUT) -> DistinctResult:
+    """Distinct values of ``column`` in the selection, with their counts.
+
+    ``order="count"``: most frequent first (ties by value); ``order="value"``: by value. NULL
+    is one value (listed last). ``limit`` at most 10,000 (else :class:`BadRequest`)."""
+    table = TableSchema.of(schema)
+    target = table.column(column, "column")
+    if target.type == "geometry":
+        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
+            "column", f"Die Spalte „{column}“ enthält Geometrien; dafür gibt es keine "
+                      "Werteliste.")])
+    _check_limit(limit)
+    if order not in ("count", "value"):
+        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
+            "order", "Erlaubt sind „count“ und „value“.")])
+    check_envelope(path, query)
+    where, params = where_clause(table, query)
+    order_by = "2 DESC, 1 ASC NULLS LAST" if order == "count" else "1 ASC NULLS LAST"
+    sql = (f"SELECT {target.sql}, count(*), count(*) OVER () FROM {_SOURCE} {where} "
+           f"GROUP BY 1 ORDER BY {order_by} LIMIT ?")
+    data = fetch_arrow(path, sql, [*params, limit], timeout=timeout)
+    values = column_values(data.column(0), target.type, "json")
+    counts = data.column(1).to_pylist()
+    total = int(data.column(2)[0].as_py()) if data.num_rows else 0
+    return DistinctResult(target.as_field(), total, [
+        {"value": v, "count": int(n)} for v, n in zip(values, counts, strict=True)])
+
+
+def _check_limit(limit: int) -> None:
+    if not isinstance(limit, int) or limit < 0:
+        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
+            "limit", "limit muss eine ganze Zahl ≥ 0 sein.")])
+    if limit > MAX_LIMIT:
+        raise BadRequest(f"limit darf höchstens {MAX_LIMIT:_} sein.".replace("_", "."),
+                         code="limit_too_large")
+
+
+def _metric_sql(table: TableSchema, metric: Metric, param: str) -> tuple[str, str]:
+    """(SQL expression, result type) of a metric, or Invalid."""
+    def invalid(message: str) -> Invalid:
+        return Invalid("Die Abfrage ist ungültig.", [FieldError(param, message)])
+
+    if metric.func not in AGGREGATE_FUNCTIONS:
+        raise invalid(f"Unbekannte Kennzahl „{metric.func}“ (erlaubt: "
+                      f"{', '.join(AGGREGATE_FUNCTIONS)}).")
+    if metric.column is None:
+        if metric.func != "count":
+            raise invalid(f"„{metric.func}“ braucht eine Spalte, z. B. {metric.func}:Spalte.")
+        return "count(*)", "integer"
+    column = table.column(metric.column, param)
+    if metric.func == "count":
+        return f"count({column.sql})", "integer"
+    if metric.func == "count_distinct":
+        return f"count(DISTINCT {column.sql})", "integer"
+    if metric.func in ("sum", "avg"):
+        if column.type not in NUMERIC_TYPES:
+            raise invalid(f"„{metric.func}“ geht nur für Zahlen-Spalten, nicht für "
+                          f"„{column.name}“.")
+        if metric.func == "avg":
+            return f"avg({column.sql})", "number"
+        return f"sum({column.sql})", column.type
+    if column.type not in ORDERED_TYPES:
+        raise invalid(f"„{metric.func}“ geht nicht für die Spalte „{column.name}“.")
+    return f"{metric.func}({column.sql})", column.type
+
+
+def aggregate(path: PathLike, schema: SchemaLike, *, group_by: Sequence[str] = (),
+              metrics: Sequence[Metric | tuple[str, str | None]] = (Metric("count"),),
+              query: RowQuery | None = None, limit: int = 1_000,
+              timeout: float | None = QUERY_TIMEOUT) -> AggregateResult:
+    """Count/sum/avg/min/max (and count_distinct) over the selection, grouped by columns.
+
+    ``metrics`` are :class:`Metric` or ``(func, column)`` pairs (``("count", None)`` counts
+    rows). Rows come ordered by the group columns (NULL last); a metric's result name is
+    ``count`` for ``count(*)``, else ``func(column)``. ``total`` is the number of groups."""
+    table = TableSchema.of(schema)
+    _check_limit(limit)
+    groups = [table.column(name, "group_by") for name in group_by]
+    for column in groups:
+        if column.type == "geometry":
+            raise Invalid("Die Abfrage ist ungültig.", [FieldError(
+                "group_by", f"Nach der Geometrie-Spalte „{column.name}“ lässt sich nicht "
+                            "gruppieren.")])
+    parsed = [m if isinstance(m, Metric) else Metric(*m) for m in metrics]
+    if not parsed:
+        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
+            "metrics", "Mindestens eine Kennzahl ist nötig.")])
+    expressions = [_metric_sql(table, m, "metrics") for m in parsed]
+    out = [(c.name, c.type) for c in groups] + [
+        (m.name, kind) for m, (_, kind) in zip(parsed, expressions, strict=True)]
+    names = [name for name, _ in out]
+    if len(set(names)) != len(names):
+        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
+            "metrics", "Kennzahlen und Gruppenspalten müssen verschiedene Namen ergeben.")])
+    check_envelope(path, query)
+    where, params = where_clause(table, query)
+    select = ", ".join([c.sql for c in groups] + [sql for sql, _ in expressions])
+    positions = ", ".join(str(i + 1) for i in range(len(groups)))
+    sql = f"SELECT {select}, count(*) OVER () FROM {_SOURCE} {where}"
+    if groups:
+        sql += f" GROUP BY {positions} ORDER BY " + ", ".join(
+            f"{i + 1} ASC NULLS LAST" for i in range(len(groups)))
+    sql += " LIMIT ?"
+    data = fetch_arrow(path, sql, [*params, limit], timeout=timeout)
+    total = int(data.column(len(out))[0].as_py()) if data.num_rows else 0
+    return AggregateResult(total, [{"name": n, "type": t} for n, t in out],
+                           arrow_rows(data, out))

@@ -1,0 +1,96 @@
+"""Where table versions live: ``DATA_DIR/tables/<resource id>/v<N>.parquet``.
+
+A version becomes visible in one atomic step: the Parquet file is written under a temporary
+name, synced, renamed into place, and only then recorded in the database. Anything a crash
+leaves behind (temporary files, files no version row points to) is swept at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+TABLES = "tables"
+SCRATCH = "tmp"
+# Unreferenced files younger than this may belong to an ingest another process is finishing.
+STALE_SECONDS = 600.0
+
+
+def tables_dir(data_dir: Path) -> Path:
+    return data_dir / TABLES
+
+
+def scratch_root(data_dir: Path) -> Path:
+    return data_dir / SCRATCH
+
+
+def version_path(resource_id: str, version: int) -> str:
+    """The version's path relative to the data directory (what the database records)."""
+    return f"{TABLES}/{resource_id}/v{version}.parquet"
+
+
+def publish(data_dir: Path, built: Path, relative: str) -> Path:
+    """Move a finished Parquet file into place atomically (same filesystem: a rename)."""
+    target = data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.incoming")
+    with built.open("rb") as source, staging.open("wb") as out:
+        while chunk := source.read(8 << 20):
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(staging, target)
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return target
+
+
+def _owner_gone(folder: Path) -> bool:
+    """Scratch folders are named ``ingest-<host>-<pid>-…``; on this host, a dead pid means
+    the ingest was killed."""
+    parts = folder.name.split("-")
+    if len(parts) < 4 or parts[0] != "ingest" or "-".join(parts[1:-2]) != socket.gethostname():
+        return False
+    try:
+        os.kill(int(parts[-2]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def sweep(data_dir: Path, referenced: Iterable[str], older_than: float = STALE_SECONDS
+          ) -> list[Path]:
+    """Remove what interrupted ingests left: scratch folders of dead processes (or older than
+    ``older_than`` seconds), staging files and Parquet files no version row points to (once
+    they are older than ``older_than``, so another process's ingest that is about to commit is
+    spared). Returns what was removed."""
+    keep = {(data_dir / p).resolve() for p in referenced}
+    limit = time.time() - older_than
+    removed: list[Path] = []
+    scratch = scratch_root(data_dir)
+    for folder in sorted(scratch.glob("ingest-*")) if scratch.exists() else []:
+        if _owner_gone(folder) or folder.stat().st_mtime < limit:
+            _remove(folder)
+            removed.append(folder)
+    tables = tables_dir(data_dir)
+    for path in sorted(tables.rglob("*.parquet*")) if tables.exists() else []:
+        if path.resolve() not in keep and path.stat().st_mtime < limit:
+            _remove(path)
+            removed.append(path)
+    return removed

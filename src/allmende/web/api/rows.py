@@ -1,0 +1,74 @@
+"""/api/v1/resources/{id}/rows (and its distinct values and aggregates): the data API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from allmende.errors import FieldError, Invalid
+from allmende.tables import export as exports
+from allmende.tables import query as queries
+from allmende.tables.service import readable_version
+from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+
+router = APIRouter(tags=["Daten abfragen"])
+
+
+def _version(request: Request) -> int | None:
+    value = request.query_params.get("version")
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise Invalid(field_errors=[FieldError("version", "Erwartet eine Versionsnummer ab 1.")])
+    return int(value)
+
+
+@router.get("/resources/{resource_id}/rows", summary="Zeilen einer Tabelle abfragen",
+            response_model=None)
+def rows(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
+         platform: PlatformDep) -> Any:
+    """Filters `col=v`, `col__in`, `col__gt|gte|lt|lte`, `col__contains`, `col__null`,
+    `bbox`; `sort=col,-col`; `fields=a,b`; `limit` (≤ 10,000), `offset`; `version=N`;
+    `format=csv|csv-de|json|geojson|parquet|xlsx` streams the whole selection as a file.
+    Columns named like a parameter or containing `__` are addressed as `filter.<name>`."""
+    table = readable_version(session, actor, platform.settings.data_dir, resource_id,
+                             _version(request))
+    query = queries.parse_query(request.query_params, table.schema)
+    if request.query_params.get("format"):
+        stream = exports.export(table.path, table.schema, query,
+                                request.query_params["format"])
+        name = stream.filename(f"{Path(table.resource_name).stem}-v{table.version}")
+        return StreamingResponse(stream.chunks, media_type=stream.media_type,
+                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return queries.select_rows(table.path, table.schema, query).as_dict()
+
+
+@router.get("/resources/{resource_id}/distinct/{column}",
+            summary="Verschiedene Werte einer Spalte mit Anzahl")
+def distinct_values(resource_id: str, column: str, request: Request, session: SessionDep,
+                    actor: ActorDep, platform: PlatformDep,
+                    limit: int = Query(100, ge=1, le=10_000)) -> Any:
+    table = readable_version(session, actor, platform.settings.data_dir, resource_id,
+                             _version(request))
+    query = queries.parse_query(request.query_params, table.schema, ignore=("limit",))
+    return queries.distinct(table.path, table.schema, column, query=query,
+                            limit=limit).as_dict()
+
+
+@router.get("/resources/{resource_id}/aggregate",
+            summary="Kennzahlen (count, sum, avg, min, max), optional gruppiert")
+def aggregate(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
+              platform: PlatformDep, group_by: str = "", metrics: str = "count",
+              limit: int = Query(1000, ge=1, le=10_000)) -> Any:
+    """`group_by=Spalte,Spalte`; `metrics=count,sum:Spalte,avg:Spalte` plus the row filters."""
+    table = readable_version(session, actor, platform.settings.data_dir, resource_id,
+                             _version(request))
+    query = queries.parse_query(request.query_params, table.schema,
+                                ignore=("group_by", "metrics", "limit"))
+    return queries.aggregate(
+        table.path, table.schema, group_by=queries.parse_names(group_by, table.schema)
+        if group_by else (), metrics=queries.parse_metrics(metrics, table.schema), query=query,
+        limit=limit).as_dict()
