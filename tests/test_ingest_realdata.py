@@ -42,6 +42,7 @@ def test_bnetza_register_with_bom_decimal_commas_and_two_digit_years(tmp_path):
     types = _types(built)
     assert types["Breitengrad"] == "number" and types["Längengrad"] == "number"
     assert "Art der Ladeeinrichung" in types  # the historic typo stays as the source has it
+    assert types["Postleitzahl"] == "string"  # a postcode is an identifier, not a quantity
     first = rows[0]
     assert first["Betreiber"] == "LANXESS Deutschland GmbH" and first["Ort"] == "Köln"
     assert first["Breitengrad"] == pytest.approx(50.937417)

@@ -35,9 +35,12 @@ Decisions (where the issue left room):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import duckdb
+
+from allmende.catalog.text import fold
 
 __all__ = [
     "MISSING_MARKERS",
@@ -381,6 +384,11 @@ def infer_column_types(
 # --- the decision ---------------------------------------------------------------------------
 
 
+# Postcodes and official keys are identifiers even where no value has a leading zero.
+IDENTIFIER_NAME = re.compile(r"(^|[^a-z])(plz|postleitzahl|ags|gemeindeschluessel|"
+                             r"regionalschluessel|kreisschluessel|gkz)([^a-z]|$)")
+
+
 def _decide(name: str, c: dict[str, int | str | None]) -> ColumnType:
     n = c["n"]
     v = _clean(name)
@@ -407,6 +415,8 @@ def _decide(name: str, c: dict[str, int | str | None]) -> ColumnType:
     if c["epoch_s"] == n:
         return make("datetime", _conv_epoch_s(v), "Unix-Zeit in Sekunden (UTC)")
 
+    if c["int"] == n and IDENTIFIER_NAME.search(fold(name)):
+        return make("string", v, "Kennziffer (Name der Spalte): als Text behalten")
     if c["int"] + c["de_thousands"] + c["de_decimal"] == n:
         if c["de_decimal"] == 0:
             if c["de_thousands"] == 0:
