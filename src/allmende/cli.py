@@ -248,7 +248,7 @@ def demo() -> None:
     instance = platform()
     report = seed(instance)
     stderr.print(f"Demo-Region: {report.organizations} Organisationen, {report.users} Konten, "
-                 f"{report.datasets} Datensätze neu angelegt.")
+                 f"{report.datasets} Datensätze, {report.versions} Tabellen neu angelegt.")
     stderr.print("Demo-Zugänge (E-Mail / Passwort / Rollen):")
     for entry in report.credentials:
         stderr.print(f"  {entry['email']:<42} {entry['password']:<22} {', '.join(entry['roles'])}")

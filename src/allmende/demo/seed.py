@@ -13,9 +13,11 @@ from allmende.access import accounts
 from allmende.access.policy import Actor
 from allmende.catalog import datasets, organizations
 from allmende.errors import NotFound
+from allmende.ingest.service import IngestRequest, ingest
 from allmende.platform import Platform
 
 DATA = Path(__file__).parent / "data"
+FILES = Path(__file__).parent / "files"
 SEEDER = Actor(is_sysadmin=True, name="allmende demo")
 
 
@@ -24,6 +26,7 @@ class SeedReport:
     organizations: int = 0
     users: int = 0
     datasets: int = 0
+    versions: int = 0
     credentials: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -38,6 +41,7 @@ def seed(platform: Platform) -> SeedReport:
         _organizations(session, report)
         _users(session, report)
         _datasets(session, report)
+    _files(platform, report)
     return report
 
 
@@ -77,3 +81,16 @@ def _datasets(session: Session, report: SeedReport) -> None:
             values["contact_point"] = entry.get("contact_email")
             datasets.create_dataset(session, SEEDER, values)
             report.datasets += 1
+
+
+def _files(platform: Platform, report: SeedReport) -> None:
+    """Ingest each demo source file once, through the same service as every upload."""
+    for entry in _load("files.json"):
+        with platform.db.session() as session:
+            dataset = datasets.get_dataset(session, SEEDER, entry["dataset"])
+            done = any(r.name == entry["resource"] and r.versions for r in dataset.resources)
+        if not done:
+            ingest(platform, SEEDER, IngestRequest(
+                dataset=entry["dataset"], source=FILES / entry["file"],
+                original_name=entry["file"], resource_name=entry["resource"]))
+            report.versions += 1

@@ -340,7 +340,7 @@ def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
     if crs != WGS84:
         warnings.append(Warning_("legacy_crs", f"Koordinaten in {crs} (veraltetes "
                                                "„crs“-Element) nach WGS84 umgerechnet."))
-    geo = geometries_from(geometries, crs, [], warnings)
+    geo = geometries_from(geometries, crs, [], [])
     return RawTable("raw", labels, "geojson", {"features": len(features), "crs": crs},
                     warnings, geometry=geo)
 
