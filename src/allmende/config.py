@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set behind HTTPS)"
     )
+    map_tile_url: str = Field(
+        default="", description="Tile URL template for maps, e.g. "
+                                "https://tiles.example/{z}/{x}/{y}.png; empty: maps show the "
+                                "data on a blank background")
     upload_limit_bytes: int = Field(default=1 << 30, description="Largest accepted upload")
     inprocess_worker: bool = Field(
         default=True, description="Run background jobs inside `allmende serve` (embedded "
