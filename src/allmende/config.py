@@ -39,6 +39,8 @@ class Settings(BaseSettings):
         default="", description="Tile URL template for maps, e.g. "
                                 "https://tiles.example/{z}/{x}/{y}.png; empty: maps show the "
                                 "data on a blank background")
+    map_tile_attribution: str = Field(default="",
+                                      description="Attribution the tile server asks for")
     upload_limit_bytes: int = Field(default=1 << 30, description="Largest accepted upload")
     inprocess_worker: bool = Field(
         default=True, description="Run background jobs inside `allmende serve` (embedded "

@@ -93,7 +93,7 @@ def _utf8_copy(path: Path, encoding: str, work_dir: Path) -> Path:
 
 def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
               options: ReadOptions, work_dir: Path) -> RawTable:
-    layout = sniff_text(path, options)
+    layout = sniff_text(path, options, original_name)
     source = _utf8_copy(path, layout.encoding, work_dir)
     width = len(layout.labels) + SPARE_COLUMNS
     while True:

@@ -25,6 +25,7 @@ from allmende.platform import Platform
 from allmende.tables import store
 
 Progress = Callable[[float, str], None]
+AUTO = "auto"
 
 
 @dataclass
@@ -80,7 +81,9 @@ def _prepare(session: Session, actor: Actor, request: IngestRequest
                        f"nicht zu „{request.organization}“.", "wrong_organization")
     name = request.resource_name or request.original_name
     remembered = next((r.read_options for r in dataset.resources if r.name == name), {})
-    options = ReadOptions(**{**remembered, **request.options.as_dict()})
+    # "auto" given for an option forgets what was remembered for it
+    merged = {**remembered, **request.options.as_dict()}
+    options = ReadOptions(**{k: v for k, v in merged.items() if v != AUTO})
     return options, dataset.organization.bbox, name
 
 

@@ -158,50 +158,52 @@ def labels_from(header: list[list[str]], width: int) -> tuple[list[str], list[Wa
     return unique, warnings
 
 
-def sniff_text(path: Path, options: ReadOptions) -> TextLayout:
+def sniff_text(path: Path, options: ReadOptions, name: str | None = None) -> TextLayout:
+    """``name`` is the file's name as the user knows it (uploads are stored under another)."""
+    name = name or path.name
     size = path.stat().st_size
     if size == 0:
-        raise Invalid(f"Die Datei {path.name} ist leer.", code="empty_file")
+        raise Invalid(f"Die Datei {name} ist leer.", code="empty_file")
     with path.open("rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
         handle.seek(max(0, size - TAIL_BYTES))
         tail = handle.read()
     if b"\x00" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise Invalid(f"Die Datei {path.name} ist keine Textdatei (sie enthält Binärdaten).",
+        raise Invalid(f"Die Datei {name} ist keine Textdatei (sie enthält Binärdaten).",
                       code="binary_file")
     warnings: list[Warning_] = []
     encoding = options.encoding or detect_encoding(sample, warnings)
-    text = _decode(sample, encoding, path)
+    text = _decode(sample, encoding, name)
     if size > len(sample):  # the sample may end inside a record
         text = text[: text.rfind("\n") + 1] or text
     delimiter = options.delimiter or detect_delimiter(text)
     records = _records(text, delimiter)
     if not records:
-        raise Invalid(f"Die Datei {path.name} enthält keine lesbaren Zeilen.", code="no_rows")
+        raise Invalid(f"Die Datei {name} enthält keine lesbaren Zeilen.", code="no_rows")
     width = Counter(len(r) for r in records if _filled(r) > 1).most_common(1)
     if not width:
-        raise Invalid(f"In {path.name} wurde keine Tabelle gefunden: keine Zeile hat mehr als "
+        raise Invalid(f"In {name} wurde keine Tabelle gefunden: keine Zeile hat mehr als "
                       "ein Feld. Ist das Trennzeichen richtig?", code="no_table")
     title_rows, header_rows = _header_position(records, options)
     header_end = title_rows + header_rows
     if header_end >= len(records) and size <= len(sample):
-        raise Invalid(f"Die Datei {path.name} hat eine Kopfzeile, aber keine Datenzeilen.",
+        raise Invalid(f"Die Datei {name} hat eine Kopfzeile, aber keine Datenzeilen.",
                       code="no_rows")
     columns = max(len(r) for r in records[title_rows:] or records)
     labels, label_warnings = labels_from(records[title_rows:header_end], columns)
-    footer = _footer_rows(_decode(tail, encoding, path, tail=True), delimiter, columns)
+    footer = _footer_rows(_decode(tail, encoding, name, tail=True), delimiter, columns)
     return TextLayout(encoding, delimiter, title_rows, header_rows,
                       _physical_lines(text, delimiter, header_end), footer, labels,
                       warnings + label_warnings)
 
 
-def _decode(data: bytes, encoding: str, path: Path, tail: bool = False) -> str:
+def _decode(data: bytes, encoding: str, name: str, tail: bool = False) -> str:
     try:
         return codecs.getincrementaldecoder(encoding)(errors="strict").decode(data)
     except UnicodeDecodeError as error:
         if tail:  # the tail may start inside a multi-byte character
             return data[error.end:].decode(encoding, errors="replace")
-        raise Invalid(f"Die Datei {path.name} lässt sich nicht als {encoding} lesen "
+        raise Invalid(f"Die Datei {name} lässt sich nicht als {encoding} lesen "
                       f"(Byte {error.start}). Bitte geben Sie die Kodierung an.",
                       code="bad_encoding") from None
     except LookupError:

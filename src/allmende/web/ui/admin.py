@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
 
 from allmende.access import accounts
 from allmende.access.policy import ROLES, Action, Actor, authorize
@@ -96,6 +97,15 @@ def _managed_organization(slug: str, session: Any, actor: Actor) -> Organization
     return organization
 
 
+def _members_post(slug: str, request: Request, form: FormData, session: Any,
+                  actor: Actor) -> Organization:
+    """What every change of the members checks first: the form's CSRF token, a signed-in user
+    and the right to manage the members; returns the organization."""
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    _require_user(actor)
+    return _managed_organization(slug, session, actor)
+
+
 def _after_member_change(actor: Actor, user: User, organization: Organization,
                          role: str | None) -> Response:
     """Back to the members list, unless admins just took their own right to see it."""
@@ -115,9 +125,7 @@ def members(slug: str, request: Request, session: SessionDep, actor: ActorDep) -
 @router.post("/organizations/{slug}/members", response_class=HTMLResponse)
 def add_member(slug: str, request: Request, form: FormDep, session: SessionDep,
                actor: ActorDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    _require_user(actor)
-    organization = _managed_organization(slug, session, actor)
+    organization = _members_post(slug, request, form, session, actor)
     _ = gettext_for(request)
     values = {"email": str(form.get("email") or "").strip(), "role": str(form.get("role") or "")}
     try:
@@ -138,9 +146,7 @@ def add_member(slug: str, request: Request, form: FormDep, session: SessionDep,
 @router.post("/organizations/{slug}/members/role", response_class=HTMLResponse)
 def change_role(slug: str, request: Request, form: FormDep, session: SessionDep,
                 actor: ActorDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    _require_user(actor)
-    organization = _managed_organization(slug, session, actor)
+    organization = _members_post(slug, request, form, session, actor)
     user = accounts.get_user(session, str(form.get("email") or ""))
     role = str(form.get("role") or "")
     try:
@@ -154,9 +160,7 @@ def change_role(slug: str, request: Request, form: FormDep, session: SessionDep,
 @router.post("/organizations/{slug}/members/remove")
 def remove_member(slug: str, request: Request, form: FormDep, session: SessionDep,
                   actor: ActorDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    _require_user(actor)
-    organization = _managed_organization(slug, session, actor)
+    organization = _members_post(slug, request, form, session, actor)
     user = accounts.get_user(session, str(form.get("email") or ""))
     accounts.remove_membership(session, actor, user, organization)
     return _after_member_change(actor, user, organization, None)

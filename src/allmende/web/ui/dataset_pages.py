@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
 
 from allmende.access.policy import Action, Actor, authorize, is_allowed
 from allmende.catalog import datasets as service
@@ -105,20 +107,24 @@ def update(name: str, request: Request, form: FormDep, session: SessionDep,
     return redirect(f"/datasets/{dataset.name}")
 
 
+def _change_and_show(name: str, request: Request, form: FormData, session: Any, actor: Actor,
+                     change: Callable[[Any, Actor, str], object]) -> Response:
+    """Delete and restore: check the form, ``change`` the dataset, back to its page."""
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    change(session, actor, name)
+    return redirect(f"/datasets/{name}")
+
+
 @router.post("/datasets/{name}/delete")
 def delete(name: str, request: Request, form: FormDep, session: SessionDep,
            actor: ActorDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    service.delete_dataset(session, actor, name)
-    return redirect(f"/datasets/{name}")
+    return _change_and_show(name, request, form, session, actor, service.delete_dataset)
 
 
 @router.post("/datasets/{name}/restore")
 def restore(name: str, request: Request, form: FormDep, session: SessionDep,
             actor: ActorDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    service.restore_dataset(session, actor, name)
-    return redirect(f"/datasets/{name}")
+    return _change_and_show(name, request, form, session, actor, service.restore_dataset)
 
 
 @router.post("/datasets/{name}/resources")

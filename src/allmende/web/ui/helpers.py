@@ -80,6 +80,7 @@ ACTIVITY_LABELS = {
     "restored": N_("restored the dataset"),
     "resource_added": N_("added a resource"),
     "resource_deleted": N_("removed a resource"),
+    "version_added": N_("uploaded a new version"),
 }
 
 

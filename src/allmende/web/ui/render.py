@@ -16,6 +16,7 @@ from allmende.errors import AllmendeError
 from allmende.web import i18n
 from allmende.web.deps import csrf_token
 from allmende.web.ui import helpers
+from allmende.web.ui.ingest_options import upload_options
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
@@ -28,7 +29,7 @@ templates.env.filters["excerpt"] = helpers.excerpt
 templates.env.globals.update(
     url_with=helpers.url_with, toggle_url=helpers.toggle_url, is_selected=helpers.is_selected,
     field_labels=helpers.FIELD_LABELS, facet_labels=helpers.FACET_LABELS,
-    license_uri=helpers.license_uri, vocab=vocabularies,
+    license_uri=helpers.license_uri, vocab=vocabularies, upload_options=upload_options(),
 )
 
 

@@ -1,0 +1,170 @@
+"""The page of a file resource: how it was read, a preview of its rows, its versions, downloads
+and a map. Uploads go from the browser straight to the API (see static/ingest.js)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from allmende.access.policy import Action, Actor, is_allowed
+from allmende.catalog.datasets import get_resource
+from allmende.db.models import Resource, TableVersion, User
+from allmende.errors import FieldError, Invalid
+from allmende.tables.query import FORMATS, RESERVED, parse_query, select_rows
+from allmende.tables.service import readable_version
+from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.ui.ingest_options import DELIMITER_NAMES, FORMAT_LABELS
+from allmende.web.ui.render import render
+
+router = APIRouter()
+PER_PAGE = 50
+MAP_LIMIT = 2000
+TEXT_TYPES = frozenset({"string", "json"})
+SORTABLE_TYPES = frozenset({"string", "integer", "number", "date", "datetime", "time", "boolean",
+                            "json"})
+
+def filter_param(name: str, type_: str) -> str:
+    """The rows API parameter for the simple filter: contains for text, equals otherwise."""
+    plain = name not in RESERVED and "__" not in name and not name.startswith("filter.")
+    key = name if plain else f"filter.{name}"
+    return f"{key}__contains" if type_ in TEXT_TYPES else key
+
+
+def sort_param(name: str, descending: bool = False) -> str:
+    """One sort key; names with a comma or a leading quote are quoted for the API."""
+    if "," in name or name.startswith('"') or name.startswith("-"):
+        name = '"' + name.replace('"', '""') + '"'
+    return ("-" if descending else "") + name
+
+
+def _page(value: str | None) -> int:
+    try:
+        return max(1, int(value or 1))
+    except ValueError:
+        return 1
+
+
+def _version_number(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise Invalid(field_errors=[FieldError("version", "Erwartet eine Versionsnummer ab 1.")])
+    return int(value)
+
+
+def geometry_text(value: Any) -> str:
+    """A short text for a GeoJSON geometry in the preview table."""
+    if not isinstance(value, dict):
+        return "" if value is None else str(value)
+    if value.get("type") == "Point" and len(value.get("coordinates") or []) >= 2:
+        x, y = value["coordinates"][:2]
+        return f"Point ({x:.5f}, {y:.5f})"
+    return str(value.get("type") or "")
+
+
+def file_size(size: int) -> str:
+    units = ["B", "KB", "MB", "GB"]
+    value = float(size)
+    for unit in units:
+        if value < 1024 or unit == units[-1]:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover
+
+
+def _authors(session: Any, versions: list[TableVersion]) -> dict[int, User]:
+    ids = {v.created_by_id for v in versions if v.created_by_id is not None}
+    return {i: user for i in ids if (user := session.get(User, i)) is not None}
+
+
+class _Preview:
+    """The query of the preview: sort, the simple filter, the page and the version."""
+
+    def __init__(self, request: Request, columns: list[dict[str, str]]) -> None:
+        params = request.query_params
+        types = {c["name"]: c["type"] for c in columns}
+        self.sort = params.get("sort", "")
+        sort_name = self.sort.removeprefix("-")
+        if sort_name not in types or types[sort_name] not in SORTABLE_TYPES:
+            self.sort = ""
+        self.column = params.get("column", "")
+        self.value = params.get("value", "")
+        if self.column not in types or types[self.column] == "geometry":
+            self.column = ""
+        self.page = _page(params.get("page"))
+        self.api_filter: list[tuple[str, str]] = []
+        if self.column and self.value != "":
+            self.api_filter.append((filter_param(self.column, types[self.column]), self.value))
+        if self.sort:
+            self.api_sort = sort_param(sort_name, self.sort.startswith("-"))
+
+    def api_params(self, version: int | None) -> list[tuple[str, str]]:
+        """The rows API parameters of the current selection (no paging)."""
+        params = list(self.api_filter)
+        if self.sort:
+            params.append(("sort", self.api_sort))
+        if version is not None:
+            params.append(("version", str(version)))
+        return params
+
+
+def _rows(table: Any, preview: _Preview) -> tuple[Any, list[str]]:
+    """The page of rows, or (None, problems) when the filter value does not fit the column."""
+    params = [*preview.api_params(None), ("limit", str(PER_PAGE)),
+              ("offset", str((preview.page - 1) * PER_PAGE))]
+    try:
+        query = parse_query(params, table.schema)
+    except Invalid as error:
+        return None, [e.message for e in error.field_errors] or [error.message]
+    return select_rows(table.path, table.schema, query), []
+
+
+@router.get("/resources/{resource_id}", response_class=HTMLResponse)
+def show(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
+         platform: PlatformDep) -> HTMLResponse:
+    resource: Resource = get_resource(session, actor, resource_id)
+    dataset = resource.dataset
+    can_edit = is_allowed(actor, Action.EDIT_DATASET, dataset) and not dataset.deleted_at
+    context: dict[str, Any] = {
+        "resource": resource, "dataset": dataset, "can_edit": can_edit, "versions": [],
+        "version": None, "table": None, "problems": [], "format_labels": FORMAT_LABELS,
+        "delimiter_names": DELIMITER_NAMES,
+        # Not settings yet: ALLMENDE_MAP_TILE_URL / _ATTRIBUTION are read once they exist.
+        "tile_url": platform.settings.map_tile_url,
+        "tile_attribution": platform.settings.map_tile_attribution,
+    }
+    if resource.versions and is_allowed(actor, Action.READ_ROWS, dataset):
+        context.update(_table_context(request, session, actor, platform, resource))
+    return render(request, "resource.html", context, actor=actor)
+
+
+def _table_context(request: Request, session: Any, actor: Actor, platform: Any,
+                   resource: Resource) -> dict[str, Any]:
+    requested = _version_number(request.query_params.get("version"))
+    table = readable_version(session, actor, platform.settings.data_dir, resource.id, requested)
+    version = next(v for v in resource.versions if v.version == table.version)
+    preview = _Preview(request, table.schema)
+    result, problems = _rows(table, preview)
+    # Downloads and the map always name the version shown, even when it is the latest.
+    selection = preview.api_params(table.version)
+    base = f"/api/v1/resources/{resource.id}/rows"
+    total = result.total if result else 0
+    geometry = next((c["name"] for c in table.schema if c["type"] == "geometry"), None)
+    map_query = urlencode([("format", "geojson"), ("limit", MAP_LIMIT), *selection])
+    return {
+        "versions": list(reversed(resource.versions)), "version": version,
+        "latest": resource.versions[-1].version, "authors": _authors(session, resource.versions),
+        "table": table, "columns": table.schema, "result": result, "problems": problems,
+        "preview": preview, "total": total, "per_page": PER_PAGE,
+        "pages": max(1, math.ceil(total / PER_PAGE)),
+        "downloads": [(fmt, f"{base}?{urlencode([('format', fmt), *selection])}")
+                      for fmt in FORMATS if fmt != "geojson" or geometry],
+        "geojson_url": f"{base}?{map_query}" if geometry else None,
+        "map_limit": MAP_LIMIT, "geometry": geometry,
+        "filterable": [c for c in table.schema if c["type"] != "geometry"],
+        "sortable": SORTABLE_TYPES, "geometry_text": geometry_text, "file_size": file_size,
+    }
