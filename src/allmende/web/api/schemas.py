@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel
 
 from allmende.catalog.search import SearchResult
 from allmende.db.models import (
     Activity,
-    ApiToken,
     Dataset,
-    Job,
-    Organization,
     Resource,
-    TableVersion,
 )
 
 
-class OrganizationSummary(BaseModel):
+class FromRow(BaseModel):
+    """A response shape read from a database row's attributes of the same names."""
+
+    @classmethod
+    def of(cls, row: Any) -> Self:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class OrganizationSummary(FromRow):
     slug: str
     name: str
     type: str
     ags: str | None
-
-    @classmethod
-    def of(cls, o: Organization) -> OrganizationSummary:
-        return cls(slug=o.slug, name=o.name, type=o.type, ags=o.ags)
 
 
 class OrganizationOut(OrganizationSummary):
@@ -40,12 +40,9 @@ class OrganizationOut(OrganizationSummary):
     created_at: dt.datetime
     modified_at: dt.datetime
 
-    @classmethod
-    def of(cls, o: Organization) -> OrganizationOut:
-        return cls.model_validate(o, from_attributes=True)
 
 
-class ResourceOut(BaseModel):
+class ResourceOut(FromRow):
     id: str
     name: str
     description: str
@@ -55,12 +52,9 @@ class ResourceOut(BaseModel):
     created_at: dt.datetime
     modified_at: dt.datetime
 
-    @classmethod
-    def of(cls, r: Resource) -> ResourceOut:
-        return cls.model_validate(r, from_attributes=True)
 
 
-class VersionOut(BaseModel):
+class VersionOut(FromRow):
     version: int
     rows: int
     columns: list[dict[str, str]]
@@ -74,9 +68,6 @@ class VersionOut(BaseModel):
     schema_changes: dict[str, Any]
     created_at: dt.datetime
 
-    @classmethod
-    def of(cls, v: TableVersion) -> VersionOut:
-        return cls.model_validate(v, from_attributes=True)
 
 
 class ResourceDetail(ResourceOut):
@@ -91,7 +82,7 @@ class ResourceDetail(ResourceOut):
                    versions=[VersionOut.of(v) for v in reversed(r.versions)])
 
 
-class JobOut(BaseModel):
+class JobOut(FromRow):
     id: int
     kind: str
     status: str
@@ -103,9 +94,6 @@ class JobOut(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
 
-    @classmethod
-    def of(cls, job: Job) -> JobOut:
-        return cls.model_validate(job, from_attributes=True)
 
 
 class DatasetOut(BaseModel):
@@ -195,7 +183,7 @@ class ActivityList(BaseModel):
     results: list[ActivityOut]
 
 
-class TokenOut(BaseModel):
+class TokenOut(FromRow):
     id: int
     name: str
     prefix: str
@@ -203,9 +191,6 @@ class TokenOut(BaseModel):
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
 
-    @classmethod
-    def of(cls, t: ApiToken) -> TokenOut:
-        return cls.model_validate(t, from_attributes=True)
 
 
 class NewTokenOut(TokenOut):
