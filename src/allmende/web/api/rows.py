@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from allmende.errors import FieldError, Invalid
 from allmende.tables import export as exports
@@ -43,7 +44,9 @@ def rows(resource_id: str, request: Request, session: SessionDep, actor: ActorDe
         name = stream.filename(f"{Path(table.resource_name).stem}-v{table.version}")
         return StreamingResponse(stream.chunks, media_type=stream.media_type,
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return queries.select_rows(table.path, table.schema, query).as_dict()
+    # orjson directly: FastAPI's generic encoder walks every cell (13 ms per 100-row page)
+    return Response(orjson.dumps(queries.select_rows(table.path, table.schema, query).as_dict()),
+                    media_type="application/json")
 
 
 @router.get("/resources/{resource_id}/distinct/{column}",
