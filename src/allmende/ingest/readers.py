@@ -94,6 +94,9 @@ def _utf8_copy(path: Path, encoding: str, work_dir: Path) -> Path:
 def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
               options: ReadOptions, work_dir: Path) -> RawTable:
     layout = sniff_text(path, options, original_name)
+    if len(layout.labels) > MAX_COLUMNS:
+        raise Invalid(f"{original_name} hat {len(layout.labels)} Spalten; erlaubt sind "
+                      f"höchstens {MAX_COLUMNS}.", code="too_many_columns")
     source = _utf8_copy(path, layout.encoding, work_dir)
     width = len(layout.labels) + SPARE_COLUMNS
     while True:

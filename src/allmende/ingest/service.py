@@ -18,6 +18,7 @@ from allmende.catalog import datasets
 from allmende.db.models import Resource, TableVersion
 from allmende.errors import Conflict, Invalid, NotFound
 from allmende.ingest import pipeline
+from allmende.ingest.geo import parse_crs
 from allmende.ingest.readers import scratch_dir
 from allmende.ingest.sniff import ReadOptions
 from allmende.jobs import queue
@@ -91,6 +92,8 @@ def ingest(platform: Platform, actor: Actor, request: IngestRequest,
            progress: Progress = _no_progress) -> IngestResult:
     if not request.source.is_file():
         raise Invalid(f"Die Datei {request.original_name} ist nicht lesbar.", code="unreadable")
+    if request.options.crs and request.options.crs != AUTO:
+        parse_crs(request.options.crs)  # refuse a wrong CRS before anything is remembered
     with platform.db.session() as session:
         options, area, resource_name = _prepare(session, actor, request)
     data_dir = platform.settings.data_dir

@@ -175,7 +175,11 @@ def sniff_text(path: Path, options: ReadOptions, name: str | None = None) -> Tex
     encoding = options.encoding or detect_encoding(sample, warnings)
     text = _decode(sample, encoding, name)
     if size > len(sample):  # the sample may end inside a record
-        text = text[: text.rfind("\n") + 1] or text
+        if "\n" not in text:
+            raise Invalid(f"{name} hat in den ersten {SAMPLE_BYTES >> 20} MB keinen "
+                          "Zeilenumbruch; das ist keine Tabelle, die sich lesen lässt.",
+                          code="no_line_breaks")
+        text = text[: text.rfind("\n") + 1]
     delimiter = options.delimiter or detect_delimiter(text)
     records = _records(text, delimiter)
     if not records:
