@@ -25,7 +25,15 @@ import shapely
 
 from allmende.errors import Invalid
 from allmende.ingest.geo import WGS84, Geometries, geometries_from, legacy_crs, parse_crs
-from allmende.ingest.sniff import ReadOptions, TextLayout, Warning_, labels_from, sniff_text
+from allmende.ingest.sniff import (
+    ReadOptions,
+    TextLayout,
+    Warning_,
+    header_position,
+    labels_from,
+    sniff_text,
+)
+from allmende.ingest.values import quote_identifier
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -163,8 +171,6 @@ def _finish_raw(con: duckdb.DuckDBPyConnection, labels: list[str], footer_rows: 
                 keep_blank: bool = False) -> None:
     """Drop blank rows (not for geo formats, whose rows belong to geometries) and footer rows;
     name the columns by their labels."""
-    from allmende.ingest.values import quote_identifier
-
     not_blank = "true" if keep_blank or not labels else "COALESCE(" + ", ".join(
         f'NULLIF(trim("c{i}"), \'\')' for i in range(len(labels))) + ") IS NOT NULL"
     select = ", ".join(f'"c{i}" AS {quote_identifier(label)}' for i, label in enumerate(labels))
@@ -235,9 +241,7 @@ def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
         raise Invalid(f"Das Tabellenblatt „{sheet}“ hat {width} Spalten; erlaubt sind "
                       f"höchstens {MAX_COLUMNS}.", code="too_many_columns")
     text_rows = [[_cell_text(c) or "" for c in r[:width]] for r in rows]
-    from allmende.ingest.sniff import _header_position
-
-    title, header = _header_position(text_rows, options)
+    title, header = header_position(text_rows, options)
     labels, warnings = labels_from(text_rows[title:title + header], width)
     data = [r[:width] for r in rows[title + header:]]
     _load_rows(con, labels, data)

@@ -188,7 +188,7 @@ def sniff_text(path: Path, options: ReadOptions, name: str | None = None) -> Tex
     if not width:
         raise Invalid(f"In {name} wurde keine Tabelle gefunden: keine Zeile hat mehr als "
                       "ein Feld. Ist das Trennzeichen richtig?", code="no_table")
-    title_rows, header_rows = _header_position(records, options)
+    title_rows, header_rows = header_position(records, options)
     header_end = title_rows + header_rows
     if header_end >= len(records) and size <= len(sample):
         raise Invalid(f"Die Datei {name} hat eine Kopfzeile, aber keine Datenzeilen.",
@@ -214,7 +214,7 @@ def _decode(data: bytes, encoding: str, name: str, tail: bool = False) -> str:
         raise Invalid(f"Unbekannte Kodierung „{encoding}“.", code="bad_encoding") from None
 
 
-def _header_position(records: list[list[str]], options: ReadOptions) -> tuple[int, int]:
+def header_position(records: list[list[str]], options: ReadOptions) -> tuple[int, int]:
     """Title rows (at most one filled cell) come first; header rows follow until data starts."""
     if options.header_row:
         return options.header_row - 1, 1

@@ -34,16 +34,13 @@ def version_path(resource_id: str, version: int) -> str:
 
 
 def publish(data_dir: Path, built: Path, relative: str) -> Path:
-    """Move a finished Parquet file into place atomically (same filesystem: a rename)."""
+    """Move a finished Parquet file into place atomically: it is synced, then renamed (the
+    scratch area lies inside the data directory, so this is a rename, never a copy)."""
     target = data_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.incoming")
-    with built.open("rb") as source, staging.open("wb") as out:
-        while chunk := source.read(8 << 20):
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(staging, target)
+    with built.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(built, target)
     directory = os.open(target.parent, os.O_RDONLY)
     try:
         os.fsync(directory)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from allmende.catalog import datasets
-from allmende.errors import AllmendeError, Invalid
+from allmende.errors import AllmendeError, FieldError, Invalid
 from allmende.jobs import queue
 from allmende.tables import store
 from allmende.web.api.schemas import JobOut
@@ -60,7 +60,7 @@ def upload(
         raise TooLarge(limit)
     datasets.check_editable(session, actor, name)
     if not file.filename:
-        raise Invalid(field_errors=[])
+        raise Invalid(field_errors=[FieldError("file", "Keine Datei ausgewählt.")])
     saved = _save(file, store.scratch_root(platform.settings.data_dir) / "uploads", limit)
     options = {k: v for k, v in {"encoding": encoding, "delimiter": delimiter,
                                  "header_row": header_row, "sheet": sheet, "crs": crs}.items()
@@ -68,7 +68,6 @@ def upload(
     job = queue.enqueue(session, "ingest", {
         "dataset": name, "upload": str(saved), "filename": Path(file.filename).name,
         "resource_name": resource_name, "options": options}, actor)
-    session.flush()
     body = JobOut.of(job).model_dump(mode="json")
     return JSONResponse(body, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
 
