@@ -143,10 +143,29 @@ def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOption
     if not options.crs:
         warnings.append(Warning_("crs_detected", f"Koordinaten in {columns[0]}/{columns[1]} "
                                                  f"als {crs} erkannt."))
+    if crs != WGS84:
+        x, y = (np.asarray(a, dtype=np.float64) for a in _transformer(crs).transform(x, y))
     valid = np.isfinite(x) & np.isfinite(y)
-    geometries = np.full(len(x), None, dtype=object)
-    geometries[valid] = shapely.points(x[valid], y[valid])
-    return geometries_from(geometries, crs, columns, warnings)
+    x, y = np.where(valid, x, np.nan), np.where(valid, y, np.nan)
+    envelope = {name: pa.array(values, pa.float64())
+                for name, values in zip(ENVELOPE, (x, y, x, y), strict=True)}
+    return Geometries(_point_wkb(x, y, valid), envelope, crs, columns, warnings)
+
+
+# Little-endian WKB Point: byte order 1, geometry type 1, then x and y as doubles.
+_WKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def _point_wkb(x: np.ndarray, y: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """WKB of many points at once, straight into Arrow buffers: a million shapely objects
+    would cost more than the rest of the ingest."""
+    records = np.zeros(len(x), dtype=_WKB_POINT)
+    records["order"], records["type"], records["x"], records["y"] = 1, 1, x, y
+    size = _WKB_POINT.itemsize
+    offsets = np.arange(0, (len(x) + 1) * size, size, dtype=np.int32)
+    mask = pa.array(valid).buffers()[1] if not valid.all() else None
+    return pa.Array.from_buffers(pa.binary(), len(x), [
+        mask, pa.py_buffer(offsets), pa.py_buffer(records.tobytes())], null_count=-1)
 
 
 def from_text(values: Sequence[str | None], column: str, options: ReadOptions,

@@ -156,33 +156,31 @@ def _csv_error(error: duckdb.Error, original_name: str) -> Invalid:
 
 
 def _extend_labels(con: duckdb.DuckDBPyConnection, layout: TextLayout, width: int) -> list[str]:
-    """Keep the spare columns that hold values (rows longer than the header), drop the rest."""
+    """Labels for the spare columns that hold values (rows longer than the header); the
+    remaining spare columns are left out by :func:`_finish_raw`."""
     labels = list(layout.labels)
     filled = con.execute("SELECT " + ", ".join(
         f'count("c{i}")' for i in range(len(labels), width)) + " FROM raw").fetchall()[0]
     used = max((i + 1 for i, n in enumerate(filled) if n), default=0)
-    labels += [f"Spalte {len(labels) + i + 1}" for i in range(used)]
-    for i in range(len(labels), width):
-        con.execute(f'ALTER TABLE raw DROP COLUMN "c{i}"')
-    return labels
+    return labels + [f"Spalte {len(labels) + i + 1}" for i in range(used)]
 
 
 def _finish_raw(con: duckdb.DuckDBPyConnection, labels: list[str], footer_rows: int,
                 keep_blank: bool = False) -> None:
     """Drop blank rows (not for geo formats, whose rows belong to geometries) and footer rows;
-    name the columns by their labels."""
+    name the columns by their labels. One copy of the table: DuckDB keeps the insertion order,
+    so the footer is cut with LIMIT instead of numbering and sorting the rows."""
     not_blank = "true" if keep_blank or not labels else "COALESCE(" + ", ".join(
         f'NULLIF(trim("c{i}"), \'\')' for i in range(len(labels))) + ") IS NOT NULL"
     select = ", ".join(f'"c{i}" AS {quote_identifier(label)}' for i, label in enumerate(labels))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_rows AS SELECT *, row_number() OVER () AS "
-                f"__row FROM raw WHERE {not_blank}")
-    keep = ""
-    if footer_rows:  # row numbers count the non-blank rows, so the footer is the last ones
-        total = con.execute("SELECT count(*) FROM raw_rows").fetchall()[0][0]
-        keep = f" WHERE __row <= {max(0, total - footer_rows)}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT {select} FROM raw_rows{keep} "
-                "ORDER BY __row")
-    con.execute("DROP TABLE raw_rows")
+    limit = ""
+    if footer_rows:
+        total = con.execute(f"SELECT count(*) FROM raw WHERE {not_blank}").fetchall()[0][0]
+        limit = f" LIMIT {max(0, total - footer_rows)}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_named AS SELECT {select or '*'} FROM raw "
+                f"WHERE {not_blank}{limit}")
+    con.execute("DROP TABLE raw")
+    con.execute("ALTER TABLE raw_named RENAME TO raw")
 
 
 def _cell_text(value: Any) -> str | None:
