@@ -26,6 +26,7 @@ from allmende.tables.query import (
     count_rows,
     cursor,
     distinct,
+    page_json,
     parse_metrics,
     parse_names,
     parse_query,
@@ -124,6 +125,31 @@ def field_errors(error: pytest.ExceptionInfo) -> dict[str, str]:
 
 
 # --- rows ---------------------------------------------------------------------------------
+
+def test_page_json_is_kept_per_file_and_query(table: Path, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    import allmende.tables.query as query_module
+
+    calls: list[RowQuery] = []
+    original = query_module.select_rows
+
+    def counting(path, schema, query, **kwargs):
+        calls.append(query)
+        return original(path, schema, query, **kwargs)
+
+    monkeypatch.setattr(query_module, "select_rows", counting)
+    query_module.clear_caches()
+    plz = parse_query({"PLZ": "04109"}, SCHEMA)
+    first = page_json(table, SCHEMA, plz)
+    assert orjson.loads(first)["total"] == 2
+    assert page_json(table, SCHEMA, plz) == first
+    assert len(calls) == 1
+    other = page_json(table, SCHEMA, parse_query({}, SCHEMA))
+    assert orjson.loads(other)["total"] == 6 and len(calls) == 2
+    copy = table.with_name("copy.parquet")  # another version file: its own answers
+    copy.write_bytes(table.read_bytes())
+    assert page_json(copy, SCHEMA, plz) == first and len(calls) == 3
+
 
 def test_rows_shape_and_json_values(table: Path) -> None:
     result = select_rows(table, SCHEMA, parse_query({}, SCHEMA))

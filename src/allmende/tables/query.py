@@ -41,6 +41,7 @@ from tempfile import gettempdir
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -546,11 +547,15 @@ class _LRU:
 
 _counts = _LRU(512)
 _file_columns = _LRU(256)
+_pages = _LRU(256)
+#: Larger answers are not kept, which bounds the page cache at 256 × 256 KiB.
+PAGE_CACHE_MAX_BYTES = 256 * 1024
 
 
 def clear_caches() -> None:
     _counts.clear()
     _file_columns.clear()
+    _pages.clear()
 
 
 def check_envelope(path: PathLike, query: RowQuery | None) -> None:
@@ -617,6 +622,19 @@ def select_rows(path: PathLike, schema: SchemaLike, query: RowQuery, *,
     sql, params = selection_sql(table, query, columns, limit, offset)
     data = fetch_arrow(path, sql, params, timeout=timeout)
     return RowsResult(total, fields, arrow_rows(data, columns))
+
+
+def page_json(path: PathLike, schema: SchemaLike, query: RowQuery, *,
+              timeout: float | None = QUERY_TIMEOUT) -> bytes:
+    """:func:`select_rows` as the data API's JSON body. Versions are immutable, so the same
+    query on the same file gives the same bytes: small answers are kept and served again."""
+    key = (*_file_key(path), query)
+    body = _pages.get(key)
+    if body is None:
+        body = orjson.dumps(select_rows(path, schema, query, timeout=timeout).as_dict())
+        if len(body) <= PAGE_CACHE_MAX_BYTES:
+            _pages.put(key, body)
+    return body
 
 
 def distinct(path: PathLike, schema: SchemaLike, column: str, *, query: RowQuery | None = None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
@@ -44,8 +43,8 @@ def rows(resource_id: str, request: Request, session: SessionDep, actor: ActorDe
         name = stream.filename(f"{Path(table.resource_name).stem}-v{table.version}")
         return StreamingResponse(stream.chunks, media_type=stream.media_type,
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    # orjson directly: FastAPI's generic encoder walks every cell (13 ms per 100-row page)
-    return Response(orjson.dumps(queries.select_rows(table.path, table.schema, query).as_dict()),
+    # JSON bytes directly: FastAPI's generic encoder walks every cell (13 ms per 100-row page)
+    return Response(queries.page_json(table.path, table.schema, query),
                     media_type="application/json")
 
 
