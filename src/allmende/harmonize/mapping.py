@@ -1,0 +1,679 @@
+"""Mappings: how one source table's columns and values become a schema's fields.
+
+A :class:`Mapping` names its target schema and holds one :class:`FieldRule` per schema field:
+source column(s) or a constant, followed by transforms (value map, split, join, scaling, date,
+datetime and number formats, CRS, geometry). It is plain JSON (see ``docs/harmonize.md``).
+
+:func:`apply_mapping` turns a typed source table into a table of VARCHAR cells named by the
+schema's fields, in canonical lexical forms (ISO dates, ``.`` decimal, ``true``/``false``, WKT
+in WGS84), plus the 1-based source row. It runs as SQL over DuckDB; only coordinate
+transformations and WKB decoding go through pyproj/shapely, on whole arrays. A transform that
+fails on a value leaves that one cell missing and is reported with row, field, column and value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from collections.abc import Mapping as MappingType
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import shapely
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pyproj import Transformer
+from pyproj.exceptions import CRSError
+
+from allmende.errors import FieldError, Invalid
+from allmende.harmonize.source import load_source
+from allmende.tables.schema import quote_ident
+
+SOURCE_ROW = "__row"
+GEOMETRY_DIGITS = 7  # ~1 cm in WGS84 degrees
+MAX_REPORTED = 1000
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@cache
+def _transformer(source_crs: str) -> Transformer:
+    return Transformer.from_crs(source_crs, "EPSG:4326", always_xy=True)
+
+
+def number_text(value: str) -> str:
+    """Canonical text of a DOUBLE expression: ``22`` for whole numbers, else the shortest
+    round-trip form with ``.`` as decimal point; NULL for NaN and infinity."""
+    return (f"CASE WHEN NOT isfinite({value}) THEN NULL "
+            f"WHEN {value} = trunc({value}) AND abs({value}) < 1e15 "
+            f"THEN CAST(CAST({value} AS BIGINT) AS VARCHAR) ELSE CAST({value} AS VARCHAR) END")
+
+
+# --- transforms ----------------------------------------------------------------------------
+
+
+class _Transform(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def sql(self, value: str) -> str:
+        """The VARCHAR expression of this step applied to the VARCHAR expression ``value``."""
+        raise NotImplementedError
+
+    def failed(self, before: str, after: str) -> str:
+        """When a row failed this step: it had a value and lost it."""
+        return f"{before} IS NOT NULL AND {after} IS NULL"
+
+    def message(self, value: str) -> str:
+        raise NotImplementedError
+
+
+class ValueMap(_Transform):
+    """Replaces listed values (``ja`` → ``true``, status codes → enum values)."""
+
+    kind: Literal["value_map"] = "value_map"
+    values: dict[str, str]
+    case_sensitive: bool = False
+    # "keep" leaves other values for the validation to judge; "fail" reports them here
+    otherwise: Literal["keep", "fail"] = "keep"
+
+    def _key(self, text: str) -> str:
+        return text if self.case_sensitive else text.casefold()
+
+    def sql(self, value: str) -> str:
+        subject = value if self.case_sensitive else f"lower(trim({value}))"
+        whens = " ".join(f"WHEN {_literal(self._key(k.strip()))} THEN {_literal(v)}"
+                         for k, v in self.values.items())
+        fallback = value if self.otherwise == "keep" else "NULL"
+        return f"CASE {subject} {whens} ELSE {fallback} END" if whens else fallback
+
+    def message(self, value: str) -> str:
+        return f"„{value}“ steht nicht in der Werteliste der Zuordnung."
+
+    def describe(self) -> str:
+        pairs = ", ".join(f"{k}→{v}" for k, v in list(self.values.items())[:4])
+        return f"Werte: {pairs}{' …' if len(self.values) > 4 else ''}"
+
+
+class Split(_Transform):
+    """Takes one group of a regular expression (RE2), e.g. the PLZ of ``44807 Bochum``."""
+
+    kind: Literal["split"] = "split"
+    pattern: str
+    group: int = Field(1, ge=0)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+            duckdb.sql(f"SELECT regexp_matches('', {_literal(pattern)})").fetchall()
+        except (re.error, duckdb.Error) as error:
+            raise ValueError(f"ungültiger regulärer Ausdruck: {error}") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _has_group(self) -> Split:
+        if self.group > re.compile(self.pattern).groups:
+            raise ValueError(f"das Muster {self.pattern} hat keine Gruppe {self.group}")
+        return self
+
+    def sql(self, value: str) -> str:
+        pattern = _literal(self.pattern)
+        return (f"CASE WHEN regexp_matches({value}, {pattern}) THEN "
+                f"nullif(trim(regexp_extract({value}, {pattern}, {self.group})), '') END")
+
+    def failed(self, before: str, after: str) -> str:
+        return f"{before} IS NOT NULL AND NOT regexp_matches({before}, {_literal(self.pattern)})"
+
+    def message(self, value: str) -> str:
+        return f"„{value}“ passt nicht zum Muster {self.pattern}."
+
+    def describe(self) -> str:
+        return f"Teil {self.group} von {self.pattern}"
+
+
+class Join(_Transform):
+    """Joins several source columns (street and house number); empty parts are left out."""
+
+    kind: Literal["join"] = "join"
+    separator: str = " "
+
+    def sql_many(self, values: list[str]) -> str:
+        return f"nullif(concat_ws({_literal(self.separator)}, {', '.join(values)}), '')"
+
+    def message(self, value: str) -> str:
+        return f"„{value}“ ließ sich nicht verbinden."
+
+    def describe(self) -> str:
+        return f"verbinden mit „{self.separator}“"
+
+
+class Scale(_Transform):
+    """Multiplies a number (W → kW: 0.001; m → cm: 100)."""
+
+    kind: Literal["scale"] = "scale"
+    factor: float
+
+    def sql(self, value: str) -> str:
+        # rounded so that 3700 W become 3.7 kW, not 3.7000000000000002
+        return number_text(f"round(TRY_CAST({value} AS DOUBLE) * {self.factor!r}::DOUBLE, 9)")
+
+    def message(self, value: str) -> str:
+        return f"„{value}“ ist keine Zahl und lässt sich nicht umrechnen (× {self.factor:g})."
+
+    def describe(self) -> str:
+        return f"× {self.factor:g}"
+
+
+class DateFormat(_Transform):
+    """Reads dates written in ``format`` (strftime codes, e.g. ``%d.%m.%Y``) as ISO dates."""
+
+    kind: Literal["date"] = "date"
+    format: str
+    _output = "%Y-%m-%d"
+
+    def sql(self, value: str) -> str:
+        return (f"strftime(try_strptime(trim({value}), {_literal(self.format)}), "
+                f"{_literal(self._output)})")
+
+    def message(self, value: str) -> str:
+        return f"„{value}“ entspricht nicht dem Format {self.format}."
+
+    def describe(self) -> str:
+        return f"Format {self.format}"
+
+
+class DatetimeFormat(DateFormat):
+    """Reads date-times written in ``format`` as ISO 8601 (``2022-05-01T08:30:00``)."""
+
+    kind: Literal["datetime"] = "datetime"  # type: ignore[assignment]
+    _output = "%Y-%m-%dT%H:%M:%S"
+
+
+class NumberFormat(_Transform):
+    """Reads numbers with a given decimal and group character (``1.234,5`` → ``1234.5``)."""
+
+    kind: Literal["number"] = "number"
+    decimal: str = Field(",", min_length=1, max_length=1)
+    group: str = Field(".", max_length=1)
+
+    def sql(self, value: str) -> str:
+        text = f"replace(trim({value}), ' ', '')"
+        if self.group:
+            text = f"replace({text}, {_literal(self.group)}, '')"
+        text = f"replace({text}, {_literal(self.decimal)}, '.')"
+        return number_text(f"TRY_CAST({text} AS DOUBLE)")
+
+    def message(self, value: str) -> str:
+        return f"„{value}“ ist keine Zahl (Dezimalzeichen „{self.decimal}“)."
+
+    def describe(self) -> str:
+        return f"Zahl mit Dezimalzeichen „{self.decimal}“"
+
+
+Output = Literal["wkt", "lon", "lat"]
+OUTPUT_LABEL = {"wkt": "Geometrie (WKT)", "lon": "Längengrad", "lat": "Breitengrad"}
+
+
+class Crs(_Transform):
+    """Turns x/y columns in ``source_crs`` (e.g. EPSG:25832) into WGS84 lon, lat or a WKT
+    point. Runs on whole arrays with pyproj, before the SQL steps."""
+
+    kind: Literal["crs"] = "crs"
+    source_crs: str
+    output: Output = "wkt"
+
+    @field_validator("source_crs")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        try:
+            _transformer(value)
+        except CRSError:
+            raise ValueError(f"unbekanntes Koordinatensystem „{value}“") from None
+        return value
+
+    def message(self, value: str) -> str:
+        return f"Die Koordinaten „{value}“ lassen sich nicht aus {self.source_crs} umrechnen."
+
+    def describe(self) -> str:
+        return f"{self.source_crs} → WGS84 {OUTPUT_LABEL[self.output]}"
+
+
+class Geometry(_Transform):
+    """Takes the table's WGS84 geometry column as WKT, or the longitude/latitude of its
+    point (of its centroid for lines and areas)."""
+
+    kind: Literal["geometry"] = "geometry"
+    output: Output = "wkt"
+
+    def message(self, value: str) -> str:
+        return f"Die Geometrie „{value}“ ist leer oder ungültig."
+
+    def describe(self) -> str:
+        return OUTPUT_LABEL[self.output]
+
+
+Transform = Annotated[ValueMap | Split | Join | Scale | DateFormat | DatetimeFormat |
+                      NumberFormat | Crs | Geometry, Field(discriminator="kind")]
+ARRAY_KINDS = ("crs", "geometry")  # computed with numpy before the SQL steps
+MULTI_SOURCE_KINDS = ("join", "crs")
+TRANSFORM_KINDS = ("value_map", "split", "join", "scale", "date", "datetime", "number", "crs",
+                   "geometry")
+
+
+
+# --- the model -----------------------------------------------------------------------------
+
+
+class FieldRule(BaseModel):
+    """Where one schema field's values come from. Neither source nor constant: unmapped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: list[str] = Field(default_factory=list)
+    constant: str | None = None
+    transforms: list[Transform] = Field(default_factory=list)
+    # filled by the suggestion; a person confirming the mapping may drop them
+    confidence: float | None = Field(None, ge=0, le=1)
+    reason: str | None = None
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def mapped(self) -> bool:
+        return bool(self.source) or self.constant is not None
+
+
+class Mapping(BaseModel):
+    """A resource's mapping onto one schema: one rule per schema field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_name: str
+    schema_version: str | None = None
+    fields: dict[str, FieldRule] = Field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, exclude_none=True)
+
+
+def parse_mapping(data: str | bytes | MappingType[str, Any]) -> Mapping:
+    """A mapping from its JSON text or decoded JSON; structural errors become ``Invalid``."""
+    try:
+        if isinstance(data, str | bytes):
+            return Mapping.model_validate_json(data)
+        return Mapping.model_validate(data)
+    except ValidationError as error:
+        raise Invalid("Die Zuordnung ist fehlerhaft.", [
+            FieldError(".".join(str(part) for part in e["loc"]) or "Zuordnung",
+                       _german_error(e)) for e in error.errors()], code="invalid_mapping") from None
+
+
+def _german_error(error: Any) -> str:
+    kind = error["type"]
+    if kind == "json_invalid":
+        return f"kein gültiges JSON ({error.get('ctx', {}).get('error', '')})"
+    if kind == "missing":
+        return "Angabe fehlt"
+    if kind == "extra_forbidden":
+        return "unbekannte Angabe"
+    if kind == "union_tag_invalid":
+        return f"unbekannte Umwandlung; möglich: {', '.join(TRANSFORM_KINDS)}"
+    return f"ungültiger Wert: {error['msg'].removeprefix('Value error, ')}"
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """A mapping from a JSON file (``allmende validate --mapping FILE``). An unreadable file
+    raises ``OSError``; a malformed one ``Invalid``."""
+    return parse_mapping(Path(path).read_bytes())
+
+
+def skeleton(schema: MappingType[str, Any]) -> Mapping:
+    """A mapping onto ``schema`` with every field unmapped."""
+    return Mapping(schema_name=str(schema.get("name", "")),
+                   schema_version=_version(schema),
+                   fields={f["name"]: FieldRule() for f in schema["fields"]})
+
+
+def _version(schema: MappingType[str, Any]) -> str | None:
+    version = schema.get("version")
+    return None if version is None else str(version)
+
+
+# --- checking a mapping against a schema and a source ----------------------------------------
+
+
+def check_mapping(mapping: Mapping, schema: MappingType[str, Any],
+                  source_columns: Iterable[MappingType[str, Any]]) -> None:
+    """Raises ``Invalid`` naming every schema field whose rule cannot work on this source."""
+    types = {c["name"]: c["type"] for c in source_columns}
+    fields = {f["name"] for f in schema["fields"]}
+    errors: list[FieldError] = []
+    name = schema.get("name")
+    if name and mapping.schema_name != name:
+        errors.append(FieldError("schema_name", f"Die Zuordnung gilt für das Schema "
+                                                f"„{mapping.schema_name}“, nicht für „{name}“."))
+    for target, rule in mapping.fields.items():
+        if target not in fields:
+            errors.append(FieldError(target, f"Das Feld „{target}“ gibt es im Schema "
+                                             f"„{name or mapping.schema_name}“ nicht."))
+        errors += [FieldError(target, message) for message in _rule_problems(target, rule, types)]
+    if errors:
+        raise Invalid("Die Zuordnung passt nicht zum Schema oder zur Datei.", errors,
+                      code="invalid_mapping")
+
+
+def _rule_problems(target: str, rule: FieldRule, types: dict[str, str]) -> list[str]:
+    problems = [f"Feld „{target}“: die Quellspalte „{column}“ gibt es in der Datei nicht "
+                f"(vorhanden: {_listing(types)})." for column in rule.source if column not in types]
+    if rule.constant is not None and rule.source:
+        problems.append(f"Feld „{target}“: entweder Quellspalten oder ein fester Wert, "
+                        "nicht beides.")
+    kinds = [t.kind for t in rule.transforms]
+    first_only = [k for k in kinds[1:] if k in (*MULTI_SOURCE_KINDS, *ARRAY_KINDS)]
+    if first_only:
+        problems.append(f"Feld „{target}“: „{first_only[0]}“ kann nur die erste Umwandlung sein.")
+    first = kinds[0] if kinds else None
+    if first in (*MULTI_SOURCE_KINDS, *ARRAY_KINDS) and rule.constant is not None:
+        problems.append(f"Feld „{target}“: „{first}“ braucht Quellspalten, keinen festen Wert.")
+    if len(rule.source) > 1 and first not in MULTI_SOURCE_KINDS:
+        problems.append(f"Feld „{target}“: mehrere Quellspalten "
+                        f"({', '.join(rule.source)}) brauchen „join“ oder „crs“.")
+    if first == "crs" and len(rule.source) != 2:
+        problems.append(f"Feld „{target}“: „crs“ braucht genau zwei Quellspalten (x, y).")
+    geometry_columns = [c for c in rule.source if types.get(c) == "geometry"]
+    if first == "geometry" and (len(rule.source) != 1 or not geometry_columns):
+        problems.append(f"Feld „{target}“: „geometry“ braucht genau eine Geometriespalte; "
+                        f"„{', '.join(rule.source)}“ ist keine.")
+    if geometry_columns and first not in (None, "geometry"):
+        problems.append(f"Feld „{target}“: die Geometriespalte „{geometry_columns[0]}“ wird mit "
+                        "„geometry“ als WKT, Längen- oder Breitengrad gelesen.")
+    return problems
+
+
+def _listing(types: dict[str, str]) -> str:
+    names = list(types)
+    return ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
+
+
+# --- applying a mapping ----------------------------------------------------------------------
+
+INPUT = "__mapping_input"
+DERIVED = "__mapping_derived"
+STAGES = "__mapping_stages"
+FAILURES = "__mapping_failures"
+
+
+@dataclass
+class TransformError:
+    """One cell a transform could not convert; ``row`` is the 1-based data row of the source."""
+
+    field: str
+    column: str
+    row: int
+    value: str
+    message: str
+
+
+@dataclass
+class MappedTable:
+    """The DuckDB table ``relation``: one VARCHAR column per schema field (in schema order),
+    then :data:`SOURCE_ROW`. ``errors`` holds the first failed cells in row order,
+    ``error_counts`` how many failed per field."""
+
+    relation: str
+    fields: list[str]
+    rows: int
+    errors: list[TransformError] = field(default_factory=list)
+    error_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Chain:
+    """A field's values as SQL: a start expression over the input, then SQL steps."""
+
+    index: int
+    target: str
+    rule: FieldRule
+    start: str
+    steps: list[_Transform]
+    # a first step computed with numpy before the SQL (CRS, geometry)
+    array_step: Crs | Geometry | None = None
+
+    def column(self, step: int) -> str:
+        return f"v{self.index}_{step}"
+
+    @property
+    def final(self) -> str:
+        return self.column(len(self.steps))
+
+
+def effective_transforms(rule: FieldRule, types: MappingType[str, str]) -> list[_Transform]:
+    """The rule's transforms; a geometry column read without one is read as WKT."""
+    transforms: list[_Transform] = list(rule.transforms)
+    reads_geometry = any(types.get(c) == "geometry" for c in rule.source)
+    if reads_geometry and not (transforms and transforms[0].kind == "geometry"):
+        transforms.insert(0, Geometry())
+    return transforms
+
+
+def apply_mapping(con: duckdb.DuckDBPyConnection, source: str,
+                  source_columns: Iterable[MappingType[str, Any]], mapping: Mapping,
+                  schema: MappingType[str, Any], limit: int | None = None,
+                  into: str = "mapped") -> MappedTable:
+    """Writes table ``into``: the source relation's rows (the first ``limit`` of them for a
+    preview) mapped onto ``schema`` as VARCHAR cells. Raises ``Invalid`` for a mapping that
+    does not fit schema or source; failed cells are reported, not raised."""
+    columns = [dict(c) for c in source_columns]
+    check_mapping(mapping, schema, columns)
+    types = {c["name"]: c["type"] for c in columns}
+    used = sorted({c for rule in mapping.fields.values() for c in rule.source})
+    aliases = {name: f"c{i}" for i, name in enumerate(used)}
+    _copy_input(con, source, aliases, limit)
+    texts = _text_expressions(con, aliases, types)
+    rules = [(target, rule) for target, rule in mapping.fields.items() if rule.mapped]
+    chains = [_chain(i, target, rule, types, texts) for i, (target, rule) in enumerate(rules)]
+    try:
+        _register_derived(con, chains, texts)
+        _build_stages(con, chains)
+        fields = [f["name"] for f in schema["fields"]]
+        finals = {c.target: c.final for c in chains}
+        select = ", ".join(f"{finals.get(name, 'NULL::VARCHAR')} AS {quote_ident(name)}"
+                           for name in fields)
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(into)} AS SELECT {select}, "
+                    f"{SOURCE_ROW} AS {quote_ident(SOURCE_ROW)} FROM {STAGES} "
+                    f"ORDER BY {SOURCE_ROW}")
+        errors, counts = _failures(con, chains)
+        rows = con.execute(f"SELECT count(*) FROM {quote_ident(into)}").fetchall()[0][0]
+    finally:
+        for name in (FAILURES, STAGES, INPUT):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.unregister(DERIVED)
+    return MappedTable(into, fields, rows, errors, counts)
+
+
+def _copy_input(con: duckdb.DuckDBPyConnection, source: str, aliases: dict[str, str],
+                limit: int | None) -> None:
+    # A table keeps insertion order in its rowid, which gives every row its source number.
+    select = ", ".join(f"{quote_ident(name)} AS {alias}" for name, alias in aliases.items())
+    cut = f" LIMIT {int(limit)}" if limit is not None else ""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {INPUT} AS SELECT {select or '1 AS c'} "
+                f"FROM {quote_ident(source)}{cut}")
+
+
+def _text_expressions(con: duckdb.DuckDBPyConnection, aliases: dict[str, str],
+                      types: MappingType[str, str]) -> dict[str, str]:
+    """Per source column, its values as canonical text (geometry columns: as they are)."""
+    duck_types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {INPUT}").fetchall()}
+    return {name: alias if types[name] == "geometry" else _as_text(alias, duck_types[alias])
+            for name, alias in aliases.items()}
+
+
+def _as_text(column: str, duck_type: str) -> str:
+    if duck_type == "VARCHAR":
+        return column
+    if duck_type == "BOOLEAN":
+        return f"CASE WHEN {column} THEN 'true' WHEN NOT {column} THEN 'false' END"
+    if duck_type == "DATE":
+        return f"strftime({column}, '%Y-%m-%d')"
+    if duck_type == "TIMESTAMP WITH TIME ZONE":
+        return f"strftime(timezone('UTC', {column}), '%Y-%m-%dT%H:%M:%SZ')"
+    if duck_type.startswith("TIMESTAMP"):
+        return f"strftime(CAST({column} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S')"
+    if duck_type in ("DOUBLE", "FLOAT", "REAL") or duck_type.startswith("DECIMAL"):
+        return number_text(f"CAST({column} AS DOUBLE)")
+    return f"CAST({column} AS VARCHAR)"
+
+
+def _chain(index: int, target: str, rule: FieldRule, types: MappingType[str, str],
+           texts: dict[str, str]) -> _Chain:
+    transforms = effective_transforms(rule, types)
+    first = transforms[0] if transforms else None
+    if rule.constant is not None:
+        return _Chain(index, target, rule, _literal(rule.constant), transforms)
+    if isinstance(first, Crs | Geometry):
+        start = f"{DERIVED}.d{index}"
+        if first.output != "wkt":
+            start = number_text(f"round({start}, {GEOMETRY_DIGITS})")
+        return _Chain(index, target, rule, start, transforms[1:], first)
+    if isinstance(first, Join):
+        return _Chain(index, target, rule, first.sql_many([texts[c] for c in rule.source]),
+                      transforms[1:])
+    return _Chain(index, target, rule, texts[rule.source[0]], transforms)
+
+
+def _register_derived(con: duckdb.DuckDBPyConnection, chains: list[_Chain],
+                      texts: dict[str, str]) -> None:
+    """Computes the CRS and geometry steps on whole arrays into the view ``DERIVED``:
+    ``d<i>`` the result, ``e<i>`` the input text where it failed."""
+    arrays: dict[str, pa.Array] = {}
+    for chain in chains:
+        if isinstance(chain.array_step, Crs):
+            x, y = (texts[c] for c in chain.rule.source)
+            result, failed = _crs_arrays(con, chain.array_step, x, y)
+        elif isinstance(chain.array_step, Geometry):
+            result, failed = _geometry_arrays(con, chain.array_step, texts[chain.rule.source[0]])
+        else:
+            continue
+        arrays[f"d{chain.index}"], arrays[f"e{chain.index}"] = result, failed
+    rows = con.execute(f"SELECT count(*) FROM {INPUT}").fetchall()[0][0]
+    arrays[SOURCE_ROW] = pa.array(np.arange(1, rows + 1, dtype=np.int64))
+    con.register(DERIVED, pa.table(arrays))
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, expressions: list[str]) -> list[pa.Array]:
+    select = ", ".join(f"{e} AS x{i}" for i, e in enumerate(expressions))
+    table = con.sql(f"SELECT {select} FROM {INPUT} ORDER BY rowid").to_arrow_table()
+    return [table.column(i).combine_chunks() for i in range(len(expressions))]
+
+
+def _crs_arrays(con: duckdb.DuckDBPyConnection, step: Crs, x_text: str,
+                y_text: str) -> tuple[pa.Array, pa.Array]:
+    numbers = [f"TRY_CAST(replace({t}, ',', '.') AS DOUBLE)" for t in (x_text, y_text)]
+    x, y, x_raw, y_raw = _fetch(con, [*numbers, x_text, y_text])
+    lon, lat = _transformer(step.source_crs).transform(
+        x.to_numpy(zero_copy_only=False), y.to_numpy(zero_copy_only=False))
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    present = _valid(x_raw) | _valid(y_raw)
+    inputs = [f"{a or ''}; {b or ''}" for a, b in zip(x_raw.to_pylist(), y_raw.to_pylist(),
+                                                      strict=True)]
+    points = np.full(len(ok), None, dtype=object)
+    points[ok] = shapely.points(lon[ok], lat[ok])
+    return _result(points, lon, lat, ok, step.output), _failed(inputs, present & ~ok)
+
+
+def _geometry_arrays(con: duckdb.DuckDBPyConnection, step: Geometry,
+                     column: str) -> tuple[pa.Array, pa.Array]:
+    (wkb,) = _fetch(con, [column])
+    geometries = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False), on_invalid="ignore")
+    ok = ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries)
+    centroids = shapely.centroid(geometries)
+    lon, lat = shapely.get_x(centroids), shapely.get_y(centroids)
+    inputs = [value.hex()[:40] if value else "" for value in wkb.to_pylist()]
+    return _result(geometries, lon, lat, ok, step.output), _failed(inputs, _valid(wkb) & ~ok)
+
+
+def _valid(array: pa.Array) -> np.ndarray:
+    return array.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _result(geometries: np.ndarray, lon: np.ndarray, lat: np.ndarray, ok: np.ndarray,
+            output: str) -> pa.Array:
+    if output == "wkt":
+        wkt = np.full(len(ok), None, dtype=object)
+        wkt[ok] = shapely.to_wkt(geometries[ok], rounding_precision=GEOMETRY_DIGITS, trim=True)
+        return pa.array(wkt, pa.string())
+    values = lon if output == "lon" else lat
+    return pa.array(np.where(ok, values, np.nan), pa.float64(), from_pandas=True)
+
+
+def _failed(inputs: list[str], failed: np.ndarray) -> pa.Array:
+    return pa.array([text if bad else None for text, bad in zip(inputs, failed, strict=True)],
+                    pa.string())
+
+
+def _build_stages(con: duckdb.DuckDBPyConnection, chains: list[_Chain]) -> None:
+    """One nested SELECT per transform step, so each step's input and output stay visible
+    for finding the cells that failed."""
+    starts = [f"{c.start} AS {c.column(0)}" for c in chains]
+    starts += [f"{DERIVED}.e{c.index} AS e{c.index}" for c in chains if c.array_step]
+    query = (f"SELECT {INPUT}.rowid + 1 AS {SOURCE_ROW}{''.join(', ' + s for s in starts)} "
+             f"FROM {INPUT} JOIN {DERIVED} ON {DERIVED}.{SOURCE_ROW} = {INPUT}.rowid + 1")
+    depth = max((len(c.steps) for c in chains), default=0)
+    for k in range(1, depth + 1):
+        steps = [f"{c.steps[k - 1].sql(c.column(k - 1))} AS {c.column(k)}"
+                 for c in chains if len(c.steps) >= k]
+        query = f"SELECT *, {', '.join(steps)} FROM ({query})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGES} AS {query}")
+
+
+def _failures(con: duckdb.DuckDBPyConnection,
+              chains: list[_Chain]) -> tuple[list[TransformError], dict[str, int]]:
+    checks = [f"SELECT {c.index} AS f, 0 AS s, {SOURCE_ROW}, e{c.index} AS value FROM {STAGES} "
+              f"WHERE e{c.index} IS NOT NULL" for c in chains if c.array_step]
+    checks += [f"SELECT {c.index}, {k}, {SOURCE_ROW}, {c.column(k - 1)} FROM {STAGES} "
+               f"WHERE {step.failed(c.column(k - 1), c.column(k))}"
+               for c in chains for k, step in enumerate(c.steps, start=1)]
+    if not checks:
+        return [], {}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {FAILURES} AS {' UNION ALL '.join(checks)}")
+    counts = dict(con.execute(f"SELECT f, count(*) FROM {FAILURES} GROUP BY f").fetchall())
+    sample = con.execute(f"SELECT f, s, {SOURCE_ROW}, value FROM {FAILURES} "
+                         f"ORDER BY {SOURCE_ROW}, f, s LIMIT {MAX_REPORTED}").fetchall()
+    by_index = {c.index: c for c in chains}
+    errors = []
+    for index, step_number, row, value in sample:
+        chain = by_index[index]
+        step = chain.array_step if step_number == 0 else chain.steps[step_number - 1]
+        assert step is not None
+        errors.append(TransformError(chain.target, ", ".join(chain.rule.source) or "–", row,
+                                     value, step.message(value)))
+    return errors, {by_index[i].target: n for i, n in counts.items()}
+
+
+def mapped_table_for_file(path: Path, mapping: Mapping, schema: MappingType[str, Any],
+                          limit: int | None = None,
+                          con: duckdb.DuckDBPyConnection | None = None,
+                          ) -> tuple[duckdb.DuckDBPyConnection, MappedTable]:
+    """Reads and types a file like an upload, then maps it: the connection holding the
+    mapped table (a new in-memory one unless given) and its description."""
+    con = con or duckdb.connect()
+    source = load_source(con, path)
+    return con, apply_mapping(con, source.relation, source.columns, mapping, schema, limit)

@@ -1,0 +1,41 @@
+"""A source file as a typed DuckDB table, read by the ingest pipeline without a platform.
+
+Used where harmonization runs offline (``allmende validate --mapping``, ``allmende mapping
+suggest``): the file is typed exactly as an upload would be, in a scratch folder that is gone
+afterwards; the rows stay in the given DuckDB connection.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from allmende.ingest.pipeline import build
+from allmende.ingest.sniff import ReadOptions
+from allmende.tables.schema import HIDDEN_COLUMNS, quote_ident
+
+
+@dataclass
+class SourceTable:
+    """Table ``relation`` in a DuckDB connection with the columns (name, type) of a version."""
+
+    relation: str
+    columns: list[dict[str, str]]
+    rows: int
+    crs: str | None
+
+
+def load_source(con: duckdb.DuckDBPyConnection, path: Path, relation: str = "source",
+                options: ReadOptions | None = None) -> SourceTable:
+    """Reads and types ``path`` with the ingest pipeline into table ``relation``."""
+    with tempfile.TemporaryDirectory(prefix="allmende-source-") as work:
+        built = build(path, path.name, options or ReadOptions(), Path(work), None,
+                      lambda _fraction, _message: None)
+        visible = [c for c in built.columns if c["name"] not in HIDDEN_COLUMNS]
+        select = ", ".join(quote_ident(c["name"]) for c in visible)
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(relation)} AS SELECT {select} "
+                    f"FROM read_parquet(?)", [str(built.parquet)])
+    return SourceTable(relation, visible, built.rows, built.crs)
