@@ -521,11 +521,12 @@ def _text_expressions(con: duckdb.DuckDBPyConnection, aliases: dict[str, str],
                       types: MappingType[str, str]) -> dict[str, str]:
     """Per source column, its values as canonical text (geometry columns: as they are)."""
     duck_types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {INPUT}").fetchall()}
-    return {name: alias if types[name] == "geometry" else _as_text(alias, duck_types[alias])
+    return {name: alias if types[name] == "geometry" else as_text(alias, duck_types[alias])
             for name, alias in aliases.items()}
 
 
-def _as_text(column: str, duck_type: str) -> str:
+def as_text(column: str, duck_type: str) -> str:
+    """SQL for a column's values as canonical text, by its DuckDB type."""
     if duck_type == "VARCHAR":
         return column
     if duck_type == "BOOLEAN":

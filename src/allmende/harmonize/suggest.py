@@ -1,0 +1,460 @@
+"""Suggests a mapping of a typed table onto a schema, with a confidence (0–1) and a German
+reason per field.
+
+Evidence, per (schema field, source column) pair:
+
+* header similarity after German normalization (ä→ae, ß→ss, case, separators, ``Str.``,
+  ``Nr.``, ``PLZ``), against the field's name, title and the synonyms of its concept
+  (:data:`CONCEPTS`; a schema may add its own under ``"x-synonyms"``);
+* the column's values, from a sample of the first rows: type compatibility, e-mails, URLs,
+  dates, coordinates in range, postcodes, postcode and town in one cell (→ split), watts where
+  kilowatts are expected (→ scale), yes/no words (→ value map), values close to the field's
+  enum (→ value map).
+
+Pairs are then assigned greedily by confidence; a column serves one field only, unless its rule
+takes a part of it (split, geometry). Fields below :data:`THRESHOLD` stay unmapped.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable
+from collections.abc import Mapping as MappingType
+from dataclasses import dataclass, field
+from datetime import datetime
+from difflib import SequenceMatcher
+from typing import Any
+
+import duckdb
+
+from allmende.catalog.text import fold
+from allmende.harmonize.mapping import (
+    DateFormat,
+    DatetimeFormat,
+    FieldRule,
+    Geometry,
+    Mapping,
+    NumberFormat,
+    Scale,
+    Split,
+    ValueMap,
+    as_text,
+    skeleton,
+)
+from allmende.tables.schema import quote_ident
+
+THRESHOLD = 0.45
+SAMPLE_ROWS = 1000
+MAX_DISTINCT = 50
+
+# Synonyms per concept, in normalized form (see _normalize). A field belongs to a concept when
+# its name or title is one of the concept's terms.
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "operator": ("betreiber", "operator", "anbieter", "betreibergesellschaft", "traeger",
+                 "eigentuemer", "betreiberin"),
+    "street": ("strasse", "street", "strassenname", "str"),
+    "house_number": ("hausnummer", "hausnr", "house number", "hnr", "hausnummer zusatz"),
+    "address": ("adresse", "anschrift", "address", "standort"),
+    "address_extra": ("adresszusatz", "zusatz", "address extra"),
+    "postcode": ("postleitzahl", "plz", "postcode", "post code", "zip", "postal code"),
+    "town": ("ort", "stadt", "city", "town", "gemeinde", "ortsname"),
+    "district": ("kreis", "landkreis", "kreis kreisfreie stadt", "kreisfreie stadt"),
+    "state": ("bundesland", "land", "state"),
+    "latitude": ("breitengrad", "breite", "lat", "latitude", "geografische breite", "y"),
+    "longitude": ("laengengrad", "laenge", "lon", "lng", "long", "longitude",
+                  "geografische laenge", "x"),
+    "geometry": ("geometrie", "geometry", "geom", "the geom", "wkt", "shape", "lage"),
+    "commissioning": ("inbetriebnahmedatum", "inbetriebnahme", "datum der inbetriebnahme",
+                      "in betrieb seit", "commissioning date"),
+    "power": ("nennleistung", "leistung", "anschlussleistung", "ladeleistung", "power",
+              "nennleistung ladeeinrichtung", "max leistung", "p", "p1"),
+    "charge_points": ("anzahl ladepunkte", "ladepunkte", "anzahl der ladepunkte",
+                      "number of charging points"),
+    "connectors": ("steckertypen", "steckertyp", "stecker", "steckertypen1", "connector",
+                   "anschlusstypen"),
+    "charger_kind": ("art der ladeeinrichtung", "ladeeinrichtung", "art", "typ",
+                     "art der ladeeinrichung"),
+    "name": ("name", "bezeichnung", "titel", "title"),
+    "email": ("email", "e mail", "mail", "emailadresse"),
+    "url": ("url", "website", "webseite", "homepage", "internet", "link", "internetadresse"),
+    "phone": ("telefon", "telefonnummer", "tel", "phone", "fon"),
+    "ags": ("ags", "amtlicher gemeindeschluessel", "gemeindeschluessel", "gkz"),
+    "capacity": ("kapazitaet", "stellplaetze", "anzahl stellplaetze", "plaetze", "capacity",
+                 "anzahl der stellplaetze"),
+    "start": ("beginn", "start", "startdatum", "von", "baubeginn", "gueltig ab"),
+    "end": ("ende", "enddatum", "bis", "bauende", "gueltig bis"),
+    "population": ("einwohner", "einwohnerzahl", "bevoelkerung", "population", "anzahl einwohner"),
+    "reference_date": ("stichtag", "stand", "datum", "reference date"),
+    "status": ("status", "zustand", "state"),
+    "description": ("beschreibung", "description", "bemerkung", "hinweis", "kommentar"),
+}
+ABBREVIATIONS = {"str": "strasse", "nr": "nummer", "hausnr": "hausnummer", "tel": "telefon",
+                 "bez": "bezeichnung", "anz": "anzahl", "plz": "postleitzahl"}
+YES_WORDS = frozenset({"ja", "j", "yes", "y", "x", "wahr", "true", "vorhanden", "1"})
+NO_WORDS = frozenset({"nein", "n", "no", "falsch", "false", "nicht vorhanden", "0"})
+DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d", "%d/%m/%Y", "%Y%m%d")
+DATETIME_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y-%m-%d %H:%M:%S",
+                    "%Y-%m-%dT%H:%M:%S")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+URL = re.compile(r"^(https?://|www\.)\S+$", re.IGNORECASE)
+POSTCODE = re.compile(r"^\d{5}$")
+POSTCODE_TOWN = r"^\s*(\d{5})\s+(.+?)\s*$"
+GERMAN_NUMBER = re.compile(r"^[+-]?\d{1,3}(\.\d{3})*(,\d+)?$|^[+-]?\d+(,\d+)?$")
+UNIT = re.compile(r"[\[(]\s*([^\])]+?)\s*[\])]|\bin\s+(k?w|watt|kilowatt|m|cm|km)\b")
+LATITUDE = (47.0, 55.5)
+LONGITUDE = (5.5, 15.5)
+
+
+def _normalize(label: str) -> str:
+    """``Straße/Hausnr.`` → ``strasse hausnummer``; digits split from letters."""
+    text = UNIT.sub(" ", fold(label))
+    text = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", text)
+    words = re.findall(r"[a-z0-9]+", text)
+    return " ".join(ABBREVIATIONS.get(w, w) for w in words)
+
+
+def _unit(label: str) -> str | None:
+    match = UNIT.search(fold(label))
+    return (match.group(1) or match.group(2)).strip() if match else None
+
+
+def similarity(a: str, b: str) -> float:
+    """How alike two normalized labels are (1 = equal). Short labels (``x``, ``lat``, ``plz``)
+    only count as whole words; a word contained in a compound (``leistung`` in
+    ``anschlussleistung``) counts by how much of it it covers."""
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    short, long_ = sorted((a, b), key=len)
+    if len(short) <= 3:
+        return 0.7 if short in long_.split() else 0.0
+    ratio = SequenceMatcher(None, a, b).ratio()
+    score = ratio if ratio >= 0.8 else ratio * 0.5
+    if short in long_:
+        score = max(score, 0.6 + 0.35 * len(short) / len(long_))
+    return score
+
+
+# --- profiles ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ColumnProfile:
+    name: str
+    type: str
+    key: str
+    unit: str | None
+    index: int
+    values: list[str] = field(default_factory=list)
+
+    def share(self, test: Callable[[str], Any]) -> float:
+        """Fraction of the sampled values that pass ``test``."""
+        return sum(1 for v in self.values if test(v)) / len(self.values) if self.values else 0.0
+
+    def numbers(self) -> list[float]:
+        return [float(v) for v in self.values if _is_float(v)]
+
+
+@dataclass
+class FieldProfile:
+    name: str
+    type: str
+    format: str
+    enum: list[str]
+    keys: dict[str, float]  # normalized label → weight
+    concepts: set[str]
+    wants_kw: bool
+
+    @classmethod
+    def of(cls, descriptor: MappingType[str, Any]) -> FieldProfile:
+        own = [descriptor["name"], descriptor.get("title") or "",
+               *descriptor.get("x-synonyms", [])]
+        keys = {_normalize(label): 1.0 for label in own if label}
+        concepts = {concept for concept, terms in CONCEPTS.items()
+                    if any(k in terms for k in keys)}
+        for concept in concepts:
+            keys.update({term: 0.95 for term in CONCEPTS[concept] if term not in keys})
+        text = fold(" ".join([*own, descriptor.get("description") or ""]))
+        enum = [str(v) for v in (descriptor.get("constraints") or {}).get("enum", [])]
+        return cls(descriptor["name"], descriptor.get("type", "string"),
+                   descriptor.get("format", "default"), enum, keys, concepts,
+                   bool(re.search(r"(\b|_)kw(\b|_)|kilowatt", text)))
+
+
+def _is_float(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _profiles(con: duckdb.DuckDBPyConnection, source: str,
+              source_columns: Iterable[MappingType[str, Any]],
+              sample_rows: int) -> list[ColumnProfile]:
+    columns = [ColumnProfile(c["name"], c["type"], _normalize(c["name"]), _unit(c["name"]), i)
+               for i, c in enumerate(source_columns)]
+    duck_types = {row[0]: row[1] for row in
+                  con.execute(f"DESCRIBE {quote_ident(source)}").fetchall()}
+    texts = [c for c in columns if c.type != "geometry"]
+    if not texts:
+        return columns
+    select = ", ".join(as_text(quote_ident(c.name), duck_types[c.name]) for c in texts)
+    rows = con.execute(f"SELECT {select} FROM {quote_ident(source)} "
+                       f"LIMIT {int(sample_rows)}").fetchall()
+    for i, column in enumerate(texts):
+        column.values = [row[i] for row in rows if row[i] is not None and row[i].strip()]
+    return columns
+
+
+# --- evidence --------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    field: str
+    column: ColumnProfile
+    confidence: float
+    rule: FieldRule
+
+    @property
+    def reusable(self) -> bool:
+        """Takes only a part of its column, which other fields may share."""
+        return any(isinstance(t, Split | Geometry) for t in self.rule.transforms)
+
+
+@dataclass
+class Evidence:
+    """What the values say about a pair: a factor on the header score, a floor from the
+    values alone, transforms they need, and the words for the reason."""
+
+    factor: float = 1.0
+    floor: float = 0.0
+    transforms: list[Any] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _header(target: FieldProfile, column: ColumnProfile) -> tuple[float, str]:
+    best, label, weight = 0.0, "", 1.0
+    for key, key_weight in target.keys.items():
+        score = similarity(key, column.key)
+        if score * key_weight > best * weight:
+            best, label, weight = score, key, key_weight
+    if best == 0:
+        return 0.0, ""
+    if best == 1.0:
+        note = ("Spaltenname stimmt überein" if weight == 1.0
+                else f"Spaltenname ist ein Synonym („{label}“)")
+    else:
+        note = f"Spaltenname ähnelt „{label}“"
+    return best * weight, note
+
+
+def _evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | None:
+    """None when the column's values cannot fill the field."""
+    if column.type == "geometry":
+        return _geometry_evidence(target)
+    checks = {"number": _number_evidence, "integer": _number_evidence, "date": _date_evidence,
+              "datetime": _date_evidence, "boolean": _boolean_evidence,
+              "geometry": lambda _t, _c: None}
+    evidence = checks.get(target.type, _text_evidence)(target, column)
+    if evidence is not None and target.enum:
+        _enum_evidence(target, column, evidence)
+    return evidence
+
+
+def _geometry_evidence(target: FieldProfile) -> Evidence | None:
+    if target.type == "geometry":
+        return Evidence(floor=0.8, notes=["Geometriespalte (WGS84) als WKT"])
+    for concept, output in (("latitude", "lat"), ("longitude", "lon")):
+        if concept in target.concepts and target.type == "number":
+            return Evidence(factor=0.0, floor=0.55, transforms=[Geometry(output=output)],
+                            notes=[f"{'Breiten' if output == 'lat' else 'Längen'}grad aus "
+                                   "der Geometrie"])
+    return None
+
+
+def _number_evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | None:
+    evidence = Evidence()
+    if column.type not in ("integer", "number"):
+        if column.type != "string" or column.share(GERMAN_NUMBER.match) < 0.9:
+            return None
+        evidence.transforms.append(NumberFormat())
+        evidence.notes.append("Zahlen mit Dezimalkomma")
+    numbers = column.numbers() if not evidence.transforms else []
+    if target.type == "integer" and numbers and any(n != int(n) for n in numbers):
+        evidence.factor = 0.6
+        evidence.notes.append("enthält Nachkommastellen")
+    for concept, (low, high) in (("latitude", LATITUDE), ("longitude", LONGITUDE)):
+        if concept in target.concepts and numbers:
+            inside = sum(low <= n <= high for n in numbers) / len(numbers)
+            evidence.factor *= 0.3 + 0.7 * inside
+            if inside >= 0.9:
+                evidence.notes.append("Werte im Bereich von Koordinaten in Deutschland")
+    if target.wants_kw:
+        _watt_evidence(column, numbers, evidence)
+    return evidence
+
+
+def _watt_evidence(column: ColumnProfile, numbers: list[float], evidence: Evidence) -> None:
+    unit = (column.unit or "").replace(" ", "")
+    if unit in ("w", "watt") or (not unit and numbers and statistics.median(numbers) >= 1000):
+        evidence.transforms.append(Scale(factor=0.001))
+        evidence.notes.append("Werte in W, umgerechnet in kW" if unit else
+                              "Werte über 1000: wohl W, umgerechnet in kW")
+    elif unit == "kw":
+        evidence.notes.append("Einheit kW")
+
+
+def _date_evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | None:
+    wanted = DatetimeFormat if target.type == "datetime" else DateFormat
+    if column.type == target.type:
+        return Evidence()
+    if column.type == "datetime" and target.type == "date":
+        return Evidence(transforms=[DateFormat(format="%Y-%m-%dT%H:%M:%S")],
+                        notes=["Zeitstempel: nur das Datum"])
+    if column.type == "date" and target.type == "datetime":
+        return Evidence(transforms=[DatetimeFormat(format="%Y-%m-%d")],
+                        notes=["Datum als 00:00 Uhr"])
+    if column.type != "string":
+        return None
+    formats = DATETIME_FORMATS if target.type == "datetime" else DATE_FORMATS
+    for pattern in formats:
+        if column.share(lambda v, p=pattern: _parses(v, p)) >= 0.9:
+            return Evidence(transforms=[wanted(format=pattern)],
+                            notes=[f"Datumsformat {pattern}"])
+    return None
+
+
+def _parses(value: str, pattern: str) -> bool:
+    try:
+        datetime.strptime(value.strip(), pattern)
+    except ValueError:
+        return False
+    return True
+
+
+def _boolean_evidence(_target: FieldProfile, column: ColumnProfile) -> Evidence | None:
+    if column.type == "boolean":
+        return Evidence()
+    if column.type not in ("string", "integer"):
+        return None
+    words = Counter(v.strip().casefold() for v in column.values)
+    known = {w for w in words if w in YES_WORDS or w in NO_WORDS}
+    if not words or sum(words[w] for w in known) / sum(words.values()) < 0.9:
+        return None
+    values = {w: "true" if w in YES_WORDS else "false" for w in sorted(known)}
+    return Evidence(floor=0.3, transforms=[ValueMap(values=values)],
+                    notes=["Ja/Nein-Werte → true/false"])
+
+
+def _text_evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | None:
+    evidence = Evidence()
+    wanted = target.format if target.format != "default" else _concept_format(target)
+    for name, test, format_ in (("E-Mail-Adressen", EMAIL.match, "email"),
+                                ("Web-Adressen", URL.match, "uri")):
+        share = column.share(test) if wanted == format_ else 0.0
+        if share >= 0.8:
+            evidence.floor = 0.5 + 0.4 * share
+            evidence.notes.append(f"Werte sind {name}")
+        elif wanted == format_ and column.values:
+            evidence.factor = 0.5
+    if "postcode" in target.concepts or "town" in target.concepts:
+        _postcode_evidence(target, column, evidence)
+    return evidence
+
+
+def _concept_format(target: FieldProfile) -> str:
+    if "email" in target.concepts:
+        return "email"
+    return "uri" if "url" in target.concepts else "default"
+
+
+def _postcode_evidence(target: FieldProfile, column: ColumnProfile, evidence: Evidence) -> None:
+    if column.share(lambda v: re.match(POSTCODE_TOWN, v)) >= 0.9:
+        group = 1 if "postcode" in target.concepts else 2
+        evidence.factor, evidence.floor = 1.0, 0.6
+        evidence.transforms.append(Split(pattern=POSTCODE_TOWN, group=group))
+        evidence.notes.append("PLZ und Ort in einer Spalte: "
+                              f"{'PLZ' if group == 1 else 'Ort'} abgetrennt")
+    elif "postcode" in target.concepts and column.share(POSTCODE.match) >= 0.9:
+        evidence.floor = 0.5
+        evidence.notes.append("fünfstellige Postleitzahlen")
+
+
+def _enum_evidence(target: FieldProfile, column: ColumnProfile, evidence: Evidence) -> None:
+    counts = Counter(v.strip() for v in column.values)
+    if not counts or len(counts) > MAX_DISTINCT:
+        evidence.factor *= 0.3
+        return
+    matches = {value: _closest(value, target.enum) for value in counts}
+    covered = sum(counts[v] for v, match in matches.items() if match) / sum(counts.values())
+    evidence.factor *= 0.4 + 0.6 * covered
+    evidence.floor = max(evidence.floor, 0.6 * covered if covered >= 0.8 else 0.0)
+    renames = {v: m for v, m in matches.items() if m and m != v}
+    if renames:
+        evidence.transforms.append(ValueMap(values=renames, case_sensitive=True))
+    evidence.notes.append(f"{covered:.0%} der Werte passen zur Werteliste")
+
+
+def _closest(value: str, enum: list[str]) -> str | None:
+    key = _normalize(value)
+    scored = [(similarity(key, _normalize(option)), option) for option in enum]
+    score, option = max(scored, default=(0.0, None))
+    return option if score >= 0.75 else None
+
+
+def _candidate(target: FieldProfile, column: ColumnProfile) -> Candidate | None:
+    evidence = _evidence(target, column)
+    if evidence is None:
+        return None
+    header, header_note = _header(target, column)
+    confidence = min(1.0, max(header * evidence.factor, evidence.floor))
+    if confidence < THRESHOLD:
+        return None
+    notes = [n for n in (header_note if header * evidence.factor >= evidence.floor else "",
+                         *evidence.notes) if n]
+    rule = FieldRule(source=[column.name], transforms=evidence.transforms,
+                     confidence=round(confidence, 2), reason="; ".join(notes))
+    return Candidate(target.name, column, confidence, rule)
+
+
+# --- assignment ------------------------------------------------------------------------------
+
+
+def suggest_mapping(con: duckdb.DuckDBPyConnection, source: str,
+                    source_columns: Iterable[MappingType[str, Any]],
+                    schema: MappingType[str, Any], ags: str | None = None,
+                    sample_rows: int = SAMPLE_ROWS) -> Mapping:
+    """A mapping of table ``source`` onto ``schema``; every rule carries a confidence and a
+    reason. ``ags``, when known, fills an AGS field no column provides."""
+    columns = _profiles(con, source, source_columns, sample_rows)
+    targets = [FieldProfile.of(f) for f in schema["fields"]]
+    candidates = [c for t in targets for col in columns if (c := _candidate(t, col))]
+    # best first; on equal confidence the earlier column (Steckertypen1 before …2)
+    candidates.sort(key=lambda c: (-c.confidence, c.column.index))
+    mapping = skeleton(schema)
+    taken: set[str] = set()
+    for candidate in candidates:
+        if mapping.fields[candidate.field].mapped:
+            continue
+        if candidate.column.name in taken and not candidate.reusable:
+            continue
+        mapping.fields[candidate.field] = candidate.rule
+        if not candidate.reusable:
+            taken.add(candidate.column.name)
+    for target in targets:
+        rule = mapping.fields[target.name]
+        if not rule.mapped:
+            mapping.fields[target.name] = _unmapped(target, ags)
+    return mapping
+
+
+def _unmapped(target: FieldProfile, ags: str | None) -> FieldRule:
+    if ags and "ags" in target.concepts:
+        return FieldRule(constant=ags, confidence=0.6,
+                         reason="keine Spalte; AGS der Organisation als fester Wert")
+    return FieldRule(confidence=0.0, reason="keine passende Spalte gefunden")
