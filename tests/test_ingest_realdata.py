@@ -65,6 +65,22 @@ def test_bochum_sports_facilities_latin1_ragged_and_quoted_line_breaks(tmp_path)
     assert rows[0]["Bezeichnung"] == "Am Hausacker"  # quoted cell with a line break
     assert rows[0]["Spielfeld"] == "Großspielfeld" and rows[0]["Beleuchtung vorhanden"] is True
     assert all(any(v is not None for v in r.values()) for r in rows)  # blank rows dropped
+    # Excel merged cells: continuation rows take Art/Bezeichnung/Adresse from the row above
+    assert [(r["Bezeichnung"], r["Spielfeld"]) for r in rows[1:4]] == [
+        ("Am Hessenteich", "Großspielfeld"), ("Am Hessenteich", "Großspielfeld"),
+        ("Am Hessenteich", "Kleinspielfeld")]
+    assert rows[3]["Adresse"] == "Am Hessenteich 9" and rows[3]["Art"] == "Sportplatzanlage"
+    assert all(r["Art"] for r in rows)
+    # a continuation row with its own Bezeichnung keeps it; only blank cells are filled
+    sportzentrum = [r for r in rows if r["Bezeichnung"] == "(Sportzentrum)"]
+    assert {r["Adresse"] for r in sportzentrum} == {"Lohrheidestraße 80-82", "Castroper Str 145"}
+    assert [w.code for w in built.warnings].count("filled_down") == 1
+
+
+def test_merged_cells_can_be_left_blank(tmp_path):
+    built, rows = _build(tmp_path, "bochum_sportanlagen.csv", fill_down=False)
+    assert rows[2]["Art"] is None and rows[2]["Spielfeld"] == "Großspielfeld"
+    assert "filled_down" not in [w.code for w in built.warnings]
 
 
 def test_genesis_statistics_export_title_rows_three_row_header_and_footer(tmp_path):

@@ -116,7 +116,7 @@ def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
         width *= 2
     labels = _extend_labels(con, layout, width)
     _finish_raw(con, labels, layout.footer_rows)
-    warnings = list(layout.warnings)
+    warnings = list(layout.warnings) + fill_down(con, labels, options)
     if len(labels) > len(layout.labels):
         warnings.append(Warning_("extra_fields", (
             f"Einige Zeilen haben mehr Felder als die Kopfzeile; die zusätzlichen Werte stehen "
@@ -183,6 +183,74 @@ def _finish_raw(con: duckdb.DuckDBPyConnection, labels: list[str], footer_rows: 
     con.execute("ALTER TABLE raw_named RENAME TO raw")
 
 
+MAX_MERGED_COLUMNS = 6
+#: Share of rows that must follow the merged-cell pattern: real exports have a few exceptions.
+MERGED_AGREEMENT = 0.9
+
+
+def _blank(label: str) -> str:
+    return f"(NULLIF(trim({quote_identifier(label)}), '') IS NULL)"
+
+
+def merged_block(con: duckdb.DuckDBPyConnection, labels: list[str]) -> tuple[list[str], int]:
+    """The leading columns that look like merged cells of an Excel export, and the number of
+    continuation rows (rows whose first column is blank while the rest holds values): in
+    continuation rows the block is (nearly always) blank, in the other rows it is (nearly
+    always) filled, and the first row is no continuation. Only a block of two or more columns
+    counts, so that a column that is merely optional is not mistaken for merged cells."""
+    candidates = labels[:min(len(labels) - 1, MAX_MERGED_COLUMNS)]
+    if not candidates:
+        return [], 0
+    first = _blank(candidates[0])
+    counts = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {first}), "
+        f"(SELECT {first} FROM raw ORDER BY rowid LIMIT 1), " + ", ".join(
+            f"count(*) FILTER (WHERE {first} AND {_blank(label)}), "
+            f"count(*) FILTER (WHERE NOT {first} AND NOT {_blank(label)})"
+            for label in candidates) + " FROM raw").fetchall()[0]
+    total, continuation, first_is_blank = counts[:3]
+    if not continuation or first_is_blank:
+        return [], 0
+    width = 0
+    for blank_in_continuation, filled_elsewhere in zip(counts[3::2], counts[4::2], strict=True):
+        if (blank_in_continuation < MERGED_AGREEMENT * continuation
+                or filled_elsewhere < MERGED_AGREEMENT * (total - continuation)):
+            break
+        width += 1
+    return candidates[:width], continuation
+
+
+def fill_down(con: duckdb.DuckDBPyConnection, labels: list[str],
+              options: ReadOptions) -> list[Warning_]:
+    """Fill the blank cells of the merged-cell block in continuation rows from the rows above
+    (see :func:`merged_block`); ``options.fill_down`` False switches it off, True also accepts
+    a block of one column."""
+    if options.fill_down is False:
+        return []
+    block, rows = merged_block(con, labels)
+    if len(block) < (1 if options.fill_down else 2):
+        return []
+    continuation = _blank(block[0])
+
+    def filled(label: str) -> str:
+        column = quote_identifier(label)
+        above = (f"last_value(NULLIF(trim({column}), '') IGNORE NULLS) OVER "
+                 "(ORDER BY rowid ROWS UNBOUNDED PRECEDING)")
+        return f"CASE WHEN {continuation} THEN coalesce(NULLIF(trim({column}), ''), {above}) " \
+               f"ELSE {column} END AS {column}"
+
+    select = ", ".join(filled(label) if label in block else quote_identifier(label)
+                       for label in labels)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_filled AS SELECT * EXCLUDE (__row) FROM "
+                f"(SELECT {select}, rowid AS __row FROM raw) ORDER BY __row")
+    con.execute("DROP TABLE raw")
+    con.execute("ALTER TABLE raw_filled RENAME TO raw")
+    names = ", ".join(f"„{label}“" for label in block)
+    return [Warning_("filled_down", (
+        f"{rows} Folgezeilen ohne Werte in {names} (verbundene Zellen aus Excel): die leeren "
+        "Zellen wurden aus der Zeile darüber übernommen."))]
+
+
 def _cell_text(value: Any) -> str | None:
     """Excel and JSON cells as text in a form the typing recognizes."""
     if value is None or value == "":
@@ -244,6 +312,7 @@ def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
     data = [r[:width] for r in rows[title + header:]]
     _load_rows(con, labels, data)
     _finish_raw(con, labels, 0)
+    warnings += fill_down(con, labels, options)
     report = {"sheet": sheet, "sheets": names, "title_rows": title, "header_rows": header}
     return RawTable("raw", labels, "excel", report, warnings)
 

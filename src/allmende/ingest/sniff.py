@@ -37,6 +37,8 @@ class ReadOptions:
     header_row: int | None = None  # 1-based record number of the (last) header row
     sheet: str | None = None
     crs: str | None = None
+    # Excel merged cells: fill the blank leading cells of continuation rows from the row above.
+    fill_down: bool | None = None  # None: when the layout shows it
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -228,9 +230,17 @@ def header_position(records: list[list[str]], options: ReadOptions) -> tuple[int
     return start, end - start
 
 
+YEAR = re.compile(r"^(19|20)\d\d$")
+
+
 def _looks_like_header_continuation(records: list[list[str]], index: int) -> bool:
-    """A further header row: all text, and the rows below it hold data (so that a table
-    whose every row is text keeps a one-row header)."""
+    """A further header row: no values but years (labels such as "2012" are common in
+    statistics; a count or date means the data has begun, e.g. in a first row whose merged
+    cells are blank below), and the rows below it hold data (so that a table whose every row
+    is text keeps a one-row header)."""
+    values = [c.strip() for c in records[index] if DATA_CELL.match(c.strip())]
+    if any(not YEAR.match(value) for value in values):
+        return False
     return any(_is_data(r) for r in records[index + 1:index + 6])
 
 

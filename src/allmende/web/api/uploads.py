@@ -51,6 +51,8 @@ def upload(
     header_row: Annotated[int | None, Form(ge=1)] = None,
     sheet: Annotated[str | None, Form()] = None,
     crs: Annotated[str | None, Form()] = None,
+    fill_down: Annotated[bool | None, Form(
+        description="Verbundene Zellen aus der Zeile darüber füllen (leer: automatisch)")] = None,
 ) -> JSONResponse:
     """Answers 202 with a job; poll `GET /api/v1/jobs/{id}` until it is `done` (its `result`
     names the new version) or `failed` (its `error` says what is wrong and where)."""
@@ -63,7 +65,8 @@ def upload(
         raise Invalid(field_errors=[FieldError("file", "Keine Datei ausgewählt.")])
     saved = _save(file, store.scratch_root(platform.settings.data_dir) / "uploads", limit)
     options = {k: v for k, v in {"encoding": encoding, "delimiter": delimiter,
-                                 "header_row": header_row, "sheet": sheet, "crs": crs}.items()
+                                 "header_row": header_row, "sheet": sheet, "crs": crs,
+                                 "fill_down": fill_down}.items()
                if v is not None}
     job = queue.enqueue(session, "ingest", {
         "dataset": name, "upload": str(saved), "filename": Path(file.filename).name,

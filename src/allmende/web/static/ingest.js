@@ -77,7 +77,7 @@
       if (!file.files.length) { fail({ message: text("nofile") }); return; }
       var data = new FormData(form);
       // Empty options mean "automatic": leave them out.
-      ["name", "encoding", "delimiter", "header_row", "sheet", "crs"].forEach(function (key) {
+      ["name", "encoding", "delimiter", "header_row", "sheet", "crs", "fill_down"].forEach(function (key) {
         if (data.get(key) === "") { data.delete(key); }
       });
       button.disabled = true;
