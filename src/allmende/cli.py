@@ -33,6 +33,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+mapping_app = typer.Typer(no_args_is_help=True, help="Zuordnungen zu gemeinsamen Schemas.")
+app.add_typer(mapping_app, name="mapping")
 
 stderr = Console(stderr=True, soft_wrap=True)
 # The CLI is run by the operators of the platform, who act with full rights.
@@ -272,6 +274,45 @@ def serve(
     stderr.print(f"allmende läuft auf http://{host}:{port}/ (Datenverzeichnis "
                  f"{instance.settings.data_dir.resolve()})")
     uvicorn.run(create_app(instance), host=host, port=port, log_level="info")
+
+
+@mapping_app.command("suggest")
+def mapping_suggest(
+    file: Annotated[Path, typer.Argument(help="Die Datei, so wie sie ist")],
+    schema: Annotated[str, typer.Option("--schema", help="Name eines Schemas oder SCHEMA.json")],
+    as_json: JsonOption = False,
+) -> None:
+    """Eine Zuordnung der Spalten einer Datei zu einem Schema vorschlagen (offline; mit --json
+    als Zuordnungsdatei für „allmende validate --mapping“)."""
+    from rich.table import Table
+
+    from allmende.errors import NotFound
+    from allmende.harmonize.mapping import describe_rule
+    from allmende.harmonize.registry import load_schema
+    from allmende.harmonize.suggest import suggest_for_file
+
+    if not file.is_file() or not os.access(file, os.R_OK):
+        stderr.print(f"[red]Fehler:[/red] {file} ist keine lesbare Datei.")
+        raise typer.Exit(2)
+    try:
+        target = load_schema(schema)
+    except (NotFound, OSError) as error:
+        stderr.print(f"[red]Fehler:[/red] {error}")
+        raise typer.Exit(2) from None
+    try:
+        mapping = suggest_for_file(file, target)
+    except AllmendeError as error:
+        fail(error, as_json)
+    if as_json:
+        print(mapping.to_json())
+        return
+    table = Table(title=f"Zuordnung von {file.name} zu „{mapping.schema_name}“")
+    for heading in ("Feld", "Quelle", "Umwandlung", "Sicherheit", "Begründung"):
+        table.add_column(heading, overflow="fold")
+    for name, rule in mapping.fields.items():
+        table.add_row(name, ", ".join(rule.source) or "–", describe_rule(rule),
+                      f"{rule.confidence or 0:.2f}", rule.reason or "")
+    Console().print(table)
 
 
 class _unit_of_work:

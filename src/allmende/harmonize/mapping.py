@@ -344,6 +344,14 @@ def load_mapping(path: str | Path) -> Mapping:
     return parse_mapping(Path(path).read_bytes())
 
 
+def describe_rule(rule: FieldRule) -> str:
+    """The rule's transforms in words, for tables shown to people."""
+    steps = [t.describe() for t in rule.transforms]
+    if rule.constant is not None:
+        steps.insert(0, f"fester Wert „{rule.constant}“")
+    return " → ".join(steps)
+
+
 def skeleton(schema: MappingType[str, Any]) -> Mapping:
     """A mapping onto ``schema`` with every field unmapped."""
     return Mapping(schema_name=str(schema.get("name", "")),

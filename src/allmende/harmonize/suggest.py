@@ -25,6 +25,7 @@ from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from datetime import datetime
 from difflib import SequenceMatcher
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -43,6 +44,7 @@ from allmende.harmonize.mapping import (
     as_text,
     skeleton,
 )
+from allmende.harmonize.source import load_source
 from allmende.tables.schema import quote_ident
 
 THRESHOLD = 0.45
@@ -268,7 +270,8 @@ def _evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | None:
 
 def _geometry_evidence(target: FieldProfile) -> Evidence | None:
     if target.type == "geometry":
-        return Evidence(floor=0.8, notes=["Geometriespalte (WGS84) als WKT"])
+        return Evidence(floor=0.8, transforms=[Geometry()],
+                        notes=["Geometriespalte (WGS84) als WKT"])
     for concept, output in (("latitude", "lat"), ("longitude", "lon")):
         if concept in target.concepts and target.type == "number":
             return Evidence(factor=0.0, floor=0.55, transforms=[Geometry(output=output)],
@@ -458,3 +461,13 @@ def _unmapped(target: FieldProfile, ags: str | None) -> FieldRule:
         return FieldRule(constant=ags, confidence=0.6,
                          reason="keine Spalte; AGS der Organisation als fester Wert")
     return FieldRule(confidence=0.0, reason="keine passende Spalte gefunden")
+
+
+def suggest_for_file(path: Path, schema: MappingType[str, Any]) -> Mapping:
+    """Reads and types a file like an upload (offline) and suggests its mapping."""
+    con = duckdb.connect()
+    try:
+        source = load_source(con, path)
+        return suggest_mapping(con, source.relation, source.columns, schema)
+    finally:
+        con.close()
