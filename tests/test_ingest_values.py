@@ -125,6 +125,19 @@ def test_german_wins_when_every_dot_is_a_thousands_separator(con):
     assert values == [3.7, 1234.0, 1234.5]
 
 
+@pytest.mark.parametrize("name", ["Breitengrad", "lat", "Längengrad", "LONGITUDE", "lng"])
+def test_degrees_with_three_decimals_are_no_thousands(con, name):
+    column, values = one(con, ["51.513", "7.465", "51.5", None], name=name)
+    assert column.type == "number" and values == [51.513, 7.465, 51.5, None]
+
+
+def test_three_decimals_elsewhere_stay_german_thousands(con):
+    column, values = one(con, ["51.513", "7.465"], name="Einwohner")
+    assert column.type == "integer" and values == [51513, 7465]
+    column, values = one(con, ["1.234.567", "51.513"], name="Breitengrad")
+    assert column.type == "integer"  # "1.234.567" is no degree: the German reading stays
+
+
 def test_plain_integers(con):
     column, values = one(con, ["-12", "+5", "0", "999999999999999"])
     assert column.type == "integer"

@@ -389,6 +389,15 @@ IDENTIFIER_NAME = re.compile(r"(^|[^a-z])(plz|postleitzahl|ags|gemeindeschluesse
                              r"regionalschluessel|kreisschluessel|gkz)([^a-z]|$)")
 
 
+# Coordinates in degrees: "51.513" is a latitude with three decimals, not 51,513.
+DEGREE_NAME = re.compile(r"^(lat|latitude|breite|breitengrad|lon|lng|long|longitude|laenge|"
+                         r"laengengrad)$")
+
+
+def _is_degree_column(name: str) -> bool:
+    return bool(DEGREE_NAME.match(re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_")))
+
+
 def _decide(name: str, c: dict[str, int | str | None]) -> ColumnType:
     n = c["n"]
     v = _clean(name)
@@ -417,6 +426,9 @@ def _decide(name: str, c: dict[str, int | str | None]) -> ColumnType:
 
     if c["int"] == n and IDENTIFIER_NAME.search(fold(name)):
         return make("string", v, "Kennziffer (Name der Spalte): als Text behalten")
+    if c["de_thousands"] and c["int"] + c["en_decimal"] == n and _is_degree_column(name):
+        return make("number", _conv_number_en(v),
+                    "Koordinate in Grad (Name der Spalte): Punkt als Dezimaltrennzeichen")
     if c["int"] + c["de_thousands"] + c["de_decimal"] == n:
         if c["de_decimal"] == 0:
             if c["de_thousands"] == 0:
