@@ -1,19 +1,60 @@
 """The shipped schemas and schemas given as files.
 
 A schema is a Frictionless Table Schema descriptor (a plain ``dict``) with allmende's additions:
-the field type ``geometry`` and the top-level keys ``name``, ``title``, ``version`` and
-``description``.
+the field type ``geometry`` (WKT or GeoJSON geometry text in WGS84) and the top-level keys
+``name``, ``title``, ``version`` and ``description`` (German). Cross-field checks go under the
+top-level key ``x-allmende``; they run only when a schema declares them::
+
+    "x-allmende": {
+      "rules": [
+        {"type": "greater-or-equal", "field": "ende", "than": "beginn"},
+        {"type": "greater-than", "field": "b", "than": "a"},
+        {"type": "sum-equals", "field": "insgesamt", "of": ["maennlich", "weiblich"]}
+      ],
+      "areaCheck": true,
+      "coordinates": {"lat": "breitengrad", "lon": "laengengrad"}
+    }
+
+``rules`` yield ``cross-field-error``; ``areaCheck`` checks that ``geometry`` fields (and the
+``coordinates`` pair) lie inside the area given to the validation, yielding ``area-error``.
+
+:func:`check_schema` rejects descriptors that are not valid Table Schema with
+:class:`~allmende.errors.Invalid`, one German :class:`~allmende.errors.FieldError` per problem.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from allmende.errors import NotFound
+from allmende.errors import FieldError, Invalid, NotFound
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+# Field types and the constraints each supports (frictionless-py 5 ignores the others; we
+# refuse them, so that a schema never promises a check that does not happen).
+TYPES: dict[str, tuple[str, ...]] = {
+    "string": ("required", "unique", "enum", "pattern", "minLength", "maxLength"),
+    "integer": ("required", "unique", "enum", "minimum", "maximum", "exclusiveMinimum",
+                "exclusiveMaximum"),
+    "number": ("required", "unique", "enum", "minimum", "maximum", "exclusiveMinimum",
+               "exclusiveMaximum"),
+    "boolean": ("required", "unique", "enum"),
+    "date": ("required", "unique", "enum", "minimum", "maximum", "exclusiveMinimum",
+             "exclusiveMaximum"),
+    "datetime": ("required", "unique", "enum", "minimum", "maximum", "exclusiveMinimum",
+                 "exclusiveMaximum"),
+    "time": ("required", "unique", "enum", "minimum", "maximum", "exclusiveMinimum",
+             "exclusiveMaximum"),
+    "year": ("required", "unique", "enum", "minimum", "maximum", "exclusiveMinimum",
+             "exclusiveMaximum"),
+    "any": ("required", "unique", "enum"),
+    "geometry": ("required", "unique"),
+}
+STRING_FORMATS = ("default", "email", "uri", "uuid")
+RULE_TYPES = ("greater-or-equal", "greater-than", "sum-equals")
 
 
 def shipped_names() -> list[str]:
@@ -30,3 +71,134 @@ def load_schema(name_or_path: str | Path) -> dict[str, Any]:
             raise NotFound(f"Das Schema „{name_or_path}“ gibt es nicht; vorhanden: "
                            f"{', '.join(shipped_names())}.", "schema_not_found")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def field_names(schema: dict[str, Any]) -> list[str]:
+    return [spec["name"] for spec in schema["fields"]]
+
+
+def get_field(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    for spec in schema["fields"]:
+        if spec["name"] == name:
+            return spec
+    raise NotFound(f"Das Schema hat kein Feld „{name}“.", "field_not_found")
+
+
+def primary_key(schema: dict[str, Any]) -> list[str]:
+    key = schema.get("primaryKey") or []
+    return [key] if isinstance(key, str) else list(key)
+
+
+def check_schema(schema: Any, source: str = "Schema") -> dict[str, Any]:
+    """``schema`` when it is a valid Table Schema (with allmende's additions), else
+    :class:`Invalid` naming every faulty field."""
+    problems = list(_schema_problems(schema))
+    if problems:
+        raise Invalid(f"{source} ist kein gültiges Table Schema.", problems, "invalid_schema")
+    return schema
+
+
+def _schema_problems(schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        yield FieldError("(Schema)", "Ein Schema ist ein JSON-Objekt.")
+        return
+    fields = schema.get("fields")
+    if not isinstance(fields, list) or not fields:
+        yield FieldError("fields", "„fields“ muss eine nicht leere Liste von Feldern sein.")
+        return
+    seen: set[str] = set()
+    for number, spec in enumerate(fields, start=1):
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) \
+                or not spec["name"].strip():
+            yield FieldError(f"fields[{number}]", f"Feld {number} braucht einen Namen.")
+            continue
+        if spec["name"] in seen:
+            yield FieldError(spec["name"], f"Der Feldname „{spec['name']}“ kommt doppelt vor.")
+        seen.add(spec["name"])
+        yield from _field_problems(spec)
+    for name in primary_key(schema):
+        if name not in seen:
+            yield FieldError("primaryKey", f"Der Primärschlüssel nennt „{name}“, das Schema hat "
+                                           "kein solches Feld.")
+    yield from _list_of_strings(schema, "missingValues", "(Schema)")
+    if schema.get("fieldsMatch", "exact") != "exact":
+        yield FieldError("fieldsMatch", "allmende prüft Spalten nach ihrer Reihenfolge; nur "
+                                        "„exact“ wird unterstützt.")
+    yield from _extra_problems(schema.get("x-allmende", {}), seen)
+
+
+def _field_problems(spec: dict[str, Any]) -> Any:
+    name, kind = spec["name"], spec.get("type", "string")
+    if kind not in TYPES:
+        yield FieldError(name, f"Feld „{name}“: unbekannter Typ „{kind}“ (erlaubt: "
+                               f"{', '.join(TYPES)}).")
+        return
+    fmt = spec.get("format", "default")
+    if kind == "string" and fmt not in STRING_FORMATS:
+        yield FieldError(name, f"Feld „{name}“: unbekanntes Format „{fmt}“.")
+    if kind in ("date", "datetime", "time") and fmt != "default" and "%" not in str(fmt):
+        yield FieldError(name, f"Feld „{name}“: das Format „{fmt}“ wird nicht unterstützt "
+                               "(„default“ oder ein Muster wie %d.%m.%Y).")
+    yield from _list_of_strings(spec, "missingValues", name)
+    for key in ("trueValues", "falseValues"):
+        yield from _list_of_strings(spec, key, name)
+    for key in ("decimalChar", "groupChar"):
+        if key in spec and (not isinstance(spec[key], str) or len(spec[key]) > 1):
+            yield FieldError(name, f"Feld „{name}“: „{key}“ muss ein einzelnes Zeichen sein.")
+    constraints = spec.get("constraints", {})
+    if not isinstance(constraints, dict):
+        yield FieldError(name, f"Feld „{name}“: „constraints“ muss ein Objekt sein.")
+        return
+    for key, value in constraints.items():
+        yield from _constraint_problems(name, kind, key, value)
+
+
+def _constraint_problems(name: str, kind: str, key: str, value: Any) -> Any:
+    if key not in TYPES[kind]:
+        yield FieldError(name, f"Feld „{name}“: die Bedingung „{key}“ passt nicht zum Typ "
+                               f"„{kind}“.")
+    elif key in ("required", "unique") and not isinstance(value, bool):
+        yield FieldError(name, f"Feld „{name}“: „{key}“ muss true oder false sein.")
+    elif key in ("minLength", "maxLength") and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        yield FieldError(name, f"Feld „{name}“: „{key}“ muss eine ganze Zahl ≥ 0 sein.")
+    elif key == "enum" and (not isinstance(value, list) or not value):
+        yield FieldError(name, f"Feld „{name}“: „enum“ muss eine nicht leere Liste sein.")
+    elif key == "pattern":
+        try:
+            re.compile(value)
+        except (re.error, TypeError) as error:
+            yield FieldError(name, f"Feld „{name}“: das Muster „{value}“ ist kein gültiger "
+                                   f"regulärer Ausdruck ({error}).")
+    elif key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") and \
+            kind in ("integer", "number", "year") and (
+            not isinstance(value, int | float | str) or isinstance(value, bool)):
+        yield FieldError(name, f"Feld „{name}“: „{key}“ muss eine Zahl sein.")
+
+
+def _list_of_strings(spec: dict[str, Any], key: str, name: str) -> Any:
+    if key in spec and (not isinstance(spec[key], list)
+                        or not all(isinstance(v, str) for v in spec[key])):
+        yield FieldError(name, f"„{key}“ muss eine Liste von Texten sein.")
+
+
+def _extra_problems(extra: Any, names: set[str]) -> Any:
+    if not isinstance(extra, dict):
+        yield FieldError("x-allmende", "„x-allmende“ muss ein Objekt sein.")
+        return
+    for rule in extra.get("rules", []):
+        kind = rule.get("type") if isinstance(rule, dict) else None
+        if kind not in RULE_TYPES:
+            yield FieldError("x-allmende", f"Unbekannte Regel „{kind}“ (erlaubt: "
+                                           f"{', '.join(RULE_TYPES)}).")
+            continue
+        others = [rule.get("than")] if kind != "sum-equals" else list(rule.get("of") or [])
+        for name in [rule.get("field"), *others]:
+            if name not in names:
+                yield FieldError("x-allmende", f"Die Regel „{kind}“ nennt „{name}“, das "
+                                               "Schema hat kein solches Feld.")
+    coordinates = extra.get("coordinates") or {}
+    for name in coordinates.values():
+        if name not in names:
+            yield FieldError("x-allmende", f"„coordinates“ nennt „{name}“, das Schema hat kein "
+                                           "solches Feld.")
