@@ -202,17 +202,18 @@ def merged_block(con: duckdb.DuckDBPyConnection, labels: list[str]) -> tuple[lis
     if not candidates:
         return [], 0
     first = _blank(candidates[0])
-    counts = con.execute(
+    # A cheap look at the first column first: most tables have no blank cell there.
+    total, continuation, first_is_blank = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {first}), "
-        f"(SELECT {first} FROM raw ORDER BY rowid LIMIT 1), " + ", ".join(
-            f"count(*) FILTER (WHERE {first} AND {_blank(label)}), "
-            f"count(*) FILTER (WHERE NOT {first} AND NOT {_blank(label)})"
-            for label in candidates) + " FROM raw").fetchall()[0]
-    total, continuation, first_is_blank = counts[:3]
+        f"(SELECT {first} FROM raw ORDER BY rowid LIMIT 1) FROM raw").fetchall()[0]
     if not continuation or first_is_blank:
         return [], 0
+    counts = con.execute("SELECT " + ", ".join(
+        f"count(*) FILTER (WHERE {first} AND {_blank(label)}), "
+        f"count(*) FILTER (WHERE NOT {first} AND NOT {_blank(label)})"
+        for label in candidates) + " FROM raw").fetchall()[0]
     width = 0
-    for blank_in_continuation, filled_elsewhere in zip(counts[3::2], counts[4::2], strict=True):
+    for blank_in_continuation, filled_elsewhere in zip(counts[::2], counts[1::2], strict=True):
         if (blank_in_continuation < MERGED_AGREEMENT * continuation
                 or filled_elsewhere < MERGED_AGREEMENT * (total - continuation)):
             break
