@@ -657,7 +657,8 @@ def _failures(con: duckdb.DuckDBPyConnection,
               chains: list[_Chain]) -> tuple[list[TransformError], dict[str, int]]:
     checks = [f"SELECT {c.index} AS f, 0 AS s, {SOURCE_ROW}, e{c.index} AS value FROM {STAGES} "
               f"WHERE e{c.index} IS NOT NULL" for c in chains if c.array_step]
-    checks += [f"SELECT {c.index}, {k}, {SOURCE_ROW}, {c.column(k - 1)} FROM {STAGES} "
+    checks += [f"SELECT {c.index} AS f, {k} AS s, {SOURCE_ROW}, {c.column(k - 1)} AS value "
+               f"FROM {STAGES} "
                f"WHERE {step.failed(c.column(k - 1), c.column(k))}"
                for c in chains for k, step in enumerate(c.steps, start=1)]
     if not checks:
