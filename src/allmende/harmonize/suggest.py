@@ -90,6 +90,9 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "population": ("einwohner", "einwohnerzahl", "bevoelkerung", "population", "anzahl einwohner"),
     "reference_date": ("stichtag", "stand", "datum", "reference date"),
     "status": ("status", "zustand", "state"),
+    "accessible": ("barrierefrei", "rollstuhlgerecht", "barrierefreiheit", "behindertengerecht",
+                   "wheelchair"),
+    "fee": ("gebuehrenpflichtig", "kostenpflichtig", "gebuehr", "fee"),
     "description": ("beschreibung", "description", "bemerkung", "hinweis", "kommentar"),
 }
 ABBREVIATIONS = {"str": "strasse", "nr": "nummer", "hausnr": "hausnummer", "tel": "telefon",
