@@ -154,9 +154,6 @@ class Join(_Transform):
     def sql_many(self, values: list[str]) -> str:
         return f"nullif(concat_ws({_literal(self.separator)}, {', '.join(values)}), '')"
 
-    def message(self, value: str) -> str:
-        return f"„{value}“ ließ sich nicht verbinden."
-
     def describe(self) -> str:
         return f"verbinden mit „{self.separator}“"
 
