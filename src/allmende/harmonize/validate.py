@@ -37,6 +37,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -53,6 +54,7 @@ SAMPLE_LIMIT = 100
 # frictionless reads the first 100 lines (at most its 100 kB buffer) to sniff the dialect.
 _SNIFF_LINES = 100
 _SNIFF_BYTES = 100_000
+_SAMPLE_ROWS = 100
 _NULL_MARK = "\x1e\x1f\x1eallmende-null\x1e\x1f\x1e"
 # Python's str.strip() removes these (Unicode White_Space plus the ASCII separators).
 _PY_SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}"
@@ -122,7 +124,7 @@ class FieldSql:
     @property
     def typed(self) -> str:
         """The typed value, NULL for empty or invalid cells (for consolidation)."""
-        return f"CASE WHEN NOT ({self.type_error}) THEN {self.value} END"
+        return f"CASE WHEN NOT {self.blank} AND NOT {self.type_error} THEN {self.value} END"
 
 
 def _number_text(field: dict[str, Any], cell: str) -> tuple[str, str]:
@@ -325,8 +327,11 @@ def field_sql(field: dict[str, Any], cell: str,
     blank = f"({cell} IS NULL" + (f" OR {cell} IN ({_sql_list(missing)}))" if missing else ")")
     ok, value = _value_sql(field, cell)
     type_error = f"(NOT {blank} AND NOT coalesce({ok}, FALSE))"
+    # A cell with a type error gets no constraint error (frictionless checks typed values).
+    checks = [(name, f"(NOT {type_error} AND {sql})")
+              for name, sql in _constraint_sql(field, blank, value)]
     return FieldSql(field["name"], field.get("type", "string"), blank, type_error, value,
-                    _constraint_sql(field, blank, value))
+                    checks)
 
 
 def _constraint_sql(field: dict[str, Any], blank: str, value: str) -> list[tuple[str, str]]:
@@ -371,7 +376,7 @@ def typed_expressions(schema: Mapping[str, Any],
     for spec in schema["fields"]:
         cell = (columns or {}).get(spec["name"], _ident(spec["name"]))
         sql = field_sql(spec, cell, missing)
-        result[spec["name"]] = f"CASE WHEN NOT {sql.blank} THEN {sql.typed} END"
+        result[spec["name"]] = sql.typed
     return result
 
 
@@ -395,10 +400,11 @@ class CsvDialect:
     escape: str
 
 
-def sniff(path: Path) -> tuple[CsvDialect, list[str]]:
-    """Encoding, dialect and header labels, decided on the first lines as frictionless does:
-    UTF-8 (with or without BOM) when the sample decodes, else Latin-1; Python's csv.Sniffer
-    over the first 100 lines with the delimiters ``, \\t ; |``; labels trimmed."""
+def sniff(path: Path) -> tuple[CsvDialect, list[str], int]:
+    """Encoding, dialect, header labels and header row, decided on the first lines as
+    frictionless does: UTF-8 (with or without BOM) when the sample decodes, else Latin-1;
+    Python's csv.Sniffer over the first 100 lines with the delimiters ``, \\t ; |``; the
+    header row by the widths of the first 100 rows; labels trimmed."""
     with path.open("rb") as handle:
         buffer = handle.read(_SNIFF_BYTES)
     try:
@@ -421,8 +427,31 @@ def sniff(path: Path) -> tuple[CsvDialect, list[str]]:
         delimiter, quote, escape = ",", '"', '"'
     if quote == "'":
         quote, escape = '"', '"' if escape == "'" else escape
-    first = next(csv.reader(sample, delimiter=delimiter, quotechar=quote), [])
-    return CsvDialect(encoding, delimiter, quote, escape), [cell.strip() for cell in first]
+    dialect = CsvDialect(encoding, delimiter, quote, escape)
+    records = _first_records(path, dialect)
+    header = _header_row(records)
+    labels = [cell.strip() for cell in records[header - 1]] if records else []
+    return dialect, labels, header
+
+
+def _first_records(path: Path, dialect: CsvDialect) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig" if dialect.encoding == "utf-8" else dialect.encoding,
+                   newline="", errors="replace") as text:
+        reader = csv.reader(text, delimiter=dialect.delimiter, quotechar=dialect.quote)
+        return list(itertools.islice(reader, _SAMPLE_ROWS))
+
+
+def _header_row(records: list[list[str]]) -> int:
+    """frictionless' header detection: the first of the first 100 rows whose width is within
+    10 % (at least 1) of their mean width; row 1 when none is."""
+    if not records:
+        return 1
+    width = round(sum(len(r) for r in records) / len(records))
+    drift = max(round(width * 0.1), 1)
+    for number, cells in enumerate(records, start=1):
+        if abs(len(cells) - width) <= drift:
+            return number
+    return 1
 
 
 def _empty_records(path: Path, dialect: CsvDialect) -> list[int]:
@@ -443,7 +472,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str = "cells"
              ) -> tuple[list[str], int]:
     """Read ``path`` into ``table`` (columns ``__row``, ``__width``, ``c1``…``cN``, all cells
     VARCHAR, NULL where a row has fewer cells); returns the header labels and N."""
-    dialect, labels = sniff(path)
+    dialect, labels, header = sniff(path)
     width = len(labels) + 1
     while True:
         columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, width + 1)) + "}"
@@ -474,10 +503,8 @@ def load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str = "cells"
         empty_rows = f" UNION ALL SELECT g, 0, {nulls} FROM __gaps"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
         SELECT * FROM (SELECT {row} AS __row, {present} AS __width, {', '.join(cells)}
-                       FROM __raw{empty_rows}) WHERE __row > 1 ORDER BY __row""")
+                       FROM __raw{empty_rows}) WHERE __row > {header} ORDER BY __row""")
     con.execute("DROP TABLE __raw")
-    if empties and empties[0] == 1:
-        labels = []
     return labels, width
 
 
@@ -577,8 +604,8 @@ def _area_sql(cell: str, area: Sequence[float]) -> str:
     lon_min, lat_min, lon_max, lat_max = area
     numbers = (f"list_transform(regexp_extract_all(CASE WHEN {cell} LIKE '{{%' THEN "
                f"json_extract({cell}, '$.coordinates')::VARCHAR ELSE {cell} END, "
-               "'-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?'), x -> x::DOUBLE)")
-    return (f"(len(list_filter(range(1, len({numbers}), 2), i -> "
+               "'-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?'), lambda x: x::DOUBLE)")
+    return (f"(len(list_filter(range(1, len({numbers}), 2), lambda i: "
             f"NOT ({numbers}[i] BETWEEN {lon_min} AND {lon_max} AND "
             f"{numbers}[i + 1] BETWEEN {lat_min} AND {lat_max}))) > 0)")
 
@@ -629,7 +656,9 @@ def _unique_key(spec: FieldSql) -> str:
     typed = spec.typed
     if spec.type != "number":
         return typed
-    return f"CASE WHEN NOT isnan({typed}) THEN {typed}::VARCHAR ELSE 'NaN' || __row END"
+    # -0 equals 0 for Decimal; adding 0.0 turns the DOUBLE -0.0 into 0.0.
+    return (f"CASE WHEN isnan({typed}) THEN 'NaN' || __row "
+            f"ELSE ({typed} + 0.0)::VARCHAR END")
 
 
 def _counts_sql(plan: _Plan) -> str:
