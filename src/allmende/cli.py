@@ -20,7 +20,7 @@ from allmende.access import accounts
 from allmende.access.policy import Actor
 from allmende.catalog import organizations
 from allmende.config import Settings
-from allmende.errors import AllmendeError
+from allmende.errors import AllmendeError, NotFound
 from allmende.platform import Platform
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -33,6 +33,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+schema_app = typer.Typer(no_args_is_help=True, help="Gemeinsame Schemas ansehen.")
+app.add_typer(schema_app, name="schema")
 mapping_app = typer.Typer(no_args_is_help=True, help="Zuordnungen zu gemeinsamen Schemas.")
 app.add_typer(mapping_app, name="mapping")
 
@@ -219,6 +221,103 @@ def ingest_command(
                            f"{result.resource} mit {result.rows} Zeilen veröffentlicht.")
     for warning in result.warnings if not as_json else []:
         stderr.print(f"[yellow]Hinweis:[/yellow] {warning['message']}")
+
+
+@app.command("validate")
+def validate_command(
+    file: Annotated[Path, typer.Argument(help="CSV-Datei (Kopfzeile in Zeile 1)")],
+    schema: Annotated[str, typer.Option("--schema", help="Name eines Schemas oder SCHEMA.json")],
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="Zuordnung (JSON)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Eine Datei offline gegen ein Schema prüfen (Frictionless-Regeln), mit Qualitätsbericht."""
+    from allmende.harmonize import registry, validate
+
+    if not file.is_file() or not os.access(file, os.R_OK):
+        stderr.print(f"[red]Fehler:[/red] {file} ist keine lesbare Datei.")
+        raise typer.Exit(2)
+    try:
+        descriptor = registry.check_schema(registry.load_schema(schema), f"Das Schema {schema}")
+        report = (validate.validate_mapped_file(file, mapping, descriptor) if mapping
+                  else validate.validate_file(file, descriptor))
+    except (OSError, ValueError) as error:
+        stderr.print(f"[red]Fehler:[/red] {file} oder {schema} lässt sich nicht lesen: {error}")
+        raise typer.Exit(2) from None
+    except NotFound as error:
+        if as_json:
+            print(json.dumps({"error": {"code": error.code, "message": str(error)}},
+                             ensure_ascii=False))
+        stderr.print(f"[red]Fehler:[/red] {error}")
+        raise typer.Exit(2) from None
+    except AllmendeError as error:
+        fail(error, as_json)
+    if as_json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        _print_report(file, schema, report)
+    raise typer.Exit(0 if report.valid else 1)
+
+
+def _print_report(file: Path, schema: str, report: Any) -> None:
+    from rich.table import Table
+
+    verdict = "[green]gültig[/green]" if report.valid else "[red]ungültig[/red]"
+    stderr.print(f"{file.name} gegen „{schema}“: {verdict}, {report.rows} Zeilen, "
+                 f"Qualität {report.score:.1f} von 100.")
+    if report.errors:
+        counts = Table("Fehlerart", "Anzahl", title="Fehler")
+        for kind, count in sorted(report.errors.items()):
+            counts.add_row(kind, str(count))
+        stderr.print(counts)
+        for sample in report.samples[:20]:
+            stderr.print(f"  {sample.message}")
+
+
+@schema_app.command("list")
+def schema_list(as_json: JsonOption = False) -> None:
+    """Die mitgelieferten Schemas auflisten."""
+    from rich.table import Table
+
+    from allmende.harmonize import registry
+
+    schemas = [registry.load_schema(name) for name in registry.shipped_names()]
+    if as_json:
+        print(json.dumps({"schemas": [{k: s.get(k) for k in ("name", "title", "version")}
+                                      for s in schemas]}, ensure_ascii=False))
+        return
+    table = Table("Name", "Titel", "Version", "Felder")
+    for s in schemas:
+        table.add_row(s["name"], s.get("title", ""), s.get("version", ""), str(len(s["fields"])))
+    Console().print(table)
+
+
+@schema_app.command("show")
+def schema_show(name: str, as_json: JsonOption = False) -> None:
+    """Ein Schema mit seinen Feldern und Regeln zeigen."""
+    from rich.table import Table
+
+    from allmende.harmonize import registry
+
+    try:
+        schema = registry.load_schema(name)
+    except AllmendeError as error:
+        fail(error, as_json)
+    if as_json:
+        print(json.dumps(schema, ensure_ascii=False))
+        return
+    console = Console()
+    console.print(f"[bold]{schema.get('title', name)}[/bold] ({schema.get('name', name)} "
+                  f"{schema.get('version', '')})\n{schema.get('description', '')}")
+    table = Table("Feld", "Titel", "Typ", "Regeln", "Beispiel")
+    key = registry.primary_key(schema)
+    for spec in schema["fields"]:
+        rules = [f"{k}={v}" for k, v in spec.get("constraints", {}).items()]
+        rules += ["Primärschlüssel"] if spec["name"] in key else []
+        table.add_row(spec["name"], spec.get("title", ""), spec.get("type", "string"),
+                      ", ".join(rules), str(spec.get("example", "")))
+    console.print(table)
+    for rule in schema.get("x-allmende", {}).get("rules", []):
+        console.print(f"Regel: {rule}")
 
 
 @app.command("worker")
