@@ -101,7 +101,11 @@ def _ident(name: str) -> str:
 
 
 def _strip(cell: str) -> str:
-    return f"regexp_replace({cell}, '^{_PY_SPACE}+|{_PY_SPACE}+$', '', 'g')"
+    # The regex only runs on the rare cells that start or end with white space.
+    ends = [f"unicode(left({cell}, 1))", f"unicode(right({cell}, 1))"]
+    edge = " OR ".join(f"{end} <= 32 OR {end} >= 133" for end in ends)
+    return (f"CASE WHEN {edge} THEN regexp_replace({cell}, '^{_PY_SPACE}+|{_PY_SPACE}+$', '', "
+            f"'g') ELSE {cell} END")
 
 
 _DECIMAL = (r"[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
@@ -153,7 +157,7 @@ def _value_sql(field: dict[str, Any], cell: str) -> tuple[str, str]:
         return ok, f"TRY_CAST(replace({text}, '_', '') AS HUGEINT)"
     if kind == "number":
         text, usable = _number_text(field, cell)
-        plain = f"replace({_strip(text)}, '_', '')"
+        plain = f"replace({text}, '_', '')"
         ok = f"({usable} AND regexp_full_match({plain}, '{_DECIMAL}'))"
         return ok, f"_allmende_number({plain})"
     if kind == "boolean":
@@ -386,8 +390,8 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     # after normalizing; '1e3' and '.5' are read directly.
     con.execute(r"""
         CREATE OR REPLACE MACRO _allmende_number(t) AS CASE
-          WHEN regexp_matches(t, '(?i)^[+-]?s?nan') THEN 'NaN'::DOUBLE
-          ELSE TRY_CAST(t AS DOUBLE) END""")
+          WHEN TRY_CAST(t AS DOUBLE) IS NOT NULL THEN TRY_CAST(t AS DOUBLE)
+          WHEN regexp_matches(t, '(?i)^[+-]?s?nan') THEN 'NaN'::DOUBLE END""")
 
 
 # --- reading a CSV as frictionless does -----------------------------------------------------
@@ -704,8 +708,9 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, schema: Mapping[s
     makes it) whose header row had ``labels``."""
     register_functions(con)
     plan = _plan(schema, labels, area)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW __flags AS {_flags_sql(plan, table)}")
     try:
+        # Materialized once: the counts and the samples both read it.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __flags AS {_flags_sql(plan, table)}")
         result = con.execute(f"SELECT {_counts_sql(plan)} FROM __flags")
     except duckdb.Error as error:
         raise Invalid(f"Das Schema lässt sich nicht anwenden: {error}",
