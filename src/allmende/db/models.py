@@ -259,6 +259,74 @@ class Activity(Base):
     __table_args__ = (Index("ix_activities_dataset_created", "dataset_id", "created_at"),)
 
 
+class SharedSchema(Base):
+    """A shared schema added by a sysadmin (the shipped ones live in ``harmonize/schemas``)."""
+
+    __tablename__ = "shared_schemas"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    version: Mapped[str] = mapped_column(String(30))
+    descriptor: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ResourceMapping(Base):
+    """One version of how a resource's columns become a shared schema's fields."""
+
+    __tablename__ = "resource_mappings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_id: Mapped[str] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+    schema_name: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("resource_id", "version"),)
+
+
+class QualityReport(Base):
+    """A table version mapped onto its schema and validated; the mapped rows are kept as
+    Parquet (``mapped_path``) for the regional consolidation."""
+
+    __tablename__ = "quality_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_id: Mapped[str] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+    table_version: Mapped[int] = mapped_column(Integer)
+    mapping_version: Mapped[int] = mapped_column(Integer)
+    schema_name: Mapped[str] = mapped_column(String(100), index=True)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    score: Mapped[float] = mapped_column()
+    valid: Mapped[bool] = mapped_column(Boolean)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    mapped_path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("resource_id", "table_version", "mapping_version"),)
+
+
+class Consolidation(Base):
+    """The regional table of one schema: a catalog dataset of its own, rebuilt from the latest
+    quality reports of its sources."""
+
+    __tablename__ = "consolidations"
+
+    schema_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    sources: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rebuilt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    dataset: Mapped[Dataset] = relationship(lazy="joined")
+
+
 class CatalogState(Base):
     """A single row holding the catalog's revision counter."""
 
@@ -269,6 +337,7 @@ class CatalogState(Base):
 
 
 __all__ = [
-    "Activity", "ApiToken", "Base", "CatalogState", "Dataset", "Job", "Membership",
-    "Organization", "Resource", "TableVersion", "User", "utcnow",
+    "Activity", "ApiToken", "Base", "CatalogState", "Consolidation", "Dataset", "Job",
+    "Membership", "Organization", "QualityReport", "Resource", "ResourceMapping", "SharedSchema",
+    "TableVersion", "User", "utcnow",
 ]

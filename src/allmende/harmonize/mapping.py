@@ -19,7 +19,7 @@ from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import duckdb
 import numpy as np
@@ -182,9 +182,13 @@ class DateFormat(_Transform):
     format: str
     _output = "%Y-%m-%d"
 
+    # Values already in ISO form pass too: the next upload of the same file may arrive typed
+    # (a date column), which the mapping reads as ISO text.
+    _iso: ClassVar[tuple[str, ...]] = ("%Y-%m-%d",)
+
     def sql(self, value: str) -> str:
-        return (f"strftime(try_strptime(trim({value}), {_literal(self.format)}), "
-                f"{_literal(self._output)})")
+        formats = ", ".join(_literal(f) for f in (self.format, *self._iso))
+        return f"strftime(try_strptime(trim({value}), [{formats}]), {_literal(self._output)})"
 
     def message(self, value: str) -> str:
         return f"„{value}“ entspricht nicht dem Format {self.format}."
@@ -198,6 +202,7 @@ class DatetimeFormat(DateFormat):
 
     kind: Literal["datetime"] = "datetime"  # type: ignore[assignment]
     _output = "%Y-%m-%dT%H:%M:%S"
+    _iso: ClassVar[tuple[str, ...]] = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ")
 
 
 class NumberFormat(_Transform):

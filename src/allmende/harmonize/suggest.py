@@ -72,6 +72,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                       "in betrieb seit", "commissioning date"),
     "power": ("nennleistung", "leistung", "anschlussleistung", "ladeleistung", "power",
               "nennleistung ladeeinrichtung", "max leistung", "p", "p1"),
+    "charge_point_id": ("ladepunkt id", "evse id", "evse", "evseid", "ladepunktkennung",
+                        "ladepunkt kennung", "charge point id"),
     "charge_points": ("anzahl ladepunkte", "ladepunkte", "anzahl der ladepunkte",
                       "number of charging points"),
     "connectors": ("steckertypen", "steckertyp", "stecker", "steckertypen1", "connector",
@@ -328,10 +330,14 @@ def _date_evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | No
     if column.type != "string":
         return None
     formats = DATETIME_FORMATS if target.type == "datetime" else DATE_FORMATS
-    for pattern in formats:
-        if column.share(lambda v, p=pattern: _parses(v, p)) >= 0.9:
-            return Evidence(transforms=[wanted(format=pattern)],
-                            notes=[f"Datumsformat {pattern}"])
+    shares = {p: column.share(lambda v, p=p: _parses(v, p)) for p in formats}
+    pattern = max(formats, key=lambda p: shares[p])
+    if shares[pattern] >= 0.9:
+        return Evidence(transforms=[wanted(format=pattern)], notes=[f"Datumsformat {pattern}"])
+    if shares[pattern] >= 0.5:  # some dates are wrong: the mapping reports them per row
+        return Evidence(transforms=[wanted(format=pattern)], factor=0.8, notes=[
+            f"Datumsformat {pattern}; {round(100 * (1 - shares[pattern]))} % der Werte "
+            "passen nicht"])
     return None
 
 

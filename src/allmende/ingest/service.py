@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, authorize
 from allmende.catalog import datasets
-from allmende.db.models import Resource, TableVersion
+from allmende.db.models import QualityReport, Resource, ResourceMapping, TableVersion
 from allmende.errors import Conflict, Invalid, NotFound
 from allmende.ingest import pipeline
 from allmende.ingest.geo import parse_crs
@@ -152,6 +152,7 @@ def _publish(platform: Platform, actor: Actor, request: IngestRequest, resource_
                 schema_changes=changes, created_by_id=actor.user_id)
             session.add(version)
             _remember(resource, options, request.original_name)
+            _queue_harmonization(session, actor, resource)
             datasets.record_change(session, actor, resource.dataset, "version_added",
                                    {"resource": [None, resource_name], "version": [None, number]})
             result = IngestResult(resource.dataset.name, resource.id, number, built.rows,
@@ -161,6 +162,13 @@ def _publish(platform: Platform, actor: Actor, request: IngestRequest, resource_
             published.unlink(missing_ok=True)
         raise
     return result
+
+
+def _queue_harmonization(session: Session, actor: Actor, resource: Resource) -> None:
+    """A mapped resource's new version is mapped and validated again, in the background."""
+    if session.scalar(select(ResourceMapping.id).where(
+            ResourceMapping.resource_id == resource.id).limit(1)) is not None:
+        queue.enqueue(session, "harmonize", {"resource": resource.id}, actor)
 
 
 def _remember(resource: Resource, options: ReadOptions, original_name: str) -> None:
@@ -174,4 +182,5 @@ def recover(platform: Platform) -> list[Path]:
     with platform.db.sessions() as session:
         queue.fail_stale(session)
         referenced = list(session.scalars(select(TableVersion.path)))
+        referenced += session.scalars(select(QualityReport.mapped_path))
     return store.sweep(platform.settings.data_dir, referenced)

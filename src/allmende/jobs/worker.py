@@ -39,9 +39,10 @@ Handler = Callable[[JobContext], dict[str, Any]]
 
 def handlers() -> dict[str, Handler]:
     """Every job kind and the function that does it."""
+    from allmende.harmonize.jobs import consolidate_job, harmonize_job
     from allmende.ingest.jobs import ingest_job
 
-    return {"ingest": ingest_job}
+    return {"ingest": ingest_job, "harmonize": harmonize_job, "consolidate": consolidate_job}
 
 
 def worker_name() -> str:

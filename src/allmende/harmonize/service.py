@@ -1,0 +1,476 @@
+"""Harmonize as a service: schemas, a resource's mapping, its quality report and the regional
+tables. Used by the web API, the UI, the CLI, the background jobs and the demo.
+
+Flow: a person saves a mapping (a new mapping version) → :func:`harmonize_resource` maps the
+resource's latest table version, validates it, keeps the typed rows as Parquet and stores the
+quality report → :func:`consolidate` rebuilds the schema's regional table from the latest report
+of every public source. A new table version of a mapped resource runs the same flow (the ingest
+queues it). Only public, published datasets feed a regional table, which is public itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from allmende.access.policy import Action, Actor, authorize
+from allmende.catalog import datasets, organizations
+from allmende.db.models import (
+    Consolidation,
+    Dataset,
+    Organization,
+    QualityReport,
+    Resource,
+    ResourceMapping,
+    SharedSchema,
+    TableVersion,
+)
+from allmende.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from allmende.harmonize import consolidate as regional
+from allmende.harmonize import registry
+from allmende.harmonize.mapping import (
+    MappedTable,
+    Mapping,
+    apply_mapping,
+    check_mapping,
+    parse_mapping,
+)
+from allmende.harmonize.suggest import suggest_mapping
+from allmende.harmonize.validate import SAMPLE_LIMIT, Sample, ValidationReport, validate_columns
+from allmende.ingest.readers import scratch_dir
+from allmende.jobs import queue
+from allmende.platform import Platform
+from allmende.tables import store
+from allmende.tables.schema import HIDDEN_COLUMNS, quote_ident
+
+#: Who rebuilds regional tables: the platform itself.
+SYSTEM = Actor(is_sysadmin=True, name="allmende Zusammenführung")
+REGION_TYPE = "region"
+PREVIEW_ROWS = 20
+SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_-]{1,62}")
+SOURCE_ROW = "__row"
+
+
+# --- schemas --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SchemaInfo:
+    name: str
+    title: str
+    version: str
+    description: str
+    fields: int
+    shipped: bool
+
+
+def _info(descriptor: dict[str, Any], shipped: bool) -> SchemaInfo:
+    return SchemaInfo(descriptor["name"], descriptor.get("title", descriptor["name"]),
+                      str(descriptor.get("version", "")), descriptor.get("description", ""),
+                      len(descriptor["fields"]), shipped)
+
+
+def list_schemas(session: Session) -> list[SchemaInfo]:
+    """The shipped schemas and those sysadmins added, by name."""
+    infos = [_info(registry.load_schema(name), True) for name in registry.shipped_names()]
+    infos += [_info(s.descriptor, False) for s in session.scalars(select(SharedSchema))]
+    return sorted(infos, key=lambda info: info.name)
+
+
+def get_schema(session: Session, name: str) -> dict[str, Any]:
+    if name in registry.shipped_names():
+        return registry.load_schema(name)
+    added = session.scalar(select(SharedSchema).where(SharedSchema.name == name))
+    if added is None:
+        names = ", ".join(info.name for info in list_schemas(session))
+        raise NotFound(f"Das Schema „{name}“ gibt es nicht; vorhanden: {names}.",
+                       "schema_not_found")
+    return added.descriptor
+
+
+def add_schema(session: Session, actor: Actor, descriptor: Any) -> SchemaInfo:
+    """A sysadmin adds (or replaces, with a new version) a schema from Table Schema JSON."""
+    if not actor.is_sysadmin:
+        raise Forbidden("Nur Systemadministratorinnen und -administratoren können Schemas "
+                        "hinzufügen.")
+    schema = registry.check_schema(descriptor)
+    name = schema.get("name")
+    if not isinstance(name, str) or not SCHEMA_NAME.fullmatch(name):
+        raise Invalid(field_errors=[FieldError("name", (
+            "Ein Schema braucht einen Namen aus Kleinbuchstaben, Ziffern, „-“ und „_“, "
+            "beginnend mit einem Buchstaben, z. B. „spielplaetze“."))])
+    if name in registry.shipped_names():
+        raise Conflict(f"„{name}“ ist ein mitgeliefertes Schema und lässt sich nicht ersetzen.",
+                       "schema_shipped")
+    existing = session.scalar(select(SharedSchema).where(SharedSchema.name == name))
+    version = str(schema.get("version") or "1.0.0")
+    if existing is None:
+        session.add(SharedSchema(name=name, version=version, descriptor=schema,
+                                 created_by_id=actor.user_id))
+    else:
+        existing.descriptor, existing.version = schema, version
+    session.flush()
+    return _info(schema, False)
+
+
+# --- mappings --------------------------------------------------------------------------------
+
+def _latest_version(resource: Resource) -> TableVersion:
+    if not resource.versions:
+        raise NotFound(f"Die Ressource „{resource.name}“ hat noch keine Tabellenversion.",
+                       "no_version")
+    return resource.versions[-1]
+
+
+def _visible_columns(version: TableVersion) -> list[dict[str, str]]:
+    return [c for c in version.columns if c["name"] not in HIDDEN_COLUMNS]
+
+
+def _load_version(con: duckdb.DuckDBPyConnection, data_dir: Path, version: TableVersion,
+                  limit: int | None = None) -> list[dict[str, str]]:
+    columns = _visible_columns(version)
+    select_list = ", ".join(quote_ident(c["name"]) for c in columns)
+    clause = f" LIMIT {int(limit)}" if limit else ""
+    con.execute(f"CREATE OR REPLACE TABLE source AS SELECT {select_list} FROM read_parquet(?)"
+                f"{clause}", [str(data_dir / version.path)])
+    return columns
+
+
+def _editable_resource(session: Session, actor: Actor, resource_id: str) -> Resource:
+    resource = datasets.get_resource(session, actor, resource_id)
+    authorize(actor, Action.EDIT_DATASET, resource.dataset)
+    return resource
+
+
+def latest_mapping(session: Session, resource_id: str) -> ResourceMapping | None:
+    return session.scalar(select(ResourceMapping).where(ResourceMapping.resource_id ==
+                                                        resource_id)
+                          .order_by(ResourceMapping.version.desc()).limit(1))
+
+
+def mapping_versions(session: Session, resource_id: str) -> list[ResourceMapping]:
+    return list(session.scalars(select(ResourceMapping).where(
+        ResourceMapping.resource_id == resource_id).order_by(ResourceMapping.version)))
+
+
+def suggest(platform: Platform, session: Session, actor: Actor, resource_id: str,
+            schema_name: str) -> Mapping:
+    """A suggested mapping of the resource's latest version onto the schema."""
+    resource = _editable_resource(session, actor, resource_id)
+    schema = get_schema(session, schema_name)
+    con = duckdb.connect()
+    try:
+        columns = _load_version(con, platform.settings.data_dir, _latest_version(resource))
+        return suggest_mapping(con, "source", columns, schema,
+                               ags=resource.dataset.organization.ags)
+    finally:
+        con.close()
+
+
+@dataclass
+class Preview:
+    fields: list[str]
+    rows: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+    error_counts: dict[str, int]
+
+
+def preview(platform: Platform, session: Session, actor: Actor, resource_id: str,
+            mapping: Mapping | dict[str, Any], limit: int = PREVIEW_ROWS) -> Preview:
+    """The first rows mapped, with the cells that failed, before anything is saved."""
+    resource = _editable_resource(session, actor, resource_id)
+    mapping = mapping if isinstance(mapping, Mapping) else parse_mapping(mapping)
+    schema = get_schema(session, mapping.schema_name)
+    con = duckdb.connect()
+    try:
+        columns = _load_version(con, platform.settings.data_dir, _latest_version(resource),
+                                limit)
+        mapped = apply_mapping(con, "source", columns, mapping, schema)
+        rows = con.execute(f"SELECT * EXCLUDE ({SOURCE_ROW}) FROM {mapped.relation} "
+                           f"ORDER BY {SOURCE_ROW}").fetchall()
+    finally:
+        con.close()
+    return Preview(mapped.fields, [dict(zip(mapped.fields, r, strict=True)) for r in rows],
+                   [e.__dict__ for e in mapped.errors], mapped.error_counts)
+
+
+def save_mapping(platform: Platform, session: Session, actor: Actor, resource_id: str,
+                 mapping: Mapping | dict[str, Any]) -> ResourceMapping:
+    """Check the mapping against schema and source, store it as the next mapping version and
+    queue the harmonization of the resource."""
+    resource = _editable_resource(session, actor, resource_id)
+    mapping = mapping if isinstance(mapping, Mapping) else parse_mapping(mapping)
+    schema = get_schema(session, mapping.schema_name)
+    check_mapping(mapping, schema, _visible_columns(_latest_version(resource)))
+    number = (session.scalar(select(func.max(ResourceMapping.version)).where(
+        ResourceMapping.resource_id == resource.id)) or 0) + 1
+    saved = ResourceMapping(resource_id=resource.id, schema_name=mapping.schema_name,
+                            version=number, rules=mapping.model_dump(mode="json",
+                                                                     exclude_none=True),
+                            created_by_id=actor.user_id)
+    session.add(saved)
+    datasets.record_change(session, actor, resource.dataset, "mapping_saved", {
+        "resource": [None, resource.name], "schema": [None, mapping.schema_name],
+        "mapping_version": [None, number]})
+    session.flush()
+    queue.enqueue(session, "harmonize", {"resource": resource.id}, actor)
+    return saved
+
+
+# --- quality --------------------------------------------------------------------------------
+
+def latest_report(session: Session, resource_id: str) -> QualityReport | None:
+    return session.scalar(select(QualityReport).where(QualityReport.resource_id == resource_id)
+                          .order_by(QualityReport.table_version.desc(),
+                                    QualityReport.mapping_version.desc()).limit(1))
+
+
+def reports_for(session: Session, resource_ids: list[str]) -> dict[str, QualityReport]:
+    """The latest report of each resource (for badges in lists)."""
+    found: dict[str, QualityReport] = {}
+    if not resource_ids:
+        return found
+    rows = session.scalars(select(QualityReport).where(QualityReport.resource_id.in_(
+        resource_ids)).order_by(QualityReport.table_version, QualityReport.mapping_version))
+    for report in rows:
+        found[report.resource_id] = report
+    return found
+
+
+def _with_transform_errors(report: ValidationReport, mapped: MappedTable) -> ValidationReport:
+    """Cells a transform could not convert count as ``mapping-error``."""
+    if mapped.error_counts:
+        report.errors["mapping-error"] = sum(mapped.error_counts.values())
+        report.valid = False
+        report.samples[:0] = [Sample("mapping-error", e.row + 1, e.field, e.message)
+                              for e in mapped.errors[:SAMPLE_LIMIT]]
+        del report.samples[SAMPLE_LIMIT:]
+    return report
+
+
+def harmonize_resource(platform: Platform, resource_id: str) -> QualityReport | None:
+    """Map, validate and keep the latest version of a mapped resource (idempotent: an
+    existing report for the same table and mapping version is returned as it is)."""
+    data_dir = platform.settings.data_dir
+    with platform.db.session() as session:
+        resource = session.get(Resource, resource_id)
+        saved = latest_mapping(session, resource_id)
+        if resource is None or saved is None or not resource.versions:
+            return None
+        version = resource.versions[-1]
+        existing = session.scalar(select(QualityReport).where(
+            QualityReport.resource_id == resource_id,
+            QualityReport.table_version == version.version,
+            QualityReport.mapping_version == saved.version))
+        if existing is not None:
+            return existing
+        schema = get_schema(session, saved.schema_name)
+        organization = resource.dataset.organization
+        provenance = regional.Provenance(organization.slug, organization.ags,
+                                         resource.dataset.name, version.version,
+                                         version.created_at)
+        work = scratch_dir(store.scratch_root(data_dir))
+        try:
+            target = work / "harmonized.parquet"
+            report = _map_and_validate(data_dir, version, parse_mapping(saved.rules), schema,
+                                       organization.bbox, provenance, target)
+            relative = f"{store.TABLES}/{resource_id}/harmonized-v{version.version}-" \
+                       f"m{saved.version}.parquet"
+            store.publish(data_dir, target, relative)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        stored = QualityReport(
+            resource_id=resource_id, table_version=version.version,
+            mapping_version=saved.version, schema_name=saved.schema_name, rows=report.rows,
+            score=report.score, valid=report.valid, report=report.as_dict(),
+            mapped_path=relative)
+        session.add(stored)
+        session.flush()
+        queue.enqueue(session, "consolidate", {"schema": saved.schema_name}, SYSTEM)
+        return stored
+
+
+def _map_and_validate(data_dir: Path, version: TableVersion, mapping: Mapping,
+                      schema: dict[str, Any], area: list[float] | None,
+                      provenance: regional.Provenance, target: Path) -> ValidationReport:
+    con = duckdb.connect()
+    try:
+        columns = _load_version(con, data_dir, version)
+        mapped = apply_mapping(con, "source", columns, mapping, schema)
+        con.execute(f"CREATE TEMP VIEW __numbered AS SELECT *, {SOURCE_ROW} + 1 AS "
+                    f"__report_row FROM {mapped.relation}")
+        report = validate_columns(con, "__numbered", schema, row_column="__report_row",
+                                  area=area, source=version.source_name)
+        regional.write_harmonized(con, mapped.relation, SOURCE_ROW, schema, provenance,
+                                  target)
+        return _with_transform_errors(report, mapped)
+    finally:
+        con.close()
+
+
+# --- the regional tables ------------------------------------------------------------------
+
+def _region_organization(session: Session) -> Organization:
+    """The organization that publishes the regional tables: the first of type "region",
+    created when there is none."""
+    found = session.scalar(select(Organization).where(Organization.type == REGION_TYPE)
+                           .order_by(Organization.id).limit(1))
+    if found is not None:
+        return found
+    return organizations.create_organization(session, SYSTEM, {
+        "slug": "region", "name": "Region", "type": REGION_TYPE,
+        "description": "Regionale Datensätze, aus den Daten der Kommunen zusammengeführt."})
+
+
+def regional_dataset_name(schema_name: str) -> str:
+    return f"region-{schema_name}"
+
+
+def _regional_resource(session: Session, schema: dict[str, Any]) -> Resource:
+    name = regional_dataset_name(schema["name"])
+    dataset = session.scalar(select(Dataset).where(Dataset.name == name))
+    if dataset is None:
+        title = schema.get("title", schema["name"])
+        dataset = datasets.create_dataset(session, SYSTEM, {
+            "name": name, "organization": _region_organization(session).slug,
+            "title": f"{title} in der Region",
+            "description": (f"Regionaler Datensatz nach dem gemeinsamen Schema „{title}“ "
+                            f"({schema['name']}): die zusammengeführten Daten aller Kommunen, "
+                            "die ihre Daten diesem Schema zugeordnet haben, mit Herkunft je "
+                            "Zeile (Spalten quelle_…). Wird neu gebaut, sobald sich eine "
+                            "Quelle ändert."),
+            "keywords": ["Regional", "Harmonisiert", title], "access_level": "public"})
+    return datasets.file_resource(session, SYSTEM, dataset.name, schema["name"])
+
+
+@dataclass
+class Source:
+    report: QualityReport
+    dataset: Dataset
+    path: Path
+
+
+def _sources(session: Session, data_dir: Path, schema_name: str
+             ) -> tuple[list[Source], list[dict[str, str]]]:
+    """The latest report of every public source whose current mapping targets the schema;
+    sources not yet harmonized are listed as problems."""
+    latest = select(ResourceMapping.resource_id, func.max(ResourceMapping.version).label("v")
+                    ).group_by(ResourceMapping.resource_id).subquery()
+    mappings = session.scalars(select(ResourceMapping).join(latest, (
+        ResourceMapping.resource_id == latest.c.resource_id) & (ResourceMapping.version ==
+                                                               latest.c.v))
+        .where(ResourceMapping.schema_name == schema_name))
+    sources, problems = [], []
+    for saved in mappings:
+        resource = session.get(Resource, saved.resource_id)
+        dataset = resource.dataset
+        if (dataset.deleted_at is not None or dataset.draft or dataset.access_level != "public"
+                or not resource.versions):
+            continue
+        report = session.scalar(select(QualityReport).where(
+            QualityReport.resource_id == resource.id,
+            QualityReport.table_version == resource.versions[-1].version,
+            QualityReport.mapping_version == saved.version))
+        if report is None or not (data_dir / report.mapped_path).is_file():
+            problems.append({"dataset": dataset.name, "message": (
+                "Die neueste Version ist noch nicht harmonisiert (oder die Harmonisierung ist "
+                "gescheitert).")})
+            continue
+        sources.append(Source(report, dataset, data_dir / report.mapped_path))
+    return sources, problems
+
+
+def consolidate(platform: Platform, schema_name: str) -> Consolidation:
+    """Rebuild the regional table of a schema as the next version of its resource."""
+    data_dir = platform.settings.data_dir
+    with platform.db.session() as session:
+        schema = get_schema(session, schema_name)
+        sources, problems = _sources(session, data_dir, schema_name)
+        resource = _regional_resource(session, schema)
+        work = scratch_dir(store.scratch_root(data_dir))
+        try:
+            target = work / "regional.parquet"
+            built = _union(sources, schema, target, problems)
+            number = (resource.versions[-1].version if resource.versions else 0) + 1
+            relative = store.version_path(resource.id, number)
+            size = target.stat().st_size
+            digest = hashlib.sha256(target.read_bytes()).hexdigest()
+            store.publish(data_dir, target, relative)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        session.add(TableVersion(
+            resource_id=resource.id, version=number, path=relative, rows=built.rows,
+            columns=regional.table_columns(schema), crs="EPSG:4326",
+            source_name=f"Zusammenführung von {len(sources)} Quellen", source_sha256=digest,
+            source_size=size, source_format="parquet",
+            read_report={"duplicates_removed": built.duplicates}, warnings=[],
+            schema_changes={}))
+        datasets.record_change(session, SYSTEM, resource.dataset, "version_added",
+                               {"resource": [None, resource.name], "version": [None, number]})
+        return _record_consolidation(session, schema_name, resource, sources, problems, built)
+
+
+def _union(sources: list[Source], schema: dict[str, Any], target: Path,
+           problems: list[dict[str, str]]) -> regional.Consolidated:
+    """The union, leaving out a source whose file cannot be read (and saying so)."""
+    readable = []
+    for source in sources:
+        try:
+            duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(source.path)]).fetchall()
+            readable.append(source)
+        except duckdb.Error as error:
+            problems.append({"dataset": source.dataset.name,
+                             "message": f"Die harmonisierten Daten sind nicht lesbar: {error}"})
+    sources[:] = readable
+    if not readable:
+        return regional.write_empty(schema, target)
+    return regional.consolidate_files([s.path for s in readable], schema, target)
+
+
+def _record_consolidation(session: Session, schema_name: str, resource: Resource,
+                          sources: list[Source], problems: list[dict[str, str]],
+                          built: regional.Consolidated) -> Consolidation:
+    listed = [{
+        "dataset": s.dataset.name, "title": s.dataset.title, "resource": s.report.resource_id,
+        "organization": s.dataset.organization.slug,
+        "organization_name": s.dataset.organization.name, "ags": s.dataset.organization.ags,
+        "table_version": s.report.table_version, "mapping_version": s.report.mapping_version,
+        "rows": s.report.rows, "kept": built.rows_per_source.get(s.dataset.name, 0),
+        "score": s.report.score, "valid": s.report.valid} for s in sources]
+    record = session.get(Consolidation, schema_name)
+    if record is None:
+        record = Consolidation(schema_name=schema_name, dataset_id=resource.dataset_id,
+                               resource_id=resource.id)
+        session.add(record)
+    record.sources, record.problems = listed, problems
+    record.rebuilt_at = dt.datetime.now(dt.UTC)
+    session.flush()
+    return record
+
+
+def get_consolidation(session: Session, schema_name: str) -> Consolidation:
+    record = session.get(Consolidation, schema_name)
+    if record is None:
+        raise NotFound(f"Für das Schema „{schema_name}“ gibt es noch keinen regionalen "
+                       "Datensatz.", "no_consolidation")
+    return record
+
+
+def list_consolidations(session: Session) -> list[Consolidation]:
+    return list(session.scalars(select(Consolidation).order_by(Consolidation.schema_name)))
+
+
+def harmonize_and_consolidate(platform: Platform, resource_id: str) -> None:
+    """Both steps at once, in-process (the demo and the CLI do not wait for a worker)."""
+    report = harmonize_resource(platform, resource_id)
+    if report is not None:
+        consolidate(platform, report.schema_name)
+
