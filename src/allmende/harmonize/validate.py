@@ -521,6 +521,7 @@ class _Plan:
     schema: Mapping[str, Any]
     labels: list[str]
     fields: list[FieldSql]
+    staged: list[FieldSql] = field(default_factory=list)  # the same over b{i}, t{i}, x{i}
     header_errors: list[Sample] = field(default_factory=list)
     unique: list[int] = field(default_factory=list)
     primary_key: list[int] = field(default_factory=list)
@@ -562,6 +563,7 @@ def _plan(schema: Mapping[str, Any], labels: list[str], area: Sequence[float] | 
         expected = specs
     plan = _Plan(schema, labels, [field_sql(spec, f"c{i}", missing)
                                   for i, spec in enumerate(expected, start=1)],
+                 [_staged(spec, i) for i, spec in enumerate(expected)],
                  _header_errors(labels, names))
     positions = {spec["name"]: i for i, spec in enumerate(expected)}
     plan.unique = [i for i, spec in enumerate(expected)
@@ -571,13 +573,21 @@ def _plan(schema: Mapping[str, Any], labels: list[str], area: Sequence[float] | 
     if key and all(name in positions for name in key):
         plan.primary_key = [positions[name] for name in key]
     extra = schema.get("x-allmende", {})
-    plan.rules = [r for r in (_rule_sql(rule, plan.fields, positions)
+    plan.rules = [r for r in (_rule_sql(rule, plan.staged, positions)
                               for rule in extra.get("rules", [])) if r]
     if extra.get("areaCheck") and area:
-        plan.area = [(i, _area_sql(f"c{i + 1}", area)) for i, spec in enumerate(expected)
+        plan.area = [(i, _area_sql(f"x{i}", area)) for i, spec in enumerate(expected)
                      if spec.get("type") == "geometry"]
-        plan.area += _coordinate_area(extra, positions, plan.fields, area)
+        plan.area += _coordinate_area(extra, positions, plan.staged, area)
     return plan
+
+
+def _staged(spec: dict[str, Any], i: int) -> FieldSql:
+    """The checks of field ``i`` over the columns the first stage computed once per cell
+    (empty, type error, value), so that no constraint repeats the parsing."""
+    checks = [(name, f"(NOT t{i} AND {sql})")
+              for name, sql in _constraint_sql(spec, f"b{i}", f"x{i}")]
+    return FieldSql(spec["name"], spec.get("type", "string"), f"b{i}", f"t{i}", f"x{i}", checks)
 
 
 def _rule_sql(rule: Mapping[str, Any], fields: list[FieldSql],
@@ -630,28 +640,46 @@ def _coordinate_area(extra: Mapping[str, Any], positions: Mapping[str, int],
 def _flags_sql(plan: _Plan, table: str) -> str:
     """One row per data row with a flag column per check."""
     n = len(plan.fields)
-    cols = ["__row", "__width"]
+    parsed = ["__row", "__width"]
     for i, spec in enumerate(plan.fields):
-        cols.append(f"{spec.blank} AS b{i}")
-        cols.append(f"{spec.type_error} AS t{i}")
-        cols += [f"({sql}) AS k{i}_{j}" for j, (_, sql) in enumerate(spec.constraints)]
+        parsed += [f"{spec.blank} AS b{i}", f"{spec.type_error} AS t{i}", f"{spec.value} AS x{i}"]
+    cols = ["__row", "__width"] + [f"b{i}, t{i}" for i in range(n)]
+    for i, spec in enumerate(plan.staged):
+        cols += [f"{sql} AS k{i}_{j}" for j, (_, sql) in enumerate(spec.constraints)]
     for j, (sql, _, _) in enumerate(plan.rules):
         cols.append(f"({sql}) AS r{j}")
     for j, (_, sql) in enumerate(plan.area):
         cols.append(f"coalesce({sql}, FALSE) AS a{j}")
-    for i in plan.unique:
-        spec = plan.fields[i]
-        key = _unique_key(spec)
-        cols.append(f"({key} IS NOT NULL AND row_number() OVER (PARTITION BY {key} "
-                    f"ORDER BY __row) > 1) AS u{i}")
-    if plan.primary_key:
-        keys = [_unique_key(plan.fields[i]) for i in plan.primary_key]
-        all_null = " AND ".join(f"{k} IS NULL" for k in keys)
-        cols.append(f"(({all_null}) OR row_number() OVER (PARTITION BY {', '.join(keys)} "
-                    "ORDER BY __row) > 1) AS pk")
+    groups = [([i], f"u{i}") for i in plan.unique]
+    groups += [(plan.primary_key, "pk")] if plan.primary_key else []
+    for fields, flag in groups:
+        cols += [f"{_unique_key(plan.staged[i])} AS {flag}_k{m}" for m, i in enumerate(fields)]
     blank = " AND ".join(f"b{i}" for i in range(n)) or "TRUE"
-    return (f"SELECT *, ({blank}) AS blank FROM (SELECT {', '.join(cols)} FROM {table}) "
-            f"WHERE TRUE")
+    base = (f"SELECT {', '.join(cols)}, ({blank}) AS blank FROM "
+            f"(SELECT {', '.join(parsed)} FROM {table})")
+    return _duplicates_sql(base, groups)
+
+
+def _duplicates_sql(base: str, groups: list[tuple[list[int], str]]) -> str:
+    """Adds a flag per unique field and for the primary key: the row repeats the key of an
+    earlier row. A GROUP BY of the repeated keys and a join is far cheaper in DuckDB than a
+    window partitioned by a million keys. In a primary key, empty cells equal each other and a
+    key of only empty cells is an error of its own (frictionless); a unique field ignores them."""
+    ctes, joins, flags = [f"base AS ({base})"], [], []
+    for fields, flag in groups:
+        keys = [f"{flag}_k{m}" for m in range(len(fields))]
+        nonnull = " OR ".join(f"{k} IS NOT NULL" for k in keys)
+        ctes.append(f"{flag}_d AS (SELECT {', '.join(keys)}, min(__row) AS first FROM base "
+                    f"WHERE {nonnull} GROUP BY ALL HAVING count(*) > 1)")
+        on = " AND ".join(f"base.{k} IS NOT DISTINCT FROM {flag}_d.{k}" for k in keys)
+        joins.append(f"LEFT JOIN {flag}_d ON {on}")
+        repeated = f"coalesce(base.__row > {flag}_d.first, FALSE)"
+        if flag == "pk":
+            repeated = f"({repeated} OR NOT ({' OR '.join(f'base.{k} IS NOT NULL' for k in keys)}))"
+        flags.append(f"{repeated} AS {flag}")
+    extra = "".join(f", {f}" for f in flags)
+    return (f"WITH {', '.join(ctes)} SELECT base.*{extra} FROM base {' '.join(joins)} "
+            "ORDER BY base.__row")
 
 
 def _unique_key(spec: FieldSql) -> str:
