@@ -149,6 +149,22 @@ def test_date_and_datetime_formats_become_iso(con):
     assert result.errors[0].message == "„31.02.2021“ entspricht nicht dem Format %d.%m.%Y."
 
 
+def test_blank_cells_are_missing_not_failures():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE source AS SELECT * FROM (VALUES ('01.02.2021', '44137 Dortmund'), "
+                "('', ''), ('  ', NULL)) t(day, town)")
+    columns = [{"name": "day", "type": "string"}, {"name": "town", "type": "string"}]
+    schema = _schema("tag", "plz")
+    mapping = parse_mapping({"schema_name": schema["name"], "fields": {
+        "tag": {"source": "day", "transforms": [{"kind": "date", "format": "%d.%m.%Y"}]},
+        "plz": {"source": "town", "transforms": [
+            {"kind": "split", "pattern": "^(\\d{5}) ", "group": 1}]}}})
+    result = apply_mapping(con, "source", columns, mapping, schema)
+    assert result.errors == [] and result.error_counts == {}
+    assert con.execute("SELECT tag, plz FROM mapped ORDER BY __row").fetchall() == [
+        ("2021-02-01", "44137"), (None, None), (None, None)]
+
+
 def test_crs_turns_utm_coordinates_into_wgs84(con):
     result, rows = _apply(con, {
         "lon": {"source": ["x", "y"], "transforms": [

@@ -179,6 +179,20 @@ def test_a_broken_source_does_not_break_the_others(platform, editors, tmp_path):
     assert record.problems[0]["dataset"] == "bo-lade"
 
 
+def test_until_a_new_version_is_harmonized_the_previous_one_counts(platform, editors,
+                                                                    tmp_path):
+    _world, dortmund, _bochum = editors
+    resource = _upload(platform, dortmund, tmp_path, "do-lade", "dortmund", DORTMUND_CSV)
+    _suggest_and_save(platform, dortmund, resource)
+    _run_jobs(platform)
+    source = tmp_path / "neu.csv"
+    source.write_text(DORTMUND_CSV, encoding="utf-8")
+    ingest(platform, dortmund, IngestRequest("do-lade", source, "ladesaeulen.csv"))
+    record = service.consolidate(platform, "ladesaeulen")  # before the harmonize job ran
+    assert [(s["dataset"], s["table_version"]) for s in record.sources] == [("do-lade", 1)]
+    assert "Version 1" in record.problems[0]["message"]
+
+
 def test_sysadmins_add_schemas_others_may_not(platform, editors):
     _world, dortmund, _bochum = editors
     descriptor = {"name": "spielplaetze", "title": "Spielplätze", "version": "1.0.0",

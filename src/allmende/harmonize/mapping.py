@@ -73,8 +73,9 @@ class _Transform(BaseModel):
         raise NotImplementedError
 
     def failed(self, before: str, after: str) -> str:
-        """When a row failed this step: it had a value and lost it."""
-        return f"{before} IS NOT NULL AND {after} IS NULL"
+        """When a row failed this step: it had a value and lost it (an empty or blank cell is
+        no value, in a raw CSV read by ``allmende validate`` as much as in a typed table)."""
+        return f"trim({before}) <> '' AND {after} IS NULL"
 
     def message(self, value: str) -> str:
         raise NotImplementedError
@@ -136,7 +137,7 @@ class Split(_Transform):
                 f"nullif(trim(regexp_extract({value}, {pattern}, {self.group})), '') END")
 
     def failed(self, before: str, after: str) -> str:
-        return f"{before} IS NOT NULL AND NOT regexp_matches({before}, {_literal(self.pattern)})"
+        return f"trim({before}) <> '' AND NOT regexp_matches({before}, {_literal(self.pattern)})"
 
     def message(self, value: str) -> str:
         return f"„{value}“ passt nicht zum Muster {self.pattern}."

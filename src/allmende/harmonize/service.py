@@ -375,17 +375,31 @@ def _sources(session: Session, data_dir: Path, schema_name: str
         if (dataset.deleted_at is not None or dataset.draft or dataset.access_level != "public"
                 or not resource.versions):
             continue
-        report = session.scalar(select(QualityReport).where(
-            QualityReport.resource_id == resource.id,
-            QualityReport.table_version == resource.versions[-1].version,
-            QualityReport.mapping_version == saved.version))
-        if report is None or not (data_dir / report.mapped_path).is_file():
+        report = _usable_report(session, data_dir, resource, saved)
+        if report is None:
             problems.append({"dataset": dataset.name, "message": (
-                "Die neueste Version ist noch nicht harmonisiert (oder die Harmonisierung ist "
+                "Noch keine harmonisierten Daten (die Prüfung läuft noch oder ist "
                 "gescheitert).")})
             continue
+        if (report.table_version, report.mapping_version) != (resource.versions[-1].version,
+                                                              saved.version):
+            problems.append({"dataset": dataset.name, "message": (
+                f"Die neueste Version ist noch nicht harmonisiert; bis dahin gilt Version "
+                f"{report.table_version} (Zuordnung {report.mapping_version}).")})
         sources.append(Source(report, dataset, data_dir / report.mapped_path))
     return sources, problems
+
+
+def _usable_report(session: Session, data_dir: Path, resource: Resource,
+                   saved: ResourceMapping) -> QualityReport | None:
+    """The report of the current table and mapping version; while that is missing (queued or
+    failed), the newest earlier one of the same schema, so a source does not drop out of the
+    regional table because its latest upload is not harmonized yet."""
+    reports = session.scalars(select(QualityReport).where(
+        QualityReport.resource_id == resource.id,
+        QualityReport.schema_name == saved.schema_name).order_by(
+        QualityReport.table_version.desc(), QualityReport.mapping_version.desc()))
+    return next((r for r in reports if (data_dir / r.mapped_path).is_file()), None)
 
 
 def consolidate(platform: Platform, schema_name: str) -> Consolidation:
@@ -474,3 +488,39 @@ def harmonize_and_consolidate(platform: Platform, resource_id: str) -> None:
     if report is not None:
         consolidate(platform, report.schema_name)
 
+
+
+# --- reading a resource's mapping and report (web API) ---------------------------------------
+# Mappings and reports carry cell values (value maps, error samples), so reading them needs
+# the same right as reading the rows.
+
+def _readable_resource(session: Session, actor: Actor, resource_id: str) -> Resource:
+    resource = datasets.get_resource(session, actor, resource_id)
+    authorize(actor, Action.READ_ROWS, resource.dataset)
+    return resource
+
+
+def current_mapping(session: Session, actor: Actor, resource_id: str) -> ResourceMapping:
+    """The latest mapping of a resource whose rows the actor may read."""
+    resource = _readable_resource(session, actor, resource_id)
+    saved = latest_mapping(session, resource.id)
+    if saved is None:
+        raise NotFound(f"Die Ressource „{resource.name}“ ist noch keinem gemeinsamen Schema "
+                       "zugeordnet.", "no_mapping")
+    return saved
+
+
+def mapping_history(session: Session, actor: Actor, resource_id: str) -> list[ResourceMapping]:
+    """Every saved mapping version of a resource whose rows the actor may read, oldest first."""
+    return mapping_versions(session, _readable_resource(session, actor, resource_id).id)
+
+
+def quality_for(session: Session, actor: Actor, resource_id: str) -> QualityReport:
+    """The latest quality report of a resource whose rows the actor may read."""
+    resource = _readable_resource(session, actor, resource_id)
+    report = latest_report(session, resource.id)
+    if report is None:
+        raise NotFound(f"Für die Ressource „{resource.name}“ gibt es noch keinen "
+                       "Qualitätsbericht: sie ist keinem Schema zugeordnet oder wird gerade "
+                       "geprüft.", "no_quality_report")
+    return report

@@ -112,7 +112,9 @@ def parse_crs(value: str) -> str:
 
 def _envelope(geometries: np.ndarray) -> dict[str, pa.Array]:
     bounds = shapely.bounds(geometries)
-    return {name: pa.array(bounds[:, i], pa.float64()) for i, name in enumerate(ENVELOPE)}
+    # a row without geometry has no envelope: NULL, not NaN (max() over NaN is NaN)
+    return {name: pa.array(bounds[:, i], pa.float64(), from_pandas=True)
+            for i, name in enumerate(ENVELOPE)}
 
 
 def _to_wgs84(geometries: np.ndarray, crs: str) -> np.ndarray:
@@ -147,7 +149,7 @@ def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOption
         x, y = (np.asarray(a, dtype=np.float64) for a in _transformer(crs).transform(x, y))
     valid = np.isfinite(x) & np.isfinite(y)
     x, y = np.where(valid, x, np.nan), np.where(valid, y, np.nan)
-    envelope = {name: pa.array(values, pa.float64())
+    envelope = {name: pa.array(values, pa.float64(), from_pandas=True)
                 for name, values in zip(ENVELOPE, (x, y, x, y), strict=True)}
     return Geometries(_point_wkb(x, y, valid), envelope, crs, columns, warnings)
 
