@@ -33,10 +33,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
-schema_app = typer.Typer(no_args_is_help=True, help="Gemeinsame Schemas ansehen.")
-app.add_typer(schema_app, name="schema")
 mapping_app = typer.Typer(no_args_is_help=True, help="Zuordnungen zu gemeinsamen Schemas.")
 app.add_typer(mapping_app, name="mapping")
+schema_app = typer.Typer(no_args_is_help=True, help="Gemeinsame Schemas ansehen.")
+app.add_typer(schema_app, name="schema")
 
 stderr = Console(stderr=True, soft_wrap=True)
 # The CLI is run by the operators of the platform, who act with full rights.
@@ -185,6 +185,10 @@ def ingest_command(
     header_row: Annotated[int | None, typer.Option(help="Zeilennummer der Kopfzeile (ab 1)")] =
         None,
     crs: Annotated[str | None, typer.Option(help="Koordinatensystem, z. B. EPSG:25832")] = None,
+    fill_down: Annotated[bool | None, typer.Option(
+        "--fill-down/--no-fill-down",
+        help="Verbundene Zellen (leere Folgezeilen) aus der Zeile darüber füllen; sonst "
+             "automatisch")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Eine Datei als neue Version einer Ressource einlesen (wartet, bis sie veröffentlicht
@@ -203,7 +207,7 @@ def ingest_command(
     request = IngestRequest(
         dataset=dataset, source=file, original_name=file.name, resource_name=resource,
         options=ReadOptions(encoding=encoding, delimiter=delimiter, header_row=header_row,
-                            sheet=sheet, crs=crs),
+                            sheet=sheet, crs=crs, fill_down=fill_down),
         organization=org, title=title, access_level=access)
     instance = platform()
     try:
