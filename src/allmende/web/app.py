@@ -19,6 +19,7 @@ from allmende.jobs.worker import run_until
 from allmende.platform import Platform
 from allmende.web import errors
 from allmende.web.api import datasets as datasets_api
+from allmende.web.api import harmonize as harmonize_api
 from allmende.web.api import organizations as organizations_api
 from allmende.web.api import rows as rows_api
 from allmende.web.api import uploads as uploads_api
@@ -66,6 +67,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(organizations_api.router, prefix="/api/v1")
     app.include_router(uploads_api.router, prefix="/api/v1")
     app.include_router(rows_api.router, prefix="/api/v1")
+    app.include_router(harmonize_api.router, prefix="/api/v1")
     # The more specific mount first: Starlette matches mounts in order.
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")

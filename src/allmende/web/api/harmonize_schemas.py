@@ -1,0 +1,154 @@
+"""Response shapes of the Harmonize API: shared schemas, mappings, quality reports and the
+regional tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from allmende.db.models import Consolidation, QualityReport, ResourceMapping
+from allmende.harmonize.service import Preview
+from allmende.web.api.schemas import FromRow
+
+
+def _schema_key() -> Any:
+    """"schema" would shadow a BaseModel attribute: the models hold ``schema_name`` and
+    answer with the key "schema"."""
+    return Field(alias="schema", description="Name des gemeinsamen Schemas")
+
+
+class SchemaInfoOut(FromRow):
+    name: str
+    title: str
+    version: str
+    description: str
+    fields: int = Field(description="Anzahl der Felder")
+    shipped: bool = Field(description="Mit allmende ausgeliefert (sonst von Sysadmins ergänzt)")
+
+
+class SchemaList(BaseModel):
+    count: int
+    results: list[SchemaInfoOut]
+
+
+class MappingOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    version: int
+    schema_name: str = _schema_key()
+    created_at: dt.datetime
+    mapping: dict[str, Any] = Field(
+        description="Die Zuordnung im selben Format, das PUT …/mapping erwartet")
+
+    @classmethod
+    def of(cls, saved: ResourceMapping) -> MappingOut:
+        return cls(version=saved.version, schema_name=saved.schema_name,
+                   created_at=saved.created_at, mapping=saved.rules)
+
+
+class MappingList(BaseModel):
+    count: int
+    results: list[MappingOut]
+
+
+class TransformErrorOut(BaseModel):
+    field: str = Field(description="Feld des Schemas")
+    column: str = Field(description="Quellspalte(n)")
+    row: int = Field(description="Datenzeile der Quelle, ab 1")
+    value: str
+    message: str
+
+
+class PreviewOut(BaseModel):
+    fields: list[str]
+    rows: list[dict[str, str | None]] = Field(
+        description="Die ersten Zeilen, zugeordnet: Werte als Text in kanonischer Form")
+    errors: list[TransformErrorOut]
+    error_counts: dict[str, int] = Field(description="Fehlgeschlagene Zellen je Feld")
+
+    @classmethod
+    def of(cls, preview: Preview) -> PreviewOut:
+        return cls(fields=preview.fields, rows=preview.rows,
+                   errors=[TransformErrorOut(**e) for e in preview.errors],
+                   error_counts=preview.error_counts)
+
+
+class SampleOut(BaseModel):
+    type: str = Field(description="Fehlerart, z. B. type-error, required-error, mapping-error")
+    row: int | None
+    field: str | None
+    message: str
+
+
+class QualityOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    schema_name: str = _schema_key()
+    table_version: int
+    mapping_version: int
+    score: float = Field(description="Qualitätswert 0 bis 100")
+    valid: bool
+    rows: int
+    rows_with_errors: int
+    errors: dict[str, int] = Field(description="Anzahl je Fehlerart")
+    samples: list[SampleOut]
+    completeness: dict[str, float] = Field(description="Anteil gefüllter Zellen je Feld")
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, report: QualityReport) -> QualityOut:
+        details = report.report
+        return cls(schema_name=report.schema_name, table_version=report.table_version,
+                   mapping_version=report.mapping_version, score=report.score,
+                   valid=report.valid, rows=report.rows,
+                   rows_with_errors=details.get("rows_with_errors", 0),
+                   errors=details["errors"],
+                   samples=[SampleOut(**sample) for sample in details["samples"]],
+                   completeness=details["completeness"], created_at=report.created_at)
+
+
+class SourceOut(BaseModel):
+    dataset: str
+    title: str
+    resource: str
+    organization: str
+    organization_name: str
+    ags: str | None
+    table_version: int
+    mapping_version: int
+    rows: int = Field(description="Zeilen der Quelle")
+    kept: int = Field(description="Davon im regionalen Datensatz (ohne Dubletten)")
+    score: float
+    valid: bool
+
+
+class ProblemOut(BaseModel):
+    dataset: str
+    message: str
+
+
+class ConsolidationOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    schema_name: str = _schema_key()
+    dataset: str = Field(description="Name des regionalen Datensatzes")
+    title: str
+    resource: str = Field(description="Ressource; Zeilen über /api/v1/resources/{id}/rows")
+    rebuilt_at: dt.datetime
+    sources: list[SourceOut]
+    problems: list[ProblemOut] = Field(description="Quellen, die nicht einfließen konnten")
+
+    @classmethod
+    def of(cls, record: Consolidation) -> ConsolidationOut:
+        return cls(schema_name=record.schema_name, dataset=record.dataset.name,
+                   title=record.dataset.title, resource=record.resource_id,
+                   rebuilt_at=record.rebuilt_at,
+                   sources=[SourceOut(**source) for source in record.sources],
+                   problems=[ProblemOut(**problem) for problem in record.problems])
+
+
+class ConsolidationList(BaseModel):
+    count: int
+    results: list[ConsolidationOut]
