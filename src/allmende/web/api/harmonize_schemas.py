@@ -56,7 +56,7 @@ class MappingList(BaseModel):
 class TransformErrorOut(BaseModel):
     field: str = Field(description="Feld des Schemas")
     column: str = Field(description="Quellspalte(n)")
-    row: int = Field(description="Datenzeile der Quelle, ab 1")
+    row: int = Field(description="Datenzeile der Quelle ohne Kopfzeile (erste Datenzeile = 1)")
     value: str
     message: str
 
@@ -77,7 +77,7 @@ class PreviewOut(BaseModel):
 
 class SampleOut(BaseModel):
     type: str = Field(description="Fehlerart, z. B. type-error, required-error, mapping-error")
-    row: int | None
+    row: int | None = Field(description="Zeile mit Kopfzeile gezählt (erste Datenzeile = 2)")
     field: str | None
     message: str
 
