@@ -10,18 +10,20 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from allmende.access import accounts
 from allmende.access.policy import Actor
-from allmende.catalog import organizations
 from allmende.config import Settings
 from allmende.errors import AllmendeError, NotFound
-from allmende.platform import Platform
+
+if TYPE_CHECKING:
+    from allmende.platform import Platform
+
+# Services are imported inside the commands: `allmende validate` needs no database, and a
+# command's start-up time counts in every benchmark of a whole process.
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="allmende – die offene Datenplattform der Kommunen einer Region.")
@@ -63,6 +65,10 @@ def main_options(
 
 def platform() -> Platform:
     """The platform over the configured data directory and database, migrated."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from allmende.platform import Platform
+
     settings = Settings(data_dir=state.data_dir) if state.data_dir else Settings()
     try:
         instance = Platform(settings)
@@ -122,6 +128,8 @@ def org_create(
     as_json: JsonOption = False,
 ) -> None:
     """Organisation anlegen."""
+    from allmende.catalog import organizations
+
     data: dict[str, Any] = {"slug": slug, "name": name, "ags": ags, "type": type}
     if bbox:
         try:
@@ -149,6 +157,9 @@ def user_create(
     as_json: JsonOption = False,
 ) -> None:
     """Konto anlegen, optional mit Rolle in einer Organisation."""
+    from allmende.access import accounts
+    from allmende.catalog import organizations
+
     with _unit_of_work(as_json) as session:
         user = accounts.create_user(session, email, password, name=name, sysadmin=sysadmin)
         if org:
@@ -165,6 +176,8 @@ def token_create(
     name: Annotated[str, typer.Option(help="Wofür das Token ist")] = "CLI",
 ) -> None:
     """API-Token erzeugen; gibt nur das Token auf stdout aus."""
+    from allmende.access import accounts
+
     with _unit_of_work(False) as session:
         user = accounts.get_user(session, email)
         print(accounts.create_token(session, user.id, name).secret)
@@ -389,7 +402,6 @@ def mapping_suggest(
     als Zuordnungsdatei für „allmende validate --mapping“)."""
     from rich.table import Table
 
-    from allmende.errors import NotFound
     from allmende.harmonize.mapping import describe_rule
     from allmende.harmonize.registry import load_schema
     from allmende.harmonize.suggest import suggest_for_file
