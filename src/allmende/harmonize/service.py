@@ -38,14 +38,13 @@ from allmende.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from allmende.harmonize import consolidate as regional
 from allmende.harmonize import registry
 from allmende.harmonize.mapping import (
-    MappedTable,
     Mapping,
     apply_mapping,
     check_mapping,
     parse_mapping,
 )
 from allmende.harmonize.suggest import suggest_mapping
-from allmende.harmonize.validate import SAMPLE_LIMIT, Sample, ValidationReport, validate_columns
+from allmende.harmonize.validate import ValidationReport, add_transform_errors, validate_columns
 from allmende.ingest.readers import scratch_dir
 from allmende.jobs import queue
 from allmende.platform import Platform
@@ -245,17 +244,6 @@ def reports_for(session: Session, resource_ids: list[str]) -> dict[str, QualityR
     return found
 
 
-def _with_transform_errors(report: ValidationReport, mapped: MappedTable) -> ValidationReport:
-    """Cells a transform could not convert count as ``mapping-error``."""
-    if mapped.error_counts:
-        report.errors["mapping-error"] = sum(mapped.error_counts.values())
-        report.valid = False
-        report.samples[:0] = [Sample("mapping-error", e.row + 1, e.field, e.message)
-                              for e in mapped.errors[:SAMPLE_LIMIT]]
-        del report.samples[SAMPLE_LIMIT:]
-    return report
-
-
 def harmonize_resource(platform: Platform, resource_id: str) -> QualityReport | None:
     """Map, validate and keep the latest version of a mapped resource (idempotent: an
     existing report for the same table and mapping version is returned as it is)."""
@@ -311,7 +299,7 @@ def _map_and_validate(data_dir: Path, version: TableVersion, mapping: Mapping,
                                   area=area, source=version.source_name)
         regional.write_harmonized(con, mapped.relation, SOURCE_ROW, schema, provenance,
                                   target)
-        return _with_transform_errors(report, mapped)
+        return add_transform_errors(report, mapped)
     finally:
         con.close()
 

@@ -922,6 +922,12 @@ def validate_mapped_file(path: str | Path, mapping_path: str | Path,
                                   source=path.name)
     finally:
         con.close()
+    return add_transform_errors(report, mapped)
+
+
+def add_transform_errors(report: ValidationReport, mapped: Any) -> ValidationReport:
+    """Cells a mapping's transform could not convert (``harmonize.mapping.MappedTable``)
+    count as ``mapping-error``, numbered like the file's rows (the header is row 1)."""
     if mapped.error_counts:
         report.errors["mapping-error"] = sum(mapped.error_counts.values())
         report.valid = False
