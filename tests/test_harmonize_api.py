@@ -287,8 +287,15 @@ def test_a_mapping_that_does_not_fit_is_422_naming_field_and_column(client, worl
     unknown_field = {"schema_name": "ladesaeulen", "fields": {"leistung": {"source": ["PLZ"]}}}
     fields = _error(client.put(url, json=unknown_field, headers=editor), 422)["fields"]
     assert fields[0]["field"] == "leistung" and "gibt es im Schema" in fields[0]["message"]
+    # malformed mappings get the same German messages as in the UI and the CLI
     no_schema = _error(client.put(url, json={"fields": {}}, headers=editor), 422)
-    assert no_schema["fields"] == [{"field": "schema_name", "message": "Pflichtangabe fehlt."}]
+    assert no_schema["code"] == "invalid_mapping"
+    assert no_schema["fields"] == [{"field": "schema_name", "message": "Angabe fehlt"}]
+    spell = {"schema_name": "ladesaeulen",
+             "fields": {"betreiber": {"source": "Betreiber", "transforms": [{"kind": "zauber"}]}}}
+    (field,) = _error(client.post(f"{url}/preview", json=spell, headers=editor), 422)["fields"]
+    assert field["field"] == "fields.betreiber.transforms.0"
+    assert field["message"].startswith("unbekannte Umwandlung; möglich: value_map")
     too_many = client.post(f"{url}/preview", json=wrong_column, params={"limit": 101},
                            headers=editor)
     assert [f["field"] for f in _error(too_many, 422)["fields"]] == ["limit"]

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
+from pydantic import BeforeValidator
 
 from allmende.harmonize import service
-from allmende.harmonize.mapping import Mapping
+from allmende.harmonize.mapping import Mapping, parse_mapping
 from allmende.web.api.harmonize_schemas import (
     ConsolidationList,
     ConsolidationOut,
@@ -25,7 +26,9 @@ router = APIRouter(tags=["Harmonisierung"])
 
 MAX_PREVIEW_ROWS = 100
 PreviewLimit = Annotated[int, Query(ge=1, le=MAX_PREVIEW_ROWS, description="Zeilen, höchstens 100")]
-MappingBody = Annotated[Mapping, Body(description=(
+# parse_mapping rather than FastAPI's generic validation: the same German messages and
+# "invalid_mapping" code as the UI and the CLI give for a malformed mapping.
+MappingBody = Annotated[Mapping, BeforeValidator(parse_mapping), Body(description=(
     "Die Zuordnung: `schema_name` und je Schemafeld eine Regel aus `source` (Spalte oder "
     "Spalten) oder `constant`, gefolgt von `transforms`."))]
 
