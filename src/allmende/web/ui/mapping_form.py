@@ -1,0 +1,257 @@
+"""The mapping editor's form: a mapping shown as one row per schema field, and the submitted
+form read back into a mapping.
+
+All of a field's transforms travel through the form as hidden JSON, so steps a person cannot
+edit here (CRS, geometry, number formats) survive a preview; the key parameters a person may
+edit (date format, scale factor, value map, split pattern and group, join separator) come as
+inputs of their own and replace, add or remove the step of their kind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from allmende.errors import FieldError
+from allmende.harmonize.mapping import FieldRule, describe_rule
+
+# Where a step added in the form goes among the others: the order apply_mapping expects.
+KIND_ORDER = ("geometry", "crs", "join", "split", "number", "scale", "value_map", "date",
+              "datetime")
+DATE_KINDS = {"date": "date", "datetime": "datetime"}
+NUMBER_TYPES = frozenset({"number", "integer"})
+Gettext = Callable[[str], str]
+
+
+@dataclass
+class FieldRow:
+    """One schema field in the editor: the schema's description and the rule's inputs."""
+
+    name: str
+    title: str
+    description: str
+    example: str
+    type: str
+    required: bool
+    sources: list[str]
+    constant: str
+    transforms: str  # JSON of all transforms
+    summary: str
+    date_kind: str | None  # "date"/"datetime" for temporal fields, else no date input
+    date_format: str
+    scale: str
+    value_map: str
+    split_pattern: str
+    split_group: str
+    join_separator: str | None  # None: the field joins no columns
+    confidence: float | None
+    reason: str
+    suggested: str  # the source columns the confidence speaks about
+
+    @property
+    def can_join(self) -> bool:
+        return self.type == "string"
+
+
+def _kind(transforms: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+    return next((t for t in transforms if t.get("kind") == kind), None)
+
+
+def _join_separator(transforms: list[dict[str, Any]], sources: list[str]) -> str | None:
+    """The separator input's value; None where the field joins nothing (or uses CRS, which
+    takes its two columns as x and y)."""
+    if _kind(transforms, "crs"):
+        return None
+    join = _kind(transforms, "join")
+    if join:
+        return str(join.get("separator", " "))
+    return " " if len(sources) > 1 else None
+
+
+def _summary(rule: Mapping[str, Any]) -> str:
+    try:
+        return describe_rule(FieldRule.model_validate(rule))
+    except ValidationError:
+        return ""  # the errors are shown next to the field
+
+
+def field_row(spec: Mapping[str, Any], rule: Mapping[str, Any],
+              raw: FormData | None = None) -> FieldRow:
+    """The row of one schema field; ``raw`` (a submitted form) wins over the rule, so what a
+    person typed is shown again even where it could not be read."""
+    name = spec["name"]
+    transforms = list(rule.get("transforms") or [])
+    date_kind = DATE_KINDS.get(spec.get("type", "string"))
+    split = _kind(transforms, "split") or {}
+    values = _kind(transforms, "value_map") or {}
+    scale = _kind(transforms, "scale")
+    sources = list(rule.get("source") or [])
+    row = FieldRow(
+        name=name, title=spec.get("title") or name, description=spec.get("description", ""),
+        example=str(spec.get("example", "")), type=spec.get("type", "string"),
+        required=bool((spec.get("constraints") or {}).get("required")), sources=sources,
+        constant=rule.get("constant") or "", transforms=json.dumps(transforms),
+        summary=_summary(rule), date_kind=date_kind,
+        date_format=(_kind(transforms, date_kind) or {}).get("format", "") if date_kind else "",
+        scale=f"{scale['factor']:g}" if scale else "",
+        value_map="\n".join(f"{k}={v}" for k, v in (values.get("values") or {}).items()),
+        split_pattern=split.get("pattern", ""), split_group=str(split.get("group", "")),
+        join_separator=_join_separator(transforms, sources),
+        confidence=rule.get("confidence"), reason=rule.get("reason") or "",
+        suggested="\n".join(sources))
+    if raw is not None:
+        _keep_typed(row, raw)
+    return row
+
+
+def _keep_typed(row: FieldRow, raw: FormData) -> None:
+    for attribute in ("date_format", "scale", "value_map", "split_pattern", "split_group",
+                      "constant"):
+        value = raw.get(f"{attribute}:{row.name}")
+        if value is not None:
+            setattr(row, attribute, str(value))
+    if raw.get(f"transforms:{row.name}") is not None:
+        row.transforms = str(raw[f"transforms:{row.name}"])
+    row.suggested = str(raw.get(f"suggested:{row.name}") or "")
+
+
+def field_rows(schema: Mapping[str, Any], rules: Mapping[str, Mapping[str, Any]],
+               raw: FormData | None = None) -> list[FieldRow]:
+    return [field_row(spec, rules.get(spec["name"]) or {}, raw) for spec in schema["fields"]]
+
+
+# --- reading the form -----------------------------------------------------------------------
+
+def _text(form: FormData, key: str) -> str | None:
+    value = form.get(key)
+    return None if value is None else str(value)
+
+
+def _sources(form: FormData, name: str) -> list[str]:
+    chosen = [str(v) for v in form.getlist(f"source:{name}") if str(v)]
+    return list(dict.fromkeys(chosen))
+
+
+def _value_map(text: str, _: Gettext) -> dict[str, str]:
+    values = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(_("Value map, line %(number)s: write source=target, e.g. "
+                               "ja=true.") % {"number": number})
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _number(text: str) -> float:
+    return float(text.strip().replace(",", "."))
+
+
+def _edits(form: FormData, name: str, spec: Mapping[str, Any], sources: list[str],
+           _: Gettext) -> dict[str, dict[str, Any] | None]:
+    """The parameters submitted for ``name``: per transform kind its new parameters, or None
+    to remove the step. Kinds without an input in the form stay as they are."""
+    edits: dict[str, dict[str, Any] | None] = {}
+    date_kind = DATE_KINDS.get(spec.get("type", "string"))
+    if date_kind and (text := _text(form, f"date_format:{name}")) is not None:
+        edits[date_kind] = {"format": text.strip()} if text.strip() else None
+    if (text := _text(form, f"scale:{name}")) is not None:
+        try:
+            edits["scale"] = {"factor": _number(text)} if text.strip() else None
+        except ValueError:
+            raise ValueError(_("The scale factor must be a number, e.g. 0.001.")) from None
+    if (text := _text(form, f"value_map:{name}")) is not None:
+        values = _value_map(text, _)
+        edits["value_map"] = {"values": values} if values else None
+    if (pattern := _text(form, f"split_pattern:{name}")) is not None:
+        group = (_text(form, f"split_group:{name}") or "").strip() or "1"
+        if not group.isdigit():
+            raise ValueError(_("The group of the pattern must be a whole number, e.g. 1."))
+        edits["split"] = {"pattern": pattern, "group": int(group)} if pattern.strip() else None
+    separator = _text(form, f"join:{name}")
+    if separator is not None or len(sources) > 1:
+        edits["join"] = {"separator": " " if separator is None else separator}
+    return edits
+
+
+def _apply_edits(kept: list[dict[str, Any]],
+                 edits: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    result, remaining = [], dict(edits)
+    for step in kept:
+        kind = step.get("kind")
+        if kind not in remaining:
+            result.append(step)
+        elif (new := remaining.pop(kind)) is not None:
+            result.append({**step, **new})
+    for kind, new in remaining.items():
+        # CRS already joins its two columns: no join is added in front of it.
+        if new is None or (kind == "join" and _kind(result, "crs")):
+            continue
+        order = KIND_ORDER.index(kind)
+        position = next((i for i, step in enumerate(result)
+                         if KIND_ORDER.index(step.get("kind", "join")) > order), len(result))
+        result.insert(position, {"kind": kind, **new})
+    return result
+
+
+def _kept(form: FormData, name: str, _: Gettext) -> list[dict[str, Any]]:
+    text = _text(form, f"transforms:{name}") or "[]"
+    try:
+        kept = json.loads(text)
+    except ValueError:
+        kept = None
+    if not isinstance(kept, list) or not all(isinstance(t, dict) for t in kept):
+        raise ValueError(_("The transforms of this field could not be read; choose the "
+                           "schema again to start over."))
+    return [t for t in kept if t.get("kind") in KIND_ORDER]
+
+
+def _rule(form: FormData, spec: Mapping[str, Any], _: Gettext) -> dict[str, Any]:
+    name = spec["name"]
+    sources = _sources(form, name)
+    constant = (_text(form, f"constant:{name}") or "").strip()
+    rule: dict[str, Any] = {"source": sources,
+                            "transforms": _apply_edits(_kept(form, name, _),
+                                                       _edits(form, name, spec, sources, _))}
+    if constant:
+        rule["constant"] = constant
+    # The suggestion's confidence speaks about the columns it chose, not about others.
+    if not constant and "\n".join(sources) == (_text(form, f"suggested:{name}") or ""):
+        confidence = _text(form, f"confidence:{name}")
+        if confidence:
+            rule["confidence"] = float(confidence)
+            rule["reason"] = _text(form, f"reason:{name}") or None
+    return rule
+
+
+def read_mapping(form: FormData, schema: Mapping[str, Any],
+                 _: Gettext) -> tuple[dict[str, Any], list[FieldError]]:
+    """The submitted mapping as JSON data (for ``parse_mapping``) and the problems of the
+    parameters that could not be read (those steps are left out)."""
+    fields: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for spec in schema["fields"]:
+        try:
+            fields[spec["name"]] = _rule(form, spec, _)
+        except ValueError as error:
+            errors.append(FieldError(spec["name"], str(error)))
+    data = {"schema_name": schema["name"], "fields": fields}
+    if schema.get("version") is not None:
+        data["schema_version"] = str(schema["version"])
+    return data, errors
+
+
+def error_field(path: str, names: set[str]) -> str:
+    """The schema field an error of the service belongs to (``fields.plz.transforms.0…`` or
+    ``plz``), else ``""`` for the whole mapping."""
+    parts = path.split(".")
+    if len(parts) > 1 and parts[0] == "fields" and parts[1] in names:
+        return parts[1]
+    return path if path in names else ""
