@@ -164,6 +164,27 @@ def test_restricted_sources_stay_out_of_the_regional_table(platform, editors, tm
         assert [s["dataset"] for s in record.sources] == ["do-lade"]
 
 
+def test_a_source_turned_restricted_leaves_the_regional_table(platform, editors, tmp_path):
+    _world, dortmund, bochum = editors
+    _suggest_and_save(platform, dortmund,
+                      _upload(platform, dortmund, tmp_path, "do-lade", "dortmund", DORTMUND_CSV))
+    _suggest_and_save(platform, bochum,
+                      _upload(platform, bochum, tmp_path, "bo-lade", "bochum", BOCHUM_CSV))
+    _run_jobs(platform)
+    with platform.db.session() as session:
+        datasets.update_dataset(session, OPERATOR, "bo-lade", {"access_level": "members"})
+    _run_jobs(platform)
+    with platform.db.sessions() as session:
+        record = service.get_consolidation(session, "ladesaeulen")
+        assert [s["dataset"] for s in record.sources] == ["do-lade"]
+    with platform.db.session() as session:
+        datasets.delete_dataset(session, OPERATOR, "do-lade")
+    _run_jobs(platform)
+    with platform.db.sessions() as session:
+        record = service.get_consolidation(session, "ladesaeulen")
+        assert record.sources == [] and record.dataset.resources[0].versions[-1].rows == 0
+
+
 def test_a_broken_source_does_not_break_the_others(platform, editors, tmp_path):
     _world, dortmund, bochum = editors
     good = _upload(platform, dortmund, tmp_path, "do-lade", "dortmund", DORTMUND_CSV)

@@ -33,8 +33,9 @@ from allmende.catalog.vocabularies import (
     THEMES,
     political_geocoding_uri,
 )
-from allmende.db.models import Activity, Dataset, Resource, utcnow
+from allmende.db.models import Activity, Dataset, Resource, ResourceMapping, utcnow
 from allmende.errors import Conflict, FieldError, Invalid, NotFound
+from allmende.jobs import queue
 
 MAX_KEYWORDS = 50
 RESOURCE_FORMATS_MAX = 30
@@ -252,6 +253,8 @@ def update_dataset(session: Session, actor: Actor, name: str, changes: dict[str,
     if diff:
         _touch(session, dataset)
         _record(session, dataset, actor, "updated", diff)
+    if REGIONAL_FIELDS & set(diff):
+        rebuild_regional(session, actor, dataset.resources)
     return dataset
 
 
@@ -263,6 +266,7 @@ def delete_dataset(session: Session, actor: Actor, name: str) -> Dataset:
         dataset.deleted_at = utcnow()
         _touch(session, dataset)
         _record(session, dataset, actor, "deleted", {})
+        rebuild_regional(session, actor, dataset.resources)
     return dataset
 
 
@@ -273,7 +277,24 @@ def restore_dataset(session: Session, actor: Actor, name: str) -> Dataset:
         dataset.deleted_at = None
         _touch(session, dataset)
         _record(session, dataset, actor, "restored", {})
+        rebuild_regional(session, actor, dataset.resources)
     return dataset
+
+
+#: Changes that decide whether a dataset may feed the public regional tables.
+REGIONAL_FIELDS = frozenset({"access_level", "draft"})
+
+
+def rebuild_regional(session: Session, actor: Actor, resources: list[Resource]) -> None:
+    """A regional table follows its sources' access: when a mapped resource is deleted or its
+    dataset is deleted, restored, restricted or drafted, its schemas' tables are rebuilt."""
+    ids = [r.id for r in resources]
+    if not ids:
+        return
+    schemas = session.scalars(select(ResourceMapping.schema_name).where(
+        ResourceMapping.resource_id.in_(ids)).distinct())
+    for schema in schemas:
+        queue.enqueue(session, "consolidate", {"schema": schema}, actor)
 
 
 def deleted_datasets(session: Session, actor: Actor) -> list[Dataset]:
@@ -352,6 +373,7 @@ def delete_resource(session: Session, actor: Actor, resource_id: str) -> None:
     resource = get_resource(session, actor, resource_id)
     dataset = resource.dataset
     authorize(actor, Action.EDIT_DATASET, dataset)
+    rebuild_regional(session, actor, [resource])
     dataset.resources.remove(resource)
     session.delete(resource)
     _touch(session, dataset)

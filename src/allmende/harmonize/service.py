@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, authorize
@@ -215,11 +216,16 @@ def save_mapping(platform: Platform, session: Session, actor: Actor, resource_id
                             version=number, rules=mapping.model_dump(mode="json",
                                                                      exclude_none=True),
                             created_by_id=actor.user_id)
-    session.add(saved)
+    try:
+        with session.begin_nested():
+            session.add(saved)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("Die Zuordnung wurde gerade von jemand anderem gespeichert; bitte laden "
+                       "Sie sie neu und speichern Sie dann.", "mapping_changed") from None
     datasets.record_change(session, actor, resource.dataset, "mapping_saved", {
         "resource": [None, resource.name], "schema": [None, mapping.schema_name],
         "mapping_version": [None, number]})
-    session.flush()
     queue.enqueue(session, "harmonize", {"resource": resource.id}, actor)
     return saved
 
