@@ -149,6 +149,23 @@ def test_date_and_datetime_formats_become_iso(con):
     assert result.errors[0].message == "„31.02.2021“ entspricht nicht dem Format %d.%m.%Y."
 
 
+def test_date_of_a_typed_timestamp_column():
+    # what the suggestion proposes for a timestamp column onto a date field; a column with a
+    # time zone reads as UTC text with "Z" (GeoJSON/JSON exports with offsets)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE src AS SELECT * FROM (VALUES "
+                "(TIMESTAMP '2025-08-29 18:00:00', TIMESTAMPTZ '2025-08-29 20:00:00+02:00'), "
+                "(NULL, NULL)) t(ts, tz)")
+    columns = [{"name": "ts", "type": "datetime"}, {"name": "tz", "type": "datetime"}]
+    step = [{"kind": "date", "format": "%Y-%m-%dT%H:%M:%S"}]
+    mapping = parse_mapping({"schema_name": "test", "fields": {
+        "a": {"source": "ts", "transforms": step}, "b": {"source": "tz", "transforms": step}}})
+    result = apply_mapping(con, "src", columns, mapping, _schema("a", "b"))
+    rows = con.execute("SELECT a, b FROM mapped ORDER BY __row").fetchall()
+    assert rows == [("2025-08-29", "2025-08-29"), (None, None)]
+    assert result.errors == [] and result.error_counts == {}
+
+
 def test_blank_cells_are_missing_not_failures():
     con = duckdb.connect()
     con.execute("CREATE TABLE source AS SELECT * FROM (VALUES ('01.02.2021', '44137 Dortmund'), "

@@ -184,8 +184,9 @@ class DateFormat(_Transform):
     _output = "%Y-%m-%d"
 
     # Values already in ISO form pass too: the next upload of the same file may arrive typed
-    # (a date column), which the mapping reads as ISO text.
-    _iso: ClassVar[tuple[str, ...]] = ("%Y-%m-%d",)
+    # (a date column), which the mapping reads as ISO text; a typed timestamp column (read as
+    # ``2025-08-29T18:00:00`` or, with a time zone, ``2025-08-29T18:00:00Z``) gives its date.
+    _iso: ClassVar[tuple[str, ...]] = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ")
 
     def sql(self, value: str) -> str:
         formats = ", ".join(_literal(f) for f in (self.format, *self._iso))
