@@ -7,17 +7,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from allmende.access import accounts
 from allmende.access.policy import Actor
 from allmende.catalog import datasets, organizations
+from allmende.db.models import Consolidation, Job, Resource
 from allmende.errors import NotFound
+from allmende.harmonize import service
+from allmende.harmonize.mapping import load_mapping
 from allmende.ingest.service import IngestRequest, ingest
+from allmende.jobs import queue, worker
 from allmende.platform import Platform
 
 DATA = Path(__file__).parent / "data"
 FILES = Path(__file__).parent / "files"
+MAPPINGS = Path(__file__).parent / "mappings"
 SEEDER = Actor(is_sysadmin=True, name="allmende demo")
 
 
@@ -27,6 +33,8 @@ class SeedReport:
     users: int = 0
     datasets: int = 0
     versions: int = 0
+    mappings: int = 0
+    regional: int = 0
     credentials: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -38,10 +46,13 @@ def seed(platform: Platform) -> SeedReport:
     """Create whatever of the demo region is missing; existing records are left as they are."""
     report = SeedReport()
     with platform.db.session() as session:
+        queued_before = session.scalar(select(func.max(Job.id))) or 0
         _organizations(session, report)
         _users(session, report)
         _datasets(session, report)
     _files(platform, report)
+    _harmonize(platform, report)
+    _finish_queued(platform, queued_before)
     return report
 
 
@@ -94,3 +105,53 @@ def _files(platform: Platform, report: SeedReport) -> None:
                 dataset=entry["dataset"], source=FILES / entry["file"],
                 original_name=entry["file"], resource_name=entry["resource"]))
             report.versions += 1
+
+
+def _harmonize(platform: Platform, report: SeedReport) -> None:
+    """Save each demo file's confirmed mapping once (like the files: an existing mapping is
+    left as it is), harmonize what has no report for its latest version and mapping yet, and
+    rebuild the regional table of each schema that got a new report (or has none yet). All
+    in-process, so the region is ready when ``allmende demo`` returns."""
+    schemas: set[str] = set()
+    changed: set[str] = set()
+    for entry in (e for e in _load("files.json") if "mapping" in e):
+        mapping = load_mapping(MAPPINGS / entry["mapping"])
+        schemas.add(mapping.schema_name)
+        with platform.db.session() as session:
+            resource = _resource(session, entry)
+            if service.latest_mapping(session, resource.id) is None:
+                service.save_mapping(platform, session, SEEDER, resource.id, mapping)
+                report.mappings += 1
+            resource_id, stale = resource.id, _not_harmonized(session, resource)
+        if stale:
+            service.harmonize_resource(platform, resource_id)
+            changed.add(mapping.schema_name)
+    with platform.db.session() as session:
+        changed |= {name for name in schemas if session.get(Consolidation, name) is None}
+    for name in sorted(changed):
+        service.consolidate(platform, name)
+        report.regional += 1
+
+
+def _resource(session: Session, entry: dict[str, Any]) -> Resource:
+    dataset = datasets.get_dataset(session, SEEDER, entry["dataset"])
+    return next(r for r in dataset.resources if r.name == entry["resource"])
+
+
+def _not_harmonized(session: Session, resource: Resource) -> bool:
+    saved, done = service.latest_mapping(session, resource.id), service.latest_report(
+        session, resource.id)
+    return done is None or (done.table_version, done.mapping_version) != (
+        resource.versions[-1].version, saved.version)
+
+
+def _finish_queued(platform: Platform, after: int) -> None:
+    """Saving a mapping queues a harmonize job, harmonizing a consolidate job. The demo did
+    that work above, so it runs the jobs it queued now (each finds nothing left to do) instead
+    of leaving them for a worker."""
+    with platform.db.session() as session:
+        jobs = list(session.scalars(select(Job).where(
+            Job.id > after, Job.status == queue.QUEUED,
+            Job.kind.in_(("harmonize", "consolidate"))).order_by(Job.id)))
+    for job in jobs:
+        worker.execute(platform, job)
