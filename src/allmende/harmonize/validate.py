@@ -472,25 +472,47 @@ def _empty_records(path: Path, dialect: CsvDialect) -> list[int]:
     return [number for number, cells in enumerate(reader, start=1) if not cells]
 
 
+# Cells beyond the header that one read takes in: rows with a few extra cells are common, and a
+# second read of the whole file costs as much as the first.
+SPARE_CELLS = 8
+
+
+def _read_cells(con: duckdb.DuckDBPyConnection, path: Path, dialect: CsvDialect,
+                width: int) -> None:
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, width + 1)) + "}"
+
+    def read(parallel: bool) -> None:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE __raw AS SELECT * FROM read_csv(
+            {_q(str(path))}, auto_detect=false, header=false, columns={columns},
+            delim={_q(dialect.delimiter)}, quote={_q(dialect.quote)},
+            escape={_q(dialect.escape)}, nullstr={_q(_NULL_MARK)}, null_padding=true,
+            strict_mode=false, parallel={str(parallel).lower()},
+            encoding={_q(dialect.encoding)}, max_line_size=100000000)""")
+
+    try:
+        read(parallel=True)
+    except duckdb.Error as error:
+        # short rows together with quoted line breaks need the sequential reader
+        if "parallel" not in str(error).lower():
+            raise
+        read(parallel=False)
+
+
 def load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str = "cells"
              ) -> tuple[list[str], int]:
     """Read ``path`` into ``table`` (columns ``__row``, ``__width``, ``c1``…``cN``, all cells
     VARCHAR, NULL where a row has fewer cells); returns the header labels and N."""
     dialect, labels, header = sniff(path)
-    width = len(labels) + 1
+    width = len(labels) + SPARE_CELLS
     while True:
-        columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, width + 1)) + "}"
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE __raw AS SELECT * FROM read_csv(
-            {_q(str(path))}, auto_detect=false, header=false, columns={columns},
-            delim={_q(dialect.delimiter)}, quote={_q(dialect.quote)},
-            escape={_q(dialect.escape)}, nullstr={_q(_NULL_MARK)}, null_padding=true,
-            strict_mode=false, parallel=false, encoding={_q(dialect.encoding)},
-            max_line_size=100000000)""")
+        _read_cells(con, path, dialect, width)
         # A row with more cells than columns read: read again, wider.
         if con.execute(f"SELECT count(c{width}) FROM __raw").fetchone()[0] == 0:
             break
         width *= 2
-    width -= 1
+    filled = con.execute("SELECT " + ", ".join(
+        f"count(c{i})" for i in range(1, width + 1)) + " FROM __raw").fetchone()
+    width = max([len(labels)] + [i for i, n in enumerate(filled, start=1) if n])
     empties = _empty_records(path, dialect)
     row = "rowid + 1"
     if empties:
@@ -501,13 +523,14 @@ def load_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str = "cells"
                "(SELECT count(*) FROM __gaps h WHERE h.g < __gaps.g) <= __raw.rowid + 1)")
     cells = [f"c{i}" for i in range(1, width + 1)]
     present = " + ".join(f"({c} IS NOT NULL)::INTEGER" for c in cells) or "0"
-    empty_rows = ""
+    empty_rows, order = "", ""
     if empties:
         nulls = ", ".join(f"NULL AS {c}" for c in cells)
         empty_rows = f" UNION ALL SELECT g, 0, {nulls} FROM __gaps"
+        order = " ORDER BY __row"  # without empty records the rows are in order already
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
         SELECT * FROM (SELECT {row} AS __row, {present} AS __width, {', '.join(cells)}
-                       FROM __raw{empty_rows}) WHERE __row > {header} ORDER BY __row""")
+                       FROM __raw{empty_rows}) WHERE __row > {header}{order}""")
     con.execute("DROP TABLE __raw")
     return labels, width
 
