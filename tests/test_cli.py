@@ -11,6 +11,7 @@ import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +19,15 @@ from sqlalchemy import create_engine, func, select
 
 from allmende.access import accounts
 from allmende.config import Settings
-from allmende.db.models import Dataset, Organization
+from allmende.db.models import (
+    Consolidation,
+    Dataset,
+    Job,
+    Organization,
+    QualityReport,
+    Resource,
+    ResourceMapping,
+)
 from allmende.platform import Platform
 from allmende.web.app import create_app
 from support import BACKENDS
@@ -226,13 +235,46 @@ def test_user_create_rejections(data):
     assert run(data, "user", "create", "x@example.org").returncode == 2
 
 
+def _harmonized(data: Path) -> dict[str, Any]:
+    """What the demo set up for the shared schemas: mapping versions, regional table versions,
+    the organizations feeding each regional table, the sources without a quality report and
+    the jobs left queued."""
+    platform = Platform(Settings(data_dir=data, secret_key="x"))
+    try:
+        with platform.db.session() as session:
+            consolidations = list(session.scalars(select(Consolidation)))
+            reported = set(session.scalars(select(QualityReport.resource_id)))
+            return {
+                "mappings": session.scalar(select(func.count(ResourceMapping.id))),
+                "regional": {c.schema_name: (session.get(Resource, c.resource_id).dataset.name,
+                                             len(session.get(Resource, c.resource_id).versions))
+                             for c in consolidations},
+                "organizations": {c.schema_name: {s["organization"] for s in c.sources}
+                                  for c in consolidations},
+                "unreported": [s["dataset"] for c in consolidations for s in c.sources
+                               if s["resource"] not in reported],
+                "queued": session.scalar(select(func.count(Job.id)).where(
+                    Job.status == "queued")),
+            }
+    finally:
+        platform.close()
+
+
 def test_demo_is_idempotent_and_seeds_the_region(data):
     first = run(data, "demo")
     assert first.returncode == 0, first.stderr
     assert first.stdout == ""
+    seeded = _harmonized(data)
+    schemas = {"ladesaeulen", "parkplaetze", "baustellen", "bildungsangebote", "einwohner"}
+    assert {name: dataset for name, (dataset, _) in seeded["regional"].items()} == {
+        name: f"region-{name}" for name in schemas}
+    assert all(len(orgs) >= 3 for orgs in seeded["organizations"].values()), seeded
+    assert seeded["mappings"] >= 15 and seeded["unreported"] == []
+    assert seeded["queued"] == 0  # the jobs the demo queued found their work done
     second = run(data, "demo")
     assert second.returncode == 0, second.stderr
     assert "0 Organisationen, 0 Konten, 0 Datensätze" in second.stderr
+    assert _harmonized(data) == seeded  # no new mapping or regional versions
     platform = Platform(Settings(data_dir=data, secret_key="x"))
     try:
         with platform.db.session() as session:
