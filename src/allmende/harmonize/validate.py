@@ -701,8 +701,7 @@ def _duplicates_sql(base: str, groups: list[tuple[list[int], str]]) -> str:
             repeated = f"({repeated} OR NOT ({' OR '.join(f'base.{k} IS NOT NULL' for k in keys)}))"
         flags.append(f"{repeated} AS {flag}")
     extra = "".join(f", {f}" for f in flags)
-    return (f"WITH {', '.join(ctes)} SELECT base.*{extra} FROM base {' '.join(joins)} "
-            "ORDER BY base.__row")
+    return f"WITH {', '.join(ctes)} SELECT base.*{extra} FROM base {' '.join(joins)}"
 
 
 def _unique_key(spec: FieldSql) -> str:
