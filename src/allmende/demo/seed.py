@@ -139,10 +139,11 @@ def _resource(session: Session, entry: dict[str, Any]) -> Resource:
 
 
 def _not_harmonized(session: Session, resource: Resource) -> bool:
-    saved, done = service.latest_mapping(session, resource.id), service.latest_report(
-        session, resource.id)
-    return done is None or (done.table_version, done.mapping_version) != (
-        resource.versions[-1].version, saved.version)
+    """No quality report yet for the resource's latest table version and mapping."""
+    done = service.latest_report(session, resource.id)
+    mapping = service.latest_mapping(session, resource.id)
+    current = (resource.versions[-1].version, mapping.version if mapping else None)
+    return done is None or (done.table_version, done.mapping_version) != current
 
 
 def _finish_queued(platform: Platform, after: int) -> None:
