@@ -21,7 +21,7 @@ from sqlalchemy import select
 from allmende.config import Settings
 from allmende.db.models import Dataset, Resource, TableVersion
 from allmende.platform import Platform
-from support import BACKENDS
+from support import BACKENDS, OPERATOR
 
 CLI = Path(sys.executable).parent / "allmende"
 REALDATA = Path(__file__).parent / "data" / "realdata"
@@ -387,3 +387,32 @@ def test_ingest_against_the_configured_database(backend, tmp_path, postgres_url)
     finally:
         platform.close()
     assert (cli.data / "tables" / first["resource"] / "v2.parquet").is_file()
+
+
+def test_a_mapped_resource_is_harmonized_by_the_ingest_command(cli, tmp_path):
+    from allmende.harmonize import service
+
+    source = tmp_path / "ladesaeulen.csv"
+    source.write_text("Betreiber;EVSE-ID;Breitengrad;Längengrad;Leistung (kW)\n"
+                      "DEW21;DE*DEW*E0001;51,5079;7,4569;22\n", encoding="utf-8")
+    first = cli.ok(source, dataset="lade")
+    assert "quality" not in first  # no mapping yet
+    platform = cli.platform()
+    try:
+        with platform.db.session() as session:
+            mapping = service.suggest(platform, session, OPERATOR, first["resource"],
+                                      "ladesaeulen")
+            service.save_mapping(platform, session, OPERATOR, first["resource"], mapping)
+    finally:
+        platform.close()
+    second = cli.ok(source, dataset="lade")
+    assert second["version"] == 2
+    assert second["quality"]["schema"] == "ladesaeulen"
+    assert 0 <= second["quality"]["score"] <= 100
+    platform = cli.platform()
+    try:
+        with platform.db.sessions() as session:
+            record = service.get_consolidation(session, "ladesaeulen")
+            assert [(s["dataset"], s["table_version"]) for s in record.sources] == [("lade", 2)]
+    finally:
+        platform.close()

@@ -208,7 +208,8 @@ def ingest_command(
     oder abgelehnt ist)."""
     from rich.progress import Progress
 
-    from allmende.ingest.service import IngestRequest, ingest
+    from allmende.harmonize.service import harmonize_and_consolidate
+    from allmende.ingest.service import IngestRequest, IngestResult, ingest
     from allmende.ingest.sniff import ReadOptions
 
     if not file.is_file() or not os.access(file, os.R_OK):
@@ -223,6 +224,7 @@ def ingest_command(
                             sheet=sheet, crs=crs, fill_down=fill_down),
         organization=org, title=title, access_level=access)
     instance = platform()
+    result: IngestResult
     try:
         with Progress(console=stderr, transient=True) as bar:
             task = bar.add_task(f"{file.name} wird eingelesen", total=1.0)
@@ -230,14 +232,29 @@ def ingest_command(
                             lambda fraction, message: bar.update(task, completed=fraction,
                                                                  description=message))
     except AllmendeError as error:
+        instance.close()
         fail(error, as_json)
+    try:
+        # a mapped resource is harmonized right away, not when a worker comes by
+        quality = harmonize_and_consolidate(instance, result.resource)
+    except AllmendeError as error:  # the version stands; only its check is missing
+        quality = None
+        result.warnings.append({"code": "harmonize_failed", "message": (
+            f"Die neue Version ist veröffentlicht, die Zuordnung ließ sich aber nicht "
+            f"anwenden: {error}")})
     finally:
         instance.close()
     summary = {k: v for k, v in result.as_dict().items() if k != "read_report"}
+    if quality is not None:
+        summary["quality"] = {"schema": quality.schema_name, "score": quality.score,
+                              "valid": quality.valid, "errors": quality.report["errors"]}
     emit(summary, as_json, f"{file.name}: Version {result.version} von Ressource "
                            f"{result.resource} mit {result.rows} Zeilen veröffentlicht.")
     for warning in result.warnings if not as_json else []:
         stderr.print(f"[yellow]Hinweis:[/yellow] {warning['message']}")
+    if quality is not None and not as_json:
+        stderr.print(f"Zuordnung „{quality.schema_name}“ angewandt: Qualitätswert "
+                     f"{quality.score:g} von 100.")
 
 
 @app.command("validate")
@@ -366,7 +383,9 @@ def demo() -> None:
     instance = platform()
     report = seed(instance)
     stderr.print(f"Demo-Region: {report.organizations} Organisationen, {report.users} Konten, "
-                 f"{report.datasets} Datensätze, {report.versions} Tabellen neu angelegt.")
+                 f"{report.datasets} Datensätze, {report.versions} Tabellen, "
+                 f"{report.mappings} Zuordnungen, {report.regional} regionale Datensätze "
+                 "neu angelegt bzw. erneuert.")
     stderr.print("Demo-Zugänge (E-Mail / Passwort / Rollen):")
     for entry in report.credentials:
         stderr.print(f"  {entry['email']:<42} {entry['password']:<22} {', '.join(entry['roles'])}")

@@ -476,11 +476,13 @@ def list_consolidations(session: Session) -> list[Consolidation]:
     return list(session.scalars(select(Consolidation).order_by(Consolidation.schema_name)))
 
 
-def harmonize_and_consolidate(platform: Platform, resource_id: str) -> None:
-    """Both steps at once, in-process (the demo and the CLI do not wait for a worker)."""
+def harmonize_and_consolidate(platform: Platform, resource_id: str) -> QualityReport | None:
+    """Both steps at once, in-process (the demo and the CLI do not wait for a worker); None
+    for a resource without mapping."""
     report = harmonize_resource(platform, resource_id)
     if report is not None:
         consolidate(platform, report.schema_name)
+    return report
 
 
 
