@@ -115,6 +115,19 @@ def test_join_leaves_out_missing_parts(con):
     assert _column(rows, "adresse") == ["Lenneplatz 21", "Von-der-Recke-Str.", None]
 
 
+def test_prefix_completes_links_without_scheme():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE src AS SELECT * FROM (VALUES ('www.bochum.de/vhs'), "
+                "('https://www.vhs-essen.de'), ('mailto:info@vhs.de'), (NULL)) t(link)")
+    mapping = parse_mapping({"schema_name": "test", "fields": {"url": {
+        "source": "link", "transforms": [{"kind": "prefix", "prefix": "https://"}]}}})
+    result = apply_mapping(con, "src", [{"name": "link", "type": "string"}], mapping,
+                           _schema("url"))
+    assert result.errors == []
+    assert [r[0] for r in con.execute("SELECT url FROM mapped ORDER BY __row").fetchall()] == [
+        "https://www.bochum.de/vhs", "https://www.vhs-essen.de", "mailto:info@vhs.de", None]
+
+
 def test_scale_watt_to_kilowatt_and_metres_to_centimetres(con):
     _, rows = _apply(con, {
         "kw": {"source": "watt", "transforms": [{"kind": "scale", "factor": 0.001}]},

@@ -130,6 +130,8 @@ def test_values_alone_find_web_addresses_and_yes_no_words():
     mapping = suggest_mapping(con, "src", columns, load_schema("bildungsangebote"))
     assert mapping.fields["url"].source == ["Kontakt"]
     assert "Web-Adressen" in mapping.fields["url"].reason
+    assert [(t.kind, t.prefix) for t in mapping.fields["url"].transforms] == [
+        ("prefix", "https://")]  # www.… without scheme would fail format uri
     barrierefrei = mapping.fields["barrierefrei"]
     assert barrierefrei.source == ["Rollstuhlgerecht"]
     assert barrierefrei.transforms[0].kind == "value_map"

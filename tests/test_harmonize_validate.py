@@ -183,6 +183,23 @@ def test_random_rows_like_frictionless(tmp_path: Path, rows: list[list[str]],
     assert_same_as_frictionless(path, SCHEMA)
 
 
+def test_sum_rule_checks_only_rows_with_every_part(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "einwohner.csv", [
+        ["bezirk", "insgesamt", "maennlich", "weiblich", "divers"],
+        ["Innenstadt-West", "100", "48", "51", "1"],
+        ["Eving", "100", "48", "50", "1"],
+        ["Hörde", "100", "48", "51", ""],
+        ["Hombruch", "", "48", "51", "1"]])
+    schema = {"fields": [{"name": "bezirk", "type": "string"},
+                         *({"name": n, "type": "integer"} for n in
+                           ("insgesamt", "maennlich", "weiblich", "divers"))],
+              "x-allmende": {"rules": [{"type": "sum-equals", "field": "insgesamt",
+                                        "of": ["maennlich", "weiblich", "divers"]}]}}
+    report = validate_file(path, schema)
+    assert report.errors == {"cross-field-error": 1}
+    assert [(s.row, s.field) for s in report.samples] == [(3, "insgesamt")]
+
+
 def test_x_allmende_checks_only_when_asked(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "bau.csv", [
         ["id", "beginn", "ende", "geometry"],

@@ -159,6 +159,27 @@ class Join(_Transform):
         return f"verbinden mit „{self.separator}“"
 
 
+class Prefix(_Transform):
+    """Puts text in front of values that lack it (``www.bochum.de`` → ``https://www.bochum.de``;
+    values that already have a scheme such as ``http:`` or ``mailto:`` stay as they are)."""
+
+    kind: Literal["prefix"] = "prefix"
+    prefix: str
+    unless: str = r"^[A-Za-z][A-Za-z0-9+.-]*:"
+
+    @field_validator("unless")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        return Split._compiles(pattern)
+
+    def sql(self, value: str) -> str:
+        return (f"CASE WHEN regexp_matches({value}, {_literal(self.unless)}) THEN {value} "
+                f"ELSE {_literal(self.prefix)} || {value} END")
+
+    def describe(self) -> str:
+        return f"„{self.prefix}“ voranstellen"
+
+
 class Scale(_Transform):
     """Multiplies a number (W → kW: 0.001; m → cm: 100)."""
 
@@ -270,12 +291,12 @@ class Geometry(_Transform):
         return OUTPUT_LABEL[self.output]
 
 
-Transform = Annotated[ValueMap | Split | Join | Scale | DateFormat | DatetimeFormat |
+Transform = Annotated[ValueMap | Split | Join | Prefix | Scale | DateFormat | DatetimeFormat |
                       NumberFormat | Crs | Geometry, Field(discriminator="kind")]
 ARRAY_KINDS = ("crs", "geometry")  # computed with numpy before the SQL steps
 MULTI_SOURCE_KINDS = ("join", "crs")
-TRANSFORM_KINDS = ("value_map", "split", "join", "scale", "date", "datetime", "number", "crs",
-                   "geometry")
+TRANSFORM_KINDS = ("value_map", "split", "join", "prefix", "scale", "date", "datetime", "number",
+                   "crs", "geometry")
 
 
 

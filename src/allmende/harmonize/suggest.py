@@ -38,6 +38,7 @@ from allmende.harmonize.mapping import (
     Geometry,
     Mapping,
     NumberFormat,
+    Prefix,
     Scale,
     Split,
     ValueMap,
@@ -106,6 +107,7 @@ DATETIME_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y-%m-%d %H:%M:%S",
                     "%Y-%m-%dT%H:%M:%S")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 URL = re.compile(r"^(https?://|www\.)\S+$", re.IGNORECASE)
+SCHEMELESS = re.compile(r"^www\.", re.IGNORECASE)
 POSTCODE = re.compile(r"^\d{5}$")
 POSTCODE_TOWN = r"^\s*(\d{5})\s+(.+?)\s*$"
 GERMAN_NUMBER = re.compile(r"^[+-]?\d{1,3}(\.\d{3})*(,\d+)?$|^[+-]?\d+(,\d+)?$")
@@ -372,6 +374,9 @@ def _text_evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | No
         if share >= 0.8:
             evidence.floor = 0.5 + 0.4 * share
             evidence.notes.append(f"Werte sind {name}")
+            if format_ == "uri" and column.share(SCHEMELESS.match) > 0:
+                evidence.transforms.append(Prefix(prefix="https://"))
+                evidence.notes.append("Adressen ohne https:// ergänzt")
         elif wanted == format_ and column.values:
             evidence.factor = 0.5
     if "postcode" in target.concepts or "town" in target.concepts:

@@ -629,9 +629,10 @@ def _rule_sql(rule: Mapping[str, Any], fields: list[FieldSql],
         return (f"NOT coalesce({this} {op} {other}, TRUE)", rule["field"],
                 f"„{rule['field']}“ muss {word} „{rule['than']}“ sein.")
     if rule["type"] == "sum-equals":
-        total = " + ".join(f"coalesce({typed[n]}, 0)" for n in rule["of"])
-        present = " OR ".join(f"{typed[n]} IS NOT NULL" for n in rule["of"])
-        return (f"({this} IS NOT NULL AND ({present}) AND {this} <> {total})", rule["field"],
+        # Only rows whose parts are all known are checked: a secret or missing part ("." in
+        # statistics) makes the sum unknown, not wrong; completeness already shows the gap.
+        total = " + ".join(typed[n] for n in rule["of"])
+        return (f"coalesce({this} <> {total}, FALSE)", rule["field"],
                 f"„{rule['field']}“ muss die Summe von {', '.join(rule['of'])} sein.")
     raise Invalid(f"Unbekannte Regel „{rule['type']}“ in x-allmende.rules.", code="invalid_rule")
 
