@@ -1,12 +1,79 @@
 """One error hierarchy for every interface.
 
 Services raise these; the REST API, the CKAN and OGC adapters and the CLI each translate them in
-one place. Messages are German, because they reach municipal users directly.
+one place. Messages are German, because they reach municipal users directly; those made with
+:func:`msg` remember their template and parameters, so the web layer can also show them in
+English (``allmende.web.i18n.localize``) while everything else keeps using the German text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+Param = str | int | float | None
+
+
+class Message(str):
+    """A German message (its value) that also carries the German template it was formatted
+    from and the parameters, so that it can be rendered again in another language.
+
+    Being a ``str``, it goes wherever a message went before: comparisons, ``in``, JSON, the
+    CLI all see the German text. String operations (``+``, ``replace``) return a plain ``str``
+    and lose the template, so compose messages with a template that has a ``{placeholder}``
+    for the other message instead."""
+
+    template: str
+    params: dict[str, Param | Message]
+
+    def __new__(cls, template: str, params: Mapping[str, Param | Message] | None = None
+                ) -> Message:
+        values = dict(params or {})
+        self = super().__new__(cls, template.format(**values))
+        self.template = template
+        self.params = values
+        return self
+
+    def __reduce__(self) -> tuple[type[Message], tuple[str, dict[str, Param | Message]]]:
+        return Message, (self.template, self.params)
+
+    def render(self, translate: Callable[[str], str | None]) -> str:
+        """The message with ``translate(template)`` as its template (``None``: untranslated,
+        the German text). Parameters that are messages themselves are rendered the same way;
+        other parameters (file names, numbers, column names) stay as they are."""
+        template = translate(self.template)
+        if template is None:
+            return str(self)
+        values = {k: v.render(translate) if isinstance(v, Message) else v
+                  for k, v in self.params.items()}
+        try:
+            return template.format(**values)
+        except (KeyError, IndexError, ValueError):  # a broken translation must not hide it
+            return str(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """Template and parameters as JSON (for messages stored with a failed job)."""
+        return {"template": self.template, "params": {
+            k: v.to_json() if isinstance(v, Message) else _json_param(v)
+            for k, v in self.params.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Message:
+        params = {k: cls.from_json(v) if isinstance(v, Mapping) else v
+                  for k, v in data.get("params", {}).items()}
+        return cls(data["template"], params)
+
+
+def _json_param(value: object) -> Param:
+    return value if value is None or isinstance(value, str | int | float) else str(value)
+
+
+def msg(template: str, /, **params: Param | Message) -> Message:
+    """``msg("{name} enthält keine Datenzeilen.", name=original_name)``: the German text, with
+    its template kept for translation (``services.po`` has the English template, keyed by
+    this German one)."""
+    return Message(template, params)
 
 
 @dataclass
@@ -35,13 +102,13 @@ class NotFound(AllmendeError):
 
 
 class Unauthorized(AllmendeError):
-    def __init__(self, message: str = "Anmeldung erforderlich.",
+    def __init__(self, message: str = msg("Anmeldung erforderlich."),
                  code: str = "unauthorized") -> None:
         super().__init__(message, code, 401)
 
 
 class Forbidden(AllmendeError):
-    def __init__(self, message: str = "Dafür fehlt Ihnen die Berechtigung.",
+    def __init__(self, message: str = msg("Dafür fehlt Ihnen die Berechtigung."),
                  code: str = "forbidden") -> None:
         super().__init__(message, code, 403)
 
@@ -52,7 +119,7 @@ class Conflict(AllmendeError):
 
 
 class Invalid(AllmendeError):
-    def __init__(self, message: str = "Die Angaben sind ungültig.",
+    def __init__(self, message: str = msg("Die Angaben sind ungültig."),
                  field_errors: list[FieldError] | None = None,
                  code: str = "invalid") -> None:
         super().__init__(message, code, 422, field_errors or [])

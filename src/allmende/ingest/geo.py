@@ -16,7 +16,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from allmende.catalog.text import fold
-from allmende.errors import Invalid
+from allmende.errors import Invalid, msg
 from allmende.ingest.sniff import ReadOptions, Warning_
 
 WGS84 = "EPSG:4326"
@@ -104,8 +104,8 @@ def parse_crs(value: str) -> str:
     try:
         crs = CRS.from_user_input(value.strip())
     except CRSError:
-        raise Invalid(f"Unbekanntes Koordinatensystem „{value}“; erwartet z. B. EPSG:25832.",
-                      code="unknown_crs") from None
+        raise Invalid(msg("Unbekanntes Koordinatensystem „{value}“; erwartet z. B. "
+                          "EPSG:25832.", value=value), code="unknown_crs") from None
     code = crs.to_epsg()
     return f"EPSG:{code}" if code else crs.to_string()
 
@@ -190,8 +190,9 @@ def from_text(values: Sequence[str | None], column: str, options: ReadOptions,
                     srid = srid or int(code[5:])
                 geometry = shapely.from_wkt(text)
         except (shapely.errors.GEOSException, ValueError):
-            raise Invalid(f"Ungültige Geometrie in Spalte „{column}“, Datenzeile {index + 1}: "
-                          f"{text[:60]}", code="bad_geometry") from None
+            raise Invalid(msg("Ungültige Geometrie in Spalte „{column}“, Datenzeile {row}: "
+                              "{text}", column=column, row=index + 1, text=text[:60]),
+                          code="bad_geometry") from None
         parsed[index] = geometry
     present = parsed[parsed != None]  # noqa: E711 - element-wise comparison
     if not len(present):

@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from allmende.errors import Invalid
+from allmende.errors import Invalid, msg
 from allmende.ingest import geo, readers
 from allmende.ingest.sniff import ReadOptions, Warning_
 from allmende.ingest.values import ColumnType, infer_column_types, quote_identifier, typed_select
@@ -42,17 +42,18 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
                                  "temp_directory": str(work_dir / "duckdb")})
     try:
-        progress(0.05, "Datei wird gelesen")
+        progress(0.05, msg("Datei wird gelesen"))
         raw = readers.read(con, source, original_name, options, work_dir)
         rows = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchall()[0][0]
         if rows == 0:
-            raise Invalid(f"{original_name} enthält keine Datenzeilen.", code="no_rows")
-        progress(0.45, "Spaltentypen werden erkannt")
+            raise Invalid(msg("{name} enthält keine Datenzeilen.", name=original_name),
+                          code="no_rows")
+        progress(0.45, msg("Spaltentypen werden erkannt"))
         types = infer_column_types(con, raw.relation, raw.labels)
         warnings = list(raw.warnings)
         geometries = raw.geometry or _geometry_from_columns(con, raw.relation, types, options,
                                                             area)
-        progress(0.7, "Version wird geschrieben")
+        progress(0.7, msg("Version wird geschrieben"))
         target = work_dir / "version.parquet"
         columns = [{"name": t.name, "type": t.type} for t in types]
         select = typed_select(types) if types else ""

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from allmende.errors import Invalid
+from allmende.errors import Invalid, msg
 from allmende.ingest.geo import WGS84, Geometries, geometries_from, legacy_crs, parse_crs
 from allmende.ingest.sniff import (
     ReadOptions,
@@ -67,9 +67,9 @@ def source_format(path: Path, original_name: str) -> str:
         with path.open("rb") as handle:
             head = handle.read(4096)
         return "geojson" if b'"FeatureCollection"' in head or b'"Feature"' in head else "json"
-    raise Invalid(f"Das Format von {original_name} wird nicht unterstützt. Möglich sind CSV, "
-                  "TSV, TXT, Excel (XLSX, XLS, ODS), JSON, GeoJSON, GeoPackage und gezippte "
-                  "Shapefiles.", code="unknown_format")
+    raise Invalid(msg("Das Format von {name} wird nicht unterstützt. Möglich sind CSV, "
+                      "TSV, TXT, Excel (XLSX, XLS, ODS), JSON, GeoJSON, GeoPackage und gezippte "
+                      "Shapefiles.", name=original_name), code="unknown_format")
 
 
 def read(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
@@ -103,8 +103,9 @@ def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
               options: ReadOptions, work_dir: Path) -> RawTable:
     layout = sniff_text(path, options, original_name)
     if len(layout.labels) > MAX_COLUMNS:
-        raise Invalid(f"{original_name} hat {len(layout.labels)} Spalten; erlaubt sind "
-                      f"höchstens {MAX_COLUMNS}.", code="too_many_columns")
+        raise Invalid(msg("{name} hat {columns} Spalten; erlaubt sind höchstens {maximum}.",
+                          name=original_name, columns=len(layout.labels), maximum=MAX_COLUMNS),
+                      code="too_many_columns")
     source = _utf8_copy(path, layout.encoding, work_dir)
     width = len(layout.labels) + SPARE_COLUMNS
     while True:
@@ -150,9 +151,13 @@ def _load_csv(con: duckdb.DuckDBPyConnection, source: Path, layout: TextLayout, 
 def _csv_error(error: duckdb.Error, original_name: str) -> Invalid:
     text = str(error)
     line = re.search(r"Line: (\d+)", text)
-    where = f" in Zeile {line.group(1)}" if line else ""
-    return Invalid(f"{original_name} lässt sich{where} nicht als CSV lesen: "
-                   f"{text.splitlines()[0]}", code="unreadable_csv")
+    problem = text.splitlines()[0]
+    if line:
+        return Invalid(msg("{name} lässt sich in Zeile {line} nicht als CSV lesen: {problem}",
+                           name=original_name, line=line.group(1), problem=problem),
+                       code="unreadable_csv")
+    return Invalid(msg("{name} lässt sich nicht als CSV lesen: {problem}", name=original_name,
+                       problem=problem), code="unreadable_csv")
 
 
 def _extend_labels(con: duckdb.DuckDBPyConnection, layout: TextLayout, width: int) -> list[str]:
@@ -290,23 +295,26 @@ def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except Exception as error:  # calamine raises its own error types for broken files
-        raise Invalid(f"{original_name} lässt sich nicht als Excel-Datei öffnen: {error}",
+        raise Invalid(msg("{name} lässt sich nicht als Excel-Datei öffnen: {problem}",
+                          name=original_name, problem=str(error)),
                       code="unreadable_excel") from None
     names = workbook.sheet_names
     sheet = options.sheet or names[0]
     if sheet not in names:
-        raise Invalid(f"Das Tabellenblatt „{sheet}“ gibt es in {original_name} nicht; "
-                      f"vorhanden: {', '.join(names)}.", code="unknown_sheet")
+        raise Invalid(msg("Das Tabellenblatt „{sheet}“ gibt es in {name} nicht; "
+                          "vorhanden: {sheets}.", sheet=sheet, name=original_name,
+                          sheets=", ".join(names)), code="unknown_sheet")
     rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=True)
     rows = [r for r in rows if any(c not in (None, "") for c in r)]
     if len(rows) < 2:
-        raise Invalid(f"Das Tabellenblatt „{sheet}“ in {original_name} enthält keine "
-                      "Datenzeilen.", code="no_rows")
+        raise Invalid(msg("Das Tabellenblatt „{sheet}“ in {name} enthält keine "
+                          "Datenzeilen.", sheet=sheet, name=original_name), code="no_rows")
     width = max(max((i + 1 for i, c in enumerate(r) if c not in (None, "")), default=0)
                 for r in rows)
     if width > MAX_COLUMNS:
-        raise Invalid(f"Das Tabellenblatt „{sheet}“ hat {width} Spalten; erlaubt sind "
-                      f"höchstens {MAX_COLUMNS}.", code="too_many_columns")
+        raise Invalid(msg("Das Tabellenblatt „{sheet}“ hat {columns} Spalten; erlaubt sind "
+                          "höchstens {maximum}.", sheet=sheet, columns=width,
+                          maximum=MAX_COLUMNS), code="too_many_columns")
     text_rows = [[_cell_text(c) or "" for c in r[:width]] for r in rows]
     title, header = header_position(text_rows, options)
     labels, warnings = labels_from(text_rows[title:title + header], width)
@@ -334,16 +342,17 @@ def read_json(con: duckdb.DuckDBPyConnection, path: Path, original_name: str) ->
     try:
         document = json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as error:
-        raise Invalid(f"{original_name} ist kein gültiges JSON: {error}",
-                      code="unreadable_json") from None
+        raise Invalid(msg("{name} ist kein gültiges JSON: {problem}", name=original_name,
+                          problem=str(error)), code="unreadable_json") from None
     if isinstance(document, dict):  # {"data": [...]} and similar wrappers
         lists = [v for v in document.values() if isinstance(v, list)]
         document = lists[0] if len(lists) == 1 else None
     if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
-        raise Invalid(f"{original_name} enthält keine Liste von Datensätzen (JSON-Objekten).",
-                      code="unsupported_json")
+        raise Invalid(msg("{name} enthält keine Liste von Datensätzen (JSON-Objekten).",
+                          name=original_name), code="unsupported_json")
     if not document:
-        raise Invalid(f"{original_name} enthält keine Datensätze.", code="no_rows")
+        raise Invalid(msg("{name} enthält keine Datensätze.", name=original_name),
+                      code="no_rows")
     records = [_flatten(r) for r in document]
     labels = list(dict.fromkeys(k for r in records for k in r))
     _load_rows(con, labels, ([r.get(k) for k in labels] for r in records))
@@ -359,8 +368,9 @@ def unpack_zip(path: Path, original_name: str, work_dir: Path,
         with zipfile.ZipFile(path) as archive:
             total = sum(i.file_size for i in archive.infolist())
             if total > max_bytes:
-                raise Invalid(f"{original_name} würde entpackt {total // (1 << 20)} MB groß; "
-                              "das ist zu viel.", code="zip_too_large")
+                raise Invalid(msg("{name} würde entpackt {megabytes} MB groß; das ist zu "
+                                  "viel.", name=original_name, megabytes=total // (1 << 20)),
+                              code="zip_too_large")
             for info in archive.infolist():
                 name = Path(info.filename)
                 if info.is_dir() or name.is_absolute() or ".." in name.parts:
@@ -370,7 +380,7 @@ def unpack_zip(path: Path, original_name: str, work_dir: Path,
                 with archive.open(info) as source, destination.open("wb") as out:
                     shutil.copyfileobj(source, out, 1 << 20)
     except zipfile.BadZipFile:
-        raise Invalid(f"{original_name} ist keine gültige ZIP-Datei.",
+        raise Invalid(msg("{name} ist keine gültige ZIP-Datei.", name=original_name),
                       code="bad_zip") from None
     return target
 
@@ -388,12 +398,13 @@ def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
     try:
         document = json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as error:
-        raise Invalid(f"{original_name} ist kein gültiges GeoJSON: {error}",
-                      code="unreadable_geojson") from None
+        raise Invalid(msg("{name} ist kein gültiges GeoJSON: {problem}", name=original_name,
+                          problem=str(error)), code="unreadable_geojson") from None
     features = document.get("features") if document.get("type") == "FeatureCollection" \
         else [document]
     if not features:
-        raise Invalid(f"{original_name} enthält keine Features.", code="no_rows")
+        raise Invalid(msg("{name} enthält keine Features.", name=original_name),
+                      code="no_rows")
     crs = parse_crs(options.crs) if options.crs else (legacy_crs(document) or WGS84)
     properties = [f.get("properties") or {} for f in features]
     labels = list(dict.fromkeys(k for p in properties for k in p))
@@ -403,8 +414,9 @@ def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
             try:
                 geometries[index] = shapely.geometry.shape(feature["geometry"])
             except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException):
-                raise Invalid(f"Ungültige Geometrie in Feature {index + 1} von "
-                              f"{original_name}.", code="bad_geometry") from None
+                raise Invalid(msg("Ungültige Geometrie in Feature {feature} von {name}.",
+                                  feature=index + 1, name=original_name),
+                              code="bad_geometry") from None
     if not labels:
         labels = ["id"]
         properties = [{"id": feature.get("id", index + 1)}
@@ -430,15 +442,16 @@ def read_geo_file(con: duckdb.DuckDBPyConnection, path: Path, original_name: str
         folder = unpack_zip(path, original_name, work_dir)
         shapes = sorted(folder.rglob("*.shp")) + sorted(folder.rglob("*.gpkg"))
         if not shapes:
-            raise Invalid(f"{original_name} enthält kein Shapefile (.shp) und kein GeoPackage.",
-                          code="no_shapefile")
+            raise Invalid(msg("{name} enthält kein Shapefile (.shp) und kein GeoPackage.",
+                              name=original_name), code="no_shapefile")
         source = shapes[0]
     elif original_name.lower().endswith(".gpkg") and path.suffix != ".gpkg":
         source = path.rename(path.with_suffix(".gpkg"))
     try:
         meta, table = pyogrio.read_arrow(str(source), layer=options.sheet)
     except Exception as error:  # GDAL's errors come in many types
-        raise Invalid(f"{original_name} lässt sich nicht als Geodatei lesen: {error}",
+        raise Invalid(msg("{name} lässt sich nicht als Geodatei lesen: {problem}",
+                          name=original_name, problem=str(error)),
                       code="unreadable_geo") from None
     geometry_name = meta.get("geometry_name") or "wkb_geometry"
     labels = [c for c in table.column_names if c != geometry_name]

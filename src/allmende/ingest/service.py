@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from allmende.access.policy import Action, Actor, authorize
 from allmende.catalog import datasets
 from allmende.db.models import QualityReport, Resource, ResourceMapping, TableVersion
-from allmende.errors import Conflict, Invalid, NotFound
+from allmende.errors import Conflict, Invalid, NotFound, msg
 from allmende.ingest import pipeline
 from allmende.ingest.geo import parse_crs
 from allmende.ingest.readers import scratch_dir
@@ -78,8 +78,10 @@ def _prepare(session: Session, actor: Actor, request: IngestRequest
             "access_level": request.access_level or "public"})
     authorize(actor, Action.EDIT_DATASET, dataset)
     if request.organization and dataset.organization.slug != request.organization:
-        raise Conflict(f"Der Datensatz „{dataset.name}“ gehört zu „{dataset.organization.slug}“, "
-                       f"nicht zu „{request.organization}“.", "wrong_organization")
+        raise Conflict(msg("Der Datensatz „{dataset}“ gehört zu „{owner}“, nicht zu "
+                           "„{organization}“.", dataset=dataset.name,
+                           owner=dataset.organization.slug, organization=request.organization),
+                       "wrong_organization")
     name = request.resource_name or request.original_name
     remembered = next((r.read_options for r in dataset.resources if r.name == name), {})
     # "auto" given for an option forgets what was remembered for it
@@ -91,7 +93,8 @@ def _prepare(session: Session, actor: Actor, request: IngestRequest
 def ingest(platform: Platform, actor: Actor, request: IngestRequest,
            progress: Progress = _no_progress) -> IngestResult:
     if not request.source.is_file():
-        raise Invalid(f"Die Datei {request.original_name} ist nicht lesbar.", code="unreadable")
+        raise Invalid(msg("Die Datei {name} ist nicht lesbar.", name=request.original_name),
+                      code="unreadable")
     if request.options.crs and request.options.crs != AUTO:
         parse_crs(request.options.crs)  # refuse a wrong CRS before anything is remembered
     with platform.db.session() as session:
@@ -101,7 +104,7 @@ def ingest(platform: Platform, actor: Actor, request: IngestRequest,
     try:
         built = pipeline.build(request.source, request.original_name, options, work, area,
                                progress)
-        progress(0.9, "Version wird veröffentlicht")
+        progress(0.9, msg("Version wird veröffentlicht"))
         return _publish(platform, actor, request, resource_name, options, built)
     finally:
         shutil.rmtree(work, ignore_errors=True)

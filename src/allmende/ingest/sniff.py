@@ -14,7 +14,7 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from allmende.errors import Invalid
+from allmende.errors import Invalid, msg
 
 SAMPLE_BYTES = 1 << 20
 TAIL_BYTES = 64 << 10
@@ -165,36 +165,37 @@ def sniff_text(path: Path, options: ReadOptions, name: str | None = None) -> Tex
     name = name or path.name
     size = path.stat().st_size
     if size == 0:
-        raise Invalid(f"Die Datei {name} ist leer.", code="empty_file")
+        raise Invalid(msg("Die Datei {name} ist leer.", name=name), code="empty_file")
     with path.open("rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
         handle.seek(max(0, size - TAIL_BYTES))
         tail = handle.read()
     if b"\x00" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise Invalid(f"Die Datei {name} ist keine Textdatei (sie enthält Binärdaten).",
-                      code="binary_file")
+        raise Invalid(msg("Die Datei {name} ist keine Textdatei (sie enthält Binärdaten).",
+                          name=name), code="binary_file")
     warnings: list[Warning_] = []
     encoding = options.encoding or detect_encoding(sample, warnings)
     text = _decode(sample, encoding, name)
     if size > len(sample):  # the sample may end inside a record
         if "\n" not in text:
-            raise Invalid(f"{name} hat in den ersten {SAMPLE_BYTES >> 20} MB keinen "
-                          "Zeilenumbruch; das ist keine Tabelle, die sich lesen lässt.",
-                          code="no_line_breaks")
+            raise Invalid(msg("{name} hat in den ersten {megabytes} MB keinen "
+                              "Zeilenumbruch; das ist keine Tabelle, die sich lesen lässt.",
+                              name=name, megabytes=SAMPLE_BYTES >> 20), code="no_line_breaks")
         text = text[: text.rfind("\n") + 1]
     delimiter = options.delimiter or detect_delimiter(text)
     records = _records(text, delimiter)
     if not records:
-        raise Invalid(f"Die Datei {name} enthält keine lesbaren Zeilen.", code="no_rows")
+        raise Invalid(msg("Die Datei {name} enthält keine lesbaren Zeilen.", name=name),
+                      code="no_rows")
     width = Counter(len(r) for r in records if _filled(r) > 1).most_common(1)
     if not width:
-        raise Invalid(f"In {name} wurde keine Tabelle gefunden: keine Zeile hat mehr als "
-                      "ein Feld. Ist das Trennzeichen richtig?", code="no_table")
+        raise Invalid(msg("In {name} wurde keine Tabelle gefunden: keine Zeile hat mehr als "
+                          "ein Feld. Ist das Trennzeichen richtig?", name=name), code="no_table")
     title_rows, header_rows = header_position(records, options)
     header_end = title_rows + header_rows
     if header_end >= len(records) and size <= len(sample):
-        raise Invalid(f"Die Datei {name} hat eine Kopfzeile, aber keine Datenzeilen.",
-                      code="no_rows")
+        raise Invalid(msg("Die Datei {name} hat eine Kopfzeile, aber keine Datenzeilen.",
+                          name=name), code="no_rows")
     columns = max(len(r) for r in records[title_rows:] or records)
     labels, label_warnings = labels_from(records[title_rows:header_end], columns)
     footer = _footer_rows(_decode(tail, encoding, name, tail=True), delimiter, columns)
@@ -209,11 +210,13 @@ def _decode(data: bytes, encoding: str, name: str, tail: bool = False) -> str:
     except UnicodeDecodeError as error:
         if tail:  # the tail may start inside a multi-byte character
             return data[error.end:].decode(encoding, errors="replace")
-        raise Invalid(f"Die Datei {name} lässt sich nicht als {encoding} lesen "
-                      f"(Byte {error.start}). Bitte geben Sie die Kodierung an.",
+        raise Invalid(msg("Die Datei {name} lässt sich nicht als {encoding} lesen "
+                          "(Byte {byte}). Bitte geben Sie die Kodierung an.",
+                          name=name, encoding=encoding, byte=error.start),
                       code="bad_encoding") from None
     except LookupError:
-        raise Invalid(f"Unbekannte Kodierung „{encoding}“.", code="bad_encoding") from None
+        raise Invalid(msg("Unbekannte Kodierung „{encoding}“.", encoding=encoding),
+                      code="bad_encoding") from None
 
 
 def header_position(records: list[list[str]], options: ReadOptions) -> tuple[int, int]:

@@ -10,11 +10,14 @@ from sqlalchemy.orm import Session
 
 from allmende.access.policy import Actor
 from allmende.db.models import Job, utcnow
-from allmende.errors import AllmendeError, NotFound
+from allmende.errors import AllmendeError, Message, NotFound, msg
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 # A running job whose worker has not reported for this long is taken to be dead.
 STALE_AFTER = dt.timedelta(minutes=5)
+#: Where a failed job's stored error keeps a message's template and parameters, so that the
+#: API can answer in the asker's language long after the job ended.
+TEMPLATE_KEY = "i18n"
 
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any], actor: Actor) -> Job:
@@ -54,12 +57,32 @@ def finish(session: Session, job_id: int, result: dict[str, Any]) -> None:
 
 
 def fail(session: Session, job_id: int, error: AllmendeError) -> None:
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    body: dict[str, Any] = {"code": error.code, **_stored(error.message)}
     if error.field_errors:
-        body["fields"] = [{"field": f.field, "message": f.message} for f in error.field_errors]
+        body["fields"] = [{"field": f.field, **_stored(f.message)} for f in error.field_errors]
     session.execute(update(Job).where(Job.id == job_id).values(
-        status=FAILED, error=body, message=error.message, finished_at=utcnow()))
+        status=FAILED, error=body, message=str(error.message), finished_at=utcnow()))
     session.commit()
+
+
+def _stored(message: str) -> dict[str, Any]:
+    """The German message, and its template and parameters when it has them."""
+    entry: dict[str, Any] = {"message": str(message)}
+    if isinstance(message, Message):
+        entry[TEMPLATE_KEY] = message.to_json()
+    return entry
+
+
+def stored_message(entry: dict[str, Any]) -> str:
+    """A message stored by :func:`fail`, as a :class:`Message` again when it was one."""
+    german = str(entry.get("message", ""))
+    template = entry.get(TEMPLATE_KEY)
+    if not isinstance(template, dict):
+        return german
+    try:
+        return Message.from_json(template)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):  # old or damaged
+        return german
 
 
 def fail_stale(session: Session, now: dt.datetime | None = None) -> list[int]:
@@ -69,14 +92,15 @@ def fail_stale(session: Session, now: dt.datetime | None = None) -> list[int]:
     stale = list(session.scalars(select(Job.id).where(
         Job.status == RUNNING, Job.heartbeat_at < limit)))
     for job_id in stale:
-        fail(session, job_id, AllmendeError(
+        fail(session, job_id, AllmendeError(msg(
             "Die Verarbeitung wurde unterbrochen (Server neu gestartet oder abgebrochen). "
-            "Bitte laden Sie die Datei erneut hoch.", "interrupted", 500))
+            "Bitte laden Sie die Datei erneut hoch."), "interrupted", 500))
     return stale
 
 
 def get_job(session: Session, actor: Actor, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None or not (actor.is_sysadmin or job.created_by_id == actor.user_id):
-        raise NotFound(f"Den Auftrag {job_id} gibt es nicht.", "job_not_found")
+        raise NotFound(msg("Den Auftrag {job_id} gibt es nicht.", job_id=job_id),
+                       "job_not_found")
     return job

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allmende.errors import AllmendeError
+from allmende.errors import AllmendeError, msg
 
 
 class BadRequest(AllmendeError):
@@ -22,8 +22,9 @@ class TooLarge(AllmendeError):
 class QueryTimeout(AllmendeError):
     """HTTP 503: the query ran longer than its time limit and was interrupted."""
 
-    def __init__(self, message: str = "Die Abfrage hat zu lange gedauert. Bitte grenzen Sie "
-                 "die Auswahl mit Filtern ein.", code: str = "query_timeout") -> None:
+    def __init__(self, message: str = msg("Die Abfrage hat zu lange gedauert. Bitte grenzen "
+                                          "Sie die Auswahl mit Filtern ein."),
+                 code: str = "query_timeout") -> None:
         super().__init__(message, code, 503)
 
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xlsxwriter
 
-from allmende.errors import FieldError, Invalid
+from allmende.errors import FieldError, Invalid, msg
 from allmende.tables.errors import BadRequest, TooLarge
 from allmende.tables.query import (
     FORMATS,
@@ -44,7 +44,7 @@ from allmende.tables.query import (
     selection_sql,
 )
 from allmende.tables.schema import Column, TableSchema
-from allmende.tables.values import column_values
+from allmende.tables.values import column_values, thousands
 
 BATCH_ROWS = 16_384
 XLSX_MAX_ROWS = 1_048_575  # 1,048,576 sheet rows minus the header
@@ -82,16 +82,17 @@ def export(path: PathLike, schema: SchemaLike, query: RowQuery, format: str | No
     """The selection of ``query`` as a file in ``format`` (default: ``query.format``)."""
     fmt = format or query.format
     if fmt not in FORMATS:
-        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
-            "format", f"Unbekanntes Format „{fmt}“ (erlaubt: {', '.join(FORMATS)}).")])
+        raise Invalid(msg("Die Abfrage ist ungültig."), [FieldError(
+            "format", msg("Unbekanntes Format „{format}“ (erlaubt: {allowed}).", format=fmt,
+                          allowed=", ".join(FORMATS)))])
     table = TableSchema.of(schema)
     columns = selected_columns(table, query)
     if fmt == "geojson":
         geometry = table.geometry
         if geometry is None:
-            raise BadRequest("Diese Tabelle hat keine Geometrie-Spalte; GeoJSON gibt es nur "
-                             "für Tabellen mit Geometrie. Nehmen Sie format=json oder csv.",
-                             code="no_geometry")
+            raise BadRequest(msg("Diese Tabelle hat keine Geometrie-Spalte; GeoJSON gibt es "
+                                 "nur für Tabellen mit Geometrie. Nehmen Sie format=json oder "
+                                 "csv."), code="no_geometry")
         columns = [geometry, *(c for c in columns if c != geometry)]
     check_envelope(path, query)
     if fmt == "xlsx":
@@ -110,10 +111,10 @@ def _check_xlsx_size(path: PathLike, table: TableSchema, query: RowQuery,
     if query.limit is not None:
         rows = min(rows, query.limit)
     if rows > XLSX_MAX_ROWS:
-        raise TooLarge(f"Die Auswahl hat {rows:_} Zeilen; eine Excel-Tabelle fasst höchstens "
-                       f"{XLSX_MAX_ROWS:_}.".replace("_", ".")
-                       + " Laden Sie sie als CSV oder Parquet herunter oder grenzen Sie sie "
-                       "mit Filtern ein.", code="too_many_rows_for_xlsx")
+        raise TooLarge(msg("Die Auswahl hat {rows} Zeilen; eine Excel-Tabelle fasst "
+                           "höchstens {maximum}. Laden Sie sie als CSV oder Parquet herunter "
+                           "oder grenzen Sie sie mit Filtern ein.", rows=thousands(rows),
+                           maximum=thousands(XLSX_MAX_ROWS)), code="too_many_rows_for_xlsx")
 
 
 @dataclass

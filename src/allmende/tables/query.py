@@ -45,7 +45,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from allmende.errors import FieldError, Invalid, NotFound
+from allmende.errors import FieldError, Invalid, NotFound, msg
 from allmende.tables.errors import BadRequest, QueryTimeout, TableUnavailable
 from allmende.tables.schema import (
     ENVELOPE_COLUMNS,
@@ -62,6 +62,7 @@ from allmende.tables.values import (
     column_values,
     parse_number,
     parse_value,
+    thousands,
 )
 
 RESERVED = frozenset({"version", "limit", "offset", "sort", "fields", "format", "bbox"})
@@ -183,7 +184,7 @@ def split_list(value: str) -> list[str]:
             current.append(char)
         index += 1
     if quoted:
-        raise ValueProblem("Ein Anführungszeichen ist nicht geschlossen.")
+        raise ValueProblem(msg("Ein Anführungszeichen ist nicht geschlossen."))
     items.append("".join(current))
     return items
 
@@ -219,22 +220,26 @@ def _split_filter_key(schema: TableSchema, key: str) -> tuple[str, str]:
         if sep and op in OPERATORS and name in schema:
             return name, op
         if sep and name in schema:
-            raise ValueProblem(f"Unbekannter Filter „__{op}“ (erlaubt: "
-                               + ", ".join(f"__{o}" for o in OPERATORS) + ").")
+            raise _unknown_operator(op)
         raise KeyError(rest)
     name, sep, op = key.rpartition("__")
     if sep and name in schema and op in OPERATORS:
         if name in RESERVED or "__" in name:
-            raise ValueProblem(f"Diese Spalte bitte als „filter.{name}__{op}“ angeben.")
+            raise ValueProblem(msg("Diese Spalte bitte als „filter.{name}__{op}“ angeben.",
+                                   name=name, op=op))
         return name, op
     if key in schema:
         if "__" in key:
-            raise ValueProblem(f"Diese Spalte bitte als „filter.{key}“ angeben.")
+            raise ValueProblem(msg("Diese Spalte bitte als „filter.{key}“ angeben.", key=key))
         return key, "eq"
     if sep and name in schema:
-        raise ValueProblem(f"Unbekannter Filter „__{op}“ (erlaubt: "
-                           + ", ".join(f"__{o}" for o in OPERATORS) + ").")
+        raise _unknown_operator(op)
     raise KeyError(key)
+
+
+def _unknown_operator(op: str) -> ValueProblem:
+    return ValueProblem(msg("Unbekannter Filter „__{op}“ (erlaubt: {allowed}).", op=op,
+                            allowed=", ".join(f"__{o}" for o in OPERATORS)))
 
 
 def _parse_filter(column: Column, op: str, text: str) -> Any:
@@ -242,18 +247,19 @@ def _parse_filter(column: Column, op: str, text: str) -> Any:
         try:
             return parse_value(text, "boolean")
         except ValueProblem:
-            raise ValueProblem(f"„{text}“ ist nicht true oder false.") from None
+            raise ValueProblem(msg("„{text}“ ist nicht true oder false.", text=text)) from None
     allowed = {"eq": _EQUALITY_TYPES, "in": _EQUALITY_TYPES, "contains": _TEXT_TYPES}
     if column.type not in allowed.get(op, _RANGE_TYPES):
-        raise ValueProblem(f"Spalten vom Typ „{column.type}“ lassen sich nicht mit "
-                           f"{'=' if op == 'eq' else '__' + op} filtern.")
+        raise ValueProblem(msg("Spalten vom Typ „{type}“ lassen sich nicht mit {operator} "
+                               "filtern.", type=column.type,
+                               operator="=" if op == "eq" else "__" + op))
     if op == "in":
         values = split_list(text)
         if not text or not values:
-            raise ValueProblem("Mindestens ein Wert ist nötig.")
+            raise ValueProblem(msg("Mindestens ein Wert ist nötig."))
         if len(values) > MAX_IN_VALUES:
-            raise ValueProblem(f"Höchstens {MAX_IN_VALUES:,} Werte sind erlaubt."
-                               .replace(",", "."))
+            raise ValueProblem(msg("Höchstens {maximum} Werte sind erlaubt.",
+                                   maximum=thousands(MAX_IN_VALUES)))
         return tuple(_typed(column, v) for v in values)
     if op == "contains":
         return text
@@ -265,21 +271,26 @@ def _typed(column: Column, text: str) -> Any:
         return parse_value(text, column.type)
     except ValueProblem as problem:
         label = TYPE_LABELS.get(column.type)
-        hint = f" Die Spalte „{column.name}“ erwartet {label}." if label else ""
-        raise ValueProblem(f"{problem}{hint}") from None
+        if label is None:
+            raise ValueProblem(problem.message) from None
+        raise ValueProblem(msg("{problem} Die Spalte „{column}“ erwartet {label}.",
+                               problem=problem.message, column=column.name, label=label)
+                           ) from None
 
 
 def _parse_int(text: str, minimum: int = 0) -> int:
     value = text.strip()
     if not value.lstrip("+").isdigit():
-        raise ValueProblem(f"„{text}“ ist keine ganze Zahl ≥ {minimum}.")
+        raise ValueProblem(msg("„{text}“ ist keine ganze Zahl ≥ {minimum}.", text=text,
+                               minimum=minimum))
     return int(value)
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
     parts = text.split(",")
-    problem = ValueProblem(f"„{text}“ ist keine gültige bbox; erwartet: "
-                           "lon_min,lat_min,lon_max,lat_max (WGS84, Dezimalpunkt).")
+    problem = ValueProblem(msg("„{text}“ ist keine gültige bbox; erwartet: "
+                               "lon_min,lat_min,lon_max,lat_max (WGS84, Dezimalpunkt).",
+                               text=text))
     if len(parts) != 4:
         raise problem
     try:
@@ -310,7 +321,7 @@ def parse_query(params: Params, schema: SchemaLike, *,
             continue
         if key in RESERVED:
             if key in reserved:
-                errors.append(FieldError(key, "Dieser Parameter ist mehrfach angegeben."))
+                errors.append(FieldError(key, msg("Dieser Parameter ist mehrfach angegeben.")))
             reserved[key] = text
             continue
         try:
@@ -320,21 +331,22 @@ def parse_query(params: Params, schema: SchemaLike, *,
         except KeyError as missing:
             errors.append(unknown_column(key, missing.args[0]))
         except ValueProblem as problem:
-            errors.append(FieldError(key, str(problem)))
+            errors.append(FieldError(key, problem.message))
 
     query: dict[str, Any] = {"filters": tuple(filters)}
     for key, text in reserved.items():
         try:
             query[key] = _parse_reserved(table, key, text, errors)
         except ValueProblem as problem:
-            errors.append(FieldError(key, str(problem)))
+            errors.append(FieldError(key, problem.message))
     result = RowQuery(**query)
     if result.limit is not None and result.limit > MAX_LIMIT and result.format is None:
-        raise BadRequest(f"limit darf höchstens {MAX_LIMIT:_} sein.".replace("_", ".")
-                         + " Blättern Sie mit offset oder laden Sie die ganze Auswahl mit "
-                         "format=csv oder format=parquet.", code="limit_too_large")
+        raise BadRequest(msg("limit darf höchstens {maximum} sein. Blättern Sie mit offset "
+                             "oder laden Sie die ganze Auswahl mit format=csv oder "
+                             "format=parquet.", maximum=thousands(MAX_LIMIT)),
+                         code="limit_too_large")
     if errors:
-        raise Invalid("Die Abfrage ist ungültig.", errors)
+        raise Invalid(msg("Die Abfrage ist ungültig."), errors)
     return result
 
 
@@ -344,11 +356,12 @@ def _parse_reserved(table: TableSchema, key: str, text: str,
         return _parse_int(text)
     if key == "format":
         if text not in FORMATS:
-            raise ValueProblem(f"Unbekanntes Format „{text}“ (erlaubt: {', '.join(FORMATS)}).")
+            raise ValueProblem(msg("Unbekanntes Format „{format}“ (erlaubt: {allowed}).",
+                                   format=text, allowed=", ".join(FORMATS)))
         return text
     if key == "bbox":
         if table.geometry is None:
-            raise ValueProblem("Diese Tabelle hat keine Geometrie-Spalte.")
+            raise ValueProblem(msg("Diese Tabelle hat keine Geometrie-Spalte."))
         return _parse_bbox(text)
     items = split_list(text)
     if key == "fields":
@@ -360,7 +373,7 @@ def _parse_reserved(table: TableSchema, key: str, text: str,
             elif name not in names:
                 names.append(name)
         if not names and not errors:
-            raise ValueProblem("Mindestens eine Spalte ist nötig.")
+            raise ValueProblem(msg("Mindestens eine Spalte ist nötig."))
         return tuple(names)
     keys: list[SortKey] = []  # sort
     for item in items:
@@ -369,8 +382,8 @@ def _parse_reserved(table: TableSchema, key: str, text: str,
         if name is None:
             errors.append(unknown_column(key, item.removeprefix("-")))
         elif table.by_name[name].type not in ORDERED_TYPES | {"json"}:
-            errors.append(FieldError(key, f"Nach der Spalte „{name}“ lässt sich nicht "
-                                          "sortieren."))
+            errors.append(FieldError(key, msg("Nach der Spalte „{name}“ lässt sich nicht "
+                                              "sortieren.", name=name)))
         else:
             keys.append(SortKey(name, descending))
     return tuple(keys)
@@ -383,7 +396,7 @@ def parse_names(text: str, schema: SchemaLike, param: str = "group_by") -> list[
     for item in split_list(text) if text else []:
         name = _resolve_name(table, item)
         if name is None:
-            raise Invalid("Die Abfrage ist ungültig.", [unknown_column(param, item)])
+            raise Invalid(msg("Die Abfrage ist ungültig."), [unknown_column(param, item)])
         names.append(name)
     return names
 
@@ -397,7 +410,7 @@ def parse_metrics(text: str, schema: SchemaLike, param: str = "metrics") -> list
         func = func.strip()
         column = _resolve_name(table, name) if sep else None
         if sep and column is None:
-            raise Invalid("Die Abfrage ist ungültig.", [unknown_column(param, name)])
+            raise Invalid(msg("Die Abfrage ist ungültig."), [unknown_column(param, name)])
         metrics.append(Metric(func, column))
     return metrics
 
@@ -505,7 +518,8 @@ def cursor(timeout: float | None = QUERY_TIMEOUT) -> Iterator[duckdb.DuckDBPyCon
     except duckdb.InterruptException as error:
         raise QueryTimeout() from error
     except duckdb.Error as error:
-        raise TableUnavailable("Die Tabellendaten konnten nicht gelesen werden.") from error
+        raise TableUnavailable(msg("Die Tabellendaten konnten nicht gelesen werden.")
+                               ) from error
     finally:
         if timer is not None:
             timer.cancel()
@@ -516,7 +530,8 @@ def _file_key(path: PathLike) -> tuple[str, int, int]:
     try:
         stat = os.stat(path)
     except FileNotFoundError:
-        raise NotFound("Die Daten dieser Tabellenversion wurden nicht gefunden.") from None
+        raise NotFound(msg("Die Daten dieser Tabellenversion wurden nicht gefunden.")
+                       ) from None
     return os.fspath(path), stat.st_mtime_ns, stat.st_size
 
 
@@ -567,8 +582,8 @@ def check_envelope(path: PathLike, query: RowQuery | None) -> None:
         names = frozenset(pq.read_schema(path).names)
         _file_columns.put(key, names)
     if not set(ENVELOPE_COLUMNS) <= names:
-        raise TableUnavailable("Diese Tabellenversion hat keine Hüllrechtecke; der "
-                               "bbox-Filter ist für sie nicht verfügbar.",
+        raise TableUnavailable(msg("Diese Tabellenversion hat keine Hüllrechtecke; der "
+                                   "bbox-Filter ist für sie nicht verfügbar."),
                                code="bbox_unavailable")
 
 
@@ -611,8 +626,8 @@ def select_rows(path: PathLike, schema: SchemaLike, query: RowQuery, *,
     table = TableSchema.of(schema)
     limit = DEFAULT_LIMIT if query.limit is None else query.limit
     if limit > MAX_LIMIT:
-        raise BadRequest(f"limit darf höchstens {MAX_LIMIT:_} sein.".replace("_", "."),
-                         code="limit_too_large")
+        raise BadRequest(msg("limit darf höchstens {maximum} sein.",
+                             maximum=thousands(MAX_LIMIT)), code="limit_too_large")
     offset = query.offset or 0
     columns = selected_columns(table, query)
     fields = [c.as_field() for c in columns]
@@ -647,13 +662,13 @@ def distinct(path: PathLike, schema: SchemaLike, column: str, *, query: RowQuery
     table = TableSchema.of(schema)
     target = table.column(column, "column")
     if target.type == "geometry":
-        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
-            "column", f"Die Spalte „{column}“ enthält Geometrien; dafür gibt es keine "
-                      "Werteliste.")])
+        raise Invalid(msg("Die Abfrage ist ungültig."), [FieldError(
+            "column", msg("Die Spalte „{column}“ enthält Geometrien; dafür gibt es keine "
+                          "Werteliste.", column=column))])
     _check_limit(limit)
     if order not in ("count", "value"):
-        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
-            "order", "Erlaubt sind „count“ und „value“.")])
+        raise Invalid(msg("Die Abfrage ist ungültig."), [FieldError(
+            "order", msg("Erlaubt sind „count“ und „value“."))])
     check_envelope(path, query)
     where, params = where_clause(table, query)
     order_by = "2 DESC, 1 ASC NULLS LAST" if order == "count" else "1 ASC NULLS LAST"
@@ -669,24 +684,25 @@ def distinct(path: PathLike, schema: SchemaLike, column: str, *, query: RowQuery
 
 def _check_limit(limit: int) -> None:
     if not isinstance(limit, int) or limit < 0:
-        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
-            "limit", "limit muss eine ganze Zahl ≥ 0 sein.")])
+        raise Invalid(msg("Die Abfrage ist ungültig."), [FieldError(
+            "limit", msg("limit muss eine ganze Zahl ≥ 0 sein."))])
     if limit > MAX_LIMIT:
-        raise BadRequest(f"limit darf höchstens {MAX_LIMIT:_} sein.".replace("_", "."),
-                         code="limit_too_large")
+        raise BadRequest(msg("limit darf höchstens {maximum} sein.",
+                             maximum=thousands(MAX_LIMIT)), code="limit_too_large")
 
 
 def _metric_sql(table: TableSchema, metric: Metric, param: str) -> tuple[str, str]:
     """(SQL expression, result type) of a metric, or Invalid."""
     def invalid(message: str) -> Invalid:
-        return Invalid("Die Abfrage ist ungültig.", [FieldError(param, message)])
+        return Invalid(msg("Die Abfrage ist ungültig."), [FieldError(param, message)])
 
     if metric.func not in AGGREGATE_FUNCTIONS:
-        raise invalid(f"Unbekannte Kennzahl „{metric.func}“ (erlaubt: "
-                      f"{', '.join(AGGREGATE_FUNCTIONS)}).")
+        raise invalid(msg("Unbekannte Kennzahl „{func}“ (erlaubt: {allowed}).",
+                          func=metric.func, allowed=", ".join(AGGREGATE_FUNCTIONS)))
     if metric.column is None:
         if metric.func != "count":
-            raise invalid(f"„{metric.func}“ braucht eine Spalte, z. B. {metric.func}:Spalte.")
+            raise invalid(msg("„{func}“ braucht eine Spalte, z. B. {func}:Spalte.",
+                              func=metric.func))
         return "count(*)", "integer"
     column = table.column(metric.column, param)
     if metric.func == "count":
@@ -695,13 +711,14 @@ def _metric_sql(table: TableSchema, metric: Metric, param: str) -> tuple[str, st
         return f"count(DISTINCT {column.sql})", "integer"
     if metric.func in ("sum", "avg"):
         if column.type not in NUMERIC_TYPES:
-            raise invalid(f"„{metric.func}“ geht nur für Zahlen-Spalten, nicht für "
-                          f"„{column.name}“.")
+            raise invalid(msg("„{func}“ geht nur für Zahlen-Spalten, nicht für „{column}“.",
+                              func=metric.func, column=column.name))
         if metric.func == "avg":
             return f"avg({column.sql})", "number"
         return f"sum({column.sql})", column.type
     if column.type not in ORDERED_TYPES:
-        raise invalid(f"„{metric.func}“ geht nicht für die Spalte „{column.name}“.")
+        raise invalid(msg("„{func}“ geht nicht für die Spalte „{column}“.", func=metric.func,
+                          column=column.name))
     return f"{metric.func}({column.sql})", column.type
 
 
@@ -719,20 +736,20 @@ def aggregate(path: PathLike, schema: SchemaLike, *, group_by: Sequence[str] = (
     groups = [table.column(name, "group_by") for name in group_by]
     for column in groups:
         if column.type == "geometry":
-            raise Invalid("Die Abfrage ist ungültig.", [FieldError(
-                "group_by", f"Nach der Geometrie-Spalte „{column.name}“ lässt sich nicht "
-                            "gruppieren.")])
+            raise Invalid(msg("Die Abfrage ist ungültig."), [FieldError(
+                "group_by", msg("Nach der Geometrie-Spalte „{column}“ lässt sich nicht "
+                                "gruppieren.", column=column.name))])
     parsed = [m if isinstance(m, Metric) else Metric(*m) for m in metrics]
     if not parsed:
-        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
-            "metrics", "Mindestens eine Kennzahl ist nötig.")])
+        raise Invalid(msg("Die Abfrage ist ungültig."), [FieldError(
+            "metrics", msg("Mindestens eine Kennzahl ist nötig."))])
     expressions = [_metric_sql(table, m, "metrics") for m in parsed]
     out = [(c.name, c.type) for c in groups] + [
         (m.name, kind) for m, (_, kind) in zip(parsed, expressions, strict=True)]
     names = [name for name, _ in out]
     if len(set(names)) != len(names):
-        raise Invalid("Die Abfrage ist ungültig.", [FieldError(
-            "metrics", "Kennzahlen und Gruppenspalten müssen verschiedene Namen ergeben.")])
+        raise Invalid(msg("Die Abfrage ist ungültig."), [FieldError(
+            "metrics", msg("Kennzahlen und Gruppenspalten müssen verschiedene Namen ergeben."))])
     check_envelope(path, query)
     where, params = where_clause(table, query)
     select = ", ".join([c.sql for c in groups] + [sql for sql, _ in expressions])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from allmende.errors import FieldError, Invalid
+from allmende.errors import FieldError, Invalid, msg
 
 COLUMN_TYPES = frozenset(
     {"string", "integer", "number", "boolean", "date", "datetime", "time", "json", "geometry"}
@@ -96,4 +96,5 @@ class TableSchema:
 
 
 def unknown_column(param: str, name: str) -> FieldError:
-    return FieldError(param, f"Die Spalte „{name}“ gibt es in dieser Tabelle nicht.")
+    return FieldError(param, msg("Die Spalte „{name}“ gibt es in dieser Tabelle nicht.",
+                                 name=name))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from allmende.access.policy import Action, Actor, authorize
 from allmende.catalog.datasets import get_resource
 from allmende.db.models import TableVersion
-from allmende.errors import NotFound
+from allmende.errors import NotFound, msg
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,14 @@ def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id
     authorize(actor, Action.READ_ROWS, resource.dataset)
     versions: list[TableVersion] = resource.versions
     if not versions:
-        raise NotFound(f"Die Ressource „{resource.name}“ hat noch keine Tabellenversion.",
-                       "no_version")
+        raise NotFound(msg("Die Ressource „{resource}“ hat noch keine Tabellenversion.",
+                           resource=resource.name), "no_version")
     chosen = versions[-1] if version is None else next(
         (v for v in versions if v.version == version), None)
     if chosen is None:
-        raise NotFound(f"Version {version} der Ressource „{resource.name}“ gibt es nicht; "
-                       f"vorhanden: 1 bis {versions[-1].version}.", "version_not_found")
+        raise NotFound(msg("Version {version} der Ressource „{resource}“ gibt es nicht; "
+                           "vorhanden: 1 bis {latest}.", version=version,
+                           resource=resource.name, latest=versions[-1].version),
+                       "version_not_found")
     return ReadableVersion(data_dir / chosen.path, chosen.columns, chosen.version, resource.id,
                            resource.name)

@@ -13,6 +13,8 @@ import orjson
 import pyarrow as pa
 import shapely
 
+from allmende.errors import Message, msg
+
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 _GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 _GERMAN_DATETIME = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
@@ -20,15 +22,28 @@ _TRUE = frozenset({"true", "ja", "1", "wahr", "yes"})
 _FALSE = frozenset({"false", "nein", "0", "falsch", "no"})
 
 TYPE_LABELS = {
-    "integer": "eine ganze Zahl", "number": "eine Zahl", "boolean": "ein Wahrheitswert "
-    "(true/false, ja/nein, 1/0)", "date": "ein Datum (2024-05-01 oder 01.05.2024)",
-    "datetime": "ein Zeitpunkt (ISO 8601, z. B. 2024-05-01T12:00:00Z)",
-    "time": "eine Uhrzeit (z. B. 14:30 oder 14:30:00)",
+    "integer": msg("eine ganze Zahl"), "number": msg("eine Zahl"),
+    "boolean": msg("ein Wahrheitswert (true/false, ja/nein, 1/0)"),
+    "date": msg("ein Datum (2024-05-01 oder 01.05.2024)"),
+    "datetime": msg("ein Zeitpunkt (ISO 8601, z. B. 2024-05-01T12:00:00Z)"),
+    "time": msg("eine Uhrzeit (z. B. 14:30 oder 14:30:00)"),
 }
 
 
 class ValueProblem(ValueError):
-    """A filter value that does not fit its column; the message is German."""
+    """A filter value that does not fit its column; the message is German (a
+    :class:`Message`, so that the API can also say it in English)."""
+
+    @property
+    def message(self) -> str:
+        # str(self) would give a plain str and lose the message's template
+        first = self.args[0] if self.args else ""
+        return first if isinstance(first, Message) else str(first)
+
+
+def thousands(number: int) -> str:
+    """``10000`` → ``10.000``: numbers in messages as German readers write them."""
+    return f"{number:_}".replace("_", ".")
 
 
 def parse_bool(text: str) -> bool:
@@ -37,20 +52,21 @@ def parse_bool(text: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueProblem(f"„{text}“ ist kein Wahrheitswert (erlaubt: true/false, ja/nein, 1/0).")
+    raise ValueProblem(msg("„{text}“ ist kein Wahrheitswert (erlaubt: true/false, ja/nein, "
+                           "1/0).", text=text))
 
 
 def parse_number(text: str) -> int | float:
     """``3.7``, ``3,7``, ``-2``, ``1e3``; an integral value comes back as ``int``."""
     value = text.strip()
     if not _NUMBER.fullmatch(value):
-        raise ValueProblem(f"„{text}“ ist keine Zahl.")
+        raise ValueProblem(msg("„{text}“ ist keine Zahl.", text=text))
     value = value.replace(",", ".")
     if re.fullmatch(r"[+-]?\d+", value):
         return int(value)
     number = float(value)
     if not math.isfinite(number):
-        raise ValueProblem(f"„{text}“ ist keine endliche Zahl.")
+        raise ValueProblem(msg("„{text}“ ist keine endliche Zahl.", text=text))
     return number
 
 
@@ -65,7 +81,8 @@ def parse_date(text: str) -> date:
             return date.fromisoformat(value)
     except ValueError:
         pass
-    raise ValueProblem(f"„{text}“ ist kein gültiges Datum (2024-05-01 oder 01.05.2024).")
+    raise ValueProblem(msg("„{text}“ ist kein gültiges Datum (2024-05-01 oder 01.05.2024).",
+                           text=text))
 
 
 def parse_datetime(text: str) -> datetime:
@@ -84,8 +101,8 @@ def parse_datetime(text: str) -> datetime:
         else:
             raise ValueError(value)
     except (ValueError, ValueProblem):
-        raise ValueProblem(f"„{text}“ ist kein gültiger Zeitpunkt "
-                           "(ISO 8601, z. B. 2024-05-01T12:00:00Z).") from None
+        raise ValueProblem(msg("„{text}“ ist kein gültiger Zeitpunkt "
+                               "(ISO 8601, z. B. 2024-05-01T12:00:00Z).", text=text)) from None
     if result.tzinfo is None:
         return result.replace(tzinfo=UTC)
     return result.astimezone(UTC)
@@ -98,7 +115,8 @@ def parse_time(text: str) -> time:
             return time.fromisoformat(value.zfill(len(value) + (value.index(":") == 1)))
     except ValueError:
         pass
-    raise ValueProblem(f"„{text}“ ist keine gültige Uhrzeit (z. B. 14:30 oder 14:30:00).")
+    raise ValueProblem(msg("„{text}“ ist keine gültige Uhrzeit (z. B. 14:30 oder 14:30:00).",
+                           text=text))
 
 
 PARSERS: dict[str, Callable[[str], Any]] = {
@@ -117,7 +135,7 @@ def parse_value(text: str, column_type: str) -> Any:
     """A filter value as the Python value bound for a column of ``column_type``."""
     parser = PARSERS.get(column_type)
     if parser is None:
-        raise ValueProblem("Spalten dieses Typs lassen sich nur mit __null filtern.")
+        raise ValueProblem(msg("Spalten dieses Typs lassen sich nur mit __null filtern."))
     return parser(text)
 
 

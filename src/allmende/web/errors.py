@@ -1,10 +1,13 @@
 """Maps allmende's error hierarchy to HTTP in one place.
 
 API paths answer ``{"error": {"code", "message", "fields": [{"field", "message"}]}}``;
-UI paths render the error page.
+UI paths render the error page. Messages are rendered in the request's language: the UI's
+(``?lang=``, cookie), for API clients also ``Accept-Language``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,21 +15,46 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from allmende.catalog.validation import field_errors
-from allmende.errors import AllmendeError, Invalid
+from allmende.errors import AllmendeError, FieldError, Invalid, msg
+from allmende.jobs import queue
+from allmende.web.i18n import api_language_of, language_of, localize
 from allmende.web.ui.render import render_error
 
 HTTP_MESSAGES = {
-    404: ("not_found", "Diese Seite gibt es nicht."),
-    405: ("method_not_allowed", "Diese Methode ist hier nicht erlaubt."),
-    413: ("too_large", "Die Anfrage ist zu groß."),
+    404: ("not_found", msg("Diese Seite gibt es nicht.")),
+    405: ("method_not_allowed", msg("Diese Methode ist hier nicht erlaubt.")),
+    413: ("too_large", msg("Die Anfrage ist zu groß.")),
 }
 
 
-def error_body(error: AllmendeError) -> dict:
-    body: dict = {"code": error.code, "message": error.message}
+def error_body(error: AllmendeError, language: str = "de") -> dict:
+    body: dict = {"code": error.code, "message": localize(error.message, language)}
     if error.field_errors:
-        body["fields"] = [{"field": f.field, "message": f.message} for f in error.field_errors]
+        body["fields"] = [{"field": f.field, "message": localize(f.message, language)}
+                          for f in error.field_errors]
     return {"error": body}
+
+
+def localized_stored_error(body: dict[str, Any], language: str) -> dict[str, Any]:
+    """A failed job's stored error (see ``jobs.queue.fail``) in ``language``, without the
+    stored templates (they are no part of the API)."""
+    result = _localized_entry(body, language)
+    if "fields" in body:
+        result["fields"] = [_localized_entry(f, language) for f in body["fields"]]
+    return result
+
+
+def _localized_entry(entry: dict[str, Any], language: str) -> dict[str, Any]:
+    result = {k: v for k, v in entry.items() if k != queue.TEMPLATE_KEY}
+    if "message" in entry:
+        result["message"] = localize(queue.stored_message(entry), language)
+    return result
+
+
+def _localized(error: AllmendeError, language: str) -> AllmendeError:
+    """The same error with its messages in ``language``, for the HTML error page."""
+    fields = [FieldError(f.field, localize(f.message, language)) for f in error.field_errors]
+    return AllmendeError(localize(error.message, language), error.code, error.status, fields)
 
 
 def _wants_html(request: Request) -> bool:
@@ -37,8 +65,9 @@ def _wants_html(request: Request) -> bool:
 def _respond(request: Request, error: AllmendeError) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
     if _wants_html(request):
-        return render_error(request, error)
-    return JSONResponse(error_body(error), status_code=error.status, headers=headers)
+        return render_error(request, _localized(error, language_of(request)))
+    body = error_body(error, api_language_of(request))
+    return JSONResponse(body, status_code=error.status, headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -15,6 +15,8 @@ from allmende.jobs import queue
 from allmende.tables import store
 from allmende.web.api.schemas import JobOut
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.errors import localized_stored_error
+from allmende.web.i18n import api_language_of, localize_text
 
 router = APIRouter(tags=["Daten hochladen"])
 
@@ -76,5 +78,11 @@ def upload(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="Stand eines Auftrags")
-def job_status(job_id: int, session: SessionDep, actor: ActorDep) -> JobOut:
-    return JobOut.of(queue.get_job(session, actor, job_id))
+def job_status(job_id: int, request: Request, session: SessionDep, actor: ActorDep) -> JobOut:
+    """`message` and `error` in the asker's language (`?lang=`, cookie, `Accept-Language`)."""
+    job = JobOut.of(queue.get_job(session, actor, job_id))
+    language = api_language_of(request)
+    if job.error is None:
+        return job.model_copy(update={"message": localize_text(job.message, language)})
+    error = localized_stored_error(job.error, language)
+    return job.model_copy(update={"error": error, "message": error.get("message", job.message)})
