@@ -18,6 +18,7 @@ from allmende.errors import Conflict, FieldError, Forbidden, Invalid, Unauthoriz
 from allmende.web.deps import ActorDep, SessionDep, check_csrf
 from allmende.web.ui import helpers
 from allmende.web.ui.common import FormDep, login_redirect, redirect
+from allmende.web.ui.quality import quality_index
 from allmende.web.ui.render import render
 
 router = APIRouter()
@@ -80,6 +81,7 @@ def show(name: str, request: Request, session: SessionDep, actor: ActorDep) -> H
         "can_edit": is_allowed(actor, Action.EDIT_DATASET, dataset),
         "can_delete": is_allowed(actor, Action.DELETE_DATASET, dataset),
         "can_restore": is_allowed(actor, Action.RESTORE_DATASET, dataset),
+        "quality": quality_index(session, actor, [dataset]),
     }, actor=actor)
 
 

@@ -1,33 +1,24 @@
-"""Harmonize in the web UI: the quality report of a resource and the quality badges; the
-router of all harmonize pages (mapping editor, schemas, regional overviews)."""
+"""Harmonize in the web UI: the quality report of a resource; the router of all harmonize pages
+(mapping editor, schemas, regional overviews). The badges are in ``quality``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import object_session
 
-from allmende.access.policy import Action, Actor, authorize, is_allowed
+from allmende.access.policy import Action, authorize, is_allowed
 from allmende.catalog.datasets import get_resource
-from allmende.db.models import Dataset, QualityReport
 from allmende.harmonize import service
 from allmende.harmonize.validate import SCORE_WEIGHTS
 from allmende.web.deps import ActorDep, SessionDep
 from allmende.web.ui import mapping_pages, region_pages, schema_pages
 from allmende.web.ui.helpers import N_
-from allmende.web.ui.render import render, templates
+from allmende.web.ui.render import render
 
 router = APIRouter()
 router.include_router(mapping_pages.router)
 router.include_router(schema_pages.router)
 router.include_router(region_pages.router)
-
-#: Lower bounds of the score bands: the badge's colour and its word.
-BANDS = ((90.0, "good"), (70.0, "fair"), (0.0, "poor"))
-BAND_LABELS = {"good": N_("good"), "fair": N_("fair"), "poor": N_("poor")}
 
 ERROR_TYPES = {
     "type-error": N_("A cell does not have the field's type (e.g. text in a number field, a "
@@ -51,51 +42,6 @@ ERROR_TYPES = {
     "mapping-error": N_("The mapping could not convert a cell (e.g. a date that does not "
                         "exist, text where a number was expected)."),
 }
-
-
-def band(score: float) -> str:
-    return next(name for bound, name in BANDS if score >= bound)
-
-
-@dataclass(frozen=True)
-class Quality:
-    resource_id: str
-    score: float
-
-    @property
-    def band(self) -> str:
-        return band(self.score)
-
-
-class QualityIndex:
-    """The latest quality reports of the resources of the datasets on one page."""
-
-    def __init__(self, reports: dict[str, QualityReport]) -> None:
-        self._found = {rid: Quality(rid, r.score) for rid, r in reports.items()}
-
-    def resource(self, resource_id: str) -> Quality | None:
-        return self._found.get(resource_id)
-
-    def dataset(self, dataset: Dataset) -> Quality | None:
-        """The lowest score among the dataset's resources: the badge promises no more."""
-        found = [q for r in dataset.resources if (q := self._found.get(r.id))]
-        return min(found, key=lambda q: q.score, default=None)
-
-
-def quality_index(actor: Actor, datasets: Iterable[Dataset]) -> QualityIndex:
-    """One query for all datasets of a page, in the session they were loaded in (templates
-    call this, so the search and dataset handlers stay as they are). Only datasets whose rows
-    the actor may read get a badge: it links to the report, which shows cells."""
-    readable = [d for d in datasets if is_allowed(actor, Action.READ_ROWS, d)]
-    session = object_session(readable[0]) if readable else None
-    if session is None:
-        return QualityIndex({})
-    ids = [r.id for d in readable for r in d.resources]
-    return QualityIndex(service.reports_for(session, ids))
-
-
-templates.env.globals.update(quality_index=quality_index, quality_band=band,
-                             band_labels=BAND_LABELS)
 
 
 @router.get("/resources/{resource_id}/quality", response_class=HTMLResponse)

@@ -14,6 +14,7 @@ from allmende.catalog.search_index import FACETS, SORTS
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.ui.common import language
 from allmende.web.ui.helpers import N_
+from allmende.web.ui.quality import quality_index
 from allmende.web.ui.render import render
 
 router = APIRouter()
@@ -55,6 +56,7 @@ def search(request: Request, session: SessionDep, platform: PlatformDep,
     return render(request, "search.html", {
         "q": q, "sort": sort, "sorts": SORT_LABELS, "result": result, "filters": filters,
         "pages": max(1, math.ceil(result.count / PER_PAGE)),
+        "quality": quality_index(session, actor, result.datasets),
     }, actor=actor)
 
 

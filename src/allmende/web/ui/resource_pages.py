@@ -18,6 +18,7 @@ from allmende.tables.query import FORMATS, RESERVED, parse_query, select_rows
 from allmende.tables.service import readable_version
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.ui.ingest_options import DELIMITER_NAMES, FORMAT_LABELS
+from allmende.web.ui.quality import quality_index
 from allmende.web.ui.render import render
 
 router = APIRouter()
@@ -136,6 +137,7 @@ def show(resource_id: str, request: Request, session: SessionDep, actor: ActorDe
         # Not settings yet: ALLMENDE_MAP_TILE_URL / _ATTRIBUTION are read once they exist.
         "tile_url": platform.settings.map_tile_url,
         "tile_attribution": platform.settings.map_tile_attribution,
+        "quality": quality_index(session, actor, [dataset]).resource(resource.id),
     }
     if resource.versions and is_allowed(actor, Action.READ_ROWS, dataset):
         context.update(_table_context(request, session, actor, platform, resource))
