@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from allmende.catalog import datasets
-from allmende.errors import AllmendeError, FieldError, Invalid
+from allmende.errors import AllmendeError, FieldError, Invalid, msg
 from allmende.jobs import queue
 from allmende.tables import store
 from allmende.web.api.schemas import JobOut
@@ -23,8 +23,8 @@ router = APIRouter(tags=["Daten hochladen"])
 
 class TooLarge(AllmendeError):
     def __init__(self, limit: int) -> None:
-        super().__init__(f"Die Datei ist größer als erlaubt ({limit // (1 << 20)} MB).",
-                         "too_large", 413)
+        super().__init__(msg("Die Datei ist größer als erlaubt ({megabytes} MB).",
+                             megabytes=limit // (1 << 20)), "too_large", 413)
 
 
 def _save(upload: UploadFile, folder: Path, limit: int) -> Path:
@@ -64,7 +64,7 @@ def upload(
         raise TooLarge(limit)
     datasets.check_editable(session, actor, name)
     if not file.filename:
-        raise Invalid(field_errors=[FieldError("file", "Keine Datei ausgewählt.")])
+        raise Invalid(field_errors=[FieldError("file", msg("Keine Datei ausgewählt."))])
     saved = _save(file, store.scratch_root(platform.settings.data_dir) / "uploads", limit)
     options = {k: v for k, v in {"encoding": encoding, "delimiter": delimiter,
                                  "header_row": header_row, "sheet": sheet, "crs": crs,

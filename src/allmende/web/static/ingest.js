@@ -48,10 +48,14 @@
       errorBox.focus();
     }
 
+    // Messages from the API in the page's language, not the browser's.
+    var pageLanguage = document.documentElement.lang || "de";
+
     function poll(url) {
       var request = new XMLHttpRequest();
       request.open("GET", url);
       request.setRequestHeader("Accept", "application/json");
+      request.setRequestHeader("Accept-Language", pageLanguage);
       request.onload = function () {
         var job;
         try { job = JSON.parse(request.responseText); } catch (e) { job = null; }
@@ -86,6 +90,7 @@
       request.open("POST", form.getAttribute("action"));
       request.setRequestHeader("X-CSRF-Token", form.getAttribute("data-csrf"));
       request.setRequestHeader("Accept", "application/json");
+      request.setRequestHeader("Accept-Language", pageLanguage);
       request.upload.onprogress = function (progress) {
         if (progress.lengthComputable) {
           show(progress.loaded / progress.total, text("uploading"));
