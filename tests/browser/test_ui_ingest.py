@@ -251,3 +251,17 @@ def test_a_broken_file_shows_the_german_error(page: Page, resource_id: str,
     expect(alert).to_contain_text("Die Datei kaputt.csv ist keine Textdatei")
     expect(page).to_have_url(f"/datasets/{UPLOADS}")
     page.screenshot(path="/tmp/ingest-error-1280.png", full_page=True)
+
+
+def test_a_broken_file_shows_the_english_error_on_the_english_page(page: Page, resource_id: str,
+                                                                    tmp_path: Path) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"\x00\x01\x02\xff\xfe\x89PNG" * 50)
+    sign_in(page, *BOCHUM_EDITOR)
+    page.goto(f"/datasets/{UPLOADS}?lang=en")
+    page.locator("input[type=file][name=file]").set_input_files(str(broken))
+    page.locator("form[data-upload] button[type=submit]").click()
+    alert = page.locator("form[data-upload] [role=alert]")
+    expect(alert).to_be_visible(timeout=30_000)
+    expect(alert).to_contain_text("The file could not be read.")
+    expect(alert).to_contain_text("The file broken.csv is not a text file")
