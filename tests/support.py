@@ -49,3 +49,15 @@ def dataset_body(name: str = "ladesaeulen", organization: str = "dortmund", **ex
             "description": "Standorte der öffentlichen Ladesäulen an Dortmunder Straßen.",
             "organization": organization, "keywords": ["Elektromobilität"],
             "themes": ["TRAN"], **extra}
+
+
+# Charging stations as Dortmund exports them: ';', decimal commas, dd.mm.yyyy; one impossible
+# date (row 4) and one charge point listed twice.
+DORTMUND_CSV = """\
+Betreiber;Straße;Hausnr.;PLZ;Ort;Breitengrad;Längengrad;Leistung (kW);Ladepunkte;\
+In Betrieb seit;EVSE-ID
+DEW21;Hohe Straße;3;44139;Dortmund;51,5079;7,4569;22;2;01.03.2021;DE*DEW*E0001
+DEW21;Kampstraße;12;44137;Dortmund;51,5149;7,4621;50;1;15.06.2022;DE*DEW*E0002
+DEW21;Kampstraße;12;44137;Dortmund;51,5149;7,4621;50;1;15.06.2022;DE*DEW*E0002
+innogy;Westenhellweg;40;44137;Dortmund;51,5136;7,4626;11;2;31.02.2020;DE*INN*E0003
+"""

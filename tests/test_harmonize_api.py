@@ -14,17 +14,8 @@ from allmende.db.models import Job
 from allmende.jobs import worker
 from allmende.platform import Platform
 from allmende.web.app import create_app
-from support import PASSWORD, World, dataset_body
+from support import DORTMUND_CSV, PASSWORD, World, dataset_body
 
-# ';', decimal commas, dd.mm.yyyy; one impossible date (row 4), one duplicated charge point
-DORTMUND_CSV = """\
-Betreiber;Straße;Hausnr.;PLZ;Ort;Breitengrad;Längengrad;Leistung (kW);Ladepunkte;\
-In Betrieb seit;EVSE-ID
-DEW21;Hohe Straße;3;44139;Dortmund;51,5079;7,4569;22;2;01.03.2021;DE*DEW*E0001
-DEW21;Kampstraße;12;44137;Dortmund;51,5149;7,4621;50;1;15.06.2022;DE*DEW*E0002
-DEW21;Kampstraße;12;44137;Dortmund;51,5149;7,4621;50;1;15.06.2022;DE*DEW*E0002
-innogy;Westenhellweg;40;44137;Dortmund;51,5136;7,4626;11;2;31.02.2020;DE*INN*E0003
-"""
 BOCHUM_CSV = """\
 betreiber,strasse,hausnummer,plz,ort,lat,lon,leistung_kw,anzahl,inbetriebnahme,evse_id
 Stadtwerke Bochum,Kortumstraße,1,44787,Bochum,51.4818,7.2162,22,2,2021-05-01,DE*SWB*E0001

@@ -15,16 +15,8 @@ from allmende.errors import Forbidden, Invalid, NotFound
 from allmende.harmonize import service
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.jobs import worker
-from support import OPERATOR, World, dataset_body
+from support import DORTMUND_CSV, OPERATOR, World, dataset_body
 
-DORTMUND_CSV = """\
-Betreiber;Straße;Hausnr.;PLZ;Ort;Breitengrad;Längengrad;Leistung (kW);Ladepunkte;\
-In Betrieb seit;EVSE-ID
-DEW21;Hohe Straße;3;44139;Dortmund;51,5079;7,4569;22;2;01.03.2021;DE*DEW*E0001
-DEW21;Kampstraße;12;44137;Dortmund;51,5149;7,4621;50;1;15.06.2022;DE*DEW*E0002
-DEW21;Kampstraße;12;44137;Dortmund;51,5149;7,4621;50;1;15.06.2022;DE*DEW*E0002
-innogy;Westenhellweg;40;44137;Dortmund;51,5136;7,4626;11;2;31.02.2020;DE*INN*E0003
-"""
 BOCHUM_CSV = """\
 betreiber,strasse,hausnummer,plz,ort,lat,lon,leistung_kw,anzahl,inbetriebnahme,evse_id
 Stadtwerke Bochum,Kortumstraße,1,44787,Bochum,51.4818,7.2162,22,2,2021-05-01,DE*SWB*E0001
