@@ -80,6 +80,7 @@ def test_suggest_save_harmonize_and_consolidate(platform, editors, tmp_path):
         assert 0 < report.score < 100 and not report.valid
         record = service.get_consolidation(session, "ladesaeulen")
         assert {s["dataset"] for s in record.sources} == {"do-lade", "bo-lade"}
+        assert record.dataset.themes == ["TRAN"]  # the sources' themes
         resource = record.dataset.resources[0]
         version = resource.versions[-1]
     rows = pq.read_table(platform.settings.data_dir / version.path).to_pylist()

@@ -11,7 +11,6 @@ queues it). Only public, published datasets feed a regional table, which is publ
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import shutil
 from dataclasses import dataclass
@@ -410,7 +409,7 @@ def consolidate(platform: Platform, schema_name: str) -> Consolidation:
             number = (resource.versions[-1].version if resource.versions else 0) + 1
             relative = store.version_path(resource.id, number)
             size = target.stat().st_size
-            digest = hashlib.sha256(target.read_bytes()).hexdigest()
+            digest = store.sha256_of(target)
             store.publish(data_dir, target, relative)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -423,7 +422,15 @@ def consolidate(platform: Platform, schema_name: str) -> Consolidation:
             schema_changes={}))
         datasets.record_change(session, SYSTEM, resource.dataset, "version_added",
                                {"resource": [None, resource.name], "version": [None, number]})
+        _inherit_themes(session, resource.dataset, sources)
         return _record_consolidation(session, schema_name, resource, sources, problems, built)
+
+
+def _inherit_themes(session: Session, regional_dataset: Dataset, sources: list[Source]) -> None:
+    """The regional dataset is found under the themes of its sources (search facets)."""
+    themes = sorted({t for s in sources for t in s.dataset.themes})
+    if themes and themes != sorted(regional_dataset.themes):
+        datasets.update_dataset(session, SYSTEM, regional_dataset.name, {"themes": themes})
 
 
 def _union(sources: list[Source], schema: dict[str, Any], target: Path,

@@ -3,7 +3,6 @@ clear message and nothing changes. Used by the CLI (in-process) and the backgrou
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,14 +109,6 @@ def ingest(platform: Platform, actor: Actor, request: IngestRequest,
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(8 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def schema_changes(previous: list[dict[str, str]] | None,
                    current: list[dict[str, str]]) -> dict[str, Any]:
     """Columns added, removed and retyped since the previous version."""
@@ -150,7 +141,8 @@ def _publish(platform: Platform, actor: Actor, request: IngestRequest, resource_
             version = TableVersion(
                 resource_id=resource.id, version=number, path=relative, rows=built.rows,
                 columns=built.columns, crs=built.crs, source_name=request.original_name,
-                source_sha256=_digest(request.source), source_size=request.source.stat().st_size,
+                source_sha256=store.sha256_of(request.source),
+                source_size=request.source.stat().st_size,
                 source_format=built.source_format, read_report=built.report, warnings=warnings,
                 schema_changes=changes, created_by_id=actor.user_id)
             session.add(version)

@@ -7,6 +7,7 @@ leaves behind (temporary files, files no version row points to) is swept at star
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -47,6 +48,15 @@ def publish(data_dir: Path, built: Path, relative: str) -> Path:
     finally:
         os.close(directory)
     return target
+
+
+def sha256_of(path: Path) -> str:
+    """The file's SHA-256, read in chunks (versions can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _owner_gone(folder: Path) -> bool:
