@@ -322,6 +322,32 @@ def test_read_mapping_keeps_untouched_steps_and_drops_stale_confidence() -> None
     assert [p.field for p in problems] == ["ort"] and "Zeile 1" in problems[0].message
 
 
+def test_prefix_and_coordinate_system_are_edited_in_the_form() -> None:
+    schema = {"name": "s", "fields": [{"name": "url", "type": "string"},
+                                      {"name": "laengengrad", "type": "number"},
+                                      {"name": "geometry", "type": "geometry"}]}
+    form = FormData([
+        ("source:url", "Link"), ("transforms:url", '[{"kind": "prefix", "prefix": "http://"}]'),
+        ("prefix:url", "https://"),
+        ("source:laengengrad", "RW"), ("source:laengengrad", "HW"),
+        ("transforms:laengengrad", "[]"), ("crs:laengengrad", "EPSG:25832"),
+        ("source:geometry", "RW"), ("source:geometry", "HW"), ("crs:geometry", "EPSG:31466"),
+        ("transforms:geometry", "[]"),
+    ])
+    data, problems = read_mapping(form, schema, translations("de").gettext)
+    assert problems == []
+    fields = data["fields"]
+    assert fields["url"]["transforms"] == [{"kind": "prefix", "prefix": "https://"}]
+    assert fields["laengengrad"]["transforms"] == [
+        {"kind": "crs", "source_crs": "EPSG:25832", "output": "lon"}]
+    assert fields["geometry"]["transforms"] == [
+        {"kind": "crs", "source_crs": "EPSG:31466", "output": "wkt"}]
+    cleared = FormData([("source:url", "Link"), ("prefix:url", ""),
+                        ("transforms:url", '[{"kind": "prefix", "prefix": "https://"}]')])
+    data, _problems = read_mapping(cleared, schema, translations("de").gettext)
+    assert "transforms" not in data["fields"]["url"] or data["fields"]["url"]["transforms"] == []
+
+
 # --- quality report and badges --------------------------------------------------------------
 
 def test_quality_report_explains_score_errors_and_completeness(client: TestClient,

@@ -2,9 +2,10 @@
 form read back into a mapping.
 
 All of a field's transforms travel through the form as hidden JSON, so steps a person cannot
-edit here (CRS, geometry, number formats) survive a preview; the key parameters a person may
-edit (date format, scale factor, value map, split pattern and group, join separator) come as
-inputs of their own and replace, add or remove the step of their kind.
+edit here (geometry, number formats) survive a preview; the key parameters a person may edit
+(date format, scale factor, value map, split pattern and group, join separator, prefix, the
+coordinate system of x/y columns) come as inputs of their own and replace, add or remove the
+step of their kind.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from allmende.errors import FieldError
 from allmende.harmonize.mapping import FieldRule, describe_rule
 
 # Where a step added in the form goes among the others: the order apply_mapping expects.
-KIND_ORDER = ("geometry", "crs", "join", "split", "number", "scale", "value_map", "date",
-              "datetime")
+KIND_ORDER = ("geometry", "crs", "join", "split", "prefix", "number", "scale", "value_map",
+              "date", "datetime")
+# What a CRS step yields for a field: the geometry, or one coordinate of the point.
+LONGITUDE_NAMES = frozenset({"laengengrad", "laenge", "lon", "lng", "longitude"})
+LATITUDE_NAMES = frozenset({"breitengrad", "breite", "lat", "latitude"})
 DATE_KINDS = {"date": "date", "datetime": "datetime"}
 NUMBER_TYPES = frozenset({"number", "integer"})
 Gettext = Callable[[str], str]
@@ -49,6 +53,8 @@ class FieldRow:
     split_pattern: str
     split_group: str
     join_separator: str | None  # None: the field joins no columns
+    prefix: str
+    crs: str  # source CRS of x/y columns ("" without a CRS step)
     confidence: float | None
     reason: str
     suggested: str  # the source columns the confidence speaks about
@@ -56,6 +62,22 @@ class FieldRow:
     @property
     def can_join(self) -> bool:
         return self.type == "string"
+
+    @property
+    def takes_coordinates(self) -> bool:
+        return crs_output(self.name, self.type) is not None
+
+
+def crs_output(name: str, type_: str) -> str | None:
+    """The CRS step's output for a field: a WKT point, its longitude or latitude; None for
+    fields that hold no coordinates."""
+    if type_ == "geometry":
+        return "wkt"
+    if type_ == "number" and name in LONGITUDE_NAMES:
+        return "lon"
+    if type_ == "number" and name in LATITUDE_NAMES:
+        return "lat"
+    return None
 
 
 def _kind(transforms: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
@@ -102,6 +124,8 @@ def field_row(spec: Mapping[str, Any], rule: Mapping[str, Any],
         value_map="\n".join(f"{k}={v}" for k, v in (values.get("values") or {}).items()),
         split_pattern=split.get("pattern", ""), split_group=str(split.get("group", "")),
         join_separator=_join_separator(transforms, sources),
+        prefix=(_kind(transforms, "prefix") or {}).get("prefix", ""),
+        crs=(_kind(transforms, "crs") or {}).get("source_crs", ""),
         confidence=rule.get("confidence"), reason=rule.get("reason") or "",
         suggested="\n".join(sources))
     if raw is not None:
@@ -111,7 +135,7 @@ def field_row(spec: Mapping[str, Any], rule: Mapping[str, Any],
 
 def _keep_typed(row: FieldRow, raw: FormData) -> None:
     for attribute in ("date_format", "scale", "value_map", "split_pattern", "split_group",
-                      "constant"):
+                      "constant", "prefix", "crs"):
         value = raw.get(f"{attribute}:{row.name}")
         if value is not None:
             setattr(row, attribute, str(value))
@@ -175,6 +199,11 @@ def _edits(form: FormData, name: str, spec: Mapping[str, Any], sources: list[str
         if not group.isdigit():
             raise ValueError(_("The group of the pattern must be a whole number, e.g. 1."))
         edits["split"] = {"pattern": pattern, "group": int(group)} if pattern.strip() else None
+    if (text := _text(form, f"prefix:{name}")) is not None:
+        edits["prefix"] = {"prefix": text} if text.strip() else None
+    output = crs_output(name, spec.get("type", "string"))
+    if output and (text := _text(form, f"crs:{name}")) is not None:
+        edits["crs"] = {"source_crs": text.strip(), "output": output} if text.strip() else None
     separator = _text(form, f"join:{name}")
     if separator is not None or len(sources) > 1:
         edits["join"] = {"separator": " " if separator is None else separator}

@@ -16,10 +16,12 @@ from allmende.db.models import Resource, ResourceMapping
 from allmende.errors import Invalid
 from allmende.harmonize import service
 from allmende.harmonize.mapping import Mapping, parse_mapping
+from allmende.ingest.geo import WGS84
 from allmende.platform import Platform
 from allmende.tables.schema import HIDDEN_COLUMNS
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep, check_csrf
 from allmende.web.ui.common import FormDep, gettext_for, login_redirect, redirect
+from allmende.web.ui.ingest_options import CRS_OPTIONS
 from allmende.web.ui.mapping_form import error_field, field_rows, read_mapping
 from allmende.web.ui.render import render
 
@@ -68,7 +70,9 @@ def _page(request: Request, session: Session, actor: Actor, resource: Resource, 
         "rows": field_rows(schema, rules or {}, raw) if schema else [],
         "field_errors": {}, "general_errors": [], "preview": None, "suggested": False,
         "has_report": service.latest_report(session, resource.id) is not None,
-        "saved": request.query_params.get("saved"), **extra,
+        "saved": request.query_params.get("saved"),
+        "crs_choices": [(code, text) for code, text in CRS_OPTIONS if code not in ("auto", WGS84)],
+        **extra,
     }
     return render(request, "mapping.html", context, status_code=status_code, actor=actor)
 
