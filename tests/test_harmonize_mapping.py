@@ -195,6 +195,23 @@ def test_blank_cells_are_missing_not_failures():
         ("2021-02-01", "44137"), (None, None), (None, None)]
 
 
+def test_instants_give_the_local_day_and_stay_instants():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE src AS SELECT * FROM (VALUES ('2025-03-01T00:30:00+01:00'), "
+                "('2025-07-01 00:30:00+02:00'), ('2025-07-01T12:00:00Z'), ('01.07.2025')) "
+                "t(beginn)")
+    mapping = parse_mapping({"schema_name": "test", "fields": {
+        "tag": {"source": "beginn", "transforms": [{"kind": "date", "format": "%d.%m.%Y"}]},
+        "zeit": {"source": "beginn",
+                 "transforms": [{"kind": "datetime", "format": "%d.%m.%Y"}]}}})
+    result = apply_mapping(con, "src", [{"name": "beginn", "type": "string"}], mapping,
+                           _schema("tag", "zeit"))
+    assert result.errors == []
+    assert con.execute("SELECT tag, zeit FROM mapped ORDER BY __row").fetchall() == [
+        ("2025-03-01", "2025-02-28T23:30:00Z"), ("2025-07-01", "2025-06-30T22:30:00Z"),
+        ("2025-07-01", "2025-07-01T12:00:00Z"), ("2025-07-01", "2025-07-01T00:00:00")]
+
+
 def test_crs_turns_utm_coordinates_into_wgs84(con):
     result, rows = _apply(con, {
         "lon": {"source": ["x", "y"], "transforms": [

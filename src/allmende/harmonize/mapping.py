@@ -210,8 +210,18 @@ class DateFormat(_Transform):
     _iso: ClassVar[tuple[str, ...]] = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ")
 
     def sql(self, value: str) -> str:
+        text = f"trim({value})"
         formats = ", ".join(_literal(f) for f in (self.format, *self._iso))
-        return f"strftime(try_strptime(trim({value}), [{formats}]), {_literal(self._output)})"
+        plain = f"strftime(try_strptime({text}, [{formats}]), {_literal(self._output)})"
+        # An instant (with "Z" or an offset) is a point in time, not a wall-clock reading.
+        instant = f"TRY_CAST(regexp_replace({text}, 'Z$', '+00:00') AS TIMESTAMPTZ)"
+        return (f"CASE WHEN regexp_matches({text}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$') "
+                f"THEN {self._instant(instant)} ELSE {plain} END")
+
+    @staticmethod
+    def _instant(instant: str) -> str:
+        # the day as people in the region see it, not the UTC day
+        return f"strftime(timezone('Europe/Berlin', {instant}), '%Y-%m-%d')"
 
     def message(self, value: str) -> str:
         return f"„{value}“ entspricht nicht dem Format {self.format}."
@@ -225,7 +235,12 @@ class DatetimeFormat(DateFormat):
 
     kind: Literal["datetime"] = "datetime"  # type: ignore[assignment]
     _output = "%Y-%m-%dT%H:%M:%S"
-    _iso: ClassVar[tuple[str, ...]] = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ")
+    _iso: ClassVar[tuple[str, ...]] = ("%Y-%m-%dT%H:%M:%S",)
+
+    @staticmethod
+    def _instant(instant: str) -> str:
+        # kept an instant: in UTC, marked with Z
+        return f"strftime(timezone('UTC', {instant}), '%Y-%m-%dT%H:%M:%SZ')"
 
 
 class NumberFormat(_Transform):
