@@ -223,3 +223,25 @@ def test_sysadmins_add_schemas_others_may_not(platform, editors):
         service.add_schema(session, OPERATOR, {"name": "kaputt", "fields": [{"type": "zahl"}]})
     with platform.db.sessions() as session, pytest.raises(NotFound):
         service.get_schema(session, "gibtsnicht")
+
+
+def test_a_geometry_field_keeps_its_own_name(tmp_path):
+    import datetime as dt
+
+    import duckdb
+
+    from allmende.harmonize.consolidate import Provenance, write_harmonized
+
+    schema = {"name": "spielplaetze", "fields": [{"name": "name", "type": "string"},
+                                                 {"name": "lage", "type": "geometry"}]}
+    con = duckdb.connect()
+    con.execute("CREATE TABLE mapped AS SELECT * FROM (VALUES ('Westfalenpark', "
+                "'POINT (7.476 51.496)', 1), ('ohne Lage', NULL, 2)) t(name, lage, __row)")
+    published = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+    target = tmp_path / "h.parquet"
+    rows = write_harmonized(con, "mapped", "__row", schema,
+                            Provenance("dortmund", "05913000", "spiel", 3, published), target)
+    table = pq.read_table(target).to_pylist()
+    assert rows == 2 and list(table[0])[:2] == ["name", "lage"]
+    assert shapely.from_wkb(table[0]["lage"]).x == 7.476 and table[1]["lage"] is None
+    assert table[0]["quelle_stand"] == published and table[1]["quelle_zeile"] == 2

@@ -27,10 +27,10 @@ import shapely
 from allmende.harmonize.registry import primary_key
 from allmende.harmonize.validate import register_functions, typed_expressions
 from allmende.ingest import geo
+from allmende.tables import store
 from allmende.tables.schema import ENVELOPE_COLUMNS, quote_ident
 
 GEOMETRY = "geometry"
-ROW_GROUP_SIZE = 10_240
 #: Provenance columns of every harmonized and regional row, with their table types.
 PROVENANCE: dict[str, str] = {
     "quelle_organisation": "string",
@@ -44,6 +44,10 @@ _TABLE_TYPES = {"integer": "integer", "year": "integer", "number": "number",
                 "boolean": "boolean", "date": "date", "datetime": "datetime", "time": "time",
                 "geometry": "geometry"}
 _CASTS = {"integer": "BIGINT", "number": "DOUBLE", "string": "VARCHAR"}
+# DuckDB types of the table types, for a table without rows
+_DUCK_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE",
+               "boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMPTZ", "time": "TIME",
+               "geometry": "BLOB"}
 
 
 @dataclass(frozen=True)
@@ -135,35 +139,24 @@ def write_harmonized(con: duckdb.DuckDBPyConnection, mapped: str, row_column: st
         "quelle_ags": _literal(provenance.ags),
         "quelle_datensatz": _literal(provenance.dataset),
         "quelle_version": f"{int(provenance.version)}::BIGINT",
-        "quelle_stand": "$published::TIMESTAMPTZ",
+        "quelle_stand": f"TIMESTAMPTZ '{provenance.published.isoformat()}'",
     }
-    names = [c["name"] for c in table_columns(schema)]
-    source = "__typed"
-    if geometries is not None:
-        con.register("__geo", pa.table({GEOMETRY: geometries.wkb, **geometries.envelope}))
-        source = "__typed POSITIONAL JOIN __geo"
+    columns = table_columns(schema)
+    select = ", ".join(f"{provenance_values[c['name']]} AS {quote_ident(c['name'])}"
+                       if c["name"] in provenance_values else quote_ident(c["name"])
+                       for c in columns if c["type"] != "geometry")
+    names = [c["name"] for c in columns]
+    beside = None
+    if geometries is not None:  # named like the schema's geometry field (or "geometry")
+        located = next(c["name"] for c in columns if c["type"] == "geometry")
+        beside = pa.table({located: geometries.wkb, **geometries.envelope})
         names += list(ENVELOPE_COLUMNS)
-    select = ", ".join(f"{provenance_values[n]} AS {quote_ident(n)}" if n in provenance_values
-                       else quote_ident(n) for n in names)
-    con.execute(f"COPY (SELECT {select} FROM {source}) TO '{_path_literal(target)}' "
-                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
-                {"published": provenance.published})
-    if geometries is not None:
-        con.unregister("__geo")
+    store.write_parquet(con, f"SELECT {select} FROM __typed", target, beside, order=names)
     return con.execute("SELECT count(*) FROM __typed").fetchall()[0][0]
-
-
-def _path_literal(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _literal(value: str | None) -> str:
     return "NULL::VARCHAR" if value is None else "'" + value.replace("'", "''") + "'"
-
-
-_DUCK_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE",
-               "boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMPTZ", "time": "TIME",
-               "geometry": "BLOB"}
 
 
 @dataclass
@@ -190,8 +183,7 @@ def consolidate_files(sources: Sequence[Path], schema: Mapping[str, Any], target
                     "quelle_stand DESC, quelle_version DESC, quelle_datensatz, quelle_zeile) = 1")
         con.execute(f"CREATE TEMP TABLE __regional AS SELECT * FROM __union QUALIFY {keep} "
                     "ORDER BY quelle_organisation, quelle_datensatz, quelle_zeile")
-        con.execute(f"COPY __regional TO '{_path_literal(target)}' (FORMAT parquet, "
-                    f"COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        store.write_parquet(con, "SELECT * FROM __regional", target)
         total = con.execute("SELECT count(*) FROM __union").fetchall()[0][0]
         per_source = dict(con.execute("SELECT quelle_datensatz, count(*) FROM __regional "
                                       "GROUP BY ALL").fetchall())
@@ -201,12 +193,9 @@ def consolidate_files(sources: Sequence[Path], schema: Mapping[str, Any], target
         con.close()
 
 
-
-
 def write_empty(schema: Mapping[str, Any], target: Path) -> Consolidated:
     """A regional table without sources: the columns, no rows."""
     columns = ", ".join(f"NULL::{_DUCK_TYPES[c['type']]} AS {quote_ident(c['name'])}"
                         for c in table_columns(schema))
-    duckdb.execute(f"COPY (SELECT {columns} LIMIT 0) TO '{_path_literal(target)}' "
-                   "(FORMAT parquet)")
+    store.write_parquet(duckdb.connect(), f"SELECT {columns} LIMIT 0", target)
     return Consolidated(0, 0, {})

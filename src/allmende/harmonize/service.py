@@ -38,25 +38,26 @@ from allmende.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from allmende.harmonize import consolidate as regional
 from allmende.harmonize import registry
 from allmende.harmonize.mapping import (
+    SOURCE_ROW,
     Mapping,
     apply_mapping,
     check_mapping,
     parse_mapping,
 )
+from allmende.harmonize.source import load_version_file
 from allmende.harmonize.suggest import suggest_mapping
 from allmende.harmonize.validate import ValidationReport, add_transform_errors, validate_columns
 from allmende.ingest.readers import scratch_dir
 from allmende.jobs import queue
 from allmende.platform import Platform
 from allmende.tables import store
-from allmende.tables.schema import HIDDEN_COLUMNS, quote_ident
+from allmende.tables.schema import HIDDEN_COLUMNS
 
 #: Who rebuilds regional tables: the platform itself.
 SYSTEM = Actor(is_sysadmin=True, name="allmende Zusammenführung")
 REGION_TYPE = "region"
 PREVIEW_ROWS = 20
 SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_-]{1,62}")
-SOURCE_ROW = "__row"
 
 
 # --- schemas --------------------------------------------------------------------------------
@@ -135,12 +136,7 @@ def _visible_columns(version: TableVersion) -> list[dict[str, str]]:
 
 def _load_version(con: duckdb.DuckDBPyConnection, data_dir: Path, version: TableVersion,
                   limit: int | None = None) -> list[dict[str, str]]:
-    columns = _visible_columns(version)
-    select_list = ", ".join(quote_ident(c["name"]) for c in columns)
-    clause = f" LIMIT {int(limit)}" if limit else ""
-    con.execute(f"CREATE OR REPLACE TABLE source AS SELECT {select_list} FROM read_parquet(?)"
-                f"{clause}", [str(data_dir / version.path)])
-    return columns
+    return load_version_file(con, data_dir / version.path, version.columns, "source", limit)
 
 
 def _editable_resource(session: Session, actor: Actor, resource_id: str) -> Resource:
@@ -490,7 +486,6 @@ def harmonize_and_consolidate(platform: Platform, resource_id: str) -> QualityRe
     if report is not None:
         consolidate(platform, report.schema_name)
     return report
-
 
 
 # --- reading a resource's mapping and report (web API) ---------------------------------------

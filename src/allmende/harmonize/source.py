@@ -34,8 +34,18 @@ def load_source(con: duckdb.DuckDBPyConnection, path: Path, relation: str = "sou
     with tempfile.TemporaryDirectory(prefix="allmende-source-") as work:
         built = build(path, path.name, options or ReadOptions(), Path(work), None,
                       lambda _fraction, _message: None)
-        visible = [c for c in built.columns if c["name"] not in HIDDEN_COLUMNS]
-        select = ", ".join(quote_ident(c["name"]) for c in visible)
-        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(relation)} AS SELECT {select} "
-                    f"FROM read_parquet(?)", [str(built.parquet)])
+        visible = load_version_file(con, built.parquet, built.columns, relation)
     return SourceTable(relation, visible, built.rows, built.crs)
+
+
+def load_version_file(con: duckdb.DuckDBPyConnection, path: Path,
+                      columns: list[dict[str, str]], relation: str = "source",
+                      limit: int | None = None) -> list[dict[str, str]]:
+    """The visible columns of a version file (the first ``limit`` rows) as table
+    ``relation``; returns those columns."""
+    visible = [c for c in columns if c["name"] not in HIDDEN_COLUMNS]
+    select = ", ".join(quote_ident(c["name"]) for c in visible)
+    clause = f" LIMIT {int(limit)}" if limit else ""
+    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(relation)} AS SELECT {select} "
+                f"FROM read_parquet(?){clause}", [str(path)])
+    return visible

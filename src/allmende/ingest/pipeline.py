@@ -14,18 +14,16 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from allmende.errors import Invalid, msg
 from allmende.ingest import geo, readers
 from allmende.ingest.sniff import ReadOptions, Warning_
 from allmende.ingest.values import ColumnType, infer_column_types, quote_identifier, typed_select
+from allmende.tables import store
 
 Progress = Callable[[float, str], None]
 GEOMETRY = "geometry"
 MEMORY_LIMIT = "1GB"
-ROW_GROUP_SIZE = 10_240
-BATCH_ROWS = 10 * ROW_GROUP_SIZE
 
 
 @dataclass
@@ -60,13 +58,12 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
         columns = [{"name": t.name, "type": t.type} for t in types]
         select = f"SELECT {typed_select(types) if types else '1 AS __none'} FROM {raw.relation}"
         if geometries is None:
-            # small row groups: a page of the data API decodes one group, not 122,880 rows
-            con.execute(f"COPY ({select}) TO '{target}' "
-                        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+            store.write_parquet(con, select, target)
         else:
             name = GEOMETRY if GEOMETRY not in raw.labels else "geometry (WGS84)"
-            _write_with_geometry(con, select, pa.table({name: geometries.wkb,
-                                                        **geometries.envelope}), target)
+            beside = pa.table({name: geometries.wkb, **geometries.envelope})
+            store.write_parquet(con, select, target, beside,
+                                order=[t.name for t in types] + beside.column_names)
             columns.append({"name": name, "type": "geometry"})
             warnings += geometries.warnings + _outside(geometries, area)
         report = {**raw.report, "notes": {t.name: t.note for t in types if t.note}}
@@ -74,30 +71,6 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
                           raw.source_format, report, warnings)
     finally:
         con.close()
-
-
-def _write_with_geometry(con: duckdb.DuckDBPyConnection, select: str, geometry: pa.Table,
-                         target: Path) -> None:
-    """The typed rows from DuckDB, batch by batch, with the geometry columns (computed in
-    Python) beside them, into one Parquet file: a positional join inside DuckDB costs twice
-    as much."""
-    reader = con.sql(select).to_arrow_reader(BATCH_ROWS)
-    writer: pq.ParquetWriter | None = None
-    offset = 0
-    try:
-        for batch in reader:
-            extra = [geometry.column(i).slice(offset, batch.num_rows).combine_chunks()
-                     for i in range(geometry.num_columns)]
-            names = [n for n in batch.schema.names if n != "__none"]
-            arrays = [batch.column(n) for n in names] + extra
-            combined = pa.RecordBatch.from_arrays(arrays, names=names + geometry.schema.names)
-            if writer is None:
-                writer = pq.ParquetWriter(target, combined.schema, compression="zstd")
-            writer.write_batch(combined, row_group_size=ROW_GROUP_SIZE)
-            offset += batch.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
 
 
 def _outside(geometries: geo.Geometries, area: Sequence[float] | None) -> list[Warning_]:

@@ -12,8 +12,12 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 TABLES = "tables"
 SCRATCH = "tmp"
@@ -48,6 +52,42 @@ def publish(data_dir: Path, built: Path, relative: str) -> Path:
     finally:
         os.close(directory)
     return target
+
+
+#: Small row groups: a page of the data API decodes one group, not 122,880 rows.
+ROW_GROUP_SIZE = 10_240
+_BATCH_ROWS = 10 * ROW_GROUP_SIZE
+
+
+def write_parquet(con: duckdb.DuckDBPyConnection, select: str, target: Path,
+                  beside: pa.Table | None = None, order: Sequence[str] | None = None) -> None:
+    """Write the rows of ``select`` as a version file (zstd, small row groups). ``beside``
+    holds columns computed in Python (geometry and envelope), one value per row in the query's
+    order; they are added batch by batch, since a positional join inside DuckDB costs twice as
+    much. ``order`` names the written columns, in order (default: the query's, then
+    ``beside``'s)."""
+    if beside is None:
+        path = str(target).replace("'", "''")
+        con.execute(f"COPY ({select}) TO '{path}' "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        return
+    writer: pq.ParquetWriter | None = None
+    offset = 0
+    try:
+        for batch in con.sql(select).to_arrow_reader(_BATCH_ROWS):
+            extra = [beside.column(i).slice(offset, batch.num_rows).combine_chunks()
+                     for i in range(beside.num_columns)]
+            combined = pa.RecordBatch.from_arrays(batch.columns + extra,
+                                                  names=batch.schema.names + beside.column_names)
+            if order is not None:
+                combined = combined.select(list(order))
+            if writer is None:
+                writer = pq.ParquetWriter(target, combined.schema, compression="zstd")
+            writer.write_batch(combined, row_group_size=ROW_GROUP_SIZE)
+            offset += batch.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def sha256_of(path: Path) -> str:
