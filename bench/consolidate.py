@@ -123,8 +123,8 @@ def setup(platform: Platform, workdir: Path, sources: int, rows: int) -> dict[st
 def plain_union(platform: Platform) -> float:
     with platform.db.sessions() as session:
         record = service.get_consolidation(session, "ladesaeulen")
-        paths = [str(platform.settings.data_dir / service.latest_report(
-            session, s["resource"]).mapped_path) for s in record.sources]
+        paths = [str(platform.settings.data_dir / service.find_report(
+            session, service.SYSTEM, s["resource"]).mapped_path) for s in record.sources]
     started = time.perf_counter()
     con = duckdb.connect()
     con.execute("COPY (SELECT * FROM read_parquet(?)) TO '/dev/null' (FORMAT parquet)",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+from sqlalchemy import select
 
 from allmende.access import accounts
 from allmende.access.policy import Actor
 from allmende.catalog import organizations
+from allmende.db.models import TableVersion
 from allmende.platform import Platform
 
 OPERATOR = Actor(is_sysadmin=True, name="tests")
@@ -61,3 +65,11 @@ DEW21;Kampstraße;12;44137;Dortmund;51,5149;7,4621;50;1;15.06.2022;DE*DEW*E0002
 DEW21;Kampstraße;12;44137;Dortmund;51,5149;7,4621;50;1;15.06.2022;DE*DEW*E0002
 innogy;Westenhellweg;40;44137;Dortmund;51,5136;7,4626;11;2;31.02.2020;DE*INN*E0003
 """
+
+
+def version_files(platform: Platform, resource_id: str) -> dict[int, Path]:
+    """The Parquet file of each version of a resource, by version number."""
+    with platform.db.sessions() as session:
+        rows = session.execute(select(TableVersion.version, TableVersion.path).where(
+            TableVersion.resource_id == resource_id)).all()
+    return {number: platform.settings.data_dir / path for number, path in rows}

@@ -247,7 +247,7 @@ def _harmonized(data: Path) -> dict[str, Any]:
             return {
                 "mappings": session.scalar(select(func.count(ResourceMapping.id))),
                 "regional": {c.schema_name: (session.get(Resource, c.resource_id).dataset.name,
-                                             len(session.get(Resource, c.resource_id).versions))
+                                             session.get(Resource, c.resource_id).current_version)
                              for c in consolidations},
                 "organizations": {c.schema_name: {s["organization"] for s in c.sources}
                                   for c in consolidations},

@@ -69,7 +69,7 @@ def test_suggest_save_harmonize_and_consolidate(platform, editors, tmp_path):
     _run_jobs(platform)
 
     with platform.db.sessions() as session:
-        report = service.latest_report(session, first)
+        report = service.find_report(session, OPERATOR, first)
         assert report is not None and report.rows == 4
         assert report.report["errors"].get("unique-error") == 1 or \
             report.report["errors"].get("primary-key") == 1
@@ -82,7 +82,7 @@ def test_suggest_save_harmonize_and_consolidate(platform, editors, tmp_path):
         assert {s["dataset"] for s in record.sources} == {"do-lade", "bo-lade"}
         assert record.dataset.themes == ["TRAN"]  # the sources' themes
         resource = record.dataset.resources[0]
-        version = resource.versions[-1]
+        version = resource.current
     rows = pq.read_table(platform.settings.data_dir / version.path).to_pylist()
     ids = [r["ladepunkt_id"] for r in rows]
     # DE*DEW*E0002 three times: twice in Dortmund's file, once (newer) in Bochum's
@@ -106,7 +106,7 @@ def test_new_version_of_a_mapped_resource_is_harmonized_again(platform, editors,
     ingest(platform, dortmund, IngestRequest("do-lade", source, "ladesaeulen.csv"))
     _run_jobs(platform)
     with platform.db.sessions() as session:
-        report = service.latest_report(session, resource)
+        report = service.find_report(session, OPERATOR, resource)
         assert report.table_version == 2 and "mapping-error" not in report.report["errors"]
         record = service.get_consolidation(session, "ladesaeulen")
         assert record.sources[0]["table_version"] == 2
@@ -122,7 +122,7 @@ def test_mapping_to_missing_column_is_refused_naming_field_and_column(platform, 
     messages = " ".join(f.message for f in error.value.field_errors)
     assert "betreiber" in messages and "Operator" in messages
     with platform.db.sessions() as session:
-        assert service.latest_mapping(session, resource) is None
+        assert service.find_mapping(session, OPERATOR, resource) is None
 
 
 def test_only_editors_of_the_organization_map(platform, editors, tmp_path):
@@ -175,7 +175,7 @@ def test_a_source_turned_restricted_leaves_the_regional_table(platform, editors,
     _run_jobs(platform)
     with platform.db.sessions() as session:
         record = service.get_consolidation(session, "ladesaeulen")
-        assert record.sources == [] and record.dataset.resources[0].versions[-1].rows == 0
+        assert record.sources == [] and record.dataset.resources[0].current.rows == 0
 
 
 def test_a_broken_source_does_not_break_the_others(platform, editors, tmp_path):
@@ -186,7 +186,7 @@ def test_a_broken_source_does_not_break_the_others(platform, editors, tmp_path):
     _suggest_and_save(platform, bochum, broken)
     _run_jobs(platform)
     with platform.db.sessions() as session:
-        path = service.latest_report(session, broken).mapped_path
+        path = service.find_report(session, OPERATOR, broken).mapped_path
     (platform.settings.data_dir / path).write_bytes(b"kein parquet")
     record = service.consolidate(platform, "ladesaeulen")
     assert [s["dataset"] for s in record.sources] == ["do-lade"]

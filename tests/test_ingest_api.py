@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import json
 import time
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,7 +19,7 @@ from fastapi.testclient import TestClient
 from allmende.config import Settings
 from allmende.platform import Platform
 from allmende.web.app import create_app
-from support import dataset_body
+from support import dataset_body, version_files
 
 JOB_TIMEOUT = 60.0
 GERMAN_HINTS = ("Datei", "nicht", "kein", "enthält", "lässt sich", "Format")
@@ -265,7 +264,7 @@ def test_broken_upload_fails_clearly_and_keeps_the_previous_version(client, worl
     assert _rows(client, first["resource"]).json() == before
     assert _rows(client, first["resource"], version=2).status_code == 404
     tables = world.platform.settings.data_dir / "tables" / first["resource"]
-    assert sorted(p.name for p in tables.iterdir()) == ["v1.parquet"]
+    assert list(tables.iterdir()) == [version_files(world.platform, first["resource"])[1]]
 
 
 def test_unknown_sheet_and_crs_are_rejections_naming_what_exists(client, world, tmp_path):
@@ -597,5 +596,6 @@ def test_upload_keeps_only_the_file_name(client, world):
     detail = client.get(f"/api/v1/resources/{result['resource']}", headers=editor).json()
     assert detail["name"] == "parks.csv"
     assert detail["versions"][0]["source_name"] == "parks.csv"
-    assert Path(world.platform.settings.data_dir / "tables" / result["resource"]
-                / "v1.parquet").is_file()
+    stored = version_files(world.platform, result["resource"])[1]
+    assert stored.is_file()
+    assert stored.parent == world.platform.settings.data_dir / "tables" / result["resource"]

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from allmende.config import Settings
 from allmende.db.models import Dataset, Resource, TableVersion
 from allmende.platform import Platform
-from support import BACKENDS, OPERATOR
+from support import BACKENDS, OPERATOR, version_files
 
 CLI = Path(sys.executable).parent / "allmende"
 REALDATA = Path(__file__).parent / "data" / "realdata"
@@ -96,7 +96,11 @@ def _error(result: subprocess.CompletedProcess) -> dict:
 
 
 def _parquet(cli: Cli, result: dict) -> list[dict]:
-    path = cli.data / "tables" / result["resource"] / f"v{result['version']}.parquet"
+    platform = cli.platform()
+    try:
+        path = version_files(platform, result["resource"])[result["version"]]
+    finally:
+        platform.close()
     return pq.read_table(path).to_pylist()
 
 
@@ -133,7 +137,7 @@ def test_ingest_prints_one_json_object_and_the_same_name_makes_version_2(cli):
             assert dataset.title == "Sportanlagen" and dataset.access_level == "public"
             assert dataset.organization.slug == "dortmund"
             assert [r.name for r in dataset.resources] == ["Sportanlagen"]
-            assert [v.version for v in dataset.resources[0].versions] == [1, 2]
+            assert sorted(version_files(platform, dataset.resources[0].id)) == [1, 2]
     finally:
         platform.close()
 
@@ -384,9 +388,9 @@ def test_ingest_against_the_configured_database(backend, tmp_path, postgres_url)
             versions = session.scalars(select(TableVersion.version).join(Resource).where(
                 Resource.id == first["resource"]).order_by(TableVersion.version)).all()
             assert versions == [1, 2]
+        assert version_files(platform, first["resource"])[2].is_file()
     finally:
         platform.close()
-    assert (cli.data / "tables" / first["resource"] / "v2.parquet").is_file()
 
 
 def test_a_mapped_resource_is_harmonized_by_the_ingest_command(cli, tmp_path):

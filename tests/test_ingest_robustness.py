@@ -25,10 +25,10 @@ from sqlalchemy import select
 from allmende.catalog import organizations
 from allmende.config import Settings
 from allmende.db.models import Resource, TableVersion
-from allmende.ingest.service import recover
+from allmende.jobs.worker import recover
 from allmende.platform import Platform
 from allmende.web.app import create_app
-from support import OPERATOR
+from support import OPERATOR, version_files
 
 CLI = Path(sys.executable).parent / "allmende"
 TRACEBACK = "Traceback (most recent call last)"
@@ -92,7 +92,7 @@ def _rejected(data: Path, path: Path, *args: str, timeout: float = 60) -> dict:
 
 def _scratch(data: Path) -> list[Path]:
     root = data / "tmp"
-    return sorted(root.glob("ingest-*")) if root.exists() else []
+    return sorted(root.glob("work-*")) if root.exists() else []
 
 
 # --- killed half-way -------------------------------------------------------------------
@@ -147,16 +147,15 @@ def test_killed_ingest_leaves_no_version_and_recover_cleans_up(data, tmp_path):
             assert sorted(versions) == [1]
             names = session.scalars(select(Resource.name)).all()
             assert names == ["Messwerte"]
-        assert sorted(p.name for p in (data / "tables" / resource).iterdir()) == ["v1.parquet"]
-        assert [p for p in (data / "tables").rglob("*") if p.is_file()] == \
-            [data / "tables" / resource / "v1.parquet"]
+        first = version_files(platform, resource)[1]
+        assert [p for p in (data / "tables").rglob("*") if p.is_file()] == [first]
 
         recover(platform)  # what `allmende serve` runs at start
         assert not _scratch(data)
         assert not list((data / "tmp").rglob("*.parquet"))
 
         # the previous version is intact and served
-        assert pq.read_table(data / "tables" / resource / "v1.parquet").num_rows == 3
+        assert pq.read_table(first).num_rows == 3
         with TestClient(create_app(platform)) as client:
             rows = client.get(f"/api/v1/resources/{resource}/rows")
             assert rows.status_code == 200, rows.text

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     inprocess_worker: bool = Field(
         default=True, description="Run background jobs inside `allmende serve` (embedded "
                                   "default); set false when `allmende worker` processes run")
+    job_heartbeat_seconds: float = Field(
+        default=10.0, gt=0, description="How often a running job tells it is alive")
+    job_stale_seconds: float = Field(
+        default=60.0, gt=0, description="A running job silent for this long is reclaimed by "
+                                       "another worker (retried, or failed after 3 attempts)")
+    pause_at: str | None = Field(
+        default=None, description="Tests only: stop every attempt at this phase (reading, "
+                                  "typing, writing, publishing, mapping, consolidating), so "
+                                  "a test can kill the worker there")
 
     @classmethod
     def settings_customise_sources(

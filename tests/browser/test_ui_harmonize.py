@@ -86,7 +86,7 @@ def _map_and_wait(site: Site, resource: str, dataset: str | None) -> None:
 
     def harmonized() -> bool:
         with site.platform.db.sessions() as s:
-            if service.latest_report(s, resource) is None:
+            if service.find_report(s, SYSTEM_ACTOR, resource) is None:
                 return False
         return dataset is None or dataset in _regional_sources(site)
 
@@ -179,7 +179,7 @@ def _selected(html: str, field: str) -> str:
 
 def _versions(client: TestClient, resource: str) -> int:
     with client.app.state.platform.db.sessions() as s:
-        return len(service.mapping_versions(s, resource))
+        return len(service.mapping_history(s, SYSTEM_ACTOR, resource))
 
 
 # --- mapping editor -------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def test_saving_makes_a_new_version_and_a_new_report(client: TestClient, site: S
 
     def reported() -> bool:
         with site.platform.db.sessions() as s:
-            return service.latest_report(s, world["public"]).mapping_version == 2
+            return service.find_report(s, SYSTEM_ACTOR, world["public"]).mapping_version == 2
     settle(site, reported)
     quality = client.get(f"/resources/{world['public']}/quality").text
     assert "mit Zuordnungsversion 2" in quality

@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import ACCESS_LEVELS, Action, Actor, authorize, visibility
@@ -337,22 +338,39 @@ def check_editable(session: Session, actor: Actor, name: str) -> Dataset:
 
 def file_resource(session: Session, actor: Actor, name: str, resource_name: str) -> Resource:
     """The dataset's file resource of that name, created if it does not exist yet (an upload
-    of the same name makes a new version of the same resource)."""
+    of the same name makes a new version of the same resource). Two first uploads of one name
+    at the same moment end with the same resource: the one that loses the insert takes the
+    other's."""
     dataset = get_dataset(session, actor, name)
     authorize(actor, Action.EDIT_DATASET, dataset)
+    found = _named_file_resource(dataset, resource_name)
+    if found is not None:
+        return found
+    resource = _new_resource(_parse(ResourceFields, {"name": resource_name}),
+                             len(dataset.resources))
+    resource.kind = "file"
+    try:
+        with session.begin_nested():
+            dataset.resources.append(resource)
+            session.flush()
+    except IntegrityError:
+        session.refresh(dataset, ["resources"])
+        found = _named_file_resource(dataset, resource_name)
+        if found is None:
+            raise
+        return found
+    _record(session, dataset, actor, "resource_added", {"resource": [None, resource_name]})
+    return resource
+
+
+def _named_file_resource(dataset: Dataset, resource_name: str) -> Resource | None:
     for resource in dataset.resources:
         if resource.name == resource_name:
             if resource.kind != "file":
                 raise Conflict(f"Die Ressource „{resource_name}“ ist ein Verweis, keine Datei.",
                                "resource_is_link")
             return resource
-    resource = _new_resource(_parse(ResourceFields, {"name": resource_name}),
-                             len(dataset.resources))
-    resource.kind = "file"
-    dataset.resources.append(resource)
-    session.flush()
-    _record(session, dataset, actor, "resource_added", {"resource": [None, resource_name]})
-    return resource
+    return None
 
 
 def record_change(session: Session, actor: Actor, dataset: Dataset, action: str,

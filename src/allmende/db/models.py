@@ -181,11 +181,19 @@ class Resource(Base):
     modified_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Reading options a person confirmed or corrected, reused for the next upload.
     read_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The newest published table version (0: none yet). New versions take the next number by
+    # incrementing it under the row's lock, so numbers never collide and reading the latest
+    # version never touches the history.
+    current_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     dataset: Mapped[Dataset] = relationship(back_populates="resources")
-    versions: Mapped[list[TableVersion]] = relationship(
-        back_populates="resource", order_by="TableVersion.version", lazy="selectin",
-        cascade="all, delete-orphan",
+    # Only the current version is ever loaded with a resource; the history is paged by query
+    # (tables.versions). Versions go with their resource through ON DELETE CASCADE.
+    current: Mapped[TableVersion | None] = relationship(
+        primaryjoin="and_(TableVersion.resource_id == Resource.id, "
+                    "TableVersion.version == Resource.current_version)",
+        foreign_keys="[TableVersion.resource_id, TableVersion.version]",
+        viewonly=True, uselist=False, lazy="select",
     )
 
     __table_args__ = (UniqueConstraint("dataset_id", "name"),)
@@ -213,8 +221,6 @@ class TableVersion(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    resource: Mapped[Resource] = relationship(back_populates="versions")
-
     __table_args__ = (UniqueConstraint("resource_id", "version"),)
 
 
@@ -238,6 +244,9 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None]
     heartbeat_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+    # Files (relative to the data directory) the running attempt is about to publish; whoever
+    # reclaims the job after its worker died removes those no database row points to.
+    outputs: Mapped[list[Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
 

@@ -99,7 +99,8 @@ def _files(platform: Platform, report: SeedReport) -> None:
     for entry in _load("files.json"):
         with platform.db.session() as session:
             dataset = datasets.get_dataset(session, SEEDER, entry["dataset"])
-            done = any(r.name == entry["resource"] and r.versions for r in dataset.resources)
+            done = any(r.name == entry["resource"] and r.current_version
+                       for r in dataset.resources)
         if not done:
             ingest(platform, SEEDER, IngestRequest(
                 dataset=entry["dataset"], source=FILES / entry["file"],
@@ -119,7 +120,7 @@ def _harmonize(platform: Platform, report: SeedReport) -> None:
         schemas.add(mapping.schema_name)
         with platform.db.session() as session:
             resource = _resource(session, entry)
-            if service.latest_mapping(session, resource.id) is None:
+            if service.find_mapping(session, SEEDER, resource.id) is None:
                 service.save_mapping(platform, session, SEEDER, resource.id, mapping)
                 report.mappings += 1
             resource_id, stale = resource.id, _not_harmonized(session, resource)
@@ -140,9 +141,9 @@ def _resource(session: Session, entry: dict[str, Any]) -> Resource:
 
 def _not_harmonized(session: Session, resource: Resource) -> bool:
     """No quality report yet for the resource's latest table version and mapping."""
-    done = service.latest_report(session, resource.id)
-    mapping = service.latest_mapping(session, resource.id)
-    current = (resource.versions[-1].version, mapping.version if mapping else None)
+    done = service.find_report(session, SEEDER, resource.id)
+    mapping = service.find_mapping(session, SEEDER, resource.id)
+    current = (resource.current_version, mapping.version if mapping else None)
     return done is None or (done.table_version, done.mapping_version) != current
 
 
@@ -151,8 +152,8 @@ def _finish_queued(platform: Platform, after: int) -> None:
     that work above, so it runs the jobs it queued now (each finds nothing left to do) instead
     of leaving them for a worker."""
     with platform.db.session() as session:
-        jobs = list(session.scalars(select(Job).where(
+        jobs = list(session.scalars(select(Job.id).where(
             Job.id > after, Job.status == queue.QUEUED,
             Job.kind.in_(("harmonize", "consolidate"))).order_by(Job.id)))
-    for job in jobs:
-        worker.execute(platform, job)
+    for job_id in jobs:
+        worker.run_job(platform, job_id)

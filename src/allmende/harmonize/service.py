@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from allmende.access.policy import Action, Actor, authorize
+from allmende.access.policy import Action, Actor, authorize, is_allowed
 from allmende.catalog import datasets, organizations
 from allmende.db.models import (
     Consolidation,
@@ -47,10 +46,10 @@ from allmende.harmonize.mapping import (
 from allmende.harmonize.source import load_version_file
 from allmende.harmonize.suggest import suggest_mapping
 from allmende.harmonize.validate import ValidationReport, add_transform_errors, validate_columns
-from allmende.ingest.readers import scratch_dir
 from allmende.jobs import queue
+from allmende.jobs.attempt import Attempt
 from allmende.platform import Platform
-from allmende.tables import store
+from allmende.tables import store, versions
 from allmende.tables.schema import HIDDEN_COLUMNS
 
 #: Who rebuilds regional tables: the platform itself.
@@ -123,11 +122,8 @@ def add_schema(session: Session, actor: Actor, descriptor: Any) -> SchemaInfo:
 
 # --- mappings --------------------------------------------------------------------------------
 
-def _latest_version(resource: Resource) -> TableVersion:
-    if not resource.versions:
-        raise NotFound(f"Die Ressource „{resource.name}“ hat noch keine Tabellenversion.",
-                       "no_version")
-    return resource.versions[-1]
+def _latest_version(session: Session, resource: Resource) -> TableVersion:
+    return versions.require_current(session, resource)
 
 
 def _visible_columns(version: TableVersion) -> list[dict[str, str]]:
@@ -145,13 +141,21 @@ def _editable_resource(session: Session, actor: Actor, resource_id: str) -> Reso
     return resource
 
 
-def latest_mapping(session: Session, resource_id: str) -> ResourceMapping | None:
+def source_columns(session: Session, actor: Actor, resource_id: str) -> list[dict[str, str]]:
+    """The columns a mapping of the resource can use (of its newest version; none before the
+    first upload), for someone who may edit it."""
+    resource = _editable_resource(session, actor, resource_id)
+    version = versions.current(session, resource)
+    return _visible_columns(version) if version is not None else []
+
+
+def _latest_mapping(session: Session, resource_id: str) -> ResourceMapping | None:
     return session.scalar(select(ResourceMapping).where(ResourceMapping.resource_id ==
                                                         resource_id)
                           .order_by(ResourceMapping.version.desc()).limit(1))
 
 
-def mapping_versions(session: Session, resource_id: str) -> list[ResourceMapping]:
+def _mapping_versions(session: Session, resource_id: str) -> list[ResourceMapping]:
     return list(session.scalars(select(ResourceMapping).where(
         ResourceMapping.resource_id == resource_id).order_by(ResourceMapping.version)))
 
@@ -163,7 +167,7 @@ def suggest(platform: Platform, session: Session, actor: Actor, resource_id: str
     schema = get_schema(session, schema_name)
     con = duckdb.connect()
     try:
-        columns = _load_version(con, platform.settings.data_dir, _latest_version(resource))
+        columns = _load_version(con, platform.settings.data_dir, _latest_version(session, resource))
         return suggest_mapping(con, "source", columns, schema,
                                ags=resource.dataset.organization.ags)
     finally:
@@ -186,7 +190,7 @@ def preview(platform: Platform, session: Session, actor: Actor, resource_id: str
     schema = get_schema(session, mapping.schema_name)
     con = duckdb.connect()
     try:
-        columns = _load_version(con, platform.settings.data_dir, _latest_version(resource),
+        columns = _load_version(con, platform.settings.data_dir, _latest_version(session, resource),
                                 limit)
         mapped = apply_mapping(con, "source", columns, mapping, schema)
         rows = con.execute(f"SELECT * EXCLUDE ({SOURCE_ROW}) FROM {mapped.relation} "
@@ -204,7 +208,7 @@ def save_mapping(platform: Platform, session: Session, actor: Actor, resource_id
     resource = _editable_resource(session, actor, resource_id)
     mapping = mapping if isinstance(mapping, Mapping) else parse_mapping(mapping)
     schema = get_schema(session, mapping.schema_name)
-    check_mapping(mapping, schema, _visible_columns(_latest_version(resource)))
+    check_mapping(mapping, schema, _visible_columns(_latest_version(session, resource)))
     number = (session.scalar(select(func.max(ResourceMapping.version)).where(
         ResourceMapping.resource_id == resource.id)) or 0) + 1
     saved = ResourceMapping(resource_id=resource.id, schema_name=mapping.schema_name,
@@ -227,64 +231,108 @@ def save_mapping(platform: Platform, session: Session, actor: Actor, resource_id
 
 # --- quality --------------------------------------------------------------------------------
 
-def latest_report(session: Session, resource_id: str) -> QualityReport | None:
+def _latest_report(session: Session, resource_id: str) -> QualityReport | None:
     return session.scalar(select(QualityReport).where(QualityReport.resource_id == resource_id)
                           .order_by(QualityReport.table_version.desc(),
                                     QualityReport.mapping_version.desc()).limit(1))
 
 
-def reports_for(session: Session, resource_ids: list[str]) -> dict[str, QualityReport]:
-    """The latest report of each resource (for badges in lists)."""
+def reports_for(session: Session, actor: Actor, resources: list[Resource]
+                ) -> dict[str, QualityReport]:
+    """The latest report of each resource whose rows the actor may read (badges in lists:
+    they link to the report, which shows cells)."""
+    ids = [r.id for r in resources if is_allowed(actor, Action.READ_ROWS, r.dataset)]
     found: dict[str, QualityReport] = {}
-    if not resource_ids:
+    if not ids:
         return found
     rows = session.scalars(select(QualityReport).where(QualityReport.resource_id.in_(
-        resource_ids)).order_by(QualityReport.table_version, QualityReport.mapping_version))
+        ids)).order_by(QualityReport.table_version, QualityReport.mapping_version))
     for report in rows:
         found[report.resource_id] = report
     return found
 
 
-def harmonize_resource(platform: Platform, resource_id: str) -> QualityReport | None:
+@dataclass(frozen=True)
+class _HarmonizeInput:
+    """What harmonizing a resource needs, read in one short transaction."""
+
+    version: TableVersion
+    mapping: Mapping
+    mapping_version: int
+    schema: dict[str, Any]
+    area: list[float] | None
+    provenance: regional.Provenance
+
+
+def _harmonize_input(session: Session, resource_id: str
+                     ) -> _HarmonizeInput | QualityReport | None:
+    """The inputs, or the existing report when this table and mapping version are done,
+    or None for a resource without a version or a mapping."""
+    resource = session.get(Resource, resource_id)
+    saved = _latest_mapping(session, resource_id)
+    version = versions.current(session, resource) if resource is not None else None
+    if saved is None or version is None:
+        return None
+    existing = _report_of(session, resource_id, version.version, saved.version)
+    if existing is not None:
+        return existing
+    organization = resource.dataset.organization
+    return _HarmonizeInput(
+        version, parse_mapping(saved.rules), saved.version, get_schema(session, saved.schema_name),
+        organization.bbox, regional.Provenance(organization.slug, organization.ags,
+                                               resource.dataset.name, version.version,
+                                               version.created_at))
+
+
+def _report_of(session: Session, resource_id: str, table_version: int, mapping_version: int
+               ) -> QualityReport | None:
+    return session.scalar(select(QualityReport).where(
+        QualityReport.resource_id == resource_id, QualityReport.table_version == table_version,
+        QualityReport.mapping_version == mapping_version))
+
+
+def harmonize_resource(platform: Platform, resource_id: str, attempt: Attempt | None = None
+                       ) -> QualityReport | None:
     """Map, validate and keep the latest version of a mapped resource (idempotent: an
-    existing report for the same table and mapping version is returned as it is)."""
+    existing report for the same table and mapping version is returned as it is, also when
+    another process stored it while this one worked). No transaction is open while DuckDB
+    maps and validates."""
     data_dir = platform.settings.data_dir
     with platform.db.session() as session:
-        resource = session.get(Resource, resource_id)
-        saved = latest_mapping(session, resource_id)
-        if resource is None or saved is None or not resource.versions:
-            return None
-        version = resource.versions[-1]
-        existing = session.scalar(select(QualityReport).where(
-            QualityReport.resource_id == resource_id,
-            QualityReport.table_version == version.version,
-            QualityReport.mapping_version == saved.version))
-        if existing is not None:
-            return existing
-        schema = get_schema(session, saved.schema_name)
-        organization = resource.dataset.organization
-        provenance = regional.Provenance(organization.slug, organization.ags,
-                                         resource.dataset.name, version.version,
-                                         version.created_at)
-        work = scratch_dir(store.scratch_root(data_dir))
-        try:
-            target = work / "harmonized.parquet"
-            report = _map_and_validate(data_dir, version, parse_mapping(saved.rules), schema,
-                                       organization.bbox, provenance, target)
-            relative = f"{store.TABLES}/{resource_id}/harmonized-v{version.version}-" \
-                       f"m{saved.version}.parquet"
-            store.publish(data_dir, target, relative)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        stored = QualityReport(
-            resource_id=resource_id, table_version=version.version,
-            mapping_version=saved.version, schema_name=saved.schema_name, rows=report.rows,
-            score=report.score, valid=report.valid, report=report.as_dict(),
-            mapped_path=relative)
-        session.add(stored)
-        session.flush()
-        queue.enqueue(session, "consolidate", {"schema": saved.schema_name}, SYSTEM)
-        return stored
+        found = _harmonize_input(session, resource_id)
+    if not isinstance(found, _HarmonizeInput):
+        return found
+    attempt = attempt or Attempt(data_dir, pause_at=platform.settings.pause_at)
+    try:
+        built = attempt.scratch / "harmonized.parquet"
+        report = _map_and_validate(data_dir, found.version, found.mapping, found.schema,
+                                   found.area, found.provenance, built)
+        attempt.checkpoint("mapping")
+        relative = attempt.output(resource_id, "harmonized")
+        target = store.publish(data_dir, built, relative)
+    finally:
+        attempt.close()
+    stored = QualityReport(
+        resource_id=resource_id, table_version=found.version.version,
+        mapping_version=found.mapping_version, schema_name=found.schema["name"],
+        rows=report.rows, score=report.score, valid=report.valid, report=report.as_dict(),
+        mapped_path=relative)
+    try:
+        attempt.checkpoint("publishing")
+        with platform.db.session() as session:
+            attempt.guard(session)
+            session.add(stored)
+            session.flush()
+            queue.enqueue(session, "consolidate", {"schema": stored.schema_name}, SYSTEM)
+    except IntegrityError:  # another process stored the same report first: keep theirs
+        target.unlink(missing_ok=True)
+        with platform.db.sessions() as session:
+            return _report_of(session, resource_id, found.version.version,
+                              found.mapping_version)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return stored
 
 
 def _map_and_validate(data_dir: Path, version: TableVersion, mapping: Mapping,
@@ -340,11 +388,14 @@ def _regional_resource(session: Session, schema: dict[str, Any]) -> Resource:
     return datasets.file_resource(session, SYSTEM, dataset.name, schema["name"])
 
 
-@dataclass
+@dataclass(frozen=True)
 class Source:
-    report: QualityReport
-    dataset: Dataset
+    """A source of a regional table, as read when the rebuild started."""
+
+    dataset: str
+    themes: tuple[str, ...]
     path: Path
+    listing: dict[str, Any]  # what the consolidation record lists of it
 
 
 def _sources(session: Session, data_dir: Path, schema_name: str
@@ -362,7 +413,7 @@ def _sources(session: Session, data_dir: Path, schema_name: str
         resource = session.get(Resource, saved.resource_id)
         dataset = resource.dataset
         if (dataset.deleted_at is not None or dataset.draft or dataset.access_level != "public"
-                or not resource.versions):
+                or not resource.current_version):
             continue
         report = _usable_report(session, data_dir, resource, saved)
         if report is None:
@@ -370,13 +421,23 @@ def _sources(session: Session, data_dir: Path, schema_name: str
                 "Noch keine harmonisierten Daten (die Prüfung läuft noch oder ist "
                 "gescheitert).")})
             continue
-        if (report.table_version, report.mapping_version) != (resource.versions[-1].version,
+        if (report.table_version, report.mapping_version) != (resource.current_version,
                                                               saved.version):
             problems.append({"dataset": dataset.name, "message": (
                 f"Die neueste Version ist noch nicht harmonisiert; bis dahin gilt Version "
                 f"{report.table_version} (Zuordnung {report.mapping_version}).")})
-        sources.append(Source(report, dataset, data_dir / report.mapped_path))
+        sources.append(Source(dataset.name, tuple(dataset.themes), data_dir / report.mapped_path,
+                              _listing(dataset, report)))
     return sources, problems
+
+
+def _listing(dataset: Dataset, report: QualityReport) -> dict[str, Any]:
+    organization = dataset.organization
+    return {"dataset": dataset.name, "title": dataset.title, "resource": report.resource_id,
+            "organization": organization.slug, "organization_name": organization.name,
+            "ags": organization.ags, "table_version": report.table_version,
+            "mapping_version": report.mapping_version, "rows": report.rows,
+            "score": report.score, "valid": report.valid}
 
 
 def _usable_report(session: Session, data_dir: Path, resource: Resource,
@@ -391,27 +452,69 @@ def _usable_report(session: Session, data_dir: Path, resource: Resource,
     return next((r for r in reports if (data_dir / r.mapped_path).is_file()), None)
 
 
-def consolidate(platform: Platform, schema_name: str) -> Consolidation:
-    """Rebuild the regional table of a schema as the next version of its resource."""
-    data_dir = platform.settings.data_dir
-    with platform.db.session() as session:
-        schema = get_schema(session, schema_name)
-        sources, problems = _sources(session, data_dir, schema_name)
-        resource = _regional_resource(session, schema)
-        work = scratch_dir(store.scratch_root(data_dir))
+@dataclass(frozen=True)
+class _RebuildInput:
+    schema: dict[str, Any]
+    sources: list[Source]
+    problems: list[dict[str, str]]
+    resource_id: str
+    current_version: int
+
+
+def _rebuild_input(platform: Platform, schema_name: str) -> _RebuildInput:
+    """Read (and on the first rebuild create) what a rebuild starts from; two first rebuilds
+    racing to create the regional dataset end with one, the loser reading it again."""
+    for _ in range(2):
         try:
-            target = work / "regional.parquet"
-            built = _union(sources, schema, target, problems)
-            number = (resource.versions[-1].version if resource.versions else 0) + 1
-            relative = store.version_path(resource.id, number)
-            size = target.stat().st_size
-            digest = store.sha256_of(target)
-            store.publish(data_dir, target, relative)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            with platform.db.session() as session:
+                schema = get_schema(session, schema_name)
+                sources, problems = _sources(session, platform.settings.data_dir, schema_name)
+                resource = _regional_resource(session, schema)
+                return _RebuildInput(schema, sources, problems, resource.id,
+                                     resource.current_version)
+        except IntegrityError:
+            continue
+    raise Conflict(f"Der regionale Datensatz „{schema_name}“ konnte nicht angelegt werden.",
+                   "regional_conflict")
+
+
+#: Rebuilds of one schema that lose the race to publish start again from the new state.
+REBUILD_ATTEMPTS = 50
+
+
+def consolidate(platform: Platform, schema_name: str, attempt: Attempt | None = None
+                ) -> Consolidation:
+    """Rebuild the regional table of a schema as the next version of its resource. The
+    version is published only if no other rebuild published since this one read its
+    sources; otherwise it starts again, so the newest version always reflects the newest
+    state and versions are numbered without gaps."""
+    attempt = attempt or Attempt(platform.settings.data_dir, pause_at=platform.settings.pause_at)
+    try:
+        for _ in range(REBUILD_ATTEMPTS):
+            start = _rebuild_input(platform, schema_name)
+            try:
+                return _rebuild(platform, attempt, start)
+            except versions.StaleVersion:
+                continue
+    finally:
+        attempt.close()
+    raise Conflict(f"Der regionale Datensatz „{schema_name}“ wird gerade ständig neu gebaut; "
+                   "bitte versuchen Sie es später erneut.", "regional_busy")
+
+
+def _rebuild(platform: Platform, attempt: Attempt, start: _RebuildInput) -> Consolidation:
+    target = attempt.scratch / f"regional-{start.current_version}.parquet"
+    problems = list(start.problems)
+    sources = _readable(start.sources, problems)
+    built = (regional.consolidate_files([s.path for s in sources], start.schema, target)
+             if sources else regional.write_empty(start.schema, target))
+    attempt.checkpoint("consolidating")
+    size, digest = target.stat().st_size, store.sha256_of(target)
+
+    def record(session: Session, resource: Resource, number: int, path: str) -> Consolidation:
         session.add(TableVersion(
-            resource_id=resource.id, version=number, path=relative, rows=built.rows,
-            columns=regional.table_columns(schema), crs="EPSG:4326",
+            resource_id=resource.id, version=number, path=path, rows=built.rows,
+            columns=regional.table_columns(start.schema), crs="EPSG:4326",
             source_name=f"Zusammenführung von {len(sources)} Quellen", source_sha256=digest,
             source_size=size, source_format="parquet",
             read_report={"duplicates_removed": built.duplicates}, warnings=[],
@@ -419,43 +522,37 @@ def consolidate(platform: Platform, schema_name: str) -> Consolidation:
         datasets.record_change(session, SYSTEM, resource.dataset, "version_added",
                                {"resource": [None, resource.name], "version": [None, number]})
         _inherit_themes(session, resource.dataset, sources)
-        return _record_consolidation(session, schema_name, resource, sources, problems, built)
+        return _record_consolidation(session, start.schema["name"], resource, sources,
+                                     problems, built)
+
+    return versions.publish(platform.db, attempt, start.resource_id, target, record,
+                            expected=start.current_version)
 
 
 def _inherit_themes(session: Session, regional_dataset: Dataset, sources: list[Source]) -> None:
     """The regional dataset is found under the themes of its sources (search facets)."""
-    themes = sorted({t for s in sources for t in s.dataset.themes})
+    themes = sorted({t for s in sources for t in s.themes})
     if themes and themes != sorted(regional_dataset.themes):
         datasets.update_dataset(session, SYSTEM, regional_dataset.name, {"themes": themes})
 
 
-def _union(sources: list[Source], schema: dict[str, Any], target: Path,
-           problems: list[dict[str, str]]) -> regional.Consolidated:
-    """The union, leaving out a source whose file cannot be read (and saying so)."""
+def _readable(sources: list[Source], problems: list[dict[str, str]]) -> list[Source]:
+    """The sources whose harmonized file can be read; the others are listed as problems."""
     readable = []
     for source in sources:
         try:
             duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(source.path)]).fetchall()
             readable.append(source)
         except duckdb.Error as error:
-            problems.append({"dataset": source.dataset.name,
+            problems.append({"dataset": source.dataset,
                              "message": f"Die harmonisierten Daten sind nicht lesbar: {error}"})
-    sources[:] = readable
-    if not readable:
-        return regional.write_empty(schema, target)
-    return regional.consolidate_files([s.path for s in readable], schema, target)
+    return readable
 
 
 def _record_consolidation(session: Session, schema_name: str, resource: Resource,
                           sources: list[Source], problems: list[dict[str, str]],
                           built: regional.Consolidated) -> Consolidation:
-    listed = [{
-        "dataset": s.dataset.name, "title": s.dataset.title, "resource": s.report.resource_id,
-        "organization": s.dataset.organization.slug,
-        "organization_name": s.dataset.organization.name, "ags": s.dataset.organization.ags,
-        "table_version": s.report.table_version, "mapping_version": s.report.mapping_version,
-        "rows": s.report.rows, "kept": built.rows_per_source.get(s.dataset.name, 0),
-        "score": s.report.score, "valid": s.report.valid} for s in sources]
+    listed = [{**s.listing, "kept": built.rows_per_source.get(s.dataset, 0)} for s in sources]
     record = session.get(Consolidation, schema_name)
     if record is None:
         record = Consolidation(schema_name=schema_name, dataset_id=resource.dataset_id,
@@ -498,11 +595,16 @@ def _readable_resource(session: Session, actor: Actor, resource_id: str) -> Reso
     return resource
 
 
+def find_mapping(session: Session, actor: Actor, resource_id: str) -> ResourceMapping | None:
+    """The latest mapping of a resource whose rows the actor may read; None when unmapped."""
+    return _latest_mapping(session, _readable_resource(session, actor, resource_id).id)
+
+
 def current_mapping(session: Session, actor: Actor, resource_id: str) -> ResourceMapping:
     """The latest mapping of a resource whose rows the actor may read."""
-    resource = _readable_resource(session, actor, resource_id)
-    saved = latest_mapping(session, resource.id)
+    saved = find_mapping(session, actor, resource_id)
     if saved is None:
+        resource = datasets.get_resource(session, actor, resource_id)
         raise NotFound(f"Die Ressource „{resource.name}“ ist noch keinem gemeinsamen Schema "
                        "zugeordnet.", "no_mapping")
     return saved
@@ -510,14 +612,20 @@ def current_mapping(session: Session, actor: Actor, resource_id: str) -> Resourc
 
 def mapping_history(session: Session, actor: Actor, resource_id: str) -> list[ResourceMapping]:
     """Every saved mapping version of a resource whose rows the actor may read, oldest first."""
-    return mapping_versions(session, _readable_resource(session, actor, resource_id).id)
+    return _mapping_versions(session, _readable_resource(session, actor, resource_id).id)
+
+
+def find_report(session: Session, actor: Actor, resource_id: str) -> QualityReport | None:
+    """The latest quality report of a resource whose rows the actor may read; None when there
+    is none yet."""
+    return _latest_report(session, _readable_resource(session, actor, resource_id).id)
 
 
 def quality_for(session: Session, actor: Actor, resource_id: str) -> QualityReport:
     """The latest quality report of a resource whose rows the actor may read."""
-    resource = _readable_resource(session, actor, resource_id)
-    report = latest_report(session, resource.id)
+    report = find_report(session, actor, resource_id)
     if report is None:
+        resource = datasets.get_resource(session, actor, resource_id)
         raise NotFound(f"Für die Ressource „{resource.name}“ gibt es noch keinen "
                        "Qualitätsbericht: sie ist keinem Schema zugeordnet oder wird gerade "
                        "geprüft.", "no_quality_report")

@@ -1,4 +1,5 @@
-"""The ``ingest`` background job: an uploaded file waiting in the scratch area."""
+"""The ``ingest`` background job: an uploaded file waiting in the scratch area (removed by the
+queue when the job ends; kept while it may be retried)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,8 @@ from allmende.jobs.worker import JobContext
 
 def ingest_job(context: JobContext) -> dict[str, Any]:
     payload = context.payload
-    upload = Path(payload["upload"])
-    try:
-        result = ingest(context.platform, context.actor, IngestRequest(
-            dataset=payload["dataset"], source=upload, original_name=payload["filename"],
-            resource_name=payload.get("resource_name"),
-            options=ReadOptions(**payload.get("options", {}))), context.progress)
-    finally:
-        upload.unlink(missing_ok=True)
+    result = ingest(context.platform, context.actor, IngestRequest(
+        dataset=payload["dataset"], source=Path(payload["upload"]),
+        original_name=payload["filename"], resource_name=payload.get("resource_name"),
+        options=ReadOptions(**payload.get("options", {}))), context.progress, context.attempt)
     return result.as_dict()

@@ -3,26 +3,25 @@ clear message and nothing changes. Used by the CLI (in-process) and the backgrou
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, authorize
 from allmende.catalog import datasets
-from allmende.db.models import QualityReport, Resource, ResourceMapping, TableVersion
+from allmende.db.models import Resource, ResourceMapping, TableVersion
 from allmende.errors import Conflict, Invalid, NotFound, msg
 from allmende.ingest import pipeline
 from allmende.ingest.geo import parse_crs
-from allmende.ingest.readers import scratch_dir
 from allmende.ingest.sniff import ReadOptions
 from allmende.jobs import queue
+from allmende.jobs.attempt import Attempt
 from allmende.platform import Platform
-from allmende.tables import store
+from allmende.tables import store, versions
 
 Progress = Callable[[float, str], None]
 AUTO = "auto"
@@ -89,8 +88,15 @@ def _prepare(session: Session, actor: Actor, request: IngestRequest
     return options, dataset.organization.bbox, name
 
 
+#: The pipeline's progress messages mark the phases an attempt can be paused at (tests).
+_PHASES = {"Datei wird gelesen": "reading", "Spaltentypen werden erkannt": "typing",
+           "Version wird geschrieben": "writing"}
+
+
 def ingest(platform: Platform, actor: Actor, request: IngestRequest,
-           progress: Progress = _no_progress) -> IngestResult:
+           progress: Progress = _no_progress, attempt: Attempt | None = None) -> IngestResult:
+    """Read the file into the next version of the resource. ``attempt`` owns the files this
+    run writes (a background job passes its own; the CLI gets a fresh one)."""
     if not request.source.is_file():
         raise Invalid(msg("Die Datei {name} ist nicht lesbar.", name=request.original_name),
                       code="unreadable")
@@ -98,15 +104,22 @@ def ingest(platform: Platform, actor: Actor, request: IngestRequest,
         parse_crs(request.options.crs)  # refuse a wrong CRS before anything is remembered
     with platform.db.session() as session:
         options, area, resource_name = _prepare(session, actor, request)
-    data_dir = platform.settings.data_dir
-    work = scratch_dir(store.scratch_root(data_dir))
+    attempt = attempt or Attempt(platform.settings.data_dir,
+                                 pause_at=platform.settings.pause_at)
+
+    def report(fraction: float, message: str) -> None:
+        progress(fraction, message)
+        phase = _PHASES.get(getattr(message, "template", message))
+        if phase is not None:
+            attempt.checkpoint(phase)
+
     try:
-        built = pipeline.build(request.source, request.original_name, options, work, area,
-                               progress)
+        built = pipeline.build(request.source, request.original_name, options,
+                               attempt.scratch, area, report)
         progress(0.9, msg("Version wird veröffentlicht"))
-        return _publish(platform, actor, request, resource_name, options, built)
+        return _publish(platform, actor, request, resource_name, options, built, attempt)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        attempt.close()
 
 
 def schema_changes(previous: list[dict[str, str]] | None,
@@ -125,38 +138,29 @@ def schema_changes(previous: list[dict[str, str]] | None,
 
 
 def _publish(platform: Platform, actor: Actor, request: IngestRequest, resource_name: str,
-             options: ReadOptions, built: pipeline.BuiltTable) -> IngestResult:
-    data_dir = platform.settings.data_dir
-    published: Path | None = None
-    try:
-        with platform.db.session() as session:
-            resource = datasets.file_resource(session, actor, request.dataset, resource_name)
-            number = (session.scalar(select(func.max(TableVersion.version))
-                                     .where(TableVersion.resource_id == resource.id)) or 0) + 1
-            previous = resource.versions[-1].columns if resource.versions else None
-            relative = store.version_path(resource.id, number)
-            published = store.publish(data_dir, built.parquet, relative)
-            warnings = [{"code": w.code, "message": w.message} for w in built.warnings]
-            changes = schema_changes(previous, built.columns)
-            version = TableVersion(
-                resource_id=resource.id, version=number, path=relative, rows=built.rows,
-                columns=built.columns, crs=built.crs, source_name=request.original_name,
-                source_sha256=store.sha256_of(request.source),
-                source_size=request.source.stat().st_size,
-                source_format=built.source_format, read_report=built.report, warnings=warnings,
-                schema_changes=changes, created_by_id=actor.user_id)
-            session.add(version)
-            _remember(resource, options, request.original_name)
-            _queue_harmonization(session, actor, resource)
-            datasets.record_change(session, actor, resource.dataset, "version_added",
-                                   {"resource": [None, resource_name], "version": [None, number]})
-            result = IngestResult(resource.dataset.name, resource.id, number, built.rows,
-                                  built.columns, built.crs, warnings, built.report, changes)
-    except BaseException:
-        if published is not None:  # the database said no: the file must not stay either
-            published.unlink(missing_ok=True)
-        raise
-    return result
+             options: ReadOptions, built: pipeline.BuiltTable, attempt: Attempt) -> IngestResult:
+    with platform.db.session() as session:
+        resource_id = datasets.file_resource(session, actor, request.dataset, resource_name).id
+    warnings = [{"code": w.code, "message": w.message} for w in built.warnings]
+    digest, size = store.sha256_of(request.source), request.source.stat().st_size
+
+    def record(session: Session, resource: Resource, number: int, path: str) -> IngestResult:
+        previous = versions.version_of(session, resource.id, number - 1)
+        changes = schema_changes(previous.columns if previous else None, built.columns)
+        session.add(TableVersion(
+            resource_id=resource.id, version=number, path=path, rows=built.rows,
+            columns=built.columns, crs=built.crs, source_name=request.original_name,
+            source_sha256=digest, source_size=size, source_format=built.source_format,
+            read_report=built.report, warnings=warnings, schema_changes=changes,
+            created_by_id=actor.user_id))
+        _remember(resource, options, request.original_name)
+        _queue_harmonization(session, actor, resource)
+        datasets.record_change(session, actor, resource.dataset, "version_added",
+                               {"resource": [None, resource_name], "version": [None, number]})
+        return IngestResult(resource.dataset.name, resource.id, number, built.rows,
+                            built.columns, built.crs, warnings, built.report, changes)
+
+    return versions.publish(platform.db, attempt, resource_id, built.parquet, record)
 
 
 def _queue_harmonization(session: Session, actor: Actor, resource: Resource) -> None:
@@ -170,12 +174,3 @@ def _remember(resource: Resource, options: ReadOptions, original_name: str) -> N
     """Keep what a person set for this resource, so the next upload reads the same way."""
     resource.read_options = options.as_dict()
     resource.format = Path(original_name).suffix.lstrip(".").upper()
-
-
-def recover(platform: Platform) -> list[Path]:
-    """After a crash or kill: end interrupted jobs and remove their partial files."""
-    with platform.db.sessions() as session:
-        queue.fail_stale(session)
-        referenced = list(session.scalars(select(TableVersion.path)))
-        referenced += session.scalars(select(QualityReport.mapped_path))
-    return store.sweep(platform.settings.data_dir, referenced)

@@ -1,37 +1,59 @@
-"""Runs jobs: one at a time per worker, each handler in its own unit of work."""
+"""Runs jobs: one at a time per worker, each handler in its own unit of work, with a heartbeat
+while it runs; any worker reclaims the jobs of workers that died."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from allmende.access.accounts import actor_for
 from allmende.access.policy import ANONYMOUS, Actor
 from allmende.db.models import Job, User
-from allmende.errors import AllmendeError
+from allmende.errors import AllmendeError, msg
 from allmende.jobs import queue
+from allmende.jobs.attempt import Attempt
 from allmende.platform import Platform
+from allmende.tables import store
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class JobContext:
-    """What a handler gets: the platform, the job's payload and who asked for it."""
+    """What a handler gets: the platform, the job's payload, who asked for it, and the attempt
+    that owns the files it writes."""
 
     platform: Platform
     job_id: int
     payload: dict[str, Any]
     actor: Actor
+    worker: str
+    attempt: Attempt = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.attempt = Attempt(self.platform.settings.data_dir, announce=self._announce,
+                               pause_at=self.platform.settings.pause_at,
+                               guard=self._still_held)
 
     def progress(self, fraction: float, message: str) -> None:
         with self.platform.db.sessions() as session:
-            queue.report(session, self.job_id, fraction, message)
+            queue.report(session, self.job_id, self.worker, fraction, message)
+
+    def _announce(self, paths: list[str]) -> None:
+        with self.platform.db.sessions() as session:
+            queue.announce(session, self.job_id, self.worker, paths)
+
+    def _still_held(self, session: Any) -> None:
+        queue.still_held(session, self.job_id, self.worker)
 
 
 Handler = Callable[[JobContext], dict[str, Any]]
@@ -49,30 +71,59 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+@contextmanager
+def _heartbeat(platform: Platform, job_id: int, worker: str) -> Iterator[None]:
+    """Tell the queue every few seconds that this worker still runs the job."""
+    stop = threading.Event()
+    interval = platform.settings.job_heartbeat_seconds
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                with platform.db.sessions() as session:
+                    if not queue.heartbeat(session, job_id, worker):
+                        return
+            except Exception:  # a missed beat is retried; the job goes on
+                log.warning("heartbeat of job %s failed", job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def execute(platform: Platform, job: Job) -> None:
     """Run one claimed job to its end: done with a result, or failed with a clear error."""
+    worker = job.worker or worker_name()
     with platform.db.sessions() as session:
         user = session.get(User, job.created_by_id) if job.created_by_id else None
         actor = actor_for(user) if user else ANONYMOUS
-    context = JobContext(platform, job.id, job.payload, actor)
+    context = JobContext(platform, job.id, job.payload, actor, worker)
     handler = handlers().get(job.kind)
     try:
-        if handler is None:
-            raise AllmendeError(f"Unbekannte Auftragsart „{job.kind}“.", "unknown_job", 500)
-        result = handler(context)
+        with _heartbeat(platform, job.id, worker):
+            if handler is None:
+                raise AllmendeError(msg("Unbekannte Auftragsart „{kind}“.", kind=job.kind),
+                                    "unknown_job", 500)
+            result = handler(context)
     except AllmendeError as error:
         with platform.db.sessions() as session:
-            queue.fail(session, job.id, error)
+            queue.fail(session, job.id, error, worker)
         return
     except Exception:
         log.exception("job %s (%s) failed", job.id, job.kind)
         with platform.db.sessions() as session:
-            queue.fail(session, job.id, AllmendeError(
+            queue.fail(session, job.id, AllmendeError(msg(
                 "Bei der Verarbeitung ist ein interner Fehler aufgetreten. Die vorherige "
-                "Version bleibt unverändert.", "internal", 500))
+                "Version bleibt unverändert."), "internal", 500), worker)
         return
+    finally:
+        context.attempt.close()
     with platform.db.sessions() as session:
-        queue.finish(session, job.id, result)
+        queue.finish(session, job.id, worker, result)
 
 
 def run_once(platform: Platform, name: str | None = None) -> bool:
@@ -85,11 +136,45 @@ def run_once(platform: Platform, name: str | None = None) -> bool:
     return True
 
 
-def run_until(platform: Platform, stop: threading.Event, poll_seconds: float = 1.0) -> None:
-    """Work through the queue until ``stop`` is set; wait ``poll_seconds`` when it is empty."""
+def run_job(platform: Platform, job_id: int) -> bool:
+    """Claim and run one particular job (in-process, e.g. the demo running what it queued);
+    False when it was no longer queued."""
     with platform.db.sessions() as session:
-        for job_id in queue.fail_stale(session):
-            log.warning("job %s was interrupted and is marked failed", job_id)
+        job = queue.claim_job(session, job_id, worker_name())
+    if job is None:
+        return False
+    execute(platform, job)
+    return True
+
+
+def reclaim(platform: Platform) -> list[queue.Reclaimed]:
+    """Take back the jobs of dead workers (see queue.reclaim_stale)."""
+    stale_after = dt.timedelta(seconds=platform.settings.job_stale_seconds)
+    with platform.db.sessions() as session:
+        reclaimed = queue.reclaim_stale(session, platform.settings.data_dir, stale_after)
+    for entry in reclaimed:
+        log.warning("job %s was interrupted; %s", entry.job_id,
+                    "queued again" if entry.retried else "failed")
+    return reclaimed
+
+
+def recover(platform: Platform) -> list[Path]:
+    """After a crash or kill: take back interrupted jobs (their announced files go) and remove
+    what else dead attempts left (scratch folders, files no row points to)."""
+    reclaim(platform)
+    with platform.db.sessions() as session:
+        referenced = queue.referenced_paths(session)
+    return store.sweep(platform.settings.data_dir, referenced)
+
+
+def run_until(platform: Platform, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+    """Work through the queue until ``stop`` is set; wait ``poll_seconds`` when it is empty.
+    Every few seconds (a quarter of the stale limit) look for jobs of dead workers."""
+    every = platform.settings.job_stale_seconds / 4
+    next_reclaim = 0.0
     while not stop.is_set():
+        if time.monotonic() >= next_reclaim:
+            reclaim(platform)
+            next_reclaim = time.monotonic() + every
         if not run_once(platform):
             stop.wait(poll_seconds)

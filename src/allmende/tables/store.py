@@ -1,8 +1,10 @@
-"""Where table versions live: ``DATA_DIR/tables/<resource id>/v<N>.parquet``.
+"""Where table versions live: ``DATA_DIR/tables/<resource id>/<kind>-<attempt>.parquet``.
 
-A version becomes visible in one atomic step: the Parquet file is written under a temporary
-name, synced, renamed into place, and only then recorded in the database. Anything a crash
-leaves behind (temporary files, files no version row points to) is swept at start-up.
+Every attempt writes files of its own name (the attempt's token), so concurrent attempts never
+share a path. A version becomes visible in one atomic step: the Parquet file is written in the
+attempt's scratch folder, synced, renamed into place, and only then recorded in the database.
+Anything a crash leaves behind is removed when its job is reclaimed (the files it announced)
+and by :func:`sweep` (files no row points to, scratch folders of dead processes).
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from allmende import sql
+
 TABLES = "tables"
 SCRATCH = "tmp"
+#: Scratch folders of attempts (``ingest-`` was the name before attempts had tokens).
+SCRATCH_PREFIXES = ("work", "ingest")
 # Unreferenced files younger than this may belong to an ingest another process is finishing.
 STALE_SECONDS = 600.0
 
@@ -33,9 +39,10 @@ def scratch_root(data_dir: Path) -> Path:
     return data_dir / SCRATCH
 
 
-def version_path(resource_id: str, version: int) -> str:
-    """The version's path relative to the data directory (what the database records)."""
-    return f"{TABLES}/{resource_id}/v{version}.parquet"
+def attempt_path(resource_id: str, kind: str, token: str) -> str:
+    """Where an attempt publishes a file of a resource, relative to the data directory (what
+    the database records); ``kind`` says what it is (``version``, ``harmonized``)."""
+    return f"{TABLES}/{resource_id}/{kind}-{token}.parquet"
 
 
 def publish(data_dir: Path, built: Path, relative: str) -> Path:
@@ -67,9 +74,8 @@ def write_parquet(con: duckdb.DuckDBPyConnection, select: str, target: Path,
     much. ``order`` names the written columns, in order (default: the query's, then
     ``beside``'s)."""
     if beside is None:
-        path = str(target).replace("'", "''")
-        con.execute(f"COPY ({select}) TO '{path}' "
-                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        con.execute(sql.copy_to_parquet(select, str(target), {
+            "COMPRESSION": "zstd", "ROW_GROUP_SIZE": ROW_GROUP_SIZE}))
         return
     writer: pq.ParquetWriter | None = None
     offset = 0
@@ -100,10 +106,11 @@ def sha256_of(path: Path) -> str:
 
 
 def _owner_gone(folder: Path) -> bool:
-    """Scratch folders are named ``ingest-<host>-<pid>-…``; on this host, a dead pid means
-    the ingest was killed."""
+    """Scratch folders are named ``work-<host>-<pid>-…``; on this host, a dead pid means
+    the attempt was killed."""
     parts = folder.name.split("-")
-    if len(parts) < 4 or parts[0] != "ingest" or "-".join(parts[1:-2]) != socket.gethostname():
+    if len(parts) < 4 or parts[0] not in SCRATCH_PREFIXES \
+            or "-".join(parts[1:-2]) != socket.gethostname():
         return False
     try:
         os.kill(int(parts[-2]), 0)
@@ -121,6 +128,23 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def remove_unreferenced(data_dir: Path, paths: Iterable[str], referenced: Iterable[str]
+                        ) -> list[Path]:
+    """Remove the given files and folders (relative to the data directory) that no database
+    row points to: what a dead attempt announced. Paths outside the data directory are
+    ignored."""
+    keep = {(data_dir / p).resolve() for p in referenced}
+    root = data_dir.resolve()
+    removed = []
+    for relative in paths:
+        path = (data_dir / relative).resolve()
+        if path in keep or root not in path.parents or not path.exists():
+            continue
+        _remove(path)
+        removed.append(path)
+    return removed
+
+
 def sweep(data_dir: Path, referenced: Iterable[str], older_than: float = STALE_SECONDS
           ) -> list[Path]:
     """Remove what interrupted ingests left: scratch folders of dead processes (or older than
@@ -131,7 +155,9 @@ def sweep(data_dir: Path, referenced: Iterable[str], older_than: float = STALE_S
     limit = time.time() - older_than
     removed: list[Path] = []
     scratch = scratch_root(data_dir)
-    for folder in sorted(scratch.glob("ingest-*")) if scratch.exists() else []:
+    folders = [f for prefix in SCRATCH_PREFIXES for f in scratch.glob(f"{prefix}-*")] \
+        if scratch.exists() else []
+    for folder in sorted(folders):
         if _owner_gone(folder) or folder.stat().st_mtime < limit:
             _remove(folder)
             removed.append(folder)

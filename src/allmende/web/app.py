@@ -14,8 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from allmende import __version__
-from allmende.ingest.service import recover
-from allmende.jobs.worker import run_until
+from allmende.jobs.worker import recover, run_until
 from allmende.platform import Platform
 from allmende.web import errors
 from allmende.web.api import datasets as datasets_api

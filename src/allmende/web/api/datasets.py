@@ -10,6 +10,8 @@ from allmende.catalog import datasets as service
 from allmende.catalog.datasets import DatasetCreate, DatasetPatch, ResourceFields
 from allmende.catalog.search import MAX_PER_PAGE, SearchRequest, search_datasets
 from allmende.catalog.search_index import FACETS, SORTS
+from allmende.tables import service as tables
+from allmende.tables.versions import MAX_PAGE_SIZE, PAGE_SIZE
 from allmende.web.api.schemas import (
     ActivityList,
     ActivityOut,
@@ -17,6 +19,7 @@ from allmende.web.api.schemas import (
     ResourceDetail,
     ResourceOut,
     SearchOut,
+    VersionList,
 )
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 
@@ -97,7 +100,20 @@ def add_link(name: str, body: ResourceFields, session: SessionDep,
 @router.get("/resources/{resource_id}", response_model=ResourceDetail,
             summary="Ressource lesen")
 def read_resource(resource_id: str, session: SessionDep, actor: ActorDep) -> ResourceDetail:
-    return ResourceDetail.of(service.get_resource(session, actor, resource_id))
+    """With the newest 20 versions and `versions_total`; older ones page through
+    `/resources/{id}/versions`."""
+    newest = tables.version_history(session, actor, resource_id)
+    return ResourceDetail.of(service.get_resource(session, actor, resource_id), newest)
+
+
+@router.get("/resources/{resource_id}/versions", response_model=VersionList,
+            summary="Versionen einer Ressource, seitenweise")
+def list_versions(resource_id: str, session: SessionDep, actor: ActorDep,
+                  page: Annotated[int, Query(ge=1, description="Seite, ab 1")] = 1,
+                  per_page: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE
+                  ) -> VersionList:
+    """All versions of a resource, newest first, `per_page` (≤ 100) at a time."""
+    return VersionList.of(tables.version_history(session, actor, resource_id, page, per_page))
 
 
 @router.delete("/resources/{resource_id}", status_code=204, summary="Ressource entfernen")

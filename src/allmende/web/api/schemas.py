@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Self
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from allmende.catalog.search import SearchResult
 from allmende.db.models import (
@@ -13,6 +13,7 @@ from allmende.db.models import (
     Dataset,
     Resource,
 )
+from allmende.tables.versions import VersionPage
 
 
 class FromRow(BaseModel):
@@ -73,13 +74,29 @@ class VersionOut(FromRow):
 class ResourceDetail(ResourceOut):
     dataset: str
     read_options: dict[str, Any]
-    versions: list[VersionOut]
+    current_version: int | None = Field(description="The newest version (null: none yet)")
+    versions: list[VersionOut] = Field(description="The newest 20 versions, newest first; "
+                                                   "all of them page through /versions")
+    versions_total: int
 
     @classmethod
-    def of(cls, r: Resource) -> ResourceDetail:
+    def of(cls, r: Resource, newest: VersionPage) -> ResourceDetail:
         return cls(**ResourceOut.of(r).model_dump(), dataset=r.dataset.name,
-                   read_options=r.read_options or {},
-                   versions=[VersionOut.of(v) for v in reversed(r.versions)])
+                   read_options=r.read_options or {}, current_version=r.current_version or None,
+                   versions=[VersionOut.of(v) for v in newest.versions],
+                   versions_total=newest.total)
+
+
+class VersionList(BaseModel):
+    count: int = Field(description="All versions of the resource")
+    page: int
+    per_page: int
+    results: list[VersionOut] = Field(description="This page's versions, newest first")
+
+    @classmethod
+    def of(cls, found: VersionPage) -> VersionList:
+        return cls(count=found.total, page=found.page, per_page=found.per_page,
+                   results=[VersionOut.of(v) for v in found.versions])
 
 
 class JobOut(FromRow):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from allmende.access.policy import Action, authorize, is_allowed
+from allmende.access.policy import Action, is_allowed
 from allmende.catalog.datasets import get_resource
 from allmende.harmonize import service
 from allmende.harmonize.validate import SCORE_WEIGHTS
@@ -47,11 +47,10 @@ ERROR_TYPES = {
 @router.get("/resources/{resource_id}/quality", response_class=HTMLResponse)
 def quality(resource_id: str, request: Request, session: SessionDep,
             actor: ActorDep) -> HTMLResponse:
+    report = service.find_report(session, actor, resource_id)
+    mapping = service.find_mapping(session, actor, resource_id)
     resource = get_resource(session, actor, resource_id)
     dataset = resource.dataset
-    authorize(actor, Action.READ_ROWS, dataset)
-    report = service.latest_report(session, resource.id)
-    mapping = service.latest_mapping(session, resource.id)
     return render(request, "quality.html", {
         "resource": resource, "dataset": dataset, "report": report, "mapping": mapping,
         "details": report.report if report else {}, "error_types": ERROR_TYPES,

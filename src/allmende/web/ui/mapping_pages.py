@@ -18,7 +18,6 @@ from allmende.harmonize import service
 from allmende.harmonize.mapping import Mapping, parse_mapping
 from allmende.ingest.geo import WGS84
 from allmende.platform import Platform
-from allmende.tables.schema import HIDDEN_COLUMNS
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep, check_csrf
 from allmende.web.ui.common import FormDep, gettext_for, login_redirect, redirect
 from allmende.web.ui.ingest_options import CRS_OPTIONS
@@ -32,12 +31,6 @@ def _editable(session: Session, actor: Actor, resource_id: str) -> Resource:
     resource = get_resource(session, actor, resource_id)
     authorize(actor, Action.EDIT_DATASET, resource.dataset)
     return resource
-
-
-def _columns(resource: Resource) -> list[dict[str, str]]:
-    if not resource.versions:
-        return []
-    return [c for c in resource.versions[-1].columns if c["name"] not in HIDDEN_COLUMNS]
 
 
 def _mapped(rules: dict[str, Any]) -> int:
@@ -62,14 +55,15 @@ def _errors(error: Invalid, names: set[str]) -> tuple[dict[str, list[str]], list
 def _page(request: Request, session: Session, actor: Actor, resource: Resource, *,
           schema: dict[str, Any] | None = None, rules: dict[str, Any] | None = None,
           raw: Any = None, status_code: int = 200, **extra: Any) -> HTMLResponse:
-    versions: list[ResourceMapping] = service.mapping_versions(session, resource.id)
+    versions: list[ResourceMapping] = service.mapping_history(session, actor, resource.id)
     context = {
         "resource": resource, "dataset": resource.dataset,
-        "schemas": service.list_schemas(session), "schema": schema, "columns": _columns(resource),
+        "schemas": service.list_schemas(session), "schema": schema,
+        "columns": service.source_columns(session, actor, resource.id),
         "mapping_versions": [(m, _mapped(m.rules)) for m in versions[::-1]],
         "rows": field_rows(schema, rules or {}, raw) if schema else [],
         "field_errors": {}, "general_errors": [], "preview": None, "suggested": False,
-        "has_report": service.latest_report(session, resource.id) is not None,
+        "has_report": service.find_report(session, actor, resource.id) is not None,
         "saved": request.query_params.get("saved"),
         "crs_choices": [(code, text) for code, text in CRS_OPTIONS if code not in ("auto", WGS84)],
         **extra,
@@ -82,10 +76,10 @@ def _initial(platform: Platform, session: Session, actor: Actor, resource: Resou
     """The mapping to show: a saved version asked for, the latest saved one for its schema,
     or a suggestion for the chosen schema (then True)."""
     params = request.query_params
-    saved = service.latest_mapping(session, resource.id)
+    saved = service.find_mapping(session, actor, resource.id)
     asked = params.get("mapping_version", "")
     if asked.isdigit():
-        chosen = next((m for m in service.mapping_versions(session, resource.id)
+        chosen = next((m for m in service.mapping_history(session, actor, resource.id)
                        if m.version == int(asked)), None)
         if chosen is not None:
             return parse_mapping(chosen.rules), False
@@ -103,7 +97,7 @@ def editor(resource_id: str, request: Request, session: SessionDep, actor: Actor
     if not actor.is_authenticated:
         return login_redirect(request)
     resource = _editable(session, actor, resource_id)
-    if not resource.versions:
+    if not resource.current_version:
         return _page(request, session, actor, resource)
     mapping, suggested = _initial(platform, session, actor, resource, request)
     if mapping is None:

@@ -15,7 +15,7 @@ from allmende.catalog.datasets import get_resource
 from allmende.db.models import Resource, TableVersion, User
 from allmende.errors import FieldError, Invalid
 from allmende.tables.query import FORMATS, RESERVED, parse_query, select_rows
-from allmende.tables.service import readable_version
+from allmende.tables.service import readable_version, version_history
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.ui.ingest_options import DELIMITER_NAMES, FORMAT_LABELS
 from allmende.web.ui.quality import quality_index
@@ -139,7 +139,7 @@ def show(resource_id: str, request: Request, session: SessionDep, actor: ActorDe
         "tile_attribution": platform.settings.map_tile_attribution,
         "quality": quality_index(session, actor, [dataset]).resource(resource.id),
     }
-    if resource.versions and is_allowed(actor, Action.READ_ROWS, dataset):
+    if resource.current_version and is_allowed(actor, Action.READ_ROWS, dataset):
         context.update(_table_context(request, session, actor, platform, resource))
     return render(request, "resource.html", context, actor=actor)
 
@@ -148,7 +148,9 @@ def _table_context(request: Request, session: Any, actor: Actor, platform: Any,
                    resource: Resource) -> dict[str, Any]:
     requested = _version_number(request.query_params.get("version"))
     table = readable_version(session, actor, platform.settings.data_dir, resource.id, requested)
-    version = next(v for v in resource.versions if v.version == table.version)
+    version = table.version_row
+    history = version_history(session, actor, resource.id,
+                              _page(request.query_params.get("versions_page")))
     preview = _Preview(request, table.schema)
     result, problems = _rows(table, preview)
     # Downloads and the map always name the version shown, even when it is the latest.
@@ -158,8 +160,11 @@ def _table_context(request: Request, session: Any, actor: Actor, platform: Any,
     geometry = next((c["name"] for c in table.schema if c["type"] == "geometry"), None)
     map_query = urlencode([("format", "geojson"), ("limit", MAP_LIMIT), *selection])
     return {
-        "versions": list(reversed(resource.versions)), "version": version,
-        "latest": resource.versions[-1].version, "authors": _authors(session, resource.versions),
+        "versions": history.versions, "versions_total": history.total,
+        "versions_page": history.page,
+        "versions_pages": max(1, math.ceil(history.total / history.per_page)),
+        "version": version, "latest": resource.current_version,
+        "authors": _authors(session, [*history.versions, version]),
         "table": table, "columns": table.schema, "result": result, "problems": problems,
         "preview": preview, "total": total, "per_page": PER_PAGE,
         "pages": max(1, math.ceil(total / PER_PAGE)),
