@@ -10,7 +10,8 @@ from allmende.jobs.worker import JobContext
 
 
 def harmonize_job(context: JobContext) -> dict[str, Any]:
-    report = service.harmonize_resource(context.platform, context.payload["resource"])
+    report = service.harmonize_resource(context.platform, context.payload["resource"],
+                                        context.attempt)
     if report is None:
         return {"harmonized": False}
     return {"harmonized": True, "schema": report.schema_name, "score": report.score,
@@ -25,5 +26,5 @@ def consolidate_job(context: JobContext) -> dict[str, Any]:
         # A rebuild that started after this job was queued already includes its change.
         if queued is not None and done is not None and done.rebuilt_at > queued.created_at:
             return {"schema": schema, "skipped": True}
-    record = service.consolidate(context.platform, schema)
+    record = service.consolidate(context.platform, schema, context.attempt)
     return {"schema": schema, "sources": len(record.sources), "skipped": False}
