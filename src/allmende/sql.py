@@ -20,9 +20,13 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 __all__ = [
-    "SqlValueError", "copy_to_parquet", "create_table", "create_view", "ident", "idents",
+    "PARAM", "SqlValueError", "copy_to_parquet", "create_table", "create_view", "ident", "idents",
     "literal", "number", "select", "string", "table_function",
 ]
+
+
+#: A bound parameter's place, where a statement builder takes a value (``limit=PARAM``).
+PARAM = "?"
 
 
 class SqlValueError(ValueError):
@@ -100,10 +104,11 @@ def _list(part: str | Iterable[str]) -> str:
 def select(columns: str | Iterable[str], source: str | None = None, *,
            where: str | Iterable[str] | None = None, group_by: str | Iterable[str] | None = None,
            qualify: str | None = None, order_by: str | Iterable[str] | None = None,
-           limit: int | None = None, offset: int | None = None,
+           limit: int | str | None = None, offset: int | str | None = None,
            distinct: bool = False) -> str:
     """``SELECT columns FROM source WHERE … GROUP BY … QUALIFY … ORDER BY … LIMIT … OFFSET``.
-    ``where`` given as several conditions joins them with AND."""
+    ``where`` given as several conditions joins them with AND; ``limit`` and ``offset`` are
+    numbers or :data:`PARAM` (bound when the statement runs)."""
     text = f"SELECT {'DISTINCT ' if distinct else ''}{_list(columns)}"
     if source is not None:
         text += f" FROM {source}"
@@ -118,10 +123,14 @@ def select(columns: str | Iterable[str], source: str | None = None, *,
     if order_by is not None and _list(order_by):
         text += f" ORDER BY {_list(order_by)}"
     if limit is not None:
-        text += f" LIMIT {number(int(limit))}"
+        text += f" LIMIT {_count(limit)}"
     if offset is not None:
-        text += f" OFFSET {number(int(offset))}"
+        text += f" OFFSET {_count(offset)}"
     return text
+
+
+def _count(value: int | str) -> str:
+    return PARAM if value == PARAM else number(int(value))
 
 
 def create_table(name: str, query: str, *, temporary: bool = True, replace: bool = True) -> str:

@@ -24,11 +24,12 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
+from allmende import sql
 from allmende.harmonize.registry import primary_key
 from allmende.harmonize.validate import register_functions, typed_expressions
 from allmende.ingest import geo
 from allmende.tables import store
-from allmende.tables.schema import ENVELOPE_COLUMNS, quote_ident
+from allmende.tables.schema import ENVELOPE_COLUMNS
 
 GEOMETRY = "geometry"
 #: Provenance columns of every harmonized and regional row, with their table types.
@@ -82,7 +83,7 @@ def _typed_select(schema: Mapping[str, Any]) -> list[str]:
         if kind == "geometry":
             continue  # parsed below, in Python, into WKB
         expression = f"CAST({typed[spec['name']]} AS {cast})" if cast else typed[spec["name"]]
-        select.append(f"{expression} AS {quote_ident(spec['name'])}")
+        select.append(f"{expression} AS {sql.ident(spec['name'])}")
     return select
 
 
@@ -97,12 +98,13 @@ def _geometries(con: duckdb.DuckDBPyConnection, schema: Mapping[str, Any]
     count = con.execute("SELECT count(*) FROM __typed").fetchall()[0][0]
     shapes = np.full(count, None, dtype=object)
     if field is not None:
-        texts = con.execute(f"SELECT {typed_expressions(schema)[field]} AS g FROM __cells"
+        texts = con.execute(sql.select(f"{typed_expressions(schema)[field]} AS g", "__cells")
                             ).fetchnumpy()["g"]
         shapes = _parse_geometries(np.asarray(texts, dtype=object))
     if pair is not None:
-        arrays = con.execute(f"SELECT {quote_ident(pair[0])}::DOUBLE AS lon, "
-                             f"{quote_ident(pair[1])}::DOUBLE AS lat FROM __typed").fetchnumpy()
+        arrays = con.execute(sql.select([f"{sql.ident(pair[0])}::DOUBLE AS lon",
+                                         f"{sql.ident(pair[1])}::DOUBLE AS lat"], "__typed")
+                             ).fetchnumpy()
         lon = np.asarray(arrays["lon"], dtype=np.float64)
         lat = np.asarray(arrays["lat"], dtype=np.float64)
         located = (shapes == None) & np.isfinite(lon) & np.isfinite(lat)  # noqa: E711
@@ -128,35 +130,31 @@ def write_harmonized(con: duckdb.DuckDBPyConnection, mapped: str, row_column: st
     """Write the mapped VARCHAR table ``mapped`` (schema field columns plus ``row_column``,
     the source's data row) typed, with geometry and provenance, as Parquet; returns rows."""
     register_functions(con)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __cells AS SELECT * FROM {quote_ident(mapped)} "
-                f"ORDER BY {quote_ident(row_column)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __typed AS SELECT "
-                f"{', '.join(_typed_select(schema))}, {quote_ident(row_column)}::BIGINT AS "
-                "quelle_zeile FROM __cells")
+    con.execute(sql.create_table("__cells", sql.select("*", sql.ident(mapped),
+                                                       order_by=sql.ident(row_column))))
+    con.execute(sql.create_table("__typed", sql.select(
+        [*_typed_select(schema), f"{sql.ident(row_column)}::BIGINT AS quelle_zeile"],
+        "__cells")))
     geometries = _geometries(con, schema)
     provenance_values = {
-        "quelle_organisation": _literal(provenance.organization),
-        "quelle_ags": _literal(provenance.ags),
-        "quelle_datensatz": _literal(provenance.dataset),
-        "quelle_version": f"{int(provenance.version)}::BIGINT",
-        "quelle_stand": f"TIMESTAMPTZ '{provenance.published.isoformat()}'",
+        "quelle_organisation": f"{sql.literal(provenance.organization)}::VARCHAR",
+        "quelle_ags": f"{sql.literal(provenance.ags)}::VARCHAR",
+        "quelle_datensatz": f"{sql.literal(provenance.dataset)}::VARCHAR",
+        "quelle_version": f"{sql.number(int(provenance.version))}::BIGINT",
+        "quelle_stand": sql.literal(provenance.published),
     }
     columns = table_columns(schema)
-    select = ", ".join(f"{provenance_values[c['name']]} AS {quote_ident(c['name'])}"
-                       if c["name"] in provenance_values else quote_ident(c["name"])
-                       for c in columns if c["type"] != "geometry")
+    select = [f"{provenance_values[c['name']]} AS {sql.ident(c['name'])}"
+              if c["name"] in provenance_values else sql.ident(c["name"])
+              for c in columns if c["type"] != "geometry"]
     names = [c["name"] for c in columns]
     beside = None
     if geometries is not None:  # named like the schema's geometry field (or "geometry")
         located = next(c["name"] for c in columns if c["type"] == "geometry")
         beside = pa.table({located: geometries.wkb, **geometries.envelope})
         names += list(ENVELOPE_COLUMNS)
-    store.write_parquet(con, f"SELECT {select} FROM __typed", target, beside, order=names)
+    store.write_parquet(con, sql.select(select, "__typed"), target, beside, order=names)
     return con.execute("SELECT count(*) FROM __typed").fetchall()[0][0]
-
-
-def _literal(value: str | None) -> str:
-    return "NULL::VARCHAR" if value is None else "'" + value.replace("'", "''") + "'"
 
 
 @dataclass
@@ -171,18 +169,19 @@ def consolidate_files(sources: Sequence[Path], schema: Mapping[str, Any], target
     """Union of harmonized tables with duplicates resolved (module docstring) into ``target``."""
     con = duckdb.connect(config={"memory_limit": memory_limit})
     try:
-        files = "[" + ", ".join(_literal(str(p)) for p in sources) + "]"
-        con.execute(f"CREATE TEMP VIEW __union AS SELECT * FROM read_parquet({files}, "
-                    "union_by_name = true)")
+        files = sql.table_function("read_parquet", [str(p) for p in sources],
+                                   union_by_name=True)
+        con.execute(sql.create_view("__union", sql.select("*", files)))
         key = primary_key(dict(schema))
         keep = "true"
         if key:
-            columns = ", ".join(quote_ident(k) for k in key)
-            incomplete = " OR ".join(f"{quote_ident(k)} IS NULL" for k in key)
-            keep = (f"({incomplete}) OR row_number() OVER (PARTITION BY {columns} ORDER BY "
-                    "quelle_stand DESC, quelle_version DESC, quelle_datensatz, quelle_zeile) = 1")
-        con.execute(f"CREATE TEMP TABLE __regional AS SELECT * FROM __union QUALIFY {keep} "
-                    "ORDER BY quelle_organisation, quelle_datensatz, quelle_zeile")
+            incomplete = " OR ".join(f"{sql.ident(k)} IS NULL" for k in key)
+            keep = (f"({incomplete}) OR row_number() OVER (PARTITION BY {sql.idents(key)} "
+                    "ORDER BY quelle_stand DESC, quelle_version DESC, quelle_datensatz, "
+                    "quelle_zeile) = 1")
+        con.execute(sql.create_table("__regional", sql.select(
+            "*", "__union", qualify=keep,
+            order_by="quelle_organisation, quelle_datensatz, quelle_zeile")))
         store.write_parquet(con, "SELECT * FROM __regional", target)
         total = con.execute("SELECT count(*) FROM __union").fetchall()[0][0]
         per_source = dict(con.execute("SELECT quelle_datensatz, count(*) FROM __regional "
@@ -195,7 +194,7 @@ def consolidate_files(sources: Sequence[Path], schema: Mapping[str, Any], target
 
 def write_empty(schema: Mapping[str, Any], target: Path) -> Consolidated:
     """A regional table without sources: the columns, no rows."""
-    columns = ", ".join(f"NULL::{_DUCK_TYPES[c['type']]} AS {quote_ident(c['name'])}"
-                        for c in table_columns(schema))
-    store.write_parquet(duckdb.connect(), f"SELECT {columns} LIMIT 0", target)
+    columns = [f"NULL::{_DUCK_TYPES[c['type']]} AS {sql.ident(c['name'])}"
+               for c in table_columns(schema)]
+    store.write_parquet(duckdb.connect(), sql.select(columns, limit=0), target)
     return Consolidated(0, 0, {})

@@ -36,17 +36,13 @@ from pydantic import (
 from pyproj import Transformer
 from pyproj.exceptions import CRSError
 
+from allmende import sql
 from allmende.errors import FieldError, Invalid
 from allmende.harmonize.source import load_source
-from allmende.tables.schema import quote_ident
 
 SOURCE_ROW = "__row"
 GEOMETRY_DIGITS = 7  # ~1 cm in WGS84 degrees
 MAX_REPORTED = 1000
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @cache
@@ -95,7 +91,7 @@ class ValueMap(_Transform):
 
     def sql(self, value: str) -> str:
         subject = value if self.case_sensitive else f"lower(trim({value}))"
-        whens = " ".join(f"WHEN {_literal(self._key(k.strip()))} THEN {_literal(v)}"
+        whens = " ".join(f"WHEN {sql.string(self._key(k.strip()))} THEN {sql.string(v)}"
                          for k, v in self.values.items())
         fallback = value if self.otherwise == "keep" else "NULL"
         return f"CASE {subject} {whens} ELSE {fallback} END" if whens else fallback
@@ -120,7 +116,7 @@ class Split(_Transform):
     def _compiles(cls, pattern: str) -> str:
         try:
             re.compile(pattern)
-            duckdb.sql(f"SELECT regexp_matches('', {_literal(pattern)})").fetchall()
+            duckdb.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
         except (re.error, duckdb.Error) as error:
             raise ValueError(f"ungültiger regulärer Ausdruck: {error}") from None
         return pattern
@@ -132,12 +128,12 @@ class Split(_Transform):
         return self
 
     def sql(self, value: str) -> str:
-        pattern = _literal(self.pattern)
+        pattern = sql.string(self.pattern)
         return (f"CASE WHEN regexp_matches({value}, {pattern}) THEN "
                 f"nullif(trim(regexp_extract({value}, {pattern}, {self.group})), '') END")
 
     def failed(self, before: str, after: str) -> str:
-        return f"trim({before}) <> '' AND NOT regexp_matches({before}, {_literal(self.pattern)})"
+        return f"trim({before}) <> '' AND NOT regexp_matches({before}, {sql.string(self.pattern)})"
 
     def message(self, value: str) -> str:
         return f"„{value}“ passt nicht zum Muster {self.pattern}."
@@ -153,7 +149,7 @@ class Join(_Transform):
     separator: str = " "
 
     def sql_many(self, values: list[str]) -> str:
-        return f"nullif(concat_ws({_literal(self.separator)}, {', '.join(values)}), '')"
+        return f"nullif(concat_ws({sql.string(self.separator)}, {', '.join(values)}), '')"
 
     def describe(self) -> str:
         return f"verbinden mit „{self.separator}“"
@@ -173,8 +169,8 @@ class Prefix(_Transform):
         return Split._compiles(pattern)
 
     def sql(self, value: str) -> str:
-        return (f"CASE WHEN regexp_matches({value}, {_literal(self.unless)}) THEN {value} "
-                f"ELSE {_literal(self.prefix)} || {value} END")
+        return (f"CASE WHEN regexp_matches({value}, {sql.string(self.unless)}) THEN {value} "
+                f"ELSE {sql.string(self.prefix)} || {value} END")
 
     def describe(self) -> str:
         return f"„{self.prefix}“ voranstellen"
@@ -211,8 +207,8 @@ class DateFormat(_Transform):
 
     def sql(self, value: str) -> str:
         text = f"trim({value})"
-        formats = ", ".join(_literal(f) for f in (self.format, *self._iso))
-        plain = f"strftime(try_strptime({text}, [{formats}]), {_literal(self._output)})"
+        formats = ", ".join(sql.string(f) for f in (self.format, *self._iso))
+        plain = f"strftime(try_strptime({text}, [{formats}]), {sql.string(self._output)})"
         # An instant (with "Z" or an offset) is a point in time, not a wall-clock reading.
         instant = f"TRY_CAST(regexp_replace({text}, 'Z$', '+00:00') AS TIMESTAMPTZ)"
         return (f"CASE WHEN regexp_matches({text}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$') "
@@ -253,8 +249,8 @@ class NumberFormat(_Transform):
     def sql(self, value: str) -> str:
         text = f"replace(trim({value}), ' ', '')"
         if self.group:
-            text = f"replace({text}, {_literal(self.group)}, '')"
-        text = f"replace({text}, {_literal(self.decimal)}, '.')"
+            text = f"replace({text}, {sql.string(self.group)}, '')"
+        text = f"replace({text}, {sql.string(self.decimal)}, '.')"
         return number_text(f"TRY_CAST({text} AS DOUBLE)")
 
     def message(self, value: str) -> str:
@@ -542,13 +538,13 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, source: str,
         _build_stages(con, chains)
         fields = [f["name"] for f in schema["fields"]]
         finals = {c.target: c.final for c in chains}
-        select = ", ".join(f"{finals.get(name, 'NULL::VARCHAR')} AS {quote_ident(name)}"
-                           for name in fields)
-        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(into)} AS SELECT {select}, "
-                    f"{SOURCE_ROW} AS {quote_ident(SOURCE_ROW)} FROM {STAGES} "
-                    f"ORDER BY {SOURCE_ROW}")
+        columns = [f"{finals.get(name, 'NULL::VARCHAR')} AS {sql.ident(name)}"
+                   for name in fields]
+        con.execute(sql.create_table(into, sql.select(
+            [*columns, f"{SOURCE_ROW} AS {sql.ident(SOURCE_ROW)}"], STAGES,
+            order_by=SOURCE_ROW), temporary=False))
         errors, counts = _failures(con, chains)
-        rows = con.execute(f"SELECT count(*) FROM {quote_ident(into)}").fetchall()[0][0]
+        rows = con.execute(sql.select("count(*)", sql.ident(into))).fetchall()[0][0]
     finally:
         for name in (FAILURES, STAGES, INPUT):
             con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -559,10 +555,9 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, source: str,
 def _copy_input(con: duckdb.DuckDBPyConnection, source: str, aliases: dict[str, str],
                 limit: int | None) -> None:
     # A table keeps insertion order in its rowid, which gives every row its source number.
-    select = ", ".join(f"{quote_ident(name)} AS {alias}" for name, alias in aliases.items())
-    cut = f" LIMIT {int(limit)}" if limit is not None else ""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {INPUT} AS SELECT {select or '1 AS c'} "
-                f"FROM {quote_ident(source)}{cut}")
+    columns = [f"{sql.ident(name)} AS {alias}" for name, alias in aliases.items()]
+    con.execute(sql.create_table(INPUT, sql.select(columns or "1 AS c", sql.ident(source),
+                                                   limit=limit)))
 
 
 def _text_expressions(con: duckdb.DuckDBPyConnection, aliases: dict[str, str],
@@ -595,7 +590,7 @@ def _chain(index: int, target: str, rule: FieldRule, types: MappingType[str, str
     transforms = effective_transforms(rule, types)
     first = transforms[0] if transforms else None
     if rule.constant is not None:
-        return _Chain(index, target, rule, _literal(rule.constant), transforms)
+        return _Chain(index, target, rule, sql.string(rule.constant), transforms)
     if isinstance(first, Crs | Geometry):
         start = f"{DERIVED}.d{index}"
         if first.output != "wkt":
@@ -621,14 +616,14 @@ def _register_derived(con: duckdb.DuckDBPyConnection, chains: list[_Chain],
         else:
             continue
         arrays[f"d{chain.index}"], arrays[f"e{chain.index}"] = result, failed
-    rows = con.execute(f"SELECT count(*) FROM {INPUT}").fetchall()[0][0]
+    rows = con.execute(sql.select("count(*)", INPUT)).fetchall()[0][0]
     arrays[SOURCE_ROW] = pa.array(np.arange(1, rows + 1, dtype=np.int64))
     con.register(DERIVED, pa.table(arrays))
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, expressions: list[str]) -> list[pa.Array]:
-    select = ", ".join(f"{e} AS x{i}" for i, e in enumerate(expressions))
-    table = con.sql(f"SELECT {select} FROM {INPUT} ORDER BY rowid").to_arrow_table()
+    columns = [f"{e} AS x{i}" for i, e in enumerate(expressions)]
+    table = con.sql(sql.select(columns, INPUT, order_by="rowid")).to_arrow_table()
     return [table.column(i).combine_chunks() for i in range(len(expressions))]
 
 
@@ -683,30 +678,32 @@ def _build_stages(con: duckdb.DuckDBPyConnection, chains: list[_Chain]) -> None:
     for finding the cells that failed."""
     starts = [f"{c.start} AS {c.column(0)}" for c in chains]
     starts += [f"{DERIVED}.e{c.index} AS e{c.index}" for c in chains if c.array_step]
-    query = (f"SELECT {INPUT}.rowid + 1 AS {SOURCE_ROW}{''.join(', ' + s for s in starts)} "
-             f"FROM {INPUT} JOIN {DERIVED} ON {DERIVED}.{SOURCE_ROW} = {INPUT}.rowid + 1")
+    query = sql.select([f"{INPUT}.rowid + 1 AS {SOURCE_ROW}", *starts],
+                       f"{INPUT} JOIN {DERIVED} ON {DERIVED}.{SOURCE_ROW} = {INPUT}.rowid + 1")
     depth = max((len(c.steps) for c in chains), default=0)
     for k in range(1, depth + 1):
         steps = [f"{c.steps[k - 1].sql(c.column(k - 1))} AS {c.column(k)}"
                  for c in chains if len(c.steps) >= k]
-        query = f"SELECT *, {', '.join(steps)} FROM ({query})"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGES} AS {query}")
+        query = sql.select(["*", *steps], f"({query})")
+    con.execute(sql.create_table(STAGES, query))
 
 
 def _failures(con: duckdb.DuckDBPyConnection,
               chains: list[_Chain]) -> tuple[list[TransformError], dict[str, int]]:
-    checks = [f"SELECT {c.index} AS f, 0 AS s, {SOURCE_ROW}, e{c.index} AS value FROM {STAGES} "
-              f"WHERE e{c.index} IS NOT NULL" for c in chains if c.array_step]
-    checks += [f"SELECT {c.index} AS f, {k} AS s, {SOURCE_ROW}, {c.column(k - 1)} AS value "
-               f"FROM {STAGES} "
-               f"WHERE {step.failed(c.column(k - 1), c.column(k))}"
+    checks = [sql.select([f"{c.index} AS f", "0 AS s", SOURCE_ROW, f"e{c.index} AS value"],
+                         STAGES, where=f"e{c.index} IS NOT NULL")
+              for c in chains if c.array_step]
+    checks += [sql.select([f"{c.index} AS f", f"{k} AS s", SOURCE_ROW,
+                           f"{c.column(k - 1)} AS value"], STAGES,
+                          where=step.failed(c.column(k - 1), c.column(k)))
                for c in chains for k, step in enumerate(c.steps, start=1)]
     if not checks:
         return [], {}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {FAILURES} AS {' UNION ALL '.join(checks)}")
-    counts = dict(con.execute(f"SELECT f, count(*) FROM {FAILURES} GROUP BY f").fetchall())
-    sample = con.execute(f"SELECT f, s, {SOURCE_ROW}, value FROM {FAILURES} "
-                         f"ORDER BY {SOURCE_ROW}, f, s LIMIT {MAX_REPORTED}").fetchall()
+    con.execute(sql.create_table(FAILURES, " UNION ALL ".join(checks)))
+    counts = dict(con.execute(sql.select(["f", "count(*)"], FAILURES, group_by="f")).fetchall())
+    sample = con.execute(sql.select(["f", "s", SOURCE_ROW, "value"], FAILURES,
+                                    order_by=[SOURCE_ROW, "f", "s"],
+                                    limit=MAX_REPORTED)).fetchall()
     by_index = {c.index: c for c in chains}
     errors = []
     for index, step_number, row, value in sample:

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from allmende import sql
 from allmende.access.policy import Action, Actor, authorize, is_allowed
 from allmende.catalog import datasets, organizations
 from allmende.db.models import (
@@ -190,11 +191,11 @@ def preview(platform: Platform, session: Session, actor: Actor, resource_id: str
     schema = get_schema(session, mapping.schema_name)
     con = duckdb.connect()
     try:
-        columns = _load_version(con, platform.settings.data_dir, _latest_version(session, resource),
-                                limit)
+        columns = _load_version(con, platform.settings.data_dir,
+                                _latest_version(session, resource), limit)
         mapped = apply_mapping(con, "source", columns, mapping, schema)
-        rows = con.execute(f"SELECT * EXCLUDE ({SOURCE_ROW}) FROM {mapped.relation} "
-                           f"ORDER BY {SOURCE_ROW}").fetchall()
+        rows = con.execute(sql.select(f"* EXCLUDE ({SOURCE_ROW})", mapped.relation,
+                                      order_by=SOURCE_ROW)).fetchall()
     finally:
         con.close()
     return Preview(mapped.fields, [dict(zip(mapped.fields, r, strict=True)) for r in rows],
@@ -342,8 +343,8 @@ def _map_and_validate(data_dir: Path, version: TableVersion, mapping: Mapping,
     try:
         columns = _load_version(con, data_dir, version)
         mapped = apply_mapping(con, "source", columns, mapping, schema)
-        con.execute(f"CREATE TEMP VIEW __numbered AS SELECT *, {SOURCE_ROW} + 1 AS "
-                    f"__report_row FROM {mapped.relation}")
+        con.execute(sql.create_view("__numbered", sql.select(
+            ["*", f"{SOURCE_ROW} + 1 AS __report_row"], mapped.relation)))
         report = validate_columns(con, "__numbered", schema, row_column="__report_row",
                                   area=area, source=version.source_name)
         regional.write_harmonized(con, mapped.relation, SOURCE_ROW, schema, provenance,

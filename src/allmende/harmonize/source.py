@@ -13,9 +13,10 @@ from pathlib import Path
 
 import duckdb
 
+from allmende import sql
 from allmende.ingest.pipeline import build
 from allmende.ingest.sniff import ReadOptions
-from allmende.tables.schema import HIDDEN_COLUMNS, quote_ident
+from allmende.tables.schema import HIDDEN_COLUMNS
 
 
 @dataclass
@@ -44,8 +45,8 @@ def load_version_file(con: duckdb.DuckDBPyConnection, path: Path,
     """The visible columns of a version file (the first ``limit`` rows) as table
     ``relation``; returns those columns."""
     visible = [c for c in columns if c["name"] not in HIDDEN_COLUMNS]
-    select = ", ".join(quote_ident(c["name"]) for c in visible)
-    clause = f" LIMIT {int(limit)}" if limit else ""
-    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(relation)} AS SELECT {select} "
-                f"FROM read_parquet(?){clause}", [str(path)])
+    # (the file name goes in as a literal: DuckDB binds no parameters in a table definition)
+    query = sql.select(sql.idents(c["name"] for c in visible),
+                       sql.table_function("read_parquet", str(path)), limit=limit or None)
+    con.execute(sql.create_table(relation, query, temporary=False))
     return visible

@@ -30,6 +30,7 @@ from typing import Any
 
 import duckdb
 
+from allmende import sql
 from allmende.catalog.text import fold
 from allmende.harmonize.mapping import (
     DateFormat,
@@ -46,7 +47,6 @@ from allmende.harmonize.mapping import (
     skeleton,
 )
 from allmende.harmonize.source import load_source
-from allmende.tables.schema import quote_ident
 
 THRESHOLD = 0.45
 SAMPLE_ROWS = 1000
@@ -207,13 +207,13 @@ def _profiles(con: duckdb.DuckDBPyConnection, source: str,
     columns = [ColumnProfile(c["name"], c["type"], _normalize(c["name"]), _unit(c["name"]), i)
                for i, c in enumerate(source_columns)]
     duck_types = {row[0]: row[1] for row in
-                  con.execute(f"DESCRIBE {quote_ident(source)}").fetchall()}
+                  con.execute(f"DESCRIBE {sql.ident(source)}").fetchall()}
     texts = [c for c in columns if c.type != "geometry"]
     if not texts:
         return columns
-    select = ", ".join(as_text(quote_ident(c.name), duck_types[c.name]) for c in texts)
-    rows = con.execute(f"SELECT {select} FROM {quote_ident(source)} "
-                       f"LIMIT {int(sample_rows)}").fetchall()
+    rows = con.execute(sql.select([as_text(sql.ident(c.name), duck_types[c.name])
+                                   for c in texts], sql.ident(source),
+                                  limit=sample_rows)).fetchall()
     for i, column in enumerate(texts):
         column.values = [row[i] for row in rows if row[i] is not None and row[i].strip()]
     return columns

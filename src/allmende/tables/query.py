@@ -45,6 +45,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from allmende import sql
 from allmende.errors import FieldError, Invalid, NotFound, msg
 from allmende.tables.errors import BadRequest, QueryTimeout, TableUnavailable
 from allmende.tables.schema import (
@@ -53,7 +54,6 @@ from allmende.tables.schema import (
     ORDERED_TYPES,
     Column,
     TableSchema,
-    quote_ident,
     unknown_column,
 )
 from allmende.tables.values import (
@@ -420,10 +420,11 @@ def parse_metrics(text: str, schema: SchemaLike, param: str = "metrics") -> list
 _SOURCE = "read_parquet(?)"
 
 
-def where_clause(schema: TableSchema, query: RowQuery | None) -> tuple[str, list[Any]]:
-    """``WHERE …`` (or "") and its parameters for the filters and bbox of ``query``."""
+def where_clause(schema: TableSchema, query: RowQuery | None) -> tuple[list[str], list[Any]]:
+    """The conditions (joined with AND) and their parameters for the filters and bbox of
+    ``query``."""
     if query is None:
-        return "", []
+        return [], []
     conditions: list[str] = []
     params: list[Any] = []
     for item in query.filters:
@@ -443,7 +444,7 @@ def where_clause(schema: TableSchema, query: RowQuery | None) -> tuple[str, list
             conditions.append(f"{ident} {_COMPARISONS[item.op]} ?")
             params.append(item.value)
     if query.bbox is not None:
-        minx, miny, maxx, maxy = (quote_ident(n) for n in ENVELOPE_COLUMNS)
+        minx, miny, maxx, maxy = (sql.ident(n) for n in ENVELOPE_COLUMNS)
         conditions.append(f"{maxx} >= ? AND {minx} <= ? AND {maxy} >= ? AND {miny} <= ?")
         # Empty geometries have NaN envelopes; DuckDB 2.0 compares NaN read from Parquet as
         # true against both bounds (and isfinite() in WHERE misbehaves too), so rule NaN out.
@@ -451,17 +452,15 @@ def where_clause(schema: TableSchema, query: RowQuery | None) -> tuple[str, list
                           f"AND NOT isnan({maxy})")
         lon_min, lat_min, lon_max, lat_max = query.bbox
         params.extend([lon_min, lon_max, lat_min, lat_max])
-    if not conditions:
-        return "", []
-    return "WHERE " + " AND ".join(f"({c})" for c in conditions), params
+    return conditions, params
 
 
-def order_clause(schema: TableSchema, query: RowQuery | None) -> str:
+def order_keys(schema: TableSchema, query: RowQuery | None) -> list[str]:
     if query is None or not query.sort:
-        return ""  # DuckDB preserves the file's row order
+        return []  # DuckDB preserves the file's row order
     keys = [f"{schema.column(k.column, 'sort').sql} {'DESC' if k.descending else 'ASC'} "
             "NULLS LAST" for k in query.sort]
-    return "ORDER BY " + ", ".join([*keys, "file_row_number"])  # stable pages
+    return [*keys, "file_row_number"]  # stable pages
 
 
 def selected_columns(schema: TableSchema, query: RowQuery | None) -> list[Column]:
@@ -474,15 +473,12 @@ def selection_sql(schema: TableSchema, query: RowQuery | None, columns: Sequence
                   limit: int | None, offset: int | None) -> tuple[str, list[Any]]:
     """The SELECT (without the path parameter, which comes first) of a row selection."""
     where, params = where_clause(schema, query)
-    select = ", ".join(c.sql for c in columns) or "NULL AS __none"
-    sql = f"SELECT {select} FROM {_SOURCE} {where} {order_clause(schema, query)}"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    if offset:
-        sql += " OFFSET ?"
-        params.append(offset)
-    return sql, params
+    statement = sql.select([c.sql for c in columns] or "NULL AS __none", _SOURCE, where=where,
+                           order_by=order_keys(schema, query),
+                           limit=sql.PARAM if limit is not None else None,
+                           offset=sql.PARAM if offset else None)
+    params += [v for v in (limit, offset or None) if v is not None]
+    return statement, params
 
 
 # --- execution ----------------------------------------------------------------------------
@@ -592,23 +588,23 @@ def count_rows(path: PathLike, schema: SchemaLike, query: RowQuery | None = None
     """Rows matching the filters and bbox of ``query`` (cached: versions are immutable)."""
     table = TableSchema.of(schema)
     where, params = where_clause(table, query)
-    key = (*_file_key(path), where, tuple((type(p), p) for p in params))
+    key = (*_file_key(path), tuple(where), tuple((type(p), p) for p in params))
     cached = _counts.get(key)
     if cached is not None:
         return cached
     check_envelope(path, query)
     with cursor(timeout) as cur:
-        row = cur.execute(f"SELECT count(*) FROM {_SOURCE} {where}",
+        row = cur.execute(sql.select("count(*)", _SOURCE, where=where),
                           [os.fspath(path), *params]).fetchone()
     total = int(row[0]) if row else 0
     _counts.put(key, total)
     return total
 
 
-def fetch_arrow(path: PathLike, sql: str, params: Sequence[Any], *,
+def fetch_arrow(path: PathLike, statement: str, params: Sequence[Any], *,
                 timeout: float | None = QUERY_TIMEOUT) -> pa.Table:
     with cursor(timeout) as cur:
-        return cur.sql(sql, params=[os.fspath(path), *params]).to_arrow_table()
+        return cur.sql(statement, params=[os.fspath(path), *params]).to_arrow_table()
 
 
 def arrow_rows(table: pa.Table, columns: Sequence[Column | tuple[str, str]],
@@ -634,8 +630,8 @@ def select_rows(path: PathLike, schema: SchemaLike, query: RowQuery, *,
     total = count_rows(path, table, query, timeout=timeout)
     if limit == 0 or offset >= total or not columns:
         return RowsResult(total, fields, [])
-    sql, params = selection_sql(table, query, columns, limit, offset)
-    data = fetch_arrow(path, sql, params, timeout=timeout)
+    statement, params = selection_sql(table, query, columns, limit, offset)
+    data = fetch_arrow(path, statement, params, timeout=timeout)
     return RowsResult(total, fields, arrow_rows(data, columns))
 
 
@@ -672,9 +668,9 @@ def distinct(path: PathLike, schema: SchemaLike, column: str, *, query: RowQuery
     check_envelope(path, query)
     where, params = where_clause(table, query)
     order_by = "2 DESC, 1 ASC NULLS LAST" if order == "count" else "1 ASC NULLS LAST"
-    sql = (f"SELECT {target.sql}, count(*), count(*) OVER () FROM {_SOURCE} {where} "
-           f"GROUP BY 1 ORDER BY {order_by} LIMIT ?")
-    data = fetch_arrow(path, sql, [*params, limit], timeout=timeout)
+    statement = sql.select([target.sql, "count(*)", "count(*) OVER ()"], _SOURCE, where=where,
+                           group_by="1", order_by=order_by, limit=sql.PARAM)
+    data = fetch_arrow(path, statement, [*params, limit], timeout=timeout)
     values = column_values(data.column(0), target.type, "json")
     counts = data.column(1).to_pylist()
     total = int(data.column(2)[0].as_py()) if data.num_rows else 0
@@ -752,14 +748,12 @@ def aggregate(path: PathLike, schema: SchemaLike, *, group_by: Sequence[str] = (
             "metrics", msg("Kennzahlen und Gruppenspalten müssen verschiedene Namen ergeben."))])
     check_envelope(path, query)
     where, params = where_clause(table, query)
-    select = ", ".join([c.sql for c in groups] + [sql for sql, _ in expressions])
-    positions = ", ".join(str(i + 1) for i in range(len(groups)))
-    sql = f"SELECT {select}, count(*) OVER () FROM {_SOURCE} {where}"
-    if groups:
-        sql += f" GROUP BY {positions} ORDER BY " + ", ".join(
-            f"{i + 1} ASC NULLS LAST" for i in range(len(groups)))
-    sql += " LIMIT ?"
-    data = fetch_arrow(path, sql, [*params, limit], timeout=timeout)
+    positions = [str(i + 1) for i in range(len(groups))]
+    statement = sql.select(
+        [*(c.sql for c in groups), *(expression for expression, _ in expressions),
+         "count(*) OVER ()"], _SOURCE, where=where, group_by=positions or None,
+        order_by=[f"{p} ASC NULLS LAST" for p in positions], limit=sql.PARAM)
+    data = fetch_arrow(path, statement, [*params, limit], timeout=timeout)
     total = int(data.column(len(out))[0].as_py()) if data.num_rows else 0
     return AggregateResult(total, [{"name": n, "type": t} for n, t in out],
                            arrow_rows(data, out))

@@ -1,4 +1,4 @@
-"""Column schema of a table version, identifier quoting and the hidden envelope columns."""
+"""Column schema of a table version and the hidden envelope columns."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from allmende import sql
 from allmende.errors import FieldError, Invalid, msg
 
 COLUMN_TYPES = frozenset(
@@ -23,13 +24,6 @@ ORDERED_TYPES = frozenset({"string", "integer", "number", "date", "datetime", "t
 NUMERIC_TYPES = frozenset({"integer", "number"})
 
 
-def quote_ident(name: str) -> str:
-    """A DuckDB identifier for any column name: double quotes, inner quotes doubled."""
-    if "\x00" in name:
-        raise ValueError("column names must not contain NUL")
-    return '"' + name.replace('"', '""') + '"'
-
-
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -37,7 +31,7 @@ class Column:
 
     @property
     def sql(self) -> str:
-        return quote_ident(self.name)
+        return sql.ident(self.name)
 
     def as_field(self) -> dict[str, str]:
         return {"name": self.name, "type": self.type}
