@@ -331,3 +331,31 @@ def test_openapi_documents_the_harmonize_paths(client):
     assert put["requestBody"]["content"]["application/json"]["schema"]["$ref"] == \
         "#/components/schemas/Mapping"
     assert "schema" in document["components"]["schemas"]["QualityOut"]["properties"]
+
+
+def test_non_finite_numbers_in_mappings_and_schemas_are_422_naming_the_field(client, world):
+    editor = world.auth("editor")
+    resource = _publish(client, world, "do-lade", DORTMUND_CSV)
+    url = f"/api/v1/resources/{resource}/mapping"
+    for number in ("1e999", "-1e999", "NaN"):
+        body = ('{"schema_name": "ladesaeulen", "fields": {"leistung_kw": {"source": '
+                '["Leistung (kW)"], "transforms": [{"kind": "scale", "factor": ' + number +
+                '}]}}}')
+        headers = {**editor, "Content-Type": "application/json"}
+        for response in (client.post(f"{url}/preview", content=body, headers=headers),
+                         client.put(url, content=body, headers=headers)):
+            error = _error(response, 422)
+            assert error["code"] == "invalid_mapping"
+            (field,) = error["fields"]
+            assert field["field"] == "fields.leistung_kw.transforms.0.scale.factor"
+            assert "endliche Zahl" in field["message"]
+    assert client.get(f"{url}/versions", headers=editor).json()["count"] == 0
+
+    sysadmin = {**world.auth("sysadmin"), "Content-Type": "application/json"}
+    schema = ('{"name": "spielplaetze", "fields": [{"name": "flaeche", "type": "number", '
+              '"constraints": {"maximum": 1e999}}, {"name": "name", "type": "string", '
+              '"constraints": {"enum": ["a", NaN]}}]}')
+    error = _error(client.post("/api/v1/schemas", content=schema, headers=sysadmin), 422)
+    assert {f["field"] for f in error["fields"]} == {"flaeche", "name"}
+    assert all("keine endliche Zahl" in f["message"] for f in error["fields"])
+    assert client.get("/api/v1/schemas/spielplaetze").status_code == 404

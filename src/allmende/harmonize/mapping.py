@@ -62,7 +62,7 @@ def number_text(value: str) -> str:
 
 
 class _Transform(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     def sql(self, value: str) -> str:
         """The VARCHAR expression of this step applied to the VARCHAR expression ``value``."""
@@ -130,7 +130,7 @@ class Split(_Transform):
     def sql(self, value: str) -> str:
         pattern = sql.string(self.pattern)
         return (f"CASE WHEN regexp_matches({value}, {pattern}) THEN "
-                f"nullif(trim(regexp_extract({value}, {pattern}, {self.group})), '') END")
+                f"nullif(trim(regexp_extract({value}, {pattern}, {sql.number(self.group)})), '') END")
 
     def failed(self, before: str, after: str) -> str:
         return f"trim({before}) <> '' AND NOT regexp_matches({before}, {sql.string(self.pattern)})"
@@ -184,7 +184,8 @@ class Scale(_Transform):
 
     def sql(self, value: str) -> str:
         # rounded so that 3700 W become 3.7 kW, not 3.7000000000000002
-        return number_text(f"round(TRY_CAST({value} AS DOUBLE) * {self.factor!r}::DOUBLE, 9)")
+        return number_text(f"round(TRY_CAST({value} AS DOUBLE) * {sql.number(self.factor)}"
+                           "::DOUBLE, 9)")
 
     def message(self, value: str) -> str:
         return f"„{value}“ ist keine Zahl und lässt sich nicht umrechnen (× {self.factor:g})."
@@ -317,7 +318,7 @@ TRANSFORM_KINDS = ("value_map", "split", "join", "prefix", "scale", "date", "dat
 class FieldRule(BaseModel):
     """Where one schema field's values come from. Neither source nor constant: unmapped."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     source: list[str] = Field(default_factory=list)
     constant: str | None = None
@@ -339,7 +340,7 @@ class FieldRule(BaseModel):
 class Mapping(BaseModel):
     """A resource's mapping onto one schema: one rule per schema field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     schema_name: str
     schema_version: str | None = None
@@ -369,6 +370,8 @@ def _german_error(error: Any) -> str:
         return "Angabe fehlt"
     if kind == "extra_forbidden":
         return "unbekannte Angabe"
+    if kind == "finite_number":
+        return "muss eine endliche Zahl sein (nicht NaN oder unendlich)"
     if kind == "union_tag_invalid":
         return f"unbekannte Umwandlung; möglich: {', '.join(TRANSFORM_KINDS)}"
     return f"ungültiger Wert: {error['msg'].removeprefix('Value error, ')}"

@@ -25,6 +25,7 @@ top-level key ``x-allmende``; they run only when a schema declares them::
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,7 @@ def _schema_problems(schema: Any) -> Any:
     if not isinstance(fields, list) or not fields:
         yield FieldError("fields", "„fields“ muss eine nicht leere Liste von Feldern sein.")
         return
+    yield from _non_finite_numbers(schema)
     seen: set[str] = set()
     for number, spec in enumerate(fields, start=1):
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) \
@@ -125,6 +127,21 @@ def _schema_problems(schema: Any) -> Any:
         yield FieldError("fieldsMatch", "allmende prüft Spalten nach ihrer Reihenfolge; nur "
                                         "„exact“ wird unterstützt.")
     yield from _extra_problems(schema.get("x-allmende", {}), seen)
+
+
+def _non_finite_numbers(value: Any, where: str = "(Schema)") -> Any:
+    """NaN and infinities (JSON ``NaN``, ``1e999``) can be neither compared nor written as
+    SQL: each is named by the field (or the part of the schema) that holds it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield FieldError(where, f"„{where}“ enthält {value}, keine endliche Zahl.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inside = value["name"] if key != "name" and isinstance(value.get("name"), str) \
+                else where
+            yield from _non_finite_numbers(item, inside)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _non_finite_numbers(item, where)
 
 
 def _field_problems(spec: dict[str, Any]) -> Any:
