@@ -122,7 +122,7 @@ def setup(platform: Platform, workdir: Path, sources: int, rows: int) -> dict[st
 
 def plain_union(platform: Platform) -> float:
     with platform.db.sessions() as session:
-        record = service.get_consolidation(session, "ladesaeulen")
+        record = service.get_consolidation(session, service.SYSTEM, "ladesaeulen")
         paths = [str(platform.settings.data_dir / service.find_report(
             session, service.SYSTEM, s["resource"]).mapped_path) for s in record.sources]
     started = time.perf_counter()
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(time.perf_counter() - started)
             console.print(f"  run {index + 1}: consolidation {runs[-1]:.2f} s")
         with platform.db.sessions() as session:
-            record = service.get_consolidation(session, "ladesaeulen")
+            record = service.get_consolidation(session, service.SYSTEM, "ladesaeulen")
             rows = sum(s["kept"] for s in record.sources)
             duplicates = sum(s["rows"] for s in record.sources) - rows
         union = plain_union(platform)

@@ -235,7 +235,7 @@ def test_concurrent_harmonize_and_consolidate_runs_lose_nothing(platform, cluste
     _editor(platform)
     sources = _mapped_sources(platform, tmp_path, 2)
     with platform.db.sessions() as session:
-        regional = service.get_consolidation(session, "ladesaeulen").resource_id
+        regional = service.get_consolidation(session, OPERATOR, "ladesaeulen").resource_id
     before = _versions(platform, regional)[-1].version
 
     # a new version of the first source, then six processes harmonize it at once
@@ -303,7 +303,7 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
             f"mess-{n}", source, "messwerte.csv", "Messwerte")).resource)
     _run_queued(platform)
     with platform.db.sessions() as session:
-        regional = service.get_consolidation(session, "ladesaeulen").resource_id
+        regional = service.get_consolidation(session, OPERATOR, "ladesaeulen").resource_id
     regional_before = _versions(platform, regional)[-1].version
 
     # one job per (kind, phase), queued in the order the paused workers will claim them

@@ -78,7 +78,7 @@ def test_suggest_save_harmonize_and_consolidate(platform, editors, tmp_path):
         sample = next(s for s in report.report["samples"] if s["type"] == "mapping-error")
         assert sample["row"] == 5 and sample["field"] == "inbetriebnahme"
         assert 0 < report.score < 100 and not report.valid
-        record = service.get_consolidation(session, "ladesaeulen")
+        record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
         assert {s["dataset"] for s in record.sources} == {"do-lade", "bo-lade"}
         assert record.dataset.themes == ["TRAN"]  # the sources' themes
         resource = record.dataset.resources[0]
@@ -108,7 +108,7 @@ def test_new_version_of_a_mapped_resource_is_harmonized_again(platform, editors,
     with platform.db.sessions() as session:
         report = service.find_report(session, OPERATOR, resource)
         assert report.table_version == 2 and "mapping-error" not in report.report["errors"]
-        record = service.get_consolidation(session, "ladesaeulen")
+        record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
         assert record.sources[0]["table_version"] == 2
 
 
@@ -153,7 +153,7 @@ def test_restricted_sources_stay_out_of_the_regional_table(platform, editors, tm
     _suggest_and_save(platform, bochum, closed)
     _run_jobs(platform)
     with platform.db.sessions() as session:
-        record = service.get_consolidation(session, "ladesaeulen")
+        record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
         assert [s["dataset"] for s in record.sources] == ["do-lade"]
 
 
@@ -168,13 +168,13 @@ def test_a_source_turned_restricted_leaves_the_regional_table(platform, editors,
         datasets.update_dataset(session, OPERATOR, "bo-lade", {"access_level": "members"})
     _run_jobs(platform)
     with platform.db.sessions() as session:
-        record = service.get_consolidation(session, "ladesaeulen")
+        record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
         assert [s["dataset"] for s in record.sources] == ["do-lade"]
     with platform.db.session() as session:
         datasets.delete_dataset(session, OPERATOR, "do-lade")
     _run_jobs(platform)
     with platform.db.sessions() as session:
-        record = service.get_consolidation(session, "ladesaeulen")
+        record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
         assert record.sources == [] and record.dataset.resources[0].current.rows == 0
 
 

@@ -416,7 +416,7 @@ def test_a_mapped_resource_is_harmonized_by_the_ingest_command(cli, tmp_path):
     platform = cli.platform()
     try:
         with platform.db.sessions() as session:
-            record = service.get_consolidation(session, "ladesaeulen")
+            record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
             assert [(s["dataset"], s["table_version"]) for s in record.sources] == [("lade", 2)]
     finally:
         platform.close()

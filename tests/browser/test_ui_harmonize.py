@@ -74,7 +74,7 @@ def settle(site: Site, done: Callable[[], bool], timeout: float = 30) -> None:
 
 def _regional_sources(site: Site) -> set[str]:
     with site.platform.db.sessions() as s:
-        return {c["dataset"] for r in service.list_consolidations(s)
+        return {c["dataset"] for r in service.list_consolidations(s, SYSTEM_ACTOR)
                 if r.schema_name == "ladesaeulen" for c in r.sources}
 
 

@@ -171,6 +171,22 @@ def revoke_token(session: Session, user_id: int, token_id: int) -> None:
     token.revoked_at = token.revoked_at or utcnow()
 
 
+def my_tokens(session: Session, actor: Actor) -> list[ApiToken]:
+    """The signed-in user's own API tokens."""
+    authorize(actor, Action.MANAGE_OWN_ACCOUNT)
+    return list_tokens(session, actor.user_id)  # type: ignore[arg-type]
+
+
+def create_my_token(session: Session, actor: Actor, name: str) -> NewToken:
+    authorize(actor, Action.MANAGE_OWN_ACCOUNT)
+    return create_token(session, actor.user_id, name)  # type: ignore[arg-type]
+
+
+def revoke_my_token(session: Session, actor: Actor, token_id: int) -> None:
+    authorize(actor, Action.MANAGE_OWN_ACCOUNT)
+    revoke_token(session, actor.user_id, token_id)  # type: ignore[arg-type]
+
+
 def user_for_token(session: Session, secret: str) -> User:
     """The active user a bearer token belongs to; records when the token was last used."""
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret)))

@@ -14,7 +14,9 @@ Rules (see docs/permissions.md):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -22,6 +24,7 @@ from typing import Protocol
 from allmende.errors import Forbidden, Unauthorized
 
 ROLES = ("admin", "editor", "member")
+SCHEMAS_REFUSAL = "Nur Systemadministratorinnen und -administratoren können Schemas hinzufügen."
 ACCESS_LEVELS = ("public", "members", "restricted")
 
 
@@ -36,6 +39,9 @@ class Action(StrEnum):
     EDIT_ORGANIZATION = "edit_organization"
     MANAGE_MEMBERS = "manage_members"
     MANAGE_USERS = "manage_users"
+    MANAGE_SCHEMAS = "manage_schemas"
+    READ_JOB = "read_job"
+    MANAGE_OWN_ACCOUNT = "manage_own_account"
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,32 @@ class Visibility:
         return dataset.access_level != "members" or self.member_of_alliance
 
 
+#: The decisions made in the current context, while :func:`audit` collects them.
+_decisions: ContextVar[list[str] | None] = ContextVar("allmende_policy_decisions",
+                                                      default=None)
+
+
+@contextmanager
+def audit() -> Iterator[list[str]]:
+    """Collect every decision the policy makes inside the block (and in threads started
+    from it with the context copied, as FastAPI does for handlers): the route audit proves
+    with it that every route asks the policy."""
+    decisions: list[str] = []
+    token = _decisions.set(decisions)
+    try:
+        yield decisions
+    finally:
+        _decisions.reset(token)
+
+
+def _decided(what: str) -> None:
+    decisions = _decisions.get()
+    if decisions is not None:
+        decisions.append(what)
+
+
 def visibility(actor: Actor) -> Visibility:
+    _decided("visibility")
     return Visibility(
         everything=actor.is_sysadmin,
         member_of_alliance=bool(actor.roles),
@@ -101,7 +132,9 @@ def _has_role(actor: Actor, organization_id: int, *roles: str) -> bool:
 
 
 def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
-    """Decide one action. ``target`` is the dataset or the organization id it concerns."""
+    """Decide one action. ``target`` is the dataset, the organization id or the job it
+    concerns."""
+    _decided(str(action))
     match action:
         case Action.VIEW_DATASET:
             return visibility(actor).sees(target)  # type: ignore[arg-type]
@@ -119,15 +152,23 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
             return _has_role(actor, target.organization_id, "admin")  # type: ignore[union-attr]
         case Action.EDIT_ORGANIZATION | Action.MANAGE_MEMBERS:
             return _has_role(actor, target, "admin")  # type: ignore[arg-type]
-        case Action.CREATE_ORGANIZATION | Action.MANAGE_USERS:
+        case Action.CREATE_ORGANIZATION | Action.MANAGE_USERS | Action.MANAGE_SCHEMAS:
             return actor.is_sysadmin
+        case Action.READ_JOB:
+            # a job is its creator's; jobs the platform queued itself only sysadmins read
+            return actor.is_sysadmin or (actor.is_authenticated and
+                                         target.created_by_id == actor.user_id)  # type: ignore[union-attr]
+        case Action.MANAGE_OWN_ACCOUNT:
+            return actor.is_authenticated
     raise ValueError(f"unknown action {action}")
 
 
-def authorize(actor: Actor, action: Action, target: object = None) -> None:
-    """Raise :class:`Unauthorized` (anonymous) or :class:`Forbidden` unless allowed."""
+def authorize(actor: Actor, action: Action, target: object = None,
+              refusal: str | None = None) -> None:
+    """Raise :class:`Unauthorized` (anonymous) or :class:`Forbidden` (with ``refusal`` as its
+    message, when given) unless allowed."""
     if is_allowed(actor, action, target):
         return
     if not actor.is_authenticated:
         raise Unauthorized()
-    raise Forbidden()
+    raise Forbidden(refusal) if refusal else Forbidden()

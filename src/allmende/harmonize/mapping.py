@@ -129,8 +129,9 @@ class Split(_Transform):
 
     def sql(self, value: str) -> str:
         pattern = sql.string(self.pattern)
+        group = sql.number(self.group)
         return (f"CASE WHEN regexp_matches({value}, {pattern}) THEN "
-                f"nullif(trim(regexp_extract({value}, {pattern}, {sql.number(self.group)})), '') END")
+                f"nullif(trim(regexp_extract({value}, {pattern}, {group})), '') END")
 
     def failed(self, before: str, after: str) -> str:
         return f"trim({before}) <> '' AND NOT regexp_matches({before}, {sql.string(self.pattern)})"

@@ -22,7 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from allmende import sql
-from allmende.access.policy import Action, Actor, authorize, is_allowed
+from allmende.access.policy import (
+    SCHEMAS_REFUSAL,
+    Action,
+    Actor,
+    authorize,
+    is_allowed,
+    visibility,
+)
 from allmende.catalog import datasets, organizations
 from allmende.db.models import (
     Consolidation,
@@ -34,7 +41,7 @@ from allmende.db.models import (
     SharedSchema,
     TableVersion,
 )
-from allmende.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from allmende.errors import Conflict, FieldError, Invalid, NotFound
 from allmende.harmonize import consolidate as regional
 from allmende.harmonize import registry
 from allmende.harmonize.mapping import (
@@ -98,9 +105,7 @@ def get_schema(session: Session, name: str) -> dict[str, Any]:
 
 def add_schema(session: Session, actor: Actor, descriptor: Any) -> SchemaInfo:
     """A sysadmin adds (or replaces, with a new version) a schema from Table Schema JSON."""
-    if not actor.is_sysadmin:
-        raise Forbidden("Nur Systemadministratorinnen und -administratoren können Schemas "
-                        "hinzufügen.")
+    authorize(actor, Action.MANAGE_SCHEMAS, refusal=SCHEMAS_REFUSAL)
     schema = registry.check_schema(descriptor)
     name = schema.get("name")
     if not isinstance(name, str) or not SCHEMA_NAME.fullmatch(name):
@@ -565,16 +570,20 @@ def _record_consolidation(session: Session, schema_name: str, resource: Resource
     return record
 
 
-def get_consolidation(session: Session, schema_name: str) -> Consolidation:
+def get_consolidation(session: Session, actor: Actor, schema_name: str) -> Consolidation:
+    """The regional table of a schema, if the actor may see its dataset."""
     record = session.get(Consolidation, schema_name)
-    if record is None:
+    if record is None or not visibility(actor).sees(record.dataset):
         raise NotFound(f"Für das Schema „{schema_name}“ gibt es noch keinen regionalen "
                        "Datensatz.", "no_consolidation")
     return record
 
 
-def list_consolidations(session: Session) -> list[Consolidation]:
-    return list(session.scalars(select(Consolidation).order_by(Consolidation.schema_name)))
+def list_consolidations(session: Session, actor: Actor) -> list[Consolidation]:
+    """The regional tables whose datasets the actor may see."""
+    scope = visibility(actor)
+    return [c for c in session.scalars(select(Consolidation).order_by(Consolidation.schema_name))
+            if scope.sees(c.dataset)]
 
 
 def harmonize_and_consolidate(platform: Platform, resource_id: str) -> QualityReport | None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from allmende.access.policy import Actor
+from allmende.access.policy import Action, Actor, is_allowed
 from allmende.db.models import Job, QualityReport, TableVersion, utcnow
 from allmende.errors import AllmendeError, Message, NotFound, msg
 from allmende.tables import store
@@ -201,7 +201,7 @@ def referenced_paths(session: Session, paths: list[str] | None = None) -> list[s
 
 def get_job(session: Session, actor: Actor, job_id: int) -> Job:
     job = session.get(Job, job_id)
-    if job is None or not (actor.is_sysadmin or job.created_by_id == actor.user_id):
+    if job is None or not is_allowed(actor, Action.READ_JOB, job):
         raise NotFound(msg("Den Auftrag {job_id} gibt es nicht.", job_id=job_id),
                        "job_not_found")
     return job

@@ -109,12 +109,12 @@ def quality(resource_id: str, session: SessionDep, actor: ActorDep) -> QualityOu
 
 @router.get("/regional", response_model=ConsolidationList,
             summary="Regionale Datensätze (je Schema) mit ihren Quellen")
-def list_regional(session: SessionDep) -> ConsolidationList:
-    items = [ConsolidationOut.of(c) for c in service.list_consolidations(session)]
+def list_regional(session: SessionDep, actor: ActorDep) -> ConsolidationList:
+    items = [ConsolidationOut.of(c) for c in service.list_consolidations(session, actor)]
     return ConsolidationList(count=len(items), results=items)
 
 
 @router.get("/regional/{schema}", response_model=ConsolidationOut,
             summary="Ein regionaler Datensatz mit Quellen und Problemen")
-def read_regional(schema: str, session: SessionDep) -> ConsolidationOut:
-    return ConsolidationOut.of(service.get_consolidation(session, schema))
+def read_regional(schema: str, session: SessionDep, actor: ActorDep) -> ConsolidationOut:
+    return ConsolidationOut.of(service.get_consolidation(session, actor, schema))

@@ -57,7 +57,7 @@ def me(actor: ActorDep, session: SessionDep) -> MeOut:
 
 @router.get("/me/tokens", response_model=TokenList, tags=["Konto"], summary="Meine API-Tokens")
 def tokens(actor: UserDep, session: SessionDep) -> TokenList:
-    items = [TokenOut.of(t) for t in accounts.list_tokens(session, actor.user_id)]  # type: ignore[arg-type]
+    items = [TokenOut.of(t) for t in accounts.my_tokens(session, actor)]
     return TokenList(count=len(items), results=items)
 
 
@@ -65,12 +65,12 @@ def tokens(actor: UserDep, session: SessionDep) -> TokenList:
              summary="API-Token erzeugen (wird nur einmal angezeigt)")
 def create_token(actor: UserDep, session: SessionDep,
                  name: str = Body("API-Token", embed=True)) -> NewTokenOut:
-    new = accounts.create_token(session, actor.user_id, name)  # type: ignore[arg-type]
+    new = accounts.create_my_token(session, actor, name)
     return NewTokenOut(**TokenOut.of(new.token).model_dump(), token=new.secret)
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204, tags=["Konto"],
                summary="API-Token widerrufen")
 def revoke_token(token_id: int, actor: UserDep, session: SessionDep) -> Response:
-    accounts.revoke_token(session, actor.user_id, token_id)  # type: ignore[arg-type]
+    accounts.revoke_my_token(session, actor, token_id)
     return Response(status_code=204)

@@ -50,7 +50,7 @@ def logout(request: Request, form: FormDep) -> Response:
 def _tokens_page(request: Request, session: SessionDep, actor: ActorDep,
                  new_token: accounts.NewToken | None = None) -> HTMLResponse:
     return render(request, "tokens.html", {
-        "tokens": accounts.list_tokens(session, actor.user_id), "new_token": new_token,
+        "tokens": accounts.my_tokens(session, actor), "new_token": new_token,
     }, actor=actor)
 
 
@@ -65,9 +65,7 @@ def tokens(request: Request, session: SessionDep, actor: ActorDep) -> Response:
 def create_token(request: Request, form: FormDep, session: SessionDep,
                  actor: ActorDep) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_authenticated:
-        raise Unauthorized()
-    new_token = accounts.create_token(session, actor.user_id, str(form.get("name") or ""))
+    new_token = accounts.create_my_token(session, actor, str(form.get("name") or ""))
     response = _tokens_page(request, session, actor, new_token)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -77,7 +75,5 @@ def create_token(request: Request, form: FormDep, session: SessionDep,
 def revoke_token(token_id: int, request: Request, form: FormDep, session: SessionDep,
                  actor: ActorDep) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_authenticated:
-        raise Unauthorized()
-    accounts.revoke_token(session, actor.user_id, token_id)
+    accounts.revoke_my_token(session, actor, token_id)
     return redirect("/account/tokens")

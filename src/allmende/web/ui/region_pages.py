@@ -144,7 +144,7 @@ def _table_context(request: Request, table: ReadableVersion, schema: dict[str, A
 
 @router.get("/region", response_class=HTMLResponse)
 def index(request: Request, session: SessionDep, actor: ActorDep) -> HTMLResponse:
-    regional = {c.schema_name: c for c in service.list_consolidations(session)}
+    regional = {c.schema_name: c for c in service.list_consolidations(session, actor)}
     return render(request, "region_index.html", {
         "schemas": service.list_schemas(session), "regional": regional}, actor=actor)
 
@@ -157,7 +157,7 @@ def overview(schema_name: str, request: Request, session: SessionDep, actor: Act
                                "tile_url": platform.settings.map_tile_url,
                                "tile_attribution": platform.settings.map_tile_attribution}
     try:
-        consolidation = service.get_consolidation(session, schema_name)
+        consolidation = service.get_consolidation(session, actor, schema_name)
     except NotFound:
         return render(request, "region.html", context, actor=actor)
     table = readable_version(session, actor, platform.settings.data_dir,

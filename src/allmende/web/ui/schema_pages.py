@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from allmende.access.policy import Actor
-from allmende.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from allmende.access.policy import SCHEMAS_REFUSAL, Action, Actor, authorize, is_allowed
+from allmende.errors import Conflict, FieldError, Invalid, NotFound
 from allmende.harmonize import service
 from allmende.web.deps import ActorDep, SessionDep, check_csrf
 from allmende.web.ui.common import FormDep, gettext_for, redirect
@@ -26,11 +26,12 @@ MAX_SCHEMA_BYTES = 1 << 20
 
 def _list(request: Request, session: Session, actor: Actor, *, error: Invalid | None = None,
           text: str = "", status_code: int = 200) -> HTMLResponse:
-    regional = {c.schema_name for c in service.list_consolidations(session)}
+    regional = {c.schema_name for c in service.list_consolidations(session, actor)}
     errors = errors_by_field(error.field_errors) if error else {}
     return render(request, "schemas.html", {
         "schemas": service.list_schemas(session), "regional": regional, "error": error,
         "errors": errors, "text": text,
+        "can_add": is_allowed(actor, Action.MANAGE_SCHEMAS),
         # every problem is in the uploaded JSON: the links lead to the upload field
         "error_targets": dict.fromkeys(errors, "file"),
     }, status_code=status_code, actor=actor)
@@ -53,9 +54,7 @@ async def _descriptor_text(form: FormData) -> str:
 async def add(request: Request, form: FormDep, actor: ActorDep,
               session: SessionDep) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_sysadmin:
-        raise Forbidden("Nur Systemadministratorinnen und -administratoren können Schemas "
-                        "hinzufügen.")
+    authorize(actor, Action.MANAGE_SCHEMAS, refusal=SCHEMAS_REFUSAL)  # before reading the file
     text = await _descriptor_text(form)
     _ = gettext_for(request)
     try:
@@ -92,7 +91,7 @@ def schema(name: str, request: Request, session: SessionDep, actor: ActorDep) ->
     descriptor = service.get_schema(session, name)
     _ = gettext_for(request)
     try:
-        service.get_consolidation(session, name)
+        service.get_consolidation(session, actor, name)
         regional = True
     except NotFound:
         regional = False
