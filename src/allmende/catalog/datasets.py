@@ -35,7 +35,7 @@ from allmende.catalog.vocabularies import (
     political_geocoding_uri,
 )
 from allmende.db.models import Activity, Dataset, Resource, ResourceMapping, utcnow
-from allmende.errors import Conflict, FieldError, Invalid, NotFound
+from allmende.errors import Conflict, FieldError, Invalid, NotFound, msg
 from allmende.jobs import queue
 
 MAX_KEYWORDS = 50
@@ -317,6 +317,7 @@ def activity(session: Session, actor: Actor, name: str, limit: int = 100) -> lis
 def add_resource(session: Session, actor: Actor, name: str, data: dict[str, Any]) -> Resource:
     dataset = get_dataset(session, actor, name)
     authorize(actor, Action.EDIT_DATASET, dataset)
+    _refuse_built(dataset)
     fields = _parse(ResourceFields, data)
     if any(r.name == fields.name for r in dataset.resources):
         raise Conflict(f"Der Datensatz hat bereits eine Ressource „{fields.name}“.",
@@ -330,25 +331,40 @@ def add_resource(session: Session, actor: Actor, name: str, data: dict[str, Any]
 
 
 def check_editable(session: Session, actor: Actor, name: str) -> Dataset:
-    """The dataset, if the actor may change it (checked before accepting an upload)."""
+    """The dataset, if the actor may change it and upload to it (checked before accepting an
+    upload)."""
     dataset = get_dataset(session, actor, name)
     authorize(actor, Action.EDIT_DATASET, dataset)
+    _refuse_built(dataset)
     return dataset
 
 
-def file_resource(session: Session, actor: Actor, name: str, resource_name: str) -> Resource:
+def _refuse_built(dataset: Dataset) -> None:
+    """A dataset of derived resources (a regional table) is built by the platform alone: its
+    rows come with their provenance from the sources, which an upload would forge."""
+    if any(r.derived for r in dataset.resources):
+        raise Conflict(msg("„{dataset}“ wird aus den Daten der Kommunen zusammengeführt und "
+                           "nimmt keine Dateien oder Verweise an; ändern Sie die Quellen.",
+                           dataset=dataset.name), "built_dataset")
+
+
+def file_resource(session: Session, actor: Actor, name: str, resource_name: str,
+                  derived: bool = False) -> Resource:
     """The dataset's file resource of that name, created if it does not exist yet (an upload
     of the same name makes a new version of the same resource). Two first uploads of one name
     at the same moment end with the same resource: the one that loses the insert takes the
-    other's."""
+    other's. ``derived``: the platform builds it (a regional table); only such a caller finds
+    or creates derived resources, an upload is refused there."""
     dataset = get_dataset(session, actor, name)
     authorize(actor, Action.EDIT_DATASET, dataset)
+    if not derived:
+        _refuse_built(dataset)
     found = _named_file_resource(dataset, resource_name)
     if found is not None:
         return found
     resource = _new_resource(_parse(ResourceFields, {"name": resource_name}),
                              len(dataset.resources))
-    resource.kind = "file"
+    resource.kind, resource.derived = "file", derived
     try:
         with session.begin_nested():
             dataset.resources.append(resource)
@@ -391,6 +407,7 @@ def delete_resource(session: Session, actor: Actor, resource_id: str) -> None:
     resource = get_resource(session, actor, resource_id)
     dataset = resource.dataset
     authorize(actor, Action.EDIT_DATASET, dataset)
+    _refuse_built(dataset)
     rebuild_regional(session, actor, [resource])
     dataset.resources.remove(resource)
     session.delete(resource)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -185,6 +186,8 @@ class Resource(Base):
     # incrementing it under the row's lock, so numbers never collide and reading the latest
     # version never touches the history.
     current_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Built by the platform from other datasets (a regional table): never uploaded or edited.
+    derived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     dataset: Mapped[Dataset] = relationship(back_populates="resources")
     # Only the current version is ever loaded with a resource; the history is paged by query
@@ -218,6 +221,8 @@ class TableVersion(Base):
     read_report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
     schema_changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Of a derived table: the names of the datasets its rows came from (who may read it).
+    derived_from: Mapped[list[Any] | None] = mapped_column(JSON)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -29,14 +29,14 @@ from allmende.harmonize.registry import primary_key
 from allmende.harmonize.validate import register_functions, typed_expressions
 from allmende.ingest import geo
 from allmende.tables import store
-from allmende.tables.schema import ENVELOPE_COLUMNS
+from allmende.tables.schema import ENVELOPE_COLUMNS, SOURCE_DATASET
 
 GEOMETRY = "geometry"
 #: Provenance columns of every harmonized and regional row, with their table types.
 PROVENANCE: dict[str, str] = {
     "quelle_organisation": "string",
     "quelle_ags": "string",
-    "quelle_datensatz": "string",
+    SOURCE_DATASET: "string",
     "quelle_version": "integer",
     "quelle_zeile": "integer",
     "quelle_stand": "datetime",

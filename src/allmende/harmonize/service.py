@@ -391,7 +391,7 @@ def _regional_resource(session: Session, schema: dict[str, Any]) -> Resource:
                             "Zeile (Spalten quelle_…). Wird neu gebaut, sobald sich eine "
                             "Quelle ändert."),
             "keywords": ["Regional", "Harmonisiert", title], "access_level": "public"})
-    return datasets.file_resource(session, SYSTEM, dataset.name, schema["name"])
+    return datasets.file_resource(session, SYSTEM, dataset.name, schema["name"], derived=True)
 
 
 @dataclass(frozen=True)
@@ -524,7 +524,7 @@ def _rebuild(platform: Platform, attempt: Attempt, start: _RebuildInput) -> Cons
             source_name=f"Zusammenführung von {len(sources)} Quellen", source_sha256=digest,
             source_size=size, source_format="parquet",
             read_report={"duplicates_removed": built.duplicates}, warnings=[],
-            schema_changes={}))
+            schema_changes={}, derived_from=sorted({s.dataset for s in sources})))
         datasets.record_change(session, SYSTEM, resource.dataset, "version_added",
                                {"resource": [None, resource.name], "version": [None, number]})
         _inherit_themes(session, resource.dataset, sources)

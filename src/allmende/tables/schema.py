@@ -19,6 +19,9 @@ COLUMN_TYPES = frozenset(
 ENVELOPE_COLUMNS = ("__minx", "__miny", "__maxx", "__maxy")
 HIDDEN_COLUMNS = frozenset(ENVELOPE_COLUMNS)
 
+#: In a derived table (a regional one), the column naming the dataset each row came from.
+SOURCE_DATASET = "quelle_datensatz"
+
 #: Types that have an order (sort, gt/gte/lt/lte, min/max).
 ORDERED_TYPES = frozenset({"string", "integer", "number", "date", "datetime", "time", "boolean"})
 NUMERIC_TYPES = frozenset({"integer", "number"})

@@ -6,13 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from allmende.access.policy import Action, Actor, authorize
+from allmende import sql
+from allmende.access.policy import Action, Actor, authorize, is_allowed
 from allmende.catalog.datasets import get_resource
-from allmende.db.models import TableVersion
-from allmende.errors import FieldError, Invalid, NotFound, msg
+from allmende.db.models import Dataset, Resource, TableVersion
+from allmende.errors import AllmendeError, FieldError, Invalid, NotFound, msg
 from allmende.tables import versions
+from allmende.tables.schema import SOURCE_DATASET
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,42 @@ def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id
                            "vorhanden: 1 bis {latest}.", version=version,
                            resource=resource.name, latest=latest.version),
                        "version_not_found")
+    if resource.derived:
+        _check_sources(session, actor, data_dir, resource, chosen)
     return ReadableVersion(data_dir / chosen.path, chosen.columns, chosen.version, resource.id,
                            resource.name, chosen)
+
+
+class Withheld(AllmendeError):
+    def __init__(self, version: int, resource: str) -> None:
+        super().__init__(msg(
+            "Version {version} von „{resource}“ enthält Zeilen aus Datensätzen, die Sie nicht "
+            "(mehr) lesen dürfen (zurückgezogen, gelöscht oder eingeschränkt), und ist deshalb "
+            "für Sie nicht abrufbar. Die neueste Version wird ohne diese Quellen gebaut.",
+            version=version, resource=resource), "version_withheld", 410)
+
+
+def _check_sources(session: Session, actor: Actor, data_dir: Path, resource: Resource,
+                   version: TableVersion) -> None:
+    """A derived version (a regional table) is readable only by those who may read the rows
+    of every dataset it was built from *now*: a source withdrawn later (restricted, a draft,
+    deleted) takes its rows out of every older version for those readers, in every format."""
+    names = version.derived_from
+    if names is None:  # built before versions recorded their sources
+        names = _sources_in_file(data_dir / version.path)
+    found = {d.name: d for d in session.scalars(select(Dataset).where(Dataset.name.in_(names)))}
+    if any(name not in found or not is_allowed(actor, Action.READ_ROWS, found[name])
+           for name in names):
+        raise Withheld(version.version, resource.name)
+
+
+def _sources_in_file(path: Path) -> list[str]:
+    column = sql.ident(SOURCE_DATASET)
+    with duckdb.connect() as con:
+        rows = con.execute(sql.select(f"DISTINCT {column}",
+                                      sql.table_function("read_parquet", str(path)),
+                                      where=f"{column} IS NOT NULL")).fetchall()
+    return [name for (name,) in rows]
 
 
 def version_history(session: Session, actor: Actor, resource_id: str, page: int = 1,

@@ -17,8 +17,9 @@ from allmende.db.models import Consolidation
 from allmende.errors import Invalid, NotFound
 from allmende.harmonize import service
 from allmende.tables.query import FORMATS, aggregate, parse_query, select_rows
-from allmende.tables.service import ReadableVersion, readable_version
+from allmende.tables.service import ReadableVersion, Withheld, readable_version
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.i18n import language_of, localize
 from allmende.web.ui.render import render
 from allmende.web.ui.resource_pages import geometry_text
 
@@ -160,8 +161,12 @@ def overview(schema_name: str, request: Request, session: SessionDep, actor: Act
         consolidation = service.get_consolidation(session, actor, schema_name)
     except NotFound:
         return render(request, "region.html", context, actor=actor)
-    table = readable_version(session, actor, platform.settings.data_dir,
-                             consolidation.resource_id)
+    try:
+        table = readable_version(session, actor, platform.settings.data_dir,
+                                 consolidation.resource_id)
+    except Withheld as error:  # a source was withdrawn; its rebuild is still running
+        context["withheld"] = localize(error.message, language_of(request))
+        return render(request, "region.html", context, actor=actor)
     context.update(consolidation=consolidation, dataset=consolidation.dataset,
                    **_table_context(request, table, schema, consolidation))
     return render(request, "region.html", context, actor=actor)

@@ -1,4 +1,4 @@
-"""production-grade core: a resource's current version number, files of a job attempt
+"""production-grade core: current version numbers, files of job attempts, derived tables
 
 Revision ID: 0004
 Revises: 0003
@@ -25,8 +25,17 @@ def upgrade() -> None:
     # Files a running attempt of a job is about to publish: removed when the job is reclaimed
     # after its worker died.
     op.add_column("jobs", sa.Column("outputs", sa.JSON(), nullable=True))
+    # Resources built from other datasets (the regional tables): nobody uploads to them, and
+    # each of their versions names the datasets its rows came from.
+    op.add_column("resources", sa.Column("derived", sa.Boolean(), nullable=False,
+                                         server_default=sa.false()))
+    op.execute("UPDATE resources SET derived = TRUE WHERE id IN "
+               "(SELECT resource_id FROM consolidations)")
+    op.add_column("table_versions", sa.Column("derived_from", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("table_versions", "derived_from")
+    op.drop_column("resources", "derived")
     op.drop_column("jobs", "outputs")
     op.drop_column("resources", "current_version")

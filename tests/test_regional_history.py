@@ -1,0 +1,169 @@
+"""Regional tables are built, not uploaded, and their history never leaks a withdrawn source:
+a version holding rows of a dataset the reader may not read (any more) is withheld from that
+reader, in every format and through every read of the data API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from allmende.access import accounts
+from allmende.catalog import datasets, organizations
+from allmende.db.models import User
+from allmende.harmonize import service
+from allmende.ingest.service import IngestRequest, ingest
+from allmende.jobs import worker
+from allmende.platform import Platform
+from allmende.web.app import create_app
+from support import DORTMUND_CSV, OPERATOR, World, dataset_body
+
+BOCHUM_CSV = """\
+betreiber,strasse,hausnummer,plz,ort,lat,lon,leistung_kw,anzahl,inbetriebnahme,evse_id
+Stadtwerke Bochum,Kortumstraße,1,44787,Bochum,51.4818,7.2162,22,2,2021-05-01,DE*SWB*E0001
+"""
+FORMATS = ("csv", "csv-de", "json", "geojson", "parquet", "xlsx")
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    platform.settings.inprocess_worker = False
+    with TestClient(create_app(platform)) as test_client:
+        yield test_client
+
+
+def _run_jobs(platform: Platform) -> None:
+    while worker.run_once(platform):
+        pass
+
+
+def _source(platform: Platform, tmp_path: Path, name: str, organization: str, text: str
+            ) -> None:
+    path = tmp_path / f"{name}.csv"
+    path.write_text(text, encoding="utf-8")
+    with platform.db.session() as session:
+        datasets.create_dataset(session, OPERATOR, dataset_body(name, organization))
+    resource = ingest(platform, OPERATOR, IngestRequest(name, path, "ladesaeulen.csv")).resource
+    with platform.db.session() as session:
+        mapping = service.suggest(platform, session, OPERATOR, resource, "ladesaeulen")
+        service.save_mapping(platform, session, OPERATOR, resource, mapping)
+
+
+@pytest.fixture
+def regional(platform: Platform, tmp_path: Path) -> str:
+    """The regional charging-station table of Dortmund's and Bochum's public sources."""
+    World(platform)
+    _source(platform, tmp_path, "do-lade", "dortmund", DORTMUND_CSV)
+    _source(platform, tmp_path, "bo-lade", "bochum", BOCHUM_CSV)
+    _run_jobs(platform)
+    with platform.db.sessions() as session:
+        record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
+        assert {s["dataset"] for s in record.sources} == {"do-lade", "bo-lade"}
+        return record.resource_id
+
+
+def _reads(client: TestClient, resource: str, version: int, headers: dict
+           ) -> dict[str, int]:
+    """The status of every read of one version: rows, each download format, distinct values
+    and aggregates."""
+    base = f"/api/v1/resources/{resource}"
+    params = {"version": version}
+    answers = {"rows": client.get(f"{base}/rows", params=params, headers=headers)}
+    for fmt in FORMATS:
+        answers[fmt] = client.get(f"{base}/rows", params={**params, "format": fmt},
+                                  headers=headers)
+    answers["distinct"] = client.get(f"{base}/distinct/quelle_datensatz", params=params,
+                                     headers=headers)
+    answers["aggregate"] = client.get(f"{base}/aggregate", params={
+        **params, "group_by": "quelle_datensatz"}, headers=headers)
+    return {name: response.status_code for name, response in answers.items()}
+
+
+WITHDRAWALS: dict[str, Callable[[], dict]] = {
+    "restricted": lambda: {"access_level": "restricted"},
+    "members": lambda: {"access_level": "members"},
+    "draft": lambda: {"draft": True},
+}
+
+
+@pytest.mark.parametrize("how", [*WITHDRAWALS, "deleted"])
+def test_older_regional_versions_are_withheld_once_a_source_is_withdrawn(
+        platform, client, regional, how):
+    with platform.db.sessions() as session:
+        before = service.get_consolidation(session, OPERATOR, "ladesaeulen").dataset \
+            .resources[0].current_version
+    assert set(_reads(client, regional, before, {}).values()) == {200}
+
+    with platform.db.session() as session:
+        if how == "deleted":
+            datasets.delete_dataset(session, OPERATOR, "bo-lade")
+        else:
+            datasets.update_dataset(session, OPERATOR, "bo-lade", WITHDRAWALS[how]())
+    # until the rebuild has run, the newest version holds the withdrawn rows: withheld too
+    latest = client.get(f"/api/v1/resources/{regional}/rows")
+    assert latest.status_code == 410, latest.text
+    assert latest.json()["error"]["code"] == "version_withheld"
+    assert "nicht (mehr) lesen" in latest.json()["error"]["message"]
+    page = client.get("/region/ladesaeulen")
+    assert page.status_code == 200 and "nicht (mehr) lesen" in page.text
+
+    _run_jobs(platform)
+    after = client.get(f"/api/v1/resources/{regional}/rows").json()
+    assert after["total"] == 3 and {r["quelle_datensatz"] for r in after["rows"]} == {"do-lade"}
+    withheld = _reads(client, regional, before, {})
+    assert withheld == dict.fromkeys(withheld, 410), withheld
+    # a sysadmin still reads the history, as the owning organization would a restricted one
+    sysadmin = {"Authorization": f"Bearer {_token(platform, 'sysadmin')}"}
+    assert set(_reads(client, regional, before, sysadmin).values()) == {200}
+
+
+def _token(platform: Platform, key: str) -> str:
+    with platform.db.session() as session:
+        user = session.query(User).filter_by(email=f"{key}@test.allmende.de").one()
+        return accounts.create_token(session, user.id, "history").secret
+
+
+def test_the_owning_organization_still_reads_history_with_its_restricted_source(
+        platform, client, regional):
+    with platform.db.sessions() as session:
+        before = service.get_consolidation(session, OPERATOR, "ladesaeulen").dataset \
+            .resources[0].current_version
+    with platform.db.session() as session:
+        datasets.update_dataset(session, OPERATOR, "bo-lade", {"access_level": "restricted"})
+    _run_jobs(platform)
+    bochum = {"Authorization": f"Bearer {_token(platform, 'bochum-editor')}"}
+    dortmund = {"Authorization": f"Bearer {_token(platform, 'editor')}"}
+    assert set(_reads(client, regional, before, bochum).values()) == {200}
+    assert set(_reads(client, regional, before, dortmund).values()) == {410}
+
+
+def test_regional_tables_take_no_uploads_links_or_deletions(platform, client, regional):
+    """Only consolidation writes a regional table: not even an editor of the organization
+    that publishes it can replace its rows or forge their provenance."""
+    with platform.db.session() as session:
+        region = organizations.get_organization(session, "region")
+        editor = session.query(User).filter_by(email="editor@test.allmende.de").one()
+        accounts.set_membership(session, OPERATOR, editor, region, "editor")
+        token = accounts.create_token(session, editor.id, "region").secret
+    headers = {"Authorization": f"Bearer {token}"}
+    before = client.get(f"/api/v1/resources/{regional}/rows").json()
+    forged = (b"quelle_organisation,quelle_datensatz,ladepunkt_id\n"
+              b"bochum,bo-lade,DE*FAKE*1\n")
+    for name in ("ladesaeulen", "noch-eine"):
+        upload = client.post("/api/v1/datasets/region-ladesaeulen/resources", headers=headers,
+                             files={"file": ("regional.csv", forged, "text/csv")},
+                             data={"name": name})
+        assert upload.status_code == 409, upload.text
+        assert upload.json()["error"]["code"] == "built_dataset"
+    link = client.post("/api/v1/datasets/region-ladesaeulen/links", headers=headers,
+                       json={"name": "Verweis", "url": "https://www.dortmund.de/"})
+    assert link.status_code == 409
+    removed = client.delete(f"/api/v1/resources/{regional}", headers=headers)
+    assert removed.status_code == 409
+    _run_jobs(platform)
+    assert client.get(f"/api/v1/resources/{regional}/rows").json() == before
+    with platform.db.sessions() as session:
+        regional_dataset = datasets.get_dataset(session, OPERATOR, "region-ladesaeulen")
+        assert [r.id for r in regional_dataset.resources] == [regional]
