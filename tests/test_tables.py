@@ -15,9 +15,9 @@ import pytest
 import shapely
 from python_calamine import CalamineWorkbook
 
-from allmende.errors import Invalid
+from allmende.errors import BadRequest, Invalid, TooLarge
 from allmende.tables import export as export_module
-from allmende.tables.errors import BadRequest, QueryTimeout, TooLarge
+from allmende.tables.errors import QueryTimeout
 from allmende.tables.export import export
 from allmende.tables.query import (
     Metric,

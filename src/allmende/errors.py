@@ -113,6 +113,20 @@ class Forbidden(AllmendeError):
         super().__init__(message, code, 403)
 
 
+class BadRequest(AllmendeError):
+    """HTTP 400: the request cannot be answered as asked (e.g. ``limit`` above 10,000)."""
+
+    def __init__(self, message: str, code: str = "bad_request") -> None:
+        super().__init__(message, code, 400)
+
+
+class TooLarge(AllmendeError):
+    """HTTP 413: too large (an upload above the limit, an export above the sheet limit)."""
+
+    def __init__(self, message: str, code: str = "too_large") -> None:
+        super().__init__(message, code, 413)
+
+
 class Conflict(AllmendeError):
     def __init__(self, message: str, code: str = "conflict") -> None:
         super().__init__(message, code, 409)

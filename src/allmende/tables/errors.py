@@ -1,22 +1,8 @@
-"""Errors of the table layer that the shared hierarchy has no class for (400, 413, 503)."""
+"""Errors of the table layer that the shared hierarchy has no class for (503, 500)."""
 
 from __future__ import annotations
 
 from allmende.errors import AllmendeError, msg
-
-
-class BadRequest(AllmendeError):
-    """HTTP 400: the request cannot be answered as asked (e.g. ``limit`` above 10,000)."""
-
-    def __init__(self, message: str, code: str = "bad_request") -> None:
-        super().__init__(message, code, 400)
-
-
-class TooLarge(AllmendeError):
-    """HTTP 413: the selection is too large for the requested format (XLSX sheet limit)."""
-
-    def __init__(self, message: str, code: str = "too_large") -> None:
-        super().__init__(message, code, 413)
 
 
 class QueryTimeout(AllmendeError):

@@ -30,8 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xlsxwriter
 
-from allmende.errors import FieldError, Invalid, msg
-from allmende.tables.errors import BadRequest, TooLarge
+from allmende.errors import BadRequest, FieldError, Invalid, TooLarge, msg
 from allmende.tables.query import (
     FORMATS,
     PathLike,

@@ -46,8 +46,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from allmende import sql
-from allmende.errors import FieldError, Invalid, NotFound, msg
-from allmende.tables.errors import BadRequest, QueryTimeout, TableUnavailable
+from allmende.errors import BadRequest, FieldError, Invalid, NotFound, msg
+from allmende.tables.errors import QueryTimeout, TableUnavailable
 from allmende.tables.schema import (
     ENVELOPE_COLUMNS,
     NUMERIC_TYPES,

@@ -22,6 +22,7 @@ from allmende.web.api import harmonize as harmonize_api
 from allmende.web.api import organizations as organizations_api
 from allmende.web.api import rows as rows_api
 from allmende.web.api import uploads as uploads_api
+from allmende.web.multipart import CloseUnreadBodies
 from allmende.web.ui import routes as ui_routes
 
 STATIC = Path(__file__).parent / "static"
@@ -61,6 +62,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="lax",
         https_only=platform.settings.secure_cookies,
     )
+    app.add_middleware(CloseUnreadBodies)
     errors.install(app)
     app.include_router(datasets_api.router, prefix="/api/v1")
     app.include_router(organizations_api.router, prefix="/api/v1")

@@ -2,77 +2,81 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from allmende.catalog import datasets
-from allmende.errors import AllmendeError, FieldError, Invalid, msg
+from allmende.errors import FieldError, Invalid, msg
 from allmende.jobs import queue
 from allmende.tables import store
 from allmende.web.api.schemas import JobOut
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.errors import localized_stored_error
 from allmende.web.i18n import api_language_of, localize_text
+from allmende.web.multipart import receive
 
 router = APIRouter(tags=["Daten hochladen"])
 
 
-class TooLarge(AllmendeError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(msg("Die Datei ist größer als erlaubt ({megabytes} MB).",
-                             megabytes=limit // (1 << 20)), "too_large", 413)
+#: The upload form as OpenAPI describes it (the body is read by hand, see web.multipart).
+UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "Die Datei, so wie sie ist"},
+        "name": {"type": "string", "description": "Name der Ressource (Vorgabe: Dateiname); "
+                                                  "derselbe Name ergibt eine neue Version"},
+        "encoding": {"type": "string"}, "delimiter": {"type": "string"},
+        "header_row": {"type": "integer", "minimum": 1}, "sheet": {"type": "string"},
+        "crs": {"type": "string", "examples": ["EPSG:25832"]},
+        "fill_down": {"type": "boolean", "description": "Verbundene Zellen aus der Zeile "
+                                                        "darüber füllen (leer: automatisch)"}}}}}}}
+OPTIONS = ("encoding", "delimiter", "header_row", "sheet", "crs", "fill_down")
 
 
-def _save(upload: UploadFile, folder: Path, limit: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{uuid.uuid4()}.upload"
-    written = 0
-    with target.open("wb") as out:
-        while chunk := upload.file.read(1 << 20):
-            written += len(chunk)
-            if written > limit:
-                out.close()
-                target.unlink(missing_ok=True)
-                raise TooLarge(limit)
-            out.write(chunk)
-    return target
+def _options(fields: dict[str, str]) -> dict[str, Any]:
+    """The reading options of the form, typed; a wrong one is a 422 naming it."""
+    options: dict[str, Any] = {k: fields[k] for k in OPTIONS if fields.get(k, "") != ""}
+    if "header_row" in options:
+        if not options["header_row"].isdigit() or int(options["header_row"]) < 1:
+            raise Invalid(field_errors=[FieldError("header_row", msg(
+                "Erwartet eine Zeilennummer ab 1."))])
+        options["header_row"] = int(options["header_row"])
+    if "fill_down" in options:
+        value = options["fill_down"].lower()
+        if value not in ("true", "false"):
+            raise Invalid(field_errors=[FieldError("fill_down", msg(
+                "Erwartet true oder false."))])
+        options["fill_down"] = value == "true"
+    return options
 
 
 @router.post("/datasets/{name}/resources", status_code=202, response_model=JobOut,
-             summary="Datei hochladen: wird im Hintergrund zur neuen Version")
-def upload(
-    name: str, request: Request, session: SessionDep, actor: ActorDep, platform: PlatformDep,
-    file: Annotated[UploadFile, File(description="Die Datei, so wie sie ist")],
-    resource_name: Annotated[str | None, Form(alias="name")] = None,
-    encoding: Annotated[str | None, Form()] = None,
-    delimiter: Annotated[str | None, Form()] = None,
-    header_row: Annotated[int | None, Form(ge=1)] = None,
-    sheet: Annotated[str | None, Form()] = None,
-    crs: Annotated[str | None, Form()] = None,
-    fill_down: Annotated[bool | None, Form(
-        description="Verbundene Zellen aus der Zeile darüber füllen (leer: automatisch)")] = None,
-) -> JSONResponse:
+             summary="Datei hochladen: wird im Hintergrund zur neuen Version",
+             openapi_extra=UPLOAD_FORM,
+             responses={413: {"description": "Größer als das Upload-Limit"}})
+async def upload(name: str, request: Request, session: SessionDep, actor: ActorDep,
+                 platform: PlatformDep) -> JSONResponse:
     """Answers 202 with a job; poll `GET /api/v1/jobs/{id}` until it is `done` (its `result`
-    names the new version) or `failed` (its `error` says what is wrong and where)."""
-    limit = platform.settings.upload_limit_bytes
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limit + (1 << 20):
-        raise TooLarge(limit)
-    datasets.check_editable(session, actor, name)
-    if not file.filename:
-        raise Invalid(field_errors=[FieldError("file", msg("Keine Datei ausgewählt."))])
-    saved = _save(file, store.scratch_root(platform.settings.data_dir) / "uploads", limit)
-    options = {k: v for k, v in {"encoding": encoding, "delimiter": delimiter,
-                                 "header_row": header_row, "sheet": sheet, "crs": crs,
-                                 "fill_down": fill_down}.items()
-               if v is not None}
-    job = queue.enqueue(session, "ingest", {
-        "dataset": name, "upload": str(saved), "filename": Path(file.filename).name,
-        "resource_name": resource_name, "options": options}, actor)
+    names the new version) or `failed` (its `error` says what is wrong and where). Who may
+    not upload here is refused before a byte of the file is read."""
+    await run_in_threadpool(datasets.check_editable, session, actor, name)
+    folder = store.scratch_root(platform.settings.data_dir) / "uploads"
+    received = await receive(request, folder, platform.settings.upload_limit_bytes)
+    try:
+        staged = received.files.get("file")
+        if staged is None or not staged.filename:
+            raise Invalid(field_errors=[FieldError("file", msg("Keine Datei ausgewählt."))])
+        options = _options(received.fields)
+        job = await run_in_threadpool(queue.enqueue, session, "ingest", {
+            "dataset": name, "upload": str(staged.path), "filename": staged.filename,
+            "resource_name": received.fields.get("name") or None, "options": options}, actor)
+    except BaseException:
+        received.discard()
+        raise
+    for other in (f for key, f in received.files.items() if key != "file"):
+        other.path.unlink(missing_ok=True)
     body = JobOut.of(job).model_dump(mode="json")
     return JSONResponse(body, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
 
