@@ -443,6 +443,33 @@ def test_export_csv_de(table: Path) -> None:
     assert b";3,7;" in body
 
 
+FORMULAS = ["=HYPERLINK(\"http://x\")", "+49 231 0", "-Sonderfall", "@SUMME(A1)", "\tTab",
+            "\rZeile", "ohne Formel", None]
+
+
+def test_csv_de_neutralizes_formulas_in_text_cells_and_keeps_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "formeln.parquet"
+    pq.write_table(pa.table({
+        "=Spalte": FORMULAS, "Wert": pa.array([-3.5, 1.0, -2.0, 0.5, 7.0, 8.0, 9.0, None]),
+        "Meta": ['"=1+2"', None, None, None, None, None, None, None]}), path)
+    schema = [{"name": "=Spalte", "type": "string"}, {"name": "Wert", "type": "number"},
+              {"name": "Meta", "type": "json"}]
+
+    def export_as(fmt: str) -> list[list[str]]:
+        body = export(path, schema, parse_query([], schema), fmt).read_all()
+        text = body.decode("utf-8-sig")
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=";" if fmt == "csv-de"
+                               else ","))
+
+    german = export_as("csv-de")
+    assert german[0] == ["'=Spalte", "Wert", "Meta"]
+    assert [r[0] for r in german[1:]] == ["'" + f for f in FORMULAS[:6]] + ["ohne Formel", ""]
+    assert [r[1] for r in german[1:]] == ["-3,5", "1", "-2", "0,5", "7", "8", "9", ""]
+    assert german[1][2] == '"=1+2"'  # JSON text starts with a quote: no formula
+    plain = export_as("csv")  # data for programs: as stored
+    assert plain[0][0] == "=Spalte" and [r[0] for r in plain[1:7]] == FORMULAS[:6]
+
+
 def test_export_json_with_filters_limit_offset(table: Path) -> None:
     media, body = exported(table, {"format": "json", "Anzahl__gte": "2", "sort": "-Anzahl",
                                    "limit": "2", "offset": "1"})

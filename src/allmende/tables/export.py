@@ -130,17 +130,37 @@ class _Source:
             yield relation.to_arrow_reader(BATCH_ROWS)
 
 
+#: What makes a spreadsheet read a text cell as a formula (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Column types written as text; numbers, dates and booleans are never neutralized.
+TEXT_TYPES = frozenset({"string", "json"})
+
+
+def neutralized(text: str | None) -> str | None:
+    """A text cell Excel would take for a formula gets a leading apostrophe, which Excel shows
+    as text and hides (OWASP's advice against CSV injection)."""
+    if text and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
 def _csv(source: _Source, columns: Sequence[Column], fmt: str) -> Iterator[bytes]:
+    """``csv`` is data for programs: cells exactly as stored. ``csv-de`` is made for Excel:
+    German numbers, a BOM, and text cells that start like a formula neutralized (regional
+    tables mix many organizations' rows; none may plant a formula everybody opens)."""
     german = fmt == "csv-de"
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if german else ",", lineterminator="\r\n")
-    writer.writerow([c.name for c in columns])
+    writer.writerow([neutralized(c.name) if german else c.name for c in columns])
     yield ("\ufeff" if german else "").encode() + buffer.getvalue().encode()
+    guarded = [german and c.type in TEXT_TYPES for c in columns]
     with source.reader() as reader:
         for batch in reader:
             buffer.seek(0)
             buffer.truncate()
             values = [column_values(batch.column(i), c.type, fmt) for i, c in enumerate(columns)]
+            values = [[neutralized(v) for v in column] if guard else column
+                      for column, guard in zip(values, guarded, strict=True)]
             writer.writerows(zip(*values, strict=True))
             yield buffer.getvalue().encode()
 
