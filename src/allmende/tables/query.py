@@ -31,6 +31,7 @@ enforced for these queries, so a timer interrupts the cursor after ``timeout`` s
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -278,12 +279,33 @@ def _typed(column: Column, text: str) -> Any:
                            ) from None
 
 
-def _parse_int(text: str, minimum: int = 0) -> int:
+#: Counts (limit, offset) fit a BIGINT; version numbers an INTEGER.
+MAX_COUNT = 2**63 - 1
+MAX_VERSION = 2**31 - 1
+_COUNT = re.compile(r"\+?[0-9]+")
+
+
+def _parse_int(text: str, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
+    """A whole number in ASCII digits (``²`` or ``٣`` are no count) within the bounds."""
     value = text.strip()
-    if not value.lstrip("+").isdigit():
+    if not _COUNT.fullmatch(value) or int(value) < minimum:
         raise ValueProblem(msg("„{text}“ ist keine ganze Zahl ≥ {minimum}.", text=text,
                                minimum=minimum))
+    if int(value) > maximum:
+        raise ValueProblem(msg("„{text}“ ist zu groß (höchstens {maximum}).", text=text,
+                               maximum=maximum))
     return int(value)
+
+
+def parse_version(text: str | None) -> int | None:
+    """The ``version`` parameter (default: the latest)."""
+    if text is None or text == "":
+        return None
+    try:
+        return _parse_int(text, minimum=1, maximum=MAX_VERSION)
+    except ValueProblem as problem:
+        raise Invalid(msg("Die Abfrage ist ungültig."),
+                      [FieldError("version", problem.message)]) from None
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:

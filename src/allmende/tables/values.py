@@ -15,7 +15,7 @@ import shapely
 
 from allmende.errors import Message, msg
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
 _GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 _GERMAN_DATETIME = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
 _TRUE = frozenset({"true", "ja", "1", "wahr", "yes"})
@@ -62,8 +62,9 @@ def parse_number(text: str) -> int | float:
     if not _NUMBER.fullmatch(value):
         raise ValueProblem(msg("„{text}“ ist keine Zahl.", text=text))
     value = value.replace(",", ".")
-    if re.fullmatch(r"[+-]?\d+", value):
+    if re.fullmatch(r"[+-]?[0-9]+", value) and -(2**63) <= int(value) < 2**63:
         return int(value)
+    # beyond BIGINT a whole number is compared as a DOUBLE: no stored value can equal it
     number = float(value)
     if not math.isfinite(number):
         raise ValueProblem(msg("„{text}“ ist keine endliche Zahl.", text=text))

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from allmende.errors import FieldError, Invalid
 from allmende.tables import export as exports
 from allmende.tables import query as queries
 from allmende.tables.service import readable_version
@@ -18,12 +17,7 @@ router = APIRouter(tags=["Daten abfragen"])
 
 
 def _version(request: Request) -> int | None:
-    value = request.query_params.get("version")
-    if value is None:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise Invalid(field_errors=[FieldError("version", "Erwartet eine Versionsnummer ab 1.")])
-    return int(value)
+    return queries.parse_version(request.query_params.get("version"))
 
 
 @router.get("/resources/{resource_id}/rows", summary="Zeilen einer Tabelle abfragen",

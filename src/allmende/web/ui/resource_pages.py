@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse
 from allmende.access.policy import Action, Actor, is_allowed
 from allmende.catalog.datasets import get_resource
 from allmende.db.models import Resource, TableVersion, User
-from allmende.errors import FieldError, Invalid
-from allmende.tables.query import FORMATS, RESERVED, parse_query, select_rows
+from allmende.errors import Invalid
+from allmende.tables.query import FORMATS, RESERVED, parse_query, parse_version, select_rows
 from allmende.tables.service import readable_version, version_history
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.ui.ingest_options import DELIMITER_NAMES, FORMAT_LABELS
@@ -50,11 +50,7 @@ def _page(value: str | None) -> int:
 
 
 def _version_number(value: str | None) -> int | None:
-    if value is None or value == "":
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise Invalid(field_errors=[FieldError("version", "Erwartet eine Versionsnummer ab 1.")])
-    return int(value)
+    return parse_version(value)
 
 
 def geometry_text(value: Any) -> str:
