@@ -343,9 +343,21 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
     assert [v.version for v in _versions(platform, plain[3])] == [1]
     assert _versions(platform, regional)[-1].version == regional_before
 
+    # what dead processes leave without a job to reclaim: a scratch folder, an upload that
+    # never became a job; a running worker removes both, not only a restart
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    scratch = store.scratch_root(platform.settings.data_dir)
+    (scratch / f"work-{socket.gethostname()}-{dead}-0123456789abcdef").mkdir()
+    orphan = scratch / store.UPLOADS / "verwaist.upload"
+    orphan.write_text("Messstelle;Wert\n")
+    os.utime(orphan, (time.time() - 3600, time.time() - 3600))
+
     rescuer = cluster.worker()
     _wait(_ended(platform, None), "the interrupted jobs (and those they queued) did not end",
           rescuer)
+    _wait(lambda: not orphan.exists() and not _scratch_left(platform),
+          "the running worker did not remove the dead process's leftovers", rescuer)
     jobs = _jobs(platform, job_ids)
     assert [j.status for j in jobs] == ["done", "failed", "done", "done", "done", "done"], \
         [(j.status, j.error) for j in jobs]

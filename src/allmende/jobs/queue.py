@@ -188,6 +188,12 @@ def reclaim_stale(session: Session, data_dir: Path, stale_after: dt.timedelta,
     return reclaimed
 
 
+def staged_in_use(session: Session) -> list[str]:
+    """The staged uploads of jobs that are queued or running (retries need them)."""
+    payloads = session.scalars(select(Job.payload).where(Job.status.in_((QUEUED, RUNNING))))
+    return [p["upload"] for p in payloads if isinstance((p or {}).get("upload"), str)]
+
+
 def referenced_paths(session: Session, paths: list[str] | None = None) -> list[str]:
     """Which of these paths (default: all) a table version or a harmonized table points to."""
     if paths == []:

@@ -163,18 +163,27 @@ def recover(platform: Platform) -> list[Path]:
     what else dead attempts left (scratch folders, files no row points to)."""
     reclaim(platform)
     with platform.db.sessions() as session:
-        referenced = queue.referenced_paths(session)
-    return store.sweep(platform.settings.data_dir, referenced)
+        referenced, staged = queue.referenced_paths(session), queue.staged_in_use(session)
+    return store.sweep(platform.settings.data_dir, referenced, staged)
+
+
+def tidy(platform: Platform) -> list[Path]:
+    """What every worker does now and then: take back jobs of dead workers, remove scratch
+    folders of dead processes and uploads no job waits for."""
+    reclaim(platform)
+    with platform.db.sessions() as session:
+        staged = queue.staged_in_use(session)
+    return store.sweep_scratch(platform.settings.data_dir, staged)
 
 
 def run_until(platform: Platform, stop: threading.Event, poll_seconds: float = 1.0) -> None:
     """Work through the queue until ``stop`` is set; wait ``poll_seconds`` when it is empty.
-    Every few seconds (a quarter of the stale limit) look for jobs of dead workers."""
+    Every few seconds (a quarter of the stale limit) tidy up after dead workers."""
     every = platform.settings.job_stale_seconds / 4
-    next_reclaim = 0.0
+    next_tidy = 0.0
     while not stop.is_set():
-        if time.monotonic() >= next_reclaim:
-            reclaim(platform)
-            next_reclaim = time.monotonic() + every
+        if time.monotonic() >= next_tidy:
+            tidy(platform)
+            next_tidy = time.monotonic() + every
         if not run_once(platform):
             stop.wait(poll_seconds)

@@ -25,6 +25,8 @@ from allmende import sql
 
 TABLES = "tables"
 SCRATCH = "tmp"
+#: Uploads waiting for their ingest job, inside the scratch folder.
+UPLOADS = "uploads"
 #: Scratch folders of attempts (``ingest-`` was the name before attempts had tokens).
 SCRATCH_PREFIXES = ("work", "ingest")
 # Unreferenced files younger than this may belong to an ingest another process is finishing.
@@ -105,12 +107,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _on_this_host(folder: Path) -> bool:
+    parts = folder.name.split("-")
+    return len(parts) >= 4 and "-".join(parts[1:-2]) == socket.gethostname()
+
+
 def _owner_gone(folder: Path) -> bool:
     """Scratch folders are named ``work-<host>-<pid>-…``; on this host, a dead pid means
     the attempt was killed."""
     parts = folder.name.split("-")
-    if len(parts) < 4 or parts[0] not in SCRATCH_PREFIXES \
-            or "-".join(parts[1:-2]) != socket.gethostname():
+    if parts[0] not in SCRATCH_PREFIXES or not _on_this_host(folder):
         return False
     try:
         os.kill(int(parts[-2]), 0)
@@ -145,22 +151,42 @@ def remove_unreferenced(data_dir: Path, paths: Iterable[str], referenced: Iterab
     return removed
 
 
-def sweep(data_dir: Path, referenced: Iterable[str], older_than: float = STALE_SECONDS
-          ) -> list[Path]:
-    """Remove what interrupted ingests left: scratch folders of dead processes (or older than
-    ``older_than`` seconds), staging files and Parquet files no version row points to (once
-    they are older than ``older_than``, so another process's ingest that is about to commit is
-    spared). Returns what was removed."""
-    keep = {(data_dir / p).resolve() for p in referenced}
-    limit = time.time() - older_than
-    removed: list[Path] = []
+#: Scratch folders of another host are removed only when this old (its processes are unknown).
+FOREIGN_SCRATCH_SECONDS = 24 * 3600
+
+
+def sweep_scratch(data_dir: Path, staged_in_use: Iterable[str],
+                  older_than: float = STALE_SECONDS) -> list[Path]:
+    """Remove scratch folders whose process died (this host) or that are a day old (another
+    host's), and staged uploads no queued or running job needs that were last written more
+    than ``older_than`` seconds ago (younger ones may still be arriving)."""
     scratch = scratch_root(data_dir)
-    folders = [f for prefix in SCRATCH_PREFIXES for f in scratch.glob(f"{prefix}-*")] \
-        if scratch.exists() else []
-    for folder in sorted(folders):
-        if _owner_gone(folder) or folder.stat().st_mtime < limit:
+    if not scratch.exists():
+        return []
+    removed: list[Path] = []
+    now = time.time()
+    for folder in sorted(f for prefix in SCRATCH_PREFIXES for f in scratch.glob(f"{prefix}-*")):
+        if _owner_gone(folder) or (not _on_this_host(folder)
+                                   and folder.stat().st_mtime < now - FOREIGN_SCRATCH_SECONDS):
             _remove(folder)
             removed.append(folder)
+    keep = {Path(p).resolve() for p in staged_in_use}
+    uploads = scratch / UPLOADS
+    for staged in sorted(uploads.glob("*.upload")) if uploads.exists() else []:
+        if staged.resolve() not in keep and staged.stat().st_mtime < now - older_than:
+            staged.unlink(missing_ok=True)
+            removed.append(staged)
+    return removed
+
+
+def sweep(data_dir: Path, referenced: Iterable[str], staged_in_use: Iterable[str],
+          older_than: float = STALE_SECONDS) -> list[Path]:
+    """What :func:`sweep_scratch` removes, and Parquet files no row points to once they are
+    older than ``older_than`` (so another process's attempt about to commit is spared).
+    Walks every table file: run at start-up, not in a loop."""
+    removed = sweep_scratch(data_dir, staged_in_use, older_than)
+    keep = {(data_dir / p).resolve() for p in referenced}
+    limit = time.time() - older_than
     tables = tables_dir(data_dir)
     for path in sorted(tables.rglob("*.parquet*")) if tables.exists() else []:
         if path.resolve() not in keep and path.stat().st_mtime < limit:
