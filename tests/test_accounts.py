@@ -11,7 +11,7 @@ from sqlalchemy import select, text, update
 
 from allmende.access import accounts
 from allmende.catalog import organizations
-from allmende.db.models import ApiToken, User
+from allmende.db.models import ApiToken, LoginFailure, User, UserSession, utcnow
 from allmende.errors import Conflict, Invalid, NotFound, Unauthorized
 from support import OPERATOR, PASSWORD, dataset_body
 
@@ -256,3 +256,65 @@ def test_bearer_token_needs_no_csrf_even_with_a_session_cookie(client, world):
                            headers=world.auth("editor"))
     # The bearer token wins: the editor acts (the member could not create), and no CSRF check.
     assert response.status_code == 201, response.text
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(client, world):
+    assert _login(client, "editor@test.allmende.de").status_code == 303
+    copied = dict(client.cookies)
+    assert client.get("/api/v1/me").json()["email"] == "editor@test.allmende.de"
+    page = client.get("/account/tokens", headers={"accept": "text/html"})
+    token = CSRF_FIELD.search(page.text).group(1)
+    assert client.post("/logout", data={"csrf_token": token},
+                       follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    client.cookies.update(copied)  # the cookie as it was before signing out
+    assert client.get("/api/v1/me").json()["email"] is None
+    assert client.get("/account/tokens", follow_redirects=False).status_code == 303
+
+
+def test_expired_sessions_are_not_accepted(client, world, platform):
+    assert _login(client, "editor@test.allmende.de").status_code == 303
+    with platform.db.session() as session:
+        for sign_in in session.query(UserSession):
+            sign_in.expires_at = utcnow() - dt.timedelta(seconds=1)
+    assert client.get("/api/v1/me").json()["email"] is None
+
+
+def test_guessing_passwords_is_throttled_per_account(client, world):
+    for _ in range(accounts.MAX_FAILURES_PER_ACCOUNT):
+        assert _login(client, "editor@test.allmende.de", "falsch-falsch-falsch"
+                      ).status_code == 401
+    refused = _login(client, "editor@test.allmende.de", PASSWORD)  # even the right one
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+    assert "Zu viele fehlgeschlagene Anmeldungen für dieses Konto" in refused.text
+    # other accounts are not locked out by it
+    assert _login(client, "member@test.allmende.de").status_code == 303
+
+
+def test_guessing_across_accounts_is_throttled_per_address(client, world):
+    for n in range(accounts.MAX_FAILURES_PER_ADDRESS):
+        assert _login(client, f"raten-{n}@test.allmende.de", "falsch").status_code == 401
+    refused = _login(client, "editor@test.allmende.de", PASSWORD)
+    assert refused.status_code == 429 and "von Ihrer Adresse" in refused.text
+
+
+def test_a_successful_sign_in_clears_the_account_s_failures(client, world, platform):
+    for _ in range(accounts.MAX_FAILURES_PER_ACCOUNT - 1):
+        _login(client, "editor@test.allmende.de", "falsch-falsch-falsch")
+    assert _login(client, "editor@test.allmende.de").status_code == 303
+    with platform.db.sessions() as session:
+        assert session.query(LoginFailure).filter_by(
+            email="editor@test.allmende.de").count() == 0
+
+
+@pytest.mark.parametrize("who, status", [("editor", 200), ("admin", 200), ("member", 404),
+                                         ("bochum-editor", 404), (None, 404)])
+def test_jobs_are_read_by_their_creator_and_their_organization_s_admins(client, world, who,
+                                                                        status):
+    assert client.post("/api/v1/datasets", json=dataset_body(),
+                       headers=world.auth("editor")).status_code == 201
+    job = client.post("/api/v1/datasets/ladesaeulen/resources", headers=world.auth("editor"),
+                      files={"file": ("a.csv", b"a;b\n1;2\n", "text/csv")}).json()["id"]
+    answer = client.get(f"/api/v1/jobs/{job}", headers=world.auth(who))
+    assert answer.status_code == status, answer.text

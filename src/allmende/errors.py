@@ -137,3 +137,11 @@ class Invalid(AllmendeError):
                  field_errors: list[FieldError] | None = None,
                  code: str = "invalid") -> None:
         super().__init__(message, code, 422, field_errors or [])
+
+
+class TooManyRequests(AllmendeError):
+    """HTTP 429: try again after ``retry_after`` seconds (sent as ``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after: int, code: str = "too_many_requests") -> None:
+        super().__init__(message, code, 429)
+        self.retry_after = retry_after

@@ -11,12 +11,28 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import ROLES, Action, Actor, authorize
-from allmende.db.models import ApiToken, Membership, Organization, User, utcnow
-from allmende.errors import Conflict, FieldError, Invalid, NotFound, Unauthorized
+from allmende.db.models import (
+    ApiToken,
+    LoginFailure,
+    Membership,
+    Organization,
+    User,
+    UserSession,
+    utcnow,
+)
+from allmende.errors import (
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    msg,
+)
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "alm_"  # noqa: S105 - a marker, not a secret
@@ -74,19 +90,81 @@ def get_user(session: Session, email: str) -> User:
     return user
 
 
-def authenticate(session: Session, email: str, password: str) -> User:
-    """Check a password; the error never tells whether the account exists."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+#: Failed sign-ins counted over this window: per account, and per address (a caller trying
+#: many accounts).
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+
+
+def authenticate(session: Session, email: str, password: str, address: str = "") -> User:
+    """Check a password; the error never tells whether the account exists. After
+    :data:`MAX_FAILURES_PER_ACCOUNT` failures for one account (or
+    :data:`MAX_FAILURES_PER_ADDRESS` from one address) within :data:`FAILURE_WINDOW`, further
+    tries are refused with 429 until the oldest counted failure leaves the window. A failure
+    is added to the session: the caller that answers it commits."""
+    email = email.strip().lower()
+    _throttle(session, email, address)
+    user = session.scalar(select(User).where(User.email == email))
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None or not user.is_active:
+        session.add(LoginFailure(email=email[:300], address=address[:100]))
+        session.flush()
         raise Unauthorized("E-Mail-Adresse oder Passwort ist falsch.", "bad_credentials")
+    session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     user.last_login_at = utcnow()
     return user
+
+
+def _throttle(session: Session, email: str, address: str) -> None:
+    since = utcnow() - FAILURE_WINDOW
+    for column, value, limit, template in (
+            (LoginFailure.email, email, MAX_FAILURES_PER_ACCOUNT,
+             "Zu viele fehlgeschlagene Anmeldungen für dieses Konto. Bitte versuchen Sie es in "
+             "{minutes} Minuten erneut."),
+            (LoginFailure.address, address, MAX_FAILURES_PER_ADDRESS,
+             "Zu viele fehlgeschlagene Anmeldungen von Ihrer Adresse. Bitte versuchen Sie es in "
+             "{minutes} Minuten erneut.")):
+        times = list(session.scalars(select(LoginFailure.at).where(
+            column == value, LoginFailure.at >= since).order_by(LoginFailure.at)))
+        if value and len(times) >= limit:
+            wait = times[-limit] + FAILURE_WINDOW - utcnow()
+            seconds = max(1, int(wait.total_seconds()) + 1)
+            raise TooManyRequests(msg(template, minutes=max(1, round(seconds / 60))), seconds,
+                                  "login_throttled")
+
+
+#: How long a browser sign-in lasts (the cookie's lifetime too).
+SESSION_LIFETIME = dt.timedelta(days=14)
+
+
+def start_session(session: Session, user: User) -> str:
+    """A new browser sign-in; returns the token for the cookie (only its hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_token_hash(token), user_id=user.id,
+                            expires_at=utcnow() + SESSION_LIFETIME))
+    session.flush()
+    return token
+
+
+def user_for_session(session: Session, token: str) -> User | None:
+    """The active user of a sign-in that was neither ended nor has expired."""
+    found = session.scalar(select(UserSession).where(
+        UserSession.token_hash == _token_hash(token)))
+    if found is None or found.expires_at < utcnow():
+        return None
+    user = session.get(User, found.user_id)
+    return user if user is not None and user.is_active else None
+
+
+def end_session(session: Session, token: str) -> None:
+    """Sign out: the token is worthless from now on, wherever a copy of the cookie is."""
+    session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
 
 
 def set_membership(

@@ -155,9 +155,11 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
         case Action.CREATE_ORGANIZATION | Action.MANAGE_USERS | Action.MANAGE_SCHEMAS:
             return actor.is_sysadmin
         case Action.READ_JOB:
-            # a job is its creator's; jobs the platform queued itself only sysadmins read
-            return actor.is_sysadmin or (actor.is_authenticated and
-                                         target.created_by_id == actor.user_id)  # type: ignore[union-attr]
+            # a job is its creator's and its organization's admins'; jobs the platform queued
+            # for nobody in particular only sysadmins read
+            return actor.is_sysadmin or (actor.is_authenticated and (
+                target.created_by_id == actor.user_id  # type: ignore[union-attr]
+                or actor.role_in(target.organization_id) == "admin"))  # type: ignore[union-attr,arg-type]
         case Action.MANAGE_OWN_ACCOUNT:
             return actor.is_authenticated
     raise ValueError(f"unknown action {action}")

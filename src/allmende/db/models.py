@@ -128,6 +128,32 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None]
 
 
+class UserSession(Base):
+    """A browser sign-in; the cookie carries the token, the database only its SHA-256."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+
+class LoginFailure(Base):
+    """A failed sign-in: the account asked for and the caller's address."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(300))
+    address: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_login_failures_email_at", "email", "at"),
+                      Index("ix_login_failures_address_at", "address", "at"))
+
+
 class Dataset(Base):
     __tablename__ = "datasets"
 
@@ -249,6 +275,8 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None]
     heartbeat_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+    # The organization the job works for: its admins may read the job.
+    organization_id: Mapped[int | None] = mapped_column(Integer)
     # Files (relative to the data directory) the running attempt is about to publish; whoever
     # reclaims the job after its worker died removes those no database row points to.
     outputs: Mapped[list[Any] | None] = mapped_column(JSON)
@@ -352,6 +380,6 @@ class CatalogState(Base):
 
 __all__ = [
     "Activity", "ApiToken", "Base", "CatalogState", "Consolidation", "Dataset", "Job",
-    "Membership", "Organization", "QualityReport", "Resource", "ResourceMapping", "SharedSchema",
-    "TableVersion", "User", "utcnow",
+    "LoginFailure", "Membership", "Organization", "QualityReport", "Resource", "ResourceMapping",
+    "SharedSchema", "TableVersion", "User", "UserSession", "utcnow",
 ]

@@ -231,7 +231,8 @@ def save_mapping(platform: Platform, session: Session, actor: Actor, resource_id
     datasets.record_change(session, actor, resource.dataset, "mapping_saved", {
         "resource": [None, resource.name], "schema": [None, mapping.schema_name],
         "mapping_version": [None, number]})
-    queue.enqueue(session, "harmonize", {"resource": resource.id}, actor)
+    queue.enqueue(session, "harmonize", {"resource": resource.id}, actor,
+                  resource.dataset.organization_id)
     return saved
 
 

@@ -167,7 +167,8 @@ def _queue_harmonization(session: Session, actor: Actor, resource: Resource) -> 
     """A mapped resource's new version is mapped and validated again, in the background."""
     if session.scalar(select(ResourceMapping.id).where(
             ResourceMapping.resource_id == resource.id).limit(1)) is not None:
-        queue.enqueue(session, "harmonize", {"resource": resource.id}, actor)
+        queue.enqueue(session, "harmonize", {"resource": resource.id}, actor,
+                      resource.dataset.organization_id)
 
 
 def _remember(resource: Resource, options: ReadOptions, original_name: str) -> None:

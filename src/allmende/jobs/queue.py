@@ -23,8 +23,12 @@ MAX_ATTEMPTS = 3
 TEMPLATE_KEY = "i18n"
 
 
-def enqueue(session: Session, kind: str, payload: dict[str, Any], actor: Actor) -> Job:
-    job = Job(kind=kind, payload=payload, status=QUEUED, created_by_id=actor.user_id)
+def enqueue(session: Session, kind: str, payload: dict[str, Any], actor: Actor,
+            organization_id: int | None = None) -> Job:
+    """Queue a job for ``actor``; the admins of ``organization_id`` (the organization whose
+    data it works on) may read it too."""
+    job = Job(kind=kind, payload=payload, status=QUEUED, created_by_id=actor.user_id,
+              organization_id=organization_id)
     session.add(job)
     session.flush()
     return job

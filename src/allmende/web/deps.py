@@ -50,14 +50,17 @@ def check_csrf(request: Request, submitted: str | None) -> None:
                         "Bitte laden Sie die Seite neu und versuchen Sie es erneut.", "csrf")
 
 
+#: The cookie session's key of the sign-in token (see accounts.start_session).
+SIGN_IN = "sign_in"
+
+
 def _session_user(request: Request, session: Session) -> User | None:
-    user_id = request.session.get("user_id")
-    if user_id is None:
+    token = request.session.get(SIGN_IN)
+    if not isinstance(token, str):
         return None
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
+    user = accounts.user_for_session(session, token)
+    if user is None:  # signed out elsewhere, expired or deactivated
         request.session.clear()
-        return None
     return user
 
 

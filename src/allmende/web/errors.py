@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from allmende.catalog.validation import field_errors
-from allmende.errors import AllmendeError, FieldError, Invalid, msg
+from allmende.errors import AllmendeError, FieldError, Invalid, TooManyRequests, msg
 from allmende.jobs import queue
 from allmende.web.i18n import api_language_of, language_of, localize
 from allmende.web.ui.render import render_error
@@ -62,12 +62,21 @@ def _wants_html(request: Request) -> bool:
         "text/html" in request.headers.get("accept", "")
 
 
+def _headers(error: AllmendeError) -> dict[str, str]:
+    if error.status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, TooManyRequests):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
+
+
 def _respond(request: Request, error: AllmendeError) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
     if _wants_html(request):
-        return render_error(request, _localized(error, language_of(request)))
+        page = render_error(request, _localized(error, language_of(request)))
+        page.headers.update(_headers(error))
+        return page
     body = error_body(error, api_language_of(request))
-    return JSONResponse(body, status_code=error.status, headers=headers)
+    return JSONResponse(body, status_code=error.status, headers=_headers(error))
 
 
 def install(app: FastAPI) -> None:

@@ -61,7 +61,7 @@ async def upload(name: str, request: Request, session: SessionDep, actor: ActorD
     """Answers 202 with a job; poll `GET /api/v1/jobs/{id}` until it is `done` (its `result`
     names the new version) or `failed` (its `error` says what is wrong and where). Who may
     not upload here is refused before a byte of the file is read."""
-    await run_in_threadpool(datasets.check_editable, session, actor, name)
+    dataset = await run_in_threadpool(datasets.check_editable, session, actor, name)
     folder = store.scratch_root(platform.settings.data_dir) / store.UPLOADS
     received = await receive(request, folder, platform.settings.upload_limit_bytes)
     try:
@@ -71,7 +71,8 @@ async def upload(name: str, request: Request, session: SessionDep, actor: ActorD
         options = _options(received.fields)
         job = await run_in_threadpool(queue.enqueue, session, "ingest", {
             "dataset": name, "upload": str(staged.path), "filename": staged.filename,
-            "resource_name": received.fields.get("name") or None, "options": options}, actor)
+            "resource_name": received.fields.get("name") or None, "options": options}, actor,
+            dataset.organization_id)
     except BaseException:
         received.discard()
         raise

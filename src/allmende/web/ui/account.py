@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from allmende.access import accounts
 from allmende.errors import Unauthorized
-from allmende.web.deps import ActorDep, SessionDep, check_csrf
+from allmende.web.deps import SIGN_IN, ActorDep, SessionDep, check_csrf
 from allmende.web.ui.common import FormDep, login_redirect, redirect
 from allmende.web.ui.helpers import safe_next
 from allmende.web.ui.render import render
@@ -29,20 +29,24 @@ def login(request: Request, form: FormDep, session: SessionDep, actor: ActorDep)
     check_csrf(request, str(form.get("csrf_token") or ""))
     email = str(form.get("email") or "")
     target = safe_next(str(form.get("next") or ""))
+    address = request.client.host if request.client else ""
     try:
-        user = accounts.authenticate(session, email, str(form.get("password") or ""))
-    except Unauthorized:
+        user = accounts.authenticate(session, email, str(form.get("password") or ""), address)
+    except Unauthorized:  # answered here, so the failure counted for throttling is committed
         return render(request, "login.html", {"next": target, "email": email, "failed": True},
                       status_code=401, actor=actor)
     request.session.clear()
-    request.session["user_id"] = user.id
+    request.session[SIGN_IN] = accounts.start_session(session, user)
     request.session["csrf"] = secrets.token_urlsafe(32)
     return redirect(target)
 
 
 @router.post("/logout")
-def logout(request: Request, form: FormDep) -> Response:
+def logout(request: Request, form: FormDep, session: SessionDep) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
+    token = request.session.get(SIGN_IN)
+    if isinstance(token, str):
+        accounts.end_session(session, token)
     request.session.clear()
     return redirect("/")
 
