@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -122,21 +123,31 @@ def authenticate(session: Session, email: str, password: str, address: str = "")
 
 
 def _throttle(session: Session, email: str, address: str) -> None:
-    since = utcnow() - FAILURE_WINDOW
-    for column, value, limit, template in (
-            (LoginFailure.email, email, MAX_FAILURES_PER_ACCOUNT,
-             "Zu viele fehlgeschlagene Anmeldungen für dieses Konto. Bitte versuchen Sie es in "
-             "{minutes} Minuten erneut."),
-            (LoginFailure.address, address, MAX_FAILURES_PER_ADDRESS,
-             "Zu viele fehlgeschlagene Anmeldungen von Ihrer Adresse. Bitte versuchen Sie es in "
-             "{minutes} Minuten erneut.")):
-        times = list(session.scalars(select(LoginFailure.at).where(
-            column == value, LoginFailure.at >= since).order_by(LoginFailure.at)))
-        if value and len(times) >= limit:
-            wait = times[-limit] + FAILURE_WINDOW - utcnow()
-            seconds = max(1, int(wait.total_seconds()) + 1)
-            raise TooManyRequests(msg(template, minutes=max(1, round(seconds / 60))), seconds,
-                                  "login_throttled")
+    wait = _wait(session, LoginFailure.email, email, MAX_FAILURES_PER_ACCOUNT)
+    if wait:
+        raise TooManyRequests(msg(
+            "Zu viele fehlgeschlagene Anmeldungen für dieses Konto. Bitte versuchen Sie es in "
+            "{minutes} Minuten erneut.", minutes=max(1, round(wait / 60))), wait,
+            "login_throttled")
+    wait = _wait(session, LoginFailure.address, address, MAX_FAILURES_PER_ADDRESS)
+    if wait:
+        raise TooManyRequests(msg(
+            "Zu viele fehlgeschlagene Anmeldungen von Ihrer Adresse. Bitte versuchen Sie es in "
+            "{minutes} Minuten erneut.", minutes=max(1, round(wait / 60))), wait,
+            "login_throttled")
+
+
+def _wait(session: Session, column: Any, value: str, limit: int) -> int:
+    """Seconds until fewer than ``limit`` failures with ``column == value`` lie in the window
+    (0: none to wait)."""
+    if not value:
+        return 0
+    times = list(session.scalars(select(LoginFailure.at).where(
+        column == value, LoginFailure.at >= utcnow() - FAILURE_WINDOW).order_by(
+        LoginFailure.at)))
+    if len(times) < limit:
+        return 0
+    return max(1, int((times[-limit] + FAILURE_WINDOW - utcnow()).total_seconds()) + 1)
 
 
 #: How long a browser sign-in lasts (the cookie's lifetime too).
