@@ -192,14 +192,18 @@ def test_who_may_upload(client, world):
     assert not list(uploads.glob("*")) if uploads.exists() else True
 
 
-def test_jobs_are_visible_only_to_who_started_them(client, world):
+def test_jobs_are_visible_only_to_who_started_them_and_their_organization_s_admins(client,
+                                                                                  world):
     editor = world.auth("editor")
     _dataset(client, editor)
     job = _upload(client, editor, "parks", "p.csv", PARKS_V1).json()
     _wait(client, editor, job["id"])
     assert client.get(f"/api/v1/jobs/{job['id']}").status_code in (401, 404)
     assert client.get(f"/api/v1/jobs/{job['id']}",
-                      headers=world.auth("admin")).status_code == 404
+                      headers=world.auth("admin")).status_code == 200
+    for other in ("member", "bochum-editor"):
+        assert client.get(f"/api/v1/jobs/{job['id']}",
+                          headers=world.auth(other)).status_code == 404
     assert client.get(f"/api/v1/jobs/{job['id']}",
                       headers=world.auth("sysadmin")).status_code == 200
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     inprocess_worker: bool = Field(
         default=True, description="Run background jobs inside `allmende serve` (embedded "
                                   "default); set false when `allmende worker` processes run")
+    download_slots: int = Field(
+        default=4, ge=1, description="Downloads (format=…) one web process builds at once")
+    download_slots_per_client: int = Field(
+        default=2, ge=1, description="Downloads one client address may run at once")
     job_heartbeat_seconds: float = Field(
         default=10.0, gt=0, description="How often a running job tells it is alive")
     job_stale_seconds: float = Field(

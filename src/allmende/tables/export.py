@@ -6,9 +6,11 @@ written out batch by batch, so memory stays flat however large the table is. XLS
 xlsxwriter in constant-memory mode in a temporary file that is streamed and then deleted.
 
 ``export()`` does all validation eagerly (unknown format → 422, GeoJSON without geometry → 400,
-XLSX beyond the sheet limit → 413), so the caller can still answer with an error status; the
-query itself runs when the first chunk is requested. Exports have no time limit by default
-(``timeout=None``): they are bounded by the data, not by a runaway query shape.
+XLSX beyond :data:`XLSX_MAX_CELLS` → 413), so the caller can still answer with an error
+status; the query itself runs when the first chunk is requested. Exports have no time limit by
+default (``timeout=None``): they are bounded by the data, not by a runaway query shape. They
+stop between two batches once ``cancelled`` is set (the client went away): an abandoned
+download costs at most one more batch, also while an XLSX file is still being built.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import io
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +50,8 @@ from allmende.tables.values import column_values, thousands
 
 BATCH_ROWS = 16_384
 XLSX_MAX_ROWS = 1_048_575  # 1,048,576 sheet rows minus the header
+#: Building an XLSX costs about 5 µs of CPU per cell; beyond this many cells CSV or Parquet.
+XLSX_MAX_CELLS = 2_000_000
 XLSX_MAX_STRING = 32_767
 FILE_CHUNK = 1 << 20
 
@@ -76,9 +81,15 @@ class ExportStream:
         return b"".join(self.chunks)
 
 
+class ExportCancelled(Exception):
+    """The export was abandoned (its client went away) and stopped."""
+
+
 def export(path: PathLike, schema: SchemaLike, query: RowQuery, format: str | None = None,
-           *, timeout: float | None = None) -> ExportStream:
-    """The selection of ``query`` as a file in ``format`` (default: ``query.format``)."""
+           *, timeout: float | None = None,
+           cancelled: threading.Event | None = None) -> ExportStream:
+    """The selection of ``query`` as a file in ``format`` (default: ``query.format``); it stops
+    with :class:`ExportCancelled` between two batches once ``cancelled`` is set."""
     fmt = format or query.format
     if fmt not in FORMATS:
         raise Invalid(msg("Die Abfrage ist ungültig."), [FieldError(
@@ -95,16 +106,16 @@ def export(path: PathLike, schema: SchemaLike, query: RowQuery, format: str | No
         columns = [geometry, *(c for c in columns if c != geometry)]
     check_envelope(path, query)
     if fmt == "xlsx":
-        _check_xlsx_size(path, table, query, timeout)
+        _check_xlsx_size(path, table, query, len(columns), timeout)
     sql, params = selection_sql(table, query, columns, query.limit, query.offset)
-    source = _Source(os.fspath(path), sql, params, timeout)
+    source = _Source(os.fspath(path), sql, params, timeout, cancelled or threading.Event())
     writers = {"csv": _csv, "csv-de": _csv, "json": _json, "geojson": _geojson,
                "parquet": _parquet, "xlsx": _xlsx}
     chunks = writers[fmt](source, columns, fmt)
     return ExportStream(MEDIA_TYPES[fmt], SUFFIXES[fmt], chunks)
 
 
-def _check_xlsx_size(path: PathLike, table: TableSchema, query: RowQuery,
+def _check_xlsx_size(path: PathLike, table: TableSchema, query: RowQuery, columns: int,
                      timeout: float | None) -> None:
     rows = max(count_rows(path, table, query, timeout=timeout) - (query.offset or 0), 0)
     if query.limit is not None:
@@ -114,6 +125,12 @@ def _check_xlsx_size(path: PathLike, table: TableSchema, query: RowQuery,
                            "höchstens {maximum}. Laden Sie sie als CSV oder Parquet herunter "
                            "oder grenzen Sie sie mit Filtern ein.", rows=thousands(rows),
                            maximum=thousands(XLSX_MAX_ROWS)), code="too_many_rows_for_xlsx")
+    if rows * columns > XLSX_MAX_CELLS:
+        raise TooLarge(msg("Die Auswahl hat {rows} Zeilen × {columns} Spalten; als Excel-Datei "
+                           "liefern wir höchstens {maximum} Zellen. Laden Sie sie als CSV oder "
+                           "Parquet herunter, oder wählen Sie mit fields= und Filtern weniger "
+                           "aus.", rows=thousands(rows), columns=columns,
+                           maximum=thousands(XLSX_MAX_CELLS)), code="too_many_cells_for_xlsx")
 
 
 @dataclass
@@ -122,12 +139,30 @@ class _Source:
     sql: str
     params: list[Any]
     timeout: float | None
+    cancelled: threading.Event
 
     @contextmanager
-    def reader(self) -> Iterator[pa.RecordBatchReader]:
+    def reader(self) -> Iterator[_Batches]:
+        """The selection's record batches, stopping once the export is cancelled."""
         with cursor(self.timeout) as cur:
             relation = cur.sql(self.sql, params=[self.path, *self.params])
-            yield relation.to_arrow_reader(BATCH_ROWS)
+            yield _Batches(relation.to_arrow_reader(BATCH_ROWS), self.cancelled)
+
+
+@dataclass
+class _Batches:
+    reader: pa.RecordBatchReader
+    cancelled: threading.Event
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.reader.schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        for batch in self.reader:
+            if self.cancelled.is_set():
+                raise ExportCancelled()
+            yield batch
 
 
 #: What makes a spreadsheet read a text cell as a formula (OWASP, "CSV injection").

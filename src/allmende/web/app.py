@@ -22,6 +22,7 @@ from allmende.web.api import harmonize as harmonize_api
 from allmende.web.api import organizations as organizations_api
 from allmende.web.api import rows as rows_api
 from allmende.web.api import uploads as uploads_api
+from allmende.web.downloads import DownloadSlots
 from allmende.web.multipart import CloseUnreadBodies
 from allmende.web.ui import routes as ui_routes
 
@@ -57,6 +58,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan,
     )
     app.state.platform = platform
+    app.state.download_slots = DownloadSlots(platform.settings.download_slots,
+                                             platform.settings.download_slots_per_client)
     app.add_middleware(
         SessionMiddleware, secret_key=platform.settings.session_secret(),
         session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="lax",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ from fastapi.responses import Response, StreamingResponse
 
 from allmende.tables import export as exports
 from allmende.tables import query as queries
-from allmende.tables.service import readable_version
+from allmende.tables.service import ReadableVersion, readable_version
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.downloads import DownloadSlots, stream
 
 router = APIRouter(tags=["Daten abfragen"])
 
@@ -32,14 +34,28 @@ def rows(resource_id: str, request: Request, session: SessionDep, actor: ActorDe
                              _version(request))
     query = queries.parse_query(request.query_params, table.schema)
     if request.query_params.get("format"):
-        stream = exports.export(table.path, table.schema, query,
-                                request.query_params["format"])
-        name = stream.filename(f"{Path(table.resource_name).stem}-v{table.version}")
-        return StreamingResponse(stream.chunks, media_type=stream.media_type,
-                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return _download(request, table, query)
     # JSON bytes directly: FastAPI's generic encoder walks every cell (13 ms per 100-row page)
     return Response(queries.page_json(table.path, table.schema, query),
                     media_type="application/json")
+
+
+def _download(request: Request, table: ReadableVersion, query: queries.RowQuery
+              ) -> StreamingResponse:
+    """The selection as a file, in one of the server's download slots."""
+    slots: DownloadSlots = request.app.state.download_slots
+    release = slots.take(request.client.host if request.client else "")
+    cancelled = threading.Event()
+    try:
+        exported = exports.export(table.path, table.schema, query,
+                                  request.query_params["format"], cancelled=cancelled)
+    except BaseException:
+        release()
+        raise
+    name = exported.filename(f"{Path(table.resource_name).stem}-v{table.version}")
+    return StreamingResponse(stream(exported.chunks, cancelled, release),
+                             media_type=exported.media_type,
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/resources/{resource_id}/distinct/{column}",

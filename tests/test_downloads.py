@@ -1,0 +1,131 @@
+"""Downloads cannot flood the machine: XLSX is bounded in cells, a client and the server run a
+bounded number of downloads at once (429 with Retry-After beyond), and a download whose client
+went away stops at its next batch — also while an XLSX file is still being built."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from allmende.catalog import datasets
+from allmende.ingest.service import IngestRequest, ingest
+from allmende.platform import Platform
+from allmende.web.app import create_app
+from support import OPERATOR, World, dataset_body
+
+COLUMNS = 12
+
+
+def _big_csv(path: Path, rows: int) -> None:
+    head = ";".join(f"Spalte {c}" for c in range(COLUMNS))
+    with path.open("w", encoding="utf-8") as out:
+        out.write(head + "\n")
+        for n in range(rows):
+            out.write(";".join(f"Wert {n} {c}" for c in range(COLUMNS)) + "\n")
+
+
+@pytest.fixture
+def big(platform: Platform, tmp_path: Path) -> str:
+    """A table of 160,000 rows × 12 text columns (1.9 million cells: just below the XLSX
+    bound, and many seconds of work to build as XLSX)."""
+    World(platform)
+    source = tmp_path / "gross.csv"
+    _big_csv(source, 160_000)
+    with platform.db.session() as session:
+        datasets.create_dataset(session, OPERATOR, dataset_body("gross"))
+    return ingest(platform, OPERATOR, IngestRequest("gross", source, "gross.csv")).resource
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    platform.settings.inprocess_worker = False
+    with TestClient(create_app(platform)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def server(client: TestClient) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    running = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port,
+                                            log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    while not running.started:
+        time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(timeout=30)
+
+
+def _abandon(server: str, path: str) -> None:
+    """Ask for a download, then hang up without reading it."""
+    host, port = server.split(":")
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        time.sleep(0.3)
+
+
+def _slots(client: TestClient):
+    return client.app.state.download_slots
+
+
+def test_xlsx_over_the_cell_bound_is_413_pointing_to_csv(client, platform, tmp_path):
+    World(platform)
+    source = tmp_path / "breit.csv"
+    _big_csv(source, 170_000)  # 2.04 million cells
+    with platform.db.session() as session:
+        datasets.create_dataset(session, OPERATOR, dataset_body("breit"))
+    resource = ingest(platform, OPERATOR, IngestRequest("breit", source, "breit.csv")).resource
+    refused = client.get(f"/api/v1/resources/{resource}/rows", params={"format": "xlsx"})
+    assert refused.status_code == 413
+    error = refused.json()["error"]
+    assert error["code"] == "too_many_cells_for_xlsx"
+    assert "CSV oder Parquet" in error["message"] and "170.000 Zeilen × 12 Spalten" in \
+        error["message"]
+    narrower = client.get(f"/api/v1/resources/{resource}/rows", params={
+        "format": "xlsx", "fields": "Spalte 0,Spalte 1", "limit": "10"})
+    assert narrower.status_code == 200
+
+
+def test_an_abandoned_xlsx_download_stops_and_gives_its_slot_back(client, server, big):
+    _abandon(server, f"/api/v1/resources/{big}/rows?format=xlsx")
+    hung_up = time.monotonic()
+    while _slots(client).running:
+        # a whole build of 1.9 million cells takes far longer than one batch of them
+        assert time.monotonic() - hung_up < 8, "the abandoned XLSX export kept running"
+        time.sleep(0.05)
+    deadline = time.monotonic() + 8  # the cleanup closes the export in a thread of its own
+    while list(Path(tempfile.gettempdir()).glob("allmende-*.xlsx")):
+        assert time.monotonic() < deadline, "the abandoned XLSX export left its file"
+        time.sleep(0.05)
+
+
+def test_a_client_runs_two_downloads_at_once_and_the_server_four(client, big):
+    slots = _slots(client)
+    held = [slots.take("testclient"), slots.take("testclient")]
+    third = client.get(f"/api/v1/resources/{big}/rows", params={"format": "csv"})
+    assert third.status_code == 429
+    assert third.headers["Retry-After"] == "10"
+    assert third.json()["error"]["code"] == "too_many_downloads"
+    held += [slots.take("10.0.0.1"), slots.take("10.0.0.2")]
+    for release in held[:2]:
+        release()
+    busy = client.get(f"/api/v1/resources/{big}/rows", params={"format": "csv", "limit": "5"})
+    assert busy.status_code == 200  # two of four in use by others
+    held += [slots.take("10.0.0.3"), slots.take("10.0.0.4")]
+    refused = client.get(f"/api/v1/resources/{big}/rows", params={"format": "csv"})
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "server_busy"
+    assert client.get(f"/api/v1/resources/{big}/rows").status_code == 200  # pages still work
+    for release in held[2:]:
+        release()
+    assert slots.running == 0
