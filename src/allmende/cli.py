@@ -67,6 +67,7 @@ def platform() -> Platform:
     """The platform over the configured data directory and database, migrated."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    from allmende.db.session import UnsupportedDatabase
     from allmende.platform import Platform
 
     settings = Settings(data_dir=state.data_dir) if state.data_dir else Settings()
@@ -78,6 +79,9 @@ def platform() -> Platform:
         raise typer.Exit(2) from None
     except ArgumentError:
         stderr.print("[red]Fehler:[/red] ALLMENDE_DATABASE_URL ist keine gültige Datenbank-URL.")
+        raise typer.Exit(2) from None
+    except UnsupportedDatabase as error:
+        stderr.print(f"[red]Fehler:[/red] ALLMENDE_DATABASE_URL: {error}")
         raise typer.Exit(2) from None
     try:
         instance.upgrade()

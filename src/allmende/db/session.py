@@ -34,13 +34,33 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+#: The database systems allmende runs on (SQLAlchemy URL schemes).
+SUPPORTED = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+class UnsupportedDatabase(ValueError):
+    """A database URL allmende cannot use; the message says why, in German."""
+
+
+def check_url(url: str) -> None:
+    scheme = url.partition(":")[0]
+    if scheme not in SUPPORTED:
+        raise UnsupportedDatabase(
+            f"„{scheme}“ wird nicht unterstützt: allmende läuft auf SQLite (Vorgabe) und "
+            "PostgreSQL (postgresql+psycopg://benutzer@host/datenbank).")
+    if scheme == "sqlite" and url.startswith("sqlite:///"):
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            raise UnsupportedDatabase(f"Das Verzeichnis {folder} für die SQLite-Datenbank gibt "
+                                      "es nicht; legen Sie es an oder nennen Sie ein anderes.")
+
+
 class Database:
     """The metadata database: an engine and its session factory."""
 
     def __init__(self, url: str) -> None:
+        check_url(url)
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
