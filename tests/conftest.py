@@ -49,8 +49,10 @@ def _clean(platform: Platform) -> None:
 def platform(request: pytest.FixtureRequest, tmp_path: Path,
              postgres_url: str | None) -> Iterator[Platform]:
     url = postgres_url if request.param == "postgresql" else None
+    # jobs run inline here (a child process per job costs a second); tests of the isolation
+    # and the concurrency tests run real worker processes
     instance = Platform(Settings(data_dir=tmp_path / "data", database_url=url,
-                                 secret_key="test-secret"))
+                                 secret_key="test-secret", job_isolation="inline"))
     instance.upgrade()
     _clean(instance)
     yield instance

@@ -32,90 +32,14 @@ from allmende.jobs import queue, worker
 from allmende.platform import Platform
 from allmende.tables import store
 from allmende.web.app import create_app
+from cluster import DEADLINE, Cluster, measurements, wait
 from support import DORTMUND_CSV, OPERATOR, World, dataset_body, version_files
-
-BIN = Path(sys.executable).parent
-CLI = BIN / "allmende"
-#: Processes wait this long for each other; generous, because the machine may be loaded.
-DEADLINE = 240.0
-
-
-def _measurements(rows: int) -> str:
-    return "Messstelle;Datum;Wert\n" + "".join(
-        f"DO{n:03d};{1 + n % 28:02d}.01.2024;{n},5\n" for n in range(rows))
-
-
-class Cluster:
-    """allmende processes on the test's platform: same database, same data directory."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
-        settings = platform.settings
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ALLMENDE_")}
-        self.env.update({
-            "ALLMENDE_DATA_DIR": str(settings.data_dir),
-            "ALLMENDE_DATABASE_URL": settings.resolved_database_url,
-            "ALLMENDE_SECRET_KEY": "test-secret", "ALLMENDE_INPROCESS_WORKER": "false",
-            "ALLMENDE_JOB_STALE_SECONDS": "2", "ALLMENDE_JOB_HEARTBEAT_SECONDS": "0.5"})
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self, *args: str, **env: str) -> subprocess.Popen:
-        assert CLI.exists(), f"{CLI} is missing: run `make install`"
-        process = subprocess.Popen([str(CLI), *args], env={**self.env, **env},
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.processes.append(process)
-        return process
-
-    def worker(self, **env: str) -> subprocess.Popen:
-        return self.start("worker", "--poll", "0.2", **env)
-
-    def web(self) -> str:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        process = self.start("serve", "--port", str(port))
-        base = f"http://127.0.0.1:{port}"
-        _wait(lambda: _answers(base), f"the web server on {base} did not start",
-              process)
-        return base
-
-    def python(self, code: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-c", code], env=self.env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.processes.append(process)
-        return process
-
-    def close(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=30)
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _wait(condition: Callable[[], bool], failure: Callable[[], str] | str,
-          process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"{failure}: {process.stderr.read().decode()[-2000:]}")
-        assert time.monotonic() < deadline, failure if isinstance(failure, str) else failure()
-        time.sleep(0.1)
 
 
 @pytest.fixture
 def cluster(platform: Platform) -> Iterator[Cluster]:
-    running = Cluster(platform)
-    try:
+    with Cluster(platform) as running:
         yield running
-    finally:
-        running.close()
 
 
 def _jobs(platform: Platform, ids: list[int] | None = None) -> list[Job]:
@@ -169,14 +93,14 @@ def test_twenty_concurrent_uploads_to_one_resource_make_versions_1_to_20(platfor
     def upload(rows: int) -> int:
         response = httpx.post(
             f"{base}/api/v1/datasets/messwerte/resources", headers=world.auth("editor"),
-            files={"file": (f"messwerte-{rows}.csv", _measurements(rows).encode(), "text/csv")},
+            files={"file": (f"messwerte-{rows}.csv", measurements(rows).encode(), "text/csv")},
             data={"name": "Messwerte"}, timeout=60)
         assert response.status_code == 202, response.text
         return response.json()["id"]
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         job_ids = list(pool.map(upload, range(1, 21)))
-    _wait(_ended(platform, job_ids), "the 20 ingest jobs did not end")
+    wait(_ended(platform, job_ids), "the 20 ingest jobs did not end")
     jobs = _jobs(platform, job_ids)
     assert [j.status for j in jobs] == [queue.DONE] * 20, [j.error for j in jobs]
 
@@ -284,9 +208,10 @@ def _stage_upload(platform: Platform, text: str) -> str:
     return str(staged)
 
 
-def _paused(platform: Platform, phase: str, process: subprocess.Popen) -> Callable[[], bool]:
-    marker = store.scratch_root(platform.settings.data_dir) / f"paused-{phase}-{process.pid}"
-    return marker.exists
+def _paused(platform: Platform, phase: str, count: int) -> Callable[[], bool]:
+    """``count`` attempts stopped at ``phase`` (in the workers' children that run them)."""
+    root = store.scratch_root(platform.settings.data_dir)
+    return lambda: len(list(root.glob(f"paused-{phase}-*"))) >= count
 
 
 def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform, cluster,
@@ -296,7 +221,7 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
     plain = []
     for n in range(4):
         source = tmp_path / f"messwerte-{n}.csv"
-        source.write_text(_measurements(3), encoding="utf-8")
+        source.write_text(measurements(3), encoding="utf-8")
         with platform.db.session() as session:
             datasets.create_dataset(session, OPERATOR, dataset_body(f"mess-{n}"))
         plain.append(ingest(platform, OPERATOR, IngestRequest(
@@ -312,7 +237,7 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
         with platform.db.session() as session:
             job_ids.append(queue.enqueue(session, "ingest", {
                 "dataset": f"mess-{n}", "filename": "messwerte.csv", "resource_name": "Messwerte",
-                "upload": _stage_upload(platform, _measurements(7))}, editor).id)
+                "upload": _stage_upload(platform, measurements(7))}, editor).id)
     again = tmp_path / "lade-0-v2.csv"
     again.write_text(DORTMUND_CSV.replace("DE*DEW*E", "DE*DEW*E0"), encoding="utf-8")
     ingest(platform, OPERATOR, IngestRequest("lade-0", again, "ladesaeulen.csv"))  # queues one
@@ -324,9 +249,10 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
         session.get(Job, job_ids[1]).attempts = queue.MAX_ATTEMPTS - 1
     assert [j.kind for j in _jobs(platform, job_ids)] == [kind for kind, _ in KILLS]
 
-    for (_kind, phase), _job in zip(KILLS, job_ids, strict=True):
+    for number, (_kind, phase) in enumerate(KILLS):
         process = cluster.worker(ALLMENDE_PAUSE_AT=phase)
-        _wait(_paused(platform, phase, process), lambda phase=phase: (
+        before = sum(1 for _, earlier in KILLS[:number] if earlier == phase)
+        wait(_paused(platform, phase, before + 1), lambda phase=phase: (
             f"no worker paused at {phase}: " + repr([(j.id, j.status, j.error)
                                                      for j in _jobs(platform, job_ids)])),
               process)
@@ -354,9 +280,9 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
     os.utime(orphan, (time.time() - 3600, time.time() - 3600))
 
     rescuer = cluster.worker()
-    _wait(_ended(platform, None), "the interrupted jobs (and those they queued) did not end",
+    wait(_ended(platform, None), "the interrupted jobs (and those they queued) did not end",
           rescuer)
-    _wait(lambda: not orphan.exists() and not _scratch_left(platform),
+    wait(lambda: not orphan.exists() and not _scratch_left(platform),
           "the running worker did not remove the dead process's leftovers", rescuer)
     jobs = _jobs(platform, job_ids)
     assert [j.status for j in jobs] == ["done", "failed", "done", "done", "done", "done"], \

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -54,6 +55,13 @@ class Settings(BaseSettings):
     job_stale_seconds: float = Field(
         default=60.0, gt=0, description="A running job silent for this long is reclaimed by "
                                        "another worker (retried, or failed after 3 attempts)")
+    job_isolation: Literal["process", "inline"] = Field(
+        default="process", description="Run each job in a child process of its own (a crash "
+                                       "or an overrun ends only that job), or inline (tests)")
+    job_memory_limit_mb: int = Field(
+        default=4096, ge=64, description="A job using more memory than this is stopped")
+    job_time_limit_seconds: float = Field(
+        default=3600.0, gt=0, description="A job running longer than this is stopped")
     pause_at: str | None = Field(
         default=None, description="Tests only: stop every attempt at this phase (reading, "
                                   "typing, writing, publishing, mapping, consolidating), so "

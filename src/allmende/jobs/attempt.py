@@ -8,7 +8,8 @@ no row points to, and nothing of another attempt.
 
 ``checkpoint(phase)`` marks the phases of the work (reading, typing, writing, publishing).
 The test-only setting ``ALLMENDE_PAUSE_AT=<phase>`` stops an attempt there, so tests can kill
-a worker at a chosen phase.
+a worker at a chosen phase; the attempt then writes ``tmp/paused-<phase>-<pid>`` (the pid of
+the process running the job, a worker's child when jobs run isolated).
 """
 
 from __future__ import annotations

@@ -174,8 +174,7 @@ def reclaim_stale(session: Session, data_dir: Path, stale_after: dt.timedelta,
             session.rollback()
             continue
         job = session.get(Job, job_id)
-        removed = store.remove_unreferenced(data_dir, job.outputs or [],
-                                            referenced_paths(session, job.outputs or []))
+        removed = _remove_outputs(session, data_dir, job)
         retried = job.attempts < MAX_ATTEMPTS
         if retried:
             job.status, job.outputs, job.progress = QUEUED, None, 0.0
@@ -190,6 +189,23 @@ def reclaim_stale(session: Session, data_dir: Path, stale_after: dt.timedelta,
                 "interrupted", 500))
         reclaimed.append(Reclaimed(job_id, retried, removed))
     return reclaimed
+
+
+def abandon(session: Session, job_id: int, worker: str, data_dir: Path,
+            error: AllmendeError) -> list[Path]:
+    """End a job whose attempt died while its worker watched (killed at a limit, crashed):
+    remove the files the attempt announced that no row points to, and fail the job."""
+    job = session.get(Job, job_id)
+    if job is None or job.status != RUNNING or job.worker != worker:
+        return []  # the attempt ended it itself, or another worker took it over
+    removed = _remove_outputs(session, data_dir, job)
+    fail(session, job_id, error, worker)
+    return removed
+
+
+def _remove_outputs(session: Session, data_dir: Path, job: Job) -> list[Path]:
+    outputs = list(job.outputs or [])
+    return store.remove_unreferenced(data_dir, outputs, referenced_paths(session, outputs))
 
 
 def staged_in_use(session: Session) -> list[str]:

@@ -96,7 +96,20 @@ def _heartbeat(platform: Platform, job_id: int, worker: str) -> Iterator[None]:
 
 
 def execute(platform: Platform, job: Job) -> None:
-    """Run one claimed job to its end: done with a result, or failed with a clear error."""
+    """Run one claimed job to its end: done with a result, or failed with a clear error. With
+    ``ALLMENDE_JOB_ISOLATION=process`` (the default) it runs in a child process of its own
+    under a memory and a time limit, so a crash or an overrun ends only that job."""
+    if platform.settings.job_isolation == "process":
+        from allmende.jobs.isolation import execute_in_child
+
+        execute_in_child(platform, job, _heartbeat)
+    else:
+        with _heartbeat(platform, job.id, job.worker or worker_name()):
+            run_handler(platform, job)
+
+
+def run_handler(platform: Platform, job: Job) -> None:
+    """The job's handler in this process; the result or the error goes to the queue."""
     worker = job.worker or worker_name()
     with platform.db.sessions() as session:
         user = session.get(User, job.created_by_id) if job.created_by_id else None
@@ -104,11 +117,10 @@ def execute(platform: Platform, job: Job) -> None:
     context = JobContext(platform, job.id, job.payload, actor, worker)
     handler = handlers().get(job.kind)
     try:
-        with _heartbeat(platform, job.id, worker):
-            if handler is None:
-                raise AllmendeError(msg("Unbekannte Auftragsart „{kind}“.", kind=job.kind),
-                                    "unknown_job", 500)
-            result = handler(context)
+        if handler is None:
+            raise AllmendeError(msg("Unbekannte Auftragsart „{kind}“.", kind=job.kind),
+                                "unknown_job", 500)
+        result = handler(context)
     except AllmendeError as error:
         with platform.db.sessions() as session:
             queue.fail(session, job.id, error, worker)
@@ -137,13 +149,14 @@ def run_once(platform: Platform, name: str | None = None) -> bool:
 
 
 def run_job(platform: Platform, job_id: int) -> bool:
-    """Claim and run one particular job (in-process, e.g. the demo running what it queued);
-    False when it was no longer queued."""
+    """Claim and run one particular job in this process (the demo running what it queued,
+    which finds its work done); False when it was no longer queued."""
     with platform.db.sessions() as session:
         job = queue.claim_job(session, job_id, worker_name())
     if job is None:
         return False
-    execute(platform, job)
+    with _heartbeat(platform, job.id, job.worker or worker_name()):
+        run_handler(platform, job)
     return True
 
 
