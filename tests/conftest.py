@@ -1,5 +1,21 @@
-"""Test fixtures: every test gets a clean platform on SQLite and, when
-ALLMENDE_TEST_DATABASE_URL is set, on PostgreSQL too."""
+"""Test fixtures. Nothing is migrated per test: each xdist worker migrates (and seeds) a
+template once per backend and session, and every test gets a copy of it.
+
+- `platform`: a Platform over a fresh data directory, once on SQLite and, when
+  ALLMENDE_TEST_DATABASE_URL is set, once on PostgreSQL. Its database is the "migrated"
+  template (empty, newest migration), or the "world" template when the test also uses `world`.
+- `world`: the organizations, users and API tokens of support.World, copied with the database
+  (written once per session: its argon2 hashes take a second).
+- `client`: a TestClient over `platform`.
+- `installation`: the same fresh copy as under `platform`, without a Platform; its env() points
+  `allmende` processes (a server, workers, commands) at it.
+- `templates` (session): `templates.install(backend, name, data_dir)` copies a template into a
+  new data directory; `templates.add(name, seed)` registers another seeded template (e.g. in a
+  module's conftest), built on first use.
+- `postgres_url` (session): this worker's own PostgreSQL database, or None. The PostgreSQL
+  copies are restored into it, so a test has one PostgreSQL installation at a time.
+- `allmende`: the `allmende` command run in this process (tests/cli_support.py).
+"""
 
 from __future__ import annotations
 
@@ -9,50 +25,44 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from allmende.config import Settings
-from allmende.db.models import Base, CatalogState
 from allmende.platform import Platform
 from allmende.web.app import create_app
+from cli_support import InProcess
+from databases import Installation, Templates, create_worker_database, drop_database
 from support import BACKENDS, World
 
 
-def _worker_database(base_url: str, worker: str) -> str:
-    """A database of its own for each xdist worker, created on first use."""
-    url = make_url(base_url)
-    name = f"{url.database}_{worker}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+@pytest.fixture(scope="session")
+def postgres_url(worker_id: str) -> Iterator[str | None]:
+    base = os.environ.get("ALLMENDE_TEST_DATABASE_URL")
+    if not base:
+        yield None
+        return
+    url = create_worker_database(base, worker_id)
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture(scope="session")
-def postgres_url(worker_id: str) -> str | None:
-    base = os.environ.get("ALLMENDE_TEST_DATABASE_URL")
-    return _worker_database(base, worker_id) if base else None
-
-
-def _clean(platform: Platform) -> None:
-    with platform.db.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name != CatalogState.__tablename__:
-                connection.execute(table.delete())
-        connection.execute(CatalogState.__table__.update().values(revision=0))
+def templates(tmp_path_factory: pytest.TempPathFactory,
+              postgres_url: str | None) -> Iterator[Templates]:
+    registry = Templates(tmp_path_factory.mktemp("templates"), postgres_url)
+    registry.add("world", World.seed)
+    yield registry
+    registry.close()
 
 
 @pytest.fixture(params=BACKENDS)
-def platform(request: pytest.FixtureRequest, tmp_path: Path,
-             postgres_url: str | None) -> Iterator[Platform]:
-    url = postgres_url if request.param == "postgresql" else None
-    instance = Platform(Settings(data_dir=tmp_path / "data", database_url=url,
-                                 secret_key="test-secret"))
-    instance.upgrade()
-    _clean(instance)
+def installation(request: pytest.FixtureRequest, tmp_path: Path,
+                 templates: Templates) -> Installation:
+    template = "world" if "world" in request.fixturenames else "migrated"
+    return templates.install(request.param, template, tmp_path / "data")
+
+
+@pytest.fixture
+def platform(installation: Installation) -> Iterator[Platform]:
+    instance = installation.platform()
     yield instance
     instance.close()
 
@@ -64,5 +74,10 @@ def client(platform: Platform) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def world(platform: Platform) -> World:
-    return World(platform)
+def world(platform: Platform, installation: Installation) -> World:
+    return World(platform, installation.seeded)
+
+
+@pytest.fixture
+def allmende(capfd: pytest.CaptureFixture[str]) -> InProcess:
+    return InProcess(capfd)

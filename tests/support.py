@@ -15,33 +15,45 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("ALLMENDE_TEST_DATABAS
 
 
 class World:
-    """Organizations and users with every role, and their API tokens."""
+    """Organizations and users with every role, and their API tokens.
 
-    def __init__(self, platform: Platform) -> None:
+    World(platform) writes them (seven argon2 hashes: about a second); the `world` fixture
+    instead copies a template written once per session and passes its tokens."""
+
+    def __init__(self, platform: Platform, tokens: dict[str, str] | None = None) -> None:
         self.platform = platform
-        self.tokens: dict[str, str] = {}
+        self.tokens = tokens if tokens is not None else self.seed(platform)
+
+    @staticmethod
+    def seed(platform: Platform) -> dict[str, str]:
+        """Writes the world into the platform's database; returns the API tokens."""
+        tokens: dict[str, str] = {}
         with platform.db.session() as session:
             for slug, name, ags in (("dortmund", "Stadt Dortmund", "05913000"),
                                     ("bochum", "Stadt Bochum", "05911000")):
                 organizations.create_organization(
                     session, OPERATOR, {"slug": slug, "name": name, "ags": ags})
-            self._user(session, "sysadmin", sysadmin=True)
+            tokens["sysadmin"] = _user(session, "sysadmin", sysadmin=True)
             for role in ("admin", "editor", "member"):
-                self._user(session, role, org="dortmund", role=role)
-            self._user(session, "bochum-editor", org="bochum", role="editor")
-            self._user(session, "outsider")
-
-    def _user(self, session, key: str, org: str | None = None, role: str | None = None,
-              sysadmin: bool = False) -> None:
-        user = accounts.create_user(session, f"{key}@test.allmende.de", PASSWORD,
-                                    name=key, sysadmin=sysadmin)
-        if org:
-            organization = organizations.get_organization(session, org)
-            accounts.set_membership(session, OPERATOR, user, organization, role)
-        self.tokens[key] = accounts.create_token(session, user.id, "tests").secret
+                tokens[role] = _user(session, role, org="dortmund", role=role)
+            tokens["bochum-editor"] = _user(session, "bochum-editor", org="bochum",
+                                            role="editor")
+            tokens["outsider"] = _user(session, "outsider")
+        return tokens
 
     def auth(self, key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[key]}"} if key else {}
+
+
+def _user(session, key: str, org: str | None = None, role: str | None = None,
+          sysadmin: bool = False) -> str:
+    """A user named `key` (with a role in org), and the secret of a new API token."""
+    user = accounts.create_user(session, f"{key}@test.allmende.de", PASSWORD,
+                                name=key, sysadmin=sysadmin)
+    if org:
+        organization = organizations.get_organization(session, org)
+        accounts.set_membership(session, OPERATOR, user, organization, role)
+    return accounts.create_token(session, user.id, "tests").secret
 
 
 def dataset_body(name: str = "ladesaeulen", organization: str = "dortmund", **extra) -> dict:
