@@ -15,14 +15,13 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("ALLMENDE_TEST_DATABAS
 
 
 class World:
-    """Organizations and users with every role, and their API tokens.
+    """Organizations and users with every role, and their API tokens. World.seed writes them
+    (seven argon2 hashes: about a second) once per session into a template; the `world`
+    fixture copies that and passes the tokens."""
 
-    World(platform) writes them (seven argon2 hashes: about a second); the `world` fixture
-    instead copies a template written once per session and passes its tokens."""
-
-    def __init__(self, platform: Platform, tokens: dict[str, str] | None = None) -> None:
+    def __init__(self, platform: Platform, tokens: dict[str, str]) -> None:
         self.platform = platform
-        self.tokens = tokens if tokens is not None else self.seed(platform)
+        self.tokens = tokens
 
     @staticmethod
     def seed(platform: Platform) -> dict[str, str]:
