@@ -6,7 +6,7 @@ template once per backend and session, and every test gets a copy of it.
   template (empty, newest migration), or the "world" template when the test also uses `world`.
 - `world`: the organizations, users and API tokens of support.World, copied with the database
   (written once per session: its argon2 hashes take a second).
-- `client`: a TestClient over `platform`.
+- `client`: a TestClient over `platform`; its jobs run within 50 ms (support.quick_jobs).
 - `installation`: the same fresh copy as under `platform`, without a Platform; its env() points
   `allmende` processes (a server, workers, commands) at it.
 - `templates` (session): `templates.install(backend, name, data_dir)` copies a template into a
@@ -30,7 +30,7 @@ from allmende.platform import Platform
 from allmende.web.app import create_app
 from cli_support import InProcess
 from databases import Installation, Templates, create_worker_database, drop_database
-from support import BACKENDS, World
+from support import BACKENDS, World, quick_jobs
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +69,7 @@ def platform(installation: Installation) -> Iterator[Platform]:
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform)) as test_client:
+    with quick_jobs(platform), TestClient(create_app(platform)) as test_client:
         yield test_client
 
 

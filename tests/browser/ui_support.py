@@ -22,6 +22,7 @@ from allmende.config import Settings
 from allmende.platform import Platform
 from allmende.web.app import create_app
 from databases import Templates
+from support import quick_jobs
 
 SYSTEM_ACTOR = Actor(is_sysadmin=True, name="tests")
 CHROMIUM = "/usr/bin/chromium"
@@ -79,7 +80,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, templates: Templates) -> Iter
     templates.install("sqlite", "migrated", data_dir)
     platform = Platform(Settings(data_dir=data_dir))
     seed(platform)
-    yield Site(platform)
+    with quick_jobs(platform):
+        yield Site(platform)
     platform.close()
 
 
