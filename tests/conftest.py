@@ -1,17 +1,19 @@
 """Test fixtures. Nothing is migrated per test: each xdist worker migrates (and seeds) a
-template once per backend and session, and every test gets a copy of it.
+template once per backend and session, and every test gets a copy of it (tests/databases.py).
 
 - `platform`: a Platform over a fresh data directory, once on SQLite and, when
-  ALLMENDE_TEST_DATABASE_URL is set, once on PostgreSQL. Its database is the "migrated"
-  template (empty, newest migration), or the "world" template when the test also uses `world`.
-- `world`: the organizations, users and API tokens of support.World, copied with the database
-  (written once per session: its argon2 hashes take a second).
+  ALLMENDE_TEST_DATABASE_URL is set, once on PostgreSQL. It starts from the template named
+  like one of the test's fixtures (the one built on most others), else from "migrated" (empty,
+  newest migration).
+- `world`: the organizations, users and API tokens of support.World, from the "world"
+  template (its argon2 hashes take a second, so it is written once per session).
 - `client`: a TestClient over `platform`; its jobs run within 50 ms (support.quick_jobs).
-- `installation`: the same fresh copy as under `platform`, without a Platform; its env() points
-  `allmende` processes (a server, workers, commands) at it.
+- `installation`: the fresh copy under `platform`, without a Platform: its settings(), what
+  the seeds returned (`seeded`), and env() to point `allmende` processes (a server, workers,
+  commands) at it.
 - `templates` (session): `templates.install(backend, name, data_dir)` copies a template into a
-  new data directory; `templates.add(name, seed)` registers another seeded template (e.g. in a
-  module's conftest), built on first use.
+  new data directory. A test module adds seeded templates in a module-level dict
+  `TEMPLATES = {name: (seed, base)}`, used by its tests with a fixture of that name.
 - `postgres_url` (session): this worker's own PostgreSQL database, or None. The PostgreSQL
   copies are restored into it, so a test has one PostgreSQL installation at a time.
 - `allmende`: the `allmende` command run in this process (tests/cli_support.py).
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -48,15 +51,21 @@ def postgres_url(worker_id: str) -> Iterator[str | None]:
 def templates(tmp_path_factory: pytest.TempPathFactory,
               postgres_url: str | None) -> Iterator[Templates]:
     registry = Templates(tmp_path_factory.mktemp("templates"), postgres_url)
-    registry.add("world", World.seed)
+    registry.add("world", _seed_world)
     yield registry
     registry.close()
+
+
+def _seed_world(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
+    return {"tokens": World.seed(platform)}
 
 
 @pytest.fixture(params=BACKENDS)
 def installation(request: pytest.FixtureRequest, tmp_path: Path,
                  templates: Templates) -> Installation:
-    template = "world" if "world" in request.fixturenames else "migrated"
+    for name, (seed, base) in getattr(request.module, "TEMPLATES", {}).items():
+        templates.add(name, seed, base)
+    template = templates.choose(request.fixturenames)
     return templates.install(request.param, template, tmp_path / "data")
 
 
@@ -75,7 +84,7 @@ def client(platform: Platform) -> Iterator[TestClient]:
 
 @pytest.fixture
 def world(platform: Platform, installation: Installation) -> World:
-    return World(platform, installation.seeded)
+    return World(platform, installation.seeded["tokens"])
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ migration, measured 5–20 ms against 100–400 ms)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +25,9 @@ from allmende.db.models import Base
 from allmende.platform import Platform
 
 SECRET_KEY = "test-secret"
-# What a seed returns is kept with the template (e.g. the API tokens of the seeded users).
-Seed = Callable[[Platform], Any]
+# A seed writes into a platform and returns what tests need to know about it (e.g. the API
+# tokens of the users it made), given what the seeds of its base templates returned.
+Seed = Callable[[Platform, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Installation:
     backend: str
     data_dir: Path
     database_url: str | None  # None: SQLite in the data directory
-    seeded: Any = None  # what the template's seed returned
+    seeded: dict[str, Any] = field(default_factory=dict)  # what the seeds returned
 
     def settings(self, **extra: Any) -> Settings:
         return Settings(data_dir=self.data_dir, database_url=self.database_url,
@@ -102,32 +103,40 @@ class Template:
     data_dir: Path
     database_url: str | None
     snapshot: Snapshot | None
-    seeded: Any
+    seeded: dict[str, Any]
 
     def install(self, data_dir: Path, engine: Engine | None) -> Installation:
         shutil.copytree(self.data_dir, data_dir)
         if self.snapshot is not None:
             assert engine is not None
             self.snapshot.restore(engine)
-        return Installation(self.backend, data_dir, self.database_url, self.seeded)
+        return Installation(self.backend, data_dir, self.database_url, dict(self.seeded))
 
 
 class Templates:
     """This session's templates per backend, built on first use: "migrated" (an empty
-    database at the newest migration) and every seed registered with add()."""
+    database at the newest migration) and every seeded one registered with add()."""
 
     def __init__(self, root: Path, postgres_url: str | None) -> None:
         self.root = root
         self.postgres_url = postgres_url
         # one engine for every restore: a Platform per test brings its own
         self.engine = create_engine(postgres_url) if postgres_url else None
-        self.seeds: dict[str, Seed] = {"migrated": lambda platform: None}
+        self.seeds: dict[str, tuple[Seed, str]] = {}
         self.built: dict[tuple[str, str], Template] = {}
 
-    def add(self, name: str, seed: Seed) -> None:
-        """A template that starts as "migrated" and holds what seed(platform) writes; keep the
-        data directory free of absolute paths of its own, as the copy lives elsewhere."""
-        self.seeds[name] = seed
+    def add(self, name: str, seed: Seed, base: str = "migrated") -> None:
+        """Template `name`: template `base` plus what seed(platform, seeded) writes, where
+        `seeded` holds what the seeds of the bases returned (e.g. API tokens); the seed returns
+        its own additions. Keep absolute paths out of the data directory: copies live
+        elsewhere. Adding the same template again changes nothing."""
+        known = self.seeds.setdefault(name, (seed, base))
+        assert known == (seed, base), f"two different templates are called {name!r}"
+
+    def choose(self, fixturenames: Iterable[str]) -> str:
+        """Of the templates named like fixtures of a test, the one built on most others."""
+        names = [n for n in fixturenames if n in self.seeds]
+        return max(names, key=self._depth, default="migrated")
 
     def install(self, backend: str, name: str, data_dir: Path) -> Installation:
         """A copy of template `name` in data_dir (which must not exist yet). On PostgreSQL the
@@ -137,23 +146,31 @@ class Templates:
             self.built[key] = self._build(backend, name)
         return self.built[key].install(data_dir, self.engine)
 
+    def _depth(self, name: str) -> int:
+        return 0 if name == "migrated" else 1 + self._depth(self.seeds[name][1])
+
     def _build(self, backend: str, name: str) -> Template:
         scratch = self.root / f"{backend}-{name}"
         if name == "migrated":
             installation = self._empty(backend, scratch)
             platform = installation.platform()
-            platform.upgrade()
+            try:
+                platform.upgrade()
+            finally:
+                platform.close()
         else:
-            installation = self.install(backend, "migrated", scratch)
+            seed, base = self.seeds[name]
+            installation = self.install(backend, base, scratch)
             platform = installation.platform()
-        try:
-            seeded = self.seeds[name](platform)
-        finally:
-            platform.close()
+            try:
+                installation.seeded.update(seed(platform, dict(installation.seeded)))
+            finally:
+                platform.close()
         leftovers = [p.name for p in scratch.glob("*.db-*")]
         assert not leftovers, f"SQLite left {leftovers}: the template would be incomplete"
         snapshot = Snapshot.take(self.engine) if backend == "postgresql" and self.engine else None
-        return Template(backend, scratch, installation.database_url, snapshot, seeded)
+        return Template(backend, scratch, installation.database_url, snapshot,
+                        installation.seeded)
 
     def _empty(self, backend: str, data_dir: Path) -> Installation:
         if backend == "postgresql":
