@@ -317,15 +317,15 @@ def test_unreachable_database_fails_without_traceback(tmp_path):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_database_url_from_the_environment(allmende, backend, tmp_path, postgres_url):
-    """db upgrade and org create as processes, then user and token create (in this process)
-    against ALLMENDE_DATABASE_URL (PostgreSQL when configured)."""
+    """org create as a process, db upgrade, user and token create in this process, against
+    ALLMENDE_DATABASE_URL (PostgreSQL when configured)."""
     data = tmp_path / "d"
     sqlite_url = f"sqlite:///{tmp_path / 'anderswo.db'}"
     url = postgres_url if backend == "postgresql" else sqlite_url
     env = {"ALLMENDE_DATABASE_URL": url, "ALLMENDE_DATA_DIR": str(data)}
     suffix = uuid.uuid4().hex[:8]
     slug, email = f"cli-{suffix}", f"cli-{suffix}@example.org"
-    assert run_process("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    assert allmende("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
     org = run_process("org", "create", slug, "--name", "Per Umgebung", "--ags", "05915000",
                       "--json", cwd=tmp_path, env=env)
     assert org.returncode == 0, org.stderr
