@@ -29,7 +29,7 @@ browser-deps:
 	  || echo "WARNING: could not install chromium; the browser tests will fail and say how to get it."; }
 
 test: $(STAMP) browser-deps
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -1,70 +1,92 @@
-"""Test fixtures: every test gets a clean platform on SQLite and, when
-ALLMENDE_TEST_DATABASE_URL is set, on PostgreSQL too."""
+"""Test fixtures. Nothing is migrated per test: each xdist worker migrates (and seeds) a
+template once per backend and session, and every test gets a copy of it (tests/databases.py).
+
+- `platform`: a Platform over a fresh data directory, once on SQLite and, when
+  ALLMENDE_TEST_DATABASE_URL is set, once on PostgreSQL. It starts from the template named
+  like one of the test's fixtures (the one built on most others), else from "migrated" (empty,
+  newest migration).
+- `world`: the organizations, users and API tokens of support.World, from the "world"
+  template (its argon2 hashes take a second, so it is written once per session).
+- `client`: a TestClient over `platform`; its jobs run within 50 ms (support.quick_jobs).
+- `installation`: the fresh copy under `platform`, without a Platform: its settings(), what
+  the seeds returned (`seeded`), and env() to point `allmende` processes (a server, workers,
+  commands) at it.
+- `templates` (session): `templates.install(backend, name, data_dir)` copies a template into a
+  new data directory. A test module adds seeded templates in a module-level dict
+  `TEMPLATES = {name: (seed, base)}`, used by its tests with a fixture of that name.
+- `postgres_url` (session): this worker's own PostgreSQL database, or None. The PostgreSQL
+  copies are restored into it, so a test has one PostgreSQL installation at a time.
+- `allmende`: the `allmende` command run in this process (tests/cli_support.py).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from allmende.config import Settings
-from allmende.db.models import Base, CatalogState
 from allmende.platform import Platform
 from allmende.web.app import create_app
-from support import BACKENDS, World
-
-
-def _worker_database(base_url: str, worker: str) -> str:
-    """A database of its own for each xdist worker, created on first use."""
-    url = make_url(base_url)
-    name = f"{url.database}_{worker}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+from cli_support import InProcess
+from databases import Installation, Templates, create_worker_database, drop_database
+from support import BACKENDS, World, quick_jobs
 
 
 @pytest.fixture(scope="session")
-def postgres_url(worker_id: str) -> str | None:
+def postgres_url(worker_id: str) -> Iterator[str | None]:
     base = os.environ.get("ALLMENDE_TEST_DATABASE_URL")
-    return _worker_database(base, worker_id) if base else None
+    if not base:
+        yield None
+        return
+    url = create_worker_database(base, worker_id)
+    yield url
+    drop_database(url)
 
 
-def _clean(platform: Platform) -> None:
-    with platform.db.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name != CatalogState.__tablename__:
-                connection.execute(table.delete())
-        connection.execute(CatalogState.__table__.update().values(revision=0))
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory,
+              postgres_url: str | None) -> Iterator[Templates]:
+    registry = Templates(tmp_path_factory.mktemp("templates"), postgres_url)
+    registry.add("world", _seed_world)
+    yield registry
+    registry.close()
+
+
+def _seed_world(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
+    return {"tokens": World.seed(platform)}
 
 
 @pytest.fixture(params=BACKENDS)
-def platform(request: pytest.FixtureRequest, tmp_path: Path,
-             postgres_url: str | None) -> Iterator[Platform]:
-    url = postgres_url if request.param == "postgresql" else None
-    # jobs run inline here (a child process per job costs a second); tests of the isolation
-    # and the concurrency tests run real worker processes
-    instance = Platform(Settings(data_dir=tmp_path / "data", database_url=url,
-                                 secret_key="test-secret", job_isolation="inline"))
-    instance.upgrade()
-    _clean(instance)
+def installation(request: pytest.FixtureRequest, tmp_path: Path,
+                 templates: Templates) -> Installation:
+    for name, (seed, base) in getattr(request.module, "TEMPLATES", {}).items():
+        templates.add(name, seed, base)
+    template = templates.choose(request.fixturenames)
+    return templates.install(request.param, template, tmp_path / "data")
+
+
+@pytest.fixture
+def platform(installation: Installation) -> Iterator[Platform]:
+    instance = installation.platform()
     yield instance
     instance.close()
 
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform)) as test_client:
+    with quick_jobs(platform), TestClient(create_app(platform)) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def world(platform: Platform) -> World:
-    return World(platform)
+def world(platform: Platform, installation: Installation) -> World:
+    return World(platform, installation.seeded["tokens"])
+
+
+@pytest.fixture
+def allmende(capfd: pytest.CaptureFixture[str]) -> InProcess:
+    return InProcess(capfd)

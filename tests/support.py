@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import select
@@ -11,42 +14,74 @@ from allmende.access import accounts
 from allmende.access.policy import Actor
 from allmende.catalog import organizations
 from allmende.db.models import TableVersion
+from allmende.jobs.worker import run_until
 from allmende.platform import Platform
 
 OPERATOR = Actor(is_sysadmin=True, name="tests")
 PASSWORD = "richtig-langes-passwort"
+JOB_POLL_SECONDS = 0.05
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("ALLMENDE_TEST_DATABASE_URL") else [])
 
 
 class World:
-    """Organizations and users with every role, and their API tokens."""
+    """Organizations and users with every role, and their API tokens. World.seed writes them
+    (seven argon2 hashes: about a second) once per session into a template; the `world`
+    fixture copies that and passes the tokens."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, tokens: dict[str, str]) -> None:
         self.platform = platform
-        self.tokens: dict[str, str] = {}
+        self.tokens = tokens
+
+    @staticmethod
+    def seed(platform: Platform) -> dict[str, str]:
+        """Writes the world into the platform's database; returns the API tokens."""
+        tokens: dict[str, str] = {}
         with platform.db.session() as session:
             for slug, name, ags in (("dortmund", "Stadt Dortmund", "05913000"),
                                     ("bochum", "Stadt Bochum", "05911000")):
                 organizations.create_organization(
                     session, OPERATOR, {"slug": slug, "name": name, "ags": ags})
-            self._user(session, "sysadmin", sysadmin=True)
+            tokens["sysadmin"] = _user(session, "sysadmin", sysadmin=True)
             for role in ("admin", "editor", "member"):
-                self._user(session, role, org="dortmund", role=role)
-            self._user(session, "bochum-editor", org="bochum", role="editor")
-            self._user(session, "outsider")
-
-    def _user(self, session, key: str, org: str | None = None, role: str | None = None,
-              sysadmin: bool = False) -> None:
-        user = accounts.create_user(session, f"{key}@test.allmende.de", PASSWORD,
-                                    name=key, sysadmin=sysadmin)
-        if org:
-            organization = organizations.get_organization(session, org)
-            accounts.set_membership(session, OPERATOR, user, organization, role)
-        self.tokens[key] = accounts.create_token(session, user.id, "tests").secret
+                tokens[role] = _user(session, role, org="dortmund", role=role)
+            tokens["bochum-editor"] = _user(session, "bochum-editor", org="bochum",
+                                            role="editor")
+            tokens["outsider"] = _user(session, "outsider")
+        return tokens
 
     def auth(self, key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[key]}"} if key else {}
 
+
+def _user(session, key: str, org: str | None = None, role: str | None = None,
+          sysadmin: bool = False) -> str:
+    """A user named `key` (with a role in org), and the secret of a new API token."""
+    user = accounts.create_user(session, f"{key}@test.allmende.de", PASSWORD,
+                                name=key, sysadmin=sysadmin)
+    if org:
+        organization = organizations.get_organization(session, org)
+        accounts.set_membership(session, OPERATOR, user, organization, role)
+    return accounts.create_token(session, user.id, "tests").secret
+
+
+
+@contextmanager
+def quick_jobs(platform: Platform) -> Iterator[None]:
+    """The platform's jobs run by the worker loop of `allmende serve` (run_until) in a thread
+    that looks for work every JOB_POLL_SECONDS, not every second: most API and UI tests wait
+    for a job, and the second per job was 40 % of their time. Apps built over the platform
+    meanwhile start no in-process worker of their own; tests that build an app over a
+    platform of their own still cover that start."""
+    platform.settings.inprocess_worker = False
+    stop = threading.Event()
+    jobs = threading.Thread(target=run_until, args=(platform, stop, JOB_POLL_SECONDS),
+                            name="test-jobs", daemon=True)
+    jobs.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        jobs.join(timeout=120)
 
 def dataset_body(name: str = "ladesaeulen", organization: str = "dortmund", **extra) -> dict:
     return {"name": name, "title": "E-Ladesäulen in Dortmund",

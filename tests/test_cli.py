@@ -1,13 +1,15 @@
-"""The real `allmende` console script, run as a subprocess: exit codes 0/1/2, one JSON object on
-stdout with --json, the data directory from --data-dir or ALLMENDE_DATA_DIR, the database from
-ALLMENDE_DATABASE_URL, and no traceback on any error path."""
+"""The `allmende` command: exit codes 0/1/2, one JSON object on stdout with --json, the data
+directory from --data-dir or ALLMENDE_DATA_DIR, the database from ALLMENDE_DATABASE_URL, and no
+traceback on any error path.
+
+The commands run in this process (tests/cli_support.py). The real console script runs as a
+process where the process is the point: its exit statuses and one JSON object on stdout,
+processes migrating a new data directory at the same moment, error paths that would end in a
+traceback, and the database URL from the environment of a process."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,10 +32,9 @@ from allmende.db.models import (
 )
 from allmende.platform import Platform
 from allmende.web.app import create_app
+from cli_support import InProcess, one_json_object, run_process
 from support import BACKENDS
 
-CLI = Path(sys.executable).parent / "allmende"
-TRACEBACK = "Traceback (most recent call last)"
 DEMO_MUNICIPALITIES = {
     "dortmund": "05913000", "bochum": "05911000", "essen": "05113000",
     "gelsenkirchen": "05513000", "herne": "05916000", "hagen": "05914000", "hamm": "05915000",
@@ -41,49 +42,23 @@ DEMO_MUNICIPALITIES = {
 }
 
 
-def _env(**extra: str) -> dict[str, str]:
-    """The environment without any ALLMENDE_* setting of the machine running the tests."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLMENDE_")}
-    env.update(extra)
-    return env
-
-
-def allmende(*args: str, cwd: Path, env: dict[str, str] | None = None,
-             data_dir: Path | None = None) -> subprocess.CompletedProcess:
-    assert CLI.exists(), f"{CLI} is missing: run `make install`"
-    command = [str(CLI), *(["--data-dir", str(data_dir)] if data_dir else []), *args]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd,
-                            env=env if env is not None else _env(), timeout=300)
-    assert TRACEBACK not in result.stdout + result.stderr, result.stderr
-    return result
-
-
-def _one_json_object(stdout: str) -> dict:
-    """stdout holds exactly one JSON object and nothing else."""
-    decoder = json.JSONDecoder()
-    text = stdout.strip()
-    assert text, "nothing on stdout"
-    value, end = decoder.raw_decode(text)
-    assert text[end:].strip() == "", f"more than one JSON value on stdout: {stdout!r}"
-    assert isinstance(value, dict)
-    return value
-
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     return tmp_path / "daten"
 
 
-def run(data: Path, *args: str) -> subprocess.CompletedProcess:
-    return allmende(*args, cwd=data.parent, data_dir=data)
+@pytest.fixture
+def run(allmende: InProcess, data: Path):  # type: ignore[no-untyped-def]
+    """`allmende --data-dir DATA …` in this process."""
+    return lambda *args: allmende("--data-dir", data, *args, cwd=data.parent)
 
-
-def test_db_upgrade_creates_the_database(data):
-    result = run(data, "db", "upgrade")
+def test_db_upgrade_creates_the_database(run, data):
+    result = run("db", "upgrade")
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert (data / "allmende.db").is_file()
-    again = run(data, "db", "upgrade")  # idempotent
+    again = run("db", "upgrade")  # idempotent
     assert again.returncode == 0, again.stderr
 
 
@@ -92,23 +67,22 @@ def test_processes_starting_together_on_a_fresh_data_dir(data):
     new installation; each migrates the database first and none may fail because another one
     is migrating at the same moment."""
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: subprocess.run(
-            [str(CLI), "--data-dir", str(data), "db", "upgrade"], capture_output=True,
-            text=True, cwd=data.parent, env=_env(), timeout=300), range(4)))
+        results = list(pool.map(lambda _: run_process("--data-dir", data, "db", "upgrade",
+                                                      cwd=data.parent), range(4)))
     failures = [r.stderr[-600:] for r in results if r.returncode != 0]
     assert failures == []
 
 
-def test_org_create(data):
-    result = run(data, "org", "create", "dortmund", "--name", "Stadt Dortmund", "--ags",
+def test_org_create(run, data):
+    result = run("org", "create", "dortmund", "--name", "Stadt Dortmund", "--ags",
                  "05913000", "--bbox", "7.30,51.41,7.64,51.60", "--json")
     assert result.returncode == 0, result.stderr
-    body = _one_json_object(result.stdout)
+    body = one_json_object(result.stdout)
     assert body["slug"] == "dortmund" and body["name"] == "Stadt Dortmund"
     assert body["ags"] == "05913000" and body["type"] == "municipality"
     assert body["bbox"] == [7.30, 51.41, 7.64, 51.60]
     # Without --json, nothing goes to stdout.
-    plain = run(data, "org", "create", "ruhr", "--name", "Ruhr-Allianz", "--type", "region")
+    plain = run("org", "create", "ruhr", "--name", "Ruhr-Allianz", "--type", "region")
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout == "" and "ruhr" in plain.stderr
     # The records are in the data directory's database.
@@ -123,8 +97,8 @@ def test_org_create(data):
                     "ruhr": ("region", None, None)}
 
 
-def test_org_create_rejections_are_status_1_with_a_json_error(data):
-    assert run(data, "org", "create", "dortmund", "--name", "Stadt Dortmund").returncode == 0
+def test_org_create_rejections_are_status_1_with_a_json_error(run):
+    assert run("org", "create", "dortmund", "--name", "Stadt Dortmund").returncode == 0
     cases = {
         "duplicate": ("dortmund", "--name", "Noch einmal"),
         "bad slug": ("Dort_Mund", "--name", "X"),
@@ -133,25 +107,22 @@ def test_org_create_rejections_are_status_1_with_a_json_error(data):
         "empty box": ("herne", "--name", "Herne", "--bbox", "7.3,51.4,7.3,51.6"),
         "swapped box": ("herne", "--name", "Herne", "--bbox", "7.6,51.4,7.3,51.6"),
     }
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(zip(cases, pool.map(lambda args: run(data, "org", "create", *args,
-                                                            "--json"), cases.values()),
-                           strict=True))
+    results = {case: run("org", "create", *args, "--json") for case, args in cases.items()}
     for case, result in results.items():
         assert result.returncode == 1, (case, result.stdout, result.stderr)
-        error = _one_json_object(result.stdout)["error"]
+        error = one_json_object(result.stdout)["error"]
         assert set(error) >= {"code", "message"}, case
         assert error["code"] and error["message"], case
-    assert _one_json_object(results["duplicate"].stdout)["error"]["code"] == "slug_taken"
-    assert "Gemeindeschlüssel" in _one_json_object(results["bad ags"].stdout)["error"]["message"]
+    assert one_json_object(results["duplicate"].stdout)["error"]["code"] == "slug_taken"
+    assert "Gemeindeschlüssel" in one_json_object(results["bad ags"].stdout)["error"]["message"]
     # Without --json the message goes to stderr, stdout stays empty.
-    plain = run(data, "org", "create", "dortmund", "--name", "Doppelt")
+    plain = run("org", "create", "dortmund", "--name", "Doppelt")
     assert plain.returncode == 1
     assert plain.stdout == "" and "dortmund" in plain.stderr
 
 
-def test_org_create_wrong_calls_are_status_2(data):
-    assert run(data, "db", "upgrade").returncode == 0
+def test_org_create_wrong_calls_are_status_2(run):
+    assert run("db", "upgrade").returncode == 0
     cases = {
         "bbox not numbers": ("herne", "--name", "Herne", "--bbox", "a,b,c,d"),
         "bbox three numbers": ("herne", "--name", "Herne", "--bbox", "7.1,51.5,7.3"),
@@ -160,10 +131,7 @@ def test_org_create_wrong_calls_are_status_2(data):
         "missing slug": ("--name", "Herne"),
         "unknown option": ("herne", "--name", "Herne", "--farbe", "rot"),
     }
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(zip(cases, pool.map(lambda args: run(data, "org", "create", *args,
-                                                            "--json"), cases.values()),
-                           strict=True))
+    results = {case: run("org", "create", *args, "--json") for case, args in cases.items()}
     wrong = {case: r.returncode for case, r in results.items() if r.returncode != 2}
     assert wrong == {}, {case: results[case].stderr for case in wrong}
     for case, result in results.items():
@@ -171,16 +139,16 @@ def test_org_create_wrong_calls_are_status_2(data):
     assert "--name" in results["missing --name"].stderr
 
 
-def test_user_create_and_token(data):
-    assert run(data, "org", "create", "dortmund", "--name", "Stadt Dortmund").returncode == 0
-    created = run(data, "user", "create", "Erika@Dortmund.example", "--password",
+def test_user_create_and_token(run, data):
+    assert run("org", "create", "dortmund", "--name", "Stadt Dortmund").returncode == 0
+    created = run("user", "create", "Erika@Dortmund.example", "--password",
                   "ein-langes-passwort", "--org", "dortmund", "--role", "editor", "--json")
     assert created.returncode == 0, created.stderr
-    assert _one_json_object(created.stdout) == {
+    assert one_json_object(created.stdout) == {
         "email": "erika@dortmund.example", "sysadmin": False,
         "organizations": {"dortmund": "editor"}}
 
-    token = run(data, "token", "create", "erika@dortmund.example", "--name", "Skript")
+    token = run("token", "create", "erika@dortmund.example", "--name", "Skript")
     assert token.returncode == 0, token.stderr
     lines = token.stdout.splitlines()
     assert len(lines) == 1 and lines[0] == token.stdout.strip()
@@ -206,9 +174,9 @@ def test_user_create_and_token(data):
         platform.close()
 
 
-def test_user_create_rejections(data):
-    assert run(data, "org", "create", "dortmund", "--name", "Stadt Dortmund").returncode == 0
-    assert run(data, "user", "create", "da@example.org", "--password",
+def test_user_create_rejections(run, data):
+    assert run("org", "create", "dortmund", "--name", "Stadt Dortmund").returncode == 0
+    assert run("user", "create", "da@example.org", "--password",
                "ein-langes-passwort").returncode == 0
     cases = {
         "short password": ("neu@example.org", "--password", "kurz"),
@@ -219,20 +187,17 @@ def test_user_create_rejections(data):
         "unknown role": ("neu@example.org", "--password", "ein-langes-passwort", "--org",
                          "dortmund", "--role", "chef"),
     }
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(zip(cases, pool.map(lambda args: run(data, "user", "create", *args,
-                                                            "--json"), cases.values()),
-                           strict=True))
+    results = {case: run("user", "create", *args, "--json") for case, args in cases.items()}
     for case, result in results.items():
         assert result.returncode == 1, (case, result.stdout, result.stderr)
-        assert {"code", "message"} <= set(_one_json_object(result.stdout)["error"]), case
-    assert "10" in _one_json_object(results["short password"].stdout)["error"]["message"]
+        assert {"code", "message"} <= set(one_json_object(result.stdout)["error"]), case
+    assert "10" in one_json_object(results["short password"].stdout)["error"]["message"]
     # A rejected command wrote nothing: "neu" does not exist.
-    missing = run(data, "token", "create", "neu@example.org")
+    missing = run("token", "create", "neu@example.org")
     assert missing.returncode == 1 and missing.stdout == ""
     assert "neu@example.org" in missing.stderr
     # Missing --password is a wrong call.
-    assert run(data, "user", "create", "x@example.org").returncode == 2
+    assert run("user", "create", "x@example.org").returncode == 2
 
 
 def _harmonized(data: Path) -> dict[str, Any]:
@@ -260,8 +225,8 @@ def _harmonized(data: Path) -> dict[str, Any]:
         platform.close()
 
 
-def test_demo_is_idempotent_and_seeds_the_region(data):
-    first = run(data, "demo")
+def test_demo_is_idempotent_and_seeds_the_region(run, data):
+    first = run("demo")
     assert first.returncode == 0, first.stderr
     assert first.stdout == ""
     seeded = _harmonized(data)
@@ -271,7 +236,7 @@ def test_demo_is_idempotent_and_seeds_the_region(data):
     assert all(len(orgs) >= 3 for orgs in seeded["organizations"].values()), seeded
     assert seeded["mappings"] >= 15 and seeded["unreported"] == []
     assert seeded["queued"] == 0  # the jobs the demo queued found their work done
-    second = run(data, "demo")
+    second = run("demo")
     assert second.returncode == 0, second.stderr
     assert "0 Organisationen, 0 Konten, 0 Datensätze" in second.stderr
     assert _harmonized(data) == seeded  # no new mapping or regional versions
@@ -301,17 +266,17 @@ def test_demo_is_idempotent_and_seeds_the_region(data):
         platform.close()
 
 
-def test_data_dir_from_the_environment(tmp_path):
+def test_data_dir_from_the_environment(allmende, tmp_path):
     data = tmp_path / "aus-der-umgebung"
     result = allmende("org", "create", "bochum", "--name", "Stadt Bochum", "--json",
-                      cwd=tmp_path, env=_env(ALLMENDE_DATA_DIR=str(data)))
+                      cwd=tmp_path, env={"ALLMENDE_DATA_DIR": str(data)})
     assert result.returncode == 0, result.stderr
     assert (data / "allmende.db").is_file()
     assert not (tmp_path / "data").exists()
     # --data-dir wins over the environment.
     other = tmp_path / "ausdruecklich"
-    result = allmende("--data-dir", str(other), "db", "upgrade", cwd=tmp_path,
-                      env=_env(ALLMENDE_DATA_DIR=str(data)))
+    result = allmende("--data-dir", other, "db", "upgrade", cwd=tmp_path,
+                      env={"ALLMENDE_DATA_DIR": str(data)})
     assert result.returncode == 0
     assert (other / "allmende.db").is_file()
     # Without either, ./data.
@@ -319,38 +284,54 @@ def test_data_dir_from_the_environment(tmp_path):
     assert (tmp_path / "data" / "allmende.db").is_file()
 
 
+def test_the_console_script_exits_1_and_2(tmp_path):
+    """The real entry point: a rejection (1) prints exactly one JSON object on stdout with
+    --json, a wrong call (2) says on stderr what is wrong. (0 with one JSON object: below.)"""
+    def org_create(*args: str) -> subprocess.CompletedProcess:
+        return run_process("--data-dir", tmp_path / "d", "org", "create", *args,
+                           cwd=tmp_path)
+
+    rejected = org_create("herne", "--name", "Herne", "--ags", "5916", "--json")
+    assert rejected.returncode == 1, rejected.stderr
+    assert "Gemeindeschlüssel" in one_json_object(rejected.stdout)["error"]["message"]
+    wrong = org_create("herne", "--json")
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert "--name" in wrong.stderr
+
+
 def test_unusable_data_dir_is_status_2_without_traceback(tmp_path):
     blocker = tmp_path / "eine-datei"
     blocker.write_text("kein Verzeichnis")
-    result = allmende("--data-dir", str(blocker), "db", "upgrade", cwd=tmp_path)
+    result = run_process("--data-dir", blocker, "db", "upgrade", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert str(blocker.name) in result.stderr
 
 
 def test_unreachable_database_fails_without_traceback(tmp_path):
-    result = allmende("db", "upgrade", cwd=tmp_path, env=_env(
-        ALLMENDE_DATA_DIR=str(tmp_path / "d"),
-        ALLMENDE_DATABASE_URL="postgresql+psycopg://niemand@127.0.0.1:9/nichts"))
+    result = run_process("db", "upgrade", cwd=tmp_path, env={
+        "ALLMENDE_DATA_DIR": str(tmp_path / "d"),
+        "ALLMENDE_DATABASE_URL": "postgresql+psycopg://niemand@127.0.0.1:9/nichts"})
     assert result.returncode in (1, 2), result.stderr
     assert result.stderr.strip()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_database_url_from_the_environment(backend, tmp_path, postgres_url):
-    """org, user and token create against ALLMENDE_DATABASE_URL (PostgreSQL when configured)."""
+def test_database_url_from_the_environment(allmende, backend, tmp_path, postgres_url):
+    """org create as a process, db upgrade, user and token create in this process, against
+    ALLMENDE_DATABASE_URL (PostgreSQL when configured)."""
     data = tmp_path / "d"
     sqlite_url = f"sqlite:///{tmp_path / 'anderswo.db'}"
     url = postgres_url if backend == "postgresql" else sqlite_url
-    env = _env(ALLMENDE_DATABASE_URL=url, ALLMENDE_DATA_DIR=str(data))
+    env = {"ALLMENDE_DATABASE_URL": url, "ALLMENDE_DATA_DIR": str(data)}
     suffix = uuid.uuid4().hex[:8]
     slug, email = f"cli-{suffix}", f"cli-{suffix}@example.org"
     assert allmende("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
-    org = allmende("org", "create", slug, "--name", "Per Umgebung", "--ags", "05915000",
-                   "--json", cwd=tmp_path, env=env)
+    org = run_process("org", "create", slug, "--name", "Per Umgebung", "--ags", "05915000",
+                      "--json", cwd=tmp_path, env=env)
     assert org.returncode == 0, org.stderr
-    assert _one_json_object(org.stdout)["slug"] == slug
-    user = allmende("user", "create", email, "--password", "ein-langes-passwort", "--org", slug,
-                    "--role", "admin", "--json", cwd=tmp_path, env=env)
+    assert one_json_object(org.stdout)["slug"] == slug
+    user = allmende("user", "create", email, "--password", "ein-langes-passwort", "--org",
+                    slug, "--role", "admin", "--json", cwd=tmp_path, env=env)
     assert user.returncode == 0, user.stderr
     token = allmende("token", "create", email, cwd=tmp_path, env=env)
     assert token.returncode == 0, token.stderr

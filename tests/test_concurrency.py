@@ -33,7 +33,7 @@ from allmende.platform import Platform
 from allmende.tables import store
 from allmende.web.app import create_app
 from cluster import DEADLINE, Cluster, measurements, wait
-from support import DORTMUND_CSV, OPERATOR, World, dataset_body, version_files
+from support import DORTMUND_CSV, OPERATOR, dataset_body, version_files
 
 
 @pytest.fixture
@@ -82,8 +82,8 @@ def _run_queued(platform: Platform) -> None:
 
 # --- concurrent writers -----------------------------------------------------------------------
 
-def test_twenty_concurrent_uploads_to_one_resource_make_versions_1_to_20(platform, cluster):
-    world = World(platform)
+def test_twenty_concurrent_uploads_to_one_resource_make_versions_1_to_20(platform, cluster,
+                                                                       world):
     with platform.db.session() as session:
         datasets.create_dataset(session, OPERATOR, dataset_body("messwerte"))
     base = cluster.web()
@@ -118,8 +118,7 @@ def test_twenty_concurrent_uploads_to_one_resource_make_versions_1_to_20(platfor
 
 
 def _editor(platform: Platform) -> Actor:
-    """Dortmund's editor, of the organizations and users of a new World."""
-    World(platform)
+    """Dortmund's editor (of the seeded world)."""
     with platform.db.sessions() as session:
         return actor_for(session.scalars(select(User).where(
             User.email == "editor@test.allmende.de")).one())
@@ -155,7 +154,8 @@ platform.close()
 """
 
 
-def test_concurrent_harmonize_and_consolidate_runs_lose_nothing(platform, cluster, tmp_path):
+def test_concurrent_harmonize_and_consolidate_runs_lose_nothing(platform, cluster, world,
+                                                                 tmp_path):
     _editor(platform)
     sources = _mapped_sources(platform, tmp_path, 2)
     with platform.db.sessions() as session:
@@ -215,7 +215,7 @@ def _paused(platform: Platform, phase: str, count: int) -> Callable[[], bool]:
 
 
 def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform, cluster,
-                                                                       tmp_path):
+                                                                       world, tmp_path):
     editor = _editor(platform)
     sources = _mapped_sources(platform, tmp_path, 1)
     plain = []

@@ -33,10 +33,9 @@ def _big_csv(path: Path, rows: int) -> None:
 
 
 @pytest.fixture
-def big(platform: Platform, tmp_path: Path) -> str:
+def big(platform: Platform, world: World, tmp_path: Path) -> str:
     """A table of 160,000 rows × 12 text columns (1.9 million cells: just below the XLSX
     bound, and many seconds of work to build as XLSX)."""
-    World(platform)
     source = tmp_path / "gross.csv"
     _big_csv(source, 160_000)
     with platform.db.session() as session:
@@ -79,8 +78,7 @@ def _slots(client: TestClient):
     return client.app.state.download_slots
 
 
-def test_xlsx_over_the_cell_bound_is_413_pointing_to_csv(client, platform, tmp_path):
-    World(platform)
+def test_xlsx_over_the_cell_bound_is_413_pointing_to_csv(client, platform, world, tmp_path):
     source = tmp_path / "breit.csv"
     _big_csv(source, 170_000)  # 2.04 million cells
     with platform.db.session() as session:

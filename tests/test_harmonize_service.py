@@ -15,7 +15,7 @@ from allmende.errors import Forbidden, Invalid, NotFound
 from allmende.harmonize import service
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.jobs import worker
-from support import DORTMUND_CSV, OPERATOR, World, dataset_body
+from support import DORTMUND_CSV, OPERATOR, dataset_body
 
 BOCHUM_CSV = """\
 betreiber,strasse,hausnummer,plz,ort,lat,lon,leistung_kw,anzahl,inbetriebnahme,evse_id
@@ -54,8 +54,7 @@ def _run_jobs(platform) -> None:
 
 
 @pytest.fixture
-def editors(platform):
-    world = World(platform)
+def editors(platform, world):
     return world, _user(platform, "editor@test.allmende.de"), \
         _user(platform, "bochum-editor@test.allmende.de")
 

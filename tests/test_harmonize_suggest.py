@@ -5,8 +5,6 @@ German header variants, transforms found from the values, each column used once,
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -17,8 +15,8 @@ from allmende.harmonize.mapping import Mapping, apply_mapping, load_mapping
 from allmende.harmonize.registry import load_schema
 from allmende.harmonize.source import load_source
 from allmende.harmonize.suggest import similarity, suggest_for_file, suggest_mapping
+from cli_support import run_process
 
-CLI = Path(sys.executable).parent / "allmende"
 BNETZA = Path(__file__).parent / "data" / "realdata" / "bnetza_ladesaeulen_koeln_2022.csv"
 
 
@@ -165,12 +163,10 @@ def test_ags_of_the_organization_fills_the_ags_field():
     assert mapping.fields["ags"].constant == "05911000"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=120)
-
-
 def test_cli_json_round_trips_into_the_mapping_loader(tmp_path):
-    result = _cli("mapping", "suggest", str(BNETZA), "--schema", "ladesaeulen", "--json")
+    """The console script: stdout holds the mapping file and nothing else."""
+    result = run_process("mapping", "suggest", BNETZA, "--schema", "ladesaeulen", "--json",
+                         cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     path = tmp_path / "mapping.json"
     path.write_text(result.stdout, encoding="utf-8")
@@ -179,16 +175,19 @@ def test_cli_json_round_trips_into_the_mapping_loader(tmp_path):
     assert json.loads(result.stdout)["schema_name"] == "ladesaeulen"
 
 
-def test_cli_table_and_wrong_calls(tmp_path):
-    result = _cli("mapping", "suggest", str(BNETZA), "--schema", "ladesaeulen")
+def test_cli_table_and_wrong_calls(allmende, tmp_path):
+    def suggest(*args: str | Path):  # type: ignore[no-untyped-def]
+        return allmende("mapping", "suggest", *args, cwd=tmp_path)
+
+    result = suggest(BNETZA, "--schema", "ladesaeulen")
     assert result.returncode == 0
     assert "Betreiber" in result.stdout and "Sicherheit" in result.stdout
-    unknown = _cli("mapping", "suggest", str(BNETZA), "--schema", "gibtsnicht")
+    unknown = suggest(BNETZA, "--schema", "gibtsnicht")
     assert unknown.returncode == 2 and "gibtsnicht" in unknown.stderr
-    missing = _cli("mapping", "suggest", str(tmp_path / "fehlt.csv"), "--schema", "ladesaeulen")
+    missing = suggest(tmp_path / "fehlt.csv", "--schema", "ladesaeulen")
     assert missing.returncode == 2 and "keine lesbare Datei" in missing.stderr
     empty = tmp_path / "leer.csv"
     empty.write_text("a;b\n", encoding="utf-8")
-    rejected = _cli("mapping", "suggest", str(empty), "--schema", "ladesaeulen", "--json")
+    rejected = suggest(empty, "--schema", "ladesaeulen", "--json")
     assert rejected.returncode == 1
     assert json.loads(rejected.stdout)["error"]["code"] == "no_rows"

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import json
 import time
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -19,7 +20,8 @@ from fastapi.testclient import TestClient
 from allmende.config import Settings
 from allmende.platform import Platform
 from allmende.web.app import create_app
-from support import dataset_body, version_files
+from databases import Installation
+from support import dataset_body, quick_jobs, version_files
 
 JOB_TIMEOUT = 60.0
 GERMAN_HINTS = ("Datei", "nicht", "kein", "enthält", "lässt sich", "Format")
@@ -381,16 +383,28 @@ def _big_table() -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-@pytest.fixture
-def table(client, world) -> str:
-    editor = world.auth("editor")
-    _dataset(client, editor, name="messorte")
-    result = _done(client, editor, "messorte", "messorte.csv", _big_table())
+def _seed_table(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
+    """`messorte`: the big table uploaded by the editor and ingested by a job."""
+    editor = {"Authorization": f"Bearer {seeded['tokens']['editor']}"}
+    with quick_jobs(platform), TestClient(create_app(platform)) as client:
+        _dataset(client, editor, name="messorte")
+        result = _done(client, editor, "messorte", "messorte.csv", _big_table())
     types = {c["name"]: c["type"] for c in result["columns"]}
     assert types == {"Name": "string", "Datum": "date", "Wert": "number", "Anzahl": "integer",
                      "Kategorie": "string", "limit": "integer", "Typ__Code": "string",
                      "lat": "number", "lon": "number", "geometry": "geometry"}
-    return result["resource"]
+    return {"table": result["resource"]}
+
+
+# The tests with the fixture `table` start from the world with `messorte` in it, written once
+# per session and backend (tests/conftest.py).
+TEMPLATES = {"table": (_seed_table, "world")}
+
+
+@pytest.fixture
+def table(installation: Installation) -> str:
+    """The resource id of `messorte`."""
+    return installation.seeded["table"]
 
 
 def test_rows_contract(client, table):

@@ -1,15 +1,16 @@
-"""`allmende ingest`, the real console script as a subprocess: one JSON object on stdout, exit
-status 0/1/2, the source's own column labels, versions of the same resource, and the reading
-options --sheet, --encoding, --delimiter, --header-row and --crs. SQLite in a data directory,
-and PostgreSQL through ALLMENDE_DATABASE_URL when the tests have one."""
+"""`allmende ingest`: one JSON object on stdout, exit status 0/1/2, the source's own column
+labels, versions of the same resource, and the reading options --sheet, --encoding,
+--delimiter, --header-row and --crs. SQLite in a data directory, and PostgreSQL through
+ALLMENDE_DATABASE_URL when the tests have one.
+
+The command runs in this process (tests/cli_support.py); against the configured database the
+first ingest runs as the real console script, whose stdout must hold nothing but one JSON
+object while DuckDB and the progress display work in the same process."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -21,58 +22,42 @@ from sqlalchemy import select
 from allmende.config import Settings
 from allmende.db.models import Dataset, Resource, TableVersion
 from allmende.platform import Platform
+from cli_support import InProcess, one_json_object, run_process
+from databases import Templates
 from support import BACKENDS, OPERATOR, version_files
 
-CLI = Path(sys.executable).parent / "allmende"
 REALDATA = Path(__file__).parent / "data" / "realdata"
-TRACEBACK = "Traceback (most recent call last)"
 TYPES = {"string", "integer", "number", "boolean", "date", "datetime", "time", "json",
          "geometry"}
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLMENDE_")}
-    env.update(extra)
-    return env
-
-
 class Cli:
-    """The console script over one data directory (and optionally a database URL)."""
+    """`allmende --data-dir DATA …` (with ALLMENDE_DATABASE_URL when given) in this process,
+    or with process=True as the console script."""
 
-    def __init__(self, data: Path, database_url: str | None = None) -> None:
+    def __init__(self, allmende: InProcess, data: Path, database_url: str | None = None) -> None:
+        self.allmende = allmende
         self.data = data
-        self.env = _env(**({"ALLMENDE_DATABASE_URL": database_url} if database_url else {}))
+        self.env = {"ALLMENDE_DATABASE_URL": database_url} if database_url else {}
         self.database_url = database_url
 
-    def __call__(self, *args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess:
-        assert CLI.exists(), f"{CLI} is missing: run `make install`"
-        command = [str(CLI), "--data-dir", str(self.data), *map(str, args)]
-        result = subprocess.run(command, capture_output=True, text=True, env=self.env,
-                                cwd=self.data.parent, timeout=timeout)
-        assert TRACEBACK not in result.stdout + result.stderr, result.stderr
-        return result
+    def __call__(self, *args: str | Path, process: bool = False) -> subprocess.CompletedProcess:
+        run = run_process if process else self.allmende
+        return run("--data-dir", self.data, *args, cwd=self.data.parent, env=self.env)
 
-    def ingest(self, path: Path, *args: str, org: str = "dortmund",
-               dataset: str = "daten") -> subprocess.CompletedProcess:
-        return self("ingest", path, "--org", org, "--dataset", dataset, *args, "--json")
+    def ingest(self, path: Path, *args: str, org: str = "dortmund", dataset: str = "daten",
+               process: bool = False) -> subprocess.CompletedProcess:
+        return self("ingest", path, "--org", org, "--dataset", dataset, *args, "--json",
+                    process=process)
 
-    def ok(self, path: Path, *args: str, **kwargs: str) -> dict:
-        result = self.ingest(path, *args, **kwargs)
+    def ok(self, path: Path, *args: str, **kwargs: str | bool) -> dict:
+        result = self.ingest(path, *args, **kwargs)  # type: ignore[arg-type]
         assert result.returncode == 0, result.stderr + result.stdout
-        return _one_json_object(result.stdout)
+        return one_json_object(result.stdout)
 
     def platform(self) -> Platform:
         return Platform(Settings(data_dir=self.data, database_url=self.database_url,
                                  secret_key="x"))
-
-
-def _one_json_object(stdout: str) -> dict:
-    text = stdout.strip()
-    assert text, "nothing on stdout"
-    value, end = json.JSONDecoder().raw_decode(text)
-    assert text[end:].strip() == "", f"more than one JSON value on stdout: {stdout!r}"
-    assert isinstance(value, dict)
-    return value
 
 
 def _check_result(result: dict) -> None:
@@ -89,7 +74,7 @@ def _check_result(result: dict) -> None:
 
 def _error(result: subprocess.CompletedProcess) -> dict:
     assert result.returncode == 1, result.stderr + result.stdout
-    body = _one_json_object(result.stdout)
+    body = one_json_object(result.stdout)
     assert set(body) == {"error"}, body
     assert body["error"]["code"] and body["error"]["message"], body
     return body["error"]
@@ -105,8 +90,9 @@ def _parquet(cli: Cli, result: dict) -> list[dict]:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    instance = Cli(tmp_path / "daten")
+def cli(allmende: InProcess, templates: Templates, tmp_path: Path) -> Cli:
+    """A data directory holding a migrated database (copied) and the organization dortmund."""
+    instance = Cli(allmende, templates.install("sqlite", "migrated", tmp_path / "daten").data_dir)
     created = instance("org", "create", "dortmund", "--name", "Stadt Dortmund", "--json")
     assert created.returncode == 0, created.stderr
     return instance
@@ -369,14 +355,14 @@ def test_warnings_have_code_and_message_in_json(cli):
 # --- PostgreSQL through ALLMENDE_DATABASE_URL ------------------------------------------
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_ingest_against_the_configured_database(backend, tmp_path, postgres_url):
+def test_ingest_against_the_configured_database(allmende, backend, tmp_path, postgres_url):
     url = postgres_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'anders.db'}"
-    cli = Cli(tmp_path / "daten", url)
+    cli = Cli(allmende, tmp_path / "daten", url)
     slug = f"org-{uuid.uuid4().hex[:8]}"
     dataset = f"ds-{uuid.uuid4().hex[:8]}"
     assert cli("org", "create", slug, "--name", "Per Umgebung").returncode == 0
     source = REALDATA / "bochum_schulen.csv"
-    first = cli.ok(source, org=slug, dataset=dataset)
+    first = cli.ok(source, org=slug, dataset=dataset, process=True)
     _check_result(first)
     assert first["crs"] == "EPSG:25832"
     second = cli.ok(source, org=slug, dataset=dataset)

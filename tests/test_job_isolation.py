@@ -29,16 +29,15 @@ def cluster(platform: Platform) -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def world(platform: Platform, tmp_path: Path) -> World:
-    """Dortmund's organizations and users, and dataset ``messwerte`` with version 1 of
-    resource ``Messwerte`` (3 rows)."""
-    created = World(platform)
+def messwerte(platform: Platform, world: World, tmp_path: Path) -> World:
+    """Dataset ``messwerte`` with version 1 of resource ``Messwerte`` (3 rows); returns the
+    world of organizations and users."""
     source = tmp_path / "messwerte.csv"
     source.write_text(measurements(3), encoding="utf-8")
     with platform.db.session() as session:
         datasets.create_dataset(session, OPERATOR, dataset_body("messwerte"))
     ingest(platform, OPERATOR, IngestRequest("messwerte", source, "messwerte.csv", "Messwerte"))
-    return created
+    return world
 
 
 def _upload(base: str, world: World) -> int:
@@ -70,7 +69,8 @@ def _nothing_left(platform: Platform) -> None:
     assert not list((scratch / store.UPLOADS).glob("*"))
 
 
-def test_a_crashing_job_fails_alone_and_the_server_keeps_serving(platform, cluster, world):
+def test_a_crashing_job_fails_alone_and_the_server_keeps_serving(platform, cluster, messwerte):
+    world = messwerte
     base = cluster.web(ALLMENDE_INPROCESS_WORKER="true", ALLMENDE_PAUSE_AT="typing")
     job_id = _upload(base, world)
     root = store.scratch_root(platform.settings.data_dir)
@@ -98,8 +98,9 @@ def _resources(platform: Platform) -> list[str]:
     ({"ALLMENDE_JOB_TIME_LIMIT_SECONDS": "3", "ALLMENDE_PAUSE_AT": "writing"}, "time_limit",
      "länger als 3 Sekunden"),
 ])
-def test_a_job_over_its_limit_is_stopped_with_a_clear_message(platform, cluster, world, limits,
-                                                              code, says):
+def test_a_job_over_its_limit_is_stopped_with_a_clear_message(platform, cluster, messwerte,
+                                                              limits, code, says):
+    world = messwerte
     base = cluster.web()
     worker = cluster.worker(**limits)
     job_id = _upload(base, world)

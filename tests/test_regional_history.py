@@ -52,9 +52,8 @@ def _source(platform: Platform, tmp_path: Path, name: str, organization: str, te
 
 
 @pytest.fixture
-def regional(platform: Platform, tmp_path: Path) -> str:
+def regional(platform: Platform, world: World, tmp_path: Path) -> str:
     """The regional charging-station table of Dortmund's and Bochum's public sources."""
-    World(platform)
     _source(platform, tmp_path, "do-lade", "dortmund", DORTMUND_CSV)
     _source(platform, tmp_path, "bo-lade", "bochum", BOCHUM_CSV)
     _run_jobs(platform)

@@ -27,7 +27,7 @@ from allmende.ingest.service import IngestRequest, ingest
 from allmende.jobs import queue, worker
 from allmende.platform import Platform
 from allmende.web.app import create_app
-from support import DORTMUND_CSV, OPERATOR, PASSWORD, World, dataset_body
+from support import DORTMUND_CSV, OPERATOR, PASSWORD, dataset_body
 
 #: Routes that decide nothing, and why that is right.
 PUBLIC: dict[tuple[str, str], str] = {
@@ -107,7 +107,6 @@ class Objects:
 
 
 def _seed(platform: Platform, tmp_path: Path) -> Objects:
-    world = World(platform)
     found = Objects()
     source = tmp_path / "ladesaeulen.csv"
     source.write_text(DORTMUND_CSV, encoding="utf-8")
@@ -132,7 +131,6 @@ def _seed(platform: Platform, tmp_path: Path) -> Objects:
         service.save_mapping(platform, session, OPERATOR, found.resource, mapping)
     while worker.run_once(platform):
         pass
-    del world
     return found
 
 
@@ -235,7 +233,7 @@ def _call(client: TestClient, method: str, path: str, example: Example, csrf: st
     return response.status_code
 
 
-def test_every_route_asks_the_policy_or_is_listed_as_public(platform, tmp_path):
+def test_every_route_asks_the_policy_or_is_listed_as_public(platform, world, tmp_path):
     found = _seed(platform, tmp_path)
     platform.settings.inprocess_worker = False
     app = create_app(platform)

@@ -40,7 +40,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
     platform = Platform(Settings(data_dir=folder / "data", secret_key="test",
                                  inprocess_worker=False))
     platform.upgrade()
-    World(platform)
+    World.seed(platform)
     source = folder / "ladesaeulen.csv"
     source.write_text(DORTMUND_CSV, encoding="utf-8")
     with platform.db.session() as session:

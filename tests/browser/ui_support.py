@@ -21,6 +21,8 @@ from allmende.catalog import datasets, organizations
 from allmende.config import Settings
 from allmende.platform import Platform
 from allmende.web.app import create_app
+from databases import Templates
+from support import quick_jobs
 
 SYSTEM_ACTOR = Actor(is_sysadmin=True, name="tests")
 CHROMIUM = "/usr/bin/chromium"
@@ -38,7 +40,6 @@ class Site:
 
 
 def seed(platform: Platform) -> None:
-    platform.upgrade()
     with platform.db.session() as s:
         dortmund = organizations.create_organization(s, SYSTEM_ACTOR, {
             "slug": "dortmund", "name": "Stadt Dortmund", "type": "municipality",
@@ -74,11 +75,13 @@ def seed(platform: Platform) -> None:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    data_dir = tmp_path_factory.mktemp("allmende-ui")
+def site(tmp_path_factory: pytest.TempPathFactory, templates: Templates) -> Iterator[Site]:
+    data_dir = tmp_path_factory.mktemp("allmende-ui") / "data"
+    templates.install("sqlite", "migrated", data_dir)
     platform = Platform(Settings(data_dir=data_dir))
     seed(platform)
-    yield Site(platform)
+    with quick_jobs(platform):
+        yield Site(platform)
     platform.close()
 
 

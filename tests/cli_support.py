@@ -1,0 +1,93 @@
+"""Running the `allmende` command in tests: in this process (the default: no interpreter start,
+no imports, about 100× cheaper) or as the real console script where the process boundary is
+what a test is about. Both return a subprocess.CompletedProcess."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from allmende import cli
+
+CLI = Path(sys.executable).parent / "allmende"
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment without any ALLMENDE_* setting of the machine running the tests."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLMENDE_")}
+    env.update(extra or {})
+    return env
+
+
+def run_process(*args: str | Path, cwd: Path, env: Mapping[str, str] | None = None,
+                timeout: float = 300) -> subprocess.CompletedProcess:
+    """The console script as a process, in cwd, with env (else without ALLMENDE_* variables)
+    as its ALLMENDE_* settings; nothing it prints may be a traceback."""
+    assert CLI.exists(), f"{CLI} is missing: run `make install`"
+    result = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True,
+                            cwd=cwd, env=process_env(env), timeout=timeout)
+    assert TRACEBACK not in result.stdout + result.stderr, result.stderr
+    return result
+
+
+class InProcess:
+    """`allmende.cli.main()` in this process with its own argv, ALLMENDE_* environment and
+    working directory. Output is captured at the file descriptors (capfd), so what libraries
+    write there below Python counts as it would in a process; the exit status is that of
+    SystemExit. An uncaught exception is raised into the test, where a process would print a
+    traceback."""
+
+    def __init__(self, capfd: pytest.CaptureFixture[str]) -> None:
+        self.capfd = capfd
+
+    def __call__(self, *args: str | Path, cwd: Path,
+                 env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+        argv = ["allmende", *map(str, args)]
+        self.capfd.readouterr()  # output of the test so far is not the command's
+        with _environment(env or {}), contextlib.chdir(cwd), \
+                mock.patch.object(sys, "argv", argv), \
+                mock.patch.object(sys, "excepthook", sys.excepthook):  # typer replaces it
+            returncode = _exit_status(cli.main)
+        out, err = self.capfd.readouterr()
+        assert TRACEBACK not in out + err, err
+        return subprocess.CompletedProcess(argv, returncode, out, err)
+
+
+def _exit_status(main: object) -> int:
+    try:
+        main()  # type: ignore[operator]
+    except SystemExit as exit_:
+        if exit_.code is None or isinstance(exit_.code, int):
+            return exit_.code or 0
+        print(exit_.code, file=sys.stderr)  # what the interpreter does with sys.exit("…")
+        return 1
+    return 0
+
+
+@contextlib.contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with exactly these ALLMENDE_* variables, restored afterwards."""
+    with mock.patch.dict(os.environ):
+        for key in [k for k in os.environ if k.startswith("ALLMENDE_")]:
+            del os.environ[key]
+        os.environ.update(variables)
+        yield
+
+
+def one_json_object(stdout: str) -> dict:
+    """stdout holds exactly one JSON object and nothing else."""
+    text = stdout.strip()
+    assert text, "nothing on stdout"
+    value, end = json.JSONDecoder().raw_decode(text)
+    assert text[end:].strip() == "", f"more than one JSON value on stdout: {stdout!r}"
+    assert isinstance(value, dict)
+    return value
