@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from allmende.catalog import datasets
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.platform import Platform
+from allmende.tables import export
 from allmende.web.app import create_app
 from support import OPERATOR, World, dataset_body
 
@@ -78,21 +79,28 @@ def _slots(client: TestClient):
     return client.app.state.download_slots
 
 
-def test_xlsx_over_the_cell_bound_is_413_pointing_to_csv(client, platform, world, tmp_path):
-    source = tmp_path / "breit.csv"
-    _big_csv(source, 170_000)  # 2.04 million cells
+def _small(platform: Platform, tmp_path: Path, rows: int = 1700) -> str:
+    source = tmp_path / "klein.csv"
+    _big_csv(source, rows)
     with platform.db.session() as session:
-        datasets.create_dataset(session, OPERATOR, dataset_body("breit"))
-    resource = ingest(platform, OPERATOR, IngestRequest("breit", source, "breit.csv")).resource
+        datasets.create_dataset(session, OPERATOR, dataset_body("klein"))
+    return ingest(platform, OPERATOR, IngestRequest("klein", source, "klein.csv")).resource
+
+
+def test_xlsx_over_the_cell_bound_is_413_pointing_to_csv(client, platform, world, tmp_path,
+                                                         monkeypatch):
+    monkeypatch.setattr(export, "XLSX_MAX_CELLS", 20_000)  # the rule, on a small table
+    resource = _small(platform, tmp_path)  # 1,700 rows × 12 columns = 20,400 cells
     refused = client.get(f"/api/v1/resources/{resource}/rows", params={"format": "xlsx"})
     assert refused.status_code == 413
     error = refused.json()["error"]
     assert error["code"] == "too_many_cells_for_xlsx"
-    assert "CSV oder Parquet" in error["message"] and "170.000 Zeilen × 12 Spalten" in \
+    assert "CSV oder Parquet" in error["message"] and "1.700 Zeilen × 12 Spalten" in \
         error["message"]
-    narrower = client.get(f"/api/v1/resources/{resource}/rows", params={
-        "format": "xlsx", "fields": "Spalte 0,Spalte 1", "limit": "10"})
-    assert narrower.status_code == 200
+    for narrower in ({"fields": "Spalte 0,Spalte 1"}, {"limit": "1600"}):
+        answer = client.get(f"/api/v1/resources/{resource}/rows",
+                            params={"format": "xlsx", **narrower})
+        assert answer.status_code == 200, narrower
 
 
 def test_an_abandoned_xlsx_download_stops_and_gives_its_slot_back(client, server, big):
@@ -108,7 +116,9 @@ def test_an_abandoned_xlsx_download_stops_and_gives_its_slot_back(client, server
         time.sleep(0.05)
 
 
-def test_a_client_runs_two_downloads_at_once_and_the_server_four(client, big):
+def test_a_client_runs_two_downloads_at_once_and_the_server_four(client, platform, world,
+                                                                 tmp_path):
+    big = _small(platform, tmp_path, rows=50)
     slots = _slots(client)
     held = [slots.take("testclient"), slots.take("testclient")]
     third = client.get(f"/api/v1/resources/{big}/rows", params={"format": "csv"})
