@@ -83,11 +83,19 @@ def test_suggest_save_harmonize_and_consolidate(platform, editors, tmp_path):
         resource = record.dataset.resources[0]
         version = resource.current
     rows = pq.read_table(platform.settings.data_dir / version.path).to_pylist()
-    ids = [r["ladepunkt_id"] for r in rows]
-    # DE*DEW*E0002 three times: twice in Dortmund's file, once (newer) in Bochum's
-    assert sorted(ids) == ["DE*DEW*E0001", "DE*DEW*E0002", "DE*INN*E0003", "DE*SWB*E0001"]
-    kept = next(r for r in rows if r["ladepunkt_id"] == "DE*DEW*E0002")
-    assert kept["quelle_datensatz"] == "bo-lade" and kept["quelle_ags"] == "05911000"
+    ids = [(r["quelle_datensatz"], r["ladepunkt_id"]) for r in rows]
+    # DE*DEW*E0002 three times: twice in Dortmund's file (one object), once in Bochum's (an
+    # identifier of Bochum's own: another object)
+    assert sorted(ids) == [("bo-lade", "DE*DEW*E0002"), ("bo-lade", "DE*SWB*E0001"),
+                           ("do-lade", "DE*DEW*E0001"), ("do-lade", "DE*DEW*E0002"),
+                           ("do-lade", "DE*INN*E0003")]
+    with platform.db.sessions() as session:
+        duplicates = service.get_consolidation(session, OPERATOR, "ladesaeulen").duplicates
+    assert duplicates["count"] == 1
+    (entry,) = duplicates["listed"]
+    assert entry["reason"] == "key" and entry["organization"] == "dortmund"
+    assert entry["dropped"]["dataset"] == entry["kept"]["dataset"] == "do-lade"
+    assert entry["dropped"]["key"] == entry["kept"]["key"] == "DE*DEW*E0002"
     dortmund_row = next(r for r in rows if r["ladepunkt_id"] == "DE*DEW*E0001")
     assert dortmund_row["quelle_zeile"] == 1 and dortmund_row["nennleistung_kw"] == 22.0
     point = shapely.from_wkb(dortmund_row["geometry"])

@@ -364,6 +364,8 @@ class Consolidation(Base):
     resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
     sources: Mapped[list[Any]] = mapped_column(JSON, default=list)
     problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # {"count": N, "listed": [{"reason", "organization", "dropped": {...}, "kept": {...}}]}
+    duplicates: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rebuilt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     dataset: Mapped[Dataset] = relationship(lazy="joined")

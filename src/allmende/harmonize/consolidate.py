@@ -4,18 +4,24 @@ A *harmonized table* is one source's table version mapped onto a schema: one typ
 schema field (NULL where a cell is empty or invalid; the quality report says which), a WGS84
 ``geometry`` column with its envelope when the schema locates its rows, and the provenance
 columns :data:`PROVENANCE`. The *regional table* is the union of the harmonized tables of all
-sources of a schema, with duplicates resolved on the schema's primary key:
+sources of a schema, with duplicates resolved **within each organization** (keys are an
+organization's own: Dortmund's id 1 and Bochum's id 1 are two objects):
 
-    the row of the newest source (``quelle_stand``: when its table version was published),
-    then of the higher table version (``quelle_version``), then the first row of that source.
+- rows with the same primary key are one object;
+- rows from two sources of one organization at the same normalized address
+  (``x-allmende.address``) and at most 10 m apart are one object too (the same station in two
+  uploads, once without identifiers).
 
-Rows whose key has an empty field are all kept: nothing says they are the same.
+Of one object the row of the newest source wins (``quelle_stand``: when its table version was
+published), then of the higher table version (``quelle_version``), then the first row of that
+source; the dropped rows are listed beside the kept ones as "doppelt". Rows whose key has an
+empty field are kept unless their address and place match.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -157,11 +163,22 @@ def write_harmonized(con: duckdb.DuckDBPyConnection, mapped: str, row_column: st
     return con.execute("SELECT count(*) FROM __typed").fetchall()[0][0]
 
 
+#: Listed duplicates per regional table (the count is always complete).
+MAX_LISTED_DUPLICATES = 200
+#: Two located rows of one organization nearer than this, at the same address, are one object.
+SAME_PLACE_METRES = 10.0
+#: The order in which rows win: the newest source, then the higher table version, then the
+#: first row of that source.
+RANK = "quelle_stand DESC, quelle_version DESC, quelle_datensatz, quelle_zeile"
+
+
 @dataclass
 class Consolidated:
     rows: int
     duplicates: int
     rows_per_source: dict[str, int]
+    #: dropped rows with the row that was kept instead (at most MAX_LISTED_DUPLICATES)
+    listed: list[dict[str, Any]] = field(default_factory=list)
 
 
 def consolidate_files(sources: Sequence[Path], schema: Mapping[str, Any], target: Path,
@@ -171,25 +188,100 @@ def consolidate_files(sources: Sequence[Path], schema: Mapping[str, Any], target
     try:
         files = sql.table_function("read_parquet", [str(p) for p in sources],
                                    union_by_name=True)
-        con.execute(sql.create_view("__union", sql.select("*", files)))
-        key = primary_key(dict(schema))
-        keep = "true"
-        if key:
-            incomplete = " OR ".join(f"{sql.ident(k)} IS NULL" for k in key)
-            keep = (f"({incomplete}) OR row_number() OVER (PARTITION BY {sql.idents(key)} "
-                    "ORDER BY quelle_stand DESC, quelle_version DESC, quelle_datensatz, "
-                    "quelle_zeile) = 1")
+        con.execute(sql.create_table("__union", sql.select(
+            ["*", f"row_number() OVER (ORDER BY {RANK}) AS __rank"], files)))
+        con.execute(sql.create_table("__dropped", " UNION ALL ".join(
+            [_same_key(schema), *_same_place(con, schema)])))
+        columns = [sql.ident(c) for c in _union_columns(con) if c != "__rank"]
         con.execute(sql.create_table("__regional", sql.select(
-            "*", "__union", qualify=keep,
+            columns, "__union", where="__rank NOT IN (SELECT dropped FROM __dropped)",
             order_by="quelle_organisation, quelle_datensatz, quelle_zeile")))
         store.write_parquet(con, "SELECT * FROM __regional", target)
         total = con.execute("SELECT count(*) FROM __union").fetchall()[0][0]
         per_source = dict(con.execute("SELECT quelle_datensatz, count(*) FROM __regional "
                                       "GROUP BY ALL").fetchall())
         kept = sum(per_source.values())
-        return Consolidated(kept, total - kept, per_source)
+        return Consolidated(kept, total - kept, per_source, _listed(con, schema))
     finally:
         con.close()
+
+
+def _union_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [row[0] for row in con.execute("DESCRIBE __union").fetchall()]
+
+
+def _same_key(schema: Mapping[str, Any]) -> str:
+    """Rows of one organization with the same primary key: all but the best-ranked. Keys are
+    the organization's own: Dortmund's id 1 is not Bochum's id 1. Rows with an empty key field
+    are all kept: nothing says they are the same."""
+    key = primary_key(dict(schema))
+    if not key:
+        return sql.select(["NULL::BIGINT AS dropped", "NULL::BIGINT AS kept",
+                           "NULL::VARCHAR AS reason"], where="false")
+    partition = ", ".join(["quelle_organisation", *(sql.ident(k) for k in key)])
+    complete = [f"{sql.ident(k)} IS NOT NULL" for k in key]
+    ranked = sql.select(["__rank", f"first_value(__rank) OVER (PARTITION BY {partition} "
+                                   "ORDER BY __rank) AS best"], "__union", where=complete)
+    return sql.select(["r.__rank AS dropped", "r.best AS kept", "'key' AS reason"],
+                      f"({ranked}) r", where="r.__rank <> r.best")
+
+
+def _same_place(con: duckdb.DuckDBPyConnection, schema: Mapping[str, Any]) -> list[str]:
+    """Rows from different sources of one organization at the same normalized address and
+    within SAME_PLACE_METRES (a station exported twice, once without identifiers): all but
+    the best-ranked. Only for schemas that name their address fields (x-allmende.address)
+    and locate their rows."""
+    fields = (schema.get("x-allmende") or {}).get("address") or []
+    available = set(_union_columns(con))
+    if not fields or not {*ENVELOPE_COLUMNS, *fields} <= available:
+        return []
+    address = " || ' ' || ".join(f"coalesce({sql.ident(f)}, '')" for f in fields)
+    con.execute(sql.create_table("__places", sql.select([
+        "__rank", "quelle_organisation", "quelle_datensatz",
+        f"{_normalized(address)} AS place",
+        "(__minx + __maxx) / 2 AS lon", "(__miny + __maxy) / 2 AS lat"], "__union",
+        where=["__minx IS NOT NULL", "NOT isnan(__minx)"])))
+    metres = ("sqrt(power((a.lon - b.lon) * cos(radians(a.lat)) * 111320, 2) + "
+              "power((a.lat - b.lat) * 110540, 2))")
+    pairs = sql.select(["a.__rank AS dropped", "min(b.__rank) AS kept"],
+                       "__places a JOIN __places b ON a.quelle_organisation = "
+                       "b.quelle_organisation AND a.place = b.place AND a.quelle_datensatz <> "
+                       "b.quelle_datensatz AND b.__rank < a.__rank",
+                       where=["a.place <> ''", f"{metres} <= {sql.number(SAME_PLACE_METRES)}"],
+                       group_by="a.__rank")
+    return [sql.select(["dropped", "kept", "'place' AS reason"], f"({pairs})")]
+
+
+def _normalized(text: str) -> str:
+    """An address as one key: lower case, umlauts and ß spelt out, Straße/Strasse/Str. alike,
+    nothing but letters and digits."""
+    folded = f"lower({text})"
+    for umlaut, spelt in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        folded = f"replace({folded}, {sql.string(umlaut)}, {sql.string(spelt)})"
+    folded = f"regexp_replace(strip_accents({folded}), 'strasse|str\\.', 'str', 'g')"
+    return f"regexp_replace({folded}, '[^a-z0-9]', '', 'g')"
+
+
+def _listed(con: duckdb.DuckDBPyConnection, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The dropped rows beside the kept ones: dataset, row and key of both, and why."""
+    key = primary_key(dict(schema))
+
+    def label(table: str) -> str:
+        parts = [f"coalesce(CAST({table}.{sql.ident(k)} AS VARCHAR), '–')" for k in key]
+        return " || ' / ' || ".join(parts) if parts else "''"
+
+    rows = con.execute(sql.select([
+        "d.reason", "dr.quelle_organisation", "dr.quelle_datensatz", "dr.quelle_zeile",
+        label("dr"), "kr.quelle_datensatz", "kr.quelle_zeile", label("kr")],
+        "(SELECT DISTINCT ON (dropped) * FROM __dropped ORDER BY dropped, kept) d "
+        "JOIN __union dr ON dr.__rank = d.dropped JOIN __union kr ON kr.__rank = d.kept",
+        order_by="dr.quelle_organisation, dr.quelle_datensatz, dr.quelle_zeile",
+        limit=MAX_LISTED_DUPLICATES)).fetchall()
+    return [{"reason": reason, "organization": organization,
+             "dropped": {"dataset": dataset, "row": row, "key": dropped_key},
+             "kept": {"dataset": kept_dataset, "row": kept_row, "key": kept_key}}
+            for reason, organization, dataset, row, dropped_key, kept_dataset, kept_row, kept_key
+            in rows]
 
 
 def write_empty(schema: Mapping[str, Any], target: Path) -> Consolidated:

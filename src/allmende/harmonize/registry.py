@@ -214,6 +214,14 @@ def _extra_problems(extra: Any, names: set[str]) -> Any:
             if name not in names:
                 yield FieldError("x-allmende", f"Die Regel „{kind}“ nennt „{name}“, das "
                                                "Schema hat kein solches Feld.")
+    address = extra.get("address") or []
+    if not isinstance(address, list) or not all(isinstance(a, str) for a in address):
+        yield FieldError("x-allmende", "„address“ muss eine Liste von Feldnamen sein.")
+    else:
+        for name in address:
+            if name not in names:
+                yield FieldError("x-allmende", f"„address“ nennt „{name}“, das Schema hat kein "
+                                               "solches Feld.")
     coordinates = extra.get("coordinates") or {}
     for name in coordinates.values():
         if name not in names:

@@ -566,6 +566,7 @@ def _record_consolidation(session: Session, schema_name: str, resource: Resource
                                resource_id=resource.id)
         session.add(record)
     record.sources, record.problems = listed, problems
+    record.duplicates = {"count": built.duplicates, "listed": built.listed}
     record.rebuilt_at = dt.datetime.now(dt.UTC)
     session.flush()
     return record

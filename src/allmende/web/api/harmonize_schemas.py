@@ -4,7 +4,7 @@ regional tables."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -129,6 +129,25 @@ class ProblemOut(BaseModel):
     message: str
 
 
+class DuplicateRowOut(BaseModel):
+    dataset: str
+    row: int = Field(description="Datenzeile der Quelle, ab 1")
+    key: str = Field(description="Primärschlüssel der Zeile („–“: leer)")
+
+
+class DuplicateOut(BaseModel):
+    reason: Literal["key", "place"] = Field(description="key: gleiche Kennung; place: gleiche "
+                                                        "Adresse, höchstens 10 m entfernt")
+    organization: str
+    dropped: DuplicateRowOut
+    kept: DuplicateRowOut
+
+
+class DuplicatesOut(BaseModel):
+    count: int = Field(description="Alle ausgelassenen Zeilen")
+    listed: list[DuplicateOut] = Field(description="Die ersten 200")
+
+
 class ConsolidationOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -139,6 +158,8 @@ class ConsolidationOut(BaseModel):
     rebuilt_at: dt.datetime
     sources: list[SourceOut]
     problems: list[ProblemOut] = Field(description="Quellen, die nicht einfließen konnten")
+    duplicates: DuplicatesOut = Field(description="Zeilen, die als doppelt ausgelassen wurden, "
+                                                  "neben den stattdessen behaltenen")
 
     @classmethod
     def of(cls, record: Consolidation) -> ConsolidationOut:
@@ -146,7 +167,9 @@ class ConsolidationOut(BaseModel):
                    title=record.dataset.title, resource=record.resource_id,
                    rebuilt_at=record.rebuilt_at,
                    sources=[SourceOut(**source) for source in record.sources],
-                   problems=[ProblemOut(**problem) for problem in record.problems])
+                   problems=[ProblemOut(**problem) for problem in record.problems],
+                   duplicates=DuplicatesOut(**(record.duplicates or {"count": 0,
+                                                                     "listed": []})))
 
 
 class ConsolidationList(BaseModel):

@@ -42,9 +42,12 @@ def upgrade() -> None:
     op.create_index("ix_login_failures_address_at", "login_failures", ["address", "at"])
     # Whose admins may read a job (besides whoever queued it).
     op.add_column("jobs", sa.Column("organization_id", sa.Integer(), nullable=True))
+    # The rows a regional rebuild left out as duplicates, beside the rows kept instead.
+    op.add_column("consolidations", sa.Column("duplicates", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("consolidations", "duplicates")
     op.drop_column("jobs", "organization_id")
     op.drop_index("ix_login_failures_address_at", "login_failures")
     op.drop_index("ix_login_failures_email_at", "login_failures")

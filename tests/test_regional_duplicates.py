@@ -1,0 +1,111 @@
+"""Regional duplicates, decided right: identifiers are an organization's own, and one
+organization's object in two of its sources is kept once (the newest source wins), with the
+left-out rows listed beside the kept ones."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import func, select
+
+from allmende.catalog import datasets
+from allmende.db.models import Job
+from allmende.harmonize import service
+from allmende.ingest.service import IngestRequest, ingest
+from allmende.jobs import queue, worker
+from allmende.platform import Platform
+from support import OPERATOR, World, dataset_body
+
+HEADER = "Betreiber;Straße;Hausnr.;PLZ;Ort;Breitengrad;Längengrad;Leistung (kW);EVSE-ID\n"
+# Dortmund's register, and a second Dortmund export of two of its stations without EVSE-IDs:
+# one the same place (3 m off, "Strasse" spelt out), one the same address 60 m off
+DORTMUND = HEADER + """\
+DEW21;Hohe Straße;3;44139;Dortmund;51,507900;7,456900;22;DE*DEW*E0001
+DEW21;Kampstraße;12;44137;Dortmund;51,514900;7,462100;50;DE*DEW*E0002
+"""
+DORTMUND_AGAIN = HEADER + """\
+DEW21;Hohe Strasse;3;44139;Dortmund;51,507920;7,456930;22;
+DEW21;Kampstraße;12;44137;Dortmund;51,515440;7,462100;50;
+"""
+BOCHUM = HEADER + """\
+Stadtwerke Bochum;Kortumstraße;1;44787;Bochum;51,481800;7,216200;22;DE*DEW*E0002
+"""
+
+
+def _source(platform: Platform, tmp_path: Path, name: str, organization: str,
+            text: str) -> None:
+    path = tmp_path / f"{name}.csv"
+    path.write_text(text, encoding="utf-8")
+    with platform.db.session() as session:
+        datasets.create_dataset(session, OPERATOR, dataset_body(name, organization))
+    resource = ingest(platform, OPERATOR, IngestRequest(name, path, "ladesaeulen.csv")).resource
+    with platform.db.session() as session:
+        mapping = service.suggest(platform, session, OPERATOR, resource, "ladesaeulen")
+        service.save_mapping(platform, session, OPERATOR, resource, mapping)
+    _all_jobs_done(platform)
+
+
+def _all_jobs_done(platform: Platform) -> None:
+    """Run what is queued here; wait for what another thread (the client's worker) runs."""
+    deadline = time.monotonic() + 120
+    while True:
+        worker.run_once(platform)
+        with platform.db.sessions() as session:
+            pending = session.scalar(select(func.count(Job.id)).where(
+                Job.status.in_((queue.QUEUED, queue.RUNNING))))
+        if not pending:
+            return
+        assert time.monotonic() < deadline, "jobs did not end"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def regional(platform: Platform, world: World, tmp_path: Path) -> list[dict]:
+    for name, organization, text in (("do-register", "dortmund", DORTMUND),
+                                     ("bo-lade", "bochum", BOCHUM),
+                                     ("do-export", "dortmund", DORTMUND_AGAIN)):
+        _source(platform, tmp_path, name, organization, text)
+    with platform.db.sessions() as session:
+        record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
+        path = platform.settings.data_dir / record.dataset.resources[0].current.path
+    return pq.read_table(path).to_pylist()
+
+
+def test_identifiers_are_an_organization_s_own(regional):
+    same_id = [r["quelle_datensatz"] for r in regional if r["ladepunkt_id"] == "DE*DEW*E0002"]
+    assert sorted(same_id) == ["bo-lade", "do-register"]
+
+
+def test_one_object_in_two_sources_of_one_organization_is_kept_once(platform, regional):
+    dortmund = sorted((r["quelle_datensatz"], r["strasse"]) for r in regional
+                      if r["quelle_organisation"] == "dortmund")
+    # Hohe Straße: the newer export wins; Kampstraße 60 m apart: two objects
+    assert dortmund == [("do-export", "Hohe Strasse"), ("do-export", "Kampstraße"),
+                        ("do-register", "Kampstraße")]
+    with platform.db.sessions() as session:
+        record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
+    assert record.duplicates["count"] == 1
+    (entry,) = record.duplicates["listed"]
+    assert entry == {"reason": "place", "organization": "dortmund",
+                     "dropped": {"dataset": "do-register", "row": 1, "key": "DE*DEW*E0001"},
+                     "kept": {"dataset": "do-export", "row": 1, "key": "–"}}
+    kept = {s["dataset"]: s["kept"] for s in record.sources}
+    assert kept == {"do-register": 1, "do-export": 2, "bo-lade": 1}
+
+
+def test_the_api_lists_what_was_left_out(client, regional):
+    answer = client.get("/api/v1/regional/ladesaeulen").json()
+    assert answer["duplicates"]["count"] == 1
+    assert answer["duplicates"]["listed"][0]["kept"] == {"dataset": "do-export", "row": 1,
+                                                         "key": "–"}
+
+
+def test_the_region_page_lists_what_was_left_out(client, regional):
+    page = client.get("/region/ladesaeulen").text
+    assert "Doppelt" in page and "Ausgelassen (doppelt)" in page
+    assert "dieselbe Adresse, höchstens 10 m entfernt" in page
+    english = client.get("/region/ladesaeulen", params={"lang": "en"}).text
+    assert "the same address, at most 10 m apart" in english
