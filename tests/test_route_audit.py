@@ -44,6 +44,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/schemas/{name}"): "shared schemas are public definitions",
     ("GET", "/api/v1/organizations"): "organizations are public",
     ("GET", "/organizations"): "organizations are public",
+    ("GET", "/map/areas.geojson"): "the organizations' areas are public (the maps' base layer)",
     ("GET", "/api/v1/organizations/{slug}"): "organizations are public",
 }
 

@@ -223,6 +223,13 @@ def test_upload_a_csv_and_see_it_on_the_map(page: Page, resource_id: str) -> Non
         "document.querySelectorAll('#map .leaflet-interactive').length > 0", timeout=15_000)
     markers = page.locator("#map .leaflet-interactive").count()
     assert markers > 0
+    # offline, the map shows where things are: the organizations' areas with their names, a
+    # scale bar, controls in German
+    page.wait_for_function("Number(document.querySelector('#map').dataset.areas) > 0")
+    expect(page.locator("#map .map-area-label", has_text="Stadt Dortmund")).to_be_visible()
+    expect(page.locator("#map .leaflet-control-scale-line").first).to_be_visible()
+    expect(page.locator("#map .leaflet-control-zoom-in")).to_have_attribute("title",
+                                                                          "Vergrößern")
     page.locator("#map").scroll_into_view_if_needed()
     page.screenshot(path="/tmp/ingest-resource-1280.png", full_page=True)
     page.locator("#map .leaflet-interactive").first.click(force=True)

@@ -176,3 +176,19 @@ def get_organization(session: Session, slug: str) -> Organization:
 
 def list_organizations(session: Session) -> list[Organization]:
     return list(session.scalars(select(Organization).order_by(func.lower(Organization.name))))
+
+
+def area_map(session: Session) -> dict[str, Any]:
+    """The organizations' areas as a GeoJSON FeatureCollection (WGS84), each with its slug
+    and name: the base layer of maps when no tile server is configured. An organization with a
+    bounding box only is drawn as that box."""
+    features = [{"type": "Feature", "geometry": o.area or _box(o.bbox),
+                 "properties": {"slug": o.slug, "name": o.name}}
+                for o in list_organizations(session) if o.area or o.bbox]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _box(bbox: list[float]) -> dict[str, Any]:
+    west, south, east, north = bbox
+    return {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north],
+                                                [west, north], [west, south]]]}

@@ -27,16 +27,48 @@
     element.appendChild(note);
   }
 
+  // Without a tile server the map still shows where things are: the outlines and names of
+  // the organizations' areas, stored with the organizations (works offline).
+  function areas(map, element) {
+    element.classList.add("map-offline");
+    var request = new XMLHttpRequest();
+    request.open("GET", element.getAttribute("data-areas-url"));
+    request.onload = function () {
+      var data;
+      try { data = JSON.parse(request.responseText); } catch (e) { return; }
+      var layer = L.geoJSON(data, {
+        interactive: false,
+        style: function () {
+          return { color: "#7a8b99", weight: 1.5, fillColor: "#eef2f5", fillOpacity: 0.8 };
+        },
+        onEachFeature: function (feature, areaLayer) {
+          var label = document.createElement("span");
+          label.textContent = (feature.properties || {}).name || "";
+          areaLayer.bindTooltip(label, { permanent: true, direction: "center",
+                                         className: "map-area-label" });
+        }
+      }).addTo(map);
+      layer.bringToBack();
+      element.setAttribute("data-areas", String(layer.getLayers().length));
+    };
+    request.send();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var element = document.getElementById("map");
     if (!element || !window.L) { return; }
-    var map = L.map(element, { preferCanvas: false }).setView([51.5, 7.4], 9);
+    var map = L.map(element, { preferCanvas: false, zoomControl: false }).setView([51.5, 7.4], 9);
+    L.control.zoom({ zoomInTitle: element.getAttribute("data-msg-zoom-in") || "+",
+                     zoomOutTitle: element.getAttribute("data-msg-zoom-out") || "-" }).addTo(map);
+    L.control.scale({ imperial: false }).addTo(map);
     var tiles = element.getAttribute("data-tile-url");
     if (tiles) {
       // Leaflet shows the attribution as HTML: escape the configured text.
       var credit = document.createElement("span");
       credit.textContent = element.getAttribute("data-tile-attribution") || "";
       L.tileLayer(tiles, { maxZoom: 19, attribution: credit.innerHTML }).addTo(map);
+    } else {
+      areas(map, element);
     }
     var request = new XMLHttpRequest();
     request.open("GET", element.getAttribute("data-geojson-url"));

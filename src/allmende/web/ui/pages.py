@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from allmende.access.policy import Action, is_allowed
-from allmende.catalog.organizations import get_organization, list_organizations
+from allmende.catalog.organizations import area_map, get_organization, list_organizations
 from allmende.catalog.search import SearchRequest, search_datasets
 from allmende.catalog.search_index import FACETS, SORTS
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
@@ -58,6 +59,15 @@ def search(request: Request, session: SessionDep, platform: PlatformDep,
         "pages": max(1, math.ceil(result.count / PER_PAGE)),
         "quality": quality_index(session, actor, result.datasets),
     }, actor=actor)
+
+
+@router.get("/map/areas.geojson")
+def areas(session: SessionDep) -> Response:
+    """The base layer of every map: the outlines and names of the organizations' areas (maps
+    work offline; a tile server is optional, ALLMENDE_MAP_TILE_URL)."""
+    body = orjson.dumps(area_map(session))
+    return Response(body, media_type="application/geo+json",
+                    headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.get("/organizations", response_class=HTMLResponse)
