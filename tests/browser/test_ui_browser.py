@@ -142,6 +142,17 @@ def test_an_empty_title_shows_the_german_message_next_to_the_field(page: Page) -
     expect(page.get_by_label("Kennung (Teil der Web-Adresse)")).to_have_value("ohne-titel")
 
 
+def test_the_identifier_follows_the_title_until_edited_by_hand(page: Page) -> None:
+    sign_in(page, *EDITOR)
+    page.goto("/datasets/new")
+    identifier = page.get_by_label("Kennung (Teil der Web-Adresse)")
+    page.get_by_label(TITLE).fill("Ladesäulen am Großmarkt – Straße 5")
+    expect(identifier).to_have_value("ladesaeulen-am-grossmarkt-strasse-5")
+    identifier.fill("grossmarkt")
+    page.get_by_label(TITLE).fill("Ladesäulen am Großmarkt")
+    expect(identifier).to_have_value("grossmarkt")
+
+
 def test_create_an_api_token_and_see_it_once(page: Page) -> None:
     page.goto("/account/tokens")
     expect(page).to_have_url("/login?next=%2Faccount%2Ftokens")

@@ -182,8 +182,14 @@ def _touch(session: Session, dataset: Dataset) -> None:
     reindex(session, dataset)
 
 
+#: In an activity's changes: made by the platform itself (a rebuild, the demo, the CLI).
+BY_PLATFORM = "_by_platform"
+
+
 def _record(session: Session, dataset: Dataset, actor: Actor, action: str,
             changes: dict[str, Any]) -> None:
+    if actor.user_id is None:
+        changes = {**changes, BY_PLATFORM: True}
     session.add(Activity(dataset_id=dataset.id, user_id=actor.user_id, action=action,
                          changes=changes))
 

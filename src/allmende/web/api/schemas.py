@@ -7,6 +7,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, Field
 
+from allmende.catalog.datasets import BY_PLATFORM
 from allmende.catalog.search import SearchResult
 from allmende.db.models import (
     Activity,
@@ -184,15 +185,19 @@ class ActivityOut(BaseModel):
     action: str
     user: str | None
     user_email: str | None = None
+    by_platform: bool = Field(False, description="Made by allmende itself (a regional "
+                                                 "rebuild, the demo, the command line)")
     changes: dict[str, Any]
     created_at: dt.datetime
 
     @classmethod
     def of(cls, a: Activity, show_email: bool) -> ActivityOut:
         """The author by name; e-mail addresses are personal data, shown to signed-in users only."""
+        changes = {k: v for k, v in a.changes.items() if not k.startswith("_")}
         return cls(action=a.action, user=a.user.name if a.user else None,
                    user_email=a.user.email if a.user and show_email else None,
-                   changes=a.changes, created_at=a.created_at)
+                   by_platform=bool(a.changes.get(BY_PLATFORM)), changes=changes,
+                   created_at=a.created_at)
 
 
 class ActivityList(BaseModel):

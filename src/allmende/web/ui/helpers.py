@@ -81,6 +81,7 @@ ACTIVITY_LABELS = {
     "resource_added": N_("added a resource"),
     "resource_deleted": N_("removed a resource"),
     "version_added": N_("uploaded a new version"),
+    "mapping_saved": N_("saved a mapping to a shared schema"),
 }
 
 

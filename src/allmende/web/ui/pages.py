@@ -10,8 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from allmende.access.policy import Action, is_allowed
 from allmende.catalog.organizations import area_map, get_organization, list_organizations
-from allmende.catalog.search import SearchRequest, search_datasets
+from allmende.catalog.search import SearchRequest, SearchResult, search_datasets
 from allmende.catalog.search_index import FACETS, SORTS
+from allmende.platform import Platform
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.ui.common import language
 from allmende.web.ui.helpers import N_
@@ -56,9 +57,22 @@ def search(request: Request, session: SessionDep, platform: PlatformDep,
     )
     return render(request, "search.html", {
         "q": q, "sort": sort, "sorts": SORT_LABELS, "result": result, "filters": filters,
+        "chips": _chip_labels(filters, result, platform),
         "pages": max(1, math.ceil(result.count / PER_PAGE)),
         "quality": quality_index(session, actor, result.datasets),
     }, actor=actor)
+
+
+def _chip_labels(filters: dict[str, list[str]], result: SearchResult, platform: Platform
+                 ) -> dict[str, dict[str, str]]:
+    """What an active filter is called: the facet value's label (an organization's name, a
+    theme's title), not its code."""
+    labels = {facet: {v.value: v.label for v in values} for facet, values in
+              result.facets.items()}
+    for slug in filters.get("organization", []):
+        labels["organization"].setdefault(slug, platform.search_index.organization_name(slug))
+    return {facet: {value: labels.get(facet, {}).get(value, value) for value in values}
+            for facet, values in filters.items()}
 
 
 @router.get("/map/areas.geojson")
