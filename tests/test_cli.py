@@ -9,6 +9,7 @@ traceback, and the database URL from the environment of a process."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -253,6 +254,20 @@ def test_demo_is_idempotent_and_seeds_the_region(run, data):
     assert {slug: municipalities.get(slug) for slug in DEMO_MUNICIPALITIES} == DEMO_MUNICIPALITIES
     assert any(o.type == "region" for o in organizations.values())
     assert dataset_count >= 40
+    # the counts the demo prints are the README's and the start page's
+    counts = re.search(r"hat (\d+) Datensätze; ohne Anmeldung sichtbar sind (\d+)",
+                       second.stderr)
+    assert counts and int(counts.group(1)) == dataset_count, second.stderr
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text(
+        encoding="utf-8").split())
+    assert f"({counts.group(1)}; {counts.group(2)} of them visible without signing in" in readme
+    platform = Platform(Settings(data_dir=data, secret_key="x"))
+    try:
+        with TestClient(create_app(platform)) as client:
+            start = client.get("/").text
+        assert f"<strong>{counts.group(2)}</strong> Datensätze" in start
+    finally:
+        platform.close()
     # The demo accounts printed on stderr (e-mail, password, roles) can sign in.
     credentials = [line.split()[:2] for line in second.stderr.splitlines()
                    if line.startswith("  ") and "@" in line]

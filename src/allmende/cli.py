@@ -390,6 +390,8 @@ def demo() -> None:
                  f"{report.datasets} Datensätze, {report.versions} Tabellen, "
                  f"{report.mappings} Zuordnungen, {report.regional} regionale Datensätze "
                  "neu angelegt bzw. erneuert.")
+    stderr.print(f"Die Demo-Region hat {report.total_datasets} Datensätze; ohne Anmeldung "
+                 f"sichtbar sind {report.public_datasets} (so zählt die Startseite).")
     stderr.print("Demo-Zugänge (E-Mail / Passwort / Rollen):")
     for entry in report.credentials:
         stderr.print(f"  {entry['email']:<42} {entry['password']:<22} {', '.join(entry['roles'])}")

@@ -19,7 +19,7 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_label("E-Mail-Adresse").fill(email)
     page.get_by_label("Passwort").fill(password)
     page.get_by_role("button", name="Anmelden").click()
-    expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
+    expect(page.locator("form[action=\"/logout\"]")).to_be_attached()  # in the menu
 
 
 def unlabelled_fields(page: Page) -> list[str]:
@@ -140,6 +140,21 @@ def test_an_empty_title_shows_the_german_message_next_to_the_field(page: Page) -
     # What was entered is still there.
     expect(page.get_by_label("Beschreibung")).to_have_value("Ein Datensatz ohne Titel.")
     expect(page.get_by_label("Kennung (Teil der Web-Adresse)")).to_have_value("ohne-titel")
+
+
+def test_on_a_phone_the_header_is_small_and_the_menu_opens(page: Page) -> None:
+    sign_in(page, *EDITOR)  # the longest menu
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto("/datasets?q=dortmund")
+    header = page.locator("header.site-header").bounding_box()
+    assert header["height"] <= 0.12 * 800, f"the header takes {header['height']}px of 800"
+    expect(page.get_by_role("link", name="Neuer Datensatz")).to_be_hidden()
+    page.get_by_text("Menü").click()
+    expect(page.get_by_role("link", name="Neuer Datensatz")).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto("/datasets?q=dortmund")
+    expect(page.get_by_text("Menü")).to_be_hidden()
+    expect(page.get_by_role("link", name="Neuer Datensatz")).to_be_visible()
 
 
 def test_the_identifier_follows_the_title_until_edited_by_hand(page: Page) -> None:

@@ -371,6 +371,8 @@ def file_resource(session: Session, actor: Actor, name: str, resource_name: str,
     resource = _new_resource(_parse(ResourceFields, {"name": resource_name}),
                              len(dataset.resources))
     resource.kind, resource.derived = "file", derived
+    if derived:
+        resource.format = "PARQUET"  # built as a table version, downloadable in every format
     try:
         with session.begin_nested():
             dataset.resources.append(resource)

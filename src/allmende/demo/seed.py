@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from allmende.access import accounts
-from allmende.access.policy import Actor
+from allmende.access.policy import ANONYMOUS, Actor
 from allmende.catalog import datasets, organizations
+from allmende.catalog.search import SearchRequest, search_datasets
 from allmende.db.models import Consolidation, Job, Resource
 from allmende.errors import NotFound
 from allmende.harmonize import service
@@ -36,6 +37,10 @@ class SeedReport:
     mappings: int = 0
     regional: int = 0
     credentials: list[dict[str, Any]] = field(default_factory=list)
+    #: afterwards: all datasets, and those anyone sees without signing in (the start page's
+    #: count)
+    total_datasets: int = 0
+    public_datasets: int = 0
 
 
 def _load(name: str) -> list[dict[str, Any]]:
@@ -53,6 +58,11 @@ def seed(platform: Platform) -> SeedReport:
     _files(platform, report)
     _harmonize(platform, report)
     _finish_queued(platform, queued_before)
+    with platform.db.sessions() as session:
+        report.total_datasets = search_datasets(session, platform.search_index, SEEDER,
+                                                SearchRequest(per_page=1)).count
+        report.public_datasets = search_datasets(session, platform.search_index, ANONYMOUS,
+                                                 SearchRequest(per_page=1)).count
     return report
 
 

@@ -28,9 +28,11 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    // On narrow screens the search filters start collapsed.
+    // On narrow screens the search filters and the main menu start collapsed.
     if (window.matchMedia("(max-width: 760px)").matches) {
-      document.querySelectorAll("details.filters").forEach(function (d) { d.open = false; });
+      document.querySelectorAll("details.filters, details.main-menu").forEach(function (d) {
+        d.open = false;
+      });
     }
     // Move focus to the error summary after a failed submission.
     var summary = document.getElementById("error-summary");

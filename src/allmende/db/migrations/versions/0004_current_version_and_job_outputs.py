@@ -29,7 +29,7 @@ def upgrade() -> None:
     # each of their versions names the datasets its rows came from.
     op.add_column("resources", sa.Column("derived", sa.Boolean(), nullable=False,
                                          server_default=sa.false()))
-    op.execute("UPDATE resources SET derived = TRUE WHERE id IN "
+    op.execute("UPDATE resources SET derived = TRUE, format = 'PARQUET' WHERE id IN "
                "(SELECT resource_id FROM consolidations)")
     op.add_column("table_versions", sa.Column("derived_from", sa.JSON(), nullable=True))
 
