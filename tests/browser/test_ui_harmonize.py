@@ -202,6 +202,17 @@ def test_the_editor_shows_the_suggestion_field_by_field(client: TestClient,
     assert "<h1>Map to a shared schema</h1>" in english and "— not mapped —" in english
 
 
+def test_the_editor_opens_on_the_schema_the_columns_fit_best(client: TestClient,
+                                                               world: dict[str, str]) -> None:
+    """A charging-station table not yet mapped opens on Ladesäulen (the first schema by name
+    would be Baustellen), already suggested."""
+    login(client, *EDITOR)
+    html = client.get(f"/resources/{world['browser']}/mapping").text
+    assert re.search(r'<option value="ladesaeulen" selected>', html), "not opened on ladesaeulen"
+    assert "Dies ist ein automatischer Vorschlag" in html
+    assert _selected(html, "ladepunkt_id") == "EVSE-ID"
+
+
 def test_preview_shows_mapped_values_and_marks_failed_cells(client: TestClient,
                                                             world: dict[str, str]) -> None:
     login(client, *EDITOR)

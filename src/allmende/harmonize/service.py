@@ -180,6 +180,32 @@ def suggest(platform: Platform, session: Session, actor: Actor, resource_id: str
         con.close()
 
 
+#: Rows the choice of a schema looks at.
+CHOICE_ROWS = 500
+
+
+def best_schema(platform: Platform, session: Session, actor: Actor, resource_id: str
+                ) -> str | None:
+    """The schema the resource's columns fit best: each schema's suggested mapping scored by
+    the confidence of the fields it fills from columns, over the schema's fields. None when no
+    column fits any schema."""
+    resource = _editable_resource(session, actor, resource_id)
+    con = duckdb.connect()
+    try:
+        columns = _load_version(con, platform.settings.data_dir,
+                                _latest_version(session, resource), CHOICE_ROWS)
+        scores = {}
+        for info in list_schemas(session):
+            schema = get_schema(session, info.name)
+            mapping = suggest_mapping(con, "source", columns, schema)
+            scores[info.name] = sum(rule.confidence or 0 for rule in mapping.fields.values()
+                                    if rule.source) / max(1, len(schema["fields"]))
+    finally:
+        con.close()
+    best = max(scores, key=lambda name: scores[name], default=None)
+    return best if best is not None and scores[best] > 0 else None
+
+
 @dataclass
 class Preview:
     fields: list[str]

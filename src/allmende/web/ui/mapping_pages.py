@@ -83,7 +83,8 @@ def _initial(platform: Platform, session: Session, actor: Actor, resource: Resou
                        if m.version == int(asked)), None)
         if chosen is not None:
             return parse_mapping(chosen.rules), False
-    schema_name = params.get("schema") or (saved.schema_name if saved else "")
+    schema_name = params.get("schema") or (saved.schema_name if saved else "") or \
+        service.best_schema(platform, session, actor, resource.id) or ""
     if not schema_name:
         return None, False
     if saved and saved.schema_name == schema_name and not params.get("suggest"):
