@@ -455,6 +455,12 @@ def test_regional_overview_lists_filters_counts_and_sources(client: TestClient,
     newer = client.get("/region/ladesaeulen?from.inbetriebnahme=2022-01-01").text
     assert "DE*DEW*E0002" in newer and "DE*DEW*E0001" not in newer
     assert "filter.inbetriebnahme__gte=2022-01-01" in newer  # the downloads follow the filter
+    # the download buttons read as on a resource page
+    buttons = re.findall(r'class="button secondary" href="[^"]+" download>([^<]+)<', html)
+    resource = client.get(f"/resources/{world['public']}").text
+    assert buttons == re.findall(r'class="button secondary" href="[^"]+" download>([^<]+)<',
+                                 resource)
+    assert "CSV (deutsches Excel)" in buttons and "Excel (xlsx)" in buttons
     wrong = client.get("/region/ladesaeulen?from.inbetriebnahme=morgen").text
     assert 'class="notice error"' in wrong
 

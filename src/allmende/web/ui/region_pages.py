@@ -20,6 +20,7 @@ from allmende.tables.query import FORMATS, aggregate, parse_query, select_rows
 from allmende.tables.service import ReadableVersion, Withheld, readable_version
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.i18n import language_of, localize
+from allmende.web.ui.ingest_options import FORMAT_LABELS
 from allmende.web.ui.render import render
 from allmende.web.ui.resource_pages import geometry_text
 
@@ -136,6 +137,7 @@ def _table_context(request: Request, table: ReadableVersion, schema: dict[str, A
         "filters": filters, "rows": rows, "problems": problems, "counts": counts,
         "names": names, "columns": shown, "page": page, "per_page": PER_PAGE,
         "pages": max(1, math.ceil(total / PER_PAGE)), "total": total,
+        "format_labels": FORMAT_LABELS,
         "downloads": [(fmt, f"{base}?{urlencode([('format', fmt), *filters.selection])}")
                       for fmt in FORMATS if fmt != "geojson" or geometry],
         "geojson_url": f"{base}?{map_query}" if geometry else None,
