@@ -12,8 +12,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 
+from allmende.access.accounts import actor_for
+from allmende.access.policy import Actor
+from allmende.catalog import datasets
+from allmende.db.models import Job, TableVersion, User
+from allmende.harmonize import service
+from allmende.ingest.service import IngestRequest, ingest
+from allmende.jobs import queue, worker
 from allmende.platform import Platform
+from allmende.tables import store
+from support import DORTMUND_CSV, OPERATOR, dataset_body
 
 BIN = Path(sys.executable).parent
 CLI = BIN / "allmende"
@@ -95,3 +105,71 @@ def wait(condition: Callable[[], bool], failure: Callable[[], str] | str,
             raise AssertionError(f"{failure}: {process.stderr.read().decode()[-2000:]}")
         assert time.monotonic() < deadline, failure if isinstance(failure, str) else failure()
         time.sleep(0.1)
+
+
+# --- what tests with several processes look at --------------------------------------------
+
+def jobs_of(platform: Platform, ids: list[int] | None = None) -> list[Job]:
+    with platform.db.sessions() as session:
+        query = select(Job).order_by(Job.id)
+        if ids is not None:
+            query = query.where(Job.id.in_(ids))
+        return list(session.scalars(query))
+
+
+def ended(platform: Platform, ids: list[int] | None) -> Callable[[], bool]:
+    return lambda: all(j.status in (queue.DONE, queue.FAILED) for j in jobs_of(platform, ids))
+
+
+def versions(platform: Platform, resource_id: str) -> list[TableVersion]:
+    with platform.db.sessions() as session:
+        return list(session.scalars(select(TableVersion).where(
+            TableVersion.resource_id == resource_id).order_by(TableVersion.version)))
+
+
+def stored_files(platform: Platform) -> set[Path]:
+    tables = store.tables_dir(platform.settings.data_dir)
+    return {p for p in tables.rglob("*") if p.is_file()} if tables.exists() else set()
+
+
+def referenced_files(platform: Platform) -> set[Path]:
+    with platform.db.sessions() as session:
+        return {platform.settings.data_dir / p for p in queue.referenced_paths(session)}
+
+
+def scratch_left(platform: Platform) -> list[Path]:
+    root = store.scratch_root(platform.settings.data_dir)
+    return sorted(root.glob("work-*")) if root.exists() else []
+
+
+def run_queued(platform: Platform) -> None:
+    while worker.run_once(platform):
+        pass
+
+
+def dortmund_editor(platform: Platform) -> Actor:
+    """Dortmund's editor (of the seeded world)."""
+    with platform.db.sessions() as session:
+        return actor_for(session.scalars(select(User).where(
+            User.email == "editor@test.allmende.de")).one())
+
+
+def mapped_sources(platform: Platform, tmp_path: Path, count: int) -> list[str]:
+    """``count`` public Dortmund charging-station tables mapped onto ``ladesaeulen``, each
+    with charge points of its own, in places of its own (22 km apart: no table holds another's
+    stations)."""
+    resources = []
+    for n in range(count):
+        source = tmp_path / f"lade-{n}.csv"
+        text = DORTMUND_CSV.replace("DE*DEW*E", f"DE*DEW*E{n}").replace(";51,5", f";51,{5 + 2 * n}")
+        source.write_text(text, encoding="utf-8")
+        with platform.db.session() as session:
+            datasets.create_dataset(session, OPERATOR, dataset_body(f"lade-{n}"))
+        resource = ingest(platform, OPERATOR, IngestRequest(f"lade-{n}", source,
+                                                            "ladesaeulen.csv")).resource
+        with platform.db.session() as session:
+            mapping = service.suggest(platform, session, OPERATOR, resource, "ladesaeulen")
+            service.save_mapping(platform, session, OPERATOR, resource, mapping)
+        resources.append(resource)
+    run_queued(platform)
+    return resources

@@ -1,0 +1,165 @@
+"""A worker killed at any phase of a job (reading, typing, writing, publishing; harmonizing;
+rebuilding) leaves no partial version and no file behind, the previous version stays served,
+and the job is retried, or failed with a clear message after its last attempt."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from allmende.catalog import datasets
+from allmende.db.models import Job, QualityReport
+from allmende.harmonize import service
+from allmende.ingest.service import IngestRequest, ingest
+from allmende.jobs import queue
+from allmende.platform import Platform
+from allmende.tables import store
+from allmende.web.app import create_app
+from cluster import (
+    Cluster,
+    dortmund_editor,
+    ended,
+    jobs_of,
+    mapped_sources,
+    measurements,
+    referenced_files,
+    run_queued,
+    scratch_left,
+    stored_files,
+    versions,
+    wait,
+)
+from support import DORTMUND_CSV, OPERATOR, dataset_body, version_files
+
+
+@pytest.fixture
+def cluster(platform: Platform) -> Iterator[Cluster]:
+    with Cluster(platform) as running:
+        yield running
+
+
+# --- workers killed at each phase -----------------------------------------------------------
+
+#: (job kind, phase it is killed at)
+KILLS = [("ingest", "reading"), ("ingest", "typing"), ("ingest", "writing"),
+         ("ingest", "publishing"), ("harmonize", "mapping"), ("consolidate", "publishing")]
+
+
+def _stage_upload(platform: Platform, text: str) -> str:
+    folder = store.scratch_root(platform.settings.data_dir) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / f"{len(list(folder.iterdir()))}.upload"
+    staged.write_text(text, encoding="utf-8")
+    return str(staged)
+
+
+def _paused(platform: Platform, phase: str, count: int) -> Callable[[], bool]:
+    """``count`` attempts stopped at ``phase`` (in the workers' children that run them)."""
+    root = store.scratch_root(platform.settings.data_dir)
+    return lambda: len(list(root.glob(f"paused-{phase}-*"))) >= count
+
+
+def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform, cluster,
+                                                                       world, tmp_path):
+    editor = dortmund_editor(platform)
+    sources = mapped_sources(platform, tmp_path, 1)
+    plain = []
+    for n in range(4):
+        source = tmp_path / f"messwerte-{n}.csv"
+        source.write_text(measurements(3), encoding="utf-8")
+        with platform.db.session() as session:
+            datasets.create_dataset(session, OPERATOR, dataset_body(f"mess-{n}"))
+        plain.append(ingest(platform, OPERATOR, IngestRequest(
+            f"mess-{n}", source, "messwerte.csv", "Messwerte")).resource)
+    run_queued(platform)
+    with platform.db.sessions() as session:
+        regional = service.get_consolidation(session, OPERATOR, "ladesaeulen").resource_id
+    regional_before = versions(platform, regional)[-1].version
+
+    # one job per (kind, phase), queued in the order the paused workers will claim them
+    job_ids = []
+    for n in range(4):
+        with platform.db.session() as session:
+            job_ids.append(queue.enqueue(session, "ingest", {
+                "dataset": f"mess-{n}", "filename": "messwerte.csv", "resource_name": "Messwerte",
+                "upload": _stage_upload(platform, measurements(7))}, editor).id)
+    again = tmp_path / "lade-0-v2.csv"
+    again.write_text(DORTMUND_CSV.replace("DE*DEW*E", "DE*DEW*E0"), encoding="utf-8")
+    ingest(platform, OPERATOR, IngestRequest("lade-0", again, "ladesaeulen.csv"))  # queues one
+    with platform.db.session() as session:
+        job_ids.append(max(session.scalars(select(Job.id))))
+        job_ids.append(queue.enqueue(session, "consolidate", {"schema": "ladesaeulen"},
+                                     OPERATOR).id)
+        # the second ingest job has been interrupted twice before: this is its last attempt
+        session.get(Job, job_ids[1]).attempts = queue.MAX_ATTEMPTS - 1
+    assert [j.kind for j in jobs_of(platform, job_ids)] == [kind for kind, _ in KILLS]
+
+    for number, (_kind, phase) in enumerate(KILLS):
+        # jobs run isolated, as in production, where the child's dying with its worker is
+        # tested (ingest at publishing); inline elsewhere: a child per worker costs seconds
+        isolation = "process" if (_kind, phase) == ("ingest", "publishing") else "inline"
+        process = cluster.worker(ALLMENDE_PAUSE_AT=phase, ALLMENDE_JOB_ISOLATION=isolation)
+        before = sum(1 for _, earlier in KILLS[:number] if earlier == phase)
+        wait(_paused(platform, phase, before + 1), lambda phase=phase: (
+            f"no worker paused at {phase}: " + repr([(j.id, j.status, j.error)
+                                                     for j in jobs_of(platform, job_ids)])),
+              process)
+    for process in cluster.processes:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    assert [j.status for j in jobs_of(platform, job_ids)] == [queue.RUNNING] * len(KILLS)
+
+    # nothing half-done is visible: the previous versions are served
+    with TestClient(create_app(platform)) as client:
+        for resource in plain:
+            rows = client.get(f"/api/v1/resources/{resource}/rows").json()
+            assert rows["total"] == 3, rows
+    assert [v.version for v in versions(platform, plain[3])] == [1]
+    assert versions(platform, regional)[-1].version == regional_before
+
+    # what dead processes leave without a job to reclaim: a scratch folder, an upload that
+    # never became a job; a running worker removes both, not only a restart
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    scratch = store.scratch_root(platform.settings.data_dir)
+    (scratch / f"work-{socket.gethostname()}-{dead}-0123456789abcdef").mkdir()
+    orphan = scratch / store.UPLOADS / "verwaist.upload"
+    orphan.write_text("Messstelle;Wert\n")
+    os.utime(orphan, (time.time() - 3600, time.time() - 3600))
+
+    rescuer = cluster.worker()
+    wait(ended(platform, None), "the interrupted jobs (and those they queued) did not end",
+          rescuer)
+    wait(lambda: not orphan.exists() and not scratch_left(platform),
+          "the running worker did not remove the dead process's leftovers", rescuer)
+    jobs = jobs_of(platform, job_ids)
+    assert [j.status for j in jobs] == ["done", "failed", "done", "done", "done", "done"], \
+        [(j.status, j.error) for j in jobs]
+    assert jobs[1].error["code"] == "interrupted"
+    assert "3-mal unterbrochen" in jobs[1].error["message"]
+    assert all(j.attempts == 2 for j in jobs if j.status == "done")
+    for n, resource in enumerate(plain):
+        expected = [1] if n == 1 else [1, 2]
+        stored = versions(platform, resource)
+        assert [v.version for v in stored] == expected
+        assert pq.read_table(version_files(platform, resource)[expected[-1]]).num_rows == \
+            (3 if n == 1 else 7)
+    assert versions(platform, regional)[-1].version > regional_before
+    with platform.db.sessions() as session:
+        assert session.scalar(select(QualityReport.id).where(
+            QualityReport.resource_id == sources[0], QualityReport.table_version == 2))
+    # no file of a dead attempt is left, nor a staged upload of an ended job
+    assert stored_files(platform) == referenced_files(platform)
+    assert not scratch_left(platform)
+    uploads = store.scratch_root(platform.settings.data_dir) / "uploads"
+    assert not list(uploads.iterdir())
