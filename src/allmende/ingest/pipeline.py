@@ -1,7 +1,9 @@
 """Builds a table version from a source file: read → type → geometry → Parquet.
 
 Works in a scratch folder with its own DuckDB connection; nothing is visible until
-``ingest.service`` publishes the result.
+``ingest.service`` publishes the result. Large tables are typed on a sample and written with
+guards; when a guard fails, the write is repeated with types decided on every value (see
+``ingest.values``), so the result is the same either way.
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from allmende import sql
 from allmende.errors import Invalid, msg
 from allmende.ingest import geo, readers
 from allmende.ingest.sniff import ReadOptions, Warning_
-from allmende.ingest.values import ColumnType, infer_column_types, quote_identifier, typed_select
+from allmende.ingest.values import (
+    ColumnType,
+    confirm,
+    decide_column_types,
+    is_guard_failure,
+    typed_query,
+)
 from allmende.tables import store
 
 Progress = Callable[[float, str], None]
@@ -44,33 +53,52 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
     try:
         progress(0.05, msg("Datei wird gelesen"))
         raw = readers.read(con, source, original_name, options, work_dir)
-        rows = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchall()[0][0]
+        rows = con.execute(sql.select("count(*)", sql.ident(raw.relation))).fetchall()[0][0]
         if rows == 0:
             raise Invalid(msg("{name} enthält keine Datenzeilen.", name=original_name),
                           code="no_rows")
         progress(0.45, msg("Spaltentypen werden erkannt"))
-        types = infer_column_types(con, raw.relation, raw.labels)
-        warnings = list(raw.warnings)
-        geometries = raw.geometry or _geometry_from_columns(con, raw.relation, types, options,
-                                                            area)
-        progress(0.7, msg("Version wird geschrieben"))
+        types = decide_column_types(con, raw.relation, raw.labels, rows)
         target = work_dir / "version.parquet"
-        columns = [{"name": t.name, "type": t.type} for t in types]
-        select = f"SELECT {typed_select(types) if types else '1 AS __none'} FROM {raw.relation}"
-        if geometries is None:
-            store.write_parquet(con, select, target)
-        else:
-            name = GEOMETRY if GEOMETRY not in raw.labels else "geometry (WGS84)"
-            beside = pa.table({name: geometries.wkb, **geometries.envelope})
-            store.write_parquet(con, select, target, beside,
-                                order=[t.name for t in types] + beside.column_names)
-            columns.append({"name": name, "type": "geometry"})
-            warnings += geometries.warnings + _outside(geometries, area)
+        try:
+            written = _write(con, raw, types, options, area, target, progress)
+        except duckdb.Error as error:
+            if not is_guard_failure(error):
+                raise
+            types = confirm(con, raw.relation, types)
+            written = _write(con, raw, types, options, area, target, progress)
         report = {**raw.report, "notes": {t.name: t.note for t in types if t.note}}
-        return BuiltTable(target, rows, columns, geometries.crs if geometries else None,
-                          raw.source_format, report, warnings)
+        return BuiltTable(target, rows, written.columns, written.crs, raw.source_format, report,
+                          raw.warnings + written.warnings)
     finally:
         con.close()
+
+
+@dataclass
+class _Written:
+    columns: list[dict[str, str]]
+    crs: str | None
+    warnings: list[Warning_]
+
+
+def _write(con: duckdb.DuckDBPyConnection, raw: readers.RawTable, types: list[ColumnType],
+           options: ReadOptions, area: Sequence[float] | None, target: Path,
+           progress: Progress) -> _Written:
+    """Geometry (from the reader, else from coordinate or WKT columns) and the typed Parquet
+    file."""
+    geometries = raw.geometry or _geometry_from_columns(con, raw.relation, types, options, area)
+    progress(0.7, msg("Version wird geschrieben"))
+    columns = [{"name": t.name, "type": t.type} for t in types]
+    query = typed_query(types, raw.relation)
+    if geometries is None:
+        store.write_parquet(con, query, target)
+        return _Written(columns, None, [])
+    name = GEOMETRY if GEOMETRY not in raw.labels else "geometry (WGS84)"
+    beside = pa.table({name: geometries.wkb, **geometries.envelope})
+    store.write_parquet(con, query, target, beside,
+                        order=[t.name for t in types] + beside.column_names)
+    columns.append({"name": name, "type": "geometry"})
+    return _Written(columns, geometries.crs, geometries.warnings + _outside(geometries, area))
 
 
 def _outside(geometries: geo.Geometries, area: Sequence[float] | None) -> list[Warning_]:
@@ -98,19 +126,19 @@ def _geometry_from_columns(con: duckdb.DuckDBPyConnection, relation: str,
     coordinates = geo.find_coordinate_columns(pairs)
     if coordinates:
         x, y = (by_name[c] for c in coordinates)
-        arrays = con.execute(f"SELECT ({x.expression})::DOUBLE AS x, ({y.expression})::DOUBLE "
-                             f"AS y FROM {relation}").fetchnumpy()
+        arrays = con.execute(sql.select(
+            [f"({x.expression})::DOUBLE AS x", f"({y.expression})::DOUBLE AS y"],
+            sql.ident(relation))).fetchnumpy()
         found = geo.points(arrays["x"].astype(float), arrays["y"].astype(float),
                            list(coordinates), options, area)
         if found is not None:
             return found
-    samples = {t.name: [r[0] for r in con.execute(
-        f"SELECT {quote_identifier(t.name)} FROM {relation} WHERE "
-        f"{quote_identifier(t.name)} IS NOT NULL LIMIT 20").fetchall()]
-        for t in types if t.type == "string"}
+    samples = {t.name: [r[0] for r in con.execute(sql.select(
+        sql.ident(t.name), sql.ident(relation), where=f"{sql.ident(t.name)} IS NOT NULL",
+        limit=20)).fetchall()] for t in types if t.type == "string"}
     column = geo.find_geometry_column(pairs, samples)
     if column is None:
         return None
     values = [r[0] for r in con.execute(
-        f"SELECT {quote_identifier(column)} FROM {relation}").fetchall()]
+        sql.select(sql.ident(column), sql.ident(relation))).fetchall()]
     return geo.from_text(values, column, options, area)
