@@ -4,7 +4,7 @@ geometries (WKB) with their envelopes, which the data API's bbox filter uses."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -145,13 +145,34 @@ def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOption
     if not options.crs:
         warnings.append(Warning_("crs_detected", f"Koordinaten in {columns[0]}/{columns[1]} "
                                                  f"als {crs} erkannt."))
+    wkb, envelope = wgs84_points(x, y, crs)
+    return Geometries(wkb, envelope, crs, columns, warnings)
+
+
+def wgs84_points(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[pa.Array, dict[str, pa.Array]]:
+    """WKB of the points (x, y) in ``crs``, in WGS84, with their envelopes; NULL where a
+    coordinate is missing or does not transform."""
     if crs != WGS84:
         x, y = (np.asarray(a, dtype=np.float64) for a in _transformer(crs).transform(x, y))
     valid = np.isfinite(x) & np.isfinite(y)
     x, y = np.where(valid, x, np.nan), np.where(valid, y, np.nan)
     envelope = {name: pa.array(values, pa.float64(), from_pandas=True)
                 for name, values in zip(ENVELOPE, (x, y, x, y), strict=True)}
-    return Geometries(_point_wkb(x, y, valid), envelope, crs, columns, warnings)
+    return _point_wkb(x, y, valid), envelope
+
+
+POINT_FIELDS = ("wkb", *ENVELOPE)
+
+
+def point_function(crs: str) -> Callable[[pa.Array, pa.Array], pa.StructArray]:
+    """An Arrow function for DuckDB (``create_function(..., type="arrow")``): coordinates in
+    ``crs`` to structs of WGS84 point WKB and envelope (:data:`POINT_FIELDS`), so that a query
+    writes the geometry itself, batch by batch."""
+    def convert(x: pa.Array, y: pa.Array) -> pa.StructArray:
+        wkb, envelope = wgs84_points(x.to_numpy(zero_copy_only=False).astype(np.float64),
+                                     y.to_numpy(zero_copy_only=False).astype(np.float64), crs)
+        return pa.StructArray.from_arrays([wkb, *envelope.values()], names=list(POINT_FIELDS))
+    return convert
 
 
 # Little-endian WKB Point: byte order 1, geometry type 1, then x and y as doubles.

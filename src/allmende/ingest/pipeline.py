@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from allmende import sql
@@ -81,58 +80,100 @@ class _Written:
     warnings: list[Warning_]
 
 
+@dataclass
+class _Points:
+    """Point geometries the write computes itself, from two coordinate columns in ``crs``."""
+
+    x: str
+    y: str
+    crs: str
+    warnings: list[Warning_]
+
+
 def _write(con: duckdb.DuckDBPyConnection, raw: readers.RawTable, types: list[ColumnType],
            options: ReadOptions, area: Sequence[float] | None, target: Path,
            progress: Progress) -> _Written:
     """Geometry (from the reader, else from coordinate or WKT columns) and the typed Parquet
     file."""
-    geometries = raw.geometry or _geometry_from_columns(con, raw.relation, types, options, area)
+    geometry = raw.geometry or _geometry_from_columns(con, raw.relation, types, options, area)
     progress(0.7, msg("Version wird geschrieben"))
     columns = [{"name": t.name, "type": t.type} for t in types]
     query = typed_query(types, raw.relation)
-    if geometries is None:
+    if geometry is None:
         store.write_parquet(con, query, target)
         return _Written(columns, None, [])
     name = GEOMETRY if GEOMETRY not in raw.labels else "geometry (WGS84)"
-    beside = pa.table({name: geometries.wkb, **geometries.envelope})
-    store.write_parquet(con, query, target, beside,
-                        order=[t.name for t in types] + beside.column_names)
+    if isinstance(geometry, _Points):
+        _write_points(con, query, [t.name for t in types], geometry, name, target)
+    else:
+        beside = pa.table({name: geometry.wkb, **geometry.envelope})
+        store.write_parquet(con, query, target, beside,
+                            order=[t.name for t in types] + beside.column_names)
     columns.append({"name": name, "type": "geometry"})
-    return _Written(columns, geometries.crs, geometries.warnings + _outside(geometries, area))
+    return _Written(columns, geometry.crs, geometry.warnings + _outside(con, target, area))
 
 
-def _outside(geometries: geo.Geometries, area: Sequence[float] | None) -> list[Warning_]:
+POINT_FUNCTION = "allmende_wgs84_point"
+
+
+def _write_points(con: duckdb.DuckDBPyConnection, query: str, names: list[str],
+                  points: _Points, geometry: str, target: Path) -> None:
+    """The typed rows with their point geometry, computed batch by batch inside the query."""
+    struct = ", ".join(f"{sql.ident(f)} {'BLOB' if f == 'wkb' else 'DOUBLE'}"
+                       for f in geo.POINT_FIELDS)
+    con.create_function(POINT_FUNCTION, geo.point_function(points.crs),
+                        [duckdb.sqltype("DOUBLE")] * 2, duckdb.sqltype(f"STRUCT({struct})"),
+                        type="arrow")
+    try:
+        point = next(f"__point{i}" for i in range(len(names) + 1) if f"__point{i}" not in names)
+        located = sql.select(["*", f"{POINT_FUNCTION}({sql.ident(points.x)}::DOUBLE, "
+                                   f"{sql.ident(points.y)}::DOUBLE) AS {sql.ident(point)}"],
+                             f"({query})")
+        fields = [f"{sql.ident(point)}.wkb AS {sql.ident(geometry)}"]
+        fields += [f"{sql.ident(point)}.{sql.ident(e)} AS {sql.ident(e)}" for e in geo.ENVELOPE]
+        store.write_parquet(con, sql.select([*map(sql.ident, names), *fields], f"({located})"),
+                            target)
+    finally:
+        con.remove_function(POINT_FUNCTION)
+
+
+def _outside(con: duckdb.DuckDBPyConnection, target: Path,
+             area: Sequence[float] | None) -> list[Warning_]:
     """Geometries beyond the organization's area are kept, and pointed out."""
     if not area:
         return []
-    minx, miny, maxx, maxy = (np.asarray(geometries.envelope[n]) for n in geo.ENVELOPE)
-    present = ~np.isnan(minx)
-    outside = present & ((maxx < area[0]) | (minx > area[2]) | (maxy < area[1]) |
-                         (miny > area[3]))
-    if not outside.any():
+    minx, miny, maxx, maxy = (sql.ident(n) for n in geo.ENVELOPE)
+    outside = f"{maxx} < ? OR {minx} > ? OR {maxy} < ? OR {miny} > ?"
+    count, first = con.execute(sql.select(
+        ["count(*)", "list(file_row_number + 1 ORDER BY file_row_number)[1:5]"],
+        sql.table_function("read_parquet", str(target), file_row_number=True), where=outside),
+        [area[0], area[2], area[1], area[3]]).fetchall()[0]
+    if not count:
         return []
-    rows = ", ".join(str(i + 1) for i in np.flatnonzero(outside)[:5])
+    rows = ", ".join(str(row) for row in first)
     return [Warning_("outside_area", (
-        f"{int(outside.sum())} Geometrien liegen außerhalb des Gebiets der Organisation "
-        f"(Datenzeilen {rows}{' …' if outside.sum() > 5 else ''}). Bitte prüfen Sie die "
+        f"{count} Geometrien liegen außerhalb des Gebiets der Organisation "
+        f"(Datenzeilen {rows}{' …' if count > 5 else ''}). Bitte prüfen Sie die "
         "Koordinaten."))]
 
 
 def _geometry_from_columns(con: duckdb.DuckDBPyConnection, relation: str,
                            types: list[ColumnType], options: ReadOptions,
-                           area: Sequence[float] | None) -> geo.Geometries | None:
+                           area: Sequence[float] | None) -> _Points | geo.Geometries | None:
     pairs = [(t.name, t.type) for t in types]
     by_name = {t.name: t for t in types}
     coordinates = geo.find_coordinate_columns(pairs)
     if coordinates:
         x, y = (by_name[c] for c in coordinates)
-        arrays = con.execute(sql.select(
-            [f"({x.expression})::DOUBLE AS x", f"({y.expression})::DOUBLE AS y"],
-            sql.ident(relation))).fetchnumpy()
-        found = geo.points(arrays["x"].astype(float), arrays["y"].astype(float),
-                           list(coordinates), options, area)
+        # the CRS is told by the first points (geo.guess_crs looks at 2,000)
+        converted = sql.select([f"({x.expression})::DOUBLE AS x",
+                                f"({y.expression})::DOUBLE AS y"], sql.ident(relation))
+        first = con.execute(sql.select(["x", "y"], f"({converted})",
+                                       where="isfinite(x) AND isfinite(y)", limit=2000)
+                            ).fetchnumpy()
+        found = geo.points(first["x"], first["y"], list(coordinates), options, area)
         if found is not None:
-            return found
+            return _Points(x.name, y.name, found.crs, found.warnings)
     samples = {t.name: [r[0] for r in con.execute(sql.select(
         sql.ident(t.name), sql.ident(relation), where=f"{sql.ident(t.name)} IS NOT NULL",
         limit=20)).fetchall()] for t in types if t.type == "string"}

@@ -62,6 +62,7 @@ __all__ = [
     "MISSING_MARKERS",
     "SAMPLE_ROWS",
     "ColumnType",
+    "Guard",
     "confirm",
     "decide_column_types",
     "infer_column_types",
@@ -103,12 +104,10 @@ MISSING_MARKERS: tuple[str, ...] = (
 #: Tables up to this many rows are decided on every value; larger ones on a sample of this many
 #: rows (half from the start, half spread over the table), with guards.
 SAMPLE_ROWS = 20_000
-#: A column with fewer values in the sample is decided on every value right away: a guard that
-#: has seen so little would fail too often, and a failure costs a second pass over the table.
-MIN_SAMPLE_VALUES = 200
 #: At most this many masks beyond the sample's are admitted by a guard (2**n decisions prove it).
 MAX_EXTRA_MASKS = 10
 GUARD_FAILED = "allmende: column type contradicted by a value outside the sample"
+SAMPLE = "__allmende_sample"
 
 # Outer whitespace trimmed before detection and conversion: space, tab, line breaks, vertical
 # tab, form feed, no-break space, figure space, narrow no-break space and a stray BOM.
@@ -177,9 +176,9 @@ class ColumnType:
     type: str  # string integer number boolean date datetime time
     convert: Callable[[str], str] = field(repr=False, compare=False)
     note: str | None = None
-    # Set when the type was decided on a sample: SQL of a cleaned value that is true for every
-    # value the whole column may hold without changing the decision.
-    guard: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+    # Set when the type was decided on a sample: what every value of the whole column must be
+    # for the decision to hold.
+    guard: Guard | None = field(default=None, repr=False, compare=False)
 
     @property
     def expression(self) -> str:
@@ -201,19 +200,34 @@ def _is_marker(value: str) -> str:
     return f"strlen({value}) <= {_MARKER_BYTES} AND list_contains({_MARKERS}, {value})"
 
 
-def _clean(column: str) -> str:
-    """Trimmed text of the source column, NULL for missing markers."""
-    c = sql.ident(column)
-    # trim() with a character set is slow, so values that start and end with printable ASCII
-    # (nearly all) skip it.
-    plain = f"ascii({c}) BETWEEN 33 AND 126 AND ascii(right({c}, 1)) BETWEEN 33 AND 126"
+_MARKER_STARTS = sql.literal(sorted({ord(marker[0]) for marker in MISSING_MARKERS if marker}))
+
+
+def _plain(c: str) -> str:
+    """The text starts and ends with printable ASCII (so there is nothing to trim)."""
+    return f"ascii({c}) BETWEEN 33 AND 126 AND ascii(right({c}, 1)) BETWEEN 33 AND 126"
+
+
+def _unchanged(c: str) -> str:
+    """Cleaning leaves the text as it is: nothing to trim, and no missing marker. Most values
+    start with a character no marker starts with, which spares them the marker lookup."""
+    return f"{_plain(c)} AND (NOT list_contains({_MARKER_STARTS}, ascii({c})) OR NOT " \
+           f"({_is_marker(c)}))"
+
+
+def _cleaned(c: str) -> str:
+    """Trimmed text, NULL for missing markers."""
+    # trim() with a character set is slow, so values that need none (nearly all) skip it.
     trimmed = f"trim({c}, {sql.string(_TRIM_CHARS)})"
-    # No marker starts with a digit, which spares most numeric values the marker lookup.
-    digit = f"ascii({c}) BETWEEN 48 AND 57"
     return (
-        f"CASE WHEN {plain} THEN CASE WHEN {digit} OR NOT ({_is_marker(c)}) THEN {c} END "
+        f"CASE WHEN {_unchanged(c)} THEN {c} WHEN {_plain(c)} THEN NULL "
         f"WHEN {_is_marker(trimmed)} THEN NULL ELSE {trimmed} END"
     )
+
+
+def _clean(column: str) -> str:
+    """Trimmed text of the source column, NULL for missing markers."""
+    return _cleaned(sql.ident(column))
 
 
 # --- conversions of a cleaned value `v` (NULL in, NULL out) ------------------------------------
@@ -374,16 +388,17 @@ def _relevant(name: str) -> int:
 def _histograms(con: duckdb.DuckDBPyConnection, source: str, columns: list[str]
                 ) -> list[tuple[dict[int, int], str | None]]:
     """Per column: how many values have each mask, and one value that looks like a date or
-    time but is none. ``source`` is a FROM item holding the columns."""
-    cleaned = [f"{_clean(c)} AS v{i}" for i, c in enumerate(columns)]
-    masked = [f"v{i}, {_mask(f'v{i}')} AS m{i}" for i in range(len(columns))]
-    aggregates = [
-        f"histogram(m{i}), min(v{i}) FILTER (WHERE (m{i} & {_B_TEMPORAL_BAD}) <> 0)"
-        for i in range(len(columns))
-    ]
-    query = sql.select(aggregates, f"({sql.select(masked, f'({sql.select(cleaned, source)})')})")
-    row = con.execute(query).fetchall()[0]  # an aggregate without GROUP BY yields one row
-    return [(row[2 * i] or {}, row[2 * i + 1]) for i in range(len(columns))]
+    time but is none. ``source`` is a FROM item holding the columns. The columns are stacked
+    into one (UNPIVOT), so that the query holds the mask's expression once, not once per
+    column: DuckDB's planning time grows with the expressions."""
+    stacked = f"(UNPIVOT ({sql.select(sql.idents(columns), source)}) ON COLUMNS(*) " \
+              "INTO NAME name VALUE value)"
+    cleaned = sql.select(["name", f"{_cleaned('value')} AS v"], stacked)
+    masked = sql.select(["name", "v", f"{_mask('v')} AS m"], f"({cleaned})")
+    found = {name: (histogram or {}, bad) for name, histogram, bad in con.execute(sql.select(
+        ["name", "histogram(m)", f"min(v) FILTER (WHERE (m & {_B_TEMPORAL_BAD}) <> 0)"],
+        f"({masked})", group_by="name")).fetchall()}
+    return [found.get(name, ({}, None)) for name in columns]
 
 
 class _CountDependent(Exception):
@@ -453,22 +468,28 @@ def infer_column_types(
 
 
 def decide_column_types(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str],
-                        rows: int, sample_rows: int = SAMPLE_ROWS) -> list[ColumnType]:
+                        rows: int, sample_rows: int | None = None) -> list[ColumnType]:
     """Like :func:`infer_column_types`, but a table of more than ``sample_rows`` rows is decided
     on a sample, each column with a guard (see the module's description). A column whose
     decision a sample cannot prove is decided on every row here. ``relation`` is a table (its
     ``rowid`` picks the sample)."""
+    sample_rows = sample_rows or SAMPLE_ROWS
     if rows <= sample_rows or not columns:
         return infer_column_types(con, relation, columns)
     head = sample_rows // 2
     stride = max(1, rows // (sample_rows - head))
-    sample = sql.select("*", sql.ident(relation),
-                        where=f"rowid < {sql.number(head)} OR rowid % {sql.number(stride)} = 0")
-    decided = {
-        name: _speculate(name, histogram)
-        for name, (histogram, _bad) in zip(
-            columns, _histograms(con, f"({sample})", columns), strict=True)
-    }
+    # a table of its own: DuckDB filters the rowids once, not inside the stacked query
+    con.execute(sql.create_table(SAMPLE, sql.select(
+        sql.idents(columns), sql.ident(relation),
+        where=f"rowid < {sql.number(head)} OR rowid % {sql.number(stride)} = 0")))
+    try:
+        decided = {
+            name: _speculate(name, histogram, min_values=sample_rows // 100)
+            for name, (histogram, _bad) in zip(
+                columns, _histograms(con, sql.ident(SAMPLE), columns), strict=True)
+        }
+    finally:
+        con.execute(f"DROP TABLE {sql.ident(SAMPLE)}")
     unproven = [name for name, column in decided.items() if column is None]
     exact = {t.name: t for t in infer_column_types(con, relation, unproven)}
     return [decided[name] or exact[name] for name in columns]
@@ -523,8 +544,7 @@ class _Decision:
         return self.type, self.convert("v"), self.note
 
 
-def _column(name: str, decision: _Decision,
-            guard: Callable[[str], str] | None = None) -> ColumnType:
+def _column(name: str, decision: _Decision, guard: Guard | None = None) -> ColumnType:
     return ColumnType(name, decision.type, decision.convert, decision.note, guard)
 
 
@@ -651,10 +671,13 @@ def _decide_on(rules: _Rules, masks: frozenset[int]) -> _Decision | None:
 
 @dataclass(frozen=True)
 class _Shape:
-    """A common value shape with a cheap SQL test, and every mask a value passing it has."""
+    """A common value shape with a cheap SQL test, and every mask a value passing it has.
+    ``plain``: a value passing the test is left as it is by the cleaning (it cannot start or
+    end with white space, and no missing marker passes it)."""
 
     test: Callable[[str], str]
     masks: frozenset[int]
+    plain: bool = True
 
 
 def _converts(pattern: str, conversion: Callable[[str], str]) -> Callable[[str], str]:
@@ -689,7 +712,7 @@ _SHAPES = (
     _Shape(_converts(_DT_TZ, _conv_dt_tz), frozenset({_B_DT_TZ})),
     _Shape(_converts(_TIME, _conv_time), frozenset({_B_TIME})),
     _Shape(lambda v: f"list_contains({_WORD_LIST}, lower({v}))", _WORD_MASKS),
-    _Shape(lambda v: f"NOT {_digit_or_sign(v)}", _WORD_MASKS | {0}),
+    _Shape(lambda v: f"NOT {_digit_or_sign(v)}", _WORD_MASKS | {0}, plain=False),
 )
 
 
@@ -708,33 +731,50 @@ def _stable(rules: _Rules, decision: _Decision, seen: frozenset[int],
     return True
 
 
-def _speculate(name: str, histogram: Mapping[int, int]) -> ColumnType | None:
+def _speculate(name: str, histogram: Mapping[int, int], min_values: int) -> ColumnType | None:
     """The column's type decided on the sample's masks, with a guard admitting every mask that
-    cannot change it; None when the sample cannot prove a decision."""
+    cannot change it; None when the sample cannot prove a decision, or has too few values
+    (``min_values``) for its guard to hold with some likelihood: a failed guard costs a second
+    pass over the table."""
     relevant = _relevant(name)
     seen = frozenset(mask & relevant for mask in histogram)
     rules = _rules(name)
     decision = _decide_on(rules, seen)
-    if decision is None or sum(histogram.values()) < MIN_SAMPLE_VALUES:
+    if decision is None or sum(histogram.values()) < min_values:
         return None
-    allowed, tests = seen, []
+    allowed, shapes = seen, []
     for shape in _SHAPES:
         masks = frozenset(mask & relevant for mask in shape.masks)
         if masks & seen and (masks <= allowed or _stable(rules, decision, seen,
                                                          allowed | masks)):
             allowed |= masks
-            tests.append(shape.test)
-    return _column(name, decision, _guard(tests, allowed, relevant))
+            shapes.append(shape)
+    return _column(name, decision, Guard(tuple(shapes), allowed, relevant))
 
 
-def _guard(tests: list[Callable[[str], str]], allowed: frozenset[int],
-           relevant: int) -> Callable[[str], str]:
-    def guard(v: str) -> str:
-        shortcuts = " ".join(f"WHEN {test(v)} THEN true" for test in tests)
-        mask = _mask(v) if relevant == _ALL_BITS else f"(({_mask(v)}) & {relevant})"
-        whole = f"list_contains({sql.literal(sorted(allowed))}, {mask})" if allowed else "false"
+@dataclass(frozen=True)
+class Guard:
+    """What every value of a column decided on a sample must be: missing, or of one of the
+    ``shapes``, or else of a mask in ``allowed`` (the masks being reduced to ``relevant``)."""
+
+    shapes: tuple[_Shape, ...]
+    allowed: frozenset[int]
+    relevant: int
+
+    def fast(self, c: str) -> str | None:
+        """SQL true for source text ``c`` that needs no cleaning and passes a shape's test (so
+        that most values skip both the cleaning and the guard); None without shapes."""
+        tests = [shape.test(c) if shape.plain else f"({_unchanged(c)} AND {shape.test(c)})"
+                 for shape in self.shapes]
+        return " OR ".join(tests) or None
+
+    def check(self, v: str) -> str:
+        """SQL true for a cleaned value ``v`` the column may hold."""
+        shortcuts = " ".join(f"WHEN {shape.test(v)} THEN true" for shape in self.shapes)
+        mask = _mask(v) if self.relevant == _ALL_BITS else f"(({_mask(v)}) & {self.relevant})"
+        whole = (f"list_contains({sql.literal(sorted(self.allowed))}, {mask})" if self.allowed
+                 else "false")
         return f"CASE WHEN {v} IS NULL THEN true {shortcuts} ELSE {whole} END"
-    return guard
 
 
 # --- the typed table ------------------------------------------------------------------------
@@ -748,18 +788,31 @@ def typed_select(columns: list[ColumnType]) -> str:
 
 def typed_query(columns: list[ColumnType], relation: str) -> str:
     """The typed rows of ``relation``. A value that breaks a column's guard aborts the query
-    with an error that :func:`is_guard_failure` recognizes."""
+    with an error that :func:`is_guard_failure` recognizes.
+
+    Three steps: the source text ``c`` with, for guarded columns, whether it passes the guard's
+    fast test ``f``; the cleaned value ``v`` (the text itself where the test passed); the
+    converted value, the guard checked where the fast test did not pass."""
     if not columns:
         return sql.select("1 AS __none", sql.ident(relation))
-    cleaned = [f"{_clean(c.name)} AS v{i}" for i, c in enumerate(columns)]
+    fast = [column.guard.fast(f"c{i}") if column.guard else None
+            for i, column in enumerate(columns)]
+    source = [f"{sql.ident(c.name)} AS c{i}" for i, c in enumerate(columns)]
+    source += [f"{test} AS f{i}" for i, test in enumerate(fast) if test]
+    cleaned = [f"CASE WHEN f{i} THEN c{i} ELSE {_cleaned(f'c{i}')} END AS v{i}" if test
+               else f"{_cleaned(f'c{i}')} AS v{i}" for i, test in enumerate(fast)]
+    cleaned += [f"f{i}" for i, test in enumerate(fast) if test]
     failed = sql.string(GUARD_FAILED)
     converted = []
     for i, column in enumerate(columns):
         value = column.convert(f"v{i}")
         if column.guard is not None:
-            value = f"CASE WHEN {column.guard(f'v{i}')} THEN {value} ELSE error({failed}) END"
+            checked = f"WHEN {column.guard.check(f'v{i}')} THEN {value} ELSE error({failed})"
+            value = f"CASE WHEN f{i} THEN {value} {checked} END" if fast[i] else \
+                f"CASE {checked} END"
         converted.append(f"{value} AS {sql.ident(column.name)}")
-    return sql.select(converted, f"({sql.select(cleaned, sql.ident(relation))})")
+    inner = sql.select(cleaned, f"({sql.select(source, sql.ident(relation))})")
+    return sql.select(converted, f"({inner})")
 
 
 def is_guard_failure(error: BaseException) -> bool:
