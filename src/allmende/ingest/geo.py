@@ -76,6 +76,14 @@ def _transformer(source: str) -> Transformer:
     return Transformer.from_crs(source, WGS84, always_xy=True)
 
 
+def _lon_lat(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 longitudes and latitudes of points in ``crs``."""
+    if crs == WGS84:  # what pyproj gives too, bit for bit, without setting it up
+        return x, y
+    lon, lat = _transformer(crs).transform(x, y)
+    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+
 def _inside(lon: np.ndarray, lat: np.ndarray, box: Sequence[float]) -> float:
     ok = (lon >= box[0]) & (lon <= box[2]) & (lat >= box[1]) & (lat <= box[3])
     return float(ok.mean()) if len(ok) else 0.0
@@ -89,13 +97,15 @@ def guess_crs(x: np.ndarray, y: np.ndarray, area: Sequence[float] | None) -> str
     if not len(x):
         return None
     best, best_score = None, 0.5
+    highest = 3.0 if area else 1.0
     for candidate in CANDIDATES:
-        lon, lat = _transformer(candidate).transform(x, y)
-        lon, lat = np.asarray(lon), np.asarray(lat)
+        lon, lat = _lon_lat(x, y, candidate)
         score = _inside(lon, lat, area) * 2 if area else 0.0
         score += _inside(lon, lat, GERMANY)
         if score > best_score + 1e-9:
             best, best_score = candidate, score
+        if best_score >= highest:  # no later candidate can do better
+            break
     return best
 
 
@@ -152,8 +162,7 @@ def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOption
 def wgs84_points(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[pa.Array, dict[str, pa.Array]]:
     """WKB of the points (x, y) in ``crs``, in WGS84, with their envelopes; NULL where a
     coordinate is missing or does not transform."""
-    if crs != WGS84:
-        x, y = (np.asarray(a, dtype=np.float64) for a in _transformer(crs).transform(x, y))
+    x, y = _lon_lat(x, y, crs)
     valid = np.isfinite(x) & np.isfinite(y)
     x, y = np.where(valid, x, np.nan), np.where(valid, y, np.nan)
     envelope = {name: pa.array(values, pa.float64(), from_pandas=True)
