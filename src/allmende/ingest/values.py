@@ -101,9 +101,11 @@ MISSING_MARKERS: tuple[str, ...] = (
 )
 """Cell values (after trimming) that mean "no value"; whitespace-only cells trim to ""."""
 
-#: Tables up to this many rows are decided on every value; larger ones on a sample of this many
-#: rows (half from the start, half spread over the table), with guards.
+#: Tables of more than five times this many rows are decided on a sample of this many rows (half
+#: from the start, half spread over the table), with guards; smaller ones on every value (a
+#: sample of more than a fifth of the table saves less than the guards cost).
 SAMPLE_ROWS = 20_000
+_SAMPLE_SHARE = 5
 #: At most this many masks beyond the sample's are admitted by a guard (2**n decisions prove it).
 MAX_EXTRA_MASKS = 10
 GUARD_FAILED = "allmende: column type contradicted by a value outside the sample"
@@ -154,9 +156,10 @@ _B_ZERO = 131072
 _B_ONE = 262144
 _B_EPOCH_MS = 524288  # 13 digits, no sign
 _B_EPOCH_S = 1048576  # 10 digits, no sign
+_B_OTHER = 2097152  # starts with a digit or sign, but is no number, date or time
 
 _EPOCH = _B_EPOCH_MS | _B_EPOCH_S
-_ALL_BITS = 2 * _B_EPOCH_S - 1
+_ALL_BITS = 2 * _B_OTHER - 1
 _WORDS = _B_TRUE | _B_FALSE
 _NUMERIC = _B_INT | _B_DE_THOUSANDS | _B_DE_DECIMAL | _B_EN_DECIMAL
 _DATES = _B_DATE_DE | _B_DATE_ISO
@@ -359,15 +362,19 @@ def _mask(v: str) -> str:
     word_bits += [(w, _B_FALSE) for w in _FALSE_WORDS]
     word_whens = " ".join(f"WHEN {sql.string(w)} THEN {b}" for w, b in word_bits)
     words = f"CASE lower({v}) {word_whens} ELSE 0 END"
-    return (
-        f"CASE WHEN {v} IS NULL THEN NULL "
-        f"WHEN {_digit_or_sign(v)} THEN CASE "
-        f"WHEN {_match(v, '[+-]?[0-9]+')} THEN {integer} "
+    numeric = (
+        f"CASE WHEN {_match(v, '[+-]?[0-9]+')} THEN {integer} "
         f"WHEN contains({v}, ':') THEN {' + '.join(with_colon)} "
         f"WHEN contains({v}, ',') THEN {' + '.join(with_comma)} "
         f"WHEN substr({v}, 5, 1) = '-' THEN {iso_date} "
         f"WHEN {_match(v, _DATE_DE)} THEN {german_date} "
-        f"ELSE {' + '.join(with_dot)} END "
+        f"ELSE {' + '.join(with_dot)} END"
+    )
+    # Mask 0 stays for text that starts otherwise: a guard can then tell "Dortmund" (a test of
+    # the first character) from "12a" (a look at every pattern).
+    return (
+        f"CASE WHEN {v} IS NULL THEN NULL "
+        f"WHEN {_digit_or_sign(v)} THEN coalesce(nullif({numeric}, 0), {_B_OTHER}) "
         f"WHEN strlen({v}) <= 6 THEN {words} "
         "ELSE 0 END"
     )
@@ -470,12 +477,13 @@ def infer_column_types(
 
 def decide_column_types(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str],
                         rows: int, sample_rows: int | None = None) -> list[ColumnType]:
-    """Like :func:`infer_column_types`, but a table of more than ``sample_rows`` rows is decided
-    on a sample, each column with a guard (see the module's description). A column whose
+    """Like :func:`infer_column_types`, but a table of more than five times ``sample_rows`` rows
+    is decided on a sample of that many, each column with a guard (see the module's
+    description). A column whose
     decision a sample cannot prove is decided on every row here. ``relation`` is a table (its
     ``rowid`` picks the sample)."""
     sample_rows = sample_rows or SAMPLE_ROWS
-    if rows <= sample_rows or not columns:
+    if rows <= _SAMPLE_SHARE * sample_rows or not columns:
         return infer_column_types(con, relation, columns)
     head = sample_rows // 2
     stride = max(1, rows // (sample_rows - head))
@@ -674,11 +682,13 @@ def _decide_on(rules: _Rules, masks: frozenset[int]) -> _Decision | None:
 class _Shape:
     """A common value shape with a cheap SQL test, and every mask a value passing it has.
     ``plain``: a value passing the test is left as it is by the cleaning (it cannot start or
-    end with white space, and no missing marker passes it)."""
+    end with white space, and no missing marker passes it). ``complete``: every value with one
+    of the masks passes the test."""
 
     test: Callable[[str], str]
     masks: frozenset[int]
     plain: bool = True
+    complete: bool = True
 
 
 def _converts(pattern: str, conversion: Callable[[str], str]) -> Callable[[str], str]:
@@ -697,7 +707,7 @@ _WORD_MASKS = frozenset({_B_TRUE, _B_TRUE | _B_X, _B_FALSE})
 _SHAPES = (
     _Shape(_matches(r"[+-]?(0|[1-9][0-9]{0,14})"), frozenset({
         _B_INT, _B_INT | _B_ZERO, _B_INT | _B_ONE, _B_INT | _B_EPOCH_MS, _B_INT | _B_EPOCH_S})),
-    _Shape(_matches(r"[+-]?0[0-9]+"), frozenset({_B_LEADING_ZERO})),
+    _Shape(_matches(r"[+-]?0[0-9]+"), frozenset({_B_LEADING_ZERO}), complete=False),
     _Shape(_matches(_DE_DECIMAL), frozenset({_B_DE_DECIMAL})),
     _Shape(_matches(_DE_THOUSANDS), frozenset({_B_DE_THOUSANDS,
                                                 _B_DE_THOUSANDS | _B_EN_DECIMAL})),
@@ -770,11 +780,15 @@ class Guard:
         return " OR ".join(tests) or None
 
     def check(self, v: str) -> str:
-        """SQL true for a cleaned value ``v`` the column may hold."""
+        """SQL true for a cleaned value ``v`` the column may hold. Values that pass no shape
+        test get their whole mask computed, unless no admitted mask needs it: the mask is a
+        large expression, and DuckDB's planning time grows with every copy of it."""
         shortcuts = " ".join(f"WHEN {shape.test(v)} THEN true" for shape in self.shapes)
+        covered = {mask & self.relevant for shape in self.shapes if shape.complete
+                   for mask in shape.masks}
         mask = _mask(v) if self.relevant == _ALL_BITS else f"(({_mask(v)}) & {self.relevant})"
-        whole = (f"list_contains({sql.literal(sorted(self.allowed))}, {mask})" if self.allowed
-                 else "false")
+        whole = (f"list_contains({sql.literal(sorted(self.allowed))}, {mask})"
+                 if self.allowed - covered else "false")
         return f"CASE WHEN {v} IS NULL THEN true {shortcuts} ELSE {whole} END"
 
 
