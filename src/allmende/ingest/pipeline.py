@@ -125,7 +125,8 @@ def _write_points(con: duckdb.DuckDBPyConnection, query: str, names: list[str],
                         [duckdb.sqltype("DOUBLE")] * 2, duckdb.sqltype(f"STRUCT({struct})"),
                         type="arrow")
     try:
-        point = next(f"__point{i}" for i in range(len(names) + 1) if f"__point{i}" not in names)
+        taken = {name.casefold() for name in names}  # DuckDB compares names case-blind
+        point = next(f"__point{i}" for i in range(len(names) + 1) if f"__point{i}" not in taken)
         located = sql.select(["*", f"{POINT_FUNCTION}({sql.ident(points.x)}::DOUBLE, "
                                    f"{sql.ident(points.y)}::DOUBLE) AS {sql.ident(point)}"],
                              f"({query})")
