@@ -200,7 +200,25 @@ _MARKERS = sql.literal(list(MISSING_MARKERS))
 def _is_marker(value: str) -> str:
     # list_contains instead of IN: DuckDB plans a long IN list as a join over every row, while a
     # function inside CASE only runs for the rows that get there.
-    return f"strlen({value}) <= {_MARKER_BYTES} AND list_contains({_MARKERS}, {value})"
+    return _all(f"strlen({value}) <= {_MARKER_BYTES}", f"list_contains({_MARKERS}, {value})")
+
+
+# DuckDB computes every operand of AND and OR for every row where they are selected rather than
+# filtered by, but a CASE branch only for the rows that reach it: these two are lazy (and never
+# NULL: unknown counts as false).
+
+def _all(*conditions: str) -> str:
+    """True when every condition is, evaluated from the left until one is not."""
+    text = "true"
+    for condition in reversed(conditions):
+        text = f"CASE WHEN {condition} THEN {text} ELSE false END"
+    return text
+
+
+def _any(*conditions: str) -> str:
+    """True when some condition is, evaluated from the left until one is."""
+    whens = " ".join(f"WHEN {condition} THEN true" for condition in conditions)
+    return f"CASE {whens} ELSE false END"
 
 
 _MARKER_STARTS = sql.literal(sorted({ord(marker[0]) for marker in MISSING_MARKERS if marker}))
@@ -209,14 +227,14 @@ _MARKER_STARTS = sql.literal(sorted({ord(marker[0]) for marker in MISSING_MARKER
 def _plain(c: str) -> str:
     """The text starts and ends with printable ASCII (so there is nothing to trim). ``c[-1]``
     is the last character, as ``right(c, 1)`` but at a third of its cost."""
-    return f"ascii({c}) BETWEEN 33 AND 126 AND ascii({c}[-1]) BETWEEN 33 AND 126"
+    return _all(f"ascii({c}) BETWEEN 33 AND 126", f"ascii({c}[-1]) BETWEEN 33 AND 126")
 
 
 def _unchanged(c: str) -> str:
     """Cleaning leaves the text as it is: nothing to trim, and no missing marker. Most values
     start with a character no marker starts with, which spares them the marker lookup."""
-    return f"{_plain(c)} AND (NOT list_contains({_MARKER_STARTS}, ascii({c})) OR NOT " \
-           f"({_is_marker(c)}))"
+    return _all(_plain(c), _any(f"NOT list_contains({_MARKER_STARTS}, ascii({c}))",
+                                f"NOT {_is_marker(c)}"))
 
 
 def _cleaned(c: str) -> str:
@@ -692,7 +710,7 @@ class _Shape:
 
 
 def _converts(pattern: str, conversion: Callable[[str], str]) -> Callable[[str], str]:
-    return lambda v: f"({_match(v, pattern)} AND {conversion(v)} IS NOT NULL)"
+    return lambda v: _all(_match(v, pattern), f"{conversion(v)} IS NOT NULL")
 
 
 def _matches(pattern: str) -> Callable[[str], str]:
@@ -775,9 +793,9 @@ class Guard:
     def fast(self, c: str) -> str | None:
         """SQL true for source text ``c`` that needs no cleaning and passes a shape's test (so
         that most values skip both the cleaning and the guard); None without shapes."""
-        tests = [shape.test(c) if shape.plain else f"({_unchanged(c)} AND {shape.test(c)})"
+        tests = [shape.test(c) if shape.plain else _all(_unchanged(c), shape.test(c))
                  for shape in self.shapes]
-        return " OR ".join(tests) or None
+        return _any(*tests) if tests else None
 
     def check(self, v: str) -> str:
         """SQL true for a cleaned value ``v`` the column may hold. Values that pass no shape
