@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from allmende import sql
 from allmende.ingest.values import (
     MISSING_MARKERS,
     ColumnType,
     infer_column_types,
-    quote_identifier,
     typed_select,
 )
 
@@ -56,9 +56,9 @@ def one(con, values: list[str | None], name: str = "wert") -> tuple[ColumnType, 
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def test_quote_identifier_doubles_quotes():
-    assert quote_identifier("Einwohner") == '"Einwohner"'
-    assert quote_identifier('Fläche "km²"') == '"Fläche ""km²"""'
+def test_identifiers_double_quotes():
+    assert sql.ident("Einwohner") == '"Einwohner"'
+    assert sql.ident('Fläche "km²"') == '"Fläche ""km²"""'
 
 
 def test_typed_select_and_odd_column_names(con):

@@ -6,6 +6,8 @@ With ``--json`` exactly one JSON object goes to stdout; messages go to stderr.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import os
 import sys
@@ -477,6 +479,10 @@ class _unit_of_work:
 
 
 def main() -> None:
+    # A command's process holds some 100,000 objects of its libraries; at exit, the cyclic
+    # garbage collector's last passes over all of them took a quarter of a second of every
+    # command. Setting them aside first (the process is ending) skips that.
+    atexit.register(gc.freeze)
     try:
         app()
     except AllmendeError as error:  # raised outside a unit of work

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import fcntl
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # An arbitrary constant that names allmende's migration lock among PostgreSQL advisory locks.
 MIGRATION_LOCK_KEY = 0x616C6D64
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=(.*)$", re.MULTILINE)
+
+
+def _head_revisions() -> set[str]:
+    """The newest migrations (those no other migration revises), read from the files."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for key, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            (revisions if key == "revision" else revised).update(
+                re.findall(r"[\"']([^\"']+)[\"']", value))
+    return revisions - revised
 
 
 def make_engine(url: str) -> Engine:
@@ -78,6 +90,13 @@ class Database:
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent). Processes starting together
         (several web workers, a CLI beside a server) migrate one after the other."""
+        if self._at_head():
+            return
+        # Imported here: alembic brings mako and pygments along (a fifth of a second), and
+        # nearly every start finds the schema current.
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self._migration_lock(), self.engine.begin() as connection:
@@ -86,6 +105,16 @@ class Database:
                                    {"key": MIGRATION_LOCK_KEY})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def _at_head(self) -> bool:
+        """Whether the database already carries the newest migrations."""
+        heads = _head_revisions()
+        try:
+            with self.engine.connect() as connection:
+                current = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+        except SQLAlchemyError:  # no schema yet
+            return False
+        return bool(heads) and current == heads
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:

@@ -4,7 +4,7 @@ geometries (WKB) with their envelopes, which the data API's bbox filter uses."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -76,6 +76,14 @@ def _transformer(source: str) -> Transformer:
     return Transformer.from_crs(source, WGS84, always_xy=True)
 
 
+def _lon_lat(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 longitudes and latitudes of points in ``crs``."""
+    if crs == WGS84:  # what pyproj gives too, bit for bit, without setting it up
+        return x, y
+    lon, lat = _transformer(crs).transform(x, y)
+    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+
 def _inside(lon: np.ndarray, lat: np.ndarray, box: Sequence[float]) -> float:
     ok = (lon >= box[0]) & (lon <= box[2]) & (lat >= box[1]) & (lat <= box[3])
     return float(ok.mean()) if len(ok) else 0.0
@@ -89,13 +97,15 @@ def guess_crs(x: np.ndarray, y: np.ndarray, area: Sequence[float] | None) -> str
     if not len(x):
         return None
     best, best_score = None, 0.5
+    highest = 3.0 if area else 1.0
     for candidate in CANDIDATES:
-        lon, lat = _transformer(candidate).transform(x, y)
-        lon, lat = np.asarray(lon), np.asarray(lat)
+        lon, lat = _lon_lat(x, y, candidate)
         score = _inside(lon, lat, area) * 2 if area else 0.0
         score += _inside(lon, lat, GERMANY)
         if score > best_score + 1e-9:
             best, best_score = candidate, score
+        if best_score >= highest:  # no later candidate can do better
+            break
     return best
 
 
@@ -145,13 +155,33 @@ def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOption
     if not options.crs:
         warnings.append(Warning_("crs_detected", f"Koordinaten in {columns[0]}/{columns[1]} "
                                                  f"als {crs} erkannt."))
-    if crs != WGS84:
-        x, y = (np.asarray(a, dtype=np.float64) for a in _transformer(crs).transform(x, y))
+    wkb, envelope = wgs84_points(x, y, crs)
+    return Geometries(wkb, envelope, crs, columns, warnings)
+
+
+def wgs84_points(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[pa.Array, dict[str, pa.Array]]:
+    """WKB of the points (x, y) in ``crs``, in WGS84, with their envelopes; NULL where a
+    coordinate is missing or does not transform."""
+    x, y = _lon_lat(x, y, crs)
     valid = np.isfinite(x) & np.isfinite(y)
     x, y = np.where(valid, x, np.nan), np.where(valid, y, np.nan)
     envelope = {name: pa.array(values, pa.float64(), from_pandas=True)
                 for name, values in zip(ENVELOPE, (x, y, x, y), strict=True)}
-    return Geometries(_point_wkb(x, y, valid), envelope, crs, columns, warnings)
+    return _point_wkb(x, y, valid), envelope
+
+
+POINT_FIELDS = ("wkb", *ENVELOPE)
+
+
+def point_function(crs: str) -> Callable[[pa.Array, pa.Array], pa.StructArray]:
+    """An Arrow function for DuckDB (``create_function(..., type="arrow")``): coordinates in
+    ``crs`` to structs of WGS84 point WKB and envelope (:data:`POINT_FIELDS`), so that a query
+    writes the geometry itself, batch by batch."""
+    def convert(x: pa.Array, y: pa.Array) -> pa.StructArray:
+        wkb, envelope = wgs84_points(x.to_numpy(zero_copy_only=False).astype(np.float64),
+                                     y.to_numpy(zero_copy_only=False).astype(np.float64), crs)
+        return pa.StructArray.from_arrays([wkb, *envelope.values()], names=list(POINT_FIELDS))
+    return convert
 
 
 # Little-endian WKB Point: byte order 1, geometry type 1, then x and y as doubles.

@@ -1,7 +1,9 @@
 """Builds a table version from a source file: read → type → geometry → Parquet.
 
 Works in a scratch folder with its own DuckDB connection; nothing is visible until
-``ingest.service`` publishes the result.
+``ingest.service`` publishes the result. Large tables are typed on a sample and written with
+guards; when a guard fails, the write is repeated with types decided on every value (see
+``ingest.values``), so the result is the same either way.
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
+from allmende import sql
 from allmende.errors import Invalid, msg
 from allmende.ingest import geo, readers
 from allmende.ingest.sniff import ReadOptions, Warning_
-from allmende.ingest.values import ColumnType, infer_column_types, quote_identifier, typed_select
+from allmende.ingest.values import (
+    ColumnType,
+    confirm,
+    decide_column_types,
+    is_guard_failure,
+    typed_query,
+)
 from allmende.tables import store
 
 Progress = Callable[[float, str], None]
@@ -44,73 +52,135 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
     try:
         progress(0.05, msg("Datei wird gelesen"))
         raw = readers.read(con, source, original_name, options, work_dir)
-        rows = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchall()[0][0]
+        rows = con.execute(sql.select("count(*)", sql.ident(raw.relation))).fetchall()[0][0]
         if rows == 0:
             raise Invalid(msg("{name} enthält keine Datenzeilen.", name=original_name),
                           code="no_rows")
         progress(0.45, msg("Spaltentypen werden erkannt"))
-        types = infer_column_types(con, raw.relation, raw.labels)
-        warnings = list(raw.warnings)
-        geometries = raw.geometry or _geometry_from_columns(con, raw.relation, types, options,
-                                                            area)
-        progress(0.7, msg("Version wird geschrieben"))
+        types = decide_column_types(con, raw.relation, raw.labels, rows)
         target = work_dir / "version.parquet"
-        columns = [{"name": t.name, "type": t.type} for t in types]
-        select = f"SELECT {typed_select(types) if types else '1 AS __none'} FROM {raw.relation}"
-        if geometries is None:
-            store.write_parquet(con, select, target)
-        else:
-            name = GEOMETRY if GEOMETRY not in raw.labels else "geometry (WGS84)"
-            beside = pa.table({name: geometries.wkb, **geometries.envelope})
-            store.write_parquet(con, select, target, beside,
-                                order=[t.name for t in types] + beside.column_names)
-            columns.append({"name": name, "type": "geometry"})
-            warnings += geometries.warnings + _outside(geometries, area)
+        try:
+            written = _write(con, raw, types, options, area, target, progress)
+        except duckdb.Error as error:
+            if not is_guard_failure(error):
+                raise
+            types = confirm(con, raw.relation, types)
+            written = _write(con, raw, types, options, area, target, progress)
         report = {**raw.report, "notes": {t.name: t.note for t in types if t.note}}
-        return BuiltTable(target, rows, columns, geometries.crs if geometries else None,
-                          raw.source_format, report, warnings)
+        return BuiltTable(target, rows, written.columns, written.crs, raw.source_format, report,
+                          raw.warnings + written.warnings)
     finally:
         con.close()
 
 
-def _outside(geometries: geo.Geometries, area: Sequence[float] | None) -> list[Warning_]:
+@dataclass
+class _Written:
+    columns: list[dict[str, str]]
+    crs: str | None
+    warnings: list[Warning_]
+
+
+@dataclass
+class _Points:
+    """Point geometries the write computes itself, from two coordinate columns in ``crs``."""
+
+    x: str
+    y: str
+    crs: str
+    warnings: list[Warning_]
+
+
+def _write(con: duckdb.DuckDBPyConnection, raw: readers.RawTable, types: list[ColumnType],
+           options: ReadOptions, area: Sequence[float] | None, target: Path,
+           progress: Progress) -> _Written:
+    """Geometry (from the reader, else from coordinate or WKT columns) and the typed Parquet
+    file."""
+    geometry = raw.geometry or _geometry_from_columns(con, raw.relation, types, options, area)
+    progress(0.7, msg("Version wird geschrieben"))
+    columns = [{"name": t.name, "type": t.type} for t in types]
+    query = typed_query(types, raw.relation)
+    if geometry is None:
+        store.write_parquet(con, query, target)
+        return _Written(columns, None, [])
+    name = GEOMETRY if GEOMETRY not in raw.labels else "geometry (WGS84)"
+    if isinstance(geometry, _Points):
+        _write_points(con, query, [t.name for t in types], geometry, name, target)
+    else:
+        beside = pa.table({name: geometry.wkb, **geometry.envelope})
+        store.write_parquet(con, query, target, beside,
+                            order=[t.name for t in types] + beside.column_names)
+    columns.append({"name": name, "type": "geometry"})
+    return _Written(columns, geometry.crs, geometry.warnings + _outside(con, target, area))
+
+
+POINT_FUNCTION = "allmende_wgs84_point"
+
+
+def _write_points(con: duckdb.DuckDBPyConnection, query: str, names: list[str],
+                  points: _Points, geometry: str, target: Path) -> None:
+    """The typed rows with their point geometry, computed batch by batch inside the query."""
+    struct = ", ".join(f"{sql.ident(f)} {'BLOB' if f == 'wkb' else 'DOUBLE'}"
+                       for f in geo.POINT_FIELDS)
+    con.create_function(POINT_FUNCTION, geo.point_function(points.crs),
+                        [duckdb.sqltype("DOUBLE")] * 2, duckdb.sqltype(f"STRUCT({struct})"),
+                        type="arrow")
+    try:
+        taken = {name.casefold() for name in names}  # DuckDB compares names case-blind
+        point = next(f"__point{i}" for i in range(len(names) + 1) if f"__point{i}" not in taken)
+        located = sql.select(["*", f"{POINT_FUNCTION}({sql.ident(points.x)}::DOUBLE, "
+                                   f"{sql.ident(points.y)}::DOUBLE) AS {sql.ident(point)}"],
+                             f"({query})")
+        fields = [f"{sql.ident(point)}.wkb AS {sql.ident(geometry)}"]
+        fields += [f"{sql.ident(point)}.{sql.ident(e)} AS {sql.ident(e)}" for e in geo.ENVELOPE]
+        store.write_parquet(con, sql.select([*map(sql.ident, names), *fields], f"({located})"),
+                            target)
+    finally:
+        con.remove_function(POINT_FUNCTION)
+
+
+def _outside(con: duckdb.DuckDBPyConnection, target: Path,
+             area: Sequence[float] | None) -> list[Warning_]:
     """Geometries beyond the organization's area are kept, and pointed out."""
     if not area:
         return []
-    minx, miny, maxx, maxy = (np.asarray(geometries.envelope[n]) for n in geo.ENVELOPE)
-    present = ~np.isnan(minx)
-    outside = present & ((maxx < area[0]) | (minx > area[2]) | (maxy < area[1]) |
-                         (miny > area[3]))
-    if not outside.any():
+    minx, miny, maxx, maxy = (sql.ident(n) for n in geo.ENVELOPE)
+    outside = f"{maxx} < ? OR {minx} > ? OR {maxy} < ? OR {miny} > ?"
+    count, first = con.execute(sql.select(
+        ["count(*)", "list(file_row_number + 1 ORDER BY file_row_number)[1:5]"],
+        sql.table_function("read_parquet", str(target), file_row_number=True), where=outside),
+        [area[0], area[2], area[1], area[3]]).fetchall()[0]
+    if not count:
         return []
-    rows = ", ".join(str(i + 1) for i in np.flatnonzero(outside)[:5])
+    rows = ", ".join(str(row) for row in first)
     return [Warning_("outside_area", (
-        f"{int(outside.sum())} Geometrien liegen außerhalb des Gebiets der Organisation "
-        f"(Datenzeilen {rows}{' …' if outside.sum() > 5 else ''}). Bitte prüfen Sie die "
+        f"{count} Geometrien liegen außerhalb des Gebiets der Organisation "
+        f"(Datenzeilen {rows}{' …' if count > 5 else ''}). Bitte prüfen Sie die "
         "Koordinaten."))]
 
 
 def _geometry_from_columns(con: duckdb.DuckDBPyConnection, relation: str,
                            types: list[ColumnType], options: ReadOptions,
-                           area: Sequence[float] | None) -> geo.Geometries | None:
+                           area: Sequence[float] | None) -> _Points | geo.Geometries | None:
     pairs = [(t.name, t.type) for t in types]
     by_name = {t.name: t for t in types}
     coordinates = geo.find_coordinate_columns(pairs)
     if coordinates:
         x, y = (by_name[c] for c in coordinates)
-        arrays = con.execute(f"SELECT ({x.expression})::DOUBLE AS x, ({y.expression})::DOUBLE "
-                             f"AS y FROM {relation}").fetchnumpy()
-        found = geo.points(arrays["x"].astype(float), arrays["y"].astype(float),
-                           list(coordinates), options, area)
+        # the CRS is told by the first points (geo.guess_crs looks at 2,000)
+        converted = sql.select([f"({x.expression})::DOUBLE AS x",
+                                f"({y.expression})::DOUBLE AS y"], sql.ident(relation))
+        first = con.execute(sql.select(["x", "y"], f"({converted})",
+                                       where="isfinite(x) AND isfinite(y)", limit=2000)
+                            ).fetchnumpy()
+        found = geo.points(first["x"], first["y"], list(coordinates), options, area)
         if found is not None:
-            return found
-    samples = {t.name: [r[0] for r in con.execute(
-        f"SELECT {quote_identifier(t.name)} FROM {relation} WHERE "
-        f"{quote_identifier(t.name)} IS NOT NULL LIMIT 20").fetchall()]
-        for t in types if t.type == "string"}
+            return _Points(x.name, y.name, found.crs, found.warnings)
+    samples = {t.name: [r[0] for r in con.execute(sql.select(
+        sql.ident(t.name), sql.ident(relation), where=f"{sql.ident(t.name)} IS NOT NULL",
+        limit=20)).fetchall()] for t in types if t.type == "string"}
     column = geo.find_geometry_column(pairs, samples)
     if column is None:
         return None
     values = [r[0] for r in con.execute(
-        f"SELECT {quote_identifier(column)} FROM {relation}").fetchall()]
+        sql.select(sql.ident(column), sql.ident(relation))).fetchall()]
     return geo.from_text(values, column, options, area)

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
+from allmende import sql
 from allmende.errors import Invalid, msg
 from allmende.ingest.geo import WGS84, Geometries, geometries_from, legacy_crs, parse_crs
 from allmende.ingest.sniff import (
@@ -33,7 +34,6 @@ from allmende.ingest.sniff import (
     labels_from,
     sniff_text,
 )
-from allmende.ingest.values import quote_identifier
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -42,6 +42,7 @@ GEOJSON_SUFFIXES = {".geojson"}
 GEO_SUFFIXES = {".gpkg", ".zip", ".shp"}
 MAX_COLUMNS = 2000
 SPARE_COLUMNS = 4
+RAW = "raw"
 
 
 @dataclass
@@ -107,35 +108,39 @@ def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
                           name=original_name, columns=len(layout.labels), maximum=MAX_COLUMNS),
                       code="too_many_columns")
     source = _utf8_copy(path, layout.encoding, work_dir)
-    width = len(layout.labels) + SPARE_COLUMNS
+    spare = _spare_names(layout.labels, SPARE_COLUMNS)
     while True:
-        _load_csv(con, source, layout, width, original_name)
-        overflow = con.execute(
-            f'SELECT count(*) FROM raw WHERE "c{width - 1}" IS NOT NULL').fetchall()[0][0]
-        if not overflow or width > MAX_COLUMNS:
+        _load_csv(con, source, layout, layout.labels + spare, original_name)
+        overflow = con.execute(sql.select("count(*)", sql.ident(RAW),
+                                          where=f"{sql.ident(spare[-1])} IS NOT NULL")
+                               ).fetchall()[0][0]
+        if not overflow or len(layout.labels) + len(spare) > MAX_COLUMNS:
             break
-        width *= 2
-    labels = _extend_labels(con, layout, width)
-    _finish_raw(con, labels, layout.footer_rows)
+        spare = _spare_names(layout.labels, 2 * (len(layout.labels) + len(spare)) -
+                             len(layout.labels))
+    labels = _name_spare_columns(con, layout.labels, spare)
+    _drop_footer(con, layout.footer_rows)
     warnings = list(layout.warnings) + fill_down(con, labels, options)
     if len(labels) > len(layout.labels):
         warnings.append(Warning_("extra_fields", (
             f"Einige Zeilen haben mehr Felder als die Kopfzeile; die zusätzlichen Werte stehen "
             f"in den Spalten {', '.join(labels[len(layout.labels):])}.")))
-    return RawTable("raw", labels, "csv", layout.report(), warnings)
+    return RawTable(RAW, labels, "csv", layout.report(), warnings)
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, source: Path, layout: TextLayout, width: int,
-              original_name: str) -> None:
-    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
+def _load_csv(con: duckdb.DuckDBPyConnection, source: Path, layout: TextLayout,
+              names: list[str], original_name: str) -> None:
+    """The records after the header as table ``raw`` with a text column per name, blank rows
+    left out."""
+    columns = "{" + ", ".join(f"{sql.string(f'c{i}')}: 'VARCHAR'"
+                              for i in range(len(names))) + "}"
     parameters = [str(source), layout.delimiter, layout.header_lines]
 
     def load(parallel: bool) -> None:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM read_csv(?, auto_detect=false, "
-            "delim=?, quote='\"', escape='\"', header=false, skip=?, null_padding=true, "
-            f"strict_mode=false, parallel={str(parallel).lower()}, columns={columns})",
-            parameters)
+        csv = ("read_csv(?, auto_detect=false, delim=?, quote='\"', escape='\"', header=false, "
+               f"skip=?, null_padding=true, strict_mode=false, "
+               f"parallel={str(parallel).lower()}, columns={columns})")
+        con.execute(_create_raw(names, csv, keep_blank=False), parameters)
 
     try:
         load(parallel=True)
@@ -160,32 +165,46 @@ def _csv_error(error: duckdb.Error, original_name: str) -> Invalid:
                        problem=problem), code="unreadable_csv")
 
 
-def _extend_labels(con: duckdb.DuckDBPyConnection, layout: TextLayout, width: int) -> list[str]:
-    """Labels for the spare columns that hold values (rows longer than the header); the
-    remaining spare columns are left out by :func:`_finish_raw`."""
-    labels = list(layout.labels)
-    filled = con.execute("SELECT " + ", ".join(
-        f'count("c{i}")' for i in range(len(labels), width)) + " FROM raw").fetchall()[0]
+def _create_raw(names: list[str], source: str, keep_blank: bool) -> str:
+    """``CREATE TABLE raw`` from ``source``, whose columns ``c0``, ``c1`` … become ``names``, in
+    one copy: blank rows are left out on the way (not for geo formats, whose rows belong to
+    geometries)."""
+    columns = [f"c{i} AS {sql.ident(name)}" for i, name in enumerate(names)] or ["*"]
+    not_blank = None if keep_blank or not names else "COALESCE(" + ", ".join(
+        f"NULLIF(trim(c{i}), '')" for i in range(len(names))) + ") IS NOT NULL"
+    return sql.create_table(RAW, sql.select(columns, source, where=not_blank))
+
+
+def _spare_names(labels: list[str], count: int) -> list[str]:
+    """Names for the columns beyond the header, unlike every label."""
+    taken = {label.casefold() for label in labels}
+    prefix = "__spare"
+    while any(name.startswith(prefix) for name in taken):
+        prefix = "_" + prefix
+    return [f"{prefix}{i}" for i in range(count)]
+
+
+def _name_spare_columns(con: duckdb.DuckDBPyConnection, labels: list[str],
+                        spare: list[str]) -> list[str]:
+    """The labels with ``Spalte N`` for the spare columns that hold values (rows longer than
+    the header); the other spare columns are dropped."""
+    filled = con.execute(sql.select([f"count({sql.ident(s)})" for s in spare],
+                                    sql.ident(RAW))).fetchall()[0]
     used = max((i + 1 for i, n in enumerate(filled) if n), default=0)
-    return labels + [f"Spalte {len(labels) + i + 1}" for i in range(used)]
+    extra = [f"Spalte {len(labels) + i + 1}" for i in range(used)]
+    for name, label in zip(spare, extra, strict=False):
+        con.execute(f"ALTER TABLE {RAW} RENAME COLUMN {sql.ident(name)} TO {sql.ident(label)}")
+    for name in spare[used:]:
+        con.execute(f"ALTER TABLE {RAW} DROP COLUMN {sql.ident(name)}")
+    return labels + extra
 
 
-def _finish_raw(con: duckdb.DuckDBPyConnection, labels: list[str], footer_rows: int,
-                keep_blank: bool = False) -> None:
-    """Drop blank rows (not for geo formats, whose rows belong to geometries) and footer rows;
-    name the columns by their labels. One copy of the table: DuckDB keeps the insertion order,
-    so the footer is cut with LIMIT instead of numbering and sorting the rows."""
-    not_blank = "true" if keep_blank or not labels else "COALESCE(" + ", ".join(
-        f'NULLIF(trim("c{i}"), \'\')' for i in range(len(labels))) + ") IS NOT NULL"
-    select = ", ".join(f'"c{i}" AS {quote_identifier(label)}' for i, label in enumerate(labels))
-    limit = ""
+def _drop_footer(con: duckdb.DuckDBPyConnection, footer_rows: int) -> None:
+    """Remove the last rows (notes such as "Stand: …" after the data); DuckDB keeps the
+    insertion order, so they are the rows with the highest rowids."""
     if footer_rows:
-        total = con.execute(f"SELECT count(*) FROM raw WHERE {not_blank}").fetchall()[0][0]
-        limit = f" LIMIT {max(0, total - footer_rows)}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_named AS SELECT {select or '*'} FROM raw "
-                f"WHERE {not_blank}{limit}")
-    con.execute("DROP TABLE raw")
-    con.execute("ALTER TABLE raw_named RENAME TO raw")
+        con.execute("DELETE FROM raw WHERE rowid IN "
+                    "(SELECT rowid FROM raw ORDER BY rowid DESC LIMIT ?)", [footer_rows])
 
 
 MAX_MERGED_COLUMNS = 6
@@ -194,7 +213,7 @@ MERGED_AGREEMENT = 0.9
 
 
 def _blank(label: str) -> str:
-    return f"(NULLIF(trim({quote_identifier(label)}), '') IS NULL)"
+    return f"(NULLIF(trim({sql.ident(label)}), '') IS NULL)"
 
 
 def merged_block(con: duckdb.DuckDBPyConnection, labels: list[str]) -> tuple[list[str], int]:
@@ -208,15 +227,16 @@ def merged_block(con: duckdb.DuckDBPyConnection, labels: list[str]) -> tuple[lis
         return [], 0
     first = _blank(candidates[0])
     # A cheap look at the first column first: most tables have no blank cell there.
-    total, continuation, first_is_blank = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {first}), "
-        f"(SELECT {first} FROM raw ORDER BY rowid LIMIT 1) FROM raw").fetchall()[0]
+    first_row = sql.select(first, sql.ident(RAW), order_by="rowid", limit=1)
+    total, continuation, first_is_blank = con.execute(sql.select(
+        ["count(*)", f"count(*) FILTER (WHERE {first})", f"({first_row})"], sql.ident(RAW)
+    )).fetchall()[0]
     if not continuation or first_is_blank:
         return [], 0
-    counts = con.execute("SELECT " + ", ".join(
+    counts = con.execute(sql.select([
         f"count(*) FILTER (WHERE {first} AND {_blank(label)}), "
         f"count(*) FILTER (WHERE NOT {first} AND NOT {_blank(label)})"
-        for label in candidates) + " FROM raw").fetchall()[0]
+        for label in candidates], sql.ident(RAW))).fetchall()[0]
     width = 0
     for blank_in_continuation, filled_elsewhere in zip(counts[::2], counts[1::2], strict=True):
         if (blank_in_continuation < MERGED_AGREEMENT * continuation
@@ -239,16 +259,16 @@ def fill_down(con: duckdb.DuckDBPyConnection, labels: list[str],
     continuation = _blank(block[0])
 
     def filled(label: str) -> str:
-        column = quote_identifier(label)
+        column = sql.ident(label)
         above = (f"last_value(NULLIF(trim({column}), '') IGNORE NULLS) OVER "
                  "(ORDER BY rowid ROWS UNBOUNDED PRECEDING)")
         return f"CASE WHEN {continuation} THEN coalesce(NULLIF(trim({column}), ''), {above}) " \
                f"ELSE {column} END AS {column}"
 
-    select = ", ".join(filled(label) if label in block else quote_identifier(label)
-                       for label in labels)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_filled AS SELECT * EXCLUDE (__row) FROM "
-                f"(SELECT {select}, rowid AS __row FROM raw) ORDER BY __row")
+    columns = [filled(label) if label in block else sql.ident(label) for label in labels]
+    numbered = sql.select([*columns, "rowid AS __row"], sql.ident(RAW))
+    con.execute(sql.create_table("raw_filled", sql.select("* EXCLUDE (__row)", f"({numbered})",
+                                                          order_by="__row")))
     con.execute("DROP TABLE raw")
     con.execute("ALTER TABLE raw_filled RENAME TO raw")
     names = ", ".join(f"„{label}“" for label in block)
@@ -277,14 +297,14 @@ def _cell_text(value: Any) -> str | None:
 
 
 def _load_rows(con: duckdb.DuckDBPyConnection, labels: list[str],
-               rows: Iterable[list[Any]]) -> None:
+               rows: Iterable[list[Any]], keep_blank: bool = False) -> None:
     columns: list[list[str | None]] = [[] for _ in labels]
     for row in rows:
         for index, column in enumerate(columns):
             column.append(_cell_text(row[index]) if index < len(row) else None)
     table = pa.table({f"c{i}": pa.array(c, pa.string()) for i, c in enumerate(columns)})
     con.register("raw_arrow", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM raw_arrow")
+    con.execute(_create_raw(labels, "raw_arrow", keep_blank))
     con.unregister("raw_arrow")
 
 
@@ -320,10 +340,9 @@ def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
     labels, warnings = labels_from(text_rows[title:title + header], width)
     data = [r[:width] for r in rows[title + header:]]
     _load_rows(con, labels, data)
-    _finish_raw(con, labels, 0)
     warnings += fill_down(con, labels, options)
     report = {"sheet": sheet, "sheets": names, "title_rows": title, "header_rows": header}
-    return RawTable("raw", labels, "excel", report, warnings)
+    return RawTable(RAW, labels, "excel", report, warnings)
 
 
 def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -356,8 +375,7 @@ def read_json(con: duckdb.DuckDBPyConnection, path: Path, original_name: str) ->
     records = [_flatten(r) for r in document]
     labels = list(dict.fromkeys(k for r in records for k in r))
     _load_rows(con, labels, ([r.get(k) for k in labels] for r in records))
-    _finish_raw(con, labels, 0)
-    return RawTable("raw", labels, "json", {"records": len(records)}, [])
+    return RawTable(RAW, labels, "json", {"records": len(records)}, [])
 
 
 def unpack_zip(path: Path, original_name: str, work_dir: Path,
@@ -421,14 +439,13 @@ def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
         labels = ["id"]
         properties = [{"id": feature.get("id", index + 1)}
                       for index, feature in enumerate(features)]
-    _load_rows(con, labels, ([p.get(k) for k in labels] for p in properties))
-    _finish_raw(con, labels, 0, keep_blank=True)
+    _load_rows(con, labels, ([p.get(k) for k in labels] for p in properties), keep_blank=True)
     warnings = []
     if crs != WGS84:
         warnings.append(Warning_("legacy_crs", f"Koordinaten in {crs} (veraltetes "
                                                "„crs“-Element) nach WGS84 umgerechnet."))
     geo = geometries_from(geometries, crs, [], [])
-    return RawTable("raw", labels, "geojson", {"features": len(features), "crs": crs},
+    return RawTable(RAW, labels, "geojson", {"features": len(features), "crs": crs},
                     warnings, geometry=geo)
 
 
@@ -457,12 +474,11 @@ def read_geo_file(con: duckdb.DuckDBPyConnection, path: Path, original_name: str
     labels = [c for c in table.column_names if c != geometry_name]
     columns = [table.column(c).to_pylist() for c in labels]
     _load_rows(con, labels, (list(row) for row in zip(*columns, strict=True)) if labels
-               else ([] for _ in range(table.num_rows)))
-    _finish_raw(con, labels, 0, keep_blank=True)
+               else ([] for _ in range(table.num_rows)), keep_blank=True)
     crs = parse_crs(options.crs or meta.get("crs") or WGS84)
     wkb = table.column(geometry_name).to_pylist() if geometry_name in table.column_names \
         else [None] * table.num_rows
     geometries = np.array([shapely.from_wkb(w) if w else None for w in wkb], dtype=object)
     geo = geometries_from(geometries, crs, [], [])
-    return RawTable("raw", labels, "geo", {"features": table.num_rows, "crs": crs}, [],
+    return RawTable(RAW, labels, "geo", {"features": table.num_rows, "crs": crs}, [],
                     geometry=geo)

@@ -12,8 +12,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from charset_normalizer import from_bytes
-
 from allmende.errors import Invalid, msg
 
 SAMPLE_BYTES = 1 << 20
@@ -78,6 +76,8 @@ def detect_encoding(sample: bytes, warnings: list[Warning_]) -> str:
     except UnicodeDecodeError as error:
         # a multi-byte character cut at the sample's end is no reason to doubt UTF-8
         if error.start < len(sample) - 4:
+            from charset_normalizer import from_bytes  # only for files that are not UTF-8
+
             best = from_bytes(sample, cp_isolation=["cp1252", "latin_1", "utf_16"]).best()
             name = best.encoding if best else "cp1252"
             return "cp1252" if name in ("latin_1", "iso8859_1") else name

@@ -1,9 +1,21 @@
 """Decides each column's type for uploaded German municipal data and converts the text values.
 
-Everything happens in DuckDB SQL, vectorized: :func:`infer_column_types` runs one aggregate
-query over the whole relation (every row, not a sample) that counts, per column, how many
-values match each candidate pattern *and* actually convert; a type is only chosen when it holds
-for every non-missing value. :func:`typed_select` then turns the decisions into a SELECT list.
+Everything happens in DuckDB SQL, vectorized. Every non-missing value gets a classification mask
+(which candidate patterns it matches *and* converts under); a column's type follows from the set
+of masks its values have (and, for a few notes, from how often each occurs), and is only chosen
+when it holds for every non-missing value.
+
+* :func:`infer_column_types` is the full pass: one aggregate query over the whole relation.
+* :func:`decide_column_types` decides large tables on a sample instead, speculatively: each
+  decision carries a *guard*, a condition every value of the column meets when the whole column
+  would be decided the same way. The guard is proven in Python before it is used: it admits only
+  masks that, added in any combination to those of the sample, leave the decision (type,
+  conversion and note) unchanged, and only when that decision does not depend on counts.
+  :func:`typed_query` checks the guards while it converts; the first value that breaks one
+  aborts the query (:func:`is_guard_failure`), and the caller falls back to the full pass
+  (:func:`confirm`). So the result is always the full pass's, only cheaper when the sample was
+  right. Cheap tests of common value shapes (a regular expression, a conversion) stand in for
+  the whole mask where they imply it; everything else computes the mask.
 
 Decisions (where the issue left room):
 
@@ -29,24 +41,33 @@ Decisions (where the issue left room):
 * Epoch numbers (13 digits = milliseconds, 10 digits = seconds) become datetimes (TIMESTAMPTZ, UTC)
   only when the column name contains zeit, time, datum or date (e.g. "Timestamp").
 * Times are 0:00-23:59[:59]; "24:00" keeps the column a string.
-* Conversions use TRY_CAST / try_strptime only as belt and braces: the counts are computed with
+* Conversions use TRY_CAST / try_strptime only as belt and braces: the masks are computed with
   the very same conversion expressions, so no non-missing value turns into NULL.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import combinations
 
 import duckdb
 
+from allmende import sql
 from allmende.catalog.text import fold
 
 __all__ = [
     "MISSING_MARKERS",
+    "SAMPLE_ROWS",
     "ColumnType",
+    "Guard",
+    "confirm",
+    "decide_column_types",
     "infer_column_types",
-    "quote_identifier",
+    "is_guard_failure",
+    "typed_query",
     "typed_select",
 ]
 
@@ -79,6 +100,16 @@ MISSING_MARKERS: tuple[str, ...] = (
     "#N/A",
 )
 """Cell values (after trimming) that mean "no value"; whitespace-only cells trim to ""."""
+
+#: Tables of more than five times this many rows are decided on a sample of this many rows (half
+#: from the start, half spread over the table), with guards; smaller ones on every value (a
+#: sample of more than a fifth of the table saves less than the guards cost).
+SAMPLE_ROWS = 20_000
+_SAMPLE_SHARE = 5
+#: At most this many masks beyond the sample's are admitted by a guard (2**n decisions prove it).
+MAX_EXTRA_MASKS = 10
+GUARD_FAILED = "allmende: column type contradicted by a value outside the sample"
+SAMPLE = "__allmende_sample"
 
 # Outer whitespace trimmed before detection and conversion: space, tab, line breaks, vertical
 # tab, form feed, no-break space, figure space, narrow no-break space and a stray BOM.
@@ -125,78 +156,100 @@ _B_ZERO = 131072
 _B_ONE = 262144
 _B_EPOCH_MS = 524288  # 13 digits, no sign
 _B_EPOCH_S = 1048576  # 10 digits, no sign
+_B_OTHER = 2097152  # starts with a digit or sign, but is no number, date or time
 
-_COUNTED_BITS: dict[str, int] = {
-    "int": _B_INT,
-    "de_thousands": _B_DE_THOUSANDS,
-    "de_decimal": _B_DE_DECIMAL,
-    "en_decimal": _B_EN_DECIMAL,
-    "leading_zero": _B_LEADING_ZERO,
-    "long": _B_LONG,
-    "date_de": _B_DATE_DE,
-    "date_yy": _B_DATE_YY,
-    "date_iso": _B_DATE_ISO,
-    "dt_de": _B_DT_DE,
-    "dt_iso": _B_DT_ISO,
-    "dt_tz": _B_DT_TZ,
-    "time": _B_TIME,
-    "temporal_bad": _B_TEMPORAL_BAD,
-    "true": _B_TRUE,
-    "false": _B_FALSE,
-    "x": _B_X,
-    "zero": _B_ZERO,
-    "one": _B_ONE,
-    "epoch_ms": _B_EPOCH_MS,
-    "epoch_s": _B_EPOCH_S,
-}
+_EPOCH = _B_EPOCH_MS | _B_EPOCH_S
+_ALL_BITS = 2 * _B_OTHER - 1
+_WORDS = _B_TRUE | _B_FALSE
+_NUMERIC = _B_INT | _B_DE_THOUSANDS | _B_DE_DECIMAL | _B_EN_DECIMAL
+_DATES = _B_DATE_DE | _B_DATE_ISO
+_NAIVE = _B_DT_DE | _B_DT_ISO
+_TEMPORAL = _DATES | _NAIVE | _B_DT_TZ | _B_TIME
+
+
+def _same(value: str) -> str:
+    return value
 
 
 @dataclass(frozen=True)
 class ColumnType:
-    """The type decided for one column and the SQL that converts its text."""
+    """The type decided for one column and how its (cleaned) text converts."""
 
     name: str
     type: str  # string integer number boolean date datetime time
-    expression: str
+    convert: Callable[[str], str] = field(repr=False, compare=False)
     note: str | None = None
+    # Set when the type was decided on a sample: what every value of the whole column must be
+    # for the decision to hold.
+    guard: Guard | None = field(default=None, repr=False, compare=False)
 
-
-def quote_identifier(name: str) -> str:
-    """DuckDB double-quoted identifier with embedded double quotes doubled."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    @property
+    def expression(self) -> str:
+        """SQL converting the source column's text."""
+        return self.convert(_clean(self.name))
 
 
 def _match(value: str, pattern: str) -> str:
-    return f"regexp_full_match({value}, {_literal(pattern)})"
+    return f"regexp_full_match({value}, {sql.string(pattern)})"
 
 
 _MARKER_BYTES = max(len(marker.encode()) for marker in MISSING_MARKERS)
+_MARKERS = sql.literal(list(MISSING_MARKERS))
 
 
 def _is_marker(value: str) -> str:
     # list_contains instead of IN: DuckDB plans a long IN list as a join over every row, while a
     # function inside CASE only runs for the rows that get there.
-    markers = "[" + ", ".join(_literal(m) for m in MISSING_MARKERS) + "]"
-    return f"strlen({value}) <= {_MARKER_BYTES} AND list_contains({markers}, {value})"
+    return _all(f"strlen({value}) <= {_MARKER_BYTES}", f"list_contains({_MARKERS}, {value})")
+
+
+# DuckDB computes every operand of AND and OR for every row where they are selected rather than
+# filtered by, but a CASE branch only for the rows that reach it: these two are lazy (and never
+# NULL: unknown counts as false).
+
+def _all(*conditions: str) -> str:
+    """True when every condition is, evaluated from the left until one is not."""
+    text = "true"
+    for condition in reversed(conditions):
+        text = f"CASE WHEN {condition} THEN {text} ELSE false END"
+    return text
+
+
+def _any(*conditions: str) -> str:
+    """True when some condition is, evaluated from the left until one is."""
+    whens = " ".join(f"WHEN {condition} THEN true" for condition in conditions)
+    return f"CASE {whens} ELSE false END"
+
+
+_MARKER_STARTS = sql.literal(sorted({ord(marker[0]) for marker in MISSING_MARKERS if marker}))
+
+
+def _plain(c: str) -> str:
+    """The text starts and ends with printable ASCII (so there is nothing to trim). ``c[-1]``
+    is the last character, as ``right(c, 1)`` but at a third of its cost."""
+    return _all(f"ascii({c}) BETWEEN 33 AND 126", f"ascii({c}[-1]) BETWEEN 33 AND 126")
+
+
+def _unchanged(c: str) -> str:
+    """Cleaning leaves the text as it is: nothing to trim, and no missing marker. Most values
+    start with a character no marker starts with, which spares them the marker lookup."""
+    return _all(_plain(c), _any(f"NOT list_contains({_MARKER_STARTS}, ascii({c}))",
+                                f"NOT {_is_marker(c)}"))
+
+
+def _cleaned(c: str) -> str:
+    """Trimmed text, NULL for missing markers."""
+    # trim() with a character set is slow, so values that need none (nearly all) skip it.
+    trimmed = f"trim({c}, {sql.string(_TRIM_CHARS)})"
+    return (
+        f"CASE WHEN {_unchanged(c)} THEN {c} WHEN {_plain(c)} THEN NULL "
+        f"WHEN {_is_marker(trimmed)} THEN NULL ELSE {trimmed} END"
+    )
 
 
 def _clean(column: str) -> str:
     """Trimmed text of the source column, NULL for missing markers."""
-    c = quote_identifier(column)
-    # trim() with a character set is slow, so values that start and end with printable ASCII
-    # (nearly all) skip it.
-    plain = f"ascii({c}) BETWEEN 33 AND 126 AND ascii(right({c}, 1)) BETWEEN 33 AND 126"
-    trimmed = f"trim({c}, {_literal(_TRIM_CHARS)})"
-    # No marker starts with a digit, which spares most numeric values the marker lookup.
-    digit = f"ascii({c}) BETWEEN 48 AND 57"
-    return (
-        f"CASE WHEN {plain} THEN CASE WHEN {digit} OR NOT ({_is_marker(c)}) THEN {c} END "
-        f"WHEN {_is_marker(trimmed)} THEN NULL ELSE {trimmed} END"
-    )
+    return _cleaned(sql.ident(column))
 
 
 # --- conversions of a cleaned value `v` (NULL in, NULL out) ------------------------------------
@@ -262,12 +315,12 @@ def _conv_epoch_s(v: str) -> str:
 
 
 def _conv_bool(v: str) -> str:
-    whens = [f"WHEN {_literal(w)} THEN true" for w in (*_TRUE_WORDS, "1")]
-    whens += [f"WHEN {_literal(w)} THEN false" for w in (*_FALSE_WORDS, "0")]
+    whens = [f"WHEN {sql.string(w)} THEN true" for w in (*_TRUE_WORDS, "1")]
+    whens += [f"WHEN {sql.string(w)} THEN false" for w in (*_FALSE_WORDS, "0")]
     return f"CASE lower({v}) {' '.join(whens)} END"
 
 
-# --- the aggregate query ----------------------------------------------------------------------
+# --- the classification mask ------------------------------------------------------------------
 
 
 def _bit_if(condition: str, bit: int) -> str:
@@ -280,6 +333,10 @@ def _temporal_bits(v: str, pattern: str, conversion: str, ok_bits: str) -> str:
         f"CASE WHEN {_match(v, pattern)} THEN "
         f"CASE WHEN {conversion} IS NOT NULL THEN {ok_bits} ELSE {_B_TEMPORAL_BAD} END ELSE 0 END"
     )
+
+
+def _digit_or_sign(v: str) -> str:
+    return f"(ascii({v}) BETWEEN 48 AND 57 OR ascii({v}) IN (43, 45))"
 
 
 def _mask(v: str) -> str:
@@ -321,18 +378,21 @@ def _mask(v: str) -> str:
     iso_date = _temporal_bits(v, _DATE_ISO, _conv_date_iso(v), str(_B_DATE_ISO))
     word_bits = [(w, _B_TRUE | (_B_X if w == "x" else 0)) for w in _TRUE_WORDS]
     word_bits += [(w, _B_FALSE) for w in _FALSE_WORDS]
-    word_whens = " ".join(f"WHEN {_literal(w)} THEN {b}" for w, b in word_bits)
+    word_whens = " ".join(f"WHEN {sql.string(w)} THEN {b}" for w, b in word_bits)
     words = f"CASE lower({v}) {word_whens} ELSE 0 END"
-    digits_or_sign = f"(ascii({v}) BETWEEN 48 AND 57 OR ascii({v}) IN (43, 45))"
-    return (
-        f"CASE WHEN {v} IS NULL THEN NULL "
-        f"WHEN {digits_or_sign} THEN CASE "
-        f"WHEN {_match(v, '[+-]?[0-9]+')} THEN {integer} "
+    numeric = (
+        f"CASE WHEN {_match(v, '[+-]?[0-9]+')} THEN {integer} "
         f"WHEN contains({v}, ':') THEN {' + '.join(with_colon)} "
         f"WHEN contains({v}, ',') THEN {' + '.join(with_comma)} "
         f"WHEN substr({v}, 5, 1) = '-' THEN {iso_date} "
         f"WHEN {_match(v, _DATE_DE)} THEN {german_date} "
-        f"ELSE {' + '.join(with_dot)} END "
+        f"ELSE {' + '.join(with_dot)} END"
+    )
+    # Mask 0 stays for text that starts otherwise: a guard can then tell "Dortmund" (a test of
+    # the first character) from "12a" (a look at every pattern).
+    return (
+        f"CASE WHEN {v} IS NULL THEN NULL "
+        f"WHEN {_digit_or_sign(v)} THEN coalesce(nullif({numeric}, 0), {_B_OTHER}) "
         f"WHEN strlen({v}) <= 6 THEN {words} "
         "ELSE 0 END"
     )
@@ -343,42 +403,131 @@ def _wants_epoch(name: str) -> bool:
     return any(hint in lowered for hint in _EPOCH_NAME_HINTS)
 
 
+def _relevant(name: str) -> int:
+    """The mask bits that matter for a column: epoch lengths only where the name asks."""
+    return _ALL_BITS if _wants_epoch(name) else _ALL_BITS & ~_EPOCH
+
+
+# --- the aggregate query ----------------------------------------------------------------------
+
+
+def _histograms(con: duckdb.DuckDBPyConnection, source: str, columns: list[str]
+                ) -> list[tuple[dict[int, int], str | None]]:
+    """Per column: how many values have each mask, and one value that looks like a date or
+    time but is none. ``source`` is a FROM item holding the columns. The columns are stacked
+    into one (UNPIVOT), so that the query holds the mask's expression once, not once per
+    column: DuckDB's planning time grows with the expressions."""
+    stacked = f"(UNPIVOT ({sql.select(sql.idents(columns), source)}) ON COLUMNS(*) " \
+              "INTO NAME name VALUE value)"
+    cleaned = sql.select(["name", f"{_cleaned('value')} AS v"], stacked)
+    masked = sql.select(["name", "v", f"{_mask('v')} AS m"], f"({cleaned})")
+    found = {name: (histogram or {}, bad) for name, histogram, bad in con.execute(sql.select(
+        ["name", "histogram(m)", f"min(v) FILTER (WHERE (m & {_B_TEMPORAL_BAD}) <> 0)"],
+        f"({masked})", group_by="name")).fetchall()}
+    return [found.get(name, ({}, None)) for name in columns]
+
+
+class _CountDependent(Exception):
+    """The decision depends on how often masks occur, which a sample cannot tell."""
+
+
+@dataclass(frozen=True)
+class _Masks:
+    """What a decision sees of a column: which masks its values have, with how many values
+    each. ``exact`` False: only which masks occur is known (the counts come from a sample),
+    and a question whose answer depends on counts raises :class:`_CountDependent`."""
+
+    counts: Mapping[int, int]
+    exact: bool = True
+    bad_example: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.counts
+
+    def all(self, bits: int) -> bool:
+        """Every value has one of ``bits``."""
+        return all(mask & bits for mask in self.counts)
+
+    def any(self, bits: int, without: int = 0) -> bool:
+        """Some value has one of ``bits`` and none of ``without``."""
+        return any(mask & bits and not mask & without for mask in self.counts)
+
+    def balance(self, group: int) -> int:
+        """Sign of (the bits of ``group`` counted over all values) - (the number of values)."""
+        excess = {mask: (mask & group).bit_count() - 1 for mask in self.counts}
+        if self.exact:
+            total = sum(self.counts[mask] * e for mask, e in excess.items())
+            return (total > 0) - (total < 0)
+        signs = {(e > 0) - (e < 0) for e in excess.values()}
+        if {-1, 1} <= signs:
+            raise _CountDependent
+        return max(signs, key=abs, default=0)
+
+    def example(self) -> str | None:
+        if not self.exact:  # the sample's example need not be the whole column's
+            raise _CountDependent
+        return self.bad_example
+
+
+def _masks(name: str, histogram: Mapping[int, int], bad_example: str | None,
+           exact: bool) -> _Masks:
+    relevant = _relevant(name)
+    counts: dict[int, int] = {}
+    for mask, n in histogram.items():
+        counts[mask & relevant] = counts.get(mask & relevant, 0) + n
+    return _Masks(counts, exact, bad_example)
+
+
 def infer_column_types(
     con: duckdb.DuckDBPyConnection, relation: str, columns: list[str]
 ) -> list[ColumnType]:
-    """Decide the type of every column of ``relation`` (all VARCHAR) in one aggregate query.
-
-    ``relation`` is a single table or view name; it is quoted here. Per column the query yields
-    the histogram of the classification masks (a handful of distinct masks) and one value that
-    looks like a date or time but is none, which the decision below turns into counts per pattern.
-    """
+    """Decide the type of every column of ``relation`` (all VARCHAR) in one aggregate query over
+    every row. ``relation`` is a single table or view name; it is quoted here."""
     if not columns:
         return []
-    cleaned = ", ".join(f"{_clean(c)} AS v{i}" for i, c in enumerate(columns))
-    masked = ", ".join(f"v{i}, {_mask(f'v{i}')} AS m{i}" for i in range(len(columns)))
-    aggregates = ", ".join(
-        f"histogram(m{i}), min(v{i}) FILTER (WHERE (m{i} & {_B_TEMPORAL_BAD}) <> 0)"
-        for i in range(len(columns))
-    )
-    query = (
-        f"SELECT {aggregates} FROM (SELECT {masked} FROM "
-        f"(SELECT {cleaned} FROM {quote_identifier(relation)}))"
-    )
-    row = con.execute(query).fetchall()[0]
-    assert row is not None  # an aggregate without GROUP BY always yields one row
-    result = []
-    for i, name in enumerate(columns):
-        histogram: dict[int, int] = row[2 * i] or {}
-        counts: dict = {
-            key: sum(n for mask, n in histogram.items() if mask & bit)
-            for key, bit in _COUNTED_BITS.items()
+    return [
+        _column(name, _decide(_rules(name), _masks(name, histogram, bad, exact=True)))
+        for name, (histogram, bad) in zip(
+            columns, _histograms(con, sql.ident(relation), columns), strict=True)
+    ]
+
+
+def decide_column_types(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str],
+                        rows: int, sample_rows: int | None = None) -> list[ColumnType]:
+    """Like :func:`infer_column_types`, but a table of more than five times ``sample_rows`` rows
+    is decided on a sample of that many, each column with a guard (see the module's
+    description). A column whose
+    decision a sample cannot prove is decided on every row here. ``relation`` is a table (its
+    ``rowid`` picks the sample)."""
+    sample_rows = sample_rows or SAMPLE_ROWS
+    if rows <= _SAMPLE_SHARE * sample_rows or not columns:
+        return infer_column_types(con, relation, columns)
+    head = sample_rows // 2
+    stride = max(1, rows // (sample_rows - head))
+    # a table of its own: DuckDB filters the rowids once, not inside the stacked query
+    con.execute(sql.create_table(SAMPLE, sql.select(
+        sql.idents(columns), sql.ident(relation),
+        where=f"rowid < {sql.number(head)} OR rowid % {sql.number(stride)} = 0")))
+    try:
+        decided = {
+            name: _speculate(name, histogram, min_values=sample_rows // 100)
+            for name, (histogram, _bad) in zip(
+                columns, _histograms(con, sql.ident(SAMPLE), columns), strict=True)
         }
-        counts["n"] = sum(histogram.values())
-        counts["bad_example"] = row[2 * i + 1]
-        if not _wants_epoch(name):
-            counts["epoch_ms"] = counts["epoch_s"] = 0
-        result.append(_decide(name, counts))
-    return result
+    finally:
+        con.execute(f"DROP TABLE {sql.ident(SAMPLE)}")
+    unproven = [name for name, column in decided.items() if column is None]
+    exact = {t.name: t for t in infer_column_types(con, relation, unproven)}
+    return [decided[name] or exact[name] for name in columns]
+
+
+def confirm(con: duckdb.DuckDBPyConnection, relation: str,
+            types: list[ColumnType]) -> list[ColumnType]:
+    """The full pass for the columns decided on a sample (after a guard failed)."""
+    exact = {t.name: t for t in infer_column_types(
+        con, relation, [t.name for t in types if t.guard is not None])}
+    return [exact.get(t.name, t) for t in types]
 
 
 # --- the decision ---------------------------------------------------------------------------
@@ -398,76 +547,95 @@ def _is_degree_column(name: str) -> bool:
     return bool(DEGREE_NAME.match(re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_")))
 
 
-def _decide(name: str, c: dict[str, int | str | None]) -> ColumnType:
-    n = c["n"]
-    v = _clean(name)
+@dataclass(frozen=True)
+class _Rules:
+    """What a column's name says about its type."""
 
-    def make(type_: str, expression: str, note: str | None = None) -> ColumnType:
-        return ColumnType(name=name, type=type_, expression=expression, note=note)
+    identifier: bool
+    degree: bool
 
-    if n == 0:
-        return make("string", v, "keine Werte: als Text")
 
-    words = c["true"] + c["false"]
-    zero_one = c["zero"] + c["one"]
-    if words + zero_one == n and (words > 0 or (c["zero"] > 0 and c["one"] > 0)):
-        if c["x"] == n:
+def _rules(name: str) -> _Rules:
+    return _Rules(bool(IDENTIFIER_NAME.search(fold(name))), _is_degree_column(name))
+
+
+@dataclass(frozen=True)
+class _Decision:
+    type: str
+    convert: Callable[[str], str]
+    note: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        """What must stay equal for two decisions to give the same table."""
+        return self.type, self.convert("v"), self.note
+
+
+def _column(name: str, decision: _Decision, guard: Guard | None = None) -> ColumnType:
+    return ColumnType(name, decision.type, decision.convert, decision.note, guard)
+
+
+def _decide(rules: _Rules, c: _Masks) -> _Decision:
+    if c.empty:
+        return _Decision("string", _same, "keine Werte: als Text")
+
+    if c.all(_WORDS | _B_ZERO | _B_ONE) and (c.any(_WORDS) or (c.any(_B_ZERO) and
+                                                               c.any(_B_ONE))):
+        if c.all(_B_X):
             note = "nur „x“: als wahr gelesen, leere Felder bleiben leer"
-        elif words == 0:
+        elif not c.any(_WORDS):
             note = "nur 0 und 1: als Wahrheitswert gelesen"
         else:
             note = "Ja/Nein-Werte erkannt"
-        return make("boolean", _conv_bool(v), note)
+        return _Decision("boolean", _conv_bool, note)
 
-    if c["epoch_ms"] == n:
-        return make("datetime", _conv_epoch_ms(v), "Unix-Zeit in Millisekunden (UTC)")
-    if c["epoch_s"] == n:
-        return make("datetime", _conv_epoch_s(v), "Unix-Zeit in Sekunden (UTC)")
+    if c.all(_B_EPOCH_MS):
+        return _Decision("datetime", _conv_epoch_ms, "Unix-Zeit in Millisekunden (UTC)")
+    if c.all(_B_EPOCH_S):
+        return _Decision("datetime", _conv_epoch_s, "Unix-Zeit in Sekunden (UTC)")
 
-    if c["int"] == n and IDENTIFIER_NAME.search(fold(name)):
-        return make("string", v, "Kennziffer (Name der Spalte): als Text behalten")
-    if c["de_thousands"] and c["int"] + c["en_decimal"] == n and _is_degree_column(name):
-        return make("number", _conv_number_en(v),
-                    "Koordinate in Grad (Name der Spalte): Punkt als Dezimaltrennzeichen")
-    if c["int"] + c["de_thousands"] + c["de_decimal"] == n:
-        if c["de_decimal"] == 0:
-            if c["de_thousands"] == 0:
-                return make("integer", _conv_int(v))
-            return make("integer", _conv_int_de(v), "Tausenderpunkt erkannt")
-        return make("number", _conv_number_de(v), "Dezimalkomma erkannt")
-    if c["int"] + c["en_decimal"] == n:
-        return make("number", _conv_number_en(v), "Dezimalpunkt erkannt")
+    if c.all(_B_INT) and rules.identifier:
+        return _Decision("string", _same, "Kennziffer (Name der Spalte): als Text behalten")
+    if c.any(_B_DE_THOUSANDS) and c.all(_B_INT | _B_EN_DECIMAL) and rules.degree:
+        return _Decision("number", _conv_number_en,
+                         "Koordinate in Grad (Name der Spalte): Punkt als Dezimaltrennzeichen")
+    if c.all(_B_INT | _B_DE_THOUSANDS | _B_DE_DECIMAL):
+        if not c.any(_B_DE_DECIMAL):
+            if not c.any(_B_DE_THOUSANDS):
+                return _Decision("integer", _conv_int)
+            return _Decision("integer", _conv_int_de, "Tausenderpunkt erkannt")
+        return _Decision("number", _conv_number_de, "Dezimalkomma erkannt")
+    if c.all(_B_INT | _B_EN_DECIMAL):
+        return _Decision("number", _conv_number_en, "Dezimalpunkt erkannt")
 
-    dates = c["date_de"] + c["date_iso"]
-    naive = c["dt_de"] + c["dt_iso"]
-    if dates == n:
-        return make("date", _date_expression(v, c), _date_note(c))
-    if naive > 0 and naive + dates == n:
-        return make("datetime", _datetime_expression(v, c), _datetime_note(c))
-    if c["dt_tz"] == n:
-        return make("datetime", _conv_dt_tz(v), "UTC-Versatz erkannt: nach UTC umgerechnet")
-    if c["time"] == n:
-        return make("time", _conv_time(v), "Uhrzeit hh:mm[:ss]")
+    if c.all(_DATES):
+        return _Decision("date", lambda v: _date_expression(v, c), _date_note(c))
+    if c.any(_NAIVE) and c.all(_NAIVE | _DATES):
+        return _Decision("datetime", lambda v: _datetime_expression(v, c), _datetime_note(c))
+    if c.all(_B_DT_TZ):
+        return _Decision("datetime", _conv_dt_tz, "UTC-Versatz erkannt: nach UTC umgerechnet")
+    if c.all(_B_TIME):
+        return _Decision("time", _conv_time, "Uhrzeit hh:mm[:ss]")
 
-    return make("string", v, _string_note(c))
+    return _Decision("string", _same, _string_note(c))
 
 
-def _date_expression(v: str, c: dict) -> str:
-    german = _conv_date_de(v, two_digit_years=c["date_yy"] > 0)
-    if c["date_iso"] == 0:
+def _date_expression(v: str, c: _Masks) -> str:
+    german = _conv_date_de(v, two_digit_years=c.any(_B_DATE_YY))
+    if not c.any(_B_DATE_ISO):
         return german
-    if c["date_de"] == 0:
+    if not c.any(_B_DATE_DE):
         return _conv_date_iso(v)
     return f"CASE WHEN substr({v}, 5, 1) = '-' THEN {_conv_date_iso(v)} ELSE {german} END"
 
 
-def _datetime_expression(v: str, c: dict) -> str:
+def _datetime_expression(v: str, c: _Masks) -> str:
     branches = []
-    if c["dt_iso"]:
+    if c.any(_B_DT_ISO):
         branches.append((f"contains({v}, ':') AND substr({v}, 5, 1) = '-'", _conv_dt_iso(v)))
-    if c["dt_de"]:
+    if c.any(_B_DT_DE):
         branches.append((f"contains({v}, ':')", _conv_dt_de(v)))
-    if c["date_de"] + c["date_iso"]:
+    if c.any(_DATES):
         branches.append(("true", f"CAST({_date_expression(v, c)} AS TIMESTAMP)"))
     if len(branches) == 1:
         return branches[0][1]
@@ -475,46 +643,211 @@ def _datetime_expression(v: str, c: dict) -> str:
     return f"CASE {whens} END"
 
 
-def _date_note(c: dict) -> str:
+def _date_note(c: _Masks) -> str:
     formats = []
-    if c["date_de"] > c["date_yy"]:
+    if c.any(_B_DATE_DE, without=_B_DATE_YY):
         formats.append("TT.MM.JJJJ")
-    if c["date_yy"]:
+    if c.any(_B_DATE_YY):
         formats.append("TT.MM.JJ (00–69 → 20xx, 70–99 → 19xx)")
-    if c["date_iso"]:
+    if c.any(_B_DATE_ISO):
         formats.append("JJJJ-MM-TT")
     return "Datumsformat " + ", ".join(formats)
 
 
-def _datetime_note(c: dict) -> str:
+def _datetime_note(c: _Masks) -> str:
     formats = []
-    if c["dt_de"]:
+    if c.any(_B_DT_DE):
         formats.append("TT.MM.JJJJ hh:mm[:ss]")
-    if c["dt_iso"]:
+    if c.any(_B_DT_ISO):
         formats.append("JJJJ-MM-TT hh:mm[:ss]")
     note = "Zeitstempelformat " + ", ".join(formats)
-    if c["date_de"] + c["date_iso"]:
+    if c.any(_DATES):
         note += "; reine Datumsangaben als 00:00 Uhr gelesen"
     return note
 
 
-def _string_note(c: dict) -> str | None:
-    n = c["n"]
-    numeric = c["int"] + c["de_thousands"] + c["de_decimal"] + c["en_decimal"]
-    if c["leading_zero"] and c["leading_zero"] + numeric >= n:
+def _string_note(c: _Masks) -> str | None:
+    # "balance >= 0": the values with these bits, counted once per bit, are at least as many as
+    # all values (a value such as "1.234" reads as German thousands and English decimal at once).
+    if c.any(_B_LEADING_ZERO) and c.balance(_B_LEADING_ZERO | _NUMERIC) >= 0:
         return "führende Nullen: als Text behalten"
-    if c["long"] and c["long"] + numeric >= n:
+    if c.any(_B_LONG) and c.balance(_B_LONG | _NUMERIC) >= 0:
         return "mehr als 15 Ziffern: als Text behalten"
-    temporal = sum(c[k] for k in ("date_de", "date_iso", "dt_de", "dt_iso", "dt_tz", "time"))
-    if c["temporal_bad"] and c["temporal_bad"] + temporal == n:
-        return f"ungültige Datums-/Zeitangabe „{c['bad_example']}“: als Text behalten"
-    if c["de_decimal"] and c["en_decimal"] and c["int"] + c["de_decimal"] + c["en_decimal"] >= n:
+    if c.any(_B_TEMPORAL_BAD) and c.balance(_B_TEMPORAL_BAD | _TEMPORAL) == 0:
+        return f"ungültige Datums-/Zeitangabe „{c.example()}“: als Text behalten"
+    if c.any(_B_DE_DECIMAL) and c.any(_B_EN_DECIMAL) and c.balance(
+            _B_INT | _B_DE_DECIMAL | _B_EN_DECIMAL) >= 0:
         return "uneinheitliche Dezimaltrennzeichen: als Text behalten"
-    if c["dt_tz"] and c["dt_tz"] + c["dt_iso"] + c["date_iso"] == n:
+    if c.any(_B_DT_TZ) and c.balance(_B_DT_TZ | _B_DT_ISO | _B_DATE_ISO) == 0:
         return "Zeitstempel teils mit, teils ohne UTC-Versatz: als Text behalten"
     return None
 
 
+# --- decisions on a sample, and their guards ----------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _decide_on(rules: _Rules, masks: frozenset[int]) -> _Decision | None:
+    """The decision for a column whose values have exactly these masks, however many of each;
+    None when it depends on how many."""
+    try:
+        return _decide(rules, _Masks(dict.fromkeys(masks, 1), exact=False))
+    except _CountDependent:
+        return None
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A common value shape with a cheap SQL test, and every mask a value passing it has.
+    ``plain``: a value passing the test is left as it is by the cleaning (it cannot start or
+    end with white space, and no missing marker passes it). ``complete``: every value with one
+    of the masks passes the test."""
+
+    test: Callable[[str], str]
+    masks: frozenset[int]
+    plain: bool = True
+    complete: bool = True
+
+
+def _converts(pattern: str, conversion: Callable[[str], str]) -> Callable[[str], str]:
+    return lambda v: _all(_match(v, pattern), f"{conversion(v)} IS NOT NULL")
+
+
+def _matches(pattern: str) -> Callable[[str], str]:
+    return lambda v: _match(v, pattern)
+
+
+_WORD_LIST = sql.literal([*_TRUE_WORDS, *_FALSE_WORDS])
+_WORD_MASKS = frozenset({_B_TRUE, _B_TRUE | _B_X, _B_FALSE})
+
+# Narrow shapes first: a guard takes a shape on only where that keeps its decision. Each test
+# implies the masks listed (checked value by value in tests/test_ingest_speculative.py).
+_SHAPES = (
+    _Shape(_matches(r"[+-]?(0|[1-9][0-9]{0,14})"), frozenset({
+        _B_INT, _B_INT | _B_ZERO, _B_INT | _B_ONE, _B_INT | _B_EPOCH_MS, _B_INT | _B_EPOCH_S})),
+    _Shape(_matches(r"[+-]?0[0-9]+"), frozenset({_B_LEADING_ZERO}), complete=False),
+    _Shape(_matches(_DE_DECIMAL), frozenset({_B_DE_DECIMAL})),
+    _Shape(_matches(_DE_THOUSANDS), frozenset({_B_DE_THOUSANDS,
+                                                _B_DE_THOUSANDS | _B_EN_DECIMAL})),
+    _Shape(_matches(_EN_DECIMAL), frozenset({_B_EN_DECIMAL, _B_DE_THOUSANDS | _B_EN_DECIMAL})),
+    _Shape(_converts(r"[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}",
+                     lambda v: _conv_date_de(v, two_digit_years=False)),
+           frozenset({_B_DATE_DE})),
+    _Shape(_converts(r"[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{2}", _conv_date_de),
+           frozenset({_B_DATE_DE | _B_DATE_YY})),
+    _Shape(_converts(_DATE_ISO, _conv_date_iso), frozenset({_B_DATE_ISO})),
+    _Shape(_converts(_DT_DE, _conv_dt_de), frozenset({_B_DT_DE})),
+    _Shape(_converts(_DT_ISO, _conv_dt_iso), frozenset({_B_DT_ISO})),
+    _Shape(_converts(_DT_TZ, _conv_dt_tz), frozenset({_B_DT_TZ})),
+    _Shape(_converts(_TIME, _conv_time), frozenset({_B_TIME})),
+    _Shape(lambda v: f"list_contains({_WORD_LIST}, lower({v}))", _WORD_MASKS),
+    _Shape(lambda v: f"NOT {_digit_or_sign(v)}", _WORD_MASKS | {0}, plain=False),
+)
+
+
+def _stable(rules: _Rules, decision: _Decision, seen: frozenset[int],
+            allowed: frozenset[int]) -> bool:
+    """Whether every column whose masks include ``seen`` and lie within ``allowed`` gets
+    ``decision``, whatever the counts."""
+    extra = sorted(allowed - seen)
+    if len(extra) > MAX_EXTRA_MASKS:
+        return False
+    for size in range(1, len(extra) + 1):
+        for added in combinations(extra, size):
+            other = _decide_on(rules, seen | frozenset(added))
+            if other is None or other.key != decision.key:
+                return False
+    return True
+
+
+def _speculate(name: str, histogram: Mapping[int, int], min_values: int) -> ColumnType | None:
+    """The column's type decided on the sample's masks, with a guard admitting every mask that
+    cannot change it; None when the sample cannot prove a decision, or has too few values
+    (``min_values``) for its guard to hold with some likelihood: a failed guard costs a second
+    pass over the table."""
+    relevant = _relevant(name)
+    seen = frozenset(mask & relevant for mask in histogram)
+    rules = _rules(name)
+    decision = _decide_on(rules, seen)
+    if decision is None or sum(histogram.values()) < min_values:
+        return None
+    allowed, shapes = seen, []
+    for shape in _SHAPES:
+        masks = frozenset(mask & relevant for mask in shape.masks)
+        if masks & seen and (masks <= allowed or _stable(rules, decision, seen,
+                                                         allowed | masks)):
+            allowed |= masks
+            shapes.append(shape)
+    return _column(name, decision, Guard(tuple(shapes), allowed, relevant))
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What every value of a column decided on a sample must be: missing, or of one of the
+    ``shapes``, or else of a mask in ``allowed`` (the masks being reduced to ``relevant``)."""
+
+    shapes: tuple[_Shape, ...]
+    allowed: frozenset[int]
+    relevant: int
+
+    def fast(self, c: str) -> str | None:
+        """SQL true for source text ``c`` that needs no cleaning and passes a shape's test (so
+        that most values skip both the cleaning and the guard); None without shapes."""
+        tests = [shape.test(c) if shape.plain else _all(_unchanged(c), shape.test(c))
+                 for shape in self.shapes]
+        return _any(*tests) if tests else None
+
+    def check(self, v: str) -> str:
+        """SQL true for a cleaned value ``v`` the column may hold. Values that pass no shape
+        test get their whole mask computed, unless no admitted mask needs it: the mask is a
+        large expression, and DuckDB's planning time grows with every copy of it."""
+        shortcuts = " ".join(f"WHEN {shape.test(v)} THEN true" for shape in self.shapes)
+        covered = {mask & self.relevant for shape in self.shapes if shape.complete
+                   for mask in shape.masks}
+        mask = _mask(v) if self.relevant == _ALL_BITS else f"(({_mask(v)}) & {self.relevant})"
+        whole = (f"list_contains({sql.literal(sorted(self.allowed))}, {mask})"
+                 if self.allowed - covered else "false")
+        return f"CASE WHEN {v} IS NULL THEN true {shortcuts} ELSE {whole} END"
+
+
+# --- the typed table ------------------------------------------------------------------------
+
+
 def typed_select(columns: list[ColumnType]) -> str:
-    """SELECT list converting every column: ``expr AS "name", ...``."""
-    return ", ".join(f"{c.expression} AS {quote_identifier(c.name)}" for c in columns)
+    """SELECT list converting every column of the source: ``expr AS "name", ...`` (guards are
+    not checked here; see :func:`typed_query`)."""
+    return ", ".join(f"{c.expression} AS {sql.ident(c.name)}" for c in columns)
+
+
+def typed_query(columns: list[ColumnType], relation: str) -> str:
+    """The typed rows of ``relation``. A value that breaks a column's guard aborts the query
+    with an error that :func:`is_guard_failure` recognizes.
+
+    Three steps: the source text ``c`` with, for guarded columns, whether it passes the guard's
+    fast test ``f``; the cleaned value ``v`` (the text itself where the test passed); the
+    converted value, the guard checked where the fast test did not pass."""
+    if not columns:
+        return sql.select("1 AS __none", sql.ident(relation))
+    fast = [column.guard.fast(f"c{i}") if column.guard else None
+            for i, column in enumerate(columns)]
+    source = [f"{sql.ident(c.name)} AS c{i}" for i, c in enumerate(columns)]
+    source += [f"{test} AS f{i}" for i, test in enumerate(fast) if test]
+    cleaned = [f"CASE WHEN f{i} THEN c{i} ELSE {_cleaned(f'c{i}')} END AS v{i}" if test
+               else f"{_cleaned(f'c{i}')} AS v{i}" for i, test in enumerate(fast)]
+    cleaned += [f"f{i}" for i, test in enumerate(fast) if test]
+    failed = sql.string(GUARD_FAILED)
+    converted = []
+    for i, column in enumerate(columns):
+        value = column.convert(f"v{i}")
+        if column.guard is not None:
+            checked = f"WHEN {column.guard.check(f'v{i}')} THEN {value} ELSE error({failed})"
+            value = f"CASE WHEN f{i} THEN {value} {checked} END" if fast[i] else \
+                f"CASE {checked} END"
+        converted.append(f"{value} AS {sql.ident(column.name)}")
+    inner = sql.select(cleaned, f"({sql.select(source, sql.ident(relation))})")
+    return sql.select(converted, f"({inner})")
+
+
+def is_guard_failure(error: BaseException) -> bool:
+    """Whether a DuckDB error is a guard of :func:`typed_query` that failed."""
+    return isinstance(error, duckdb.Error) and GUARD_FAILED in str(error)
