@@ -45,20 +45,30 @@ class BuiltTable:
     warnings: list[Warning_] = field(default_factory=list)
 
 
+def _no_checkpoint(_phase: str) -> None:
+    return None
+
+
 def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path,
-          area: Sequence[float] | None, progress: Progress) -> BuiltTable:
+          area: Sequence[float] | None, progress: Progress,
+          checkpoint: Callable[[str], None] = _no_checkpoint) -> BuiltTable:
+    """Read, type and write the file; ``checkpoint`` marks the phases (reading, typing,
+    writing) for whoever runs the build (jobs.attempt)."""
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
                                  "temp_directory": str(work_dir / "duckdb")})
     try:
         progress(0.05, msg("Datei wird gelesen"))
+        checkpoint("reading")
         raw = readers.read(con, source, original_name, options, work_dir)
         rows = con.execute(sql.select("count(*)", sql.ident(raw.relation))).fetchall()[0][0]
         if rows == 0:
             raise Invalid(msg("{name} enthält keine Datenzeilen.", name=original_name),
                           code="no_rows")
         progress(0.45, msg("Spaltentypen werden erkannt"))
+        checkpoint("typing")
         types = decide_column_types(con, raw.relation, raw.labels, rows)
         target = work_dir / "version.parquet"
+        checkpoint("writing")
         try:
             written = _write(con, raw, types, options, area, target, progress)
         except duckdb.Error as error:

@@ -7,11 +7,8 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import json
-import os
 import re
 import shutil
-import socket
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -401,14 +398,6 @@ def unpack_zip(path: Path, original_name: str, work_dir: Path,
         raise Invalid(msg("{name} ist keine gültige ZIP-Datei.", name=original_name),
                       code="bad_zip") from None
     return target
-
-
-def scratch_dir(parent: Path) -> Path:
-    """A private working folder, named after this host and process so that a later sweep can
-    tell whether its owner is still alive."""
-    parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"ingest-{socket.gethostname()}-{os.getpid()}-",
-                                 dir=parent))
 
 
 def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,

@@ -88,11 +88,6 @@ def _prepare(session: Session, actor: Actor, request: IngestRequest
     return options, dataset.organization.bbox, name
 
 
-#: The pipeline's progress messages mark the phases an attempt can be paused at (tests).
-_PHASES = {"Datei wird gelesen": "reading", "Spaltentypen werden erkannt": "typing",
-           "Version wird geschrieben": "writing"}
-
-
 def ingest(platform: Platform, actor: Actor, request: IngestRequest,
            progress: Progress = _no_progress, attempt: Attempt | None = None) -> IngestResult:
     """Read the file into the next version of the resource. ``attempt`` owns the files this
@@ -106,16 +101,9 @@ def ingest(platform: Platform, actor: Actor, request: IngestRequest,
         options, area, resource_name = _prepare(session, actor, request)
     attempt = attempt or Attempt(platform.settings.data_dir,
                                  pause_at=platform.settings.pause_at)
-
-    def report(fraction: float, message: str) -> None:
-        progress(fraction, message)
-        phase = _PHASES.get(getattr(message, "template", message))
-        if phase is not None:
-            attempt.checkpoint(phase)
-
     try:
         built = pipeline.build(request.source, request.original_name, options,
-                               attempt.scratch, area, report)
+                               attempt.scratch, area, progress, attempt.checkpoint)
         progress(0.9, msg("Version wird veröffentlicht"))
         return _publish(platform, actor, request, resource_name, options, built, attempt)
     finally:
