@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import frictionless
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -72,6 +74,23 @@ TOKENS = {
     "wert": ["1", "1.0", "1.00", "2", "nan", "NaN", "-0", "0", "1e0", "inf", "Infinity", ""],
     "uhr": ["10:00:00", "10:00", "10:00:00Z", "25:00:00", "10:00:00+02:00", ""],
 }
+
+
+# `make test` runs each property test on a fixed seed with a bounded number of examples;
+# `make fuzz` sets ALLMENDE_FUZZ_EXAMPLES to run many from a random seed.
+FUZZ_EXAMPLES = int(os.environ.get("ALLMENDE_FUZZ_EXAMPLES", "0"))
+Test = TypeVar("Test", bound=Callable[..., None])
+
+
+def property_test(examples: int, fixed_seed: int) -> Callable[[Test], Test]:
+    """Hypothesis settings of a property test judged by frictionless-py (slow examples)."""
+    def apply(test: Test) -> Test:
+        test = settings(max_examples=FUZZ_EXAMPLES or examples, deadline=None,
+                        database=None if not FUZZ_EXAMPLES else settings().database,
+                        suppress_health_check=[HealthCheck.too_slow,
+                                               HealthCheck.function_scoped_fixture])(test)
+        return test if FUZZ_EXAMPLES else seed(fixed_seed)(test)
+    return apply
 
 
 def frictionless_counts(path: Path, schema: dict[str, Any]) -> tuple[dict[str, int], int]:
@@ -168,8 +187,7 @@ cell = st.one_of(
     st.text(alphabet="0123456789abcAB,.-+ _:eTZ@/äß\"'", max_size=8))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@property_test(examples=60, fixed_seed=20240806)
 @given(rows=st.lists(st.lists(cell, min_size=0, max_size=len(SCHEMA["fields"]) + 2),
                      min_size=0, max_size=25),
        header_cut=st.integers(min_value=len(SCHEMA["fields"]) - 2,
@@ -181,6 +199,18 @@ def test_random_rows_like_frictionless(tmp_path: Path, rows: list[list[str]],
     # A row of one empty cell is written as an empty line.
     path = write_csv(tmp_path / "random.csv", [header, *rows])
     assert_same_as_frictionless(path, SCHEMA)
+
+
+def test_doubled_quote_at_the_end_of_a_cell(tmp_path: Path) -> None:
+    """Found by the property test: csv.Sniffer guesses ``doublequote=False`` for this row, and
+    frictionless keeps only its delimiter, quote and skipinitialspace, so the cell is
+    ``00000,0"`` (8 characters, within maxLength 8) – not ``00000,0""``."""
+    names = [f["name"] for f in SCHEMA["fields"]]
+    path = tmp_path / "quote.csv"
+    path.write_text(",".join(names) + '\n,"00000,0""",\n', encoding="utf-8")
+    assert_same_as_frictionless(path, SCHEMA)
+    code = [s.message for s in validate_file(path, SCHEMA).samples if s.field == "code"]
+    assert len(code) == 1 and "Muster" in code[0] and '„00000,0"“' in code[0]
 
 
 def test_sum_rule_checks_only_rows_with_every_part(tmp_path: Path) -> None:
