@@ -34,6 +34,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _data import ALLMENDE, PYTHON, load_average, run_child
+from allmende import sql
 
 TARGET = 30.0
 BASELINE_NAME = "frictionless-py validate (whole process)"
@@ -61,30 +62,31 @@ SCHEMA = {
 }
 
 
-def _sql(rows: int) -> str:
+def _select(rows: int) -> str:
     # e = the kind of error of a row (0..99 is "none" for ~99 % of the rows).
-    return f"""
-      WITH r AS (SELECT range + 1 AS i, (range * 2654435761 + 12345) % 4294967296 AS h,
-                        ((range * 2246822519 + 777) % 4294967296) % 1000 AS e FROM range({rows}))
-      SELECT
-        CASE WHEN e = 1 THEN 'x' || i WHEN e = 2 THEN (i - 1)::VARCHAR ELSE i::VARCHAR END AS id,
-        CASE WHEN e = 3 THEN 'DO-12' WHEN e = 4 THEN 'DO-' || lpad((i - 1)::VARCHAR, 7, '0')
-             ELSE 'DO-' || lpad(i::VARCHAR, 7, '0') END AS kennung,
-        CASE WHEN e = 5 THEN '4413' ELSE (44135 + h % 250)::VARCHAR END AS plz,
-        CASE WHEN e = 6 THEN '' ELSE ['Dortmund', 'Lünen', 'Unna'][1 + h % 3] END AS ort,
-        CASE WHEN e = 7 THEN 'Kneipe'
-             ELSE ['Kiosk', 'Kita', 'Parkhaus', 'Ladesäule', 'Bibliothek'][1 + h % 5] END AS art,
-        CASE WHEN e = 8 THEN '12.5' WHEN e = 9 THEN '-3,5'
-             ELSE replace(printf('%.2f', (h % 1000000) / 100.0), '.', ',') END AS betrag,
-        CASE WHEN e = 10 THEN '1000' ELSE (h % 1000)::VARCHAR END AS anzahl,
-        CASE WHEN e = 11 THEN '31.12.2020' WHEN e = 12 THEN '1999-01-01'
-             ELSE strftime(DATE '2000-01-01' + CAST(h % 9000 AS INTEGER), '%Y-%m-%d') END AS datum,
-        CASE WHEN e = 13 THEN 'ja' ELSE ['true', 'false'][1 + h % 2] END AS aktiv,
-        printf('%.6f', 51.42 + (h % 170000) / 1000000.0) AS breite,
-        CASE WHEN e = 14 THEN '8.1' ELSE printf('%.6f', 7.31 + (h % 320000) / 1000000.0) END
-          AS laenge,
-        CASE WHEN e = 15 THEN 'Zeile mit; zu viel' ELSE 'ok' END AS bemerkung
-      FROM r"""
+    numbered = sql.select(["range + 1 AS i", "(range * 2654435761 + 12345) % 4294967296 AS h",
+                           "((range * 2246822519 + 777) % 4294967296) % 1000 AS e"],
+                          sql.table_function("range", rows))
+    return sql.select([
+        "CASE WHEN e = 1 THEN 'x' || i WHEN e = 2 THEN (i - 1)::VARCHAR ELSE i::VARCHAR END "
+        "AS id",
+        "CASE WHEN e = 3 THEN 'DO-12' WHEN e = 4 THEN 'DO-' || lpad((i - 1)::VARCHAR, 7, '0') "
+        "ELSE 'DO-' || lpad(i::VARCHAR, 7, '0') END AS kennung",
+        "CASE WHEN e = 5 THEN '4413' ELSE (44135 + h % 250)::VARCHAR END AS plz",
+        "CASE WHEN e = 6 THEN '' ELSE ['Dortmund', 'Lünen', 'Unna'][1 + h % 3] END AS ort",
+        "CASE WHEN e = 7 THEN 'Kneipe' ELSE ['Kiosk', 'Kita', 'Parkhaus', 'Ladesäule', "
+        "'Bibliothek'][1 + h % 5] END AS art",
+        "CASE WHEN e = 8 THEN '12.5' WHEN e = 9 THEN '-3,5' "
+        "ELSE replace(printf('%.2f', (h % 1000000) / 100.0), '.', ',') END AS betrag",
+        "CASE WHEN e = 10 THEN '1000' ELSE (h % 1000)::VARCHAR END AS anzahl",
+        "CASE WHEN e = 11 THEN '31.12.2020' WHEN e = 12 THEN '1999-01-01' "
+        "ELSE strftime(DATE '2000-01-01' + CAST(h % 9000 AS INTEGER), '%Y-%m-%d') END AS datum",
+        "CASE WHEN e = 13 THEN 'ja' ELSE ['true', 'false'][1 + h % 2] END AS aktiv",
+        "printf('%.6f', 51.42 + (h % 170000) / 1000000.0) AS breite",
+        "CASE WHEN e = 14 THEN '8.1' ELSE printf('%.6f', 7.31 + (h % 320000) / 1000000.0) END "
+        "AS laenge",
+        "CASE WHEN e = 15 THEN 'Zeile mit; zu viel' ELSE 'ok' END AS bemerkung"],
+        f"({numbered})")
 
 
 def generate(path: Path, rows: int) -> None:
@@ -93,9 +95,8 @@ def generate(path: Path, rows: int) -> None:
         return
     con = duckdb.connect()
     try:
-        # e = 15 rows get an unquoted ";": one extra cell. e = 16 rows lose the last cell.
-        con.execute(f"COPY (SELECT * FROM ({_sql(rows)})) TO '{path}.tmp' "
-                    "(FORMAT csv, HEADER, QUOTE '', DELIMITER ';')")
+        # e = 15 rows get an unquoted ";": one extra cell. Every 997th row loses its last cell.
+        con.sql(_select(rows)).write_csv(f"{path}.tmp", sep=";", header=True, quotechar="")
     finally:
         con.close()
     with open(f"{path}.tmp", encoding="utf-8") as source, path.open("w", encoding="utf-8") as out:

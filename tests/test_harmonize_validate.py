@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from allmende import sql
 from allmende.cli import app
 from allmende.harmonize.validate import (
     register_functions,
@@ -266,8 +267,9 @@ def test_typed_expressions_cast_valid_cells() -> None:
                          {"name": "tag", "type": "date", "format": "%d.%m.%Y"},
                          {"name": "aktiv", "type": "boolean", "trueValues": ["ja"],
                           "falseValues": ["nein"]}]}
-    select = ", ".join(f"{sql} AS {name}" for name, sql in typed_expressions(schema).items())
-    rows = con.execute(f"SELECT {select} FROM t").fetchall()
+    typed = [f"{expression} AS {sql.ident(name)}"
+             for name, expression in typed_expressions(schema).items()]
+    rows = con.execute(sql.select(typed, "t")).fetchall()
     assert [(r[0], str(r[1]) if r[1] else None, r[2]) for r in rows] == [
         (1.5, "2020-01-05", True), (None, None, False), (None, None, None)]
 

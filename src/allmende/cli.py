@@ -16,7 +16,6 @@ import typer
 from rich.console import Console
 
 from allmende.access.policy import Actor
-from allmende.config import Settings
 from allmende.errors import AllmendeError, NotFound
 
 if TYPE_CHECKING:
@@ -67,6 +66,7 @@ def platform() -> Platform:
     """The platform over the configured data directory and database, migrated."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    from allmende.config import Settings
     from allmende.platform import Platform
 
     settings = Settings(data_dir=state.data_dir) if state.data_dir else Settings()

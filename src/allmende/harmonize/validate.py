@@ -109,6 +109,15 @@ class _Plan:
     area: list[tuple[int, str]] = field(default_factory=list)
 
     @property
+    def checks(self) -> list[str]:
+        """The names of the flags of a row's own checks (types, constraints, rules, area)."""
+        names = [f"t{i}" for i in range(len(self.fields))]
+        names += [f"k{i}_{j}" for i, spec in enumerate(self.staged)
+                  for j in range(len(spec.constraints))]
+        return names + [f"r{j}" for j in range(len(self.rules))] + [
+            f"a{j}" for j in range(len(self.area))]
+
+    @property
     def key_groups(self) -> list[tuple[list[int], str]]:
         """(fields, flag) of each unique field and of the primary key."""
         groups = [([i], f"u{i}") for i in self.unique]
@@ -230,9 +239,11 @@ def _coordinate_area(extra: Mapping[str, Any], positions: Mapping[str, int],
 # --- the flags: one row per data row, a flag per check ---------------------------------------
 
 def _flags_sql(plan: _Plan, relation: str) -> str:
-    """Over ``relation`` (``__row, __width, c1 … cN`` VARCHAR): the flags of every check, the
-    keys of unique fields and the primary key, and the cell text ``v{i}`` of rows with an
-    error (always for unique fields, whose duplicates are found later)."""
+    """Over ``relation`` (``__row, __width, c1 … cN`` VARCHAR), per row: whether it is blank,
+    whether it has an error of its own (``__error``), whether each cell is empty (``b{i}``),
+    the keys of unique fields and the primary key with the text of unique fields (``v{i}``),
+    and only for rows with an error the flags of :attr:`_Plan.checks` (``__checks``) and the
+    cells (``__cells``) – as lists, so that the many rows without an error cost little."""
     n = len(plan.fields)
     cells = [f"c{i + 1}" for i in range(n)]
     plain = [f"{spec.plain} AS q{i}" for i, spec in enumerate(plan.fields) if spec.plain]
@@ -245,16 +256,18 @@ def _flags_sql(plan: _Plan, relation: str) -> str:
         checked += [f"{check} AS k{i}_{j}" for j, (_, check) in enumerate(spec.constraints)]
     checked += [f"({check}) AS r{j}" for j, (check, _, _) in enumerate(plan.rules)]
     checked += [f"coalesce({check}, FALSE) AS a{j}" for j, (_, check) in enumerate(plan.area)]
+    keys = [f"{flag}_k{m}" for fields, flag in plan.key_groups for m in range(len(fields))]
     for fields, flag in plan.key_groups:
         checked += [f"{_unique_key(plan.staged[i])} AS {flag}_k{m}"
                     for m, i in enumerate(fields)]
     checked.append(f"({' AND '.join(f'b{i}' for i in range(n)) or 'TRUE'}) AS blank")
-    error = _row_error(plan, keys=False)
-    texts = [f"c{i + 1} AS v{i}" if i in plan.unique else f"CASE WHEN {error} THEN c{i + 1} END "
-             f"AS v{i}" for i in range(n)]
     stages = sql.select(checked, f"({sql.select(parsed, tested)})")
-    exclude = f" EXCLUDE ({', '.join(cells)})" if cells else ""
-    return sql.select([f"*{exclude}", *texts], f"({stages})")
+    stages = sql.select(["*", f"({_row_error(plan, keys=False)}) AS __error"], f"({stages})")
+    return sql.select(
+        ["__row", "__width", "blank", "__error", *(f"b{i}" for i in range(n)), *keys,
+         *(f"c{i + 1} AS v{i}" for i in plan.unique),
+         f"CASE WHEN __error THEN [{', '.join(plan.checks)}] END AS __checks",
+         f"CASE WHEN __error THEN [{', '.join(cells)}] END AS __cells"], f"({stages})")
 
 
 def _unique_key(spec: FieldSql) -> str:
@@ -268,13 +281,17 @@ def _unique_key(spec: FieldSql) -> str:
             f"ELSE ({typed} + 0.0)::VARCHAR END")
 
 
-def _row_error(plan: _Plan, *, keys: bool = True) -> str:
-    """SQL condition that a row has an error (with or without unique and primary key)."""
+def _row_error(plan: _Plan, *, keys: bool = True, errors: str | None = None) -> str:
+    """SQL condition that a row has an error (with or without unique and primary key);
+    ``errors`` is the column that holds the other errors, if one does."""
     n = len(plan.fields)
-    parts = ["blank", f"__width <> {n}"]
-    parts += [f"t{i}" for i in range(n)]
-    parts += [f"k{i}_{j}" for i, s in enumerate(plan.staged) for j in range(len(s.constraints))]
-    parts += [f"r{j}" for j in range(len(plan.rules))] + [f"a{j}" for j in range(len(plan.area))]
+    parts = [errors] if errors else ["blank", f"__width <> {n}"]
+    if not errors:
+        parts += [f"t{i}" for i in range(n)]
+        parts += [f"k{i}_{j}" for i, s in enumerate(plan.staged)
+                  for j in range(len(s.constraints))]
+        parts += [f"r{j}" for j in range(len(plan.rules))]
+        parts += [f"a{j}" for j in range(len(plan.area))]
     if keys:
         parts += [flag for _, flag in plan.key_groups]
     return " OR ".join(parts)
@@ -309,10 +326,7 @@ def _validation_sql(plan: _Plan, relation: str) -> str:
     """One statement over the cells ``relation``: the flags computed once, then every count
     and the first rows with errors (``__samples``)."""
     ctes, checked = _checked(plan)
-    first = sql.select("*", checked, where=_row_error(plan), order_by="__row",
-                       limit=SAMPLE_LIMIT)
-    samples = f"({sql.select('list(s ORDER BY s.__row)', f'({first}) s')}) AS __samples"
-    query = sql.select([*_counts_sql(plan), samples], checked)
+    query = sql.select(_counts_sql(plan), f"{checked} __checked")
     return sql.with_({_FLAGS: _flags_sql(plan, relation), **ctes}, query,
                      materialized=[_FLAGS])
 
@@ -320,27 +334,31 @@ def _validation_sql(plan: _Plan, relation: str) -> str:
 # --- counts and samples -----------------------------------------------------------------------
 
 def _counts_sql(plan: _Plan) -> list[str]:
+    """Every count, the completeness of each field, and the first rows with an error as
+    structs (``__samples``). Only rows with an error add to most counts: the terms are
+    computed for them alone (a FILTER would still compute them for every row)."""
     n = len(plan.fields)
-    live = "NOT blank"
-    cell_parts = {"type-error": [f"t{i}" for i in range(n)],
-                  "constraint-error": [f"k{i}_{j}" for i, s in enumerate(plan.staged)
-                                       for j in range(len(s.constraints))]}
-    sums = ["count(*) AS rows", "sum(blank::INTEGER) AS \"blank-row\""]
-    for kind, flags in cell_parts.items():
-        total = " + ".join(f"({f} AND {live})::INTEGER" for f in flags) or "0"
-        sums.append(f"sum({total}) AS {sql.ident(kind)}")
-    sums.append(f"sum(CASE WHEN {live} THEN greatest(__width - {n}, 0) ELSE 0 END) "
-                "AS \"extra-cell\"")
-    sums.append(f"sum(CASE WHEN {live} THEN greatest({n} - __width, 0) ELSE 0 END) "
-                "AS \"missing-cell\"")
-    uniques = " + ".join(f"u{i}::INTEGER" for i in plan.unique) or "0"
-    sums.append(f"sum({uniques}) AS \"unique-error\"")
-    sums.append(f"sum({'pk::INTEGER' if plan.primary_key else '0'}) AS \"primary-key\"")
-    rules = " + ".join(f"(r{j} AND {live})::INTEGER" for j in range(len(plan.rules))) or "0"
-    sums.append(f"sum({rules}) AS \"cross-field-error\"")
-    areas = " + ".join(f"(a{j} AND {live})::INTEGER" for j in range(len(plan.area))) or "0"
-    sums.append(f"sum({areas}) AS \"area-error\"")
-    sums.append(f"sum(({_row_error(plan)})::INTEGER) AS __rows_with_errors")
+    position = {name: i for i, name in enumerate(plan.checks, start=1)}
+
+    def flags(prefix: str) -> list[str]:
+        return [f"__checks[{i}]::INTEGER" for name, i in position.items()
+                if name.startswith(prefix)]
+
+    parts = {"type-error": flags("t"), "constraint-error": flags("k"),
+             "extra-cell": [f"greatest(__width - {n}, 0)"],
+             "missing-cell": [f"greatest({n} - __width, 0)"],
+             "cross-field-error": flags("r"), "area-error": flags("a")}
+    sums = ["count(*) AS rows", "count(*) FILTER (WHERE blank) AS \"blank-row\""]
+    sums += [f"sum(CASE WHEN __error AND NOT blank THEN {' + '.join(terms)} END) "
+             f"AS {sql.ident(kind)}" for kind, terms in parts.items() if terms]
+    if plan.unique:
+        sums.append(f"sum({' + '.join(f'u{i}::INTEGER' for i in plan.unique)}) "
+                    "AS \"unique-error\"")
+    sums += ["sum(pk::INTEGER) AS \"primary-key\""] if plan.primary_key else []
+    error = _row_error(plan, errors="__error")
+    sums.append(f"count(*) FILTER (WHERE {error}) AS __rows_with_errors")
+    sums.append(f"arg_min(CASE WHEN {error} THEN __checked END, __row, {SAMPLE_LIMIT}) "
+                f"FILTER (WHERE {error}) AS __samples")
     sums += [f"avg((NOT b{i})::INTEGER) AS __complete{i}" for i in range(n)]
     return sums
 
@@ -358,10 +376,13 @@ def _report(plan: _Plan, values: Mapping[str, Any], source: str) -> ValidationRe
     if not plan.labels and not rows:
         counts["source-error"] = 1
         samples.append(Sample("source-error", None, None, "Die Datei ist leer."))
-    for row in values["__samples"] or []:
+    for row in sorted(values["__samples"] or [], key=lambda row: row["__row"]):
         if len(samples) >= SAMPLE_LIMIT:
             break
-        samples += _samples_of_row(plan, row, source)
+        checks = row["__checks"] or [False] * len(plan.checks)
+        flat = {**row, **dict(zip(plan.checks, checks, strict=True))}
+        flat.update((f"v{i}", cell) for i, cell in enumerate(row["__cells"] or []))
+        samples += _samples_of_row(plan, flat, source)
     completeness = _completeness(plan, values, rows)
     score = quality_score(rows, rows_with_errors, completeness,
                           sum(counts.get(kind, 0) for kind in _LABEL_ERRORS),

@@ -22,6 +22,7 @@ import csv
 import io
 import itertools
 import mmap
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,14 +109,15 @@ def _header_row(records: list[list[str]]) -> int:
 
 def _byte_scan(path: Path, delimiter: str) -> tuple[bool, bool]:
     """(whether the file may have empty lines, whether it has spaces between a quote and a
-    delimiter or line break), by a scan of its bytes."""
+    delimiter or line break), by a scan of its bytes (``re`` finds a literal faster than
+    ``bytes.find`` does)."""
     if path.stat().st_size == 0:
         return False, False
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         gaps = [b"\n\n", b"\r\r", b"\r\n\r\n"] if data.find(b"\r") >= 0 else [b"\n\n"]
         starts = data[:1] in (b"\n", b"\r") or data[:4] in (codecs.BOM_UTF8 + b"\n",
                                                              codecs.BOM_UTF8 + b"\r")
-        empty = starts or any(data.find(gap) >= 0 for gap in gaps)
+        empty = starts or any(re.search(re.escape(gap), data) for gap in gaps)
         return empty, data.find(b'"') >= 0 and _spaces_by_quotes(data, delimiter.encode())
 
 
@@ -126,14 +128,12 @@ def _spaces_by_quotes(data: mmap.mmap, delimiter: bytes) -> bool:
     there only sends the file to the slower reader."""
     ends = (delimiter, b"\n", b"\r", b"")
     for needle, step in ((b' "', -1), (b'" ', 1)):
-        at = data.find(needle)
-        while at >= 0:
-            edge = at if step < 0 else at + 1
+        for found in re.finditer(re.escape(needle), data):
+            edge = found.start() if step < 0 else found.start() + 1
             while 0 <= edge < len(data) and data[edge] == ord(" "):
                 edge += step
             if edge < 0 or data[edge:edge + 1] in ends:
                 return True
-            at = data.find(needle, at + 1)
     return False
 
 
