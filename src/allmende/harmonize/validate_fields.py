@@ -357,6 +357,8 @@ def constraint_sql(field: Mapping[str, Any], blank: str, value: str) -> list[tup
             if bound:
                 checks.append((name, blank))
             continue
+        if name == "minLength" and int(bound) <= 0:
+            continue  # every cell has it
         if name in ("minLength", "maxLength"):
             op = ">=" if name == "minLength" else "<="
             test = f"length({value}) {op} {sql.number(int(bound))}"
