@@ -218,6 +218,16 @@ def test_doubled_quote_at_the_end_of_a_cell(tmp_path: Path) -> None:
     assert len(code) == 1 and "Muster" in code[0] and '„00000,0"“' in code[0]
 
 
+def test_nan_in_a_primary_key_equals_nothing(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "nan.csv", [["x", "y"], ["NaN", "a"], ["nan", "a"], ["1", "a"],
+                                            ["1.0", "a"], ["", ""], ["NaN", ""], ["-0", "a"],
+                                            ["0", "a"]])
+    schema = {"fields": [{"name": "x", "type": "number"}, {"name": "y"}],
+              "primaryKey": ["x", "y"]}
+    assert_same_as_frictionless(path, schema)
+    assert validate_file(path, schema).errors == {"primary-key": 3, "blank-row": 1}
+
+
 def test_sum_rule_checks_only_rows_with_every_part(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "einwohner.csv", [
         ["bezirk", "insgesamt", "maennlich", "weiblich", "divers"],

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from allmende import sql
 from allmende.harmonize.validate import validate_file
-from allmende.harmonize.validate_csv import read_cells, sniff
+from allmende.harmonize.validate_csv import Cells, read_cells, sniff
 from test_harmonize_validate import assert_same_as_frictionless, property_test
 
 Rows = list[tuple[int, list[str]]]
@@ -25,8 +25,10 @@ def our_rows(path: Path) -> tuple[list[str], int, Rows]:
     layout = sniff(path)
     con = duckdb.connect()
 
-    def fetch(cells: str) -> list[tuple[Any, ...]]:
-        return con.execute(sql.select("*", f"({cells})", order_by="__row")).fetchall()
+    def fetch(cells: Cells) -> list[tuple[Any, ...]]:
+        con.execute(sql.create_table("read", cells.rows))
+        return con.execute(sql.select("*", f"({cells.numbered('read', cells.empty)})",
+                                      order_by="__row")).fetchall()
 
     rows = read_cells(con, path, layout, len(layout.labels), fetch)
     con.close()

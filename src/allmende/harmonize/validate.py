@@ -47,7 +47,7 @@ import duckdb
 from allmende import sql
 from allmende.errors import Invalid
 from allmende.harmonize.registry import check_schema
-from allmende.harmonize.validate_csv import read_cells, sniff
+from allmende.harmonize.validate_csv import Cells, read_cells, sniff
 from allmende.harmonize.validate_fields import (
     FieldSql,
     constraint_sql,
@@ -270,15 +270,17 @@ def _flags_sql(plan: _Plan, relation: str) -> str:
          f"CASE WHEN __error THEN [{', '.join(cells)}] END AS __cells"], f"({stages})")
 
 
+_NAN_KEY = "'NaN'"
+
+
 def _unique_key(spec: FieldSql) -> str:
     """The value frictionless compares for unique and primaryKey: NULL for empty or invalid
-    cells; NaN never equals anything (the key of a NaN cell is its row, so it stays alone)."""
+    cells; NaN, which never equals anything, is marked (:func:`_checked` leaves it alone)."""
     typed = spec.typed
     if spec.type != "number":
         return typed
     # -0 equals 0 for Decimal; adding 0.0 turns the DOUBLE -0.0 into 0.0.
-    return (f"CASE WHEN isnan({typed}) THEN 'NaN' || __row "
-            f"ELSE ({typed} + 0.0)::VARCHAR END")
+    return f"CASE WHEN isnan({typed}) THEN {_NAN_KEY} ELSE ({typed} + 0.0)::VARCHAR END"
 
 
 def _row_error(plan: _Plan, *, keys: bool = True, errors: str | None = None) -> str:
@@ -307,8 +309,10 @@ def _checked(plan: _Plan) -> tuple[dict[str, str], str]:
     for fields, flag in plan.key_groups:
         keys = [f"{flag}_k{m}" for m in range(len(fields))]
         present = " OR ".join(f"{k} IS NOT NULL" for k in keys)
+        comparable = [f"coalesce({k} <> {_NAN_KEY}, TRUE)"
+                      for k, i in zip(keys, fields, strict=True) if plan.fields[i].type == "number"]
         grouped = sql.select([*keys, "min(__row) AS first", "count(*) AS n"], _FLAGS,
-                             where=present, group_by="ALL")
+                             where=[present, *comparable], group_by="ALL")
         ctes[f"__repeated_{flag}"] = sql.select([*keys, f"first AS {flag}_first"],
                                                 f"({grouped})", where="n > 1")
         on = " AND ".join(f"f.{k} IS NOT DISTINCT FROM d_{flag}.{k}" for k in keys)
@@ -322,13 +326,17 @@ def _checked(plan: _Plan) -> tuple[dict[str, str], str]:
     return ctes, f"({sql.select(['f.*', *flags], f'{_FLAGS} f ' + ' '.join(joins))})"
 
 
-def _validation_sql(plan: _Plan, relation: str) -> str:
-    """One statement over the cells ``relation``: the flags computed once, then every count
-    and the first rows with errors (``__samples``)."""
+def _validate(con: duckdb.DuckDBPyConnection, plan: _Plan, cells: Cells) -> dict[str, Any]:
+    """The flags of every row in a table (one parallel pass of DuckDB over the cells; the
+    table keeps their order, which numbers the rows), then one statement with every count and
+    the first rows with errors (``__samples``)."""
+    con.execute(sql.create_table("__flag_table", _flags_sql(plan, cells.rows)))
+    numbered = cells.numbered("__flag_table",
+                              _flags_sql(plan, cells.empty) if cells.empty else None)
     ctes, checked = _checked(plan)
     query = sql.select(_counts_sql(plan), f"{checked} __checked")
-    return sql.with_({_FLAGS: _flags_sql(plan, relation), **ctes}, query,
-                     materialized=[_FLAGS])
+    result = con.execute(sql.with_({_FLAGS: numbered, **ctes}, query))
+    return dict(zip([d[0] for d in result.description], result.fetchone(), strict=True))
 
 
 # --- counts and samples -----------------------------------------------------------------------
@@ -487,11 +495,6 @@ def _not_applicable(error: duckdb.Error) -> Invalid:
                    code="schema_not_applicable")
 
 
-def _first_row(con: duckdb.DuckDBPyConnection, statement: str) -> dict[str, Any]:
-    result = con.execute(statement)
-    return dict(zip([d[0] for d in result.description], result.fetchone(), strict=True))
-
-
 def validate_file(path: str | Path, schema: Mapping[str, Any], *,
                   area: Sequence[float] | None = None) -> ValidationReport:
     """Validate a CSV file (header in row 1) against ``schema`` as frictionless-py does."""
@@ -503,7 +506,7 @@ def validate_file(path: str | Path, schema: Mapping[str, Any], *,
     try:
         register_functions(con)
         values = read_cells(con, path, layout, len(plan.fields),
-                           lambda cells: _first_row(con, _validation_sql(plan, cells)))
+                            lambda cells: _validate(con, plan, cells))
     except duckdb.Error as error:
         raise _not_applicable(error) from None
     finally:
@@ -525,7 +528,7 @@ def validate_columns(con: duckdb.DuckDBPyConnection, relation: str, schema: Mapp
                           for i, label in enumerate(labels, start=1))], sql.ident(relation))
     register_functions(con)
     try:
-        return _report(plan, _first_row(con, _validation_sql(plan, cells)), source)
+        return _report(plan, _validate(con, plan, Cells(cells)), source)
     except duckdb.Error as error:
         raise _not_applicable(error) from None
 
@@ -544,8 +547,11 @@ def validate_mapped_file(path: str | Path, mapping_path: str | Path,
     names = _column_names(layout.labels)
     con = duckdb.connect()
     try:
-        read_cells(con, path, layout, len(names),
-                   lambda cells: con.execute(sql.create_table("cells", cells)))
+        def load(cells: Cells) -> None:
+            con.execute(sql.create_table("__read", cells.rows))
+            con.execute(sql.create_table("cells", cells.numbered("__read", cells.empty)))
+
+        read_cells(con, path, layout, len(names), load)
         columns = [f"c{i} AS {sql.ident(name)}" for i, name in enumerate(names, start=1)]
         con.execute(sql.create_table("__source", sql.select(columns, "cells",
                                                             order_by="__row")))

@@ -7,7 +7,8 @@ quoted cell and no escape character (frictionless keeps only the sniffed delimit
 ``skipinitialspace``); the header row by the widths of the first 100 records.
 
 The cells are read by DuckDB's parallel CSV reader straight into the validation query, as the
-relation ``__row, __width, c1 … cW`` (VARCHAR, NULL where a row has fewer cells). DuckDB skips
+relation ``__row, __width, c1 … cW`` (VARCHAR, NULL where a row has fewer cells), rows numbered
+by their place (:class:`Cells`). DuckDB skips
 empty lines, which are records for Python's reader: their numbers are found by a byte scan and
 put back. Where DuckDB would read otherwise than Python, Python's own reader reads the cells:
 spaces after a delimiter that the sniffer told Python's reader to skip; spaces between a quote
@@ -153,24 +154,46 @@ def _read_csv(path: Path, layout: CsvLayout, width: int, *, parallel: bool = Tru
         parallel=parallel, encoding=layout.encoding, max_line_size=100_000_000)
 
 
-def duckdb_cells(path: Path, layout: CsvLayout, width: int, *, parallel: bool = True) -> str:
-    """The relation ``__row, __width, c1 … c<width>`` of the data rows, read by DuckDB; needs
-    :func:`prepare` on the connection when the file has empty lines."""
+@dataclass(frozen=True)
+class Cells:
+    """The cells of a table as relations ``__row, __width, c1 … cW`` (VARCHAR, NULL where a
+    row has fewer cells): ``rows`` (where ``__row`` is NULL, the row's place in ``rows``
+    numbers it, so that DuckDB may read in parallel) and ``empty``, numbered rows without cells
+    (empty lines) or None. A table made of ``rows`` keeps their order; :meth:`numbered` turns
+    it into the data rows, numbered as frictionless numbers them."""
+
+    rows: str
+    empty: str | None = None
+    header: int = 0
+    gaps: bool = False
+
+    def numbered(self, table: str, empty: str | None = None) -> str:
+        """The data rows of ``table`` (made of :attr:`rows`) and ``empty`` (made of
+        :attr:`empty` the same way), numbered as frictionless numbers them."""
+        if not self.gaps:
+            number = "coalesce(t.__row, t.rowid + 1)"
+            source = f"{sql.ident(table)} t"
+        else:
+            # The k-th record DuckDB reads is record k + (the empty lines before it).
+            number = "coalesce(t.__row, t.rowid + 1 + coalesce(g.before, 0))"
+            source = f"{sql.ident(table)} t ASOF LEFT JOIN __gaps g ON t.rowid + 1 >= g.threshold"
+        rows = sql.select(f"t.* REPLACE ({number} AS __row)", source)
+        if empty:
+            rows = f"{rows} UNION ALL BY NAME {empty}"
+        return sql.select("*", f"({rows})", where=f"__row > {sql.number(self.header)}")
+
+
+def duckdb_cells(path: Path, layout: CsvLayout, width: int, *, parallel: bool = True) -> Cells:
+    """The cells as DuckDB reads them; needs :func:`prepare` on the connection when the file
+    has empty lines."""
     names = [f"c{i}" for i in range(1, width + 1)]
-    read = _read_csv(path, layout, width, parallel=parallel)
     # Missing cells are padded at the end, so the present ones are counted.
     present = " + ".join(f"({name} IS NOT NULL)::INTEGER" for name in names)
-    numbered = sql.select([f"row_number() OVER () AS __n, {present} AS __width", *names], read)
-    if not layout.empty:
-        return sql.select(["__n AS __row", "__width", *names], f"({numbered})",
-                          where=f"__n > {sql.number(layout.header)}")
-    # The k-th record DuckDB reads is record k + (the empty lines before it).
-    rows = sql.select(["__n + coalesce(g.before, 0) AS __row", "__width", *names],
-                      f"({numbered}) r ASOF LEFT JOIN __gaps g ON r.__n >= g.threshold")
-    gaps = sql.select(["e AS __row", "0 AS __width", *(f"NULL::VARCHAR AS {n}" for n in names)],
-                      "__empty")
-    return sql.select("*", f"({rows} UNION ALL {gaps})",
-                      where=f"__row > {sql.number(layout.header)}")
+    rows = sql.select([f"NULL::BIGINT AS __row, {present} AS __width", *names],
+                      _read_csv(path, layout, width, parallel=parallel))
+    empty = sql.select(["e AS __row", "0 AS __width", *(f"NULL::VARCHAR AS {n}" for n in names)],
+                       "__empty") if layout.empty else None
+    return Cells(rows, empty, layout.header, bool(layout.empty))
 
 
 def prepare(con: duckdb.DuckDBPyConnection, layout: CsvLayout) -> None:
@@ -189,9 +212,9 @@ def prepare(con: duckdb.DuckDBPyConnection, layout: CsvLayout) -> None:
 
 
 def python_cells(con: duckdb.DuckDBPyConnection, path: Path, layout: CsvLayout,
-                 min_width: int) -> str:
-    """The same relation read by Python's csv module (frictionless' own reader), registered
-    on ``con`` as ``__python_cells``."""
+                 min_width: int) -> Cells:
+    """The cells read by Python's csv module (frictionless' own reader), registered on
+    ``con`` as ``__python_cells``."""
     import pyarrow as pa
 
     with path.open(encoding=layout.python_encoding, newline="", errors="replace") as text:
@@ -204,15 +227,14 @@ def python_cells(con: duckdb.DuckDBPyConnection, path: Path, layout: CsvLayout,
         columns[f"c{i + 1}"] = pa.array([cells[i] if i < len(cells) else None
                                          for _, cells in records], pa.string())
     con.register("__python_cells", pa.table(columns))
-    return sql.select("*", "__python_cells")
+    return Cells(sql.select("*", "__python_cells"))
 
 
 def read_cells(con: duckdb.DuckDBPyConnection, path: Path, layout: CsvLayout, fields: int,
-               run: Callable[[str], Any]) -> Any:
-    """``run`` over the cells of the CSV (a relation as :func:`duckdb_cells` describes it, at
-    least ``fields`` cells wide): DuckDB's strict reader, wide enough for every row and
-    sequential where the parallel one gives up; Python's reader where DuckDB finds quotes it
-    would read otherwise than Python."""
+               run: Callable[[Cells], Any]) -> Any:
+    """``run`` over the cells of the CSV, at least ``fields`` cells wide: DuckDB's strict
+    reader, wide enough for every row and sequential where the parallel one gives up;
+    Python's reader where DuckDB finds quotes it would read otherwise than Python."""
     if layout.python:
         return run(python_cells(con, path, layout, fields))
     prepare(con, layout)
