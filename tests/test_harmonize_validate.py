@@ -333,6 +333,31 @@ def test_cli_json_shape_and_exit_codes(tmp_path: Path) -> None:
     assert runner.invoke(app, ["validate", str(good)]).exit_code == 2
 
 
+def test_cli_with_a_mapping_keeps_the_files_rows(tmp_path: Path) -> None:
+    """A mapping that only renames columns validates like frictionless on the renamed file,
+    with the same row numbers (the empty line is row 3)."""
+    rows = "1;a\n\nx;b\n3;\n5;e\n6;f\n"
+    source = tmp_path / "quelle.csv"
+    source.write_text("Nummer;Name\n" + rows, encoding="utf-8")
+    renamed = tmp_path / "umbenannt.csv"
+    renamed.write_text("id;name\n" + rows, encoding="utf-8")
+    schema = {"fields": [{"name": "id", "type": "integer"},
+                         {"name": "name", "constraints": {"required": True}}]}
+    schema_path = tmp_path / "schema.json"
+    schema_path.write_text(json.dumps(schema), encoding="utf-8")
+    mapping = tmp_path / "zuordnung.json"
+    mapping.write_text(json.dumps({"schema_name": "test", "fields": {
+        "id": {"source": ["Nummer"]}, "name": {"source": ["Name"]}}}), encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(source), "--schema", str(schema_path),
+                                 "--mapping", str(mapping), "--json"])
+    assert result.exit_code == 1, result.output
+    body = json.loads(result.stdout)
+    assert body["errors"] == frictionless_counts(renamed, schema)[0] == {
+        "blank-row": 1, "type-error": 1, "constraint-error": 1}
+    assert [(s["type"], s["row"]) for s in body["samples"]] == [
+        ("blank-row", 3), ("type-error", 4), ("constraint-error", 5)]
+
+
 def test_cli_invalid_schema_file_names_the_field(tmp_path: Path) -> None:
     schema_path = tmp_path / "kaputt.json"
     schema_path.write_text(json.dumps({"fields": [{"name": "a", "type": "zahl"}]}))
