@@ -331,11 +331,13 @@ def _validate(con: duckdb.DuckDBPyConnection, plan: _Plan, cells: Cells) -> dict
     table keeps their order, which numbers the rows), then one statement with every count and
     the first rows with errors (``__samples``)."""
     con.execute(sql.create_table("__flag_table", _flags_sql(plan, cells.rows)))
-    numbered = cells.numbered("__flag_table",
-                              _flags_sql(plan, cells.empty) if cells.empty else None)
+    # A view, not a common table expression: DuckDB would copy every column of it once for
+    # its three readers, where each of them reads only the columns it needs.
+    con.execute(sql.create_view(_FLAGS, cells.numbered(
+        "__flag_table", _flags_sql(plan, cells.empty) if cells.empty else None)))
     ctes, checked = _checked(plan)
     query = sql.select(_counts_sql(plan), f"{checked} __checked")
-    result = con.execute(sql.with_({_FLAGS: numbered, **ctes}, query))
+    result = con.execute(sql.with_(ctes, query) if ctes else query)
     return dict(zip([d[0] for d in result.description], result.fetchone(), strict=True))
 
 
