@@ -7,10 +7,11 @@ apply them (frictionless-py is the judge in the tests): ``missingValues``, ``dec
 errors of the header. How one cell is read is :mod:`allmende.harmonize.validate_fields`; how a
 CSV file is read, :mod:`allmende.harmonize.validate_csv`.
 
-One pass of DuckDB over the cells (for a CSV straight from its reader, nothing materialized but
-the flags) computes per row a flag per check and the text of the rows with errors; ``unique``
-and ``primaryKey`` group the keys of that flag table, and one aggregate counts every error
-type. Python only touches the header and the first 100 error rows.
+One parallel pass of DuckDB over the cells (for a CSV straight from its reader, no table of
+text) stores per row whether it has an error, its keys and, for rows with an error only, the
+flag of every check and the cells; ``unique`` and ``primaryKey`` group the keys of that table,
+and one aggregate counts every error type and picks the first 100 rows with errors. Python
+only touches the header and those rows.
 
 As frictionless does: ``unique`` ignores empty cells and compares typed values, a row with a
 type error in a cell gets no constraint error for that cell, a blank row gets only
@@ -338,7 +339,7 @@ def _validate(con: duckdb.DuckDBPyConnection, plan: _Plan, cells: Cells) -> dict
     ctes, checked = _checked(plan)
     query = sql.select(_counts_sql(plan), f"{checked} __checked")
     result = con.execute(sql.with_(ctes, query) if ctes else query)
-    return dict(zip([d[0] for d in result.description], result.fetchone(), strict=True))
+    return dict(zip([d[0] for d in result.description], result.fetchall()[0], strict=True))
 
 
 # --- counts and samples -----------------------------------------------------------------------
