@@ -93,6 +93,19 @@ def test_rows_wider_than_the_spare_cells_are_read_whole(tmp_path: Path) -> None:
     assert validate_file(path, schema).errors["extra-cell"] == 38
 
 
+def test_a_byte_order_mark_and_latin_1(tmp_path: Path) -> None:
+    text = "Straße;Größe;Ort\n" + "".join(f"Hauptstraße {i};{i},5;Lünen\n" for i in range(30))
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert our_rows(bom) == their_rows(bom)
+    assert our_rows(bom)[0] == ["Straße", "Größe", "Ort"]
+    # Not UTF-8: Latin-1 (frictionless' chardet reads this one as ISO-8859-9, "Straşe" – a
+    # documented difference)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(text.encode("latin-1"))
+    assert our_rows(latin) == our_rows(bom)
+
+
 def test_quoted_line_breaks_with_short_rows(tmp_path: Path) -> None:
     """DuckDB's parallel reader gives up on this; the sequential one reads it."""
     path = tmp_path / "breaks.csv"
