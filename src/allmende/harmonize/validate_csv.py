@@ -39,6 +39,9 @@ _SNIFF_BYTES = 100_000
 _SAMPLE_ROWS = 100
 _NULL_MARK = "\x1e\x1f\x1eallmende-null\x1e\x1f\x1e"
 _DELIMITERS = ",\t;|"
+# frictionless lifts Python's limit of a cell (128 kB) for the whole process; so do we, or a
+# long cell would stop the reader where frictionless reads on.
+csv.field_size_limit(2_147_483_646)
 # Cells beyond the header that one read takes in: rows with a few extra cells are common, and a
 # second read of the whole file costs as much as the first.
 SPARE_CELLS = 8
@@ -151,7 +154,7 @@ def _read_csv(path: Path, layout: CsvLayout, width: int, *, parallel: bool = Tru
         "read_csv", str(path), auto_detect=False, header=False,
         columns={f"c{i}": "VARCHAR" for i in range(1, width + 1)}, delim=layout.delimiter,
         quote='"', escape='"', nullstr=_NULL_MARK, null_padding=True, strict_mode=strict,
-        parallel=parallel, encoding=layout.encoding, max_line_size=100_000_000)
+        parallel=parallel, encoding=layout.encoding)
 
 
 @dataclass(frozen=True)
