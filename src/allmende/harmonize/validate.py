@@ -159,8 +159,8 @@ def _plan(schema: Mapping[str, Any], labels: list[str], area: Sequence[float] | 
     if not labels:
         expected = specs
     plan = _Plan(schema, labels,
-                 [field_sql(spec, f"c{i + 1}", missing, plain_column=f"q{i}")
-                  for i, spec in enumerate(expected)],
+                 [field_sql(spec, f"c{i + 1}", missing, plain_column=f"q{i}",
+                            cast_column=f"p{i}") for i, spec in enumerate(expected)],
                  [_staged(spec, i) for i, spec in enumerate(expected)],
                  _header_errors(labels, names))
     positions = {spec["name"]: i for i, spec in enumerate(expected)}
@@ -247,8 +247,10 @@ def _flags_sql(plan: _Plan, relation: str) -> str:
     cells (``__cells``) – as lists, so that the many rows without an error cost little."""
     n = len(plan.fields)
     cells = [f"c{i + 1}" for i in range(n)]
-    plain = [f"{spec.plain} AS q{i}" for i, spec in enumerate(plan.fields) if spec.plain]
-    tested = f"({sql.select(['*', *plain], f'({relation})')})" if plain else f"({relation})"
+    tested = f"({relation})"
+    for stage in ([f"{spec.cast} AS p{i}" for i, spec in enumerate(plan.fields) if spec.cast],
+                  [f"{spec.plain} AS q{i}" for i, spec in enumerate(plan.fields) if spec.plain]):
+        tested = f"({sql.select(['*', *stage], tested)})" if stage else tested
     parsed = ["__row", "__width", *cells]
     for i, spec in enumerate(plan.fields):
         parsed += [f"{spec.blank} AS b{i}", f"{spec.type_error} AS t{i}", f"{spec.value} AS x{i}"]

@@ -41,20 +41,23 @@ _PLAIN_NUMBER = set("0123456789-")
 class Reading:
     """How a non-empty cell is read: the exact condition that it has the type and its typed
     value; for types with a plain path, a cheap test that decides the plain cells, and what
-    such a cell is (``plain_ok`` may use ``plain_value``)."""
+    such a cell is (``plain_ok`` may use ``plain_value``). ``cast``, when given, is a DuckDB
+    cast the plain path uses more than once, for a stage below that computes it once."""
 
     ok: str
     value: str
     plain: str | None = None
     plain_ok: str = "TRUE"
     plain_value: str | None = None
+    cast: str | None = None
 
 
 @dataclass(frozen=True)
 class FieldSql:
     """SQL over one VARCHAR cell expression: when it is empty, when its type is wrong, its
-    typed value and the failing checks of each constraint (in frictionless' order). ``plain``
-    is the cheap test of the plain path, for a stage below that computes it once."""
+    typed value and the failing checks of each constraint (in frictionless' order). ``cast``
+    and ``plain`` are the cast and the test of the plain path, for stages below that compute
+    them once (see :func:`field_sql`)."""
 
     name: str
     type: str
@@ -63,6 +66,7 @@ class FieldSql:
     value: str
     constraints: list[tuple[str, str]]
     plain: str | None = None
+    cast: str | None = None
 
     @property
     def typed(self) -> str:
@@ -71,14 +75,14 @@ class FieldSql:
 
 
 def field_sql(field: Mapping[str, Any], cell: str, missing_values: Sequence[str] = ("",), *,
-              plain_column: str | None = None) -> FieldSql:
+              plain_column: str | None = None, cast_column: str | None = None) -> FieldSql:
     """The checks of one schema field over the SQL expression ``cell`` (a VARCHAR; NULL when
-    the row has no such cell). With ``plain_column``, the type test and the value refer to
-    that column for the result of the plain test (:attr:`FieldSql.plain`) instead of
-    repeating it."""
+    the row has no such cell). With ``plain_column`` and ``cast_column``, the type test and
+    the value refer to those columns for the plain test and the cast
+    (:attr:`FieldSql.plain`, :attr:`FieldSql.cast`) instead of repeating them."""
     missing = field.get("missingValues", missing_values)
     blank = f"({cell} IS NULL" + (f" OR {cell} IN ({_sql_list(missing)}))" if missing else ")")
-    reading = _reading(field, cell)
+    reading = _reading(field, cell, cast_column)
     ok, value = f"coalesce({reading.ok}, FALSE)", reading.value
     if reading.plain is not None:
         test = plain_column or reading.plain
@@ -89,7 +93,7 @@ def field_sql(field: Mapping[str, Any], cell: str, missing_values: Sequence[str]
     checks = [(name, f"(NOT {type_error} AND {check})")
               for name, check in constraint_sql(field, blank, value)]
     return FieldSql(field["name"], field.get("type", "string"), blank, type_error, value,
-                    checks, reading.plain)
+                    checks, reading.plain, reading.cast)
 
 
 def _sql_list(values: Sequence[str]) -> str:
@@ -104,11 +108,11 @@ def _strip(cell: str) -> str:
             f"'g') ELSE {cell} END")
 
 
-def _reading(field: Mapping[str, Any], cell: str) -> Reading:
+def _reading(field: Mapping[str, Any], cell: str, cast_column: str | None = None) -> Reading:
     kind = field.get("type", "string")
     fmt = field.get("format", "default")
     if kind == "integer":
-        return _integer(field, cell)
+        return _integer(field, cell, cast_column)
     if kind == "number":
         return _number(field, cell)
     if kind == "boolean":
@@ -122,7 +126,7 @@ def _reading(field: Mapping[str, Any], cell: str) -> Reading:
               f"'{_PY_SPACE}*[+]?[0-9]+(_[0-9]+)*{_PY_SPACE}*'))")
         return Reading(ok, f"TRY_CAST(replace({_strip(cell)}, '_', '') AS INTEGER)")
     if kind in ("date", "datetime", "time"):
-        return _temporal(kind, fmt, cell)
+        return _temporal(kind, fmt, cell, cast_column)
     if kind == "string":
         return Reading(_string_format(fmt, cell), cell)
     if kind == "geometry":
@@ -146,13 +150,15 @@ def _number_text(field: Mapping[str, Any], cell: str) -> tuple[str, str]:
     return text, usable
 
 
-def _integer(field: Mapping[str, Any], cell: str) -> Reading:
+def _integer(field: Mapping[str, Any], cell: str, cast_column: str | None) -> Reading:
     text, _ = _number_text(field, cell)
-    # Digits with an optional minus read alike in Python and DuckDB (BIGINT up to 18 digits).
+    # DuckDB's cast reads more than Python's int ('1.5', '1e3'); where it gives back the very
+    # text (digits, a minus, no leading zero), both read the same number.
+    cast = f"TRY_CAST({cell} AS BIGINT)"
+    value = cast_column or cast
     return Reading(f"regexp_full_match({text}, '{_INTEGER}')",
                    f"TRY_CAST(replace({text}, '_', '') AS HUGEINT)",
-                   plain=f"regexp_full_match({cell}, '-?[0-9]{{1,18}}')",
-                   plain_value=f"CAST({cell} AS BIGINT)")
+                   plain=f"{value}::VARCHAR = {cell}", plain_value=value, cast=cast)
 
 
 def _number(field: Mapping[str, Any], cell: str) -> Reading:
@@ -284,15 +290,26 @@ def _plain_date_regex(fmt: str) -> str | None:
     return "".join(regex)
 
 
-def _temporal(kind: str, fmt: str, cell: str) -> Reading:
-    target = {"date": "DATE", "datetime": "TIMESTAMP", "time": "TIME"}[kind]
+def _temporal(kind: str, fmt: str, cell: str, cast_column: str | None) -> Reading:
     if fmt == "any":
         raise Invalid("Das Datumsformat „any“ wird nicht unterstützt; bitte ein festes Format "
                       "angeben (z. B. %d.%m.%Y).", code="unsupported_format")
     if fmt == "default":
         if kind != "date":
             return _iso(kind, cell)
-        fmt = "%Y-%m-%d"
+        reading = _strptime(kind, "%Y-%m-%d", cell)
+        # Where DuckDB's date gives back the very text in ten characters (YYYY-MM-DD, years
+        # 1–9999), Python's strptime reads the same date.
+        cast = f"TRY_CAST({cell} AS DATE)"
+        value = cast_column or cast
+        return Reading(reading.ok, reading.value,
+                       plain=f"(length({cell}) = 10 AND {value}::VARCHAR = {cell})",
+                       plain_value=value, cast=cast)
+    return _strptime(kind, fmt, cell)
+
+
+def _strptime(kind: str, fmt: str, cell: str) -> Reading:
+    target = {"date": "DATE", "datetime": "TIMESTAMP", "time": "TIME"}[kind]
     regex, duck = _strptime_regex(fmt)
     # Spaces in the text become one space, so that DuckDB reads what Python's \s+ matched.
     text = f"regexp_replace({cell}, '\\s+', ' ', 'g')"
