@@ -114,7 +114,7 @@ def _reading(field: Mapping[str, Any], cell: str, cast_column: str | None = None
     if kind == "integer":
         return _integer(field, cell, cast_column)
     if kind == "number":
-        return _number(field, cell)
+        return _number(field, cell, cast_column)
     if kind == "boolean":
         trues = field.get("trueValues", _DEFAULT_TRUE)
         falses = field.get("falseValues", _DEFAULT_FALSE)
@@ -161,7 +161,7 @@ def _integer(field: Mapping[str, Any], cell: str, cast_column: str | None) -> Re
                    plain=f"{value}::VARCHAR = {cell}", plain_value=value, cast=cast)
 
 
-def _number(field: Mapping[str, Any], cell: str) -> Reading:
+def _number(field: Mapping[str, Any], cell: str, cast_column: str | None) -> Reading:
     text, usable = _number_text(field, cell)
     plain_text = f"replace({text}, '_', '')"
     reading = Reading(f"({usable} AND regexp_full_match({plain_text}, '{_DECIMAL}'))",
@@ -169,13 +169,22 @@ def _number(field: Mapping[str, Any], cell: str) -> Reading:
     decimal, group = field.get("decimalChar", "."), field.get("groupChar", "")
     if len(decimal) != 1 or decimal in _PLAIN_NUMBER or set(group) & (_PLAIN_NUMBER | {decimal}):
         return reading
-    # Digits, a minus and one decimal character: no space to strip, no group character to
-    # drop; Decimal and DuckDB's DOUBLE read them alike.
-    shape = sql.string(f"-?[0-9]+({re.escape(decimal)}[0-9]+)?")
-    plain = f"regexp_full_match({cell}, {shape})"
-    plain_value = cell if decimal == "." else f"replace({cell}, {sql.string(decimal)}, '.')"
-    return Reading(reading.ok, reading.value, plain=plain,
-                   plain_value=f"CAST({plain_value} AS DOUBLE)")
+    dotted = cell if decimal == "." else f"replace({cell}, {sql.string(decimal)}, '.')"
+    if not field.get("bareNumber", True):
+        # Digits, a minus and one decimal character: nothing for frictionless to cut off.
+        shape = sql.string(f"-?[0-9]+({re.escape(decimal)}[0-9]+)?")
+        return Reading(reading.ok, reading.value, plain=f"regexp_full_match({cell}, {shape})",
+                       plain_value=f"CAST({dotted} AS DOUBLE)")
+    # What DuckDB's DOUBLE reads, Python's Decimal reads as the same number (after strip),
+    # but for a sign '+-' (compared on 840,000 strings of digits, signs, points, exponents,
+    # underscores, spaces, inf and nan); a '.' is no number where the decimal character is
+    # another.
+    cast = f"TRY_CAST({dotted} AS DOUBLE)"
+    value = cast_column or cast
+    test = f"{value} IS NOT NULL AND strpos({cell}, '+-') = 0"
+    if decimal != ".":
+        test += f" AND strpos({cell}, '.') = 0"
+    return Reading(reading.ok, reading.value, plain=f"({test})", plain_value=value, cast=cast)
 
 
 def _string_format(fmt: str, cell: str) -> str:
