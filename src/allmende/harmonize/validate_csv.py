@@ -190,8 +190,13 @@ def duckdb_cells(path: Path, layout: CsvLayout, width: int, *, parallel: bool = 
     """The cells as DuckDB reads them; needs :func:`prepare` on the connection when the file
     has empty lines."""
     names = [f"c{i}" for i in range(1, width + 1)]
-    # Missing cells are padded at the end, so the present ones are counted.
+    # Missing cells are padded at the end, so the present ones are counted; most rows have
+    # as many as the header, which one look at two cells tells.
     present = " + ".join(f"({name} IS NOT NULL)::INTEGER" for name in names)
+    usual = len(layout.labels)
+    if 0 < usual < width:
+        present = (f"CASE WHEN c{usual} IS NOT NULL AND c{usual + 1} IS NULL THEN {usual} "
+                   f"ELSE {present} END")
     rows = sql.select([f"NULL::BIGINT AS __row, {present} AS __width", *names],
                       _read_csv(path, layout, width, parallel=parallel))
     empty = sql.select(["e AS __row", "0 AS __width", *(f"NULL::VARCHAR AS {n}" for n in names)],

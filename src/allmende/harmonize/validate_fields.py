@@ -7,9 +7,11 @@ trimmed except for ``integer``/``number`` (Python's ``str.strip``), numbers foll
 Python's ``int``, dates ``datetime.strptime`` (``2020-1-5`` is a valid default date), patterns
 ``re.match("^" + pattern + "$")``.
 
-Most cells are written the plain way (``123``, ``-4,5``, ``2020-01-05``): for them a cheap test
-decides, and DuckDB's cast reads the value (on such text it is exact). Only the other cells go
-through the exact Python grammar, written as regular expressions.
+Most cells are written the plain way (``123``, ``-4,5``, ``2020-01-05``): for them DuckDB's cast
+decides and reads the value, where it provably reads as Python does (an integer or a date that
+the cast gives back as the very text; a number the DOUBLE cast reads, but for a ``+-`` sign;
+fixed-width digits for dates with a format). Only the other cells go through the exact Python
+grammar, written as regular expressions.
 """
 
 from __future__ import annotations
