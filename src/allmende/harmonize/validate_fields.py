@@ -8,10 +8,10 @@ Python's ``int``, dates ``datetime.strptime`` (``2020-1-5`` is a valid default d
 ``re.match("^" + pattern + "$")``.
 
 Most cells are written the plain way (``123``, ``-4,5``, ``2020-01-05``): for them DuckDB's cast
-decides and reads the value, where it provably reads as Python does (an integer or a date that
-the cast gives back as the very text; a number the DOUBLE cast reads, but for a ``+-`` sign;
-fixed-width digits for dates with a format). Only the other cells go through the exact Python
-grammar, written as regular expressions.
+decides and reads the value, where it reads as Python does: an integer or a date that the cast
+gives back as the very text; a number the DOUBLE cast reads, but for a ``+-`` sign (the only
+difference on 840,000 strings compared); fixed-width digits for dates with a format. Only the
+other cells go through the exact Python grammar, written as regular expressions.
 """
 
 from __future__ import annotations
