@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo serve test test-sqlite lint bench browser-deps clean
+.PHONY: install demo serve test test-sqlite lint bench fuzz browser-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(STAMP) browser-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+
+# The property tests run seeded and bounded in `make test`; here with many more examples.
+fuzz: $(STAMP)
+	ALLMENDE_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q -p no:cacheprovider -k random \
+	  tests/test_harmonize_validate.py tests/test_harmonize_validate_csv.py
 
 bench: $(STAMP)
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

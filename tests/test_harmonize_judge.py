@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from allmende import sql
 from allmende.harmonize.mapping import SOURCE_ROW, apply_mapping, parse_mapping
 from allmende.harmonize.registry import load_schema
 from allmende.harmonize.source import load_source
@@ -31,8 +32,9 @@ def _mapped_csv(tmp_path: Path, whole_row_key: bool = False
                 {"kind": "join", "separator": "|"}]}}}).fields["ladepunkt_id"]
     mapped = apply_mapping(con, source.relation, source.columns, mapping, schema)
     assert mapped.rows == 292
-    rows = con.execute(f"SELECT * EXCLUDE ({SOURCE_ROW}) FROM {mapped.relation} "
-                       f"ORDER BY {SOURCE_ROW}").fetchall()
+    rows = con.execute(sql.select(f"* EXCLUDE ({sql.ident(SOURCE_ROW)})",
+                                  sql.ident(mapped.relation),
+                                  order_by=sql.ident(SOURCE_ROW))).fetchall()
     path = tmp_path / "ladesaeulen_koeln.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
@@ -51,7 +53,8 @@ def test_bnetza_mapped_to_ladesaeulen_counts_like_frictionless(tmp_path):
     ours = validate_file(path, plain)
     assert ours.errors == expected and ours.rows == 292
     # the platform validates the mapped table in DuckDB directly, numbered like the file
-    con.execute(f"CREATE VIEW numbered AS SELECT *, {SOURCE_ROW} + 1 AS r FROM mapped")
+    con.execute(sql.create_view("numbered", sql.select(
+        ["*", f"{sql.ident(SOURCE_ROW)} + 1 AS r"], "mapped"), temporary=False))
     in_place = validate_columns(con, "numbered", plain, row_column="r")
     assert in_place.errors == expected
     assert [s.row for s in in_place.samples[:4]] == [s.row for s in ours.samples[:4]]

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import frictionless
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from allmende import sql
 from allmende.cli import app
 from allmende.harmonize.validate import (
     register_functions,
@@ -51,15 +54,19 @@ SCHEMA: dict[str, Any] = {
 }
 
 TOKENS = {
-    "id": ["1", "2", "3", "0", "-4", " 5 ", "+6", "007", "1_000", "1.0", "x", "1e3", "-"],
+    "id": ["1", "2", "3", "0", "-4", " 5 ", "+6", "007", "1_000", "1.0", "x", "1e3", "-", "-0",
+           "9223372036854775808", "123456789012345678901234", "1" * 19],
     "code": ["AB-1", "AB-1", "CD-22", "ab-1", "AB-123456", "AB-1\n", "", "XY-9", "A-1"],
     "betrag": ["1,5", "1.000,5", "1.000,6", "-1", "1.5", "NaN", "Infinity", "1e2", ",5",
-               "2,", "x", "1.2.3,4", "NA", "0"],
+               "2,", "x", "1.2.3,4", "NA", "0", "-0,0", "12,50", "1000,50", "--1", "1,5,0",
+               "+-1,5", " 7,5 ", "1.5,0"],
     "anzahl": ["1", "2", "€ 3", "10 Stück", "4", "abc", "-2", "3.0", ""],
     "aktiv": ["ja", "J", "nein", "true", "1", "Ja", "", " ja"],
     "datum": ["2020-01-05", "2020-1-5", "1999-12-31", "2020-02-30", "2020-01-5", "05.01.2020",
-              " 2020-01-05", "2020-01-123", ""],
-    "tag": ["05.01.2020", "5.1.2020", "31.02.2020", "2020-01-05", "05.01.20", ""],
+              " 2020-01-05", "2020-01-123", "", "0000-01-01", "0999-12-31", "2020-13-01",
+              "2020-00-10", "2020-12-00", "2020-02-29", "2021-02-29", "10000-01-01"],
+    "tag": ["05.01.2020", "5.1.2020", "31.02.2020", "2020-01-05", "05.01.20", "", "00.01.2020",
+            "31.04.2020", "01.13.2020", "01.01.0000", "29.02.2024", "01.01.0999"],
     "zeit": ["2020-01-05T10:00:00", "2020-01-05T10:00:00Z", "2020-01-05 10:00:00+01:00",
              "2020-01-05T10:00", "2020-01-05", "2020-01-05T25:00:00", ""],
     "jahr": ["2020", "2100", "0999", "999", "+999", "20x0", "-999", " 999", ""],
@@ -69,9 +76,28 @@ TOKENS = {
     "web": ["https://example.com", "mailto:a@b", "example.com", "1http://x", "a+b:c", ""],
     "kennung": ["2bc1c94f-0deb-43e9-92a1-4775189ec9f8", "{2bc1c94f0deb43e992a14775189ec9f8}",
                 "urn:uuid:2bc1c94f-0deb-43e9-92a1-4775189ec9f8", "2bc1c94f", "xyz", ""],
-    "wert": ["1", "1.0", "1.00", "2", "nan", "NaN", "-0", "0", "1e0", "inf", "Infinity", ""],
+    "wert": ["1", "1.0", "1.00", "2", "nan", "NaN", "-0", "0", "1e0", "inf", "Infinity", "",
+             "0.5", ".5", "5.", "+0.5", "1_0.5", "00.5", "+-1", "-+1", " 3 ", "1__0", "1e-3",
+             "-inf"],
     "uhr": ["10:00:00", "10:00", "10:00:00Z", "25:00:00", "10:00:00+02:00", ""],
 }
+
+
+# `make test` runs each property test on a fixed seed with a bounded number of examples;
+# `make fuzz` sets ALLMENDE_FUZZ_EXAMPLES to run many from a random seed.
+FUZZ_EXAMPLES = int(os.environ.get("ALLMENDE_FUZZ_EXAMPLES", "0"))
+Test = TypeVar("Test", bound=Callable[..., None])
+
+
+def property_test(examples: int, fixed_seed: int) -> Callable[[Test], Test]:
+    """Hypothesis settings of a property test judged by frictionless-py (slow examples)."""
+    def apply(test: Test) -> Test:
+        test = settings(max_examples=FUZZ_EXAMPLES or examples, deadline=None,
+                        database=None if not FUZZ_EXAMPLES else settings().database,
+                        suppress_health_check=[HealthCheck.too_slow,
+                                               HealthCheck.function_scoped_fixture])(test)
+        return test if FUZZ_EXAMPLES else seed(fixed_seed)(test)
+    return apply
 
 
 def frictionless_counts(path: Path, schema: dict[str, Any]) -> tuple[dict[str, int], int]:
@@ -168,8 +194,7 @@ cell = st.one_of(
     st.text(alphabet="0123456789abcAB,.-+ _:eTZ@/äß\"'", max_size=8))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@property_test(examples=60, fixed_seed=20240806)
 @given(rows=st.lists(st.lists(cell, min_size=0, max_size=len(SCHEMA["fields"]) + 2),
                      min_size=0, max_size=25),
        header_cut=st.integers(min_value=len(SCHEMA["fields"]) - 2,
@@ -181,6 +206,28 @@ def test_random_rows_like_frictionless(tmp_path: Path, rows: list[list[str]],
     # A row of one empty cell is written as an empty line.
     path = write_csv(tmp_path / "random.csv", [header, *rows])
     assert_same_as_frictionless(path, SCHEMA)
+
+
+def test_doubled_quote_at_the_end_of_a_cell(tmp_path: Path) -> None:
+    """Found by the property test: csv.Sniffer guesses ``doublequote=False`` for this row, and
+    frictionless keeps only its delimiter, quote and skipinitialspace, so the cell is
+    ``00000,0"`` (8 characters, within maxLength 8) – not ``00000,0""``."""
+    names = [f["name"] for f in SCHEMA["fields"]]
+    path = tmp_path / "quote.csv"
+    path.write_text(",".join(names) + '\n,"00000,0""",\n', encoding="utf-8")
+    assert_same_as_frictionless(path, SCHEMA)
+    code = [s.message for s in validate_file(path, SCHEMA).samples if s.field == "code"]
+    assert len(code) == 1 and "Muster" in code[0] and '„00000,0"“' in code[0]
+
+
+def test_nan_in_a_primary_key_equals_nothing(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "nan.csv", [["x", "y"], ["NaN", "a"], ["nan", "a"], ["1", "a"],
+                                            ["1.0", "a"], ["", ""], ["NaN", ""], ["-0", "a"],
+                                            ["0", "a"]])
+    schema = {"fields": [{"name": "x", "type": "number"}, {"name": "y"}],
+              "primaryKey": ["x", "y"]}
+    assert_same_as_frictionless(path, schema)
+    assert validate_file(path, schema).errors == {"primary-key": 3, "blank-row": 1}
 
 
 def test_sum_rule_checks_only_rows_with_every_part(tmp_path: Path) -> None:
@@ -236,8 +283,9 @@ def test_typed_expressions_cast_valid_cells() -> None:
                          {"name": "tag", "type": "date", "format": "%d.%m.%Y"},
                          {"name": "aktiv", "type": "boolean", "trueValues": ["ja"],
                           "falseValues": ["nein"]}]}
-    select = ", ".join(f"{sql} AS {name}" for name, sql in typed_expressions(schema).items())
-    rows = con.execute(f"SELECT {select} FROM t").fetchall()
+    typed = [f"{expression} AS {sql.ident(name)}"
+             for name, expression in typed_expressions(schema).items()]
+    rows = con.execute(sql.select(typed, "t")).fetchall()
     assert [(r[0], str(r[1]) if r[1] else None, r[2]) for r in rows] == [
         (1.5, "2020-01-05", True), (None, None, False), (None, None, None)]
 
@@ -285,6 +333,31 @@ def test_cli_json_shape_and_exit_codes(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "gibtsnicht" in json.loads(missing.stdout)["error"][
         "message"]
     assert runner.invoke(app, ["validate", str(good)]).exit_code == 2
+
+
+def test_cli_with_a_mapping_keeps_the_files_rows(tmp_path: Path) -> None:
+    """A mapping that only renames columns validates like frictionless on the renamed file,
+    with the same row numbers (the empty line is row 3)."""
+    rows = "1;a\n\nx;b\n3;\n5;e\n6;f\n"
+    source = tmp_path / "quelle.csv"
+    source.write_text("Nummer;Name\n" + rows, encoding="utf-8")
+    renamed = tmp_path / "umbenannt.csv"
+    renamed.write_text("id;name\n" + rows, encoding="utf-8")
+    schema = {"fields": [{"name": "id", "type": "integer"},
+                         {"name": "name", "constraints": {"required": True}}]}
+    schema_path = tmp_path / "schema.json"
+    schema_path.write_text(json.dumps(schema), encoding="utf-8")
+    mapping = tmp_path / "zuordnung.json"
+    mapping.write_text(json.dumps({"schema_name": "test", "fields": {
+        "id": {"source": ["Nummer"]}, "name": {"source": ["Name"]}}}), encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(source), "--schema", str(schema_path),
+                                 "--mapping", str(mapping), "--json"])
+    assert result.exit_code == 1, result.output
+    body = json.loads(result.stdout)
+    assert body["errors"] == frictionless_counts(renamed, schema)[0] == {
+        "blank-row": 1, "type-error": 1, "constraint-error": 1}
+    assert [(s["type"], s["row"]) for s in body["samples"]] == [
+        ("blank-row", 3), ("type-error", 4), ("constraint-error", 5)]
 
 
 def test_cli_invalid_schema_file_names_the_field(tmp_path: Path) -> None:

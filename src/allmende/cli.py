@@ -18,7 +18,6 @@ import typer
 from rich.console import Console
 
 from allmende.access.policy import Actor
-from allmende.config import Settings
 from allmende.errors import AllmendeError, NotFound
 
 if TYPE_CHECKING:
@@ -69,6 +68,7 @@ def platform() -> Platform:
     """The platform over the configured data directory and database, migrated."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    from allmende.config import Settings
     from allmende.db.session import UnsupportedDatabase
     from allmende.platform import Platform
 

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 __all__ = [
-    "PARAM", "SqlValueError", "copy_to_parquet", "create_table", "create_view", "ident", "idents",
-    "literal", "number", "select", "string", "table_function",
+    "PARAM", "SqlValueError", "copy_to_parquet", "create_table", "create_view", "ident",
+    "idents", "literal", "number", "select", "string", "struct", "table_function", "with_",
 ]
 
 
@@ -84,6 +84,8 @@ def literal(value: object) -> str:
         return f"DATE {string(value.isoformat())}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return struct(value)
     raise SqlValueError(f"no SQL literal for {type(value).__name__}")
 
 
@@ -157,3 +159,19 @@ def _option(value: object) -> str:
     if isinstance(value, str) and value.isidentifier():
         return value  # keywords such as zstd
     return literal(value)
+
+
+def struct(fields: Mapping[str, object]) -> str:
+    """A STRUCT literal ``{'name': value, …}`` (e.g. ``read_csv``'s ``columns``), the values as
+    :func:`literal` writes them."""
+    return "{" + ", ".join(f"{string(str(key))}: {literal(value)}"
+                           for key, value in fields.items()) + "}"
+
+
+def with_(ctes: Mapping[str, str], query: str, *, materialized: Iterable[str] = ()) -> str:
+    """``WITH name AS [MATERIALIZED] (cte), … query``: the common table expressions in order,
+    their names quoted here; those named in ``materialized`` are computed once."""
+    keep = set(materialized)
+    parts = [f"{ident(name)} AS {'MATERIALIZED ' if name in keep else ''}({cte})"
+             for name, cte in ctes.items()]
+    return f"WITH {', '.join(parts)} {query}"
