@@ -39,6 +39,7 @@ ERROR_TYPES = {
     "cross-field-error": N_("Fields of a row contradict each other (e.g. the end before the "
                             "start)."),
     "area-error": N_("A location lies outside the area of the municipality."),
+    "source-error": N_("The file could not be read as a table (e.g. it is empty)."),
     "mapping-error": N_("The mapping could not convert a cell (e.g. a date that does not "
                         "exist, text where a number was expected)."),
 }
