@@ -33,6 +33,10 @@ class Settings(BaseSettings):
         default=None, description="Signs session cookies; default is a key kept in the data dir"
     )
     default_language: str = "de"
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Where this node is reached from "
+                                                     "outside; every absolute link (catalogs, "
+                                                     "harvesting, interfaces) starts with it")
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set behind HTTPS)"
     )

@@ -10,6 +10,9 @@ from allmende.db.session import Database
 
 class Platform:
     def __init__(self, settings: Settings | None = None) -> None:
+        from allmende.wiring import wire
+
+        wire()
         self.settings = settings or Settings()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.settings.resolved_database_url)

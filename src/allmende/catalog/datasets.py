@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import ACCESS_LEVELS, Action, Actor, authorize, visibility
+from allmende.catalog import events
 from allmende.catalog.indexing import reindex
 from allmende.catalog.organizations import check_slug, get_organization
 from allmende.catalog.validation import EMAIL, URL, check_url, field_errors_of
@@ -34,9 +35,8 @@ from allmende.catalog.vocabularies import (
     THEMES,
     political_geocoding_uri,
 )
-from allmende.db.models import Activity, Dataset, Resource, ResourceMapping, utcnow
+from allmende.db.models import Activity, Dataset, Resource, utcnow
 from allmende.errors import Conflict, FieldError, Invalid, NotFound, msg
-from allmende.jobs import queue
 
 MAX_KEYWORDS = 50
 RESOURCE_FORMATS_MAX = 30
@@ -261,7 +261,7 @@ def update_dataset(session: Session, actor: Actor, name: str, changes: dict[str,
         _touch(session, dataset)
         _record(session, dataset, actor, "updated", diff)
     if REGIONAL_FIELDS & set(diff):
-        rebuild_regional(session, actor, dataset.resources)
+        _sources_changed(session, actor, dataset.resources)
     return dataset
 
 
@@ -273,7 +273,7 @@ def delete_dataset(session: Session, actor: Actor, name: str) -> Dataset:
         dataset.deleted_at = utcnow()
         _touch(session, dataset)
         _record(session, dataset, actor, "deleted", {})
-        rebuild_regional(session, actor, dataset.resources)
+        _sources_changed(session, actor, dataset.resources)
     return dataset
 
 
@@ -284,7 +284,7 @@ def restore_dataset(session: Session, actor: Actor, name: str) -> Dataset:
         dataset.deleted_at = None
         _touch(session, dataset)
         _record(session, dataset, actor, "restored", {})
-        rebuild_regional(session, actor, dataset.resources)
+        _sources_changed(session, actor, dataset.resources)
     return dataset
 
 
@@ -292,16 +292,10 @@ def restore_dataset(session: Session, actor: Actor, name: str) -> Dataset:
 REGIONAL_FIELDS = frozenset({"access_level", "draft"})
 
 
-def rebuild_regional(session: Session, actor: Actor, resources: list[Resource]) -> None:
-    """A regional table follows its sources' access: when a mapped resource is deleted or its
-    dataset is deleted, restored, restricted or drafted, its schemas' tables are rebuilt."""
-    ids = [r.id for r in resources]
-    if not ids:
-        return
-    schemas = session.scalars(select(ResourceMapping.schema_name).where(
-        ResourceMapping.resource_id.in_(ids)).distinct())
-    for schema in schemas:
-        queue.enqueue(session, "consolidate", {"schema": schema}, actor)
+def _sources_changed(session: Session, actor: Actor, resources: list[Resource]) -> None:
+    """Tell whoever derives tables from these resources that their access changed."""
+    if resources:
+        events.emit(session, actor, events.SourcesChanged(tuple(r.id for r in resources)))
 
 
 def deleted_datasets(session: Session, actor: Actor) -> list[Dataset]:
@@ -416,7 +410,7 @@ def delete_resource(session: Session, actor: Actor, resource_id: str) -> None:
     dataset = resource.dataset
     authorize(actor, Action.EDIT_DATASET, dataset)
     _refuse_built(dataset)
-    rebuild_regional(session, actor, [resource])
+    _sources_changed(session, actor, [resource])
     dataset.resources.remove(resource)
     session.delete(resource)
     _touch(session, dataset)

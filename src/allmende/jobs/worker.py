@@ -19,7 +19,7 @@ from allmende.access.accounts import actor_for
 from allmende.access.policy import ANONYMOUS, Actor
 from allmende.db.models import Job, User
 from allmende.errors import AllmendeError, msg
-from allmende.jobs import queue
+from allmende.jobs import queue, registry
 from allmende.jobs.attempt import Attempt
 from allmende.platform import Platform
 from allmende.tables import store
@@ -57,14 +57,6 @@ class JobContext:
 
 
 Handler = Callable[[JobContext], dict[str, Any]]
-
-
-def handlers() -> dict[str, Handler]:
-    """Every job kind and the function that does it."""
-    from allmende.harmonize.jobs import consolidate_job, harmonize_job
-    from allmende.ingest.jobs import ingest_job
-
-    return {"ingest": ingest_job, "harmonize": harmonize_job, "consolidate": consolidate_job}
 
 
 def worker_name() -> str:
@@ -115,7 +107,7 @@ def run_handler(platform: Platform, job: Job) -> None:
         user = session.get(User, job.created_by_id) if job.created_by_id else None
         actor = actor_for(user) if user else ANONYMOUS
     context = JobContext(platform, job.id, job.payload, actor, worker)
-    handler = handlers().get(job.kind)
+    handler = registry.handler_for(job.kind)
     try:
         if handler is None:
             raise AllmendeError(msg("Unbekannte Auftragsart „{kind}“.", kind=job.kind),
@@ -191,12 +183,24 @@ def tidy(platform: Platform) -> list[Path]:
 
 def run_until(platform: Platform, stop: threading.Event, poll_seconds: float = 1.0) -> None:
     """Work through the queue until ``stop`` is set; wait ``poll_seconds`` when it is empty.
-    Every few seconds (a quarter of the stale limit) tidy up after dead workers."""
-    every = platform.settings.job_stale_seconds / 4
-    next_tidy = 0.0
+    Between jobs, the periodic tasks that are due run: tidying up after dead workers (every
+    quarter of the stale limit) and whatever the capabilities registered."""
+    tasks = [registry.Periodic("tidy", platform.settings.job_stale_seconds / 4, tidy),
+             *registry.periodic_tasks()]
+    due = dict.fromkeys((task.name for task in tasks), 0.0)
     while not stop.is_set():
-        if time.monotonic() >= next_tidy:
-            tidy(platform)
-            next_tidy = time.monotonic() + every
+        for task in tasks:
+            if time.monotonic() >= due[task.name]:
+                _run_periodic(platform, task)
+                due[task.name] = time.monotonic() + task.every_seconds
         if not run_once(platform):
             stop.wait(poll_seconds)
+
+
+def _run_periodic(platform: Platform, task: registry.Periodic) -> None:
+    """A periodic task that fails is logged and tried again when next due; the worker goes
+    on with its jobs."""
+    try:
+        task.run(platform)
+    except Exception:
+        log.exception("periodic task %s failed", task.name)

@@ -1,0 +1,16 @@
+"""How the capabilities plug into each other, in one place: the job kinds the worker runs and
+the catalog events other capabilities react to. Every process that builds a Platform is wired
+(idempotent); adding a capability touches this file, not the worker or the catalog."""
+
+from __future__ import annotations
+
+from allmende.catalog import events
+from allmende.harmonize.events import rebuild_regional
+from allmende.jobs import registry
+
+
+def wire() -> None:
+    registry.job_kind("ingest", "allmende.ingest.jobs:ingest_job")
+    registry.job_kind("harmonize", "allmende.harmonize.jobs:harmonize_job")
+    registry.job_kind("consolidate", "allmende.harmonize.jobs:consolidate_job")
+    events.listen(rebuild_regional)

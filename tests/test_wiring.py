@@ -1,0 +1,59 @@
+"""The seam between capabilities: the worker and the catalog import none of them; job kinds,
+periodic tasks and catalog listeners are registered in allmende.wiring."""
+
+from __future__ import annotations
+
+import ast
+import threading
+from pathlib import Path
+
+from allmende.jobs import registry, worker
+
+SOURCE = Path(__file__).resolve().parent.parent / "src" / "allmende"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_the_worker_and_the_catalog_import_no_capability():
+    capabilities = ("allmende.ingest", "allmende.harmonize")
+    for package in ("jobs", "catalog"):
+        for path in (SOURCE / package).glob("*.py"):
+            leaks = [m for m in _imports(path) if m.startswith(capabilities)]
+            assert not leaks, f"{path.name} imports {leaks}"
+
+
+def test_job_kinds_are_registered_for_every_platform(platform):
+    assert {"ingest", "harmonize", "consolidate"} <= set(registry.kinds())
+    assert registry.handler_for("harmonize").__name__ == "harmonize_job"
+    assert registry.handler_for("gibt-es-nicht") is None
+
+
+def test_a_registered_periodic_task_runs_and_a_failing_one_does_not_stop_the_worker(platform):
+    ran = threading.Event()
+
+    def failing(_platform):
+        raise RuntimeError("kaputt")
+
+    registry.periodic(registry.Periodic("test-failing", 0.05, failing))
+    registry.periodic(registry.Periodic("test-marker", 0.05, lambda _p: ran.set()))
+    stop = threading.Event()
+    loop = threading.Thread(target=worker.run_until, args=(platform, stop, 0.05))
+    try:
+        loop.start()
+        assert ran.wait(10), "the periodic task did not run"
+        ran.clear()
+        assert ran.wait(10), "the worker stopped running periodic tasks"
+    finally:
+        stop.set()
+        loop.join(10)
+        registry.unregister("test-failing")
+        registry.unregister("test-marker")
