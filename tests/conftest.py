@@ -8,6 +8,9 @@ template once per backend and session, and every test gets a copy of it (tests/d
 - `world`: the organizations, users and API tokens of support.World, from the "world"
   template (its argon2 hashes take a second, so it is written once per session).
 - `client`: a TestClient over `platform`; its jobs run within 50 ms (support.quick_jobs).
+- `quiet_client`: the same without a worker: the test runs the jobs (worker.run_once) and can
+  look at the state between a change and its jobs.
+- `cluster`: allmende processes (a web server, workers) on the test's platform (tests/cluster.py).
 - `installation`: the fresh copy under `platform`, without a Platform: its settings(), what
   the seeds returned (`seeded`), and env() to point `allmende` processes (a server, workers,
   commands) at it.
@@ -32,6 +35,7 @@ from fastapi.testclient import TestClient
 from allmende.platform import Platform
 from allmende.web.app import create_app
 from cli_support import InProcess
+from cluster import Cluster
 from databases import Installation, Templates, create_worker_database, drop_database
 from support import BACKENDS, World, quick_jobs
 
@@ -79,6 +83,22 @@ def platform(installation: Installation) -> Iterator[Platform]:
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
     with quick_jobs(platform), TestClient(create_app(platform)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def cluster(platform: Platform) -> Iterator[Cluster]:
+    """allmende processes (a server, workers) on the test's platform (tests/cluster.py)."""
+    with Cluster(platform) as running:
+        yield running
+
+
+@pytest.fixture
+def quiet_client(platform: Platform) -> Iterator[TestClient]:
+    """The app without a worker: the test runs the jobs itself (worker.run_once), so it can
+    look at the state between a change and the jobs it queued."""
+    platform.settings.inprocess_worker = False
+    with TestClient(create_app(platform)) as test_client:
         yield test_client
 
 

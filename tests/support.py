@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+import uvicorn
+from sqlalchemy import func, select
 
 from allmende.access import accounts
 from allmende.access.policy import Actor
 from allmende.catalog import organizations
-from allmende.db.models import TableVersion
+from allmende.db.models import Job, TableVersion
+from allmende.jobs import queue, worker
 from allmende.jobs.worker import run_until
 from allmende.platform import Platform
 
@@ -108,3 +113,61 @@ def version_files(platform: Platform, resource_id: str) -> dict[int, Path]:
         rows = session.execute(select(TableVersion.version, TableVersion.path).where(
             TableVersion.resource_id == resource_id)).all()
     return {number: platform.settings.data_dir / path for number, path in rows}
+
+
+def all_jobs_done(platform: Platform, timeout: float = 120.0) -> None:
+    """Run what is queued in this thread; wait for what another thread (a client's worker)
+    runs, until no job is queued or running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        worker.run_once(platform)
+        with platform.db.sessions() as session:
+            pending = session.scalar(select(func.count(Job.id)).where(
+                Job.status.in_((queue.QUEUED, queue.RUNNING))))
+        if not pending:
+            return
+        assert time.monotonic() < deadline, "jobs did not end"
+        time.sleep(0.05)
+
+
+def mapped_source(platform: Platform, folder: Path, name: str, organization: str,
+                  text: str, schema: str = "ladesaeulen") -> str:
+    """Dataset ``name`` of ``organization`` with ``text`` ingested as one resource and mapped
+    onto ``schema`` as suggested; its jobs run (the regional table is rebuilt). Returns the
+    resource id."""
+    from allmende.catalog import datasets
+    from allmende.harmonize import service
+    from allmende.ingest.service import IngestRequest, ingest
+
+    path = folder / f"{name}.csv"
+    path.write_text(text, encoding="utf-8")
+    with platform.db.session() as session:
+        datasets.create_dataset(session, OPERATOR, dataset_body(name, organization))
+    resource = ingest(platform, OPERATOR, IngestRequest(name, path, f"{schema}.csv")).resource
+    with platform.db.session() as session:
+        mapping = service.suggest(platform, session, OPERATOR, resource, schema)
+        service.save_mapping(platform, session, OPERATOR, resource, mapping)
+    all_jobs_done(platform)
+    return resource
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """The app behind a real HTTP server on a free port (what a streaming client meets);
+    yields ``host:port``."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                            log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started:
+        assert time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=30)

@@ -4,12 +4,10 @@ one resource never collide, leave a gap, or lose a committed version."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pyarrow.parquet as pq
-import pytest
 from sqlalchemy import select
 
 from allmende.catalog import datasets
@@ -17,10 +15,8 @@ from allmende.db.models import QualityReport
 from allmende.harmonize import service
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.jobs import queue
-from allmende.platform import Platform
 from cluster import (
     DEADLINE,
-    Cluster,
     dortmund_editor,
     ended,
     jobs_of,
@@ -33,13 +29,6 @@ from cluster import (
     wait,
 )
 from support import DORTMUND_CSV, OPERATOR, dataset_body
-
-
-@pytest.fixture
-def cluster(platform: Platform) -> Iterator[Cluster]:
-    with Cluster(platform) as running:
-        yield running
-
 
 # --- concurrent writers -----------------------------------------------------------------------
 

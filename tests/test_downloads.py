@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from allmende.catalog import datasets
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.platform import Platform
 from allmende.tables import export
-from allmende.web.app import create_app
-from support import OPERATOR, World, dataset_body
+from support import OPERATOR, World, dataset_body, served
 
 COLUMNS = 12
 
@@ -45,26 +42,9 @@ def big(platform: Platform, world: World, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    platform.settings.inprocess_worker = False
-    with TestClient(create_app(platform)) as test_client:
-        yield test_client
-
-
-@pytest.fixture
 def server(client: TestClient) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    running = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port,
-                                            log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    while not running.started:
-        time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=30)
+    with served(client.app) as address:
+        yield address
 
 
 def _abandon(server: str, path: str) -> None:

@@ -5,7 +5,6 @@ PostgreSQL. Uploads and background jobs run as a client would see them."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +12,6 @@ from fastapi.testclient import TestClient
 from allmende.db.models import Job
 from allmende.jobs import worker
 from allmende.platform import Platform
-from allmende.web.app import create_app
 from support import DORTMUND_CSV, PASSWORD, World, dataset_body
 
 BOCHUM_CSV = """\
@@ -27,11 +25,8 @@ CSRF_FIELD = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 
 
 @pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    # Jobs run in the test with worker.run_once, not in a background thread racing with it.
-    platform.settings.inprocess_worker = False
-    with TestClient(create_app(platform)) as test_client:
-        yield test_client
+def client(quiet_client: TestClient) -> TestClient:
+    return quiet_client  # jobs run in the test with worker.run_once, not in a thread racing it
 
 
 # --- helpers ---------------------------------------------------------------------------------

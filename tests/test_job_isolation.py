@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,14 +17,8 @@ from allmende.ingest.service import IngestRequest, ingest
 from allmende.jobs import queue
 from allmende.platform import Platform
 from allmende.tables import store
-from cluster import Cluster, measurements, wait
+from cluster import measurements, wait
 from support import OPERATOR, World, dataset_body, version_files
-
-
-@pytest.fixture
-def cluster(platform: Platform) -> Iterator[Cluster]:
-    with Cluster(platform) as running:
-        yield running
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pyarrow.parquet as pq
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -26,7 +25,6 @@ from allmende.platform import Platform
 from allmende.tables import store
 from allmende.web.app import create_app
 from cluster import (
-    Cluster,
     dortmund_editor,
     ended,
     jobs_of,
@@ -40,13 +38,6 @@ from cluster import (
     wait,
 )
 from support import DORTMUND_CSV, OPERATOR, dataset_body, version_files
-
-
-@pytest.fixture
-def cluster(platform: Platform) -> Iterator[Cluster]:
-    with Cluster(platform) as running:
-        yield running
-
 
 # --- workers killed at each phase -----------------------------------------------------------
 

@@ -4,20 +4,14 @@ left-out rows listed beside the kept ones."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import func, select
 
-from allmende.catalog import datasets
-from allmende.db.models import Job
 from allmende.harmonize import service
-from allmende.ingest.service import IngestRequest, ingest
-from allmende.jobs import queue, worker
 from allmende.platform import Platform
-from support import OPERATOR, World, dataset_body
+from support import OPERATOR, World, mapped_source
 
 HEADER = "Betreiber;Straße;Hausnr.;PLZ;Ort;Breitengrad;Längengrad;Leistung (kW);EVSE-ID\n"
 # Dortmund's register, and a second Dortmund export of two of its stations without EVSE-IDs:
@@ -35,39 +29,12 @@ Stadtwerke Bochum;Kortumstraße;1;44787;Bochum;51,481800;7,216200;22;DE*DEW*E000
 """
 
 
-def _source(platform: Platform, tmp_path: Path, name: str, organization: str,
-            text: str) -> None:
-    path = tmp_path / f"{name}.csv"
-    path.write_text(text, encoding="utf-8")
-    with platform.db.session() as session:
-        datasets.create_dataset(session, OPERATOR, dataset_body(name, organization))
-    resource = ingest(platform, OPERATOR, IngestRequest(name, path, "ladesaeulen.csv")).resource
-    with platform.db.session() as session:
-        mapping = service.suggest(platform, session, OPERATOR, resource, "ladesaeulen")
-        service.save_mapping(platform, session, OPERATOR, resource, mapping)
-    _all_jobs_done(platform)
-
-
-def _all_jobs_done(platform: Platform) -> None:
-    """Run what is queued here; wait for what another thread (the client's worker) runs."""
-    deadline = time.monotonic() + 120
-    while True:
-        worker.run_once(platform)
-        with platform.db.sessions() as session:
-            pending = session.scalar(select(func.count(Job.id)).where(
-                Job.status.in_((queue.QUEUED, queue.RUNNING))))
-        if not pending:
-            return
-        assert time.monotonic() < deadline, "jobs did not end"
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def regional(platform: Platform, world: World, tmp_path: Path) -> list[dict]:
     for name, organization, text in (("do-register", "dortmund", DORTMUND),
                                      ("bo-lade", "bochum", BOCHUM),
                                      ("do-export", "dortmund", DORTMUND_AGAIN)):
-        _source(platform, tmp_path, name, organization, text)
+        mapped_source(platform, tmp_path, name, organization, text)
     with platform.db.sessions() as session:
         record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
         path = platform.settings.data_dir / record.dataset.resources[0].current.path

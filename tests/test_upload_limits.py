@@ -8,18 +8,15 @@ import contextlib
 import json
 import select
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from allmende.platform import Platform
 from allmende.tables import store
 from allmende.web.app import create_app
-from support import World, dataset_body
+from support import World, dataset_body, served
 
 MIB = 1 << 20
 BOUNDARY = "allmende-test-boundary"
@@ -51,22 +48,9 @@ def client(platform: Platform) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def server(client: TestClient, platform: Platform) -> Iterator[str]:
-    """The same app behind a real HTTP server: what a client's streamed body meets."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    running = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port,
-                                            log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=30)
+def server(client: TestClient) -> Iterator[str]:
+    with served(client.app) as address:
+        yield f"http://{address}"
 
 
 def _staged(platform: Platform) -> list:
