@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingType
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -43,6 +43,7 @@ from pyproj.exceptions import CRSError
 from allmende import sql
 from allmende.errors import FieldError, Invalid
 from allmende.harmonize.source import load_source
+from allmende.harmonize.validate import Sample, ValidationReport
 
 SOURCE_ROW = "__row"
 #: What a group is called unless the mapping says ("Gruppe 2").
@@ -261,7 +262,9 @@ class DatetimeFormat(DateFormat):
 
 
 class NumberFormat(_Transform):
-    """Reads numbers with a given decimal and group character (``1.234,5`` → ``1234.5``)."""
+    """Reads numbers with a given decimal and group character (``1.234,5`` → ``1234.5``).
+    Text that is no number in that format but one in canonical form (``3.7``, from a typed
+    number column of one group while another group's column is text) is read as such."""
 
     kind: Literal["number"] = "number"
     decimal: str = Field(",", min_length=1, max_length=1)
@@ -269,10 +272,14 @@ class NumberFormat(_Transform):
 
     def sql(self, value: str) -> str:
         text = f"replace(trim({value}), ' ', '')"
+        decimal = re.escape(self.decimal)
+        local = rf"[+-]?[0-9]+({decimal}[0-9]+)?"
         if self.group:
-            text = f"replace({text}, {sql.string(self.group)}, '')"
-        text = f"replace({text}, {sql.string(self.decimal)}, '.')"
-        return number_text(f"TRY_CAST({text} AS DOUBLE)")
+            local += rf"|[+-]?[0-9]{{1,3}}({re.escape(self.group)}[0-9]{{3}})+({decimal}[0-9]+)?"
+        read = f"replace({text}, {sql.string(self.group)}, '')" if self.group else text
+        read = f"replace({read}, {sql.string(self.decimal)}, '.')"
+        return number_text(f"CASE WHEN regexp_full_match({text}, {sql.string(local)}) "
+                           f"THEN TRY_CAST({read} AS DOUBLE) ELSE TRY_CAST({text} AS DOUBLE) END")
 
     def message(self, value: str) -> str:
         return f"„{value}“ ist keine Zahl (Dezimalzeichen „{self.decimal}“)."
@@ -902,6 +909,36 @@ def _failures(con: duckdb.DuckDBPyConnection, chains: list[_Chain], groups: Grou
         errors.append(TransformError(chain.target, ", ".join(chain.rule.source) or "–", row,
                                      value, message, group))
     return errors, {by_index[i].target: n for i, n in counts.items()}
+
+
+def samples_by_group(con: duckdb.DuckDBPyConnection, report: ValidationReport, relation: str,
+                     *, report_row: str, file_row: str, groups: str, source: str = "") -> None:
+    """Tells the samples of a validation by the source's row and the group.
+
+    With groups several mapped rows share a source row, so the validation (which needs one
+    number per row for its samples and its unique checks) runs over ``report_row``, the rows
+    numbered one by one (``row_number() OVER (ORDER BY __row, __group) + 1``). Here each
+    sample gets back ``file_row`` (SQL over ``relation``: the source row as the file counts
+    it, the header being row 1) and its message the group: „ladesaeulen.csv, Zeile 7,
+    Ladepunkt 2: …“."""
+    numbers = sorted({s.row for s in report.samples if s.row is not None})
+    if not numbers:
+        return
+    found = con.execute(sql.select([report_row, file_row, GROUP], relation,
+                                   where=f"list_contains(?, {report_row})"), [numbers]).fetchall()
+    places = {number: (row, group) for number, row, group in found}
+
+    def told(sample: Sample) -> Sample:
+        if sample.row not in places:
+            return sample
+        row, group = places[sample.row]
+        said = f"{source}, Zeile {sample.row}" if source else f"Zeile {sample.row}"
+        meant = f"{source}, Zeile {row}" if source else f"Zeile {row}"
+        rest = sample.message.removeprefix(said) if sample.message.startswith(said) \
+            else f": {sample.message}"
+        return replace(sample, row=row, message=f"{meant}, {groups} {group}{rest}")
+
+    report.samples[:] = [told(sample) for sample in report.samples]
 
 
 def mapped_table_for_file(path: Path, mapping: Mapping, schema: MappingType[str, Any],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +51,11 @@ from allmende.harmonize.mapping import (
     apply_mapping,
     check_mapping,
     parse_mapping,
+    samples_by_group,
 )
 from allmende.harmonize.source import load_version_file
 from allmende.harmonize.suggest import suggest_mapping
-from allmende.harmonize.validate import (
-    Sample,
-    ValidationReport,
-    add_transform_errors,
-    validate_columns,
-)
+from allmende.harmonize.validate import ValidationReport, add_transform_errors, validate_columns
 from allmende.jobs import queue
 from allmende.jobs.attempt import Attempt
 from allmende.platform import Platform
@@ -399,7 +395,9 @@ def _map_and_validate(data_dir: Path, version: TableVersion, mapping: Mapping,
         report = validate_columns(con, REPORT_ROWS, schema, row_column="__report_row",
                                   area=area, source=version.source_name)
         if mapped.groups:
-            _samples_by_group(con, report, mapped.groups, version.source_name)
+            samples_by_group(con, report, REPORT_ROWS, report_row="__report_row",
+                             file_row=f"{SOURCE_ROW} + 1", groups=mapped.groups,
+                             source=version.source_name)
         regional.write_harmonized(con, mapped.relation, SOURCE_ROW, schema, provenance,
                                   target)
         return add_transform_errors(report, mapped)
@@ -409,28 +407,6 @@ def _map_and_validate(data_dir: Path, version: TableVersion, mapping: Mapping,
 
 REPORT_ROWS = "__numbered"
 
-
-def _samples_by_group(con: duckdb.DuckDBPyConnection, report: ValidationReport, groups: str,
-                      source: str) -> None:
-    """The samples of a validation over rows numbered one by one, told by the source's row
-    (the header is row 1) and the group: „ladesaeulen.csv, Zeile 7, Ladepunkt 2: …“."""
-    numbers = sorted({s.row for s in report.samples if s.row is not None})
-    where = con.execute(sql.select(["__report_row", f"{SOURCE_ROW} + 1", GROUP], REPORT_ROWS,
-                                   where="list_contains(?, __report_row)"),
-                        [numbers]).fetchall()
-    places = {number: (row, group) for number, row, group in where}
-
-    def told(sample: Sample) -> Sample:
-        if sample.row not in places:
-            return sample
-        row, group = places[sample.row]
-        said = f"{source}, Zeile {sample.row}" if source else f"Zeile {sample.row}"
-        meant = f"{source}, Zeile {row}" if source else f"Zeile {row}"
-        message = sample.message.removeprefix(said) if sample.message.startswith(said) \
-            else f": {sample.message}"
-        return replace(sample, row=row, message=f"{meant}, {groups} {group}{message}")
-
-    report.samples[:] = [told(sample) for sample in report.samples]
 
 
 # --- the regional tables ------------------------------------------------------------------
