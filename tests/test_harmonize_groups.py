@@ -28,9 +28,12 @@ DATA = Path(__file__).parent / "data"
 SYNTHETIC_2022 = DATA / "ladesaeulen_2022_synthetic.csv"
 COLUMNS = [("id", "string", "VARCHAR"), ("betreiber", "string", "VARCHAR"),
            ("rw", "number", "DOUBLE"), ("hw", "number", "DOUBLE"),
-           ("typ1", "string", "VARCHAR"), ("kw1", "number", "DOUBLE"), ("evse1", "string", "VARCHAR"),
-           ("typ2", "string", "VARCHAR"), ("kw2", "string", "VARCHAR"), ("evse2", "string", "VARCHAR"),
-           ("typ3", "string", "VARCHAR"), ("kw3", "integer", "BIGINT"), ("evse3", "string", "VARCHAR")]
+           ("typ1", "string", "VARCHAR"), ("kw1", "number", "DOUBLE"),
+           ("evse1", "string", "VARCHAR"),
+           ("typ2", "string", "VARCHAR"), ("kw2", "string", "VARCHAR"),
+           ("evse2", "string", "VARCHAR"),
+           ("typ3", "string", "VARCHAR"), ("kw3", "integer", "BIGINT"),
+           ("evse3", "string", "VARCHAR")]
 ROWS = [
     # three points, the second without an EVSE-ID
     ("S1", "Beispiel", 378173.0, 5706591.0, "AC Typ 2", 22.0, "DE*BSP*E1*1",
