@@ -203,6 +203,7 @@ def test_cli_json_round_trips_into_the_mapping_loader(tmp_path):
     path.write_text(result.stdout, encoding="utf-8")
     mapping = load_mapping(path)
     assert mapping.fields["betreiber"].source == ["Betreiber"]
+    assert mapping.groups is not None and mapping.groups.members == POINTS_2022
     assert json.loads(result.stdout)["schema_name"] == "ladesaeulen"
 
 
@@ -213,6 +214,9 @@ def test_cli_table_and_wrong_calls(allmende, tmp_path):
     result = suggest(BNETZA, "--schema", "ladesaeulen")
     assert result.returncode == 0
     assert "Betreiber" in result.stdout and "Sicherheit" in result.stdout
+    # the groups below the table, column names with brackets as they are
+    assert "Eine Zeile je Ladepunkt (4 je Quellzeile)" in result.stdout
+    assert "P1 [kW]" in result.stdout
     unknown = suggest(BNETZA, "--schema", "gibtsnicht")
     assert unknown.returncode == 2 and "gibtsnicht" in unknown.stderr
     missing = suggest(tmp_path / "fehlt.csv", "--schema", "ladesaeulen")

@@ -482,6 +482,15 @@ def describe_rule(rule: FieldRule) -> str:
     return " → ".join(steps)
 
 
+def describe_groups(groups: Groups) -> str:
+    """The groups in words, for tables shown to people."""
+    members = "; ".join(f"{name} ({', '.join(c or '–' for c in columns)})"
+                        for name, columns in groups.members.items())
+    key = groups.key or "Nummer der Quellzeile"
+    return (f"Eine Zeile je {groups.number} ({groups.count} je Quellzeile): {members}; "
+            f"„{groups.number}“ ist die Nummer, „{groups.identifier}“ {key}/Nummer.")
+
+
 def skeleton(schema: MappingType[str, Any]) -> Mapping:
     """A mapping onto ``schema`` with every field unmapped."""
     return Mapping(schema_name=str(schema.get("name", "")),
