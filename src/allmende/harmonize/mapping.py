@@ -734,7 +734,8 @@ def _copy_input(con: duckdb.DuckDBPyConnection, source: str, used: list[str],
 def _long_query(con: duckdb.DuckDBPyConnection, groups: Groups, general: list[str],
                 wide: dict[str, str]) -> str:
     """One SELECT per group over WIDE, its member cells as text, joined by UNION ALL; rows of
-    groups without any value are left out unless the source row has no group with a value."""
+    groups without any value are left out unless the source row has no group with a value.
+    Unsorted: the array steps line up by INPUT's rowid, the mapped table is sorted at the end."""
     duck_types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {WIDE}").fetchall()}
 
     def text(column: str | None) -> str:
@@ -756,8 +757,7 @@ def _long_query(con: duckdb.DuckDBPyConnection, groups: Groups, general: list[st
         f"{present(n)} AS __present", f"({anywhere}) AS __anywhere"], WIDE)
         for n in range(1, groups.count + 1)]
     return sql.select("* EXCLUDE (__present, __anywhere)", f"({' UNION ALL '.join(branches)})",
-                      where=f"__present OR ({GROUP} = 1 AND NOT __anywhere)",
-                      order_by=[SOURCE_ROW, GROUP])
+                      where=f"__present OR ({GROUP} = 1 AND NOT __anywhere)")
 
 
 def _text_expressions(con: duckdb.DuckDBPyConnection, aliases: dict[str, str],
