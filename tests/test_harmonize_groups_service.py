@@ -1,6 +1,7 @@
 """One row per charging point on the platform: the suggestion proposes the groups step, the
 harmonized and the regional table hold one row per point, the quality report counts points and
-tells its samples by source row and group, the preview shows one row per point."""
+tells its samples by source row and group, the preview shows one row per point; the same over
+the REST API."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from fastapi.testclient import TestClient
 
 from allmende.access.accounts import actor_for
 from allmende.catalog import datasets
@@ -17,6 +19,7 @@ from allmende.harmonize import service
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.ingest.sniff import ReadOptions
 from allmende.jobs import worker
+from allmende.web.app import create_app
 from support import OPERATOR, dataset_body
 
 DATA = Path(__file__).parent / "data"
@@ -134,3 +137,37 @@ def test_a_station_without_points_stays_and_bad_values_name_their_point(platform
         (5, "ladesaeulen_2022_synthetic.csv, Zeile 5, Ladepunkt 1, Feld „nennleistung_kw“")]
     assert sorted(r["nennleistung_kw"] for r in rows if r["nennleistung_kw"] is not None) == [
         3.7, 11.0, 22.0, 22.0, 50.0, 100.0, 150.0]
+
+
+def test_the_api_suggests_previews_and_saves_groups(platform, world):
+    """The same mapping JSON over HTTP: suggested with its groups, previewed one row per
+    point, saved as it was sent, and a groups step that names a missing column is a 422."""
+    platform.settings.inprocess_worker = False
+    headers = world.auth("editor")
+    with platform.db.session() as session:
+        datasets.create_dataset(session, OPERATOR, dataset_body("koeln-api", "dortmund"))
+    with TestClient(create_app(platform)) as client:
+        upload = client.post("/api/v1/datasets/koeln-api/resources", headers=headers, files={
+            "file": (SYNTHETIC_2022.name, SYNTHETIC_2022.read_bytes(), "text/csv")})
+        assert upload.status_code == 202, upload.text
+        while worker.run_once(platform):
+            pass
+        resource = client.get(f"/api/v1/jobs/{upload.json()['id']}",
+                              headers=headers).json()["result"]["resource"]
+        base = f"/api/v1/resources/{resource}/mapping"
+        mapping = client.post(f"{base}/suggest", params={"schema": "ladesaeulen"},
+                              headers=headers).json()
+        assert mapping["groups"]["number"] == "Ladepunkt"
+        preview = client.post(f"{base}/preview", json=mapping, headers=headers).json()
+        assert [r["ladepunkt_id"] for r in preview["rows"]] == [
+            "1/1", "1/2", "2/1", "3/1", "3/3", "3/4", "4/1", "5/1", "5/2"]
+        saved = client.put(base, json=mapping, headers=headers)
+        assert saved.status_code == 201, saved.text
+        assert saved.json()["mapping"]["groups"] == mapping["groups"]
+        broken = {**mapping, "groups": {**mapping["groups"], "members": {
+            **mapping["groups"]["members"], "Steckertypen": ["Steckertypen1", "Stecker2",
+                                                             "Steckertypen3", "Steckertypen4"]}}}
+        refused = client.put(base, json=broken, headers=headers)
+        assert refused.status_code == 422
+        fields = refused.json()["error"]["fields"]
+        assert fields[0]["field"] == "groups" and "„Stecker2“" in fields[0]["message"]
