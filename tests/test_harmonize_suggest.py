@@ -324,3 +324,11 @@ def test_groups_only_where_a_field_takes_a_member():
                            ("Bar2", "string", "VARCHAR")])
     mapping = suggest_mapping(con, "src", columns, load_schema("ladesaeulen"))
     assert mapping.groups is None and mapping.fields["ort"].source == ["Ort"]
+
+
+def test_no_groups_where_a_member_would_hide_a_column_of_the_file():
+    names = ["Steckertypen", "Steckertypen1", "P1 [kW]", "Steckertypen2", "P2 [kW]"]
+    con, columns = _table([("Typ 2", "AC", "22", "DC", "50")],
+                          [(name, "string", "VARCHAR") for name in names])
+    mapping = suggest_mapping(con, "src", columns, load_schema("ladesaeulen"))
+    assert mapping.groups is None and mapping.fields["steckertypen"].source == ["Steckertypen"]

@@ -695,7 +695,8 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, source: str,
         finals = {c.target: c.final for c in chains}
         columns = [f"{finals.get(name, 'NULL::VARCHAR')} AS {sql.ident(name)}"
                    for name in fields]
-        result = MappedTable(into, fields, 0, groups=table.groups and table.groups.number)
+        result = MappedTable(into, fields, 0,
+                             groups=table.groups.number if table.groups else None)
         con.execute(sql.create_table(into, sql.select(
             [*columns, *(f"{c} AS {sql.ident(c)}" for c in result.order)], STAGES,
             order_by=result.order), temporary=False))

@@ -591,18 +591,19 @@ def suggest_mapping(con: duckdb.DuckDBPyConnection, source: str,
         general = [c for c in columns if c.name not in recognized.columns]
         grouped = _assign(targets, [*general, *_member_profiles(columns, recognized)], schema,
                           ags)
+        groups = Groups(members=recognized.members, number=_group_label(recognized, schema),
+                        key=_row_key(general))
+        # (a member named like a column of the file would hide it: then no groups)
         if any(rule.source and rule.source[0] in recognized.members
-               for rule in grouped.fields.values()):
-            return _with_groups(grouped, recognized, general, schema)
+               for rule in grouped.fields.values()) and \
+                not set(groups.offered()) & {c.name for c in columns}:
+            return _with_groups(grouped, groups, schema)
     return _assign(targets, columns, schema, ags)
 
 
-def _with_groups(mapping: Mapping, recognized: RecognizedGroups, general: list[ColumnProfile],
-                 schema: MappingType[str, Any]) -> Mapping:
+def _with_groups(mapping: Mapping, groups: Groups, schema: MappingType[str, Any]) -> Mapping:
     """The groups step, and the primary key taken from the member that fills it, else from
     the group's identifier."""
-    groups = Groups(members=recognized.members, number=_group_label(recognized, schema),
-                    key=_row_key(general))
     mapping.groups = groups
     key = primary_key(dict(schema))
     if len(key) != 1 or key[0] not in mapping.fields:
