@@ -378,12 +378,15 @@ def test_groups_are_edited_removed_and_saved(client: TestClient,
     assert re.search(r'<p class="field-error" id="err-groups">Die Zahl der Gruppen muss',
                      wrong.text)
     assert 'href="#groups">Gruppen</a>' in wrong.text
+    assert _selected_in(wrong.text, "groups:column:0:4") == "Steckertypen4"  # kept as it was
     # removed: one row per station again, and the fields still naming members say so
     removed = client.post(url, data=mapping_form(html, action="preview", groups__remove="1"))
     assert removed.status_code == 422
     error = re.search(r'id="err-steckertypen">(.*?)</p>', removed.text, re.S).group(1)
     assert "„Steckertypen“ gibt es in der Datei nicht" in error
     assert "Eine Zeile je Gruppe: wiederholte Spaltengruppen zu Zeilen machen" in removed.text
+    assert 'value="Steckertypen"' not in removed.text.split('id="groups"', 1)[1].split(
+        "</details>", 1)[0]  # gone, not back with the next preview
     # saved with the groups
     saved = client.post(url, data=mapping_form(html, action="save"), follow_redirects=False)
     assert saved.status_code == 303

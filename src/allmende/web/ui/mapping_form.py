@@ -314,7 +314,8 @@ def error_field(path: str, names: set[str]) -> str:
 
 # --- the groups -----------------------------------------------------------------------------
 
-#: The key of the groups among the editor's errors (no schema field has an upper-case name).
+#: The key of the groups among the editor's errors, as the mapping's JSON names them (a schema
+#: field called "groups" would share it).
 GROUPS = "groups"
 
 
@@ -350,7 +351,9 @@ class GroupsForm:
 
 def groups_form(groups: Mapping[str, Any] | None, raw: FormData | None = None) -> GroupsForm:
     """The groups of a mapping (its JSON data) for the editor; ``raw`` (a submitted form)
-    wins, so what a person typed is shown again."""
+    wins, so what a person typed is shown again (removed groups are gone from it)."""
+    if raw is not None and raw.get("groups:remove"):
+        return groups_form(None)
     if raw is not None and _text(raw, "groups:count") is not None:
         return _typed_groups(raw)
     members = [GroupMember(i, name, [c or "" for c in columns])
@@ -364,18 +367,20 @@ def groups_form(groups: Mapping[str, Any] | None, raw: FormData | None = None) -
 
 
 def _typed_groups(raw: FormData) -> GroupsForm:
-    count = _count(_text(raw, "groups:count") or "")
+    # a count that cannot be read keeps the columns shown before
+    count = _count(_text(raw, "groups:count") or "") or max(
+        (int(key.rsplit(":", 1)[1]) for key in raw if key.startswith("groups:column:")
+         and key.rsplit(":", 1)[1].isdigit()), default=1)
     members = [GroupMember(i, str(raw.get(f"groups:member:{i}") or ""),
                            [str(raw.get(f"groups:column:{i}:{n}") or "")
-                            for n in range(1, (count or 1) + 1)])
+                            for n in range(1, count + 1)])
                for i in _member_indexes(raw)]
     named = [m for m in members if m.name.strip()]
     named.append(GroupMember(max((m.index for m in members), default=-1) + 1, "",
-                             [""] * (count or 1)))
-    active = len(named) > 1 and not raw.get("groups:remove")
-    return GroupsForm(active, _text(raw, "groups:number") or "",
+                             [""] * count))
+    return GroupsForm(len(named) > 1, _text(raw, "groups:number") or "",
                       _text(raw, "groups:identifier") or "", _text(raw, "groups:key") or "",
-                      count or 1, named)
+                      count, named)
 
 
 def _member_indexes(form: FormData) -> list[int]:
