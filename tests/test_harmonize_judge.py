@@ -1,7 +1,7 @@
 """The correctness judge on real data: the Bundesnetzagentur register of Köln, mapped onto the
-shared schema ``ladesaeulen`` as a data officer gets it suggested, then validated by allmende
-and by frictionless-py on the very same mapped cells. Every error type frictionless reports
-has the same count in allmende, and no other type appears."""
+shared schema ``ladesaeulen`` as a data officer gets it suggested (one row per charging point),
+then validated by allmende and by frictionless-py on the very same mapped cells. Every error
+type frictionless reports has the same count in allmende, and no other type appears."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from allmende import sql
-from allmende.harmonize.mapping import SOURCE_ROW, apply_mapping, parse_mapping
+from allmende.harmonize.mapping import GROUP, SOURCE_ROW, apply_mapping, parse_mapping
 from allmende.harmonize.registry import load_schema
 from allmende.harmonize.source import load_source
 from allmende.harmonize.suggest import suggest_mapping
@@ -25,16 +25,18 @@ def _mapped_csv(tmp_path: Path, whole_row_key: bool = False
     con = duckdb.connect()
     source = load_source(con, REAL)
     mapping = suggest_mapping(con, source.relation, source.columns, schema, ags="05315000")
-    if whole_row_key:  # the register has no id: a key of all columns finds exact duplicates
+    assert mapping.groups is not None
+    if whole_row_key:  # the register has no id: a key of all columns (and the point's number)
         columns = [c["name"] for c in source.columns if c["type"] != "geometry"]
-        mapping.fields["ladepunkt_id"] = parse_mapping({"schema_name": "ladesaeulen", "fields": {
-            "ladepunkt_id": {"source": columns, "transforms": [
-                {"kind": "join", "separator": "|"}]}}}).fields["ladepunkt_id"]
+        mapping.fields["ladepunkt_id"] = parse_mapping({
+            "schema_name": "ladesaeulen", "groups": mapping.groups.model_dump(), "fields": {
+                "ladepunkt_id": {"source": [*columns, mapping.groups.number], "transforms": [
+                    {"kind": "join", "separator": "|"}]}}}).fields["ladepunkt_id"]
     mapped = apply_mapping(con, source.relation, source.columns, mapping, schema)
-    assert mapped.rows == 292
-    rows = con.execute(sql.select(f"* EXCLUDE ({sql.ident(SOURCE_ROW)})",
+    assert mapped.rows == 521  # 292 stations, 521 charging points
+    rows = con.execute(sql.select(f"* EXCLUDE ({sql.idents([SOURCE_ROW, GROUP])})",
                                   sql.ident(mapped.relation),
-                                  order_by=sql.ident(SOURCE_ROW))).fetchall()
+                                  order_by=sql.idents([SOURCE_ROW, GROUP]))).fetchall()
     path = tmp_path / "ladesaeulen_koeln.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
@@ -47,14 +49,15 @@ def test_bnetza_mapped_to_ladesaeulen_counts_like_frictionless(tmp_path):
     path, con, schema = _mapped_csv(tmp_path)
     plain = {k: v for k, v in schema.items() if k != "x-allmende"}
     expected, rows = frictionless_counts(path, plain)
-    assert rows == 292
-    # the register has no charge-point id: the required primary key is empty in every row
-    assert expected["primary-key"] == 292
+    assert rows == 521
+    # the register has no charge-point id: "<source row>/<point>" is unique, but no EVSE-ID
+    assert expected == {"constraint-error": 521}
     ours = validate_file(path, plain)
-    assert ours.errors == expected and ours.rows == 292
+    assert ours.errors == expected and ours.rows == 521
     # the platform validates the mapped table in DuckDB directly, numbered like the file
     con.execute(sql.create_view("numbered", sql.select(
-        ["*", f"{sql.ident(SOURCE_ROW)} + 1 AS r"], "mapped"), temporary=False))
+        ["*", f"row_number() OVER (ORDER BY {sql.idents([SOURCE_ROW, GROUP])}) + 1 AS r"],
+        "mapped"), temporary=False))
     in_place = validate_columns(con, "numbered", plain, row_column="r")
     assert in_place.errors == expected
     assert [s.row for s in in_place.samples[:4]] == [s.row for s in ours.samples[:4]]
@@ -64,6 +67,7 @@ def test_bnetza_66_duplicate_rows_through_a_whole_row_key(tmp_path):
     path, _con, schema = _mapped_csv(tmp_path, whole_row_key=True)
     plain = {k: v for k, v in schema.items() if k != "x-allmende"}
     expected, _rows = frictionless_counts(path, plain)
-    assert expected["unique-error"] == 66 and expected["primary-key"] == 66
-    assert expected["constraint-error"] == 292  # a joined row is no EVSE-ID (pattern)
+    # the 66 rows that repeat an earlier one hold 92 charging points
+    assert expected["unique-error"] == 92 and expected["primary-key"] == 92
+    assert expected["constraint-error"] == 521  # a joined row is no EVSE-ID (pattern)
     assert validate_file(path, plain).errors == expected

@@ -300,7 +300,7 @@ def test_missing_columns_and_fields_are_named(con):
 
 
 @pytest.mark.parametrize(("rule", "words"), [
-    ({"source": ["street", "number"]}, "brauchen „join“ oder „crs“"),
+    ({"source": ["street", "number"]}, "brauchen „join“, „fallback“ oder „crs“"),
     ({"source": ["x"], "transforms": [{"kind": "crs", "source_crs": "EPSG:25832"}]},
      "genau zwei Quellspalten"),
     ({"source": ["street"], "transforms": [{"kind": "geometry"}]}, "keine"),

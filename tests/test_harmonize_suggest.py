@@ -1,9 +1,11 @@
-"""Mapping suggestions: the real BNetzA register onto the shipped ``ladesaeulen`` schema,
-German header variants, transforms found from the values, each column used once, and the
+"""Mapping suggestions: the real BNetzA register onto the shipped ``ladesaeulen`` schema (one
+row per charging point), numbered column groups in the 2022 and 2024 layouts, German header
+variants, transforms found from the values, each column used once, and the
 ``allmende mapping suggest`` command whose JSON the mapping loader accepts."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -11,13 +13,25 @@ import duckdb
 import pytest
 import shapely
 
-from allmende.harmonize.mapping import Mapping, apply_mapping, load_mapping
+from allmende import sql
+from allmende.harmonize.mapping import GROUP, SOURCE_ROW, Mapping, apply_mapping, load_mapping
 from allmende.harmonize.registry import load_schema
 from allmende.harmonize.source import load_source
-from allmende.harmonize.suggest import similarity, suggest_for_file, suggest_mapping
+from allmende.harmonize.suggest import (
+    recognize_groups,
+    similarity,
+    suggest_for_file,
+    suggest_mapping,
+)
+from allmende.ingest.sniff import ReadOptions
 from cli_support import run_process
 
-BNETZA = Path(__file__).parent / "data" / "realdata" / "bnetza_ladesaeulen_koeln_2022.csv"
+DATA = Path(__file__).parent / "data"
+BNETZA = DATA / "realdata" / "bnetza_ladesaeulen_koeln_2022.csv"
+SYNTHETIC_2024 = DATA / "ladesaeulen_2024_synthetic.csv"
+POINTS_2022 = {"Steckertypen": [f"Steckertypen{n}" for n in range(1, 5)],
+               "P [kW]": [f"P{n} [kW]" for n in range(1, 5)],
+               "Public Key": [f"Public Key{n}" for n in range(1, 5)]}
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +57,23 @@ def test_bnetza_register_maps_onto_ladesaeulen(bnetza):
         "betreiber": ["Betreiber"], "strasse": ["Straße"], "hausnummer": ["Hausnummer"],
         "plz": ["Postleitzahl"], "ort": ["Ort"], "breitengrad": ["Breitengrad"],
         "laengengrad": ["Längengrad"], "geometry": ["geometry"],
-        "inbetriebnahme": ["Inbetriebnahmedatum"], "nennleistung_kw": ["Anschlussleistung"],
-        "anzahl_ladepunkte": ["Anzahl Ladepunkte"], "steckertypen": ["Steckertypen1"],
-        "ladeeinrichtung": ["Art der Ladeeinrichung"]}
+        "inbetriebnahme": ["Inbetriebnahmedatum"],
+        "anzahl_ladepunkte": ["Anzahl Ladepunkte"],
+        "ladeeinrichtung": ["Art der Ladeeinrichung"],
+        # one row per charging point: the members of the groups, the point's identifier
+        "nennleistung_kw": ["P [kW]"], "steckertypen": ["Steckertypen"],
+        "ladepunkt_id": ["Ladepunkt-Kennung"]}
+
+
+def test_bnetza_groups_are_the_charging_points(bnetza):
+    groups = bnetza.groups
+    assert groups is not None and groups.members == POINTS_2022
+    # the schema's own word for a row ("eine Zeile je Ladepunkt"); no station id column
+    assert (groups.number, groups.identifier, groups.key) == (
+        "Ladepunkt", "Ladepunkt-Kennung", None)
+    assert "je Gruppe aus „P1 [kW]“ … „P4 [kW]“" in bnetza.fields["nennleistung_kw"].reason
+    assert bnetza.fields["ladepunkt_id"].reason == (
+        "keine Kennung je Ladepunkt: Nummer der Quellzeile/Ladepunkt-Nummer")
 
 
 def test_bnetza_confidences_and_reasons(bnetza):
@@ -55,9 +83,9 @@ def test_bnetza_confidences_and_reasons(bnetza):
     assert 0.9 <= fields["ladeeinrichtung"].confidence < 1.0  # the historic header typo
     assert "100% der Werte passen zur Werteliste" in fields["ladeeinrichtung"].reason
     assert "Koordinaten in Deutschland" in fields["breitengrad"].reason
-    # kW already: no scaling; the register has no charge-point id, AGS, access or payment
+    # kW already: no scaling; the register has no AGS, access or payment
     assert fields["nennleistung_kw"].transforms == []
-    for name in ("ladepunkt_id", "ags", "zugang", "oeffnungszeiten", "bezahlsysteme"):
+    for name in ("ags", "zugang", "oeffnungszeiten", "bezahlsysteme"):
         assert fields[name].confidence == 0.0 and not fields[name].mapped
     assert [t.kind for t in fields["geometry"].transforms] == ["geometry"]
 
@@ -67,7 +95,10 @@ def test_bnetza_suggestion_applies_without_failures(bnetza):
     source = load_source(con, BNETZA)
     result = apply_mapping(con, source.relation, source.columns, bnetza,
                            load_schema("ladesaeulen"))
-    assert result.rows == 292 and not result.errors
+    # 292 stations, 521 charging points (the sum of "Anzahl Ladepunkte")
+    assert result.rows == 521 and not result.errors
+    assert con.execute(f"SELECT count(DISTINCT {SOURCE_ROW}), max({GROUP}) FROM mapped"
+                       ).fetchall() == [(292, 4)]
     assert con.execute("SELECT count(*) FROM mapped WHERE ladeeinrichtung NOT IN "
                        "('Normalladeeinrichtung', 'Schnellladeeinrichtung')").fetchone() == (0,)
 
@@ -172,6 +203,7 @@ def test_cli_json_round_trips_into_the_mapping_loader(tmp_path):
     path.write_text(result.stdout, encoding="utf-8")
     mapping = load_mapping(path)
     assert mapping.fields["betreiber"].source == ["Betreiber"]
+    assert mapping.groups is not None and mapping.groups.members == POINTS_2022
     assert json.loads(result.stdout)["schema_name"] == "ladesaeulen"
 
 
@@ -182,6 +214,9 @@ def test_cli_table_and_wrong_calls(allmende, tmp_path):
     result = suggest(BNETZA, "--schema", "ladesaeulen")
     assert result.returncode == 0
     assert "Betreiber" in result.stdout and "Sicherheit" in result.stdout
+    # the groups below the table, column names with brackets as they are
+    assert "Eine Zeile je Ladepunkt (4 je Quellzeile)" in result.stdout
+    assert "P1 [kW]" in result.stdout
     unknown = suggest(BNETZA, "--schema", "gibtsnicht")
     assert unknown.returncode == 2 and "gibtsnicht" in unknown.stderr
     missing = suggest(tmp_path / "fehlt.csv", "--schema", "ladesaeulen")
@@ -191,3 +226,109 @@ def test_cli_table_and_wrong_calls(allmende, tmp_path):
     rejected = suggest(empty, "--schema", "ladesaeulen", "--json")
     assert rejected.returncode == 1
     assert json.loads(rejected.stdout)["error"]["code"] == "no_rows"
+
+
+# --- numbered groups -----------------------------------------------------------------------------
+
+LAYOUT_2024_POINT = ("Steckertypen", "Nennleistung Stecker", "EVSE-ID", "Public Key")
+
+
+@pytest.mark.parametrize(("names", "members", "label"), [
+    # 2022: a number closing the label, also before a unit
+    (["Betreiber", "Steckertypen1", "P1 [kW]", "Steckertypen2", "P2 [kW]"],
+     {"Steckertypen": ["Steckertypen1", "Steckertypen2"], "P [kW]": ["P1 [kW]", "P2 [kW]"]},
+     None),
+    # 2024 before the banner is joined over the header
+    ([f"{m}{n}" for n in (1, 2) for m in LAYOUT_2024_POINT],
+     {m: [f"{m}1", f"{m}2"] for m in LAYOUT_2024_POINT}, None),
+    # 2024 with the banner joined: a number in front and one at the end
+    (["Allgemeine Informationen Betreiber"]
+     + [f"{n}. Ladepunkt {m}{n}" for n in (1, 2, 3) for m in LAYOUT_2024_POINT],
+     {m: [f"{n}. Ladepunkt {m}{n}" for n in (1, 2, 3)] for m in LAYOUT_2024_POINT},
+     "Ladepunkt"),
+    # only a number in front (a banner over plain labels): one member is enough
+    (["Ort", "1. Stellplatz Art", "2. Stellplatz Art"],
+     {"Art": ["1. Stellplatz Art", "2. Stellplatz Art"]}, "Stellplatz"),
+    # a member missing in a group
+    (["Typ1", "kW1", "Typ2", "kW2", "Typ3"],
+     {"Typ": ["Typ1", "Typ2", "Typ3"], "kW": ["kW1", "kW2", None]}, None),
+])
+def test_numbered_groups_are_recognized(names, members, label):
+    groups = recognize_groups(names)
+    assert groups is not None and groups.members == members and groups.label == label
+
+
+@pytest.mark.parametrize("names", [
+    ["Telefon 1", "Telefon 2", "Ort"],  # one member without a banner: two phone numbers
+    ["Einwohner 2019", "Einwohner 2020", "Haushalte 2019", "Haushalte 2020"],  # years
+    ["Typ2", "kW2", "Typ3", "kW3"],  # not numbered from 1
+    ["Spalte 2", "Spalte 3", "Name (2)"],  # blank and repeated labels
+    ["1. Ladepunkt", "2. Ladepunkt", "Spalte 3"],  # a banner read as the header
+])
+def test_other_numbers_are_no_groups(names):
+    assert recognize_groups(names) is None
+
+
+def _layout_2024(joined: bool) -> tuple[duckdb.DuckDBPyConnection, list[dict[str, str]]]:
+    """The synthetic 2024 file typed as an upload with its header row given; ``joined``
+    names the columns as ingest does once it joins the banner over the header (the banner's
+    label carried across its group, the most specific label last)."""
+    con = duckdb.connect()
+    source = load_source(con, SYNTHETIC_2024, options=ReadOptions(header_row=11))
+    if not joined:
+        return con, source.columns
+    with SYNTHETIC_2024.open(encoding="utf-8-sig", newline="") as file:
+        banner, header = list(csv.reader(file, delimiter=";"))[9:11]
+    carried, labels = "", {}
+    for above, label in zip(banner, header, strict=True):
+        carried = above or carried
+        labels[label] = f"{carried} {label}"
+    for column in source.columns:
+        if column["name"] in labels:
+            con.execute(f"ALTER TABLE source RENAME {sql.ident(column['name'])} "
+                        f"TO {sql.ident(labels[column['name']])}")
+            column["name"] = labels[column["name"]]
+    return con, source.columns
+
+
+@pytest.mark.parametrize("joined", [False, True])
+def test_the_2024_layout_takes_the_points_evse_ids(joined):
+    con, columns = _layout_2024(joined)
+    mapping = suggest_mapping(con, "source", columns, load_schema("ladesaeulen"))
+    groups = mapping.groups
+    assert groups is not None and list(groups.members) == list(LAYOUT_2024_POINT)
+    prefix = "1. Ladepunkt " if joined else ""
+    assert groups.members["EVSE-ID"][0] == f"{prefix}EVSE-ID1"
+    assert groups.number == "Ladepunkt"
+    assert groups.key == ("Allgemeine Informationen " if joined else "") + "Ladeeinrichtungs-ID"
+    rule = mapping.fields["ladepunkt_id"]
+    assert rule.source == ["EVSE-ID", "Ladepunkt-Kennung"]
+    assert [t.kind for t in rule.transforms] == ["fallback"]
+    # the point's power, not the station's "Nennleistung Ladeeinrichtung [kW]"
+    assert mapping.fields["nennleistung_kw"].source == ["Nennleistung Stecker"]
+    assert mapping.fields["steckertypen"].source == ["Steckertypen"]
+    result = apply_mapping(con, "source", columns, mapping, load_schema("ladesaeulen"))
+    ids = con.execute(f"SELECT ladepunkt_id FROM {result.relation} ORDER BY {SOURCE_ROW}, "
+                      f"{GROUP}").fetchall()
+    assert [i for (i,) in ids] == [
+        "DE*BSP*E100001*1", "DE*BSP*E100001*2", "DE*BSP*E100002*1", "DE*BSP*E100002*2",
+        "100002/3", "DE*MUS*E100003*1", "DE*PRB*E100004*1", "DE*PRB*E100004*3",
+        "DE*PRB*E100004*4", "DE*BSP*E100005*1", "DE*BSP*E100005*1"]
+
+
+def test_groups_only_where_a_field_takes_a_member():
+    """A table whose numbered groups fit no field of the schema keeps one row per row."""
+    con, columns = _table([("Dortmund", "a", "b", "c", "d")],
+                          [("Ort", "string", "VARCHAR"), ("Foo1", "string", "VARCHAR"),
+                           ("Bar1", "string", "VARCHAR"), ("Foo2", "string", "VARCHAR"),
+                           ("Bar2", "string", "VARCHAR")])
+    mapping = suggest_mapping(con, "src", columns, load_schema("ladesaeulen"))
+    assert mapping.groups is None and mapping.fields["ort"].source == ["Ort"]
+
+
+def test_no_groups_where_a_member_would_hide_a_column_of_the_file():
+    names = ["Steckertypen", "Steckertypen1", "P1 [kW]", "Steckertypen2", "P2 [kW]"]
+    con, columns = _table([("Typ 2", "AC", "22", "DC", "50")],
+                          [(name, "string", "VARCHAR") for name in names])
+    mapping = suggest_mapping(con, "src", columns, load_schema("ladesaeulen"))
+    assert mapping.groups is None and mapping.fields["steckertypen"].source == ["Steckertypen"]

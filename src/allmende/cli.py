@@ -427,9 +427,10 @@ def mapping_suggest(
 ) -> None:
     """Eine Zuordnung der Spalten einer Datei zu einem Schema vorschlagen (offline; mit --json
     als Zuordnungsdatei für „allmende validate --mapping“)."""
+    from rich.markup import escape
     from rich.table import Table
 
-    from allmende.harmonize.mapping import describe_rule
+    from allmende.harmonize.mapping import describe_groups, describe_rule
     from allmende.harmonize.registry import load_schema
     from allmende.harmonize.suggest import suggest_for_file
 
@@ -451,9 +452,11 @@ def mapping_suggest(
     table = Table(title=f"Zuordnung von {file.name} zu „{mapping.schema_name}“")
     for heading in ("Feld", "Quelle", "Umwandlung", "Sicherheit", "Begründung"):
         table.add_column(heading, overflow="fold")
-    for name, rule in mapping.fields.items():
-        table.add_row(name, ", ".join(rule.source) or "–", describe_rule(rule),
-                      f"{rule.confidence or 0:.2f}", rule.reason or "")
+    for name, rule in mapping.fields.items():  # column names such as "P1 [kW]" are no markup
+        table.add_row(name, escape(", ".join(rule.source) or "–"), escape(describe_rule(rule)),
+                      f"{rule.confidence or 0:.2f}", escape(rule.reason or ""))
+    if mapping.groups is not None:
+        table.caption = escape(describe_groups(mapping.groups))
     Console().print(table)
 
 

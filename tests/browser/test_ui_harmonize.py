@@ -29,6 +29,10 @@ SYSADMIN = ("system@allmende.example", "system-passwort-1")
 PUBLIC = "ladepunkte-dortmund"
 RESTRICTED = "ladepunkte-intern"
 BROWSER = "ladepunkte-browser"
+POINTS = "ladepunkte-gruppen"  # restricted: it never reaches the regional table
+# the synthetic 2022 register: up to four charging points per row (tests/data/README.md)
+POINTS_CSV = (Path(__file__).parent.parent / "data" / "ladesaeulen_2022_synthetic.csv"
+              ).read_text(encoding="utf-8-sig")
 # German like the municipalities write it: semicolons, decimal commas, dd.mm.yyyy, one date
 # that does not exist (31.02.).
 CSV = """\
@@ -110,9 +114,10 @@ def world(site: Site, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
     restricted = _upload(site, folder, RESTRICTED, CSV.format(a="0501", b="0502", c="0503"),
                          access="restricted")
     browser = _upload(site, folder, BROWSER, BROWSER_CSV)
+    points = _upload(site, folder, POINTS, POINTS_CSV, access="restricted")
     _map_and_wait(site, public, PUBLIC)
     _map_and_wait(site, restricted, None)
-    return {"public": public, "restricted": restricted, "browser": browser}
+    return {"public": public, "restricted": restricted, "browser": browser, "points": points}
 
 
 class _Form(HTMLParser):
@@ -128,7 +133,8 @@ class _Form(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
-        if tag == "input" and a.get("name"):
+        unchecked = a.get("type") in ("checkbox", "radio") and "checked" not in a
+        if tag == "input" and a.get("name") and not unchecked:
             self.items.append((a["name"], a.get("value", "")))
         elif tag == "select":
             self._select, self._chosen = a["name"], ""
@@ -175,6 +181,21 @@ def _selected(html: str, field: str) -> str:
     assert select, field
     chosen = re.search(r'<option value="([^"]*)" selected>', select.group(0))
     return chosen.group(1) if chosen else ""
+
+
+def _selected_in(html: str, name: str) -> str:
+    """The chosen option of the select named ``name``."""
+    select = re.search(rf'<select[^>]* name="{re.escape(name)}".*?</select>', html, re.S)
+    assert select, name
+    chosen = re.search(r'<option value="([^"]*)" selected>', select.group(0))
+    return chosen.group(1) if chosen else ""
+
+
+def _preview_rows(html: str) -> list[list[str]]:
+    preview = html.split('id="preview"', 1)[1].split("</table>", 1)[0]
+    body = preview.split("<tbody>", 1)[1]
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+            for r in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
 
 
 def _versions(client: TestClient, resource: str) -> int:
@@ -306,6 +327,104 @@ def test_only_editors_of_the_organization_reach_the_editor(client: TestClient,
     login(client, *VIEWER)
     assert client.get(url).status_code == 403
     assert _versions(client, world["public"]) == saved
+
+
+def test_the_editor_suggests_one_row_per_charging_point(client: TestClient,
+                                                        world: dict[str, str]) -> None:
+    login(client, *EDITOR)
+    html = _suggestion(client, world["points"])
+    groups = html.split('id="groups"', 1)[1].split("</details>", 1)[0]
+    assert html.split('id="groups"', 1)[0].endswith('<details class="mapping-groups" ') \
+        and " open>" in groups[:10]
+    assert "Eine Zeile je Gruppe: 4 Gruppen „Ladepunkt“ je Quellzeile" in groups
+    assert 'name="groups:member:1" value="P [kW]"' in groups
+    assert _selected_in(groups, "groups:column:1:2") == "P2 [kW]"
+    assert _selected_in(groups, "groups:key") == ""  # no station id: the row number
+    # the fields take the members like columns, offered first
+    assert _selected(html, "steckertypen") == "Steckertypen"
+    assert _selected(html, "nennleistung_kw") == "P [kW]"
+    assert _selected(html, "ladepunkt_id") == "Ladepunkt-Kennung"
+    assert '<optgroup label="Spalten der Gruppen">' in html
+
+    form = mapping_form(html, action="preview")
+    body = client.post(f"/resources/{world['points']}/mapping", data=form).text
+    header = body.split('id="preview"', 1)[1].split("</thead>", 1)[0]
+    assert "<th scope=\"col\">Datenzeile</th><th scope=\"col\">Ladepunkt</th>" in header
+    rows = _preview_rows(body)
+    # source row, point, then the mapped fields in schema order (ladepunkt_id first)
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("1", "1", "1/1"), ("1", "2", "1/2"), ("2", "1", "2/1"), ("3", "1", "3/1"),
+        ("3", "3", "3/3"), ("3", "4", "3/4"), ("4", "1", "4/1"), ("5", "1", "5/1"),
+        ("5", "2", "5/2")]
+    assert "3.7" in rows[2] and "viel" in rows[8]
+    assert _versions(client, world["points"]) == 0
+
+
+def test_groups_are_edited_removed_and_saved(client: TestClient,
+                                            world: dict[str, str]) -> None:
+    login(client, *EDITOR)
+    url = f"/resources/{world['points']}/mapping"
+    html = _suggestion(client, world["points"])
+    # a member removed (its name cleared), the groups renamed: the preview follows
+    edited = mapping_form(html, action="preview", groups__number="Punkt",
+                          **{"groups:member:2": ""})
+    body = client.post(url, data=edited).text
+    assert 'value="Public Key"' not in body.split('id="groups"', 1)[1].split("</details>")[0]
+    assert '<th scope="col">Punkt</th>' in body and len(_preview_rows(body)) == 9
+    # a count that is no number is shown beside the groups
+    wrong = client.post(url, data=mapping_form(html, action="preview",
+                                               groups__count="viele"))
+    assert wrong.status_code == 422
+    assert re.search(r'<p class="field-error" id="err-groups">Die Zahl der Gruppen muss',
+                     wrong.text)
+    assert 'href="#groups">Gruppen</a>' in wrong.text
+    assert _selected_in(wrong.text, "groups:column:0:4") == "Steckertypen4"  # kept as it was
+    # removed: one row per station again, and the fields still naming members say so
+    removed = client.post(url, data=mapping_form(html, action="preview", groups__remove="1"))
+    assert removed.status_code == 422
+    error = re.search(r'id="err-steckertypen">(.*?)</p>', removed.text, re.S).group(1)
+    assert "„Steckertypen“ gibt es in der Datei nicht" in error
+    assert "Eine Zeile je Gruppe: wiederholte Spaltengruppen zu Zeilen machen" in removed.text
+    assert 'value="Steckertypen"' not in removed.text.split('id="groups"', 1)[1].split(
+        "</details>", 1)[0]  # gone, not back with the next preview
+    # saved with the groups
+    saved = client.post(url, data=mapping_form(html, action="save"), follow_redirects=False)
+    assert saved.status_code == 303
+    with client.app.state.platform.db.sessions() as s:
+        rules = service.find_mapping(s, SYSTEM_ACTOR, world["points"]).rules
+    assert rules["groups"]["members"]["Steckertypen"][3] == "Steckertypen4"
+    assert rules["fields"]["ladepunkt_id"]["source"] == ["Ladepunkt-Kennung"]
+
+
+def test_read_mapping_reads_groups_and_the_fallback() -> None:
+    schema = {"name": "s", "fields": [{"name": "id", "type": "string"},
+                                      {"name": "typ", "type": "string"}]}
+    form = FormData([
+        ("groups:count", "2"), ("groups:number", "Ladepunkt"), ("groups:identifier", ""),
+        ("groups:key", "Station"),
+        ("groups:member:0", "Typ"), ("groups:column:0:1", "Typ1"), ("groups:column:0:2", "Typ2"),
+        ("groups:member:1", "EVSE"), ("groups:column:1:1", "EVSE1"),
+        ("groups:column:1:2", ""),
+        ("groups:member:2", ""), ("groups:column:2:1", "Typ1"), ("groups:column:2:2", ""),
+        ("source:id", "EVSE"), ("source:id", "Ladepunkt-Kennung"), ("combine:id", "fallback"),
+        ("transforms:id", '[{"kind": "join", "separator": " "}]'),
+        ("source:typ", "Typ"), ("transforms:typ", "[]"),
+    ])
+    data, problems = read_mapping(form, schema, translations("de").gettext)
+    assert problems == []
+    assert data["groups"] == {"members": {"Typ": ["Typ1", "Typ2"], "EVSE": ["EVSE1", None]},
+                              "number": "Ladepunkt", "key": "Station"}
+    assert data["fields"]["id"]["transforms"] == [{"kind": "fallback"}]
+    joined = FormData([*((k, v) for k, v in form.multi_items() if k != "combine:id"),
+                       ("combine:id", "join")])
+    data, _problems = read_mapping(joined, schema, translations("de").gettext)
+    assert data["fields"]["id"]["transforms"] == [{"kind": "join", "separator": " "}]
+    removed = FormData([*form.multi_items(), ("groups:remove", "1")])
+    assert "groups" not in read_mapping(removed, schema, translations("de").gettext)[0]
+    twice = FormData([*form.multi_items(), ("groups:member:3", "Typ")])
+    _data, problems = read_mapping(twice, schema, translations("en").gettext)
+    assert [(p.field, p.message) for p in problems] == [
+        ("groups", "Two members of the groups are called „Typ“; each needs a name of its own.")]
 
 
 def test_read_mapping_keeps_untouched_steps_and_drops_stale_confidence() -> None:
@@ -525,3 +644,35 @@ def test_mapping_editor_on_a_phone(page: Page, world: dict[str, str]) -> None:
     expect(label).to_be_visible()  # on wide screens only the column header shows it
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "the editor must not scroll sideways on a phone"
+
+
+@pytest.mark.browser
+def test_one_row_per_charging_point_in_the_browser(page: Page, site: Site,
+                                                  world: dict[str, str]) -> None:
+    sign_in(page, *EDITOR)
+    page.goto(f"/resources/{world['points']}/mapping?schema=ladesaeulen&suggest=1")
+    groups = page.locator("details#groups")
+    expect(groups).to_have_attribute("open", "")
+    expect(page.get_by_label("Was eine Gruppe ist (z. B. Ladepunkt)")).to_have_value("Ladepunkt")
+    expect(page.get_by_label("Quellspalte – Steckertypen", exact=True)).to_have_value(
+        "Steckertypen")
+    assert unlabelled_fields(page) == []
+    page.locator('input[name="groups:member:2"]').fill("")  # Public Key is not needed
+    page.get_by_role("button", name="Vorschau").click()
+    preview = page.locator("#preview table")
+    expect(preview.get_by_role("columnheader", name="Ladepunkt", exact=True)).to_be_visible()
+    expect(preview.locator("tbody tr")).to_have_count(9)
+    expect(preview.get_by_role("cell", name="AC Kupplung Typ 2")).to_be_visible()
+    expect(groups.locator('input[value="Public Key"]')).to_have_count(0)
+    page.get_by_role("button", name="Als neue Version speichern").click()
+    expect(page.get_by_text(re.compile(r"Zuordnung Version \d+ gespeichert"))).to_be_visible()
+
+    def reported() -> bool:
+        with site.platform.db.sessions() as s:
+            report = service.find_report(s, SYSTEM_ACTOR, world["points"])
+            saved = service.find_mapping(s, SYSTEM_ACTOR, world["points"])
+            return report is not None and report.mapping_version == saved.version
+    settle(site, reported)
+    page.goto(f"/resources/{world['points']}/quality")
+    expect(page.get_by_text(re.compile(r"Zeile 6, Ladepunkt 2, Feld „nennleistung_kw“: "
+                                       r"„viel“")).first).to_be_visible()

@@ -1,14 +1,18 @@
 """Mappings: how one source table's columns and values become a schema's fields.
 
 A :class:`Mapping` names its target schema and holds one :class:`FieldRule` per schema field:
-source column(s) or a constant, followed by transforms (value map, split, join, scaling, date,
-datetime and number formats, CRS, geometry). It is plain JSON (see ``docs/harmonize.md``).
+source column(s) or a constant, followed by transforms (value map, split, join, fallback,
+scaling, date, datetime and number formats, CRS, geometry). An optional first step,
+:class:`Groups`, turns repeated column groups of a row (a station's charging points 1 … 4) into
+rows of their own, whose members the rules then name like columns. It is plain JSON (see
+``docs/harmonize.md``).
 
 :func:`apply_mapping` turns a typed source table into a table of VARCHAR cells named by the
 schema's fields, in canonical lexical forms (ISO dates, ``.`` decimal, ``true``/``false``, WKT
-in WGS84), plus the 1-based source row. It runs as SQL over DuckDB; only coordinate
-transformations and WKB decoding go through pyproj/shapely, on whole arrays. A transform that
-fails on a value leaves that one cell missing and is reported with row, field, column and value.
+in WGS84), plus the 1-based source row (and, with groups, the group's number). It runs as SQL
+over DuckDB; only coordinate transformations and WKB decoding go through pyproj/shapely, on
+whole arrays. A transform that fails on a value leaves that one cell missing and is reported
+with row (and group), field, column and value.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingType
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -39,8 +43,11 @@ from pyproj.exceptions import CRSError
 from allmende import sql
 from allmende.errors import FieldError, Invalid
 from allmende.harmonize.source import load_source
+from allmende.harmonize.validate import Sample, ValidationReport
 
 SOURCE_ROW = "__row"
+#: What a group is called unless the mapping says ("Gruppe 2").
+DEFAULT_GROUP = "Gruppe"
 GEOMETRY_DIGITS = 7  # ~1 cm in WGS84 degrees
 MAX_REPORTED = 1000
 
@@ -156,6 +163,19 @@ class Join(_Transform):
         return f"verbinden mit „{self.separator}“"
 
 
+class Fallback(_Transform):
+    """Takes the first of several source columns that has a value (a charging point's own
+    EVSE-ID where the source has one, else the identifier its group gets)."""
+
+    kind: Literal["fallback"] = "fallback"
+
+    def sql_many(self, values: list[str]) -> str:
+        return "CASE " + " ".join(f"WHEN trim({v}) <> '' THEN {v}" for v in values) + " END"
+
+    def describe(self) -> str:
+        return "die erste Spalte mit Wert"
+
+
 class Prefix(_Transform):
     """Puts text in front of values that lack it (``www.bochum.de`` → ``https://www.bochum.de``;
     values that already have a scheme such as ``http:`` or ``mailto:`` stay as they are)."""
@@ -242,7 +262,9 @@ class DatetimeFormat(DateFormat):
 
 
 class NumberFormat(_Transform):
-    """Reads numbers with a given decimal and group character (``1.234,5`` → ``1234.5``)."""
+    """Reads numbers with a given decimal and group character (``1.234,5`` → ``1234.5``).
+    Text that is no number in that format but one in canonical form (``3.7``, from a typed
+    number column of one group while another group's column is text) is read as such."""
 
     kind: Literal["number"] = "number"
     decimal: str = Field(",", min_length=1, max_length=1)
@@ -250,10 +272,14 @@ class NumberFormat(_Transform):
 
     def sql(self, value: str) -> str:
         text = f"replace(trim({value}), ' ', '')"
+        decimal = re.escape(self.decimal)
+        local = rf"[+-]?[0-9]+({decimal}[0-9]+)?"
         if self.group:
-            text = f"replace({text}, {sql.string(self.group)}, '')"
-        text = f"replace({text}, {sql.string(self.decimal)}, '.')"
-        return number_text(f"TRY_CAST({text} AS DOUBLE)")
+            local += rf"|[+-]?[0-9]{{1,3}}({re.escape(self.group)}[0-9]{{3}})+({decimal}[0-9]+)?"
+        read = f"replace({text}, {sql.string(self.group)}, '')" if self.group else text
+        read = f"replace({read}, {sql.string(self.decimal)}, '.')"
+        return number_text(f"CASE WHEN regexp_full_match({text}, {sql.string(local)}) "
+                           f"THEN TRY_CAST({read} AS DOUBLE) ELSE TRY_CAST({text} AS DOUBLE) END")
 
     def message(self, value: str) -> str:
         return f"„{value}“ ist keine Zahl (Dezimalzeichen „{self.decimal}“)."
@@ -304,13 +330,12 @@ class Geometry(_Transform):
         return OUTPUT_LABEL[self.output]
 
 
-Transform = Annotated[ValueMap | Split | Join | Prefix | Scale | DateFormat | DatetimeFormat |
-                      NumberFormat | Crs | Geometry, Field(discriminator="kind")]
+Transform = Annotated[ValueMap | Split | Join | Fallback | Prefix | Scale | DateFormat |
+                      DatetimeFormat | NumberFormat | Crs | Geometry, Field(discriminator="kind")]
 ARRAY_KINDS = ("crs", "geometry")  # computed with numpy before the SQL steps
-MULTI_SOURCE_KINDS = ("join", "crs")
-TRANSFORM_KINDS = ("value_map", "split", "join", "prefix", "scale", "date", "datetime", "number",
-                   "crs", "geometry")
-
+MULTI_SOURCE_KINDS = ("join", "fallback", "crs")
+TRANSFORM_KINDS = ("value_map", "split", "join", "fallback", "prefix", "scale", "date",
+                   "datetime", "number", "crs", "geometry")
 
 
 # --- the model -----------------------------------------------------------------------------
@@ -338,13 +363,78 @@ class FieldRule(BaseModel):
         return bool(self.source) or self.constant is not None
 
 
+class Groups(BaseModel):
+    """Repeated column groups of a source row become rows of their own ("wide → long"),
+    before the field rules run: a station's charging points 1 … 4 become one row each.
+
+    ``members`` names each member of a group and lists its source column in group 1, 2, …
+    (``null`` where a group lacks it); the rules name members like columns. Two more columns
+    are offered to the rules: ``number``, the group's number (1, 2, …), which also names the
+    groups in messages ("Ladepunkt 2"), and ``identifier``, ``<row key>/<number>`` — the row
+    key is the value of the source column ``key`` (a station's own id), else the source row's
+    number. A group whose member cells are all empty is left out; a source row whose groups
+    are all empty keeps one row (group 1), so that no row of the source is lost unseen.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    members: dict[str, list[str | None]] = Field(min_length=1)
+    number: str = Field(DEFAULT_GROUP, min_length=1)
+    identifier: str = ""  # default: "<number>-Kennung"
+    key: str | None = None
+
+    @field_validator("members")
+    @classmethod
+    def _same_count(cls, members: dict[str, list[str | None]]) -> dict[str, list[str | None]]:
+        members = {name.strip(): [c or None for c in columns]
+                   for name, columns in members.items()}
+        if any(not name for name in members):
+            raise ValueError("jedes Gruppenmitglied braucht einen Namen")
+        if len({len(columns) for columns in members.values()}) != 1 or \
+                not next(iter(members.values())):
+            raise ValueError("jedes Gruppenmitglied braucht gleich viele Spalten, eine je "
+                             "Gruppe")
+        return members
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> Groups:
+        self.identifier = self.identifier.strip() or default_identifier(self.number)
+        names = self.offered()
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"der Name „{twice[0]}“ steht mehrfach in den Gruppen")
+        return self
+
+    @property
+    def count(self) -> int:
+        return len(next(iter(self.members.values())))
+
+    def offered(self) -> list[str]:
+        """The names the rules may use besides the source columns."""
+        return [*self.members, self.number, self.identifier]
+
+    def offered_types(self) -> dict[str, str]:
+        return {**dict.fromkeys(self.members, "string"), self.number: "integer",
+                self.identifier: "string"}
+
+    def columns(self, group: int) -> list[str]:
+        """The source columns of group ``group`` (1-based)."""
+        return [c for columns in self.members.values() if (c := columns[group - 1])]
+
+
+def default_identifier(number: str) -> str:
+    """The name of the groups' identifier column unless one is given: "Ladepunkt-Kennung"."""
+    return f"{number}-Kennung"
+
+
 class Mapping(BaseModel):
-    """A resource's mapping onto one schema: one rule per schema field."""
+    """A resource's mapping onto one schema: optional groups, then one rule per schema field."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     schema_name: str
     schema_version: str | None = None
+    groups: Groups | None = None
     fields: dict[str, FieldRule] = Field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -392,6 +482,15 @@ def describe_rule(rule: FieldRule) -> str:
     return " → ".join(steps)
 
 
+def describe_groups(groups: Groups) -> str:
+    """The groups in words, for tables shown to people."""
+    members = "; ".join(f"{name} ({', '.join(c or '–' for c in columns)})"
+                        for name, columns in groups.members.items())
+    key = groups.key or "Nummer der Quellzeile"
+    return (f"Eine Zeile je {groups.number} ({groups.count} je Quellzeile): {members}; "
+            f"„{groups.number}“ ist die Nummer, „{groups.identifier}“ {key}/Nummer.")
+
+
 def skeleton(schema: MappingType[str, Any]) -> Mapping:
     """A mapping onto ``schema`` with every field unmapped."""
     return Mapping(schema_name=str(schema.get("name", "")),
@@ -409,7 +508,8 @@ def _version(schema: MappingType[str, Any]) -> str | None:
 
 def check_mapping(mapping: Mapping, schema: MappingType[str, Any],
                   source_columns: Iterable[MappingType[str, Any]]) -> None:
-    """Raises ``Invalid`` naming every schema field whose rule cannot work on this source."""
+    """Raises ``Invalid`` naming every schema field whose rule cannot work on this source
+    (and the groups, where they name columns the source lacks)."""
     types = {c["name"]: c["type"] for c in source_columns}
     fields = {f["name"] for f in schema["fields"]}
     errors: list[FieldError] = []
@@ -417,6 +517,9 @@ def check_mapping(mapping: Mapping, schema: MappingType[str, Any],
     if name and mapping.schema_name != name:
         errors.append(FieldError("schema_name", f"Die Zuordnung gilt für das Schema "
                                                 f"„{mapping.schema_name}“, nicht für „{name}“."))
+    if mapping.groups is not None:
+        errors += [FieldError("groups", m) for m in _group_problems(mapping.groups, types)]
+        types = {**types, **mapping.groups.offered_types()}
     for target, rule in mapping.fields.items():
         if target not in fields:
             errors.append(FieldError(target, f"Das Feld „{target}“ gibt es im Schema "
@@ -425,6 +528,28 @@ def check_mapping(mapping: Mapping, schema: MappingType[str, Any],
     if errors:
         raise Invalid("Die Zuordnung passt nicht zum Schema oder zur Datei.", errors,
                       code="invalid_mapping")
+
+
+def _group_problems(groups: Groups, types: dict[str, str]) -> list[str]:
+    problems = []
+    for member, columns in groups.members.items():
+        for number, column in enumerate(columns, start=1):
+            if column is not None and column not in types:
+                problems.append(f"Gruppen: die Spalte „{column}“ ({member}, {groups.number} "
+                                f"{number}) gibt es in der Datei nicht (vorhanden: "
+                                f"{_listing(types)}).")
+            elif column is not None and types[column] == "geometry":
+                problems.append(f"Gruppen: die Geometriespalte „{column}“ kann kein "
+                                "Gruppenmitglied sein.")
+    empty = [n for n in range(1, groups.count + 1) if not groups.columns(n)]
+    if empty:
+        problems.append(f"Gruppen: {groups.number} {empty[0]} hat keine Spalte.")
+    if groups.key is not None and types.get(groups.key, "geometry") == "geometry":
+        problems.append(f"Gruppen: die Schlüsselspalte „{groups.key}“ gibt es in der Datei "
+                        "nicht oder sie ist eine Geometrie.")
+    problems += [f"Gruppen: „{n}“ heißt schon eine Spalte der Datei; bitte anders benennen."
+                 for n in groups.offered() if n in types]
+    return problems
 
 
 def _rule_problems(target: str, rule: FieldRule, types: dict[str, str]) -> list[str]:
@@ -442,7 +567,8 @@ def _rule_problems(target: str, rule: FieldRule, types: dict[str, str]) -> list[
         problems.append(f"Feld „{target}“: „{first}“ braucht Quellspalten, keinen festen Wert.")
     if len(rule.source) > 1 and first not in MULTI_SOURCE_KINDS:
         problems.append(f"Feld „{target}“: mehrere Quellspalten "
-                        f"({', '.join(rule.source)}) brauchen „join“ oder „crs“.")
+                        f"({', '.join(rule.source)}) brauchen „join“, „fallback“ oder "
+                        "„crs“.")
     if first == "crs" and len(rule.source) != 2:
         problems.append(f"Feld „{target}“: „crs“ braucht genau zwei Quellspalten (x, y).")
     geometry_columns = [c for c in rule.source if types.get(c) == "geometry"]
@@ -462,34 +588,58 @@ def _listing(types: dict[str, str]) -> str:
 
 # --- applying a mapping ----------------------------------------------------------------------
 
+#: The group's number (1, 2, …) in a table mapped with groups.
+GROUP = "__group"
+WIDE = "__mapping_wide"
 INPUT = "__mapping_input"
 DERIVED = "__mapping_derived"
 STAGES = "__mapping_stages"
 FAILURES = "__mapping_failures"
+# the position of a row in INPUT (1-based), which joins the array results
+POSITION = "__position"
 
 
 @dataclass
 class TransformError:
-    """One cell a transform could not convert; ``row`` is the 1-based data row of the source."""
+    """One cell a transform could not convert; ``row`` is the 1-based data row of the source,
+    ``group`` the number of its group when the mapping has groups."""
 
     field: str
     column: str
     row: int
     value: str
     message: str
+    group: int | None = None
 
 
 @dataclass
 class MappedTable:
     """The DuckDB table ``relation``: one VARCHAR column per schema field (in schema order),
-    then :data:`SOURCE_ROW`. ``errors`` holds the first failed cells in row order,
-    ``error_counts`` how many failed per field."""
+    then :data:`SOURCE_ROW` and, when ``groups`` names the groups ("Ladepunkt"), :data:`GROUP`.
+    ``errors`` holds the first failed cells in row order, ``error_counts`` how many failed
+    per field."""
 
     relation: str
     fields: list[str]
     rows: int
     errors: list[TransformError] = field(default_factory=list)
     error_counts: dict[str, int] = field(default_factory=dict)
+    groups: str | None = None
+
+    @property
+    def order(self) -> list[str]:
+        """The columns that order its rows as the source's: row, then group."""
+        return [SOURCE_ROW, GROUP] if self.groups else [SOURCE_ROW]
+
+
+@dataclass
+class _Input:
+    """The table INPUT the rules read: ``aliases`` maps the names the rules use to its columns;
+    ``row`` is the SQL of a row's source row."""
+
+    aliases: dict[str, str]
+    row: str
+    groups: Groups | None = None
 
 
 @dataclass
@@ -531,37 +681,84 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, source: str,
     columns = [dict(c) for c in source_columns]
     check_mapping(mapping, schema, columns)
     types = {c["name"]: c["type"] for c in columns}
+    if mapping.groups is not None:
+        types.update(mapping.groups.offered_types())
     used = sorted({c for rule in mapping.fields.values() for c in rule.source})
-    aliases = {name: f"c{i}" for i, name in enumerate(used)}
-    _copy_input(con, source, aliases, limit)
-    texts = _text_expressions(con, aliases, types)
     rules = [(target, rule) for target, rule in mapping.fields.items() if rule.mapped]
-    chains = [_chain(i, target, rule, types, texts) for i, (target, rule) in enumerate(rules)]
     try:
+        table = _copy_input(con, source, used, mapping.groups, limit)
+        texts = _text_expressions(con, table.aliases, types)
+        chains = [_chain(i, target, rule, types, texts) for i, (target, rule) in enumerate(rules)]
         _register_derived(con, chains, texts)
-        _build_stages(con, chains)
+        _build_stages(con, chains, table)
         fields = [f["name"] for f in schema["fields"]]
         finals = {c.target: c.final for c in chains}
         columns = [f"{finals.get(name, 'NULL::VARCHAR')} AS {sql.ident(name)}"
                    for name in fields]
+        result = MappedTable(into, fields, 0,
+                             groups=table.groups.number if table.groups else None)
         con.execute(sql.create_table(into, sql.select(
-            [*columns, f"{SOURCE_ROW} AS {sql.ident(SOURCE_ROW)}"], STAGES,
-            order_by=SOURCE_ROW), temporary=False))
-        errors, counts = _failures(con, chains)
-        rows = con.execute(sql.select("count(*)", sql.ident(into))).fetchall()[0][0]
+            [*columns, *(f"{c} AS {sql.ident(c)}" for c in result.order)], STAGES,
+            order_by=result.order), temporary=False))
+        result.errors, result.error_counts = _failures(con, chains, table.groups)
+        result.rows = con.execute(sql.select("count(*)", sql.ident(into))).fetchall()[0][0]
     finally:
-        for name in (FAILURES, STAGES, INPUT):
+        for name in (FAILURES, STAGES, INPUT, WIDE):
             con.execute(f"DROP TABLE IF EXISTS {name}")
         con.unregister(DERIVED)
-    return MappedTable(into, fields, rows, errors, counts)
+    return result
 
 
-def _copy_input(con: duckdb.DuckDBPyConnection, source: str, aliases: dict[str, str],
-                limit: int | None) -> None:
-    # A table keeps insertion order in its rowid, which gives every row its source number.
+def _copy_input(con: duckdb.DuckDBPyConnection, source: str, used: list[str],
+                groups: Groups | None, limit: int | None) -> _Input:
+    """Copies the columns the rules use into INPUT, one row per source row, or with groups
+    one row per group that has a value (:class:`Groups`)."""
+    offered = set(groups.offered()) if groups else set()
+    aliases = {name: f"c{i}" for i, name in enumerate(c for c in used if c not in offered)}
     columns = [f"{sql.ident(name)} AS {alias}" for name, alias in aliases.items()]
-    con.execute(sql.create_table(INPUT, sql.select(columns or "1 AS c", sql.ident(source),
-                                                   limit=limit)))
+    if groups is None:
+        # A table keeps insertion order in its rowid, which gives every row its source number.
+        con.execute(sql.create_table(INPUT, sql.select(columns or "1 AS c", sql.ident(source),
+                                                       limit=limit)))
+        return _Input(aliases, f"{INPUT}.rowid + 1")
+    wide = {name: f"w{i}" for i, name in enumerate(
+        dict.fromkeys([*(c for n in range(1, groups.count + 1) for c in groups.columns(n)),
+                       *([groups.key] if groups.key else [])]))}
+    columns += [f"{sql.ident(name)} AS {alias}" for name, alias in wide.items()]
+    con.execute(sql.create_table(WIDE, sql.select(columns, sql.ident(source), limit=limit)))
+    con.execute(sql.create_table(INPUT, _long_query(con, groups, list(aliases.values()), wide)))
+    offered_aliases = {member: f"m{i}" for i, member in enumerate(groups.members)}
+    offered_aliases |= {groups.number: GROUP, groups.identifier: "k"}
+    return _Input(aliases | offered_aliases, f"{INPUT}.{SOURCE_ROW}", groups)
+
+
+def _long_query(con: duckdb.DuckDBPyConnection, groups: Groups, general: list[str],
+                wide: dict[str, str]) -> str:
+    """One SELECT per group over WIDE, its member cells as text, joined by UNION ALL; rows of
+    groups without any value are left out unless the source row has no group with a value.
+    Unsorted: the array steps line up by INPUT's rowid, the mapped table is sorted at the end."""
+    duck_types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {WIDE}").fetchall()}
+
+    def text(column: str | None) -> str:
+        if column is None:
+            return "NULL::VARCHAR"
+        return as_text(wide[column], duck_types[wide[column]])
+
+    def present(number: int) -> str:
+        cells = [f"nullif(trim({text(c)}), '') IS NOT NULL" for c in groups.columns(number)]
+        return f"({' OR '.join(cells)})"
+
+    row = "rowid + 1"
+    key = f"nullif(trim({text(groups.key)}), '')" if groups.key else "NULL"
+    anywhere = " OR ".join(present(n) for n in range(1, groups.count + 1))
+    branches = [sql.select([
+        f"{row} AS {SOURCE_ROW}", f"{sql.number(n)} AS {GROUP}", *general,
+        *(f"{text(columns[n - 1])} AS m{i}" for i, columns in enumerate(groups.members.values())),
+        f"coalesce({key}, CAST({row} AS VARCHAR)) || {sql.string(f'/{n}')} AS k",
+        f"{present(n)} AS __present", f"({anywhere}) AS __anywhere"], WIDE)
+        for n in range(1, groups.count + 1)]
+    return sql.select("* EXCLUDE (__present, __anywhere)", f"({' UNION ALL '.join(branches)})",
+                      where=f"__present OR ({GROUP} = 1 AND NOT __anywhere)")
 
 
 def _text_expressions(con: duckdb.DuckDBPyConnection, aliases: dict[str, str],
@@ -600,7 +797,7 @@ def _chain(index: int, target: str, rule: FieldRule, types: MappingType[str, str
         if first.output != "wkt":
             start = number_text(f"round({start}, {GEOMETRY_DIGITS})")
         return _Chain(index, target, rule, start, transforms[1:], first)
-    if isinstance(first, Join):
+    if isinstance(first, Join | Fallback):
         return _Chain(index, target, rule, first.sql_many([texts[c] for c in rule.source]),
                       transforms[1:])
     return _Chain(index, target, rule, texts[rule.source[0]], transforms)
@@ -621,7 +818,7 @@ def _register_derived(con: duckdb.DuckDBPyConnection, chains: list[_Chain],
             continue
         arrays[f"d{chain.index}"], arrays[f"e{chain.index}"] = result, failed
     rows = con.execute(sql.select("count(*)", INPUT)).fetchall()[0][0]
-    arrays[SOURCE_ROW] = pa.array(np.arange(1, rows + 1, dtype=np.int64))
+    arrays[POSITION] = pa.array(np.arange(1, rows + 1, dtype=np.int64))
     con.register(DERIVED, pa.table(arrays))
 
 
@@ -677,13 +874,14 @@ def _failed(inputs: list[str], failed: np.ndarray) -> pa.Array:
                     pa.string())
 
 
-def _build_stages(con: duckdb.DuckDBPyConnection, chains: list[_Chain]) -> None:
+def _build_stages(con: duckdb.DuckDBPyConnection, chains: list[_Chain], table: _Input) -> None:
     """One nested SELECT per transform step, so each step's input and output stay visible
     for finding the cells that failed."""
     starts = [f"{c.start} AS {c.column(0)}" for c in chains]
     starts += [f"{DERIVED}.e{c.index} AS e{c.index}" for c in chains if c.array_step]
-    query = sql.select([f"{INPUT}.rowid + 1 AS {SOURCE_ROW}", *starts],
-                       f"{INPUT} JOIN {DERIVED} ON {DERIVED}.{SOURCE_ROW} = {INPUT}.rowid + 1")
+    group = f"{INPUT}.{GROUP} AS {GROUP}" if table.groups else f"NULL::BIGINT AS {GROUP}"
+    query = sql.select([f"{table.row} AS {SOURCE_ROW}", group, *starts],
+                       f"{INPUT} JOIN {DERIVED} ON {DERIVED}.{POSITION} = {INPUT}.rowid + 1")
     depth = max((len(c.steps) for c in chains), default=0)
     for k in range(1, depth + 1):
         steps = [f"{c.steps[k - 1].sql(c.column(k - 1))} AS {c.column(k)}"
@@ -692,12 +890,13 @@ def _build_stages(con: duckdb.DuckDBPyConnection, chains: list[_Chain]) -> None:
     con.execute(sql.create_table(STAGES, query))
 
 
-def _failures(con: duckdb.DuckDBPyConnection,
-              chains: list[_Chain]) -> tuple[list[TransformError], dict[str, int]]:
-    checks = [sql.select([f"{c.index} AS f", "0 AS s", SOURCE_ROW, f"e{c.index} AS value"],
+def _failures(con: duckdb.DuckDBPyConnection, chains: list[_Chain], groups: Groups | None
+              ) -> tuple[list[TransformError], dict[str, int]]:
+    where = [SOURCE_ROW, GROUP]
+    checks = [sql.select([f"{c.index} AS f", "0 AS s", *where, f"e{c.index} AS value"],
                          STAGES, where=f"e{c.index} IS NOT NULL")
               for c in chains if c.array_step]
-    checks += [sql.select([f"{c.index} AS f", f"{k} AS s", SOURCE_ROW,
+    checks += [sql.select([f"{c.index} AS f", f"{k} AS s", *where,
                            f"{c.column(k - 1)} AS value"], STAGES,
                           where=step.failed(c.column(k - 1), c.column(k)))
                for c in chains for k, step in enumerate(c.steps, start=1)]
@@ -705,18 +904,51 @@ def _failures(con: duckdb.DuckDBPyConnection,
         return [], {}
     con.execute(sql.create_table(FAILURES, " UNION ALL ".join(checks)))
     counts = dict(con.execute(sql.select(["f", "count(*)"], FAILURES, group_by="f")).fetchall())
-    sample = con.execute(sql.select(["f", "s", SOURCE_ROW, "value"], FAILURES,
-                                    order_by=[SOURCE_ROW, "f", "s"],
+    sample = con.execute(sql.select(["f", "s", *where, "value"], FAILURES,
+                                    order_by=[SOURCE_ROW, GROUP, "f", "s"],
                                     limit=MAX_REPORTED)).fetchall()
     by_index = {c.index: c for c in chains}
     errors = []
-    for index, step_number, row, value in sample:
+    for index, step_number, row, group, value in sample:
         chain = by_index[index]
         step = chain.array_step if step_number == 0 else chain.steps[step_number - 1]
         assert step is not None
+        message = step.message(value)
+        if groups is not None:
+            message = f"{groups.number} {group}: {message}"
         errors.append(TransformError(chain.target, ", ".join(chain.rule.source) or "–", row,
-                                     value, step.message(value)))
+                                     value, message, group))
     return errors, {by_index[i].target: n for i, n in counts.items()}
+
+
+def samples_by_group(con: duckdb.DuckDBPyConnection, report: ValidationReport, relation: str,
+                     *, report_row: str, file_row: str, groups: str, source: str = "") -> None:
+    """Tells the samples of a validation by the source's row and the group.
+
+    With groups several mapped rows share a source row, so the validation (which needs one
+    number per row for its samples and its unique checks) runs over ``report_row``, the rows
+    numbered one by one (``row_number() OVER (ORDER BY __row, __group) + 1``). Here each
+    sample gets back ``file_row`` (SQL over ``relation``: the source row as the file counts
+    it, the header being row 1) and its message the group: „ladesaeulen.csv, Zeile 7,
+    Ladepunkt 2: …“."""
+    numbers = sorted({s.row for s in report.samples if s.row is not None})
+    if not numbers:
+        return
+    found = con.execute(sql.select([report_row, file_row, GROUP], relation,
+                                   where=f"list_contains(?, {report_row})"), [numbers]).fetchall()
+    places = {number: (row, group) for number, row, group in found}
+
+    def told(sample: Sample) -> Sample:
+        if sample.row not in places:
+            return sample
+        row, group = places[sample.row]
+        said = f"{source}, Zeile {sample.row}" if source else f"Zeile {sample.row}"
+        meant = f"{source}, Zeile {row}" if source else f"Zeile {row}"
+        rest = sample.message.removeprefix(said) if sample.message.startswith(said) \
+            else f": {sample.message}"
+        return replace(sample, row=row, message=f"{meant}, {groups} {group}{rest}")
+
+    report.samples[:] = [told(sample) for sample in report.samples]
 
 
 def mapped_table_for_file(path: Path, mapping: Mapping, schema: MappingType[str, Any],

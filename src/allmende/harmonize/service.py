@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +45,13 @@ from allmende.errors import Conflict, FieldError, Invalid, NotFound
 from allmende.harmonize import consolidate as regional
 from allmende.harmonize import registry
 from allmende.harmonize.mapping import (
+    GROUP,
     SOURCE_ROW,
     Mapping,
     apply_mapping,
     check_mapping,
     parse_mapping,
+    samples_by_group,
 )
 from allmende.harmonize.source import load_version_file
 from allmende.harmonize.suggest import suggest_mapping
@@ -212,11 +214,16 @@ class Preview:
     rows: list[dict[str, Any]]
     errors: list[dict[str, Any]]
     error_counts: dict[str, int]
+    #: per row its source row and, with groups, its group's number
+    positions: list[tuple[int, int | None]] = field(default_factory=list)
+    #: what the groups are called ("Ladepunkt"); None without groups
+    groups: str | None = None
 
 
 def preview(platform: Platform, session: Session, actor: Actor, resource_id: str,
             mapping: Mapping | dict[str, Any], limit: int = PREVIEW_ROWS) -> Preview:
-    """The first rows mapped, with the cells that failed, before anything is saved."""
+    """The first ``limit`` source rows mapped (with groups, one row per group that has a
+    value), with the cells that failed, before anything is saved."""
     resource = _editable_resource(session, actor, resource_id)
     mapping = mapping if isinstance(mapping, Mapping) else parse_mapping(mapping)
     schema = get_schema(session, mapping.schema_name)
@@ -225,12 +232,16 @@ def preview(platform: Platform, session: Session, actor: Actor, resource_id: str
         columns = _load_version(con, platform.settings.data_dir,
                                 _latest_version(session, resource), limit)
         mapped = apply_mapping(con, "source", columns, mapping, schema)
-        rows = con.execute(sql.select(f"* EXCLUDE ({SOURCE_ROW})", mapped.relation,
-                                      order_by=SOURCE_ROW)).fetchall()
+        group = GROUP if mapped.groups else f"NULL::BIGINT AS {GROUP}"
+        found = con.execute(sql.select([*map(sql.ident, mapped.fields), SOURCE_ROW, group],
+                                       mapped.relation, order_by=mapped.order)).fetchall()
     finally:
         con.close()
-    return Preview(mapped.fields, [dict(zip(mapped.fields, r, strict=True)) for r in rows],
-                   [e.__dict__ for e in mapped.errors], mapped.error_counts)
+    count = len(mapped.fields)
+    return Preview(mapped.fields, [dict(zip(mapped.fields, r[:count], strict=True))
+                                   for r in found],
+                   [e.__dict__ for e in mapped.errors], mapped.error_counts,
+                   [(r[count], r[count + 1]) for r in found], mapped.groups)
 
 
 def save_mapping(platform: Platform, session: Session, actor: Actor, resource_id: str,
@@ -375,15 +386,27 @@ def _map_and_validate(data_dir: Path, version: TableVersion, mapping: Mapping,
     try:
         columns = _load_version(con, data_dir, version)
         mapped = apply_mapping(con, "source", columns, mapping, schema)
-        con.execute(sql.create_view("__numbered", sql.select(
-            ["*", f"{SOURCE_ROW} + 1 AS __report_row"], mapped.relation)))
-        report = validate_columns(con, "__numbered", schema, row_column="__report_row",
+        # The validation needs one number per row; with groups several rows share a source
+        # row, so they are numbered one by one and the samples told by source row and group.
+        number = (f"row_number() OVER (ORDER BY {', '.join(mapped.order)}) + 1"
+                  if mapped.groups else f"{SOURCE_ROW} + 1")
+        con.execute(sql.create_view(REPORT_ROWS, sql.select(
+            ["*", f"{number} AS __report_row"], mapped.relation)))
+        report = validate_columns(con, REPORT_ROWS, schema, row_column="__report_row",
                                   area=area, source=version.source_name)
+        if mapped.groups:
+            samples_by_group(con, report, REPORT_ROWS, report_row="__report_row",
+                             file_row=f"{SOURCE_ROW} + 1", groups=mapped.groups,
+                             source=version.source_name)
         regional.write_harmonized(con, mapped.relation, SOURCE_ROW, schema, provenance,
                                   target)
         return add_transform_errors(report, mapped)
     finally:
         con.close()
+
+
+REPORT_ROWS = "__numbered"
+
 
 
 # --- the regional tables ------------------------------------------------------------------

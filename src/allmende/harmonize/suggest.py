@@ -13,6 +13,13 @@ Evidence, per (schema field, source column) pair:
 
 Pairs are then assigned greedily by confidence; a column serves one field only, unless its rule
 takes a part of it (split, geometry). Fields below :data:`THRESHOLD` stay unmapped.
+
+Numbered column groups (``Steckertypen1`` … ``Steckertypen4``, ``P1 [kW]`` … ``P4 [kW]``, or under
+a banner ``1. Ladepunkt EVSE-ID1`` … ``4. Ladepunkt EVSE-ID4``) are recognized
+(:func:`recognize_groups`); when a field fits one of their members, the suggestion turns the
+groups into rows (:class:`~allmende.harmonize.mapping.Groups`), fields take members before
+other columns, and the schema's primary key takes the member (an EVSE-ID) or, where it is
+empty, the group's identifier ``<row key>/<number>``.
 """
 
 from __future__ import annotations
@@ -33,10 +40,13 @@ import duckdb
 from allmende import sql
 from allmende.catalog.text import fold
 from allmende.harmonize.mapping import (
+    DEFAULT_GROUP,
     DateFormat,
     DatetimeFormat,
+    Fallback,
     FieldRule,
     Geometry,
+    Groups,
     Mapping,
     NumberFormat,
     Prefix,
@@ -46,6 +56,7 @@ from allmende.harmonize.mapping import (
     as_text,
     skeleton,
 )
+from allmende.harmonize.registry import primary_key
 from allmende.harmonize.source import load_source
 
 THRESHOLD = 0.45
@@ -158,6 +169,8 @@ class ColumnProfile:
     unit: str | None
     index: int
     values: list[str] = field(default_factory=list)
+    # a member of numbered groups: its columns, one per group
+    group_columns: list[str | None] = field(default_factory=list)
 
     def share(self, test: Callable[[str], Any]) -> float:
         """Fraction of the sampled values that pass ``test``."""
@@ -434,9 +447,131 @@ def _candidate(target: FieldProfile, column: ColumnProfile) -> Candidate | None:
         return None
     notes = [n for n in (header_note if header * evidence.factor >= evidence.floor else "",
                          *evidence.notes) if n]
+    if column.group_columns:
+        named = [c for c in column.group_columns if c]
+        notes.append(f"je Gruppe aus „{named[0]}“ … „{named[-1]}“")
     rule = FieldRule(source=[column.name], transforms=evidence.transforms,
                      confidence=round(confidence, 2), reason="; ".join(notes))
     return Candidate(target.name, column, confidence, rule)
+
+
+# --- numbered groups -------------------------------------------------------------------------
+
+# "1. Ladepunkt Steckertypen1": the number of a banner label carried over its group's columns
+NUMBERED_PREFIX = re.compile(r"^\s*(\d{1,2})\.\s+(\S.*)$")
+# "Steckertypen1", "EVSE-ID3", "P2 [kW]": a number closing the label (before a unit)
+NUMBERED_SUFFIX = re.compile(r"^(?P<stem>.*?[^\d\s])\s*(?P<n>\d{1,2})"
+                             r"(?P<unit>\s*[\[(][^\])]*[\])])?\s*$")
+ROW_KEY_WORDS = frozenset({"id", "kennung", "nummer", "schluessel", "key"})
+NUMERIC = {"integer": "number", "number": "number"}
+
+
+@dataclass
+class RecognizedGroups:
+    """Numbered column groups: per member its columns in group 1, 2, …; ``label`` is what
+    the banner calls a group ("Ladepunkt"), if there is a banner."""
+
+    members: dict[str, list[str | None]]
+    label: str | None
+
+    @property
+    def columns(self) -> set[str]:
+        return {c for columns in self.members.values() for c in columns if c}
+
+
+def _numbered_suffix(label: str) -> tuple[str, int] | None:
+    match = NUMBERED_SUFFIX.match(label)
+    if not match:
+        return None
+    return match["stem"].strip() + (match["unit"] or ""), int(match["n"])
+
+
+def _banner(names: list[str]) -> tuple[str, dict[str, tuple[int, str]]]:
+    """The banner label common to the columns numbered in front (``1. Ladepunkt …``) and
+    per such column its number and the label after the banner."""
+    numbered = {name: (int(m[1]), m[2].split()) for name in names
+                if (m := NUMBERED_PREFIX.match(name))}
+    if len({number for number, _ in numbered.values()}) < 2:
+        return "", {}
+    words = [rest for _, rest in numbered.values()]
+    common = 0
+    while all(len(rest) > common + 1 and rest[common] == words[0][common] for rest in words):
+        common += 1
+    return (" ".join(words[0][:common]),
+            {name: (number, " ".join(rest[common:])) for name, (number, rest) in numbered.items()})
+
+
+def recognize_groups(names: Iterable[str]) -> RecognizedGroups | None:
+    """Numbered groups among column labels: members with a number in front (under a banner),
+    at the end (``Steckertypen1``, ``P2 [kW]``) or both (``1. Ladepunkt EVSE-ID1``). A member
+    counts when it appears in at least two groups numbered from 1 on; without a banner, at
+    least two members must share the numbers (``Telefon 1``, ``Telefon 2`` alone are two
+    phone numbers, not groups)."""
+    names = list(names)
+    label, banner = _banner(names)
+    found: dict[str, dict[int, list[str]]] = {}
+    for name in names:
+        if name in banner:
+            number, rest = banner[name]
+            suffix = _numbered_suffix(rest)
+            member = suffix[0] if suffix and suffix[1] == number else rest
+        elif suffix := _numbered_suffix(name):
+            member, number = suffix
+        else:
+            continue
+        found.setdefault(member, {}).setdefault(number, []).append(name)
+    members = {member: {n: columns[0] for n, columns in numbers.items()}
+               for member, numbers in found.items()
+               if len(numbers) >= 2 and 1 in numbers and all(len(c) == 1
+                                                              for c in numbers.values())}
+    if not members or (not label and len(members) < 2):
+        return None
+    count = max(max(numbers) for numbers in members.values())
+    return RecognizedGroups({member: [numbers.get(n) for n in range(1, count + 1)]
+                             for member, numbers in members.items()}, label or None)
+
+
+def _member_profiles(columns: list[ColumnProfile], groups: RecognizedGroups
+                     ) -> list[ColumnProfile]:
+    """A profile per member: its values from all its columns, its type the one most of them
+    have (integer and number count as number; a column of one group typed as text because
+    of one odd cell does not make the member text)."""
+    by_name = {c.name: c for c in columns}
+    profiles = []
+    for member, names in groups.members.items():
+        parts = [by_name[n] for n in names if n]
+        votes: Counter[str] = Counter()
+        for part in parts:
+            votes[NUMERIC.get(part.type, part.type)] += len(part.values)
+        kind = votes.most_common(1)[0][0] if votes.total() else parts[0].type
+        if kind == "number" and all(p.type == "integer" for p in parts
+                                    if NUMERIC.get(p.type) == "number"):
+            kind = "integer"
+        profiles.append(ColumnProfile(member, kind, _normalize(member), _unit(member),
+                                      parts[0].index, [v for p in parts for v in p.values],
+                                      list(names)))
+    return profiles
+
+
+def _group_label(groups: RecognizedGroups, schema: MappingType[str, Any]) -> str:
+    """The banner's label, else the schema's own word for a row ("eine Zeile je
+    Ladepunkt"), else "Gruppe"."""
+    if groups.label:
+        return groups.label
+    match = re.search(r"[Ee]ine Zeile je (\w+)", str(schema.get("description") or ""))
+    return match[1] if match else DEFAULT_GROUP
+
+
+def _row_key(columns: list[ColumnProfile]) -> str | None:
+    """A column that identifies the source rows: named like an identifier, its sampled values
+    present in every row and all different."""
+    rows = max((len(c.values) for c in columns), default=0)
+    for column in columns:
+        if (column.type != "geometry" and ROW_KEY_WORDS & set(column.key.split())
+                and rows and len(column.values) == rows
+                and len(set(column.values)) == rows):
+            return column.name
+    return None
 
 
 # --- assignment ------------------------------------------------------------------------------
@@ -447,12 +582,53 @@ def suggest_mapping(con: duckdb.DuckDBPyConnection, source: str,
                     schema: MappingType[str, Any], ags: str | None = None,
                     sample_rows: int = SAMPLE_ROWS) -> Mapping:
     """A mapping of table ``source`` onto ``schema``; every rule carries a confidence and a
-    reason. ``ags``, when known, fills an AGS field no column provides."""
+    reason. ``ags``, when known, fills an AGS field no column provides. Numbered column groups
+    become rows when a field fits one of their members."""
     columns = _profiles(con, source, source_columns, sample_rows)
     targets = [FieldProfile.of(f) for f in schema["fields"]]
+    recognized = recognize_groups(c.name for c in columns)
+    if recognized is not None:
+        general = [c for c in columns if c.name not in recognized.columns]
+        grouped = _assign(targets, [*general, *_member_profiles(columns, recognized)], schema,
+                          ags)
+        groups = Groups(members=recognized.members, number=_group_label(recognized, schema),
+                        key=_row_key(general))
+        # (a member named like a column of the file would hide it: then no groups)
+        if any(rule.source and rule.source[0] in recognized.members
+               for rule in grouped.fields.values()) and \
+                not set(groups.offered()) & {c.name for c in columns}:
+            return _with_groups(grouped, groups, schema)
+    return _assign(targets, columns, schema, ags)
+
+
+def _with_groups(mapping: Mapping, groups: Groups, schema: MappingType[str, Any]) -> Mapping:
+    """The groups step, and the primary key taken from the member that fills it, else from
+    the group's identifier."""
+    mapping.groups = groups
+    key = primary_key(dict(schema))
+    if len(key) != 1 or key[0] not in mapping.fields:
+        return mapping
+    rule = mapping.fields[key[0]]
+    row_key = groups.key or "Nummer der Quellzeile"
+    otherwise = f"{row_key}/{groups.number}-Nummer"
+    if rule.source and rule.source[0] in groups.members:
+        mapping.fields[key[0]] = rule.model_copy(update={
+            "source": [rule.source[0], groups.identifier],
+            "transforms": [Fallback(), *rule.transforms],
+            "reason": f"{rule.reason}; ohne Wert: {otherwise}"})
+    else:
+        mapping.fields[key[0]] = FieldRule(
+            source=[groups.identifier], confidence=0.6,
+            reason=f"keine Kennung je {groups.number}: {otherwise}")
+    return mapping
+
+
+def _assign(targets: list[FieldProfile], columns: list[ColumnProfile],
+            schema: MappingType[str, Any], ags: str | None) -> Mapping:
     candidates = [c for t in targets for col in columns if (c := _candidate(t, col))]
-    # best first; on equal confidence the earlier column (Steckertypen1 before …2)
-    candidates.sort(key=lambda c: (-c.confidence, c.column.index))
+    # members of groups first (a member describes the row's own object, another column the
+    # whole source row); then best first; on equal confidence the earlier column
+    candidates.sort(key=lambda c: (not c.column.group_columns, -c.confidence, c.column.index))
     mapping = skeleton(schema)
     taken: set[str] = set()
     for candidate in candidates:

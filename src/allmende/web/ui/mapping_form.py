@@ -1,11 +1,11 @@
-"""The mapping editor's form: a mapping shown as one row per schema field, and the submitted
-form read back into a mapping.
+"""The mapping editor's form: a mapping shown as its groups (repeated column groups turned
+into rows) and one row per schema field, and the submitted form read back into a mapping.
 
 All of a field's transforms travel through the form as hidden JSON, so steps a person cannot
 edit here (geometry, number formats) survive a preview; the key parameters a person may edit
-(date format, scale factor, value map, split pattern and group, join separator, prefix, the
-coordinate system of x/y columns) come as inputs of their own and replace, add or remove the
-step of their kind.
+(date format, scale factor, value map, split pattern and group, how several columns combine —
+joined with a separator or the first with a value —, prefix, the coordinate system of x/y
+columns) come as inputs of their own and replace, add or remove the step of their kind.
 """
 
 from __future__ import annotations
@@ -19,16 +19,22 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from allmende.errors import FieldError
-from allmende.harmonize.mapping import FieldRule, describe_rule
+from allmende.harmonize.mapping import (
+    DEFAULT_GROUP,
+    FieldRule,
+    default_identifier,
+    describe_rule,
+)
 
 # Where a step added in the form goes among the others: the order apply_mapping expects.
-KIND_ORDER = ("geometry", "crs", "join", "split", "prefix", "number", "scale", "value_map",
-              "date", "datetime")
+KIND_ORDER = ("geometry", "crs", "join", "fallback", "split", "prefix", "number", "scale",
+              "value_map", "date", "datetime")
 # What a CRS step yields for a field: the geometry, or one coordinate of the point.
 LONGITUDE_NAMES = frozenset({"laengengrad", "laenge", "lon", "lng", "longitude"})
 LATITUDE_NAMES = frozenset({"breitengrad", "breite", "lat", "latitude"})
 DATE_KINDS = {"date": "date", "datetime": "datetime"}
 NUMBER_TYPES = frozenset({"number", "integer"})
+MAX_GROUPS = 20
 Gettext = Callable[[str], str]
 
 
@@ -53,6 +59,7 @@ class FieldRow:
     split_pattern: str
     split_group: str
     join_separator: str | None  # None: the field joins no columns
+    combine: str | None  # several columns: "join" or "fallback"; None for one column
     prefix: str
     crs: str  # source CRS of x/y columns ("" without a CRS step)
     confidence: float | None
@@ -86,13 +93,21 @@ def _kind(transforms: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
 
 def _join_separator(transforms: list[dict[str, Any]], sources: list[str]) -> str | None:
     """The separator input's value; None where the field joins nothing (or uses CRS, which
-    takes its two columns as x and y)."""
-    if _kind(transforms, "crs"):
+    takes its two columns as x and y, or takes the first column with a value)."""
+    if _kind(transforms, "crs") or _kind(transforms, "fallback"):
         return None
     join = _kind(transforms, "join")
     if join:
         return str(join.get("separator", " "))
     return " " if len(sources) > 1 else None
+
+
+def _combine(transforms: list[dict[str, Any]], sources: list[str]) -> str | None:
+    if _kind(transforms, "crs"):
+        return None
+    if _kind(transforms, "fallback"):
+        return "fallback"
+    return "join" if _kind(transforms, "join") or len(sources) > 1 else None
 
 
 def _summary(rule: Mapping[str, Any]) -> str:
@@ -124,6 +139,7 @@ def field_row(spec: Mapping[str, Any], rule: Mapping[str, Any],
         value_map="\n".join(f"{k}={v}" for k, v in (values.get("values") or {}).items()),
         split_pattern=split.get("pattern", ""), split_group=str(split.get("group", "")),
         join_separator=_join_separator(transforms, sources),
+        combine=_combine(transforms, sources),
         prefix=(_kind(transforms, "prefix") or {}).get("prefix", ""),
         crs=(_kind(transforms, "crs") or {}).get("source_crs", ""),
         confidence=rule.get("confidence"), reason=rule.get("reason") or "",
@@ -135,7 +151,7 @@ def field_row(spec: Mapping[str, Any], rule: Mapping[str, Any],
 
 def _keep_typed(row: FieldRow, raw: FormData) -> None:
     for attribute in ("date_format", "scale", "value_map", "split_pattern", "split_group",
-                      "constant", "prefix", "crs"):
+                      "constant", "prefix", "crs", "combine"):
         value = raw.get(f"{attribute}:{row.name}")
         if value is not None:
             setattr(row, attribute, str(value))
@@ -204,9 +220,11 @@ def _edits(form: FormData, name: str, spec: Mapping[str, Any], sources: list[str
     output = crs_output(name, spec.get("type", "string"))
     if output and (text := _text(form, f"crs:{name}")) is not None:
         edits["crs"] = {"source_crs": text.strip(), "output": output} if text.strip() else None
-    separator = _text(form, f"join:{name}")
-    if separator is not None or len(sources) > 1:
+    if _text(form, f"combine:{name}") == "fallback":
+        edits["fallback"], edits["join"] = {}, None
+    elif (separator := _text(form, f"join:{name}")) is not None or len(sources) > 1:
         edits["join"] = {"separator": " " if separator is None else separator}
+        edits["fallback"] = None
     return edits
 
 
@@ -220,8 +238,8 @@ def _apply_edits(kept: list[dict[str, Any]],
         elif (new := remaining.pop(kind)) is not None:
             result.append({**step, **new})
     for kind, new in remaining.items():
-        # CRS already joins its two columns: no join is added in front of it.
-        if new is None or (kind == "join" and _kind(result, "crs")):
+        # CRS already takes its two columns: no join is added in front of it.
+        if new is None or (kind in ("join", "fallback") and _kind(result, "crs")):
             continue
         order = KIND_ORDER.index(kind)
         position = next((i for i, step in enumerate(result)
@@ -266,21 +284,137 @@ def read_mapping(form: FormData, schema: Mapping[str, Any],
     parameters that could not be read (those steps are left out)."""
     fields: dict[str, Any] = {}
     errors: list[FieldError] = []
+    data: dict[str, Any] = {"schema_name": schema["name"]}
+    if schema.get("version") is not None:
+        data["schema_version"] = str(schema["version"])
+    try:
+        if (groups := _groups(form, _)) is not None:
+            data["groups"] = groups
+    except ValueError as error:
+        errors.append(FieldError(GROUPS, str(error)))
     for spec in schema["fields"]:
         try:
             fields[spec["name"]] = _rule(form, spec, _)
         except ValueError as error:
             errors.append(FieldError(spec["name"], str(error)))
-    data = {"schema_name": schema["name"], "fields": fields}
-    if schema.get("version") is not None:
-        data["schema_version"] = str(schema["version"])
+    data["fields"] = fields
     return data, errors
 
 
 def error_field(path: str, names: set[str]) -> str:
     """The schema field an error of the service belongs to (``fields.plz.transforms.0…`` or
-    ``plz``), else ``""`` for the whole mapping."""
+    ``plz``), :data:`GROUPS` for the groups, else ``""`` for the whole mapping."""
     parts = path.split(".")
     if len(parts) > 1 and parts[0] == "fields" and parts[1] in names:
         return parts[1]
+    if parts[0] == GROUPS:
+        return GROUPS
     return path if path in names else ""
+
+
+# --- the groups -----------------------------------------------------------------------------
+
+#: The key of the groups among the editor's errors, as the mapping's JSON names them (a schema
+#: field called "groups" would share it).
+GROUPS = "groups"
+
+
+@dataclass
+class GroupMember:
+    """One member of the groups in the editor: its name and its column in each group."""
+
+    index: int
+    name: str
+    columns: list[str]  # "" where a group lacks it
+
+
+@dataclass
+class GroupsForm:
+    """The groups step in the editor; ``members`` ends with a blank one to add another."""
+
+    active: bool
+    number: str
+    identifier: str
+    key: str
+    count: int
+    members: list[GroupMember]
+
+    @property
+    def offered(self) -> list[str]:
+        """What the field rules may take besides the source's columns."""
+        if not self.active:
+            return []
+        number = self.number.strip() or DEFAULT_GROUP
+        identifier = self.identifier.strip() or default_identifier(number)
+        return [*(m.name.strip() for m in self.members if m.name.strip()), number, identifier]
+
+
+def groups_form(groups: Mapping[str, Any] | None, raw: FormData | None = None) -> GroupsForm:
+    """The groups of a mapping (its JSON data) for the editor; ``raw`` (a submitted form)
+    wins, so what a person typed is shown again (removed groups are gone from it)."""
+    if raw is not None and raw.get("groups:remove"):
+        return groups_form(None)
+    if raw is not None and _text(raw, "groups:count") is not None:
+        return _typed_groups(raw)
+    members = [GroupMember(i, name, [c or "" for c in columns])
+               for i, (name, columns) in enumerate(((groups or {}).get("members") or {}).items())]
+    count = len(members[0].columns) if members else 2
+    number = str((groups or {}).get("number") or "")
+    identifier = str((groups or {}).get("identifier") or "")
+    members.append(GroupMember(len(members), "", [""] * count))
+    return GroupsForm(groups is not None, number, identifier,
+                      str((groups or {}).get("key") or ""), count, members)
+
+
+def _typed_groups(raw: FormData) -> GroupsForm:
+    # a count that cannot be read keeps the columns shown before
+    count = _count(_text(raw, "groups:count") or "") or max(
+        (int(key.rsplit(":", 1)[1]) for key in raw if key.startswith("groups:column:")
+         and key.rsplit(":", 1)[1].isdigit()), default=1)
+    members = [GroupMember(i, str(raw.get(f"groups:member:{i}") or ""),
+                           [str(raw.get(f"groups:column:{i}:{n}") or "")
+                            for n in range(1, count + 1)])
+               for i in _member_indexes(raw)]
+    named = [m for m in members if m.name.strip()]
+    named.append(GroupMember(max((m.index for m in members), default=-1) + 1, "",
+                             [""] * count))
+    return GroupsForm(len(named) > 1, _text(raw, "groups:number") or "",
+                      _text(raw, "groups:identifier") or "", _text(raw, "groups:key") or "",
+                      count, named)
+
+
+def _member_indexes(form: FormData) -> list[int]:
+    found = {key.rsplit(":", 1)[1] for key in form if key.startswith("groups:member:")}
+    return sorted(int(i) for i in found if i.isdigit())
+
+
+def _count(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_GROUPS else None
+
+
+def _groups(form: FormData, _: Gettext) -> dict[str, Any] | None:
+    """The groups as JSON data; None when the form has none, or they are removed."""
+    if _text(form, "groups:count") is None or form.get("groups:remove"):
+        return None
+    count = _count(_text(form, "groups:count") or "")
+    if count is None:
+        raise ValueError(_("The number of groups must be a whole number from 1 to %(most)s.")
+                         % {"most": MAX_GROUPS})
+    members: dict[str, list[str | None]] = {}
+    for i in _member_indexes(form):
+        name = (_text(form, f"groups:member:{i}") or "").strip()
+        if not name:
+            continue
+        if name in members:
+            raise ValueError(_("Two members of the groups are called „%(name)s“; each needs "
+                               "a name of its own.") % {"name": name})
+        members[name] = [_text(form, f"groups:column:{i}:{n}") or None
+                         for n in range(1, count + 1)]
+    if not members:
+        return None
+    groups: dict[str, Any] = {"members": members}
+    for part in ("number", "identifier", "key"):
+        if text := (_text(form, f"groups:{part}") or "").strip():
+            groups[part] = text
+    return groups

@@ -1,6 +1,7 @@
-"""The mapping editor of a file resource: choose a schema, check the suggestion field by field,
-preview the first mapped rows, save a new mapping version. Plain forms, so it works without
-JavaScript; only editors of the resource's organization reach it."""
+"""The mapping editor of a file resource: choose a schema, check the suggestion (repeated
+column groups turned into rows, then field by field), preview the first mapped rows, save a new
+mapping version. Plain forms, so it works without JavaScript; only editors of the resource's
+organization reach it."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from allmende.platform import Platform
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep, check_csrf
 from allmende.web.ui.common import FormDep, gettext_for, login_redirect, redirect
 from allmende.web.ui.ingest_options import CRS_OPTIONS
-from allmende.web.ui.mapping_form import error_field, field_rows, read_mapping
+from allmende.web.ui.mapping_form import error_field, field_rows, groups_form, read_mapping
 from allmende.web.ui.render import render
 
 router = APIRouter()
@@ -53,15 +54,18 @@ def _errors(error: Invalid, names: set[str]) -> tuple[dict[str, list[str]], list
 
 
 def _page(request: Request, session: Session, actor: Actor, resource: Resource, *,
-          schema: dict[str, Any] | None = None, rules: dict[str, Any] | None = None,
+          schema: dict[str, Any] | None = None, data: dict[str, Any] | None = None,
           raw: Any = None, status_code: int = 200, **extra: Any) -> HTMLResponse:
+    """The editor; ``data`` is the mapping shown (its JSON data), ``raw`` the form submitted."""
     versions: list[ResourceMapping] = service.mapping_history(session, actor, resource.id)
+    data = data or {}
     context = {
         "resource": resource, "dataset": resource.dataset,
         "schemas": service.list_schemas(session), "schema": schema,
         "columns": service.source_columns(session, actor, resource.id),
         "mapping_versions": [(m, _mapped(m.rules)) for m in versions[::-1]],
-        "rows": field_rows(schema, rules or {}, raw) if schema else [],
+        "rows": field_rows(schema, data.get("fields") or {}, raw) if schema else [],
+        "groups": groups_form(data.get("groups"), raw),
         "field_errors": {}, "general_errors": [], "preview": None, "suggested": False,
         "has_report": service.find_report(session, actor, resource.id) is not None,
         "saved": request.query_params.get("saved"),
@@ -104,9 +108,8 @@ def editor(resource_id: str, request: Request, session: SessionDep, actor: Actor
     if mapping is None:
         return _page(request, session, actor, resource)
     schema = service.get_schema(session, mapping.schema_name)
-    rules = mapping.model_dump(mode="json", exclude_none=True)["fields"]
-    return _page(request, session, actor, resource, schema=schema, rules=rules,
-                 suggested=suggested)
+    return _page(request, session, actor, resource, schema=schema,
+                 data=mapping.model_dump(mode="json", exclude_none=True), suggested=suggested)
 
 
 @router.post("/resources/{resource_id}/mapping", response_class=HTMLResponse)
@@ -128,18 +131,22 @@ def submit(resource_id: str, request: Request, form: FormDep, session: SessionDe
         shown = service.preview(platform, session, actor, resource.id, mapping)
     except Invalid as error:
         by_field, general = _errors(error, names)
-        return _page(request, session, actor, resource, schema=schema, rules=data["fields"],
-                     raw=form, status_code=422, field_errors=by_field, general_errors=general)
-    return _page(request, session, actor, resource, schema=schema, rules=data["fields"],
-                 raw=form, preview=_preview_table(shown, data["fields"]))
+        return _page(request, session, actor, resource, schema=schema, data=data, raw=form,
+                     status_code=422, field_errors=by_field, general_errors=general)
+    return _page(request, session, actor, resource, schema=schema, data=data, raw=form,
+                 preview=_preview_table(shown, data["fields"]))
 
 
 def _preview_table(shown: service.Preview, rules: dict[str, Any]) -> dict[str, Any]:
-    """The preview as the template shows it: only mapped fields, failed cells by row."""
+    """The preview as the template shows it: only mapped fields; per row its source row (and
+    group) and its failed cells."""
     fields = [f for f in shown.fields
               if (rules.get(f) or {}).get("source") or (rules.get(f) or {}).get("constant")]
-    failed: dict[tuple[int, str], str] = {}
+    failed: dict[tuple[int, int | None, str], str] = {}
     for error in shown.errors:
-        failed.setdefault((error["row"], error["field"]), error["message"])
-    return {"fields": fields, "rows": shown.rows, "failed": failed, "errors": shown.errors,
+        failed.setdefault((error["row"], error["group"], error["field"]), error["message"])
+    rows = [{"row": row, "group": group,
+             "cells": [(values[f], failed.get((row, group, f))) for f in fields]}
+            for values, (row, group) in zip(shown.rows, shown.positions, strict=True)]
+    return {"fields": fields, "rows": rows, "groups": shown.groups, "errors": shown.errors,
             "counts": shown.error_counts}
