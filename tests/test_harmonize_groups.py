@@ -245,3 +245,10 @@ def test_validate_with_a_groups_mapping_counts_points(allmende, tmp_path):
                        "message": "Ladepunkt 2: „viel“ ist keine Zahl (Dezimalzeichen „,“)."}]
     # the row without point data misses its required power, once
     assert report["completeness"]["nennleistung_kw"] == pytest.approx(7 / 9, abs=1e-4)
+    # every sample names the file's row and the point
+    power = [(s["row"], s["message"].split(": ")[0]) for s in report["samples"]
+             if s["type"] == "constraint-error" and s["field"] == "nennleistung_kw"]
+    assert power == [(5, "ladesaeulen_2022_synthetic.csv, Zeile 5, Ladepunkt 1, Feld "
+                         "„nennleistung_kw“"),
+                     (6, "ladesaeulen_2022_synthetic.csv, Zeile 6, Ladepunkt 2, Feld "
+                         "„nennleistung_kw“")]

@@ -547,7 +547,13 @@ def validate_mapped_file(path: str | Path, mapping_path: str | Path,
     """Validate a CSV after applying a mapping (``harmonize.mapping``) to its columns; rows
     keep the file's numbering. Cells a transform could not convert count as
     ``mapping-error``."""
-    from allmende.harmonize.mapping import SOURCE_ROW, apply_mapping, load_mapping
+    from allmende.harmonize.mapping import (
+        GROUP,
+        SOURCE_ROW,
+        apply_mapping,
+        load_mapping,
+        samples_by_group,
+    )
 
     path = Path(path)
     check_schema(dict(schema))
@@ -567,12 +573,23 @@ def validate_mapped_file(path: str | Path, mapping_path: str | Path,
         mapped = apply_mapping(con, "__source", [{"name": n, "type": "string"} for n in names],
                                mapping, schema)
         numbered = sql.select(["__row", "row_number() OVER (ORDER BY __row) AS n"], "cells")
+        # with groups, several rows share a file row: the checks number rows one by one, the
+        # samples then name the file row and the group
+        order = f"m.{sql.ident(SOURCE_ROW)}" + (f", m.{sql.ident(GROUP)}" if mapped.groups
+                                                  else "")
         con.execute(sql.create_table("__mapped", sql.select(
-            ["m.*", "c.__row AS __file_row"],
+            ["m.*", "c.__row AS __file_row",
+             f"row_number() OVER (ORDER BY {order}) + 1 AS __report_row"],
             f"{sql.ident(mapped.relation)} m JOIN ({numbered}) c "
             f"ON m.{sql.ident(SOURCE_ROW)} = c.n")))
-        report = validate_columns(con, "__mapped", schema, row_column="__file_row",
-                                  source=path.name)
+        if mapped.groups:
+            report = validate_columns(con, "__mapped", schema, row_column="__report_row",
+                                      source=path.name)
+            samples_by_group(con, report, "__mapped", report_row="__report_row",
+                             file_row="__file_row", groups=mapped.groups, source=path.name)
+        else:
+            report = validate_columns(con, "__mapped", schema, row_column="__file_row",
+                                      source=path.name)
     finally:
         con.close()
     return add_transform_errors(report, mapped)
