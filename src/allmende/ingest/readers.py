@@ -100,21 +100,25 @@ def _utf8_copy(path: Path, encoding: str, work_dir: Path) -> Path:
 def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
               options: ReadOptions, work_dir: Path) -> RawTable:
     layout = sniff_text(path, options, original_name)
-    if len(layout.labels) > MAX_COLUMNS:
-        raise Invalid(msg("{name} hat {columns} Spalten; erlaubt sind höchstens {maximum}.",
-                          name=original_name, columns=len(layout.labels), maximum=MAX_COLUMNS),
-                      code="too_many_columns")
+    check_width(original_name, len(layout.labels))
     source = _utf8_copy(path, layout.encoding, work_dir)
-    spare = _spare_names(layout.labels, SPARE_COLUMNS)
+    # Rows longer than the header get spare columns, at most one beyond the limit: a value
+    # there means the table is too wide.
+    room = MAX_COLUMNS - len(layout.labels) + 1
+    spare = _spare_names(layout.labels, min(SPARE_COLUMNS, room))
     while True:
         _load_csv(con, source, layout, layout.labels + spare, original_name)
         overflow = con.execute(sql.select("count(*)", sql.ident(RAW),
                                           where=f"{sql.ident(spare[-1])} IS NOT NULL")
                                ).fetchall()[0][0]
-        if not overflow or len(layout.labels) + len(spare) > MAX_COLUMNS:
+        if not overflow:
             break
-        spare = _spare_names(layout.labels, 2 * (len(layout.labels) + len(spare)) -
-                             len(layout.labels))
+        if len(spare) == room:
+            raise Invalid(msg("In {name} haben Zeilen mehr als {maximum} Felder; erlaubt sind "
+                              "höchstens {maximum} Spalten.", name=original_name,
+                              maximum=MAX_COLUMNS), code="too_many_columns")
+        spare = _spare_names(layout.labels, min(2 * (len(layout.labels) + len(spare)) -
+                                                len(layout.labels), room))
     labels = _name_spare_columns(con, layout.labels, spare)
     _drop_footer(con, layout.footer_rows)
     warnings = list(layout.warnings) + fill_down(con, labels, options)
@@ -123,6 +127,19 @@ def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
             f"Einige Zeilen haben mehr Felder als die Kopfzeile; die zusätzlichen Werte stehen "
             f"in den Spalten {', '.join(labels[len(layout.labels):])}.")))
     return RawTable(RAW, labels, "csv", layout.report(), warnings)
+
+
+def check_width(name: str, columns: int, sheet: str | None = None) -> None:
+    """Refuse a table wider than :data:`MAX_COLUMNS` before any work is done on its values."""
+    if columns <= MAX_COLUMNS:
+        return
+    if sheet is None:
+        raise Invalid(msg("{name} hat {columns} Spalten; erlaubt sind höchstens {maximum}.",
+                          name=name, columns=columns, maximum=MAX_COLUMNS),
+                      code="too_many_columns")
+    raise Invalid(msg("Das Tabellenblatt „{sheet}“ in {name} hat {columns} Spalten; erlaubt "
+                      "sind höchstens {maximum}.", sheet=sheet, name=name, columns=columns,
+                      maximum=MAX_COLUMNS), code="too_many_columns")
 
 
 def _load_csv(con: duckdb.DuckDBPyConnection, source: Path, layout: TextLayout,
@@ -328,10 +345,7 @@ def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
                           "Datenzeilen.", sheet=sheet, name=original_name), code="no_rows")
     width = max(max((i + 1 for i, c in enumerate(r) if c not in (None, "")), default=0)
                 for r in rows)
-    if width > MAX_COLUMNS:
-        raise Invalid(msg("Das Tabellenblatt „{sheet}“ hat {columns} Spalten; erlaubt sind "
-                          "höchstens {maximum}.", sheet=sheet, columns=width,
-                          maximum=MAX_COLUMNS), code="too_many_columns")
+    check_width(original_name, width, sheet)
     text_rows = [[_cell_text(c) or "" for c in r[:width]] for r in rows]
     title, header = header_position(text_rows, options)
     labels, warnings = labels_from(text_rows[title:title + header], width)
@@ -371,6 +385,7 @@ def read_json(con: duckdb.DuckDBPyConnection, path: Path, original_name: str) ->
                       code="no_rows")
     records = [_flatten(r) for r in document]
     labels = list(dict.fromkeys(k for r in records for k in r))
+    check_width(original_name, len(labels))
     _load_rows(con, labels, ([r.get(k) for k in labels] for r in records))
     return RawTable(RAW, labels, "json", {"records": len(records)}, [])
 
@@ -415,6 +430,7 @@ def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
     crs = parse_crs(options.crs) if options.crs else (legacy_crs(document) or WGS84)
     properties = [f.get("properties") or {} for f in features]
     labels = list(dict.fromkeys(k for p in properties for k in p))
+    check_width(original_name, len(labels))
     geometries = np.full(len(features), None, dtype=object)
     for index, feature in enumerate(features):
         if feature.get("geometry"):
@@ -454,7 +470,11 @@ def read_geo_file(con: duckdb.DuckDBPyConnection, path: Path, original_name: str
     elif original_name.lower().endswith(".gpkg") and path.suffix != ".gpkg":
         source = path.rename(path.with_suffix(".gpkg"))
     try:
+        check_width(original_name, len(pyogrio.read_info(str(source), layer=options.sheet)
+                                        ["fields"]))
         meta, table = pyogrio.read_arrow(str(source), layer=options.sheet)
+    except Invalid:
+        raise
     except Exception as error:  # GDAL's errors come in many types
         raise Invalid(msg("{name} lässt sich nicht als Geodatei lesen: {problem}",
                           name=original_name, problem=str(error)),
