@@ -185,12 +185,32 @@ def _geometry_from_columns(con: duckdb.DuckDBPyConnection, relation: str,
         found = geo.points(first["x"], first["y"], list(coordinates), options, area)
         if found is not None:
             return _Points(x.name, y.name, found.crs, found.warnings)
-    samples = {t.name: [r[0] for r in con.execute(sql.select(
-        sql.ident(t.name), sql.ident(relation), where=f"{sql.ident(t.name)} IS NOT NULL",
-        limit=20)).fetchall()] for t in types if t.type == "string"}
-    column = geo.find_geometry_column(pairs, samples)
+    column = geo.find_geometry_column(
+        pairs, _samples(con, relation, [t.name for t in types if t.type == "string"]))
     if column is None:
         return None
     values = [r[0] for r in con.execute(
         sql.select(sql.ident(column), sql.ident(relation))).fetchall()]
     return geo.from_text(values, column, options, area)
+
+
+SAMPLE_VALUES = 20
+HEAD_ROWS = 1000
+
+
+def _samples(con: duckdb.DuckDBPyConnection, relation: str, names: list[str]
+             ) -> dict[str, list[str]]:
+    """The first values of each column (up to :data:`SAMPLE_VALUES`), from the table's first
+    rows in one query; only a column without values there gets a query of its own (a query
+    per column cost seconds on wide tables)."""
+    if not names:
+        return {}
+    head = con.execute(sql.select(sql.idents(names), sql.ident(relation),
+                                  limit=HEAD_ROWS + 1)).fetchall()
+    samples = {name: [row[i] for row in head if row[i] is not None][:SAMPLE_VALUES]
+               for i, name in enumerate(names)}
+    for name in [n for n, values in samples.items() if not values and len(head) > HEAD_ROWS]:
+        samples[name] = [r[0] for r in con.execute(sql.select(
+            sql.ident(name), sql.ident(relation), where=f"{sql.ident(name)} IS NOT NULL",
+            limit=SAMPLE_VALUES)).fetchall()]
+    return samples

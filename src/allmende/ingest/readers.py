@@ -31,6 +31,7 @@ from allmende.ingest.sniff import (
     labels_from,
     sniff_text,
 )
+from allmende.ingest.values import LIST_COLUMNS
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -184,9 +185,18 @@ def _create_raw(names: list[str], source: str, keep_blank: bool) -> str:
     one copy: blank rows are left out on the way (not for geo formats, whose rows belong to
     geometries)."""
     columns = [f"c{i} AS {sql.ident(name)}" for i, name in enumerate(names)] or ["*"]
-    not_blank = None if keep_blank or not names else "COALESCE(" + ", ".join(
-        f"NULLIF(trim(c{i}), '')" for i in range(len(names))) + ") IS NOT NULL"
+    not_blank = None if keep_blank or not names else _not_blank(len(names))
     return sql.create_table(RAW, sql.select(columns, source, where=not_blank))
+
+
+def _not_blank(width: int) -> str:
+    """SQL true for a row of ``c0`` … ``c{width-1}`` with a cell that is not blank. Wide rows
+    are tested as one list, so that the query does not grow with the columns (see
+    ``values.LIST_COLUMNS``); narrow ones stop at the first filled cell."""
+    cells = [f"c{i}" for i in range(width)]
+    if width >= LIST_COLUMNS:
+        return f"list_bool_or(list_transform([{', '.join(cells)}], lambda c: trim(c) <> ''))"
+    return "COALESCE(" + ", ".join(f"NULLIF(trim({c}), '')" for c in cells) + ") IS NOT NULL"
 
 
 def _spare_names(labels: list[str], count: int) -> list[str]:
@@ -293,6 +303,10 @@ def fill_down(con: duckdb.DuckDBPyConnection, labels: list[str],
 
 def _cell_text(value: Any) -> str | None:
     """Excel and JSON cells as text in a form the typing recognizes."""
+    if type(value) is str:  # the most common cells first: a table has millions
+        return value or None
+    if type(value) is int:
+        return str(value)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -312,11 +326,12 @@ def _cell_text(value: Any) -> str | None:
 
 def _load_rows(con: duckdb.DuckDBPyConnection, labels: list[str],
                rows: Iterable[list[Any]], keep_blank: bool = False) -> None:
-    columns: list[list[str | None]] = [[] for _ in labels]
-    for row in rows:
-        for index, column in enumerate(columns):
-            column.append(_cell_text(row[index]) if index < len(row) else None)
-    table = pa.table({f"c{i}": pa.array(c, pa.string()) for i, c in enumerate(columns)})
+    width = len(labels)
+    cells = [row[:width] if len(row) >= width else [*row, *[None] * (width - len(row))]
+             for row in rows]
+    columns = zip(*cells, strict=True) if cells else [() for _ in labels]
+    table = pa.table({f"c{i}": pa.array(list(map(_cell_text, column)), pa.string())
+                      for i, column in enumerate(columns)})
     con.register("raw_arrow", table)
     con.execute(_create_raw(labels, "raw_arrow", keep_blank))
     con.unregister("raw_arrow")
@@ -358,6 +373,8 @@ def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
 
 def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested objects become ``parent.child`` columns; lists stay JSON."""
+    if not prefix and dict not in map(type, record.values()):  # most records are flat
+        return record
     flat: dict[str, Any] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
