@@ -140,10 +140,48 @@ def _to_wgs84(geometries: np.ndarray, crs: str) -> np.ndarray:
 
 
 def geometries_from(geometries: np.ndarray, crs: str, columns: list[str],
-                    warnings: list[Warning_]) -> Geometries:
-    wgs84 = _to_wgs84(geometries, crs)
+                    warnings: list[Warning_], unit: str = "Datenzeile") -> Geometries:
+    """WGS84 geometries of ``geometries`` (in ``crs``); those that are no place on earth or
+    are invalid stay empty, each named in a warning as ``unit`` and its number."""
+    wgs84, dropped = _without_invalid(_to_wgs84(geometries, crs), unit)
     wkb = pa.array(shapely.to_wkb(wgs84, include_srid=False), pa.binary())
-    return Geometries(wkb, _envelope(wgs84), crs, columns, warnings)
+    return Geometries(wkb, _envelope(wgs84), crs, columns, warnings + dropped)
+
+
+#: How many rows a warning names.
+LISTED = 5
+COORDINATES_OFF_EARTH = ("Koordinaten außerhalb von Längengrad −180…180 / Breitengrad −90…90 "
+                         "oder keine Zahl")
+
+
+def on_earth(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Which WGS84 coordinates are places: finite and within ±180° / ±90°."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+
+
+def _without_invalid(geometries: np.ndarray, unit: str) -> tuple[np.ndarray, list[Warning_]]:
+    """The geometries with None for those that cannot be shown or queried: a coordinate off
+    the earth (NaN, infinite, beyond the WGS84 range) or an invalid shape (a polygon crossing
+    itself); a warning names them. Their rows keep their other values."""
+    coordinates, owner = shapely.get_coordinates(geometries, return_index=True)
+    off = np.unique(owner[~on_earth(coordinates[:, 0], coordinates[:, 1])])
+    reasons = dict.fromkeys(off.tolist(), COORDINATES_OFF_EARTH)
+    present = np.array([g is not None for g in geometries], dtype=bool)
+    for index in np.flatnonzero(present & ~shapely.is_valid(geometries)).tolist():
+        reasons.setdefault(index, "Polygon schneidet sich selbst"
+                           if "Self-intersection" in shapely.is_valid_reason(geometries[index])
+                           else "ungültige Geometrie")
+    if not reasons:
+        return geometries, []
+    kept = geometries.copy()
+    kept[list(reasons)] = None
+    named = "; ".join(f"{unit} {index + 1}: {reason}"
+                      for index, reason in sorted(reasons.items())[:LISTED])
+    more = " …" if len(reasons) > LISTED else ""
+    return kept, [Warning_("invalid_geometry", (
+        f"{len(reasons)} Geometrien sind ungültig und bleiben leer, die übrigen Werte ihrer "
+        f"Zeilen sind übernommen ({named}{more}). Bitte prüfen Sie die Quelle."))]
 
 
 def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOptions,
@@ -161,9 +199,9 @@ def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOption
 
 def wgs84_points(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[pa.Array, dict[str, pa.Array]]:
     """WKB of the points (x, y) in ``crs``, in WGS84, with their envelopes; NULL where a
-    coordinate is missing or does not transform."""
+    coordinate is missing or does not transform to a place on earth."""
     x, y = _lon_lat(x, y, crs)
-    valid = np.isfinite(x) & np.isfinite(y)
+    valid = on_earth(x, y)
     x, y = np.where(valid, x, np.nan), np.where(valid, y, np.nan)
     envelope = {name: pa.array(values, pa.float64(), from_pandas=True)
                 for name, values in zip(ENVELOPE, (x, y, x, y), strict=True)}
@@ -243,8 +281,6 @@ def from_text(values: Sequence[str | None], column: str, options: ReadOptions,
 def legacy_crs(document: dict[str, Any]) -> str | None:
     """The pre-RFC-7946 ``crs`` member of a GeoJSON document, if any."""
     member = document.get("crs")
-    if isinstance(member, dict):
-        name = (member.get("properties") or {}).get("name")
-        if isinstance(name, str):
-            return parse_crs(name)
-    return None
+    properties = member.get("properties") if isinstance(member, dict) else None
+    name = properties.get("name") if isinstance(properties, dict) else None
+    return parse_crs(name) if isinstance(name, str) else None

@@ -113,14 +113,16 @@ def _write(con: duckdb.DuckDBPyConnection, raw: readers.RawTable, types: list[Co
         store.write_parquet(con, query, target)
         return _Written(columns, None, [])
     name = GEOMETRY if GEOMETRY not in raw.labels else "geometry (WGS84)"
+    warnings = list(geometry.warnings)
     if isinstance(geometry, _Points):
         _write_points(con, query, [t.name for t in types], geometry, name, target)
+        warnings += _unplaced(con, target, geometry, name)
     else:
         beside = pa.table({name: geometry.wkb, **geometry.envelope})
         store.write_parquet(con, query, target, beside,
                             order=[t.name for t in types] + beside.column_names)
     columns.append({"name": name, "type": "geometry"})
-    return _Written(columns, geometry.crs, geometry.warnings + _outside(con, target, area))
+    return _Written(columns, geometry.crs, warnings + _outside(con, target, area))
 
 
 POINT_FUNCTION = "allmende_wgs84_point"
@@ -148,6 +150,31 @@ def _write_points(con: duckdb.DuckDBPyConnection, query: str, names: list[str],
         con.remove_function(POINT_FUNCTION)
 
 
+def _first_rows(con: duckdb.DuckDBPyConnection, target: Path, where: str,
+                parameters: Sequence[float] = ()) -> tuple[int, str]:
+    """How many rows of the written file meet ``where``, and the numbers of the first five
+    (data rows from 1) as text."""
+    count, first = con.execute(sql.select(
+        ["count(*)", "list(file_row_number + 1 ORDER BY file_row_number)[1:5]"],
+        sql.table_function("read_parquet", str(target), file_row_number=True), where=where),
+        list(parameters)).fetchall()[0]
+    return count, ", ".join(str(row) for row in first or []) + (" …" if count > 5 else "")
+
+
+def _unplaced(con: duckdb.DuckDBPyConnection, target: Path, points: _Points,
+              geometry: str) -> list[Warning_]:
+    """Rows whose coordinates are no place on earth keep them, without a geometry."""
+    count, rows = _first_rows(con, target, f"{sql.ident(geometry)} IS NULL AND "
+                                           f"{sql.ident(points.x)} IS NOT NULL AND "
+                                           f"{sql.ident(points.y)} IS NOT NULL")
+    if not count:
+        return []
+    return [Warning_("invalid_geometry", (
+        f"{count} Zeilen haben Koordinaten in {points.x}/{points.y}, die in {points.crs} "
+        f"keinen Ort auf der Erde ergeben; ihre Geometrie bleibt leer (Datenzeilen {rows}). "
+        "Bitte prüfen Sie die Koordinaten."))]
+
+
 def _outside(con: duckdb.DuckDBPyConnection, target: Path,
              area: Sequence[float] | None) -> list[Warning_]:
     """Geometries beyond the organization's area are kept, and pointed out."""
@@ -155,17 +182,12 @@ def _outside(con: duckdb.DuckDBPyConnection, target: Path,
         return []
     minx, miny, maxx, maxy = (sql.ident(n) for n in geo.ENVELOPE)
     outside = f"{maxx} < ? OR {minx} > ? OR {maxy} < ? OR {miny} > ?"
-    count, first = con.execute(sql.select(
-        ["count(*)", "list(file_row_number + 1 ORDER BY file_row_number)[1:5]"],
-        sql.table_function("read_parquet", str(target), file_row_number=True), where=outside),
-        [area[0], area[2], area[1], area[3]]).fetchall()[0]
+    count, rows = _first_rows(con, target, outside, [area[0], area[2], area[1], area[3]])
     if not count:
         return []
-    rows = ", ".join(str(row) for row in first)
     return [Warning_("outside_area", (
         f"{count} Geometrien liegen außerhalb des Gebiets der Organisation "
-        f"(Datenzeilen {rows}{' …' if count > 5 else ''}). Bitte prüfen Sie die "
-        "Koordinaten."))]
+        f"(Datenzeilen {rows}). Bitte prüfen Sie die Koordinaten."))]
 
 
 def _geometry_from_columns(con: duckdb.DuckDBPyConnection, relation: str,

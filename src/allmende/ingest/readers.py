@@ -30,6 +30,7 @@ from allmende.ingest.sniff import (
     header_position,
     labels_from,
     sniff_text,
+    unique_labels,
 )
 from allmende.ingest.values import LIST_COLUMNS
 
@@ -401,10 +402,11 @@ def read_json(con: duckdb.DuckDBPyConnection, path: Path, original_name: str) ->
         raise Invalid(msg("{name} enthält keine Datensätze.", name=original_name),
                       code="no_rows")
     records = [_flatten(r) for r in document]
-    labels = list(dict.fromkeys(k for r in records for k in r))
-    check_width(original_name, len(labels))
-    _load_rows(con, labels, ([r.get(k) for k in labels] for r in records))
-    return RawTable(RAW, labels, "json", {"records": len(records)}, [])
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    check_width(original_name, len(keys))
+    labels, warnings = unique_labels(keys)
+    _load_rows(con, labels, ([r.get(k) for k in keys] for r in records))
+    return RawTable(RAW, labels, "json", {"records": len(records)}, warnings)
 
 
 def unpack_zip(path: Path, original_name: str, work_dir: Path,
@@ -439,15 +441,19 @@ def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
     except (ValueError, UnicodeDecodeError) as error:
         raise Invalid(msg("{name} ist kein gültiges GeoJSON: {problem}", name=original_name,
                           problem=str(error)), code="unreadable_geojson") from None
-    features = document.get("features") if document.get("type") == "FeatureCollection" \
-        else [document]
+    features = document.get("features") if isinstance(document, dict) and \
+        document.get("type") == "FeatureCollection" else [document]
+    if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
+        raise Invalid(msg("{name} ist kein GeoJSON: erwartet wird eine FeatureCollection oder "
+                          "ein Feature.", name=original_name), code="unsupported_geojson")
     if not features:
         raise Invalid(msg("{name} enthält keine Features.", name=original_name),
                       code="no_rows")
     crs = parse_crs(options.crs) if options.crs else (legacy_crs(document) or WGS84)
-    properties = [f.get("properties") or {} for f in features]
-    labels = list(dict.fromkeys(k for p in properties for k in p))
-    check_width(original_name, len(labels))
+    properties = [p if isinstance(p := f.get("properties"), dict) else {} for f in features]
+    keys = list(dict.fromkeys(k for p in properties for k in p))
+    check_width(original_name, len(keys))
+    labels, warnings = unique_labels(keys)
     geometries = np.full(len(features), None, dtype=object)
     for index, feature in enumerate(features):
         if feature.get("geometry"):
@@ -457,16 +463,15 @@ def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
                 raise Invalid(msg("Ungültige Geometrie in Feature {feature} von {name}.",
                                   feature=index + 1, name=original_name),
                               code="bad_geometry") from None
-    if not labels:
-        labels = ["id"]
+    if not keys:
+        keys = labels = ["id"]
         properties = [{"id": feature.get("id", index + 1)}
                       for index, feature in enumerate(features)]
-    _load_rows(con, labels, ([p.get(k) for k in labels] for p in properties), keep_blank=True)
-    warnings = []
+    _load_rows(con, labels, ([p.get(k) for k in keys] for p in properties), keep_blank=True)
     if crs != WGS84:
         warnings.append(Warning_("legacy_crs", f"Koordinaten in {crs} (veraltetes "
                                                "„crs“-Element) nach WGS84 umgerechnet."))
-    geo = geometries_from(geometries, crs, [], [])
+    geo = geometries_from(geometries, crs, [], [], unit="Feature")
     return RawTable(RAW, labels, "geojson", {"features": len(features), "crs": crs},
                     warnings, geometry=geo)
 
@@ -497,14 +502,15 @@ def read_geo_file(con: duckdb.DuckDBPyConnection, path: Path, original_name: str
                           name=original_name, problem=str(error)),
                       code="unreadable_geo") from None
     geometry_name = meta.get("geometry_name") or "wkb_geometry"
-    labels = [c for c in table.column_names if c != geometry_name]
-    columns = [table.column(c).to_pylist() for c in labels]
+    fields = [c for c in table.column_names if c != geometry_name]
+    labels, warnings = unique_labels(fields)
+    columns = [table.column(c).to_pylist() for c in fields]
     _load_rows(con, labels, (list(row) for row in zip(*columns, strict=True)) if labels
                else ([] for _ in range(table.num_rows)), keep_blank=True)
     crs = parse_crs(options.crs or meta.get("crs") or WGS84)
     wkb = table.column(geometry_name).to_pylist() if geometry_name in table.column_names \
         else [None] * table.num_rows
     geometries = np.array([shapely.from_wkb(w) if w else None for w in wkb], dtype=object)
-    geo = geometries_from(geometries, crs, [], [])
-    return RawTable(RAW, labels, "geo", {"features": table.num_rows, "crs": crs}, [],
+    geo = geometries_from(geometries, crs, [], [], unit="Objekt")
+    return RawTable(RAW, labels, "geo", {"features": table.num_rows, "crs": crs}, warnings,
                     geometry=geo)
