@@ -79,6 +79,11 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
         report = {**raw.report, "notes": {t.name: t.note for t in types if t.note}}
         return BuiltTable(target, rows, written.columns, written.crs, raw.source_format, report,
                           raw.warnings + written.warnings)
+    except duckdb.OutOfMemoryException:
+        raise Invalid(msg("{name} braucht beim Einlesen mehr als {limit} Arbeitsspeicher; die "
+                          "vorherige Version bleibt unverändert. Sehr breite oder sehr große "
+                          "Dateien teilen Sie am besten auf.", name=original_name,
+                          limit=MEMORY_LIMIT), code="out_of_memory") from None
     finally:
         con.close()
 
@@ -112,7 +117,7 @@ def _write(con: duckdb.DuckDBPyConnection, raw: readers.RawTable, types: list[Co
     if geometry is None:
         store.write_parquet(con, query, target)
         return _Written(columns, None, [])
-    name = GEOMETRY if GEOMETRY not in raw.labels else "geometry (WGS84)"
+    name = _geometry_name(raw.labels)
     warnings = list(geometry.warnings)
     if isinstance(geometry, _Points):
         _write_points(con, query, [t.name for t in types], geometry, name, target)
@@ -123,6 +128,15 @@ def _write(con: duckdb.DuckDBPyConnection, raw: readers.RawTable, types: list[Co
                             order=[t.name for t in types] + beside.column_names)
     columns.append({"name": name, "type": "geometry"})
     return _Written(columns, geometry.crs, warnings + _outside(con, target, area))
+
+
+def _geometry_name(labels: list[str]) -> str:
+    """``geometry``, or where the source has a column of that name (in any case) ``geometry
+    (WGS84)``, numbered if need be."""
+    taken = {label.casefold() for label in labels}
+    names = [GEOMETRY, f"{GEOMETRY} (WGS84)"]
+    names += [f"{GEOMETRY} (WGS84) ({number})" for number in range(2, len(labels) + 2)]
+    return next(name for name in names if name.casefold() not in taken)
 
 
 POINT_FUNCTION = "allmende_wgs84_point"

@@ -9,8 +9,10 @@ import datetime as dt
 import json
 import re
 import shutil
+import warnings as warnings_module
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,10 +171,22 @@ def _load_csv(con: duckdb.DuckDBPyConnection, source: Path, layout: TextLayout,
             raise _csv_error(retry_error, original_name) from None
 
 
+# An absolute path in a library's message: not after a letter, digit or dot (km/h, 1/2, n/a).
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/:;,()]+/)*[^\s'\"/:;,()]+")
+
+
+def library_text(error: BaseException, name: str) -> str:
+    """What a library (DuckDB, GDAL, calamine) said, for the person uploading: the first line,
+    every path in it replaced by the file's name (uploads are staged under other names, in
+    folders of the server that are nobody's business)."""
+    lines = str(error).strip().splitlines()
+    return ABSOLUTE_PATH.sub(name, lines[0]) if lines else type(error).__name__
+
+
 def _csv_error(error: duckdb.Error, original_name: str) -> Invalid:
     text = str(error)
     line = re.search(r"Line: (\d+)", text)
-    problem = text.splitlines()[0]
+    problem = library_text(error, original_name)
     if line:
         return Invalid(msg("{name} lässt sich in Zeile {line} nicht als CSV lesen: {problem}",
                            name=original_name, line=line.group(1), problem=problem),
@@ -346,7 +360,7 @@ def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
         workbook = CalamineWorkbook.from_path(str(path))
     except Exception as error:  # calamine raises its own error types for broken files
         raise Invalid(msg("{name} lässt sich nicht als Excel-Datei öffnen: {problem}",
-                          name=original_name, problem=str(error)),
+                          name=original_name, problem=library_text(error, original_name)),
                       code="unreadable_excel") from None
     names = workbook.sheet_names
     sheet = options.sheet or names[0]
@@ -386,12 +400,33 @@ def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def read_json(con: duckdb.DuckDBPyConnection, path: Path, original_name: str) -> RawTable:
+@contextmanager
+def _nesting(original_name: str) -> Iterator[None]:
+    """Python's JSON reader, the flattening and shapely recurse per level of nesting: a
+    document nested a few thousand levels deep is refused, not an interpreter error."""
     try:
-        document = json.loads(path.read_bytes())
+        yield
+    except RecursionError:
+        raise Invalid(msg("{name} ist zu tief verschachtelt (Objekte oder Listen in "
+                          "Tausenden Ebenen ineinander); so lässt es sich nicht als Tabelle "
+                          "lesen.", name=original_name), code="too_deep") from None
+
+
+def _parse_json(path: Path, original_name: str, kind: str) -> Any:
+    try:
+        return json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as error:
-        raise Invalid(msg("{name} ist kein gültiges JSON: {problem}", name=original_name,
-                          problem=str(error)), code="unreadable_json") from None
+        raise Invalid(msg("{name} ist kein gültiges {kind}: {problem}", name=original_name,
+                          kind=kind, problem=str(error)),
+                      code=f"unreadable_{kind.lower()}") from None
+
+
+def read_json(con: duckdb.DuckDBPyConnection, path: Path, original_name: str) -> RawTable:
+    with _nesting(original_name):
+        return _read_json(con, _parse_json(path, original_name, "JSON"), original_name)
+
+
+def _read_json(con: duckdb.DuckDBPyConnection, document: Any, original_name: str) -> RawTable:
     if isinstance(document, dict):  # {"data": [...]} and similar wrappers
         lists = [v for v in document.values() if isinstance(v, list)]
         document = lists[0] if len(lists) == 1 else None
@@ -436,11 +471,13 @@ def unpack_zip(path: Path, original_name: str, work_dir: Path,
 
 def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
                  options: ReadOptions) -> RawTable:
-    try:
-        document = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise Invalid(msg("{name} ist kein gültiges GeoJSON: {problem}", name=original_name,
-                          problem=str(error)), code="unreadable_geojson") from None
+    with _nesting(original_name):
+        return _read_geojson(con, _parse_json(path, original_name, "GeoJSON"), original_name,
+                             options)
+
+
+def _read_geojson(con: duckdb.DuckDBPyConnection, document: Any, original_name: str,
+                  options: ReadOptions) -> RawTable:
     features = document.get("features") if isinstance(document, dict) and \
         document.get("type") == "FeatureCollection" else [document]
     if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
@@ -492,14 +529,16 @@ def read_geo_file(con: duckdb.DuckDBPyConnection, path: Path, original_name: str
     elif original_name.lower().endswith(".gpkg") and path.suffix != ".gpkg":
         source = path.rename(path.with_suffix(".gpkg"))
     try:
-        check_width(original_name, len(pyogrio.read_info(str(source), layer=options.sheet)
-                                        ["fields"]))
-        meta, table = pyogrio.read_arrow(str(source), layer=options.sheet)
+        with warnings_module.catch_warnings():  # GDAL's notes name the server's paths
+            warnings_module.simplefilter("ignore")
+            check_width(original_name, len(pyogrio.read_info(str(source), layer=options.sheet)
+                                            ["fields"]))
+            meta, table = pyogrio.read_arrow(str(source), layer=options.sheet)
     except Invalid:
         raise
     except Exception as error:  # GDAL's errors come in many types
         raise Invalid(msg("{name} lässt sich nicht als Geodatei lesen: {problem}",
-                          name=original_name, problem=str(error)),
+                          name=original_name, problem=library_text(error, original_name)),
                       code="unreadable_geo") from None
     geometry_name = meta.get("geometry_name") or "wkb_geometry"
     fields = [c for c in table.column_names if c != geometry_name]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from allmende.errors import Invalid, msg
+from allmende.tables.schema import RESERVED_COLUMNS
 
 SAMPLE_BYTES = 1 << 20
 TAIL_BYTES = 64 << 10
@@ -214,9 +215,9 @@ def unique_labels(names: list[str]) -> tuple[list[str], list[Warning_]]:
             label = label[:MAX_LABEL].rstrip()
         labels.append(label)
     # case-insensitive, as query engines compare column names; a number already taken by a
-    # label of the source ("Wert (2)") is skipped
-    taken = {label.casefold() for label in labels}
-    seen: Counter[str] = Counter()
+    # label of the source ("Wert (2)") is skipped; the platform's own names count as taken
+    taken = {label.casefold() for label in labels} | RESERVED_COLUMNS
+    seen: Counter[str] = Counter(RESERVED_COLUMNS)
     unique = []
     for label in labels:
         seen[label.casefold()] += 1
@@ -230,6 +231,11 @@ def unique_labels(names: list[str]) -> tuple[list[str], list[Warning_]]:
         unique.append(f"{label} ({number})")
     if len({label.casefold() for label in labels}) < len(labels):
         warnings.append(Warning_("duplicate_label", "Doppelte Spaltennamen wurden nummeriert."))
+    for label, name in zip(labels, unique, strict=True):
+        if label.casefold() in RESERVED_COLUMNS:
+            warnings.append(Warning_("reserved_label", (
+                f"Die Spalte „{label}“ heißt „{name}“: den Namen „{label}“ braucht allmende "
+                "selbst.")))
     return unique, warnings
 
 
