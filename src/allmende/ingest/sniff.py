@@ -126,10 +126,9 @@ def code_unit(encoding: str) -> int:
 def _tail_encoding(encoding: str, sample: bytes) -> str:
     """The encoding of bytes from the file's middle: UTF-16 and UTF-32 with a BOM in the byte
     order the BOM named (a decoder of "utf-16" that sees no BOM assumes the machine's)."""
-    if encoding in ("utf-16", "utf-32"):
-        little = sample.startswith(codecs.BOM_UTF32_LE if encoding == "utf-32"
-                                   else codecs.BOM_UTF16_LE)
-        return f"{encoding}-{'le' if little else 'be'}"
+    for bom, name in BOMS:
+        if name == encoding and encoding in ("utf-16", "utf-32") and sample.startswith(bom):
+            return f"{encoding}-{'le' if bom[0] == 0xFF else 'be'}"
     return encoding
 
 
