@@ -13,7 +13,7 @@ from allmende.tables import export as exports
 from allmende.tables import query as queries
 from allmende.tables.service import ReadableVersion, readable_version
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
-from allmende.web.downloads import DownloadSlots, stream
+from allmende.web.downloads import DownloadSlots, attachment, stream
 
 router = APIRouter(tags=["Daten abfragen"])
 
@@ -55,7 +55,7 @@ def _download(request: Request, table: ReadableVersion, query: queries.RowQuery
     name = exported.filename(f"{Path(table.resource_name).stem}-v{table.version}")
     return StreamingResponse(stream(exported.chunks, cancelled, release),
                              media_type=exported.media_type,
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                             headers={"Content-Disposition": attachment(name)})
 
 
 @router.get("/resources/{resource_id}/distinct/{column}",
