@@ -161,6 +161,9 @@ def test_the_api_suggests_previews_and_saves_groups(platform, world):
         preview = client.post(f"{base}/preview", json=mapping, headers=headers).json()
         assert [r["ladepunkt_id"] for r in preview["rows"]] == [
             "1/1", "1/2", "2/1", "3/1", "3/3", "3/4", "4/1", "5/1", "5/2"]
+        assert preview["groups"] == "Ladepunkt"
+        assert [(p["row"], p["group"]) for p in preview["positions"]] == [
+            (1, 1), (1, 2), (2, 1), (3, 1), (3, 3), (3, 4), (4, 1), (5, 1), (5, 2)]
         saved = client.put(base, json=mapping, headers=headers)
         assert saved.status_code == 201, saved.text
         assert saved.json()["mapping"]["groups"] == mapping["groups"]
