@@ -57,6 +57,7 @@ import duckdb
 
 from allmende import sql
 from allmende.catalog.text import fold
+from allmende.ingest.geo import name_keys
 
 __all__ = [
     "MISSING_MARKERS",
@@ -544,7 +545,7 @@ DEGREE_NAME = re.compile(r"^(lat|latitude|breite|breitengrad|lon|lng|long|longit
 
 
 def _is_degree_column(name: str) -> bool:
-    return bool(DEGREE_NAME.match(re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_")))
+    return any(DEGREE_NAME.match(key) for key in name_keys(name))
 
 
 @dataclass(frozen=True)
