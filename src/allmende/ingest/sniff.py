@@ -272,8 +272,10 @@ def _beyond_sparse(records: list[list[str]], start: int, width: int) -> Header |
     for index in range(start + 1, min(start + 1 + LOOK_AHEAD, len(records))):
         if not _full_labels(records[index], width):
             continue
-        banners = _banners_above(records, start, index, width)
-        if banners and all(_certain_banner(records[b], records[index], width)
+        # a banner's last label stands over the header's last columns
+        spread = max(width, len(records[index]))
+        banners = _banners_above(records, start, index, spread)
+        if banners and all(_certain_banner(records[b], records[index], spread)
                            for b in banners):
             return Header(banners[0], index - banners[0] + 1, len(banners))
         if not _typed_below(records, index):
@@ -316,8 +318,8 @@ def _typed_below(records: list[list[str]], index: int) -> bool:
 
 def _spans(record: list[str], width: int) -> list[tuple[int, int, str]]:
     """The labels of a banner with the columns they stand over: (first, end, label)."""
-    cells = [(i, c.strip()) for i, c in enumerate(record[:width]) if c.strip()]
-    ends = [i for i, _ in cells[1:]] + [width]
+    cells = [(i, c.strip()) for i, c in enumerate(record) if c.strip()]
+    ends = [i for i, _ in cells[1:]] + [max(width, len(record))]
     return [(i, end, label) for (i, label), end in zip(cells, ends, strict=True)]
 
 

@@ -57,6 +57,7 @@ import duckdb
 
 from allmende import sql
 from allmende.catalog.text import fold
+from allmende.errors import Message, msg
 from allmende.ingest.geo import name_keys
 
 __all__ = [
@@ -166,6 +167,9 @@ _NUMERIC = _B_INT | _B_DE_THOUSANDS | _B_DE_DECIMAL | _B_EN_DECIMAL
 _DATES = _B_DATE_DE | _B_DATE_ISO
 _NAIVE = _B_DT_DE | _B_DT_ISO
 _TEMPORAL = _DATES | _NAIVE | _B_DT_TZ | _B_TIME
+# Families of values a column may be but for a few cells, with what those cells are not.
+_FAMILIES = ((_NUMERIC, msg("keine Zahl")), (_DATES | _NAIVE | _B_DT_TZ, msg("kein Datum")),
+             (_B_TIME, msg("keine Uhrzeit")))
 
 
 def _same(value: str) -> str:
@@ -179,7 +183,7 @@ class ColumnType:
     name: str
     type: str  # string integer number boolean date datetime time
     convert: Callable[[str], str] = field(repr=False, compare=False)
-    note: str | None = None
+    note: str | None = None  # a Message where it has parameters (rendered in English too)
     # Set when the type was decided on a sample: what every value of the whole column must be
     # for the decision to hold.
     guard: Guard | None = field(default=None, repr=False, compare=False)
@@ -412,20 +416,39 @@ def _relevant(name: str) -> int:
 # --- the aggregate query ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What the aggregate query found in one column: how many values have each mask, one
+    value that looks like a date or time but is none, and per family of :data:`_FAMILIES`
+    the first value outside it (its row number from 1, and the value)."""
+
+    histogram: Mapping[int, int]
+    bad_example: str | None = None
+    strays: Mapping[int, tuple[int, str]] = field(default_factory=dict)
+
+
 def _histograms(con: duckdb.DuckDBPyConnection, source: str, columns: list[str]
-                ) -> list[tuple[dict[int, int], str | None]]:
-    """Per column: how many values have each mask, and one value that looks like a date or
-    time but is none. ``source`` is a FROM item holding the columns. The columns are stacked
-    into one (UNPIVOT), so that the query holds the mask's expression once, not once per
-    column: DuckDB's planning time grows with the expressions."""
-    stacked = f"(UNPIVOT ({sql.select(sql.idents(columns), source)}) ON COLUMNS(*) " \
-              "INTO NAME name VALUE value)"
-    cleaned = sql.select(["name", f"{_cleaned('value')} AS v"], stacked)
-    masked = sql.select(["name", "v", f"{_mask('v')} AS m"], f"({cleaned})")
-    found = {name: (histogram or {}, bad) for name, histogram, bad in con.execute(sql.select(
-        ["name", "histogram(m)", f"min(v) FILTER (WHERE (m & {_B_TEMPORAL_BAD}) <> 0)"],
-        f"({masked})", group_by="name")).fetchall()}
-    return [found.get(name, ({}, None)) for name in columns]
+                ) -> list[_Found]:
+    """What each column holds (see :class:`_Found`). ``source`` is a table holding the
+    columns (its ``rowid`` numbers the rows). The columns are stacked into one (UNPIVOT), so
+    that the query holds the mask's expression once, not once per column: DuckDB's planning
+    time grows with the expressions."""
+    row = next(f"__row{i}" for i in range(len(columns) + 1) if f"__row{i}" not in columns)
+    numbered = sql.select([f"rowid + 1 AS {sql.ident(row)}", sql.idents(columns)], source)
+    stacked = f"(UNPIVOT ({numbered}) ON {sql.idents(columns)} INTO NAME name VALUE value)"
+    cleaned = sql.select(["name", f"{sql.ident(row)} AS r", f"{_cleaned('value')} AS v"],
+                         stacked)
+    masked = sql.select(["name", "r", "v", f"{_mask('v')} AS m"], f"({cleaned})")
+    firsts = [f"min({{'r': r, 'v': v}}) FILTER (WHERE (m & {bits}) = 0)"
+              for bits, _ in _FAMILIES]
+    found = {}
+    for name, histogram, bad, *strays in con.execute(sql.select(
+            ["name", "histogram(m)", f"min(v) FILTER (WHERE (m & {_B_TEMPORAL_BAD}) <> 0)",
+             *firsts], f"({masked})", group_by="name")).fetchall():
+        found[name] = _Found(histogram or {}, bad, {
+            bits: (first["r"], first["v"])
+            for (bits, _), first in zip(_FAMILIES, strays, strict=True) if first})
+    return [found.get(name, _Found({})) for name in columns]
 
 
 class _CountDependent(Exception):
@@ -441,6 +464,7 @@ class _Masks:
     counts: Mapping[int, int]
     exact: bool = True
     bad_example: str | None = None
+    strays: Mapping[int, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -470,14 +494,30 @@ class _Masks:
             raise _CountDependent
         return self.bad_example
 
+    def strays_from(self, bits: int) -> int:
+        """How many values lack all of ``bits``, when at least twice as many have one of
+        them (a column that is ``bits`` but for a few cells); 0 otherwise."""
+        strays = sum(n for mask, n in self.counts.items() if not mask & bits)
+        fitting = sum(n for mask, n in self.counts.items() if mask & bits)
+        if not strays or not fitting:
+            return 0
+        if not self.exact:
+            raise _CountDependent
+        return strays if fitting >= 2 * strays else 0
 
-def _masks(name: str, histogram: Mapping[int, int], bad_example: str | None,
-           exact: bool) -> _Masks:
+    def first_stray(self, bits: int) -> tuple[int, str]:
+        """The row number and value of the first value lacking all of ``bits``."""
+        if not self.exact:
+            raise _CountDependent
+        return self.strays[bits]
+
+
+def _masks(name: str, found: _Found, exact: bool) -> _Masks:
     relevant = _relevant(name)
     counts: dict[int, int] = {}
-    for mask, n in histogram.items():
+    for mask, n in found.histogram.items():
         counts[mask & relevant] = counts.get(mask & relevant, 0) + n
-    return _Masks(counts, exact, bad_example)
+    return _Masks(counts, exact, found.bad_example, found.strays)
 
 
 def infer_column_types(
@@ -488,9 +528,9 @@ def infer_column_types(
     if not columns:
         return []
     return [
-        _column(name, _decide(_rules(name), _masks(name, histogram, bad, exact=True)))
-        for name, (histogram, bad) in zip(
-            columns, _histograms(con, sql.ident(relation), columns), strict=True)
+        _column(name, _decide(_rules(name), _masks(name, found, exact=True)))
+        for name, found in zip(columns, _histograms(con, sql.ident(relation), columns),
+                               strict=True)
     ]
 
 
@@ -512,9 +552,9 @@ def decide_column_types(con: duckdb.DuckDBPyConnection, relation: str, columns: 
         where=f"rowid < {sql.number(head)} OR rowid % {sql.number(stride)} = 0")))
     try:
         decided = {
-            name: _speculate(name, histogram, min_values=sample_rows // 100)
-            for name, (histogram, _bad) in zip(
-                columns, _histograms(con, sql.ident(SAMPLE), columns), strict=True)
+            name: _speculate(name, found.histogram, min_values=sample_rows // 100)
+            for name, found in zip(columns, _histograms(con, sql.ident(SAMPLE), columns),
+                                   strict=True)
         }
     finally:
         con.execute(f"DROP TABLE {sql.ident(SAMPLE)}")
@@ -681,6 +721,26 @@ def _string_note(c: _Masks) -> str | None:
         return "uneinheitliche Dezimaltrennzeichen: als Text behalten"
     if c.any(_B_DT_TZ) and c.balance(_B_DT_TZ | _B_DT_ISO | _B_DATE_ISO) == 0:
         return "Zeitstempel teils mit, teils ohne UTC-Versatz: als Text behalten"
+    return _stray_note(c)
+
+
+_EXAMPLE_LENGTH = 40
+
+
+def _stray_note(c: _Masks) -> Message | None:
+    """Which cells kept a column of numbers, dates or times text."""
+    for bits, kind in _FAMILIES:
+        strays = c.strays_from(bits)
+        if not strays:
+            continue
+        row, value = c.first_stray(bits)
+        if len(value) > _EXAMPLE_LENGTH:
+            value = value[:_EXAMPLE_LENGTH - 1].rstrip() + "…"
+        if strays == 1:
+            return msg("bleibt Text: „{value}“ (Datenzeile {row}) ist {kind}",
+                       value=value, row=row, kind=kind)
+        return msg("bleibt Text: {count} Zellen wie „{value}“ (Datenzeile {row}) sind {kind}",
+                   count=strays, value=value, row=row, kind=kind)
     return None
 
 
