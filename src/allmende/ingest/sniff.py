@@ -45,7 +45,7 @@ class ReadOptions:
 @dataclass
 class Warning_:
     code: str
-    message: str
+    message: str  # a Message where it has parameters (stored with its template)
 
 
 @dataclass
