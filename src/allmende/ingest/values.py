@@ -50,7 +50,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import combinations
 
 import duckdb
@@ -416,39 +416,32 @@ def _relevant(name: str) -> int:
 # --- the aggregate query ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Found:
-    """What the aggregate query found in one column: how many values have each mask, one
-    value that looks like a date or time but is none, and per family of :data:`_FAMILIES`
-    the first value outside it (its row number from 1, and the value)."""
-
-    histogram: Mapping[int, int]
-    bad_example: str | None = None
-    strays: Mapping[int, tuple[int, str]] = field(default_factory=dict)
-
-
 def _histograms(con: duckdb.DuckDBPyConnection, source: str, columns: list[str]
-                ) -> list[_Found]:
-    """What each column holds (see :class:`_Found`). ``source`` is a table holding the
-    columns (its ``rowid`` numbers the rows). The columns are stacked into one (UNPIVOT), so
-    that the query holds the mask's expression once, not once per column: DuckDB's planning
-    time grows with the expressions."""
-    row = next(f"__row{i}" for i in range(len(columns) + 1) if f"__row{i}" not in columns)
-    numbered = sql.select([f"rowid + 1 AS {sql.ident(row)}", sql.idents(columns)], source)
-    stacked = f"(UNPIVOT ({numbered}) ON {sql.idents(columns)} INTO NAME name VALUE value)"
-    cleaned = sql.select(["name", f"{sql.ident(row)} AS r", f"{_cleaned('value')} AS v"],
-                         stacked)
-    masked = sql.select(["name", "r", "v", f"{_mask('v')} AS m"], f"({cleaned})")
-    firsts = [f"min({{'r': r, 'v': v}}) FILTER (WHERE (m & {bits}) = 0)"
-              for bits, _ in _FAMILIES]
-    found = {}
-    for name, histogram, bad, *strays in con.execute(sql.select(
-            ["name", "histogram(m)", f"min(v) FILTER (WHERE (m & {_B_TEMPORAL_BAD}) <> 0)",
-             *firsts], f"({masked})", group_by="name")).fetchall():
-        found[name] = _Found(histogram or {}, bad, {
-            bits: (first["r"], first["v"])
-            for (bits, _), first in zip(_FAMILIES, strays, strict=True) if first})
-    return [found.get(name, _Found({})) for name in columns]
+                ) -> list[tuple[dict[int, int], str | None]]:
+    """Per column: how many values have each mask, and one value that looks like a date or
+    time but is none. ``source`` is a FROM item holding the columns. The columns are stacked
+    into one (UNPIVOT), so that the query holds the mask's expression once, not once per
+    column: DuckDB's planning time grows with the expressions."""
+    stacked = f"(UNPIVOT ({sql.select(sql.idents(columns), source)}) ON COLUMNS(*) " \
+              "INTO NAME name VALUE value)"
+    cleaned = sql.select(["name", f"{_cleaned('value')} AS v"], stacked)
+    masked = sql.select(["name", "v", f"{_mask('v')} AS m"], f"({cleaned})")
+    found = {name: (histogram or {}, bad) for name, histogram, bad in con.execute(sql.select(
+        ["name", "histogram(m)", f"min(v) FILTER (WHERE (m & {_B_TEMPORAL_BAD}) <> 0)"],
+        f"({masked})", group_by="name")).fetchall()}
+    return [found.get(name, ({}, None)) for name in columns]
+
+
+def _first_outside(con: duckdb.DuckDBPyConnection, relation: str, column: str,
+                   bits: int) -> tuple[int, str]:
+    """The row number (from 1) and value of the column's first value with none of ``bits``.
+    Asked only for the few columns whose note names such a value, so that the aggregate
+    query stays as cheap as it is."""
+    cleaned = sql.select(["rowid + 1 AS r", f"{_clean(column)} AS v"], sql.ident(relation))
+    row, value = con.execute(sql.select(
+        ["r", "v"], f"({cleaned})", where=["v IS NOT NULL", f"({_mask('v')} & {bits}) = 0"],
+        order_by="r", limit=1)).fetchall()[0]
+    return row, value
 
 
 class _CountDependent(Exception):
@@ -464,7 +457,9 @@ class _Masks:
     counts: Mapping[int, int]
     exact: bool = True
     bad_example: str | None = None
-    strays: Mapping[int, tuple[int, str]] = field(default_factory=dict)
+    # (bits) -> row number and value of the first value with none of the bits
+    first_outside: Callable[[int], tuple[int, str]] | None = field(default=None,
+                                                                     compare=False)
 
     @property
     def empty(self) -> bool:
@@ -507,17 +502,19 @@ class _Masks:
 
     def first_stray(self, bits: int) -> tuple[int, str]:
         """The row number and value of the first value lacking all of ``bits``."""
-        if not self.exact:
+        if not self.exact or self.first_outside is None:
             raise _CountDependent
-        return self.strays[bits]
+        return self.first_outside(bits)
 
 
-def _masks(name: str, found: _Found, exact: bool) -> _Masks:
+def _masks(name: str, histogram: Mapping[int, int], bad_example: str | None,
+           first_outside: Callable[[int], tuple[int, str]] | None = None) -> _Masks:
+    """The exact masks of a column (from every value)."""
     relevant = _relevant(name)
     counts: dict[int, int] = {}
-    for mask, n in found.histogram.items():
+    for mask, n in histogram.items():
         counts[mask & relevant] = counts.get(mask & relevant, 0) + n
-    return _Masks(counts, exact, found.bad_example, found.strays)
+    return _Masks(counts, True, bad_example, first_outside)
 
 
 def infer_column_types(
@@ -528,9 +525,10 @@ def infer_column_types(
     if not columns:
         return []
     return [
-        _column(name, _decide(_rules(name), _masks(name, found, exact=True)))
-        for name, found in zip(columns, _histograms(con, sql.ident(relation), columns),
-                               strict=True)
+        _column(name, _decide(_rules(name), _masks(
+            name, histogram, bad, partial(_first_outside, con, relation, name))))
+        for name, (histogram, bad) in zip(
+            columns, _histograms(con, sql.ident(relation), columns), strict=True)
     ]
 
 
@@ -552,9 +550,9 @@ def decide_column_types(con: duckdb.DuckDBPyConnection, relation: str, columns: 
         where=f"rowid < {sql.number(head)} OR rowid % {sql.number(stride)} = 0")))
     try:
         decided = {
-            name: _speculate(name, found.histogram, min_values=sample_rows // 100)
-            for name, found in zip(columns, _histograms(con, sql.ident(SAMPLE), columns),
-                                   strict=True)
+            name: _speculate(name, histogram, min_values=sample_rows // 100)
+            for name, (histogram, _bad) in zip(
+                columns, _histograms(con, sql.ident(SAMPLE), columns), strict=True)
         }
     finally:
         con.execute(f"DROP TABLE {sql.ident(SAMPLE)}")
