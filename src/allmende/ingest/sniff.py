@@ -347,7 +347,8 @@ def _certain_banner(banner: list[str], header: list[str], width: int) -> bool:
     banner tells apart labels the header repeats."""
     spans = _spans(banner, width)
     stems = [_stem(label) for _, _, label in spans]
-    beneath = [tuple(_stem(c) for c in header[first:end]) for first, end, _ in spans]
+    beneath = [labels for first, end, _ in spans
+               if any(labels := tuple(_stem(c) for c in header[first:end]))]
     if len(set(stems)) < len(stems) or len(set(beneath)) < len(beneath):
         return True
     labels = [(carried, " ".join(c.split()))
