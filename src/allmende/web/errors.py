@@ -16,8 +16,7 @@ from starlette.exceptions import HTTPException
 
 from allmende.catalog.validation import field_errors
 from allmende.errors import AllmendeError, FieldError, Invalid, TooManyRequests, msg
-from allmende.jobs import queue
-from allmende.web.i18n import api_language_of, language_of, localize
+from allmende.web.i18n import api_language_of, language_of, localize, localized_entry
 from allmende.web.ui.render import render_error
 
 HTTP_MESSAGES = {
@@ -38,16 +37,9 @@ def error_body(error: AllmendeError, language: str = "de") -> dict:
 def localized_stored_error(body: dict[str, Any], language: str) -> dict[str, Any]:
     """A failed job's stored error (see ``jobs.queue.fail``) in ``language``, without the
     stored templates (they are no part of the API)."""
-    result = _localized_entry(body, language)
+    result = localized_entry(body, language)
     if "fields" in body:
-        result["fields"] = [_localized_entry(f, language) for f in body["fields"]]
-    return result
-
-
-def _localized_entry(entry: dict[str, Any], language: str) -> dict[str, Any]:
-    result = {k: v for k, v in entry.items() if k != queue.TEMPLATE_KEY}
-    if "message" in entry:
-        result["message"] = localize(queue.stored_message(entry), language)
+        result["fields"] = [localized_entry(f, language) for f in body["fields"]]
     return result
 
 

@@ -22,6 +22,7 @@ from allmende.web.api.schemas import (
     VersionList,
 )
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.i18n import api_language_of
 
 router = APIRouter(tags=["Datensätze"])
 
@@ -99,21 +100,26 @@ def add_link(name: str, body: ResourceFields, session: SessionDep,
 
 @router.get("/resources/{resource_id}", response_model=ResourceDetail,
             summary="Ressource lesen")
-def read_resource(resource_id: str, session: SessionDep, actor: ActorDep) -> ResourceDetail:
+def read_resource(resource_id: str, request: Request, session: SessionDep,
+                  actor: ActorDep) -> ResourceDetail:
     """With the newest 20 versions and `versions_total`; older ones page through
-    `/resources/{id}/versions`."""
+    `/resources/{id}/versions`. The versions' warnings and column notes are in the asker's
+    language (`?lang=`, cookie, `Accept-Language`)."""
     newest = tables.version_history(session, actor, resource_id)
-    return ResourceDetail.of(service.get_resource(session, actor, resource_id), newest)
+    return ResourceDetail.of(service.get_resource(session, actor, resource_id), newest,
+                             api_language_of(request))
 
 
 @router.get("/resources/{resource_id}/versions", response_model=VersionList,
             summary="Versionen einer Ressource, seitenweise")
-def list_versions(resource_id: str, session: SessionDep, actor: ActorDep,
+def list_versions(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
                   page: Annotated[int, Query(ge=1, description="Seite, ab 1")] = 1,
                   per_page: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE
                   ) -> VersionList:
-    """All versions of a resource, newest first, `per_page` (≤ 100) at a time."""
-    return VersionList.of(tables.version_history(session, actor, resource_id, page, per_page))
+    """All versions of a resource, newest first, `per_page` (≤ 100) at a time; warnings and
+    column notes in the asker's language."""
+    return VersionList.of(tables.version_history(session, actor, resource_id, page, per_page),
+                          api_language_of(request))
 
 
 @router.delete("/resources/{resource_id}", status_code=204, summary="Ressource entfernen")
