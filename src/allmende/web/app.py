@@ -6,7 +6,7 @@ import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -21,6 +21,7 @@ from allmende.web.api import organizations as organizations_api
 from allmende.web.api import rows as rows_api
 from allmende.web.api import uploads as uploads_api
 from allmende.web.apidocs import api_docs_page
+from allmende.web.deps import refuse_nul
 from allmende.web.downloads import DownloadSlots
 from allmende.web.multipart import CloseUnreadBodies
 from allmende.web.ui import routes as ui_routes
@@ -66,11 +67,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     )
     app.add_middleware(CloseUnreadBodies)
     errors.install(app)
-    app.include_router(datasets_api.router, prefix="/api/v1")
-    app.include_router(organizations_api.router, prefix="/api/v1")
-    app.include_router(uploads_api.router, prefix="/api/v1")
-    app.include_router(rows_api.router, prefix="/api/v1")
-    app.include_router(harmonize_api.router, prefix="/api/v1")
+    for api in (datasets_api, organizations_api, uploads_api, rows_api, harmonize_api):
+        app.include_router(api.router, prefix="/api/v1", dependencies=[Depends(refuse_nul)])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", include_in_schema=False)

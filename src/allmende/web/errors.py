@@ -7,12 +7,14 @@ UI paths render the error page. Messages are rendered in the request's language:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 
 from allmende.catalog.validation import field_errors
 from allmende.errors import AllmendeError, FieldError, Invalid, TooManyRequests, msg
@@ -21,6 +23,8 @@ from allmende.web.i18n import api_language_of, language_of, localize
 from allmende.web.ui.render import render_error
 
 HTTP_MESSAGES = {
+    # FastAPI's answer to a body it cannot parse (e.g. a form where JSON is expected)
+    400: ("bad_request", msg("Der Inhalt der Anfrage lässt sich nicht lesen.")),
     404: ("not_found", msg("Diese Seite gibt es nicht.")),
     405: ("method_not_allowed", msg("Diese Methode ist hier nicht erlaubt.")),
     413: ("too_large", msg("Die Anfrage ist zu groß.")),
@@ -63,6 +67,8 @@ def _wants_html(request: Request) -> bool:
 
 
 def _headers(error: AllmendeError) -> dict[str, str]:
+    if isinstance(error, MethodNotAllowed):
+        return {"Allow": error.allow}
     if error.status == 401:
         return {"WWW-Authenticate": "Bearer"}
     if isinstance(error, TooManyRequests):
@@ -91,4 +97,24 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
         code, message = HTTP_MESSAGES.get(error.status_code, ("http_error", str(error.detail)))
+        if error.status_code == 405:
+            return _respond(request, MethodNotAllowed(message, code, 405,
+                                                      allow=_allowed_methods(request)))
         return _respond(request, AllmendeError(message, code, error.status_code))
+
+
+@dataclass
+class MethodNotAllowed(AllmendeError):
+    allow: str = ""
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of the path (RFC 9110 asks for them in ``Allow``): each FastAPI route
+    holds one, and Starlette names only those of the first route that matched the path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, BaseRoute) and getattr(route, "methods", None):
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods  # type: ignore[attr-defined]
+    return ", ".join(sorted(methods))

@@ -12,6 +12,7 @@ from allmende.catalog.search import MAX_PER_PAGE, SearchRequest, search_datasets
 from allmende.catalog.search_index import FACETS, SORTS
 from allmende.tables import service as tables
 from allmende.tables.versions import MAX_PAGE_SIZE, PAGE_SIZE
+from allmende.web.api.responses import AUTH, WRITE, errors
 from allmende.web.api.schemas import (
     ActivityList,
     ActivityOut,
@@ -26,7 +27,8 @@ from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 router = APIRouter(tags=["Datensätze"])
 
 
-@router.get("/datasets", response_model=SearchOut, summary="Datensätze suchen")
+@router.get("/datasets", response_model=SearchOut, summary="Datensätze suchen",
+            responses=errors(*AUTH, 422))
 def search(
     request: Request, session: SessionDep, platform: PlatformDep, actor: ActorDep,
     q: str = "",
@@ -53,37 +55,41 @@ def search(
 
 
 @router.post("/datasets", status_code=201, response_model=DatasetOut,
-             summary="Datensatz anlegen")
+             summary="Datensatz anlegen", responses=errors(*WRITE, 400, 404, 409))
 def create(body: DatasetCreate, session: SessionDep, actor: ActorDep) -> DatasetOut:
     return DatasetOut.of(service.create_dataset(session, actor, body.model_dump()))
 
 
-@router.get("/datasets/{name}", response_model=DatasetOut, summary="Datensatz lesen")
+@router.get("/datasets/{name}", response_model=DatasetOut, summary="Datensatz lesen",
+            responses=errors(*AUTH, 404, 422))
 def read(name: str, session: SessionDep, actor: ActorDep) -> DatasetOut:
     return DatasetOut.of(service.get_dataset(session, actor, name))
 
 
-@router.patch("/datasets/{name}", response_model=DatasetOut, summary="Datensatz ändern")
+@router.patch("/datasets/{name}", response_model=DatasetOut, summary="Datensatz ändern",
+              responses=errors(*WRITE, 400, 404, 409))
 def patch(name: str, body: DatasetPatch, session: SessionDep,  # type: ignore[valid-type]
           actor: ActorDep) -> DatasetOut:
     changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
     return DatasetOut.of(service.update_dataset(session, actor, name, changes))
 
 
-@router.delete("/datasets/{name}", status_code=204, summary="Datensatz löschen (wiederherstellbar)")
+@router.delete("/datasets/{name}", status_code=204, summary="Datensatz löschen (wiederherstellbar)",
+               responses=errors(*WRITE, 404, 409))
 def delete(name: str, session: SessionDep, actor: ActorDep) -> Response:
     service.delete_dataset(session, actor, name)
     return Response(status_code=204)
 
 
 @router.post("/datasets/{name}/restore", response_model=DatasetOut,
-             summary="Gelöschten Datensatz wiederherstellen")
+             summary="Gelöschten Datensatz wiederherstellen",
+             responses=errors(*WRITE, 404, 409))
 def restore(name: str, session: SessionDep, actor: ActorDep) -> DatasetOut:
     return DatasetOut.of(service.restore_dataset(session, actor, name))
 
 
 @router.get("/datasets/{name}/activity", response_model=ActivityList,
-            summary="Änderungsverlauf eines Datensatzes")
+            summary="Änderungsverlauf eines Datensatzes", responses=errors(*AUTH, 404, 422))
 def history(name: str, session: SessionDep, actor: ActorDep) -> ActivityList:
     items = [ActivityOut.of(a, show_email=actor.is_authenticated)
              for a in service.activity(session, actor, name)]
@@ -91,14 +97,15 @@ def history(name: str, session: SessionDep, actor: ActorDep) -> ActivityList:
 
 
 @router.post("/datasets/{name}/links", status_code=201, response_model=ResourceOut,
-             summary="Ressource als Verweis hinzufügen")
+             summary="Ressource als Verweis hinzufügen",
+             responses=errors(*WRITE, 400, 404, 409))
 def add_link(name: str, body: ResourceFields, session: SessionDep,
              actor: ActorDep) -> ResourceOut:
     return ResourceOut.of(service.add_resource(session, actor, name, body.model_dump()))
 
 
 @router.get("/resources/{resource_id}", response_model=ResourceDetail,
-            summary="Ressource lesen")
+            summary="Ressource lesen", responses=errors(*AUTH, 404, 422))
 def read_resource(resource_id: str, session: SessionDep, actor: ActorDep) -> ResourceDetail:
     """With the newest 20 versions and `versions_total`; older ones page through
     `/resources/{id}/versions`."""
@@ -107,7 +114,8 @@ def read_resource(resource_id: str, session: SessionDep, actor: ActorDep) -> Res
 
 
 @router.get("/resources/{resource_id}/versions", response_model=VersionList,
-            summary="Versionen einer Ressource, seitenweise")
+            summary="Versionen einer Ressource, seitenweise",
+            responses=errors(*AUTH, 404, 422))
 def list_versions(resource_id: str, session: SessionDep, actor: ActorDep,
                   page: Annotated[int, Query(ge=1, description="Seite, ab 1")] = 1,
                   per_page: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE
@@ -116,7 +124,8 @@ def list_versions(resource_id: str, session: SessionDep, actor: ActorDep,
     return VersionList.of(tables.version_history(session, actor, resource_id, page, per_page))
 
 
-@router.delete("/resources/{resource_id}", status_code=204, summary="Ressource entfernen")
+@router.delete("/resources/{resource_id}", status_code=204, summary="Ressource entfernen",
+               responses=errors(*WRITE, 404, 409))
 def delete_resource(resource_id: str, session: SessionDep, actor: ActorDep) -> Response:
     service.delete_resource(session, actor, resource_id)
     return Response(status_code=204)

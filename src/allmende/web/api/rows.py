@@ -12,6 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from allmende.tables import export as exports
 from allmende.tables import query as queries
 from allmende.tables.service import ReadableVersion, readable_version
+from allmende.web.api.responses import AUTH, errors
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.downloads import DownloadSlots, stream
 
@@ -23,7 +24,7 @@ def _version(request: Request) -> int | None:
 
 
 @router.get("/resources/{resource_id}/rows", summary="Zeilen einer Tabelle abfragen",
-            response_model=None)
+            response_model=None, responses=errors(*AUTH, 400, 403, 404, 413, 422, 429))
 def rows(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
          platform: PlatformDep) -> Any:
     """Filters `col=v`, `col__in`, `col__gt|gte|lt|lte`, `col__contains`, `col__null`,
@@ -59,7 +60,8 @@ def _download(request: Request, table: ReadableVersion, query: queries.RowQuery
 
 
 @router.get("/resources/{resource_id}/distinct/{column}",
-            summary="Verschiedene Werte einer Spalte mit Anzahl")
+            summary="Verschiedene Werte einer Spalte mit Anzahl",
+            responses=errors(*AUTH, 400, 403, 404, 422))
 def distinct_values(resource_id: str, column: str, request: Request, session: SessionDep,
                     actor: ActorDep, platform: PlatformDep,
                     limit: int = Query(100, ge=1, le=10_000)) -> Any:
@@ -71,7 +73,8 @@ def distinct_values(resource_id: str, column: str, request: Request, session: Se
 
 
 @router.get("/resources/{resource_id}/aggregate",
-            summary="Kennzahlen (count, sum, avg, min, max), optional gruppiert")
+            summary="Kennzahlen (count, sum, avg, min, max), optional gruppiert",
+            responses=errors(*AUTH, 400, 403, 404, 422))
 def aggregate(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
               platform: PlatformDep, group_by: str = "", metrics: str = "count",
               limit: int = Query(1000, ge=1, le=10_000)) -> Any:

@@ -12,6 +12,7 @@ from allmende.catalog import datasets
 from allmende.errors import FieldError, Invalid, msg
 from allmende.jobs import queue
 from allmende.tables import store
+from allmende.web.api.responses import AUTH, WRITE, errors
 from allmende.web.api.schemas import JobOut
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.errors import localized_stored_error
@@ -55,7 +56,7 @@ def _options(fields: dict[str, str]) -> dict[str, Any]:
 @router.post("/datasets/{name}/resources", status_code=202, response_model=JobOut,
              summary="Datei hochladen: wird im Hintergrund zur neuen Version",
              openapi_extra=UPLOAD_FORM,
-             responses={413: {"description": "Größer als das Upload-Limit"}})
+             responses=errors(*WRITE, 400, 404, 409, 413))
 async def upload(name: str, request: Request, session: SessionDep, actor: ActorDep,
                  platform: PlatformDep) -> JSONResponse:
     """Answers 202 with a job; poll `GET /api/v1/jobs/{id}` until it is `done` (its `result`
@@ -82,7 +83,8 @@ async def upload(name: str, request: Request, session: SessionDep, actor: ActorD
     return JSONResponse(body, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="Stand eines Auftrags")
+@router.get("/jobs/{job_id}", response_model=JobOut, summary="Stand eines Auftrags",
+            responses=errors(*AUTH, 404, 422))
 def job_status(job_id: int, request: Request, session: SessionDep, actor: ActorDep) -> JobOut:
     """`message` and `error` in the asker's language (`?lang=`, cookie, `Accept-Language`)."""
     job = JobOut.of(queue.get_job(session, actor, job_id))
