@@ -39,6 +39,7 @@ from allmende.db.models import Activity, Dataset, Resource, utcnow
 from allmende.errors import Conflict, FieldError, Invalid, NotFound, msg
 
 MAX_KEYWORDS = 50
+KEYWORD_MAX_LENGTH = 100
 RESOURCE_FORMATS_MAX = 30
 
 
@@ -75,8 +76,9 @@ class DatasetFields(BaseModel):
         cleaned = list(dict.fromkeys(v.strip() for v in values if v.strip()))
         if len(cleaned) > MAX_KEYWORDS:
             raise ValueError(f"Höchstens {MAX_KEYWORDS} Schlagwörter.")
-        if any(len(v) > 100 for v in cleaned):
-            raise ValueError("Ein Schlagwort darf höchstens 100 Zeichen lang sein.")
+        if any(len(v) > KEYWORD_MAX_LENGTH for v in cleaned):
+            raise ValueError(f"Ein Schlagwort darf höchstens {KEYWORD_MAX_LENGTH} Zeichen lang "
+                             "sein.")
         return cleaned
 
     @field_validator("themes")

@@ -45,7 +45,13 @@ _MESSAGES = {
     "extra_forbidden": "Dieses Feld gibt es nicht.",
     "too_short": "Zu wenige Einträge.",
     "too_long": "Zu viele Einträge.",
+    "greater_than_equal": "Mindestens {ge}.",
+    "less_than_equal": "Höchstens {le}.",
+    "string_pattern_mismatch": "Hat nicht die erwartete Form ({pattern}).",
+    "literal_error": "Erlaubt: {expected}.",
 }
+# pydantic lists a literal's values as "'a', 'b' or 'c'"
+_ALTERNATIVES = re.compile(r"'([^']*)'")
 
 
 def field_errors_of(error: ValidationError) -> list[FieldError]:
@@ -62,6 +68,9 @@ def field_errors(errors: Iterable[Mapping[str, Any]], skip: int = 0) -> list[Fie
             message = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
         else:
             template = _MESSAGES.get(item["type"], item["msg"])
-            message = template.format(**item.get("ctx", {}))
+            context = dict(item.get("ctx", {}))
+            if item["type"] == "literal_error":
+                context["expected"] = ", ".join(_ALTERNATIVES.findall(context["expected"]))
+            message = template.format(**context)
         result.append(FieldError(location, message))
     return result

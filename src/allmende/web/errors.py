@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 from allmende.catalog.validation import field_errors
 from allmende.errors import AllmendeError, FieldError, Invalid, TooManyRequests, msg
@@ -103,18 +103,18 @@ def install(app: FastAPI) -> None:
         return _respond(request, AllmendeError(message, code, error.status_code))
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 @dataclass
 class MethodNotAllowed(AllmendeError):
     allow: str = ""
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method of the path (RFC 9110 asks for them in ``Allow``): each FastAPI route
-    holds one, and Starlette names only those of the first route that matched the path."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, BaseRoute) and getattr(route, "methods", None):
-            match, _ = route.matches(request.scope)
-            if match is not Match.NONE:
-                methods |= route.methods  # type: ignore[attr-defined]
-    return ", ".join(sorted(methods))
+    """Every method the path answers to (RFC 9110 asks for them in ``Allow``), as the router
+    itself decides it: Starlette names only those of the first route that matched the path,
+    and each FastAPI route holds one method."""
+    routes = request.app.router.routes
+    return ", ".join(method for method in _METHODS if any(
+        route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes))

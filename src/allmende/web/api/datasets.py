@@ -9,9 +9,19 @@ from fastapi import APIRouter, Query, Request, Response
 from allmende.catalog import datasets as service
 from allmende.catalog.datasets import DatasetCreate, DatasetPatch, ResourceFields
 from allmende.catalog.search import MAX_PER_PAGE, SearchRequest, search_datasets
-from allmende.catalog.search_index import FACETS, SORTS
+from allmende.catalog.search_index import FACETS
 from allmende.tables import service as tables
 from allmende.tables.versions import MAX_PAGE_SIZE, PAGE_SIZE
+from allmende.web.api.params import (
+    AccessLevel,
+    Keyword,
+    License,
+    Page,
+    ResourceFormat,
+    Slug,
+    Sort,
+    Theme,
+)
 from allmende.web.api.responses import AUTH, WRITE, errors
 from allmende.web.api.schemas import (
     ActivityList,
@@ -32,14 +42,14 @@ router = APIRouter(tags=["Datensätze"])
 def search(
     request: Request, session: SessionDep, platform: PlatformDep, actor: ActorDep,
     q: str = "",
-    organization: Annotated[list[str] | None, Query()] = None,
-    theme: Annotated[list[str] | None, Query()] = None,
-    format: Annotated[list[str] | None, Query()] = None,
-    license: Annotated[list[str] | None, Query()] = None,
-    access_level: Annotated[list[str] | None, Query()] = None,
-    keyword: Annotated[list[str] | None, Query()] = None,
-    sort: Annotated[str, Query(description="|".join(SORTS))] = "relevance",
-    page: Annotated[int, Query(ge=1)] = 1,
+    organization: Annotated[list[Slug] | None, Query()] = None,
+    theme: Annotated[list[Theme] | None, Query()] = None,
+    format: Annotated[list[ResourceFormat] | None, Query()] = None,
+    license: Annotated[list[License] | None, Query()] = None,
+    access_level: Annotated[list[AccessLevel] | None, Query()] = None,
+    keyword: Annotated[list[Keyword] | None, Query()] = None,
+    sort: Sort = "relevance",
+    page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
 ) -> SearchOut:
     """Full-text search (German folding and stemming) with facets over the datasets the caller
@@ -117,7 +127,7 @@ def read_resource(resource_id: str, session: SessionDep, actor: ActorDep) -> Res
             summary="Versionen einer Ressource, seitenweise",
             responses=errors(*AUTH, 404, 422))
 def list_versions(resource_id: str, session: SessionDep, actor: ActorDep,
-                  page: Annotated[int, Query(ge=1, description="Seite, ab 1")] = 1,
+                  page: Page = 1,
                   per_page: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE
                   ) -> VersionList:
     """All versions of a resource, newest first, `per_page` (≤ 100) at a time."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Response
 from allmende.access import accounts
 from allmende.catalog import organizations as service
 from allmende.catalog.organizations import OrganizationCreate
+from allmende.web.api.params import Id
 from allmende.web.api.responses import AUTH, WRITE, errors
 from allmende.web.api.schemas import (
     MeOut,
@@ -77,6 +78,6 @@ def create_token(actor: UserDep, session: SessionDep,
 
 @router.delete("/me/tokens/{token_id}", status_code=204, tags=["Konto"],
                summary="API-Token widerrufen", responses=errors(*WRITE, 404))
-def revoke_token(token_id: int, actor: UserDep, session: SessionDep) -> Response:
+def revoke_token(token_id: Id, actor: UserDep, session: SessionDep) -> Response:
     accounts.revoke_my_token(session, actor, token_id)
     return Response(status_code=204)

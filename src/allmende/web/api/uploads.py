@@ -12,6 +12,7 @@ from allmende.catalog import datasets
 from allmende.errors import FieldError, Invalid, msg
 from allmende.jobs import queue
 from allmende.tables import store
+from allmende.web.api.params import Id
 from allmende.web.api.responses import AUTH, WRITE, errors
 from allmende.web.api.schemas import JobOut
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
@@ -85,7 +86,7 @@ async def upload(name: str, request: Request, session: SessionDep, actor: ActorD
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="Stand eines Auftrags",
             responses=errors(*AUTH, 404, 422))
-def job_status(job_id: int, request: Request, session: SessionDep, actor: ActorDep) -> JobOut:
+def job_status(job_id: Id, request: Request, session: SessionDep, actor: ActorDep) -> JobOut:
     """`message` and `error` in the asker's language (`?lang=`, cookie, `Accept-Language`)."""
     job = JobOut.of(queue.get_job(session, actor, job_id))
     language = api_language_of(request)
