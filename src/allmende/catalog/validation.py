@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from allmende.errors import FieldError
 
 EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s]+$")
+
+# What the OpenAPI document says of texts the checks below accept (JSON Schema patterns)
+NOT_BLANK = r"\S"  # a text that stays non-empty when trimmed
+OPTIONAL_URL = f"^$|{URL.pattern}"
+OPTIONAL_EMAIL = f"^$|{EMAIL.pattern}"
+
+
+def partial(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """``model`` for a partial update: every field optional, each with its type, constraints
+    and schema (a field that may not be null stays so); the validators stay with ``model``,
+    which the service applies to the record with the changes."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        optional = copy.copy(info)
+        optional.default, optional.default_factory = None, None
+        fields[field_name] = (info.annotation, optional)
+    return create_model(name, __config__=model.model_config, **fields)
 
 
 def check_url(value: str | None) -> str | None:

@@ -90,6 +90,27 @@ def primary_key(schema: dict[str, Any]) -> list[str]:
     return [key] if isinstance(key, str) else list(key)
 
 
+_TEXTS = {"type": "array", "items": {"type": "string"}}
+#: What check_schema accepts, as JSON Schema for the OpenAPI document (what it cannot say:
+#: names unique, constraints fitting the type, patterns that compile, the rules' fields).
+TABLE_SCHEMA = {
+    "type": "object", "required": ["fields"],
+    "properties": {
+        "fields": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "pattern": r"\S"},
+                "type": {"enum": list(TYPES)},
+                "missingValues": _TEXTS, "trueValues": _TEXTS, "falseValues": _TEXTS,
+                "decimalChar": {"type": "string", "maxLength": 1},
+                "groupChar": {"type": "string", "maxLength": 1},
+                "constraints": {"type": "object"}}}},
+        "primaryKey": {"anyOf": [{"type": "string"}, _TEXTS]},
+        "missingValues": _TEXTS,
+        "fieldsMatch": {"const": "exact"},
+        "x-allmende": {"type": "object"}}}
+
+
 def check_schema(schema: Any, source: str = "Schema") -> dict[str, Any]:
     """``schema`` when it is a valid Table Schema (with allmende's additions), else
     :class:`Invalid` naming every faulty field."""
@@ -118,10 +139,14 @@ def _schema_problems(schema: Any) -> Any:
             yield FieldError(spec["name"], f"Der Feldname „{spec['name']}“ kommt doppelt vor.")
         seen.add(spec["name"])
         yield from _field_problems(spec)
-    for name in primary_key(schema):
-        if name not in seen:
-            yield FieldError("primaryKey", f"Der Primärschlüssel nennt „{name}“, das Schema hat "
-                                           "kein solches Feld.")
+    key = schema.get("primaryKey", [])
+    if isinstance(key, str) or (isinstance(key, list) and all(isinstance(k, str) for k in key)):
+        yield from (FieldError("primaryKey", f"Der Primärschlüssel nennt „{name}“, das Schema "
+                                             "hat kein solches Feld.")
+                    for name in primary_key(schema) if name not in seen)
+    else:
+        yield FieldError("primaryKey", "„primaryKey“ muss ein Feldname oder eine Liste von "
+                                       "Feldnamen sein.")
     yield from _list_of_strings(schema, "missingValues", "(Schema)")
     if schema.get("fieldsMatch", "exact") != "exact":
         yield FieldError("fieldsMatch", "allmende prüft Spalten nach ihrer Reihenfolge; nur "

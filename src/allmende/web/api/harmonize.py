@@ -56,7 +56,8 @@ def read_schema(name: str, session: SessionDep) -> dict[str, Any]:
 def add_schema(session: SessionDep, actor: UserDep,
                descriptor: Annotated[dict[str, Any], Body(
                    description="Frictionless Table Schema mit `name`, `title`, `version` "
-                               "und `fields`")]) -> SchemaInfoOut:
+                               "und `fields`", json_schema_extra=service.NEW_SCHEMA)]
+               ) -> SchemaInfoOut:
     return SchemaInfoOut.of(service.add_schema(session, actor, descriptor))
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Body, Response
 
 from allmende.access import accounts
 from allmende.catalog import organizations as service
-from allmende.catalog.organizations import OrganizationCreate
+from allmende.catalog.organizations import OrganizationCreate, OrganizationPatch
 from allmende.web.api.params import Id
 from allmende.web.api.responses import AUTH, WRITE, errors
 from allmende.web.api.schemas import (
@@ -47,9 +45,10 @@ def read(slug: str, session: SessionDep) -> OrganizationOut:
 @router.patch("/organizations/{slug}", response_model=OrganizationOut, tags=["Organisationen"],
               summary="Organisation ändern (Admins der Organisation)",
               responses=errors(*WRITE, 400, 404))
-def patch(slug: str, session: SessionDep, actor: ActorDep,
-          body: dict[str, Any] = Body(...)) -> OrganizationOut:
-    return OrganizationOut.of(service.update_organization(session, actor, slug, body))
+def patch(slug: str, body: OrganizationPatch, session: SessionDep,  # type: ignore[valid-type]
+          actor: ActorDep) -> OrganizationOut:
+    changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+    return OrganizationOut.of(service.update_organization(session, actor, slug, changes))
 
 
 @router.get("/me", response_model=MeOut, tags=["Konto"], summary="Wer bin ich?",
