@@ -47,6 +47,14 @@ def check_bbox(value: list[float] | None) -> list[float] | None:
     return [float(v) for v in value]
 
 
+def _position(point: Any) -> tuple[float, float]:
+    """A GeoJSON position: a list of numbers, longitude and latitude first."""
+    if not isinstance(point, list) or len(point) < 2 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in point[:2]):
+        raise ValueError(point)
+    return float(point[0]), float(point[1])
+
+
 def bbox_of_area(area: dict[str, Any]) -> list[float]:
     """The bounding box of a GeoJSON Polygon or MultiPolygon, validating its structure."""
     kind = area.get("type")
@@ -58,8 +66,8 @@ def bbox_of_area(area: dict[str, Any]) -> list[float]:
     else:
         raise ValueError("Das Gebiet muss ein GeoJSON-Polygon oder -MultiPolygon sein.")
     try:
-        points = [(float(p[0]), float(p[1])) for poly in polygons for ring in poly for p in ring]
-    except (TypeError, IndexError, ValueError):
+        points = [_position(p) for poly in polygons for ring in poly for p in ring]
+    except (TypeError, IndexError, KeyError, ValueError):
         raise ValueError("Die Koordinaten des Gebiets sind unvollständig.") from None
     if len(points) < 4:
         raise ValueError("Ein Polygon braucht mindestens vier Punkte.")

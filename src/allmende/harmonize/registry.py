@@ -169,9 +169,13 @@ def _non_finite_numbers(value: Any, where: str = "(Schema)") -> Any:
             yield from _non_finite_numbers(item, where)
 
 
+def _names_a_field(name: Any, names: set[str]) -> bool:
+    return isinstance(name, str) and name in names
+
+
 def _field_problems(spec: dict[str, Any]) -> Any:
     name, kind = spec["name"], spec.get("type", "string")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         yield FieldError(name, f"Feld „{name}“: unbekannter Typ „{kind}“ (erlaubt: "
                                f"{', '.join(TYPES)}).")
         return
@@ -228,15 +232,19 @@ def _extra_problems(extra: Any, names: set[str]) -> Any:
     if not isinstance(extra, dict):
         yield FieldError("x-allmende", "„x-allmende“ muss ein Objekt sein.")
         return
-    for rule in extra.get("rules", []):
+    rules = extra.get("rules", [])
+    if not isinstance(rules, list):
+        yield FieldError("x-allmende", "„rules“ muss eine Liste von Regeln sein.")
+        rules = []
+    for rule in rules:
         kind = rule.get("type") if isinstance(rule, dict) else None
-        if kind not in RULE_TYPES:
+        if not isinstance(kind, str) or kind not in RULE_TYPES:
             yield FieldError("x-allmende", f"Unbekannte Regel „{kind}“ (erlaubt: "
                                            f"{', '.join(RULE_TYPES)}).")
             continue
-        others = [rule.get("than")] if kind != "sum-equals" else list(rule.get("of") or [])
-        for name in [rule.get("field"), *others]:
-            if name not in names:
+        others = [rule.get("than")] if kind != "sum-equals" else rule.get("of") or []
+        for name in [rule.get("field"), *(others if isinstance(others, list) else [others])]:
+            if not _names_a_field(name, names):
                 yield FieldError("x-allmende", f"Die Regel „{kind}“ nennt „{name}“, das "
                                                "Schema hat kein solches Feld.")
     address = extra.get("address") or []
@@ -248,7 +256,10 @@ def _extra_problems(extra: Any, names: set[str]) -> Any:
                 yield FieldError("x-allmende", f"„address“ nennt „{name}“, das Schema hat kein "
                                                "solches Feld.")
     coordinates = extra.get("coordinates") or {}
+    if not isinstance(coordinates, dict):
+        yield FieldError("x-allmende", "„coordinates“ muss ein Objekt sein.")
+        coordinates = {}
     for name in coordinates.values():
-        if name not in names:
+        if not _names_a_field(name, names):
             yield FieldError("x-allmende", f"„coordinates“ nennt „{name}“, das Schema hat kein "
                                            "solches Feld.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -113,6 +113,15 @@ async def refuse_nul(request: Request) -> None:
             with contextlib.suppress(ValueError):
                 where += [".".join(map(str, path)) or "body"
                           for path in _nul_paths(json.loads(body), ())]
+    _refuse(where)
+
+
+def refuse_nul_in(values: Iterable[tuple[str, str]]) -> None:
+    """The same for values read by hand (an upload's form fields and file name)."""
+    _refuse([name for name, value in values if NUL in value])
+
+
+def _refuse(where: list[str]) -> None:
     if where:
         message = msg("Das Nullzeichen (U+0000) ist hier nicht erlaubt.")
         raise Invalid(field_errors=[FieldError(name, message) for name in where])

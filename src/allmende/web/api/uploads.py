@@ -15,7 +15,7 @@ from allmende.tables import store
 from allmende.web.api.params import Id
 from allmende.web.api.responses import AUTH, WRITE, errors
 from allmende.web.api.schemas import JobOut
-from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.deps import ActorDep, PlatformDep, SessionDep, refuse_nul_in
 from allmende.web.errors import localized_stored_error
 from allmende.web.i18n import api_language_of, localize_text
 from allmende.web.multipart import receive
@@ -70,6 +70,7 @@ async def upload(name: str, request: Request, session: SessionDep, actor: ActorD
         staged = received.files.get("file")
         if staged is None or not staged.filename:
             raise Invalid(field_errors=[FieldError("file", msg("Keine Datei ausgewählt."))])
+        refuse_nul_in([*received.fields.items(), ("file", staged.filename)])
         options = _options(received.fields)
         job = await run_in_threadpool(queue.enqueue, session, "ingest", {
             "dataset": name, "upload": str(staged.path), "filename": staged.filename,
