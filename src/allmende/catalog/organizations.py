@@ -81,7 +81,7 @@ _LONGITUDE = {"type": "number", "minimum": -180, "maximum": 180}
 _LATITUDE = {"type": "number", "minimum": -90, "maximum": 90}
 BBOX_SCHEMA = {"prefixItems": [_LONGITUDE, _LATITUDE, _LONGITUDE, _LATITUDE],
                "minItems": 4, "maxItems": 4}
-_RING = {"type": "array", "items": {"type": "array", "minItems": 2,
+_RING = {"type": "array", "minItems": 4, "items": {"type": "array", "minItems": 2,
                                     "prefixItems": [_LONGITUDE, _LATITUDE]}}
 _POLYGON = {"type": "array", "minItems": 1, "items": _RING}
 AREA_SCHEMA = {"anyOf": [

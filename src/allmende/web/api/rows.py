@@ -33,15 +33,16 @@ FILTERS = _param(
     "Filter je Spalte: `Spalte=Wert`, `Spalte__in=a,b`, `Spalte__gt|gte|lt|lte=Wert`, "
     "`Spalte__contains=Text`, `Spalte__null=true|false`; Spalten, die wie ein Parameter heißen "
     "oder `__` enthalten, als `filter.<Name>`", style="form", explode=True)
-BBOX = _param("bbox", {"type": "string", "pattern": r"^[^,]+(,[^,]+){3}$"},
+BBOX = _param("bbox", {"type": "string", "pattern": queries.BBOX_PATTERN},
               "lon_min,lat_min,lon_max,lat_max (WGS84, Dezimalpunkt); nur bei Geometrie")
 ROW_PARAMETERS = [
     VERSION,
-    _param("limit", {"type": "integer", "minimum": 0},
+    _param("limit", {"type": "integer", "minimum": 0, "maximum": queries.MAX_COUNT},
            f"Zeilen je Seite (Vorgabe {queries.DEFAULT_LIMIT}, höchstens "
            f"{queries.MAX_LIMIT}, mehr: 400); mit `format` die ganze Auswahl, wenn nicht "
            "angegeben"),
-    _param("offset", {"type": "integer", "minimum": 0}, "Zeilen überspringen"),
+    _param("offset", {"type": "integer", "minimum": 0, "maximum": queries.MAX_COUNT},
+           "Zeilen überspringen"),
     _param("sort", {"type": "string"}, "`Spalte` oder `-Spalte`, durch Kommas getrennt"),
     _param("fields", {"type": "string"}, "Spalten der Antwort, durch Kommas getrennt"),
     _param("format", {"type": "string", "enum": list(queries.FORMATS)},
