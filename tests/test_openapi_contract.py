@@ -53,6 +53,8 @@ def contract(installation: Installation) -> dict[str, Any]:
 def _config(token: str) -> schemathesis.Config:
     return schemathesis.Config.from_dict({
         "seed": SEED,
+        # a busy CI machine must not fail the run: how fast data is generated is no finding
+        "suppress-health-check": ["too_slow"],
         "continue-on-failure": True,
         "headers": {"Authorization": f"Bearer {token}"},
         "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
@@ -66,8 +68,9 @@ def _failures(schema: Any) -> tuple[int, dict[tuple[str, str], list[str]]]:
     found: dict[tuple[str, str], list[str]] = defaultdict(list)
     cases = 0
     for event in schemathesis.engine.from_schema(schema).execute():
-        if isinstance(event, events.NonFatalError):
-            found[("error", event.label)].append(str(event.value))
+        if isinstance(event, events.NonFatalError):  # an exception out of the app: a 500
+            found[("exception", event.label)].append(
+                f"{type(event.value).__name__}: {event.value}")
         if not isinstance(event, events.ScenarioFinished):
             continue
         cases += len(event.recorder.cases)
