@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -31,12 +32,30 @@ HTTP_MESSAGES = {
 }
 
 
+class ErrorField(BaseModel):
+    field: str = Field(description="Feld, Parameter oder Spalte, die nicht passt")
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Maschinenlesbar, z. B. not_found, invalid, name_taken")
+    message: str = Field(description="Für Menschen, in der Sprache der Anfrage")
+    fields: list[ErrorField] = Field(default_factory=list,
+                                     description="Bei 422: je betroffenem Feld eine Meldung")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API (the OpenAPI document lists it per operation)."""
+
+    error: ErrorDetail
+
+
 def error_body(error: AllmendeError, language: str = "de") -> dict:
-    body: dict = {"code": error.code, "message": localize(error.message, language)}
-    if error.field_errors:
-        body["fields"] = [{"field": f.field, "message": localize(f.message, language)}
-                          for f in error.field_errors]
-    return {"error": body}
+    fields = [ErrorField(field=f.field, message=localize(f.message, language))
+              for f in error.field_errors]
+    body = ErrorBody(error=ErrorDetail(code=error.code,
+                                       message=localize(error.message, language), fields=fields))
+    return body.model_dump(exclude_defaults=True)
 
 
 def localized_stored_error(body: dict[str, Any], language: str) -> dict[str, Any]:

@@ -1,11 +1,11 @@
 """The error answers of an operation, for its OpenAPI description: every route lists the
-statuses it can answer with, all in the one error shape that web/errors.py writes."""
+statuses it can answer with, all in the one error shape web/errors.py writes (ErrorBody)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from allmende.web.api.schemas import ErrorBody
+from allmende.web.errors import ErrorBody
 
 _DESCRIPTIONS = {
     400: "Die Anfrage lässt sich so nicht beantworten (z. B. ein unlesbarer Inhalt)",

@@ -231,24 +231,6 @@ class MeOut(BaseModel):
     organizations: dict[str, str]
 
 
-class ErrorField(BaseModel):
-    field: str = Field(description="Feld, Parameter oder Spalte, die nicht passt")
-    message: str
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(description="Maschinenlesbar, z. B. not_found, invalid, name_taken")
-    message: str = Field(description="Für Menschen, in der Sprache der Anfrage")
-    fields: list[ErrorField] = Field(default_factory=list,
-                                     description="Bei 422: je betroffenem Feld eine Meldung")
-
-
-class ErrorBody(BaseModel):
-    """Every error of the API (see web/errors.py, which writes it)."""
-
-    error: ErrorDetail
-
-
 class ColumnOut(BaseModel):
     name: str
     type: str = Field(description="string integer number boolean date datetime time json "
