@@ -238,3 +238,33 @@ class MeOut(BaseModel):
     name: str
     sysadmin: bool
     organizations: dict[str, str]
+
+
+class ColumnOut(BaseModel):
+    name: str
+    type: str = Field(description="string integer number boolean date datetime time json "
+                                  "geometry")
+
+
+class RowPage(BaseModel):
+    total: int = Field(description="Zeilen der Auswahl (alle Seiten)")
+    fields: list[ColumnOut]
+    rows: list[dict[str, Any]] = Field(description="Je Zeile ein Objekt: Spaltenname → Wert; "
+                                                   "Geometrien als GeoJSON")
+
+
+class DistinctValueOut(BaseModel):
+    value: Any
+    count: int
+
+
+class DistinctOut(BaseModel):
+    field: ColumnOut
+    total: int = Field(description="Verschiedene Werte der Auswahl (leer zählt als einer)")
+    values: list[DistinctValueOut]
+
+
+class AggregateOut(BaseModel):
+    total: int = Field(description="Anzahl der Gruppen")
+    fields: list[ColumnOut]
+    rows: list[dict[str, Any]]
