@@ -132,14 +132,18 @@ GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
 def test_geojson_features_off_the_earth_or_invalid_are_reported_and_left_empty(client,
                                                                                 editor):
     result = _ingest(client, editor, "orte.geojson", GEOJSON)
-    invalid = [w["message"] for w in result["warnings"] if w["code"] == "invalid_geometry"]
-    assert len(invalid) == 1, result["warnings"]
-    message = invalid[0]
-    assert message.startswith("3 Geometrien sind ungültig"), message
-    assert "Feature 1: Koordinaten außerhalb" in message
-    assert "Feature 2: Koordinaten außerhalb" in message
-    assert "Feature 3: Polygon schneidet sich selbst" in message
-    assert "Feature 4" not in message
+    warnings = {w["code"]: w["message"] for w in result["warnings"]}
+    assert warnings["coordinates_off_earth"].startswith(
+        "2 Geometrien haben Koordinaten, die kein Ort auf der Erde sind"), warnings
+    assert "(Features 1, 2)" in warnings["coordinates_off_earth"]
+    assert warnings["invalid_geometry"].startswith("1 Geometrien sind ungültig, etwa ein "
+                                                   "Polygon, das sich selbst schneidet")
+    assert "(Features 3)" in warnings["invalid_geometry"]
+    english = client.get(f"/api/v1/resources/{result['resource']}?lang=en",
+                         headers=editor).json()["versions"][0]["warnings"]
+    assert any(w["message"].startswith("2 geometries have coordinates that are no place on "
+                                       "earth") and "(features 1, 2)" in w["message"]
+               for w in english), english
     rows = _rows(client, editor, result["resource"])["rows"]
     assert [r["Name"] for r in rows] == ["Kein Wert", "Jenseits", "Schleife", "Westfalenpark"]
     assert [r["geometry"] for r in rows] == [None, None, None, {
@@ -155,9 +159,10 @@ def test_coordinates_off_the_earth_in_a_csv_keep_their_row_without_geometry(clie
                b"Fredenbaumpark;51.5352;7.4598\r\n")
     result = _ingest(client, editor, "parks.csv", content)
     assert result["crs"] == "EPSG:4326"
-    invalid = [w["message"] for w in result["warnings"] if w["code"] == "invalid_geometry"]
-    assert len(invalid) == 1 and "(Datenzeilen 3)" in invalid[0], result["warnings"]
-    assert "lon/lat" in invalid[0]
+    off = [w["message"] for w in result["warnings"] if w["code"] == "coordinates_off_earth"]
+    assert len(off) == 1 and "(Datenzeilen 3)" in off[0], result["warnings"]
+    assert off[0].startswith("1 Zeilen haben Koordinaten in lon/lat, die in EPSG:4326 keinen "
+                             "Ort auf der Erde ergeben")
     rows = _rows(client, editor, result["resource"])["rows"]
     assert rows[2] == {"Name": "Jenseits", "lat": 100, "lon": 500, "geometry": None}
     assert all(r["geometry"] for i, r in enumerate(rows) if i != 2)

@@ -16,7 +16,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from allmende.catalog.text import fold
-from allmende.errors import Invalid, msg
+from allmende.errors import Invalid, Message, msg
 from allmende.ingest.sniff import ReadOptions, Warning_
 
 WGS84 = "EPSG:4326"
@@ -32,6 +32,10 @@ GEOMETRY_NAMES = re.compile(r"^(geom|geometry|the_geom|wkt|shape|geometrie|geo_?
 WKT_START = re.compile(
     r"^\s*(SRID=\d+;)?\s*((MULTI)?(POINT|LINESTRING|POLYGON)|GEOMETRYCOLLECTION)", re.IGNORECASE)
 HEX_WKB = re.compile(r"^(00|01)[0-9A-Fa-f]{8,}$")
+#: How many rows a warning names.
+LISTED = 5
+#: What a warning calls the rows of a source: GeoJSON features, GDAL objects, table rows.
+FEATURES, OBJECTS, ROWS = msg("Features"), msg("Objekte"), msg("Datenzeilen")
 
 
 @dataclass
@@ -153,18 +157,12 @@ def _to_wgs84(geometries: np.ndarray, crs: str) -> np.ndarray:
 
 
 def geometries_from(geometries: np.ndarray, crs: str, columns: list[str],
-                    warnings: list[Warning_], unit: str = "Datenzeile") -> Geometries:
+                    warnings: list[Warning_], unit: Message = ROWS) -> Geometries:
     """WGS84 geometries of ``geometries`` (in ``crs``); those that are no place on earth or
-    are invalid stay empty, each named in a warning as ``unit`` and its number."""
+    are invalid stay empty, named in a warning by ``unit`` and their numbers."""
     wgs84, dropped = _without_invalid(_to_wgs84(geometries, crs), unit)
     wkb = pa.array(shapely.to_wkb(wgs84, include_srid=False), pa.binary())
     return Geometries(wkb, _envelope(wgs84), crs, columns, warnings + dropped)
-
-
-#: How many rows a warning names.
-LISTED = 5
-COORDINATES_OFF_EARTH = ("Koordinaten außerhalb von Längengrad −180…180 / Breitengrad −90…90 "
-                         "oder keine Zahl")
 
 
 def on_earth(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -173,28 +171,39 @@ def on_earth(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         return np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
 
 
-def _without_invalid(geometries: np.ndarray, unit: str) -> tuple[np.ndarray, list[Warning_]]:
+def numbered(indices: Sequence[int]) -> str:
+    """The numbers (from 1) of the first :data:`LISTED` row indices, `…` for more."""
+    shown = ", ".join(str(index + 1) for index in indices[:LISTED])
+    return shown + (" …" if len(indices) > LISTED else "")
+
+
+def _without_invalid(geometries: np.ndarray, unit: Message) -> tuple[np.ndarray, list[Warning_]]:
     """The geometries with None for those that cannot be shown or queried: a coordinate off
     the earth (NaN, infinite, beyond the WGS84 range) or an invalid shape (a polygon crossing
-    itself); a warning names them. Their rows keep their other values."""
+    itself); warnings name them. Their rows keep their other values."""
     coordinates, owner = shapely.get_coordinates(geometries, return_index=True)
-    off = np.unique(owner[~on_earth(coordinates[:, 0], coordinates[:, 1])])
-    reasons = dict.fromkeys(off.tolist(), COORDINATES_OFF_EARTH)
+    off = sorted(set(owner[~on_earth(coordinates[:, 0], coordinates[:, 1])].tolist()))
     present = np.array([g is not None for g in geometries], dtype=bool)
-    for index in np.flatnonzero(present & ~shapely.is_valid(geometries)).tolist():
-        reasons.setdefault(index, "Polygon schneidet sich selbst"
-                           if "Self-intersection" in shapely.is_valid_reason(geometries[index])
-                           else "ungültige Geometrie")
-    if not reasons:
+    invalid = sorted(set(np.flatnonzero(present & ~shapely.is_valid(geometries)).tolist())
+                     - set(off))
+    if not off and not invalid:
         return geometries, []
     kept = geometries.copy()
-    kept[list(reasons)] = None
-    named = "; ".join(f"{unit} {index + 1}: {reason}"
-                      for index, reason in sorted(reasons.items())[:LISTED])
-    more = " …" if len(reasons) > LISTED else ""
-    return kept, [Warning_("invalid_geometry", (
-        f"{len(reasons)} Geometrien sind ungültig und bleiben leer, die übrigen Werte ihrer "
-        f"Zeilen sind übernommen ({named}{more}). Bitte prüfen Sie die Quelle."))]
+    kept[off + invalid] = None
+    warnings = []
+    if off:
+        warnings.append(Warning_("coordinates_off_earth", msg(
+            "{count} Geometrien haben Koordinaten, die kein Ort auf der Erde sind (keine Zahl "
+            "oder außerhalb von Längengrad −180…180 / Breitengrad −90…90); sie bleiben leer, "
+            "die übrigen Werte ihrer Zeilen sind übernommen ({unit} {rows}). Bitte prüfen Sie "
+            "die Quelle.", count=len(off), unit=unit, rows=numbered(off))))
+    if invalid:
+        warnings.append(Warning_("invalid_geometry", msg(
+            "{count} Geometrien sind ungültig, etwa ein Polygon, das sich selbst schneidet; sie "
+            "bleiben leer, die übrigen Werte ihrer Zeilen sind übernommen ({unit} {rows}). "
+            "Bitte prüfen Sie die Quelle.", count=len(invalid), unit=unit,
+            rows=numbered(invalid))))
+    return kept, warnings
 
 
 def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOptions,

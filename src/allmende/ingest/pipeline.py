@@ -192,10 +192,11 @@ def _unplaced(con: duckdb.DuckDBPyConnection, target: Path, points: _Points,
                                            f"{sql.ident(points.y)} IS NOT NULL")
     if not count:
         return []
-    return [Warning_("invalid_geometry", (
-        f"{count} Zeilen haben Koordinaten in {points.x}/{points.y}, die in {points.crs} "
-        f"keinen Ort auf der Erde ergeben; ihre Geometrie bleibt leer (Datenzeilen {rows}). "
-        "Bitte prüfen Sie die Koordinaten."))]
+    return [Warning_("coordinates_off_earth", msg(
+        "{count} Zeilen haben Koordinaten in {x}/{y}, die in {crs} keinen Ort auf der Erde "
+        "ergeben; ihre Geometrie bleibt leer, die übrigen Werte sind übernommen (Datenzeilen "
+        "{rows}). Bitte prüfen Sie die Koordinaten.", count=count, x=points.x, y=points.y,
+        crs=points.crs, rows=rows))]
 
 
 def _outside(con: duckdb.DuckDBPyConnection, target: Path,

@@ -24,7 +24,15 @@ import shapely
 
 from allmende import sql
 from allmende.errors import Invalid, msg
-from allmende.ingest.geo import WGS84, Geometries, geometries_from, legacy_crs, parse_crs
+from allmende.ingest.geo import (
+    FEATURES,
+    OBJECTS,
+    WGS84,
+    Geometries,
+    geometries_from,
+    legacy_crs,
+    parse_crs,
+)
 from allmende.ingest.sniff import (
     ReadOptions,
     TextLayout,
@@ -511,7 +519,7 @@ def _read_geojson(con: duckdb.DuckDBPyConnection, document: Any, original_name: 
     if crs != WGS84:
         warnings.append(Warning_("legacy_crs", f"Koordinaten in {crs} (veraltetes "
                                                "„crs“-Element) nach WGS84 umgerechnet."))
-    geo = geometries_from(geometries, crs, [], [], unit="Feature")
+    geo = geometries_from(geometries, crs, [], [], unit=FEATURES)
     return RawTable(RAW, labels, "geojson", {"features": len(features), "crs": crs},
                     warnings, geometry=geo)
 
@@ -553,6 +561,6 @@ def read_geo_file(con: duckdb.DuckDBPyConnection, path: Path, original_name: str
     wkb = table.column(geometry_name).to_pylist() if geometry_name in table.column_names \
         else [None] * table.num_rows
     geometries = np.array([shapely.from_wkb(w) if w else None for w in wkb], dtype=object)
-    geo = geometries_from(geometries, crs, [], [], unit="Objekt")
+    geo = geometries_from(geometries, crs, [], [], unit=OBJECTS)
     return RawTable(RAW, labels, "geo", {"features": table.num_rows, "crs": crs}, warnings,
                     geometry=geo)

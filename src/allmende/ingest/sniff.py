@@ -235,9 +235,9 @@ def unique_labels(names: list[str]) -> tuple[list[str], list[Warning_]]:
         warnings.append(Warning_("duplicate_label", "Doppelte Spaltennamen wurden nummeriert."))
     for label, name in zip(labels, unique, strict=True):
         if label.casefold() in RESERVED_COLUMNS:
-            warnings.append(Warning_("reserved_label", (
-                f"Die Spalte „{label}“ heißt „{name}“: den Namen „{label}“ braucht allmende "
-                "selbst.")))
+            warnings.append(Warning_("reserved_label", msg(
+                "Die Spalte „{label}“ heißt „{name}“: den Namen „{label}“ braucht allmende "
+                "selbst.", label=label, name=name)))
     return unique, warnings
 
 
