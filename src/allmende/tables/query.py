@@ -114,6 +114,9 @@ class RowQuery:
     offset: int | None = None
     bbox: tuple[float, float, float, float] | None = None
     format: str | None = None
+    #: Rows holding each of these words (case-insensitive) in some column: a scan of every
+    #: row, for interfaces that search a table's text (CKAN's datastore ``q``).
+    words: tuple[str, ...] = ()
 
 
 @dataclass
@@ -474,6 +477,12 @@ def where_clause(schema: TableSchema, query: RowQuery | None) -> tuple[list[str]
                           f"AND NOT isnan({maxy})")
         lon_min, lat_min, lon_max, lat_max = query.bbox
         params.extend([lon_min, lon_max, lat_min, lat_max])
+    searched = [c.sql for c in schema.columns if c.type != "geometry"]
+    for word in query.words:
+        conditions.append("(" + " OR ".join(
+            f"contains(lower(CAST({ident} AS VARCHAR)), lower(?))" for ident in searched
+        ) + ")" if searched else "FALSE")
+        params.extend([word] * len(searched))
     return conditions, params
 
 
@@ -639,13 +648,15 @@ def arrow_rows(table: pa.Table, columns: Sequence[Column | tuple[str, str]],
 
 
 def select_rows(path: PathLike, schema: SchemaLike, query: RowQuery, *,
-                timeout: float | None = QUERY_TIMEOUT) -> RowsResult:
-    """One page of rows: ``{"total", "fields", "rows"}`` as the data API answers it."""
+                timeout: float | None = QUERY_TIMEOUT, max_limit: int = MAX_LIMIT
+                ) -> RowsResult:
+    """One page of rows: ``{"total", "fields", "rows"}`` as the data API answers it
+    (``max_limit``: another interface's own cap, CKAN's 32,000)."""
     table = TableSchema.of(schema)
     limit = DEFAULT_LIMIT if query.limit is None else query.limit
-    if limit > MAX_LIMIT:
+    if limit > max_limit:
         raise BadRequest(msg("limit darf höchstens {maximum} sein.",
-                             maximum=thousands(MAX_LIMIT)), code="limit_too_large")
+                             maximum=thousands(max_limit)), code="limit_too_large")
     offset = query.offset or 0
     columns = selected_columns(table, query)
     fields = [c.as_field() for c in columns]
