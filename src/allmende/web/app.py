@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from allmende import __version__
+from allmende.interop import registry as interfaces
 from allmende.jobs.worker import recover, run_until
 from allmende.platform import Platform
 from allmende.web import errors
@@ -72,6 +73,11 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(uploads_api.router, prefix="/api/v1")
     app.include_router(rows_api.router, prefix="/api/v1")
     app.include_router(harmonize_api.router, prefix="/api/v1")
+    # Open interfaces: each its own application with its own error format (allmende.wiring).
+    for interface in interfaces.interfaces():
+        mounted = interface.build(platform)
+        for path in interface.paths:
+            app.mount(path, mounted, name=f"{interface.name}:{path}")
     # The more specific mount first: Starlette matches mounts in order.
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")
