@@ -218,6 +218,14 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("GET", "/api/v1/resources/{resource_id}/quality"): Example(resource),
         ("POST", "/api/v1/schemas"): Example(json={"name": "baeume",
                                                    "fields": [{"name": "art"}]}),
+        # The CKAN Action API: one route per mount; every action is audited on its own in
+        # tests/test_ckan.py.
+        ("GET", "/api/3/action/{name}"): Example({"name": "package_search"}),
+        ("POST", "/api/3/action/{name}"): Example({"name": "package_show"},
+                                                  json={"id": found.dataset}),
+        ("GET", "/api/action/{name}"): Example({"name": "package_list"}),
+        ("POST", "/api/action/{name}"): Example({"name": "datastore_search"},
+                                                json={"resource_id": found.resource}),
     }
 
 
