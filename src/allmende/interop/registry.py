@@ -31,3 +31,8 @@ def interface(name: str, paths: tuple[str, ...], factory: str) -> None:
 
 def interfaces() -> list[Interface]:
     return list(_interfaces.values())
+
+
+def unregister(name: str) -> None:
+    """Remove an interface (switched off, or a test's own)."""
+    _interfaces.pop(name, None)
