@@ -47,7 +47,8 @@ def test_the_migration_gives_existing_datasets_distinct_uuids(platform, world):
             datasets.create_dataset(session, OPERATOR, dataset_body(name))
     with platform.db.engine.begin() as connection:
         command.downgrade(_alembic(platform, connection), "0005")
-        assert "uuid" not in connection.execute(text("SELECT * FROM datasets")).keys()
+        columns = list(connection.execute(text("SELECT * FROM datasets")).keys())
+        assert "uuid" not in columns
         command.upgrade(_alembic(platform, connection), "head")
     with platform.db.sessions() as session:
         found = dict(session.execute(select(Dataset.name, Dataset.uuid)).all())

@@ -134,7 +134,7 @@ def dataset_record(session: Session, actor: Actor, name_or_uuid: str) -> Dataset
             raise NotFound(f"Den Datensatz „{name_or_uuid}“ gibt es nicht.",
                            "dataset_not_found")
         name_or_uuid = found
-    return records_of(session, [get_dataset(session, actor, name_or_uuid)])[0]
+    return records_for(session, [get_dataset(session, actor, name_or_uuid).id])[0]
 
 
 def resource_record(session: Session, actor: Actor, resource_id: str
@@ -142,7 +142,7 @@ def resource_record(session: Session, actor: Actor, resource_id: str
     """A resource of a dataset the actor may see, with its dataset (404 otherwise)."""
     resource = session.get(Resource, resource_id)
     if resource is not None and visibility(actor).sees(resource.dataset):
-        dataset = records_of(session, [resource.dataset])[0]
+        dataset = records_for(session, [resource.dataset_id])[0]
         return dataset, next(r for r in dataset.resources if r.id == resource_id)
     raise NotFound(f"Die Ressource „{resource_id}“ gibt es nicht.", "resource_not_found")
 
@@ -150,8 +150,8 @@ def resource_record(session: Session, actor: Actor, resource_id: str
 def search_records(session: Session, index: SearchIndex, actor: Actor,
                    request: SearchRequest, language: str = "de") -> RecordPage:
     """A page of the catalog search (the index applies the actor's visibility) as records."""
-    result = search_datasets(session, index, actor, request, language)
-    return RecordPage(result.count, records_of(session, result.datasets), result)
+    result = search_datasets(session, index, actor, request, language, load_rows=False)
+    return RecordPage(result.count, records_for(session, result.ids), result)
 
 
 def _visible(scope: Visibility) -> ColumnElement[bool]:
@@ -181,20 +181,64 @@ def dataset_records(session: Session, actor: Actor, offset: int = 0, limit: int 
     if modified_since is not None:
         condition = and_(condition, Dataset.modified_at >= modified_since)
     total = session.scalar(select(func.count(Dataset.id)).where(condition)) or 0
-    rows = session.scalars(select(Dataset).where(condition)
-                           .order_by(Dataset.modified_at.desc(), Dataset.id)
-                           .offset(offset or None).limit(limit))
-    return total, records_of(session, list(rows))
+    ids = session.scalars(select(Dataset.id).where(condition)
+                          .order_by(Dataset.modified_at.desc(), Dataset.id)
+                          .offset(offset or None).limit(limit))
+    return total, records_for(session, list(ids))
 
 
-def records_of(session: Session, datasets: Sequence[Dataset]) -> list[DatasetRecord]:
-    """Records of datasets already checked for visibility, with their resources' current
-    tables loaded in one query."""
-    tables = _current_tables(session, [r for d in datasets for r in d.resources])
-    return [_dataset(d, tables) for d in datasets]
+_DATASET_COLUMNS = (
+    Dataset.id, Dataset.uuid, Dataset.name, Dataset.title, Dataset.description,
+    Dataset.keywords, Dataset.themes, Dataset.license, Dataset.contact_point, Dataset.issued,
+    Dataset.created_at, Dataset.modified_at, Dataset.temporal_start, Dataset.temporal_end,
+    Dataset.spatial, Dataset.update_frequency, Dataset.language, Dataset.access_level,
+    Dataset.draft, Dataset.deleted_at,
+)
+_ORGANIZATION_COLUMNS = tuple(getattr(Organization, name).label(f"org_{name}") for name in (
+    "slug", "name", "type", "ags", "description", "website", "contact_email", "logo_url",
+    "created_at", "modified_at"))
+_RESOURCE_COLUMNS = (
+    Resource.dataset_id, Resource.id, Resource.name, Resource.description, Resource.format,
+    Resource.url, Resource.kind, Resource.position, Resource.derived, Resource.created_at,
+    Resource.modified_at, Resource.current_version,
+)
 
 
-def _current_tables(session: Session, resources: Sequence[Resource]) -> dict[str, TableRecord]:
+def records_for(session: Session, ids: Sequence[int]) -> list[DatasetRecord]:
+    """Records of datasets already checked for visibility, in the order of ``ids``: three
+    queries in all (datasets with their organizations, resources, current tables), plain
+    rows without ORM objects (a page of 1,000 is built in milliseconds)."""
+    if not ids:
+        return []
+    found = session.execute(
+        select(*_DATASET_COLUMNS, *_ORGANIZATION_COLUMNS)
+        .join(Organization, Organization.id == Dataset.organization_id)
+        .where(Dataset.id.in_(list(ids)))).all()
+    resources: dict[int, list[Any]] = {}
+    for row in session.execute(select(*_RESOURCE_COLUMNS).where(
+            Resource.dataset_id.in_(list(ids))).order_by(Resource.position)):
+        resources.setdefault(row.dataset_id, []).append(row)
+    tables = _current_tables(session, [r for rows in resources.values() for r in rows])
+    organizations: dict[str, OrganizationRecord] = {}
+    by_id = {}
+    for row in found:
+        organization = organizations.get(row.org_slug)
+        if organization is None:
+            organization = organizations[row.org_slug] = _organization(row)
+        by_id[row.id] = _dataset(row, organization, tuple(
+            _resource(r, tables) for r in resources.get(row.id, ())))
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _organization(row: Any) -> OrganizationRecord:
+    return OrganizationRecord(
+        slug=row.org_slug, name=row.org_name, type=row.org_type, ags=row.org_ags,
+        description=row.org_description, website=row.org_website,
+        email=row.org_contact_email, logo_url=row.org_logo_url, created=row.org_created_at,
+        modified=row.org_modified_at)
+
+
+def _current_tables(session: Session, resources: Sequence[Any]) -> dict[str, TableRecord]:
     keys = [(r.id, r.current_version) for r in resources if r.current_version]
     if not keys:
         return {}
@@ -210,24 +254,21 @@ def _columns(columns: list[Any]) -> tuple[ColumnRecord, ...]:
     return tuple(ColumnRecord(str(c["name"]), str(c["type"])) for c in columns)
 
 
-def _resource(resource: Resource, tables: dict[str, TableRecord]) -> ResourceRecord:
+def _resource(row: Any, tables: dict[str, TableRecord]) -> ResourceRecord:
     return ResourceRecord(
-        id=resource.id, name=resource.name, description=resource.description,
-        format=resource.format, url=resource.url, kind=resource.kind,
-        position=resource.position, derived=resource.derived, created=resource.created_at,
-        modified=resource.modified_at, table=tables.get(resource.id))
+        id=row.id, name=row.name, description=row.description, format=row.format,
+        url=row.url, kind=row.kind, position=row.position, derived=row.derived,
+        created=row.created_at, modified=row.modified_at, table=tables.get(row.id))
 
 
-def _dataset(dataset: Dataset, tables: dict[str, TableRecord]) -> DatasetRecord:
+def _dataset(row: Any, organization: OrganizationRecord,
+             resources: tuple[ResourceRecord, ...]) -> DatasetRecord:
     return DatasetRecord(
-        uuid=dataset.uuid, name=dataset.name, title=dataset.title,
-        description=dataset.description,
-        organization=organization_record(dataset.organization),
-        keywords=tuple(dataset.keywords or ()), themes=tuple(dataset.themes or ()),
-        license=dataset.license, contact_point=dataset.contact_point, issued=dataset.issued,
-        created=dataset.created_at, modified=dataset.modified_at,
-        temporal_start=dataset.temporal_start, temporal_end=dataset.temporal_end,
-        spatial=dataset.spatial, update_frequency=dataset.update_frequency,
-        language=dataset.language, access_level=dataset.access_level, draft=dataset.draft,
-        deleted=dataset.deleted_at is not None,
-        resources=tuple(_resource(r, tables) for r in dataset.resources))
+        uuid=row.uuid, name=row.name, title=row.title, description=row.description,
+        organization=organization, keywords=tuple(row.keywords or ()),
+        themes=tuple(row.themes or ()), license=row.license, contact_point=row.contact_point,
+        issued=row.issued, created=row.created_at, modified=row.modified_at,
+        temporal_start=row.temporal_start, temporal_end=row.temporal_end,
+        spatial=row.spatial, update_frequency=row.update_frequency, language=row.language,
+        access_level=row.access_level, draft=row.draft, deleted=row.deleted_at is not None,
+        resources=resources)

@@ -77,14 +77,18 @@ class FacetValue:
 @dataclass
 class SearchResult:
     count: int
-    datasets: list[Dataset]
+    datasets: list[Dataset]  # empty when searched with load_rows=False
     facets: dict[str, list[FacetValue]]
     page: int
     per_page: int
+    ids: list[int] = field(default_factory=list)  # the page's dataset ids, in order
 
 
 def search_datasets(session: Session, index: SearchIndex, actor: Actor,
-                    request: SearchRequest, language: str = "de") -> SearchResult:
+                    request: SearchRequest, language: str = "de",
+                    load_rows: bool = True) -> SearchResult:
+    """``load_rows=False``: the page's ids only, for callers that read the rows themselves
+    (catalog records)."""
     request.validate()
     filters = {name: set(values) for name, values in request.filters.items() if values}
     hits = index.search(
@@ -94,9 +98,10 @@ def search_datasets(session: Session, index: SearchIndex, actor: Actor,
               if request.modified_since else None, only_ids=request.only_ids),
         visibility(actor),
     )
-    rows = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(hits.ids)))}
+    rows = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(hits.ids)))
+            } if load_rows else {}
     return SearchResult(
-        count=hits.total,
+        count=hits.total, ids=hits.ids,
         datasets=[rows[i] for i in hits.ids if i in rows],
         facets=_labelled(hits.facets, index, language, request.facet_limit),
         page=request.page,

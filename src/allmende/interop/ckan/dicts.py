@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from functools import lru_cache
 from typing import Any
 
 from allmende.catalog.records import DatasetRecord, OrganizationRecord, ResourceRecord
@@ -28,6 +29,7 @@ _NAMESPACE = uuid.UUID("6f1c7d2e-55a4-4c1e-9a57-0d6b3e7f2a10")
 CLOSED_LICENSES = frozenset({"other-closed"})
 
 
+@lru_cache(maxsize=100_000)
 def derived_id(kind: str, name: str) -> str:
     """The UUID of an organization, group or tag: derived from its kind and name."""
     return str(uuid.uuid5(_NAMESPACE, f"{kind}:{name}"))
@@ -37,7 +39,9 @@ def timestamp(moment: dt.datetime | None) -> str | None:
     """CKAN's form: ISO 8601 in UTC without offset, with microseconds."""
     if moment is None:
         return None
-    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    if moment.utcoffset():
+        moment = moment.astimezone(dt.UTC)
+    return moment.isoformat(timespec="microseconds").removesuffix("+00:00")
 
 
 def organization_dict(organization: OrganizationRecord, links: Links,
