@@ -18,3 +18,4 @@ def wire() -> None:
     events.listen(rebuild_regional)
     interfaces.interface("ckan", ("/api/3/action", "/api/action"),
                          "allmende.interop.ckan.app:create_app")
+    interfaces.interface("ogc", ("/ogc",), "allmende.interop.ogc.app:create_app")

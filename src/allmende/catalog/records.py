@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from allmende.access.policy import Actor, Visibility, visibility
+from allmende.access.policy import Action, Actor, Visibility, is_allowed, visibility
 from allmende.catalog.datasets import get_dataset
 from allmende.catalog.search import SearchRequest, SearchResult, search_datasets
 from allmende.catalog.search_index import SearchIndex
@@ -185,6 +185,23 @@ def dataset_records(session: Session, actor: Actor, offset: int = 0, limit: int 
                           .order_by(Dataset.modified_at.desc(), Dataset.id)
                           .offset(offset or None).limit(limit))
     return total, records_for(session, list(ids))
+
+
+def readable_tables(session: Session, actor: Actor, geometry: bool = False
+                    ) -> list[tuple[DatasetRecord, ResourceRecord]]:
+    """Every table (a resource with a published version) whose rows the actor may read, with
+    its dataset, by dataset name and resource position; ``geometry``: only tables with a
+    geometry column (OGC API Features' collections)."""
+    candidates = session.execute(
+        select(Dataset.id, Dataset.organization_id, Dataset.access_level, Dataset.draft,
+               Dataset.deleted_at)
+        .where(_visible(visibility(actor)), Dataset.id.in_(
+            select(Resource.dataset_id).where(Resource.current_version > 0)))
+        .order_by(Dataset.name)).all()
+    ids = [row.id for row in candidates if is_allowed(actor, Action.READ_ROWS, row)]
+    return [(dataset, resource) for dataset in records_for(session, ids)
+            for resource in dataset.resources if resource.table is not None
+            and (resource.table.geometry or not geometry)]
 
 
 _DATASET_COLUMNS = (
