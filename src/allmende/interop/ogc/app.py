@@ -91,7 +91,7 @@ def _respond(call: views.Call, answer: views.Answer) -> Response:
         return page
     if call.html:  # the API description: Swagger UI, with the assets the app ships
         return get_swagger_ui_html(
-            openapi_url=call.links.url("/api", f="json"), title="allmende – OGC API Features",
+            openapi_url=views.LOCAL.url("/api", f="json"), title="allmende – OGC API Features",
             swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg")

@@ -10,6 +10,7 @@ its dataset; reading its features asks the policy again (restricted rows need a 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,28 +60,30 @@ def _geo_resources(dataset: DatasetRecord) -> list[ResourceRecord]:
     return [r for r in dataset.resources if r.table is not None and r.table.geometry]
 
 
-def of_dataset(dataset: DatasetRecord) -> list[Collection]:
-    """The collections of a dataset, in the order of its resources. Two resources whose
-    names give the same slug are told apart by ``-2``, ``-3``, … in that order."""
-    geo = _geo_resources(dataset)
-    found: list[Collection] = []
+def collection_ids(dataset_name: str, tables: Sequence[tuple[str, str]]
+                   ) -> dict[str, tuple[str, str]]:
+    """Resource id → (collection id, long id) for a dataset's tables with geometries, given
+    as (resource id, resource name) in the order of its resources. Two names with the same
+    slug are told apart by ``-2``, ``-3``, … in that order."""
+    found: dict[str, tuple[str, str]] = {}
     taken: set[str] = set()
-    for resource in geo:
-        base = slug(resource.name)
+    for resource_id, resource_name in tables:
+        base = slug(resource_name)
         name, number = base, 1
         while name in taken:
             number += 1
             name = f"{base}-{number}"
         taken.add(name)
-        long_id = f"{dataset.name}.{name}"
-        found.append(Collection(dataset.name if len(geo) == 1 else long_id, dataset,
-                                resource, long_id))
+        long_id = f"{dataset_name}.{name}"
+        found[resource_id] = (dataset_name if len(tables) == 1 else long_id, long_id)
     return found
 
 
-def collection_ids(dataset: DatasetRecord) -> dict[str, str]:
-    """Resource id → collection id, for pages that link a table to its collection."""
-    return {c.resource.id: c.id for c in of_dataset(dataset)}
+def of_dataset(dataset: DatasetRecord) -> list[Collection]:
+    """The collections of a dataset, in the order of its resources."""
+    geo = _geo_resources(dataset)
+    ids = collection_ids(dataset.name, [(r.id, r.name) for r in geo])
+    return [Collection(ids[r.id][0], dataset, r, ids[r.id][1]) for r in geo]
 
 
 def visible(session: Session, actor: Actor) -> list[Collection]:
