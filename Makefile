@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo serve test test-sqlite lint bench fuzz browser-deps clean
+.PHONY: install demo serve test test-sqlite lint bench fuzz browser-deps gdal-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,15 @@ browser-deps:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null \
 	  || echo "WARNING: could not install chromium; the browser tests will fail and say how to get it."; }
 
-test: $(STAMP) browser-deps
+# The OGC API Features tests are judged by GDAL's ogrinfo/ogr2ogr (Debian's gdal-bin).
+gdal-deps:
+	@command -v ogrinfo >/dev/null 2>&1 || { \
+	  echo "Installing Debian's gdal-bin for the OGC API Features tests ..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gdal-bin >/dev/null \
+	  || echo "WARNING: could not install gdal-bin; the GDAL tests will fail and say how to get it."; }
+
+test: $(STAMP) browser-deps gdal-deps
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=10
 
 lint: $(STAMP)

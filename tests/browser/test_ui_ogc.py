@@ -3,8 +3,6 @@ features on the map (Leaflet, drawn from the same items as GeoJSON) and the next
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Page, expect
 from ui_support import SYSTEM_ACTOR, Site
