@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, Visibility, is_allowed, visibility
-from allmende.catalog.datasets import get_dataset
 from allmende.catalog.search import SearchRequest, SearchResult, search_datasets
 from allmende.catalog.search_index import SearchIndex
 from allmende.db.models import Dataset, Organization, Resource, TableVersion
@@ -128,13 +127,14 @@ def organization_records(session: Session) -> list[OrganizationRecord]:
 
 def dataset_record(session: Session, actor: Actor, name_or_uuid: str) -> DatasetRecord:
     """One dataset the actor may see, by its name or its UUID (404 otherwise)."""
-    if session.scalar(select(Dataset.id).where(Dataset.name == name_or_uuid)) is None:
-        found = session.scalar(select(Dataset.name).where(Dataset.uuid == name_or_uuid))
-        if found is None:
-            raise NotFound(f"Den Datensatz „{name_or_uuid}“ gibt es nicht.",
-                           "dataset_not_found")
-        name_or_uuid = found
-    return records_for(session, [get_dataset(session, actor, name_or_uuid).id])[0]
+    access = (Dataset.id, Dataset.organization_id, Dataset.access_level, Dataset.draft,
+              Dataset.deleted_at)
+    found = session.execute(select(*access).where(Dataset.name == name_or_uuid)).first() or \
+        session.execute(select(*access).where(Dataset.uuid == name_or_uuid)).first()
+    if found is None or not visibility(actor).sees(found):
+        # Not 403: whether an invisible dataset exists is itself not to be disclosed.
+        raise NotFound(f"Den Datensatz „{name_or_uuid}“ gibt es nicht.", "dataset_not_found")
+    return records_for(session, [found.id])[0]
 
 
 def resource_record(session: Session, actor: Actor, resource_id: str

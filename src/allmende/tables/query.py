@@ -117,9 +117,9 @@ class RowQuery:
     #: Rows holding each of these words (case-insensitive) in some column: a scan of every
     #: row, for interfaces that search a table's text (CKAN's datastore ``q``).
     words: tuple[str, ...] = ()
-    #: Only the row with this number in the version (counted from 1 in file order): a
-    #: stable key of a row within its version (OGC API Features' feature ids).
-    row_number: int | None = None
+    #: Only the rows numbered ``first`` to ``last`` in the version (counted from 1 in file
+    #: order: a stable key of a row within its version, OGC API Features' feature ids).
+    row_range: tuple[int, int] | None = None
 
 
 @dataclass
@@ -479,10 +479,10 @@ def where_clause(schema: TableSchema, query: RowQuery | None) -> tuple[list[str]
         else:
             conditions.append(f"{ident} {_COMPARISONS[item.op]} ?")
             params.append(item.value)
-    if query.row_number is not None:
-        # pushed down to the Parquet reader: only the row group holding the row is read
-        conditions.append("file_row_number = ?")
-        params.append(query.row_number - 1)
+    if query.row_range is not None:
+        # pushed down to the Parquet reader: only the row groups holding the rows are read
+        conditions.append("file_row_number BETWEEN ? AND ?")
+        params.extend(number - 1 for number in query.row_range)
     if query.bbox is not None:
         minx, miny, maxx, maxy = (sql.ident(n) for n in ENVELOPE_COLUMNS)
         conditions.append(f"{maxx} >= ? AND {minx} <= ? AND {maxy} >= ? AND {miny} <= ?")
@@ -727,6 +727,23 @@ def select_rows(path: PathLike, schema: SchemaLike, query: RowQuery, *,
     statement, params = selection_sql(table, query, columns, limit, offset)
     data = fetch_arrow(path, statement, params, timeout=timeout)
     return RowsResult(total, fields, arrow_rows(data, columns))
+
+
+def numbered_page(path: PathLike, schema: SchemaLike, query: RowQuery, *,
+                  timeout: float | None = QUERY_TIMEOUT) -> pa.Table:
+    """The selected columns of one page (``limit`` and ``offset`` of the query) with each
+    row's number in the version as last column. Small pages are kept and served again, as
+    :func:`page_json` keeps the data API's (versions are immutable)."""
+    key = ("numbered", *_file_key(path), query)
+    data = _pages.get(key)
+    if data is None:
+        table = TableSchema.of(schema)
+        statement, params = selection_sql(table, query, selected_columns(table, query),
+                                          query.limit, query.offset, numbered=True)
+        data = fetch_arrow(path, statement, params, timeout=timeout)
+        if data.nbytes <= PAGE_CACHE_MAX_BYTES:
+            _pages.put(key, data)
+    return data
 
 
 def page_json(path: PathLike, schema: SchemaLike, query: RowQuery, *,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -92,20 +92,19 @@ class TableReader:
         if limit > max_limit:
             raise BadRequest(msg("limit darf höchstens {maximum} sein.",
                                  maximum=thousands(max_limit)), code="limit_too_large")
+        offset = query.offset or 0
         columns = queries.selected_columns(self.schema, query)
-        total = self.rows_total if _unfiltered(query) else self.count(query)
-        data = None
-        if limit and (query.offset or 0) < total:
-            statement, params = queries.selection_sql(self.schema, query, columns, limit,
-                                                      query.offset, numbered=True)
-            data = queries.fetch_arrow(self.path, statement, params)
-        if data is None or data.num_rows == 0:
+        unfiltered = _unfiltered(query)
+        total = self.rows_total if unfiltered else self.count(query)
+        if not limit or offset >= total:
             return NumberedRows(total, [], columns, None)
-        numbers = [int(n) for n in data.column(len(columns)).to_pylist()]
-        batch = data.drop_columns([data.schema.names[-1]]).combine_chunks().to_batches()[0]
-        if crs and not _is_lon_lat(crs, crs_axis_order):
-            batch = _reprojected(batch, columns, _transformer(crs, crs_axis_order))
-        return NumberedRows(total, numbers, columns, batch)
+        if unfiltered and not query.sort:
+            # the page is a range of row numbers: read from its row groups, none skipped
+            page = replace(query, row_range=(offset + 1, min(offset + limit, total)),
+                           limit=None, offset=None)
+        else:
+            page = replace(query, limit=limit)
+        return self._numbered(total, columns, page, crs, crs_axis_order)
 
     def row(self, number: int, crs: str | None = None, *,
             crs_axis_order: bool = False) -> NumberedRows:
@@ -115,9 +114,19 @@ class TableReader:
             raise NotFound(msg("Zeile {number} gibt es in Version {version} von „{resource}“ "
                                "nicht.", number=number, version=self.version,
                                resource=self.resource_name), "row_not_found")
-        found = self.numbered(RowQuery(row_number=number, limit=1), crs,
-                              crs_axis_order=crs_axis_order)
-        return NumberedRows(1, found.numbers, found.columns, found.data)
+        return self._numbered(1, list(self.schema.columns),
+                              RowQuery(row_range=(number, number)), crs, crs_axis_order)
+
+    def _numbered(self, total: int, columns: list[Column], page: RowQuery, crs: str | None,
+                  crs_axis_order: bool) -> NumberedRows:
+        data = queries.numbered_page(self.path, self.schema, page)
+        if data.num_rows == 0:
+            return NumberedRows(total, [], columns, None)
+        numbers = [int(n) for n in data.column(len(columns)).to_pylist()]
+        batch = data.drop_columns([data.schema.names[-1]]).combine_chunks().to_batches()[0]
+        if crs and not _is_lon_lat(crs, crs_axis_order):
+            batch = _reprojected(batch, columns, _transformer(crs, crs_axis_order))
+        return NumberedRows(total, numbers, columns, batch)
 
     def extent(self) -> tuple[float, float, float, float] | None:
         """The WGS84 box around the table's geometries (lon_min, lat_min, lon_max, lat_max),
@@ -151,7 +160,7 @@ class NumberedRows:
 
 
 def _unfiltered(query: RowQuery) -> bool:
-    return not (query.filters or query.bbox or query.words or query.row_number)
+    return not (query.filters or query.bbox or query.words or query.row_range)
 
 
 def open_table(session: Session, actor: Actor, data_dir: Path, resource_id: str,
