@@ -17,7 +17,9 @@ from fastapi.testclient import TestClient
 from owslib.ogcapi.features import Features
 from pyproj import Transformer
 
+from allmende.access.policy import ANONYMOUS
 from allmende.catalog import datasets
+from allmende.catalog.records import readable_tables
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.interop.ogc import collections
 from allmende.interop.ogc.crs import CRS84
@@ -326,7 +328,7 @@ def test_single_items_and_404s(client, ogc_world):
     assert client.post("/ogc/collections").json()["code"] == "OperationNotSupported"
 
 
-def test_collection_ids(client, ogc_world):
+def test_collection_ids(client, platform, ogc_world):
     listed = _get(client, "/ogc/collections")
     assert {c["id"] for c in listed["collections"]} == PUBLIC
     assert listed["crs"][0] == CRS84
@@ -342,6 +344,11 @@ def test_collection_ids(client, ogc_world):
         "a": ("d.baeume-2024-csv", "d.baeume-2024-csv"),
         "b": ("d.baeume-2024-csv-2", "d.baeume-2024-csv-2"), "c": ("d.tabelle", "d.tabelle")}
     assert collections.collection_ids("d", [("a", "x.csv")]) == {"a": ("d", "d.x-csv")}
+    with platform.db.sessions() as session:
+        tables = {r.name for _, r in readable_tables(session, ANONYMOUS)}
+        geo = {r.name for _, r in readable_tables(session, ANONYMOUS, geometry=True)}
+    assert "Liste.csv" in tables and "Liste.csv" not in geo and "intern.csv" not in tables
+    assert geo == tables - {"Liste.csv"}
 
 
 def test_temporal_column_prefers_the_schemas_declaration(monkeypatch, platform):

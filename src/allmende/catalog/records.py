@@ -187,21 +187,32 @@ def dataset_records(session: Session, actor: Actor, offset: int = 0, limit: int 
     return total, records_for(session, list(ids))
 
 
+#: Datasets whose records are read in one go (bind parameters of one IN list).
+_CHUNK = 500
+
+
 def readable_tables(session: Session, actor: Actor, geometry: bool = False
                     ) -> list[tuple[DatasetRecord, ResourceRecord]]:
     """Every table (a resource with a published version) whose rows the actor may read, with
     its dataset, by dataset name and resource position; ``geometry``: only tables with a
     geometry column (OGC API Features' collections)."""
+    tables = select(Resource.dataset_id).join(TableVersion, and_(
+        TableVersion.resource_id == Resource.id,
+        TableVersion.version == Resource.current_version))
+    if geometry:  # a table with geometries names a CRS (the columns are checked below)
+        tables = tables.where(TableVersion.crs.is_not(None))
     candidates = session.execute(
         select(Dataset.id, Dataset.organization_id, Dataset.access_level, Dataset.draft,
                Dataset.deleted_at)
-        .where(_visible(visibility(actor)), Dataset.id.in_(
-            select(Resource.dataset_id).where(Resource.current_version > 0)))
+        .where(_visible(visibility(actor)), Dataset.id.in_(tables))
         .order_by(Dataset.name)).all()
     ids = [row.id for row in candidates if is_allowed(actor, Action.READ_ROWS, row)]
-    return [(dataset, resource) for dataset in records_for(session, ids)
-            for resource in dataset.resources if resource.table is not None
-            and (resource.table.geometry or not geometry)]
+    found = []
+    for start in range(0, len(ids), _CHUNK):
+        for dataset in records_for(session, ids[start:start + _CHUNK]):
+            found += [(dataset, resource) for resource in dataset.resources
+                      if resource.table is not None and (resource.table.geometry or not geometry)]
+    return found
 
 
 _DATASET_COLUMNS = (

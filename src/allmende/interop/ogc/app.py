@@ -55,17 +55,18 @@ def create_app(platform: Platform) -> Starlette:
         problem = not_found(request.url.path) if status == 404 else OgcError(
             status, msg("Diese Methode ist hier nicht erlaubt.") if status == 405
             else msg("Interner Fehler."))
-        return _error(request, problem, _wants_html_safely(request))
+        return _error(request, problem, _wants_html(request))
 
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
 
 def _answer(platform: Platform, request: Request, view: Callable[..., views.Answer]
             ) -> Response:
-    html = _wants_html_safely(request)
-    language = api_language_of(request)
+    html = _wants_html(request)
+    # pages speak the UI's language (?lang=, cookie); API clients also Accept-Language
+    language = language_of(request) if html else api_language_of(request)
     try:
-        html = _wants_html(request)
+        _check_format(request)
         with platform.db.session() as session:
             call = views.Call(platform, session, get_actor(request, session), request,
                               OgcLinks(Links(platform.settings.base_url)), html, language)
@@ -110,14 +111,19 @@ def _error(request: Request, error: OgcError, html: bool) -> Response:
                     media_type="application/json", headers=headers)
 
 
+def _check_format(request: Request) -> None:
+    chosen = request.query_params.get("f")
+    if chosen is not None and chosen not in FORMATS:
+        raise OgcError(400, msg("Unbekanntes Format „{format}“ (erlaubt: {allowed}).",
+                                format=chosen, allowed=", ".join(FORMATS)))
+
+
 def _wants_html(request: Request) -> bool:
-    """``f=html`` or ``f=json`` decide; without ``f`` the Accept header does (HTML only when
-    it is preferred to JSON: browsers, not GIS clients)."""
+    """``f=html`` or ``f=json`` decide (another ``f`` is refused as JSON); without ``f`` the
+    Accept header does: HTML only when it is preferred to JSON (browsers, not GIS
+    clients)."""
     chosen = request.query_params.get("f")
     if chosen is not None:
-        if chosen not in FORMATS:
-            raise OgcError(400, msg("Unbekanntes Format „{format}“ (erlaubt: {allowed}).",
-                                    format=chosen, allowed=", ".join(FORMATS)))
         return chosen == "html"
     html = other = 0.0
     for part in request.headers.get("accept", "").split(","):
@@ -128,14 +134,6 @@ def _wants_html(request: Request) -> bool:
         elif media_type.strip():
             other = max(other, quality)
     return html > other
-
-
-def _wants_html_safely(request: Request) -> bool:
-    """For error pages: as :func:`_wants_html`, an unknown ``f`` meaning JSON."""
-    try:
-        return _wants_html(request)
-    except OgcError:
-        return False
 
 
 def _quality(params: str) -> float:

@@ -10,7 +10,7 @@ its dataset; reading its features asks the policy again (restricted rows need a 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,8 +167,8 @@ def _instant(value: str | None) -> str | None:
     return value if value.endswith("Z") or "+" in value[10:] else f"{value}Z"
 
 
-def listing(session: Session, actor: Actor, open_reader: Any, links: OgcLinks
-            ) -> list[dict[str, Any]]:
+def listing(session: Session, actor: Actor, open_reader: Callable[[str], TableReader],
+            links: OgcLinks) -> list[dict[str, Any]]:
     """The documents of every collection the actor may read; a collection whose table
     cannot be opened right now (a regional version withheld) is left out."""
     documents = []
