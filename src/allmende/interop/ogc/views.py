@@ -5,6 +5,7 @@ reader — and never decides on access itself."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,7 +170,7 @@ def feature(call: Call, collection_id: str, feature_id: str) -> Answer:
     found = collections.find(call.session, call.actor, collection_id)
     table = call.open(found.resource.id)
     answer_crs = items.crs_of(call.params())
-    if not feature_id.isdigit():
+    if not re.fullmatch(r"[0-9]{1,18}", feature_id):
         raise NotFound(msg("Das Objekt „{feature}“ gibt es in der Sammlung „{collection}“ "
                            "nicht; Objekte sind nach ihrer Zeile nummeriert (ab 1).",
                            feature=feature_id, collection=found.id), "feature_not_found")
