@@ -469,7 +469,8 @@ def test_overlay_rebuild_keeps_results_right(client, platform, monkeypatch):
 
 def _doc(i: int, **extra) -> IndexedDataset:
     values = {
-        "id": i, "organization_id": i % 3, "organization": f"org-{i % 3}",
+        "id": i, "uuid": f"{i * 7919 % 100003:08x}-0000-4000-8000-000000000000",
+        "organization_id": i % 3, "organization": f"org-{i % 3}",
         "organization_name": f"Organisation {i % 3}",
         "access_level": ("public", "members")[i % 7 == 0],
         "license": ("dl-by-de/2.0", "cc-by/4.0")[i % 2], "draft": i % 11 == 0, "deleted": False,

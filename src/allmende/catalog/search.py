@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 from collections import defaultdict
 from collections.abc import Callable
@@ -31,11 +32,25 @@ FACET_LIMIT = 50
 
 @dataclass
 class SearchRequest:
+    """``sort="id"`` orders by the datasets' stable UUIDs. Interfaces with their own paging
+    (CKAN) give ``start`` (an offset, instead of ``page``), their own ``max_per_page``, and
+    narrow the search to datasets changed since a moment (``modified_since``) or to rows they
+    matched otherwise (``only_ids``: database ids)."""
+
     q: str = ""
     filters: dict[str, list[str]] = field(default_factory=dict)
     sort: str = "relevance"
     page: int = 1
     per_page: int = 20
+    start: int | None = None
+    max_per_page: int = MAX_PER_PAGE
+    modified_since: dt.datetime | None = None
+    only_ids: frozenset[int] | None = None
+    facet_limit: int = FACET_LIMIT  # values per facet, the most frequent; negative: all
+
+    @property
+    def offset(self) -> int:
+        return self.start if self.start is not None else (self.page - 1) * self.per_page
 
     def validate(self) -> None:
         errors = []
@@ -43,8 +58,10 @@ class SearchRequest:
             errors.append(FieldError("sort", "Erlaubt: " + ", ".join(SORTS) + "."))
         if self.page < 1:
             errors.append(FieldError("page", "Die Seite zählt ab 1."))
-        if not 1 <= self.per_page <= MAX_PER_PAGE:
-            errors.append(FieldError("per_page", f"Zwischen 1 und {MAX_PER_PAGE}."))
+        if self.start is not None and self.start < 0:
+            errors.append(FieldError("start", "Der Versatz zählt ab 0."))
+        if not 1 <= self.per_page <= self.max_per_page:
+            errors.append(FieldError("per_page", f"Zwischen 1 und {self.max_per_page}."))
         errors += [FieldError(f, "Unbekannte Facette.") for f in self.filters if f not in FACETS]
         if errors:
             raise Invalid(field_errors=errors)
@@ -60,34 +77,41 @@ class FacetValue:
 @dataclass
 class SearchResult:
     count: int
-    datasets: list[Dataset]
+    datasets: list[Dataset]  # empty when searched with load_rows=False
     facets: dict[str, list[FacetValue]]
     page: int
     per_page: int
+    ids: list[int] = field(default_factory=list)  # the page's dataset ids, in order
 
 
 def search_datasets(session: Session, index: SearchIndex, actor: Actor,
-                    request: SearchRequest, language: str = "de") -> SearchResult:
+                    request: SearchRequest, language: str = "de",
+                    load_rows: bool = True) -> SearchResult:
+    """``load_rows=False``: the page's ids only, for callers that read the rows themselves
+    (catalog records)."""
     request.validate()
     filters = {name: set(values) for name, values in request.filters.items() if values}
     hits = index.search(
         Query(terms=text.terms(request.q), filters=filters, sort=request.sort,
-              offset=(request.page - 1) * request.per_page, limit=request.per_page),
+              offset=request.offset, limit=request.per_page,
+              modified_since=request.modified_since.timestamp()
+              if request.modified_since else None, only_ids=request.only_ids),
         visibility(actor),
     )
-    rows = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(hits.ids)))}
+    rows = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(hits.ids)))
+            } if load_rows else {}
     return SearchResult(
-        count=hits.total,
+        count=hits.total, ids=hits.ids,
         datasets=[rows[i] for i in hits.ids if i in rows],
-        facets=_labelled(hits.facets, index, language),
+        facets=_labelled(hits.facets, index, language, request.facet_limit),
         page=request.page,
         per_page=request.per_page,
     )
 
 
 def _labelled(counts: dict[str, dict[str, int]], index: SearchIndex,
-              language: str) -> dict[str, list[FacetValue]]:
-    """Facet values with their labels, most frequent first, at most FACET_LIMIT per facet."""
+              language: str, limit: int) -> dict[str, list[FacetValue]]:
+    """Facet values with their labels, most frequent first, at most ``limit`` per facet."""
     labels: dict[str, Callable[[str], str]] = {
         "organization": index.organization_name,
         "theme": lambda v: label(THEMES, v, language),
@@ -97,7 +121,8 @@ def _labelled(counts: dict[str, dict[str, int]], index: SearchIndex,
     result: dict[str, list[FacetValue]] = {}
     for facet in FACETS:
         counted = counts.get(facet, {})
-        top = heapq.nsmallest(FACET_LIMIT, counted.items(), key=lambda item: (-item[1], item[0]))
+        top = heapq.nsmallest(limit if limit >= 0 else len(counted), counted.items(),
+                              key=lambda item: (-item[1], item[0]))
         name = labels.get(facet, str)
         values = [FacetValue(value, name(value), count) for value, count in top]
         values.sort(key=lambda f: (-f.count, f.label.casefold()))
@@ -116,7 +141,8 @@ def index_for(database: Database) -> SearchIndex:
         with database.sessions() as session:
             revision = session.scalar(select(CatalogState.revision).where(CatalogState.id == 1))
             rows = session.execute(
-                select(Dataset.id, Dataset.organization_id, Organization.slug, Organization.name,
+                select(Dataset.id, Dataset.uuid, Dataset.organization_id, Organization.slug,
+                       Organization.name,
                        Dataset.access_level,
                        Dataset.license, Dataset.draft, Dataset.deleted_at, Dataset.modified_at,
                        Dataset.title, Dataset.themes, Dataset.keywords, Dataset.search_strong,
@@ -132,7 +158,7 @@ def index_for(database: Database) -> SearchIndex:
                 formats[dataset_id].add(fmt)
         docs = [
             IndexedDataset(
-                id=r.id, organization_id=r.organization_id, organization=r.slug,
+                id=r.id, uuid=r.uuid, organization_id=r.organization_id, organization=r.slug,
                 organization_name=r.name, access_level=r.access_level,
                 license=r.license, draft=r.draft, deleted=r.deleted_at is not None,
                 modified=r.modified_at.timestamp(), title=r.title, themes=r.themes or [],

@@ -29,7 +29,7 @@ WEAK_WEIGHT = 1.0
 MULTI_FACETS = ("theme", "format", "keyword")
 SCALAR_FACETS = ("organization", "license", "access_level")
 FACETS = ("organization", "theme", "format", "license", "access_level", "keyword")
-SORTS = ("relevance", "modified", "title")
+SORTS = ("relevance", "modified", "title", "id")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class IndexedDataset:
     """What the index needs of one dataset row."""
 
     id: int
+    uuid: str  # the stable identifier interfaces sort by ("id")
     organization_id: int
     organization: str  # slug, the facet value
     organization_name: str
@@ -60,6 +61,8 @@ class Query:
     sort: str = "relevance"
     offset: int = 0
     limit: int = 20
+    modified_since: float | None = None  # a timestamp: changed at or after it
+    only_ids: frozenset[int] | None = None  # restricted to these datasets
 
 
 @dataclass
@@ -128,7 +131,10 @@ class Segment:
         self.draft = np.fromiter((d.draft for d in docs), bool, n)
         self.alive = ~np.fromiter((d.deleted for d in docs), bool, n)
         self.modified = np.fromiter((d.modified for d in docs), np.float64, n)
-        self._rank_titles([fold(d.title) for d in docs], reference)
+        self.sorted_titles, self.title_rank = _ranks(
+            [fold(d.title) for d in docs], reference.sorted_titles if reference else None)
+        self.sorted_uuids, self.uuid_rank = _ranks(
+            [d.uuid for d in docs], reference.sorted_uuids if reference else None)
         self.multi: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for name, attr in (("theme", "themes"), ("format", "formats"), ("keyword", "keywords")):
             book = books[name]
@@ -136,20 +142,6 @@ class Segment:
             owners = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
             self.multi[name] = (indptr, values, owners)
         self._build_postings(docs)
-
-    def _rank_titles(self, titles: list[str], reference: Segment | None) -> None:
-        """Title order (DIN 5007: umlauts as their base letter + e, case ignored) as numbers,
-        so sorting by title is a numpy sort. An overlay ranks its
-        titles between the base's: just below the base title each would be inserted before."""
-        order = sorted(range(len(titles)), key=titles.__getitem__)
-        self.sorted_titles = [titles[i] for i in order]
-        self.title_rank = np.empty(len(titles), dtype=np.float64)
-        if reference is None:
-            self.title_rank[order] = np.arange(len(titles), dtype=np.float64)
-            return
-        for place, position in enumerate(order):
-            slot = bisect.bisect_left(reference.sorted_titles, titles[position])
-            self.title_rank[position] = slot - 1 + (place + 1) / (len(titles) + 2)
 
     def _build_postings(self, docs: Sequence[IndexedDataset]) -> None:
         vocabulary: dict[str, int] = {}
@@ -224,12 +216,29 @@ class Segment:
         return counts
 
 
+def _ranks(values: list[str], reference: list[str] | None) -> tuple[list[str], np.ndarray]:
+    """The values sorted, and each value's place as a number, so sorting by it is a numpy
+    sort (titles folded first: DIN 5007, umlauts as their base letter + e, case ignored). An
+    overlay ranks its values between the base's (``reference``, sorted): just below the base
+    value each would be inserted before."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = np.empty(len(values), dtype=np.float64)
+    if reference is None:
+        ranks[order] = np.arange(len(values), dtype=np.float64)
+    else:
+        for place, position in enumerate(order):
+            slot = bisect.bisect_left(reference, values[position])
+            ranks[position] = slot - 1 + (place + 1) / (len(values) + 2)
+    return [values[i] for i in order], ranks
+
+
 @dataclass
 class _Selection:
     ids: np.ndarray
     scores: np.ndarray
     modified: np.ndarray
     title_rank: np.ndarray
+    uuid_rank: np.ndarray
 
 
 Loader = Callable[[int], tuple[int, list[IndexedDataset]]]
@@ -330,13 +339,17 @@ class SearchIndex:
             for facet, values in query.filters.items():
                 if values:
                     keep &= segment.having(facet, values)
+            if query.modified_since is not None:
+                keep &= segment.modified >= query.modified_since
+            if query.only_ids is not None:
+                keep &= np.isin(segment.ids, np.fromiter(query.only_ids, np.int64))
             selected = keep[rows]
             rows, scores = rows[selected], scores[selected]
             for facet, array in segment.facet_counts(rows).items():
                 previous = counts.get(facet)
                 counts[facet] = array if previous is None else _add(previous, array)
             selections.append(_Selection(segment.ids[rows], scores, segment.modified[rows],
-                                         segment.title_rank[rows]))
+                                         segment.title_rank[rows], segment.uuid_rank[rows]))
         merged = _merge(selections)
         ranked = _top(merged, query.sort if terms or query.sort != "relevance" else "modified",
                       query.offset + query.limit)
@@ -357,12 +370,13 @@ def _merge(selections: list[_Selection]) -> _Selection:
         return selections[0]
     if not selections:
         empty = np.zeros(0)
-        return _Selection(empty.astype(np.int64), empty, empty, empty)
+        return _Selection(empty.astype(np.int64), empty, empty, empty, empty)
     return _Selection(
         np.concatenate([s.ids for s in selections]),
         np.concatenate([s.scores for s in selections]),
         np.concatenate([s.modified for s in selections]),
         np.concatenate([s.title_rank for s in selections]),
+        np.concatenate([s.uuid_rank for s in selections]),
     )
 
 
@@ -371,6 +385,8 @@ def _sort_keys(selection: _Selection, sort: str) -> list[np.ndarray]:
     change."""
     if sort == "title":
         return [selection.title_rank]
+    if sort == "id":
+        return [selection.uuid_rank]
     if sort == "modified":
         return [-selection.modified]
     return [-selection.scores.astype(np.float64), -selection.modified]
