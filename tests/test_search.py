@@ -415,21 +415,25 @@ def test_writes_of_another_process_are_found_at_once(client, catalog_world, plat
 # --- The overlay is rebuilt into the base -----------------------------------------------------
 
 
-def test_overlay_rebuild_keeps_results_right(client, platform, monkeypatch):
-    """With a tiny overlay limit, a stream of writes forces several rebuilds of the base segment;
-    after each write the results equal what the database says."""
+def test_overlay_merges_keep_results_right(client, platform, monkeypatch):
+    """With a tiny overlay limit, a stream of writes forces several merges of the overlay into
+    a new base (written as snapshots); after each write the results equal what the database
+    says, and the catalog is read as a whole only once."""
     full_loads = []
+    indexes = []
 
-    def small_index(loader, current_revision):
+    def small_index(loader, current_revision, snapshots):
         def counting(after_revision):
             if after_revision < 0:
                 full_loads.append(after_revision)
             return loader(after_revision)
-        return SearchIndex(counting, current_revision, overlay_limit=3)
+        indexes.append(SearchIndex(counting, current_revision, overlay_limit=3,
+                                   snapshots=snapshots))
+        return indexes[-1]
 
     monkeypatch.setattr(search_module, "SearchIndex", small_index)
     _organizations(platform)
-    platform.search_index = index_for(platform.db)
+    platform.search_index = index_for(platform.db, platform.settings.data_dir / "search")
 
     expected: dict[str, set[str]] = {}  # name -> keywords of live datasets
     rng = random.Random(7)
@@ -461,10 +465,11 @@ def test_overlay_rebuild_keeps_results_right(client, platform, monkeypatch):
         assert counts == {w: n for w in words
                           if (n := sum(w in k for k in expected.values()))}, step
         assert set(_names(client, {"q": "Leitungen", "per_page": 100})) == set(expected)
-    # The first build and at least one rebuild (which may run in the background).
-    assert _wait_for(lambda: len(full_loads) >= 2)
+    # Merged in the background, several times, without reading the catalog again.
+    assert _wait_for(lambda: indexes[-1].merges >= 2)
     body = _get(client, {"per_page": 100})
     assert {d["name"] for d in body["results"]} == set(expected)
+    assert len(full_loads) <= 1  # none at all when the first build came from a snapshot
 
 
 def _doc(i: int, **extra) -> IndexedDataset:
@@ -534,8 +539,8 @@ def _wait_for(condition, seconds: float = 30.0) -> bool:
 
 
 def test_search_index_with_thousands_of_changes():
-    """3,000 datasets, then more than 2,000 changes: the base is rebuilt and results stay exact
-    before, during and after the rebuild."""
+    """3,000 datasets, then more than 2,000 changes: the overlay is merged into a new base (not
+    reloaded from the catalog) and results stay exact before, during and after the merge."""
     fake = FakeCatalog()
     index = SearchIndex(fake.load, lambda: fake.revision, overlay_limit=2000)
     for i in range(3000):
@@ -561,21 +566,21 @@ def test_search_index_with_thousands_of_changes():
     assert fake.full_loads == 1
     hits = index.search(Query(terms=["geaendert"], limit=5000), scopes["sysadmin"])
     assert hits.total == len([i for i in range(0, 3000, 2) if i % 6])
-    # ... 2,001 distinct changed datasets force a rebuild.
+    # ... 2,001 distinct changed datasets force a merge.
     for i in range(1, 1003, 2):
         fake.write(_doc(i, themes=["HEAL"], weak_terms=["neu"]))
     check()
-    assert _wait_for(lambda: fake.full_loads == 2), "the base is rebuilt"
-    time.sleep(0.2)  # let the rebuild swap in its new base
+    assert _wait_for(lambda: index.merges == 1), "the overlay is merged into the base"
     check()
+    assert fake.full_loads == 1
     hits = index.search(Query(terms=["neu"], limit=5000, filters={"theme": {"HEAL"}}),
                         scopes["sysadmin"])
     assert hits.total == 501
     assert hits.facets["theme"] == {"HEAL": 501}
-    # After the rebuild, further changes go to a fresh overlay again.
+    # After the merge, further changes go to a fresh overlay again.
     fake.write(_doc(10_000, strong_terms=["einzeln"]))
     assert index.search(Query(terms=["einzeln"]), scopes["anonymous"]).ids == [10_000]
-    assert fake.full_loads == 2
+    assert fake.full_loads == 1
 
 
 def test_search_index_pages_and_sorts_across_base_and_overlay():

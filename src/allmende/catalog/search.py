@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Actor, visibility
 from allmende.catalog import text
 from allmende.catalog.search_index import (
+    CHUNK,
     FACETS,
     SORTS,
     IndexedDataset,
     Query,
     SearchIndex,
 )
+from allmende.catalog.search_snapshot import SnapshotStore
 from allmende.catalog.vocabularies import ACCESS_LEVELS, LICENSES, THEMES, label
 from allmende.db.models import CatalogState, Dataset, Organization, Resource
 from allmende.db.session import Database
@@ -72,7 +76,8 @@ def search_datasets(session: Session, index: SearchIndex, actor: Actor,
     filters = {name: set(values) for name, values in request.filters.items() if values}
     hits = index.search(
         Query(terms=text.terms(request.q), filters=filters, sort=request.sort,
-              offset=(request.page - 1) * request.per_page, limit=request.per_page),
+              offset=(request.page - 1) * request.per_page, limit=request.per_page,
+              facet_limit=FACET_LIMIT),
         visibility(actor),
     )
     rows = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(hits.ids)))}
@@ -105,41 +110,61 @@ def _labelled(counts: dict[str, dict[str, int]], index: SearchIndex,
     return result
 
 
-def index_for(database: Database) -> SearchIndex:
-    """The search index over a database's catalog."""
+def index_for(database: Database, snapshot_dir: Path | None = None) -> SearchIndex:
+    """The search index over a database's catalog; its base is kept as snapshots in
+    ``snapshot_dir`` (``DATA_DIR/search``) when given."""
 
     def current_revision() -> int:
         with database.sessions() as session:
             return session.scalar(select(CatalogState.revision).where(CatalogState.id == 1)) or 0
 
-    def load(after_revision: int) -> tuple[int, list[IndexedDataset]]:
+    def load(after_revision: int) -> tuple[int, Iterator[IndexedDataset]]:
+        revision = current_revision()
+        return revision, _datasets(database, after_revision, revision)
+
+    def fingerprint() -> str:
+        """The database's identity: its address and when its first dataset was made."""
         with database.sessions() as session:
-            revision = session.scalar(select(CatalogState.revision).where(CatalogState.id == 1))
+            first = session.scalar(select(Dataset.created_at).order_by(Dataset.id).limit(1))
+        address = make_url(str(database.engine.url)).render_as_string(hide_password=True)
+        return f"{address} {first.isoformat() if first else '-'}"
+
+    snapshots = SnapshotStore(snapshot_dir, fingerprint) if snapshot_dir else None
+    return SearchIndex(load, current_revision, snapshots=snapshots)
+
+
+def _datasets(database: Database, after: int, upto: int) -> Iterator[IndexedDataset]:
+    """Datasets whose revision is in (after, upto], by id, read in chunks of short
+    transactions (a whole catalog never sits in memory as rows)."""
+    last_id = -1
+    while True:
+        with database.sessions() as session:
             rows = session.execute(
                 select(Dataset.id, Dataset.organization_id, Organization.slug, Organization.name,
-                       Dataset.access_level,
-                       Dataset.license, Dataset.draft, Dataset.deleted_at, Dataset.modified_at,
-                       Dataset.title, Dataset.themes, Dataset.keywords, Dataset.search_strong,
-                       Dataset.search_weak)
+                       Dataset.access_level, Dataset.license, Dataset.draft, Dataset.deleted_at,
+                       Dataset.modified_at, Dataset.title, Dataset.themes, Dataset.keywords,
+                       Dataset.search_strong, Dataset.search_weak, Dataset.revision)
                 .join(Organization, Organization.id == Dataset.organization_id)
-                .where(Dataset.revision > after_revision, Dataset.revision <= revision)
+                .where(Dataset.revision > after, Dataset.revision <= upto, Dataset.id > last_id)
+                .order_by(Dataset.id).limit(CHUNK)
             ).all()
+            if not rows:
+                return
             formats: dict[int, set[str]] = defaultdict(set)
-            resources = select(Resource.dataset_id, Resource.format).where(Resource.format != "")
-            if after_revision >= 0:
-                resources = resources.where(Resource.dataset_id.in_([r.id for r in rows]))
-            for dataset_id, fmt in session.execute(resources):
+            for dataset_id, fmt in session.execute(
+                    select(Resource.dataset_id, Resource.format)
+                    .where(Resource.dataset_id.between(rows[0].id, rows[-1].id),
+                           Resource.format != "")):
                 formats[dataset_id].add(fmt)
-        docs = [
+        last_id = rows[-1].id
+        yield from (
             IndexedDataset(
                 id=r.id, organization_id=r.organization_id, organization=r.slug,
                 organization_name=r.name, access_level=r.access_level,
                 license=r.license, draft=r.draft, deleted=r.deleted_at is not None,
                 modified=r.modified_at.timestamp(), title=r.title, themes=r.themes or [],
                 formats=sorted(formats.get(r.id, ())), keywords=r.keywords or [],
-                strong_terms=r.search_strong.split(), weak_terms=r.search_weak.split())
+                strong_terms=r.search_strong.split(), weak_terms=r.search_weak.split(),
+                revision=r.revision)
             for r in rows
-        ]
-        return revision or 0, docs
-
-    return SearchIndex(load, current_revision)
+        )
