@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from allmende.access.policy import Visibility
+from allmende.catalog import search_segment
 from allmende.catalog.search_segment import (
-    DENSE_MIN_ROWS,
     FACETS,
     STRONG_WEIGHT,
     WEAK_WEIGHT,
@@ -139,7 +139,8 @@ class SearchIndex:
         self._overlay_limit = overlay_limit
         self._snapshots = snapshots
         self._lock = threading.Lock()
-        self._background = threading.Lock()  # one merge or snapshot adoption at a time
+        self._background = threading.Lock()  # one background task at a time
+        self._merging = threading.Lock()  # one merge at a time
         self._state: _State | None = None
         self.merges = 0  # bases built from a base and its overlay (not from the catalog)
 
@@ -166,7 +167,7 @@ class SearchIndex:
                     state = replace(state, revision=revision)
                 self._state = state
         if len(state.changed_ids) > self._limit(state):
-            self._in_background(self._merge)
+            self._in_background(self.compact)
 
     def _limit(self, state: _State) -> int:
         if self._overlay_limit is not None:
@@ -211,23 +212,34 @@ class SearchIndex:
 
         threading.Thread(target=run, name="search-index", daemon=True).start()
 
-    def _merge(self) -> None:
-        """Merge the overlay into a new base and publish it as the newest snapshot. Only the
-        process holding the snapshot writer lock merges; the others adopt its snapshot."""
+    def compact(self) -> bool:
+        """Merge the overlay into a new base now and publish it as the newest snapshot (done
+        in the background when the overlay outgrows its limit). Only the process holding the
+        snapshot writer lock merges; the others adopt its snapshot. True if this one merged."""
+        self.refresh()
         writing = self._snapshots.writer(blocking=False) if self._snapshots else _alone()
-        with writing as writer:
-            if not writer:
-                return
-            if self._snapshots and self._adopt_snapshot():
-                return
+        with self._merging, writing as writer:
+            if not writer or (self._snapshots and self._adopt_snapshot()):
+                return False
             state = self._state
             assert state is not None
+            if len(state.changed_ids) == 0:
+                return False
             base = merge(state.base, state.live, state.overlay)
             if self._snapshots:
                 base = self._snapshots.save(base, state.revision).segment
             with self._lock:
                 self._state = self._state.rebased(base, state.revision)  # type: ignore[union-attr]
             self.merges += 1
+            return True
+
+    def stats(self) -> dict[str, int]:
+        """Sizes of the index, for benchmarks and diagnostics."""
+        state = self._state
+        assert state is not None
+        return {"revision": state.revision, "base_revision": state.base_revision,
+                "base_rows": state.base.size, "overlay_rows": state.overlay.size,
+                "changed": len(state.changed_ids), "terms": len(state.base.vocabulary)}
 
     def _adopt_snapshot(self) -> bool:
         """Switch to a snapshot newer than this process's base (another process wrote it)."""
@@ -344,7 +356,7 @@ class _Match:
     @property
     def dense(self) -> bool:
         n = self.segment.size
-        return n >= DENSE_MIN_ROWS and len(self.rows) >= n * DENSE_RESULT
+        return n >= search_segment.DENSE_MIN_ROWS and len(self.rows) >= n * DENSE_RESULT
 
     @property
     def mask(self) -> np.ndarray:

@@ -309,7 +309,7 @@ def _facet_arrays(facet: str, values: list[str], doc_indptr: np.ndarray,
     frequency = np.diff(value_indptr)
     dense = np.zeros(0, dtype=np.int64)
     if n >= DENSE_MIN_ROWS:
-        dense = np.flatnonzero(frequency >= n * DENSE_SHARE)
+        dense = np.flatnonzero(frequency >= max(1.0, n * DENSE_SHARE))
     words = (n + 63) // 64
     bits = np.zeros((len(dense), words), dtype=np.uint64)
     for row, code in enumerate(dense):
