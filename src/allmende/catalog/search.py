@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -114,9 +114,11 @@ def index_for(database: Database, snapshot_dir: Path | None = None) -> SearchInd
     """The search index over a database's catalog; its base is kept as snapshots in
     ``snapshot_dir`` (``DATA_DIR/search``) when given."""
 
-    def current_revision() -> int:
-        with database.sessions() as session:
-            return session.scalar(select(CatalogState.revision).where(CatalogState.id == 1)) or 0
+    revision_query = select(CatalogState.revision).where(CatalogState.id == 1)
+
+    def current_revision() -> int:  # before every search: a plain connection, no ORM session
+        with database.engine.connect() as connection:
+            return connection.execute(revision_query).scalar() or 0
 
     def load(after_revision: int) -> tuple[int, Iterator[IndexedDataset]]:
         revision = current_revision()
@@ -134,29 +136,32 @@ def index_for(database: Database, snapshot_dir: Path | None = None) -> SearchInd
 
 
 def _datasets(database: Database, after: int, upto: int) -> Iterator[IndexedDataset]:
-    """Datasets whose revision is in (after, upto], by id, read in chunks of short
-    transactions (a whole catalog never sits in memory as rows)."""
-    last_id = -1
+    """Datasets whose revision is in (after, upto], read in chunks of short transactions (a
+    whole catalog never sits in memory as rows): the whole catalog along the primary key, a
+    catch-up along the revision index."""
+    order = (Dataset.id,) if after < 0 else (Dataset.revision, Dataset.id)
+    last: tuple[int, ...] | None = None
     while True:
+        query = (
+            select(Dataset.id, Dataset.organization_id, Organization.slug, Organization.name,
+                   Dataset.access_level, Dataset.license, Dataset.draft, Dataset.deleted_at,
+                   Dataset.modified_at, Dataset.title, Dataset.themes, Dataset.keywords,
+                   Dataset.search_strong, Dataset.search_weak, Dataset.revision)
+            .join(Organization, Organization.id == Dataset.organization_id)
+            .where(Dataset.revision > after, Dataset.revision <= upto)
+            .order_by(*order).limit(CHUNK))
+        if last is not None:
+            query = query.where(tuple_(*order) > tuple_(*last))
         with database.sessions() as session:
-            rows = session.execute(
-                select(Dataset.id, Dataset.organization_id, Organization.slug, Organization.name,
-                       Dataset.access_level, Dataset.license, Dataset.draft, Dataset.deleted_at,
-                       Dataset.modified_at, Dataset.title, Dataset.themes, Dataset.keywords,
-                       Dataset.search_strong, Dataset.search_weak, Dataset.revision)
-                .join(Organization, Organization.id == Dataset.organization_id)
-                .where(Dataset.revision > after, Dataset.revision <= upto, Dataset.id > last_id)
-                .order_by(Dataset.id).limit(CHUNK)
-            ).all()
+            rows = session.execute(query).all()
             if not rows:
                 return
             formats: dict[int, set[str]] = defaultdict(set)
             for dataset_id, fmt in session.execute(
                     select(Resource.dataset_id, Resource.format)
-                    .where(Resource.dataset_id.between(rows[0].id, rows[-1].id),
-                           Resource.format != "")):
+                    .where(Resource.dataset_id.in_([r.id for r in rows]), Resource.format != "")):
                 formats[dataset_id].add(fmt)
-        last_id = rows[-1].id
+        last = (rows[-1].id,) if after < 0 else (rows[-1].revision, rows[-1].id)
         yield from (
             IndexedDataset(
                 id=r.id, organization_id=r.organization_id, organization=r.slug,

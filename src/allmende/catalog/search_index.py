@@ -47,7 +47,7 @@ from allmende.catalog.search_snapshot import SnapshotStore
 __all__ = ["FACETS", "SORTS", "Hits", "IndexedDataset", "Query", "SearchIndex"]
 
 SORTS = ("relevance", "modified", "title")
-CHUNK = 20_000  # datasets read and added to a build at a time
+CHUNK = 5_000  # datasets read and added to a build at a time
 # A result holding at least this share of a large segment is handled with dense masks:
 # top results by walking a precomputed order, facet counts with bitmaps.
 DENSE_RESULT = 1 / 32
@@ -229,7 +229,11 @@ class SearchIndex:
             if self._snapshots:
                 base = self._snapshots.save(base, state.revision).segment
             with self._lock:
-                self._state = self._state.rebased(base, state.revision)  # type: ignore[union-attr]
+                current = self._state
+                assert current is not None
+                if current.base is not state.base:  # a snapshot was adopted meanwhile
+                    return False
+                self._state = current.rebased(base, state.revision)
             self.merges += 1
             return True
 
@@ -247,10 +251,11 @@ class SearchIndex:
         if self._snapshots.newest_revision() <= self._state.base_revision:
             return False
         snapshot = self._snapshots.load()
-        if snapshot is None or snapshot.revision <= self._state.base_revision:
-            return False
         with self._lock:
-            self._state = self._state.rebased(snapshot.segment, snapshot.revision)
+            current = self._state
+            if snapshot is None or snapshot.revision <= current.base_revision:
+                return False
+            self._state = current.rebased(snapshot.segment, snapshot.revision)
         return True
 
     def organization_name(self, slug: str) -> str:

@@ -32,7 +32,7 @@ DENSE_MIN_ROWS = 16_384
 ROW_ARRAYS = ("ids", "revisions", "organization_ids", "draft", "modified")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a million of them are made in a first build
 class IndexedDataset:
     """What the index needs of one dataset row."""
 
@@ -223,12 +223,13 @@ class Builder:
         self.titles.extend(fold(d.title) for d in live)
         self.names.update((d.organization, d.organization_name) for d in live)
         self._add_terms(live)
+        per_doc = [d.facet_values() for d in live]
         for facet_index, facet in enumerate(FACETS):
             book = self.books[facet]
             codes: list[int] = []
             counts: list[int] = []
-            for doc in live:
-                values = dict.fromkeys(doc.facet_values()[facet_index])
+            for facet_values in per_doc:
+                values = dict.fromkeys(facet_values[facet_index])
                 codes.extend(book.setdefault(v, len(book)) for v in values)
                 counts.append(len(values))
             self.facet_codes[facet].append(np.array(codes, dtype=np.int64))
@@ -277,14 +278,35 @@ class Builder:
         return rekey_titles(segment, base) if base is not None else segment
 
     def _terms(self, inverse: np.ndarray) -> dict[str, np.ndarray]:
-        counts = _concat(self.term_counts, np.int64)
-        owners = np.repeat(inverse.astype(np.int32), counts)
-        del counts
-        codes = _recode(self.vocabulary, _concat(self.term_codes, np.int32)).astype(np.int32)
+        """Postings grouped by term, placed chunk by chunk (a counting sort: no argsort over
+        all postings, whose index array alone would be 8 bytes per posting)."""
+        remap = _recode(self.vocabulary, np.arange(len(self.vocabulary), dtype=np.int32))
+        size = len(self.vocabulary)
+        indptr = np.zeros(size + 1, dtype=np.int64)
+        for codes in self.term_codes:
+            indptr[1:] += np.bincount(remap[codes], minlength=size)
+        np.cumsum(indptr, out=indptr)
+        total = int(indptr[-1])
+        docs = np.empty(total, dtype=np.int32)
+        strong = np.empty(total, dtype=bool)
+        cursor = indptr[:-1].copy()
+        first_row = 0
+        for codes, flags, counts in zip(self.term_codes, self.term_strong, self.term_counts,
+                                        strict=True):
+            codes = remap[codes]
+            owners = np.repeat(inverse[first_row:first_row + len(counts)].astype(np.int32),
+                               counts)
+            first_row += len(counts)
+            order = np.argsort(codes, kind="stable")
+            grouped = codes[order]
+            per_code = np.bincount(codes, minlength=size)
+            starts = np.cumsum(per_code) - per_code
+            at = cursor[grouped] + (np.arange(len(order)) - starts[grouped])
+            docs[at] = owners[order]
+            strong[at] = flags[order]
+            cursor += per_code
         self.term_codes.clear()
-        strong = _concat(self.term_strong, bool)
         self.term_strong.clear()
-        indptr, (docs, strong) = _group(codes, len(self.vocabulary), owners, strong)
         vocabulary = Strings.of(sorted(self.vocabulary))
         return {"vocabulary.blob": vocabulary.blob, "vocabulary.offsets": vocabulary.offsets,
                 "term_indptr": indptr, "term_docs": docs, "term_strong": strong}
@@ -415,13 +437,14 @@ def _merge_terms(first: Segment, first_row: np.ndarray, second: Segment,
     postings of ``first`` (np.insert keeps the arrays grouped by term without a sort)."""
     renumbered = first_row[first.arrays["term_docs"]]
     alive = renumbered >= 0
-    kept_before = np.zeros(len(alive) + 1, dtype=np.int64)
-    np.cumsum(alive, out=kept_before[1:])
-    first_indptr = kept_before[first.arrays["term_indptr"]]
-    docs = renumbered[alive].astype(np.int32)
+    first_indptr = np.zeros(len(first.vocabulary) + 1, dtype=np.int64)
+    if len(alive):  # every term of a segment has postings, so no reduceat range is empty
+        np.cumsum(np.add.reduceat(alive, first.arrays["term_indptr"][:-1], dtype=np.int64),
+                  out=first_indptr[1:])
+    docs = renumbered[alive]
     del renumbered
     strong = first.arrays["term_strong"][alive]
-    del alive, kept_before
+    del alive
     union, to_union_first, to_union_second = _union(first.vocabulary, second.vocabulary)
     size = len(union)
     counts_first = np.zeros(size, dtype=np.int64)
