@@ -488,31 +488,53 @@ def _facets(matches: list[_Match], limit: int) -> dict[str, dict[str, int]]:
     result = {}
     for facet in FACETS:
         extra = _all_counts(overlay, facet)
-        if base.dense:
-            counted = _dense_counts(base, facet, extra, limit)
-        else:
-            counted = _all_counts(base, facet)
-            for value, count in extra.items():
-                counted[value] = counted.get(value, 0) + count
-        top = heapq.nsmallest(limit, counted.items(), key=lambda item: (-item[1], item[0]))
+        count = _dense_counts if base.dense else _gathered_counts
+        totals = count(base, facet, extra, limit)
+        top = heapq.nsmallest(limit, totals.items(), key=lambda item: (-item[1], item[0]))
         result[facet] = {value: count for value, count in top if count}
     return result
 
 
-def _all_counts(match: _Match, facet: str) -> dict[str, int]:
+def _code_counts(match: _Match, facet: str) -> np.ndarray:
     segment = match.segment
     _indptr, codes = gather_csr(segment.arrays[f"{facet}.doc_indptr"],
                                 segment.arrays[f"{facet}.doc_codes"], match.rows)
-    counts = np.bincount(codes, minlength=len(segment.values[facet]))
-    values = segment.values[facet]
+    return np.bincount(codes, minlength=len(segment.values[facet]))
+
+
+def _all_counts(match: _Match, facet: str) -> dict[str, int]:
+    values = match.segment.value_list(facet)
+    counts = _code_counts(match, facet)
     return {values[c]: int(counts[c]) for c in np.flatnonzero(counts).tolist()}
+
+
+def _gathered_counts(match: _Match, facet: str, extra: dict[str, int],
+                     limit: int) -> dict[str, int]:
+    """Totals of the values that can be in the top: the base's most frequent ``limit`` plus
+    one per overlay value (ties by value, as codes follow the values' order), and the
+    overlay's values."""
+    counts = _code_counts(match, facet)
+    wanted = limit + len(extra)
+    present = np.flatnonzero(counts)
+    if len(present) > wanted:
+        kth = np.partition(counts[present], len(present) - wanted)[len(present) - wanted]
+        above = present[counts[present] > kth]
+        tied = present[counts[present] == kth][:wanted - len(above)]
+        present = np.concatenate([above, tied])
+    values = match.segment.value_list(facet)
+    totals = {values[c]: int(counts[c]) for c in present.tolist()}
+    codes = match.segment.value_codes(facet)
+    for value, count in extra.items():
+        code = codes.get(value)
+        totals[value] = count + (int(counts[code]) if code is not None else 0)
+    return totals
 
 
 def _dense_counts(match: _Match, facet: str, extra: dict[str, int],
                   limit: int) -> dict[str, int]:
     segment = match.segment
     arrays = segment.arrays
-    values = segment.values[facet]
+    values = segment.value_list(facet)
     words = arrays[f"{facet}.dense_bits"].shape[1]
     bits = np.zeros(words * 8, dtype=np.uint8)
     packed = np.packbits(match.mask, bitorder="little")

@@ -156,6 +156,21 @@ class Segment:
         self.visible_to_members = ~draft
         self.visible_to_public = ~draft & (access != members)
         self.draft_rows = np.flatnonzero(draft)
+        self._value_lists: dict[str, list[str]] = {}
+        self._value_codes: dict[str, dict[str, int]] = {}
+
+    def value_list(self, facet: str) -> list[str]:
+        """The facet's values decoded, once per segment (counting looks values up by code)."""
+        if facet not in self._value_lists:
+            self._value_lists[facet] = self.values[facet].tolist()
+        return self._value_lists[facet]
+
+    def value_codes(self, facet: str) -> dict[str, int]:
+        """Each value's code, once per segment (overlay counts are added to the base's)."""
+        key = f"{facet}.codes"
+        if key not in self._value_codes:
+            self._value_codes[key] = {v: i for i, v in enumerate(self.value_list(facet))}
+        return self._value_codes[key]
 
     def doc_codes(self, facet: str) -> np.ndarray:
         """The codes of a single-valued facet, one per row."""
