@@ -501,15 +501,18 @@ class FakeCatalog:
         self.revision = 0
         self.rows: dict[int, tuple[int, IndexedDataset]] = {}
         self.full_loads = 0
+        self.lock = threading.Lock()  # a write and its revision commit together, as in SQL
 
     def write(self, doc: IndexedDataset) -> None:
-        self.revision += 1
-        self.rows[doc.id] = (self.revision, dataclasses.replace(doc, revision=self.revision))
+        with self.lock:
+            self.revision += 1
+            self.rows[doc.id] = (self.revision, dataclasses.replace(doc, revision=self.revision))
 
     def load(self, after: int) -> tuple[int, list[IndexedDataset]]:
-        if after < 0:
-            self.full_loads += 1
-        return self.revision, [d for r, d in self.rows.values() if r > after]
+        with self.lock:
+            if after < 0:
+                self.full_loads += 1
+            return self.revision, [d for r, d in self.rows.values() if r > after]
 
     def expected(self, scope, term: str | None = None, **filters: set[str]) -> list[int]:
         result = []

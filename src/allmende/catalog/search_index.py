@@ -18,6 +18,7 @@ background merge and ``refresh()``. How it was decided: docs/search.md.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
@@ -86,6 +87,11 @@ class _State:
     overlay: Segment
     changed_ids: np.ndarray  # every dataset changed after base_revision (deletions too) ...
     changed_revisions: np.ndarray  # ... and the revision of its last change
+
+    @functools.cached_property
+    def replaced(self) -> int:
+        """Base rows masked by later changes."""
+        return self.base.size - int(np.count_nonzero(self.live))
 
     @classmethod
     def of(cls, base: Segment, revision: int) -> _State:
@@ -272,14 +278,14 @@ class SearchIndex:
         self.refresh()
         state = self._state
         assert state is not None
-        parts = [(state.base, state.live), (state.overlay, None)]
+        parts = [(state.base, state.live if state.replaced else None), (state.overlay, None)]
         terms = list(dict.fromkeys(query.terms))
         postings = [{t: segment.postings(t) for t in terms} for segment, _live in parts]
         frequency = {t: sum(_live_count(p[t][0], live) for p, (_s, live) in
                             zip(postings, parts, strict=True)) for t in terms}
         if any(frequency[t] == 0 for t in terms):
             return Hits(0, [], {})
-        total_docs = max(1, int(state.live.sum()) + state.overlay.size)
+        total_docs = max(1, state.base.size - state.replaced + state.overlay.size)
         # Rarest first: the candidates shrink fastest. Ties by the word, so a fresh build and
         # an incrementally merged index add scores in the same order.
         terms.sort(key=lambda t: (frequency[t], t))
