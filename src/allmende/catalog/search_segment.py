@@ -158,6 +158,7 @@ class Segment:
         self.draft_rows = np.flatnonzero(draft)
         self._value_lists: dict[str, list[str]] = {}
         self._value_codes: dict[str, dict[str, int]] = {}
+        self._title_keys: _TitleKeys | None = None
 
     def value_list(self, facet: str) -> list[str]:
         """The facet's values decoded, once per segment (counting looks values up by code)."""
@@ -199,7 +200,9 @@ class Segment:
         return docs
 
     def title_keys(self) -> _TitleKeys:
-        return _TitleKeys(self)
+        if self._title_keys is None:  # once per segment: a base is keyed against many times
+            self._title_keys = _TitleKeys(self)
+        return self._title_keys
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,8 +250,8 @@ class Builder:
                 values = dict.fromkeys(facet_values[facet_index])
                 codes.extend(book.setdefault(v, len(book)) for v in values)
                 counts.append(len(values))
-            self.facet_codes[facet].append(np.array(codes, dtype=np.int64))
-            self.facet_counts[facet].append(np.array(counts, dtype=np.int64))
+            self.facet_codes[facet].append(np.array(codes, dtype=np.int32))
+            self.facet_counts[facet].append(np.array(counts, dtype=np.int32))
 
     def _add_terms(self, docs: list[IndexedDataset]) -> None:
         vocabulary = self.vocabulary
@@ -263,7 +266,7 @@ class Builder:
             counts.append(len(weighted))
         self.term_codes.append(np.array(codes, dtype=np.int32))
         self.term_strong.append(np.array(strong, dtype=bool))
-        self.term_counts.append(np.array(counts, dtype=np.int64))
+        self.term_counts.append(np.array(counts, dtype=np.int32))
 
     def build(self, base: Segment | None = None) -> Segment:
         """The segment; an overlay (``base`` given) ranks its titles between the base's."""
@@ -277,10 +280,10 @@ class Builder:
         inverse[order] = np.arange(n)
         arrays.update(self._terms(inverse))
         for facet in FACETS:
-            counts = _concat(self.facet_counts[facet], np.int64)
+            counts = _concat(self.facet_counts[facet], np.int32)
             indptr = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(counts, out=indptr[1:])
-            codes = _recode(self.books[facet], _concat(self.facet_codes[facet], np.int64))
+            codes = _recode(self.books[facet], _concat(self.facet_codes[facet], np.int32))
             indptr, codes = gather_csr(indptr, codes, order)
             arrays.update(_facet_arrays(facet, sorted(self.books[facet]), indptr, codes, n))
         titles = [self.titles[i] for i in order]
