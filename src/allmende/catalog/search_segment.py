@@ -288,9 +288,8 @@ class Builder:
             arrays.update(_facet_arrays(facet, sorted(self.books[facet]), indptr, codes, n))
         titles = [self.titles[i] for i in order]
         arrays.update(_order_arrays(arrays))
-        ids = arrays["ids"].tolist()
-        title_order = np.array(sorted(range(n), key=lambda i: (titles[i], ids[i])),
-                               dtype=np.int64)
+        # Rows are in id order, so a stable sort by title alone orders by (title, id).
+        title_order = np.array(sorted(range(n), key=titles.__getitem__), dtype=np.int64)
         arrays.update(_title_arrays(Strings.of(titles[i] for i in title_order), title_order))
         segment = Segment(arrays, self.names)
         return rekey_titles(segment, base) if base is not None else segment
@@ -309,9 +308,11 @@ class Builder:
         strong = np.empty(total, dtype=bool)
         cursor = indptr[:-1].copy()
         first_row = 0
-        for codes, flags, counts in zip(self.term_codes, self.term_strong, self.term_counts,
-                                        strict=True):
-            codes = remap[codes]
+        for chunk, counts in enumerate(self.term_counts):
+            # Each chunk is released once placed, so the chunks and the postings they become
+            # are not both held in full.
+            codes, flags = remap[self.term_codes[chunk]], self.term_strong[chunk]
+            self.term_codes[chunk] = self.term_strong[chunk] = _RELEASED
             owners = np.repeat(inverse[first_row:first_row + len(counts)].astype(np.int32),
                                counts)
             first_row += len(counts)
@@ -328,6 +329,9 @@ class Builder:
         vocabulary = Strings.of(sorted(self.vocabulary))
         return {"vocabulary.blob": vocabulary.blob, "vocabulary.offsets": vocabulary.offsets,
                 "term_indptr": indptr, "term_docs": docs, "term_strong": strong}
+
+
+_RELEASED = np.zeros(0, dtype=np.int32)
 
 
 def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
