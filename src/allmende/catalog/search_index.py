@@ -369,6 +369,14 @@ class _Match:
         n = self.segment.size
         return n >= search_segment.DENSE_MIN_ROWS and len(self.rows) >= n * DENSE_RESULT
 
+    @functools.cached_property
+    def bits(self) -> np.ndarray:
+        """The mask packed into 64-bit words, as the facet bitmaps are."""
+        words = np.zeros(((self.segment.size + 63) // 64) * 8, dtype=np.uint8)
+        packed = np.packbits(self.mask, bitorder="little")
+        words[:len(packed)] = packed
+        return words.view(np.uint64)
+
     @property
     def mask(self) -> np.ndarray:
         if self._mask is None:
@@ -520,15 +528,9 @@ def _gathered_counts(match: _Match, facet: str, extra: dict[str, int],
     one per overlay value (ties by value, as codes follow the values' order), and the
     overlay's values."""
     counts = _code_counts(match, facet)
-    wanted = limit + len(extra)
-    present = np.flatnonzero(counts)
-    if len(present) > wanted:
-        kth = np.partition(counts[present], len(present) - wanted)[len(present) - wanted]
-        above = present[counts[present] > kth]
-        tied = present[counts[present] == kth][:wanted - len(above)]
-        present = np.concatenate([above, tied])
     values = match.segment.value_list(facet)
-    totals = {values[c]: int(counts[c]) for c in present.tolist()}
+    totals = {values[c]: n for c, n in
+              _top_codes(np.arange(len(counts)), counts, limit + len(extra))}
     codes = match.segment.value_codes(facet)
     for value, count in extra.items():
         code = codes.get(value)
@@ -538,40 +540,59 @@ def _gathered_counts(match: _Match, facet: str, extra: dict[str, int],
 
 def _dense_counts(match: _Match, facet: str, extra: dict[str, int],
                   limit: int) -> dict[str, int]:
+    """Totals of the values that can be in the top of a large result: values are counted by
+    falling frequency (with their bitmap when they have one) until the ``limit``-th best total
+    is above what any value left could reach (its frequency plus the largest overlay count)."""
     segment = match.segment
     arrays = segment.arrays
-    values = segment.value_list(facet)
-    words = arrays[f"{facet}.dense_bits"].shape[1]
-    bits = np.zeros(words * 8, dtype=np.uint8)
-    packed = np.packbits(match.mask, bitorder="little")
-    bits[:len(packed)] = packed
-    bits64 = bits.view(np.uint64)
-    dense = arrays[f"{facet}.dense_codes"]
-    counts = {}
-    for start in range(0, len(dense), 32):
-        chunk = np.bitwise_count(arrays[f"{facet}.dense_bits"][start:start + 32] & bits64)
-        counts.update(zip(dense[start:start + 32].tolist(), chunk.sum(axis=1).tolist(),
-                          strict=True))
-    totals = {values[code]: count for code, count in counts.items()}
-    for value, count in extra.items():
-        totals[value] = totals.get(value, 0) + count
-    # Values not yet counted are visited by falling frequency in the base; each can add at
-    # most its frequency plus the largest overlay count.
+    codes_of = segment.value_codes(facet)
+    only = {v: c for v, c in extra.items() if v not in codes_of}  # values new in the overlay
+    added = {codes_of[v]: c for v, c in extra.items() if v in codes_of}
+    bound = max(extra.values(), default=0)
     indptr, docs = arrays[f"{facet}.value_indptr"], arrays[f"{facet}.value_docs"]
     frequency = np.diff(indptr)
-    order = arrays[f"{facet}.sparse_by_frequency"]
-    bound = max(extra.values(), default=0)
-    start, step = 0, 64
+    order, rows = arrays[f"{facet}.by_frequency"], arrays[f"{facet}.dense_rows"]
+    bits = arrays[f"{facet}.dense_bits"]
+    best = np.sort(np.fromiter(only.values(), np.int64, len(only)))[::-1][:limit]
+    visited: list[np.ndarray] = []
+    totals: list[np.ndarray] = []
+    start, step = 0, 32
     while start < len(order):
-        best = heapq.nsmallest(limit, totals.items(), key=lambda item: (-item[1], item[0]))
-        if len(best) == limit and best[-1][1] > frequency[order[start]] + bound:
+        if len(best) >= limit and best[limit - 1] > frequency[order[start]] + bound:
             break
         chunk = order[start:start + step]
-        offsets, rows = gather_csr(indptr, docs, chunk)
-        held = np.concatenate([[0], np.cumsum(match.mask[rows])])
-        for code, count in zip(chunk.tolist(), (held[offsets[1:]] - held[offsets[:-1]]).tolist(),
-                               strict=True):
-            totals[values[code]] = count + extra.get(values[code], 0)
+        counts = np.empty(len(chunk), dtype=np.int64)
+        dense = rows[chunk] >= 0
+        if dense.any():
+            counts[dense] = np.bitwise_count(bits[rows[chunk[dense]]] & match.bits).sum(axis=1)
+        if not dense.all():
+            offsets, found = gather_csr(indptr, docs, chunk[~dense])
+            held = np.zeros(len(found) + 1, dtype=np.int64)
+            np.cumsum(match.mask[found], out=held[1:])
+            counts[~dense] = held[offsets[1:]] - held[offsets[:-1]]
+        if added:
+            counts += np.fromiter((added.get(c, 0) for c in chunk.tolist()), np.int64,
+                                  len(chunk))
+        visited.append(chunk)
+        totals.append(counts)
+        best = np.sort(np.concatenate([best, counts]))[::-1][:limit]
         start += step
         step = min(step * 2, 4096)
-    return totals
+    codes = np.concatenate(visited) if visited else order[:0]
+    counts = np.concatenate(totals) if totals else np.zeros(0, dtype=np.int64)
+    values = segment.value_list(facet)
+    return {**{values[c]: n for c, n in _top_codes(codes, counts, limit)}, **only}
+
+
+def _top_codes(codes: np.ndarray, counts: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """The ``limit`` codes with the highest nonzero counts; ties by code (= by value)."""
+    present = counts > 0
+    codes, counts = codes[present], counts[present]
+    if len(codes) > limit:
+        kth = np.partition(counts, len(counts) - limit)[len(counts) - limit]
+        above = counts > kth
+        tied = np.flatnonzero(counts == kth)
+        tied = tied[np.argsort(codes[tied], kind="stable")][:limit - int(above.sum())]
+        keep = np.concatenate([np.flatnonzero(above), tied])
+        codes, counts = codes[keep], counts[keep]
+    return list(zip(codes.tolist(), counts.tolist(), strict=True))

@@ -26,8 +26,9 @@ STRONG_WEIGHT = 3.0
 WEAK_WEIGHT = 1.0
 FACETS = ("organization", "theme", "format", "license", "access_level", "keyword")
 # A facet value carried by at least this share of a segment's rows gets a bitmap of its own:
-# counting it over a large result is then one AND and a popcount over n/64 words.
-DENSE_SHARE = 1 / 64
+# counting it over a large result is then one AND and a popcount over n/64 words, sequential
+# memory, where reading its row list would be a random access per row.
+DENSE_SHARE = 1 / 512
 DENSE_MIN_ROWS = 16_384
 ROW_ARRAYS = ("ids", "revisions", "organization_ids", "draft", "modified")
 
@@ -360,15 +361,15 @@ def _facet_arrays(facet: str, values: list[str], doc_indptr: np.ndarray,
         mask = np.zeros(words * 64, dtype=bool)
         mask[value_docs[value_indptr[code]:value_indptr[code + 1]]] = True
         bits[row] = np.packbits(mask, bitorder="little").view(np.uint64)
-    sparse = np.setdiff1d(np.arange(len(values)), dense)
-    by_frequency = sparse[np.argsort(-frequency[sparse], kind="stable")]
+    dense_rows = np.full(len(values), -1, dtype=np.int32)
+    dense_rows[dense] = np.arange(len(dense), dtype=np.int32)
     strings = Strings.of(values)
     return {
         f"{facet}.values.blob": strings.blob, f"{facet}.values.offsets": strings.offsets,
         f"{facet}.doc_indptr": doc_indptr, f"{facet}.doc_codes": doc_codes.astype(np.int32),
         f"{facet}.value_indptr": value_indptr, f"{facet}.value_docs": value_docs,
-        f"{facet}.dense_codes": dense, f"{facet}.dense_bits": bits,
-        f"{facet}.sparse_by_frequency": by_frequency,
+        f"{facet}.dense_rows": dense_rows, f"{facet}.dense_bits": bits,
+        f"{facet}.by_frequency": np.argsort(-frequency, kind="stable"),
     }
 
 
