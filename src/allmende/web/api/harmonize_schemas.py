@@ -61,16 +61,29 @@ class TransformErrorOut(BaseModel):
     message: str
 
 
+class PositionOut(BaseModel):
+    row: int = Field(description="Datenzeile der Quelle ohne Kopfzeile (erste Datenzeile = 1)")
+    group: int | None = Field(description="Nummer der Gruppe in dieser Zeile (z. B. Ladepunkt "
+                                          "2); null ohne Gruppen")
+
+
 class PreviewOut(BaseModel):
     fields: list[str]
     rows: list[dict[str, str | None]] = Field(
         description="Die ersten Zeilen, zugeordnet: Werte als Text in kanonischer Form")
+    positions: list[PositionOut] = Field(
+        description="Je Zeile in `rows`, woher sie stammt: Quellzeile und Gruppe")
+    groups: str | None = Field(description="Wie die Gruppen heißen (z. B. „Ladepunkt“), wenn "
+                                           "die Zuordnung Spaltengruppen zu Zeilen macht")
     errors: list[TransformErrorOut]
     error_counts: dict[str, int] = Field(description="Fehlgeschlagene Zellen je Feld")
 
     @classmethod
     def of(cls, preview: Preview) -> PreviewOut:
         return cls(fields=preview.fields, rows=preview.rows,
+                   positions=[PositionOut(row=row, group=group)
+                              for row, group in preview.positions],
+                   groups=preview.groups,
                    errors=[TransformErrorOut(**e) for e in preview.errors],
                    error_counts=preview.error_counts)
 
