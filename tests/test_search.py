@@ -782,9 +782,10 @@ def test_incremental_merges_equal_a_fresh_build(seed, dense, monkeypatch, tmp_pa
     bases, snapshots written and mapped): every answer - totals, order, pages, facets - is the
     one a fresh build of the final catalog gives. With ``dense`` the large-result paths
     (bitmaps, walks along precomputed orders, counting facets only until the top is settled)
-    are taken even for these small segments."""
+    are taken even for these small segments, and merges read postings in steps of 7."""
     if dense:
         monkeypatch.setattr(search_segment, "DENSE_MIN_ROWS", 1)
+        monkeypatch.setattr(search_segment, "GATHER_CHUNK", 7)
     rng = random.Random(seed)
     fake = FakeCatalog()
     for i in range(150):

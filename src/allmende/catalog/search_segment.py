@@ -115,18 +115,31 @@ class _TitleKeys(Sequence[tuple[str, int]]):
         return self.titles[i], int(self.ids[i])
 
 
+GATHER_CHUNK = 1 << 22  # values gathered per step: bounds the index arrays a gather needs
+
+
 def gather_csr(indptr: np.ndarray, values: np.ndarray,
                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The given rows of a CSR structure as a CSR structure of their own."""
+    """The given rows of a CSR structure as a CSR structure of their own (in steps, so that
+    gathering a million titles does not need index arrays of 8 bytes per byte gathered)."""
+    rows = np.asarray(rows)
     starts = indptr[rows]
-    lengths = indptr[np.asarray(rows) + 1] - starts
+    lengths = indptr[rows + 1] - starts
     out_indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=out_indptr[1:])
     total = int(out_indptr[-1])
-    if total == 0:
-        return out_indptr, values[:0].copy()
-    shift = np.repeat(starts - out_indptr[:-1], lengths)
-    return out_indptr, values[shift + np.arange(total)]
+    out = np.empty(total, dtype=values.dtype)
+    first = 0
+    while first < len(rows):
+        last = int(np.searchsorted(out_indptr, out_indptr[first] + GATHER_CHUNK, "right"))
+        last = min(max(last - 1, first + 1), len(rows))
+        begin, end = int(out_indptr[first]), int(out_indptr[last])
+        if end > begin:
+            shift = np.repeat(starts[first:last] - out_indptr[first:last],
+                              lengths[first:last])
+            out[begin:end] = values[shift + np.arange(begin, end)]
+        first = last
+    return out_indptr, out
 
 
 def _group(codes: np.ndarray, size: int, *payloads: np.ndarray
@@ -456,36 +469,50 @@ def _union(first: Strings, second: Strings) -> tuple[list[str], np.ndarray, np.n
 
 def _merge_terms(first: Segment, first_row: np.ndarray, second: Segment,
                  second_row: np.ndarray) -> dict[str, np.ndarray]:
-    """Postings of both, renumbered; each term's postings of ``second`` follow its kept
-    postings of ``first`` (np.insert keeps the arrays grouped by term without a sort)."""
-    renumbered = first_row[first.arrays["term_docs"]]
-    alive = renumbered >= 0
-    first_indptr = np.zeros(len(first.vocabulary) + 1, dtype=np.int64)
-    if len(alive):  # every term of a segment has postings, so no reduceat range is empty
-        np.cumsum(np.add.reduceat(alive, first.arrays["term_indptr"][:-1], dtype=np.int64),
-                  out=first_indptr[1:])
-    docs = renumbered[alive]
-    del renumbered
-    strong = first.arrays["term_strong"][alive]
-    del alive
+    """Postings of both, renumbered and regrouped over the union of both vocabularies: each
+    term's kept postings of ``first``, then its postings of ``second``. ``first`` is read in
+    steps, so that a merge holds only the merged postings in full."""
     union, to_union_first, to_union_second = _union(first.vocabulary, second.vocabulary)
-    size = len(union)
-    counts_first = np.zeros(size, dtype=np.int64)
-    counts_first[to_union_first] = np.diff(first_indptr)
-    counts_second = np.zeros(size, dtype=np.int64)
+    first_indptr = first.arrays["term_indptr"]
+    first_docs, first_strong = first.arrays["term_docs"], first.arrays["term_strong"]
+    kept_before = np.zeros(len(first_indptr), dtype=np.int64)  # kept postings before a term
+    kept = np.zeros(len(first_indptr) - 1, dtype=np.int64)
+    for begin in range(0, len(first_docs), GATHER_CHUNK):
+        alive = first_row[first_docs[begin:begin + GATHER_CHUNK]] >= 0
+        terms = np.searchsorted(first_indptr, np.flatnonzero(alive) + begin, "right") - 1
+        kept += np.bincount(terms, minlength=len(kept))
+    np.cumsum(kept, out=kept_before[1:])
+    counts = np.zeros(len(union), dtype=np.int64)
+    counts[to_union_first] = kept
     second_indptr = second.arrays["term_indptr"]
+    counts_second = np.zeros(len(union), dtype=np.int64)
     counts_second[to_union_second] = np.diff(second_indptr)
-    ends_first = np.cumsum(counts_first)
-    at = np.repeat(ends_first[to_union_second], np.diff(second_indptr))
-    docs = np.insert(docs, at, second_row[second.arrays["term_docs"]].astype(np.int32))
-    strong = np.insert(strong, at, second.arrays["term_strong"])
-    counts = counts_first + counts_second
-    used = counts > 0  # terms whose every dataset left are dropped, as a fresh build would
-    indptr = np.zeros(int(used.sum()) + 1, dtype=np.int64)
-    np.cumsum(counts[used], out=indptr[1:])
+    indptr = np.zeros(len(union) + 1, dtype=np.int64)
+    np.cumsum(counts + counts_second, out=indptr[1:])
+    docs = np.empty(int(indptr[-1]), dtype=np.int32)
+    strong = np.empty(int(indptr[-1]), dtype=bool)
+    seen = 0  # kept postings of first before the current step
+    for begin in range(0, len(first_docs), GATHER_CHUNK):
+        renumbered = first_row[first_docs[begin:begin + GATHER_CHUNK]]
+        alive = np.flatnonzero(renumbered >= 0)
+        terms = np.searchsorted(first_indptr, alive + begin, "right") - 1
+        rank = seen + np.arange(len(alive)) - kept_before[terms]  # within its term
+        at = indptr[to_union_first[terms]] + rank
+        docs[at] = renumbered[alive]
+        strong[at] = first_strong[begin:begin + GATHER_CHUNK][alive]
+        seen += len(alive)
+    terms = np.repeat(np.arange(len(second_indptr) - 1), np.diff(second_indptr))
+    union_terms = to_union_second[terms]
+    at = (indptr[union_terms] + counts[union_terms]
+          + np.arange(len(terms)) - second_indptr[terms])
+    docs[at] = second_row[second.arrays["term_docs"]]
+    strong[at] = second.arrays["term_strong"]
+    used = (counts + counts_second) > 0  # terms whose every dataset left are dropped
+    compact = np.zeros(int(used.sum()) + 1, dtype=np.int64)
+    compact[1:] = indptr[1:][used]
     vocabulary = Strings.of(v for v, u in zip(union, used.tolist(), strict=True) if u)
     return {"vocabulary.blob": vocabulary.blob, "vocabulary.offsets": vocabulary.offsets,
-            "term_indptr": indptr, "term_docs": docs, "term_strong": strong}
+            "term_indptr": compact, "term_docs": docs, "term_strong": strong}
 
 
 def _merge_facet(facet: str, first: Segment, kept: np.ndarray, second: Segment,
