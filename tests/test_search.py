@@ -933,7 +933,7 @@ def _remove(folder: Path) -> None:
 
 
 def _garble_meta(folder: Path) -> None:
-    (folder / "meta.json").write_text('{"format": 2, "revi')
+    (folder / "meta.json").write_text('{"format": 3, "revi')
 
 
 def _point_nowhere(folder: Path) -> None:

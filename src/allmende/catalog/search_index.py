@@ -551,8 +551,7 @@ def _dense_counts(match: _Match, facet: str, extra: dict[str, int],
     bound = max(extra.values(), default=0)
     indptr, docs = arrays[f"{facet}.value_indptr"], arrays[f"{facet}.value_docs"]
     frequency = np.diff(indptr)
-    order, rows = arrays[f"{facet}.by_frequency"], arrays[f"{facet}.dense_rows"]
-    bits = arrays[f"{facet}.dense_bits"]
+    order, bits = arrays[f"{facet}.by_frequency"], arrays[f"{facet}.dense_bits"]
     best = np.sort(np.fromiter(only.values(), np.int64, len(only)))[::-1][:limit]
     visited: list[np.ndarray] = []
     totals: list[np.ndarray] = []
@@ -562,14 +561,14 @@ def _dense_counts(match: _Match, facet: str, extra: dict[str, int],
             break
         chunk = order[start:start + step]
         counts = np.empty(len(chunk), dtype=np.int64)
-        dense = rows[chunk] >= 0
-        if dense.any():
-            counts[dense] = np.bitwise_count(bits[rows[chunk[dense]]] & match.bits).sum(axis=1)
-        if not dense.all():
-            offsets, found = gather_csr(indptr, docs, chunk[~dense])
+        dense = max(0, min(len(bits) - start, len(chunk)))  # the first ones have bitmaps
+        if dense:
+            counts[:dense] = _popcounts(bits[start:start + dense], match.bits)
+        if dense < len(chunk):
+            offsets, found = gather_csr(indptr, docs, chunk[dense:])
             held = np.zeros(len(found) + 1, dtype=np.int64)
             np.cumsum(match.mask[found], out=held[1:])
-            counts[~dense] = held[offsets[1:]] - held[offsets[:-1]]
+            counts[dense:] = held[offsets[1:]] - held[offsets[:-1]]
         if added:
             counts += np.fromiter((added.get(c, 0) for c in chunk.tolist()), np.int64,
                                   len(chunk))
@@ -582,6 +581,21 @@ def _dense_counts(match: _Match, facet: str, extra: dict[str, int],
     counts = np.concatenate(totals) if totals else np.zeros(0, dtype=np.int64)
     values = segment.value_list(facet)
     return {**{values[c]: n for c, n in _top_codes(codes, counts, limit)}, **only}
+
+
+def _popcounts(bitmaps: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """How many bits each bitmap shares with the mask, a few bitmaps at a time (buffers stay
+    in the cache instead of copies of every bitmap)."""
+    block = 8
+    shared = np.empty((block, len(mask)), dtype=np.uint64)
+    ones = np.empty((block, len(mask)), dtype=np.uint8)
+    counts = np.empty(len(bitmaps), dtype=np.int64)
+    for first in range(0, len(bitmaps), block):
+        rows = bitmaps[first:first + block]
+        np.bitwise_and(rows, mask, out=shared[:len(rows)])
+        np.bitwise_count(shared[:len(rows)], out=ones[:len(rows)])
+        counts[first:first + len(rows)] = ones[:len(rows)].sum(axis=1)
+    return counts
 
 
 def _top_codes(codes: np.ndarray, counts: np.ndarray, limit: int) -> list[tuple[int, int]]:

@@ -365,24 +365,22 @@ def _facet_arrays(facet: str, values: list[str], doc_indptr: np.ndarray,
     owners = np.repeat(np.arange(n, dtype=np.int32), np.diff(doc_indptr))
     value_indptr, (value_docs,) = _group(doc_codes, len(values), owners)
     frequency = np.diff(value_indptr)
-    dense = np.zeros(0, dtype=np.int64)
+    by_frequency = np.argsort(-frequency, kind="stable")
+    dense = 0  # the most frequent values have bitmaps, in the order of by_frequency
     if n >= DENSE_MIN_ROWS:
-        dense = np.flatnonzero(frequency >= max(1.0, n * DENSE_SHARE))
+        dense = int(np.count_nonzero(frequency >= max(1.0, n * DENSE_SHARE)))
     words = (n + 63) // 64
-    bits = np.zeros((len(dense), words), dtype=np.uint64)
-    for row, code in enumerate(dense):
+    bits = np.zeros((dense, words), dtype=np.uint64)
+    for row, code in enumerate(by_frequency[:dense]):
         mask = np.zeros(words * 64, dtype=bool)
         mask[value_docs[value_indptr[code]:value_indptr[code + 1]]] = True
         bits[row] = np.packbits(mask, bitorder="little").view(np.uint64)
-    dense_rows = np.full(len(values), -1, dtype=np.int32)
-    dense_rows[dense] = np.arange(len(dense), dtype=np.int32)
     strings = Strings.of(values)
     return {
         f"{facet}.values.blob": strings.blob, f"{facet}.values.offsets": strings.offsets,
         f"{facet}.doc_indptr": doc_indptr, f"{facet}.doc_codes": doc_codes.astype(np.int32),
         f"{facet}.value_indptr": value_indptr, f"{facet}.value_docs": value_docs,
-        f"{facet}.dense_rows": dense_rows, f"{facet}.dense_bits": bits,
-        f"{facet}.by_frequency": np.argsort(-frequency, kind="stable"),
+        f"{facet}.dense_bits": bits, f"{facet}.by_frequency": by_frequency,
     }
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from allmende.catalog.search_segment import Segment
 
-FORMAT = 2
+FORMAT = 3
 KEEP = 2  # complete snapshots kept: the current one and the one before (a reader may be
 # between reading CURRENT and mapping the files)
 log = logging.getLogger(__name__)
