@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from allmende.access.policy import Actor
-from allmende.errors import AllmendeError, NotFound
+from allmende.errors import AllmendeError, NotFound, msg, stored
 
 if TYPE_CHECKING:
     from allmende.platform import Platform
@@ -245,9 +245,9 @@ def ingest_command(
         quality = harmonize_and_consolidate(instance, result.resource)
     except AllmendeError as error:  # the version stands; only its check is missing
         quality = None
-        result.warnings.append({"code": "harmonize_failed", "message": (
-            f"Die neue Version ist veröffentlicht, die Zuordnung ließ sich aber nicht "
-            f"anwenden: {error}")})
+        result.warnings.append({"code": "harmonize_failed", **stored(msg(
+            "Die neue Version ist veröffentlicht, die Zuordnung ließ sich aber nicht "
+            "anwenden: {error}", error=str(error) if error.field_errors else error.message))})
     finally:
         instance.close()
     summary = {k: v for k, v in result.as_dict().items() if k != "read_report"}

@@ -8,7 +8,8 @@ English (``allmende.web.i18n.localize``) while everything else keeps using the G
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import string
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ class Message(str):
         the German text). Parameters that are messages themselves are rendered the same way;
         other parameters (file names, numbers, column names) stay as they are."""
         template = translate(self.template)
+        if template is None and not _has_words(self.template):
+            template = self.template  # e.g. a list made by joined(): the same in any language
         if template is None:
             return str(self)
         values = {k: v.render(translate) if isinstance(v, Message) else v
@@ -65,8 +68,49 @@ class Message(str):
         return cls(data["template"], params)
 
 
+def _has_words(template: str) -> bool:
+    return any(character.isalpha() for literal, *_ in string.Formatter().parse(template)
+               for character in literal)
+
+
 def _json_param(value: object) -> Param:
     return value if value is None or isinstance(value, str | int | float) else str(value)
+
+
+#: The key under which a stored message (:func:`stored`) keeps its template and parameters.
+TEMPLATE_KEY = "i18n"
+
+
+def stored(message: str) -> dict[str, Any]:
+    """A message as it is kept in the database or printed as JSON: the German text under
+    ``message``, and under ``i18n`` its template and parameters when it has them, so that it
+    can be shown in the reader's language later."""
+    entry: dict[str, Any] = {"message": str(message)}
+    if isinstance(message, Message):
+        entry[TEMPLATE_KEY] = message.to_json()
+    return entry
+
+
+def from_stored(entry: Mapping[str, Any] | str) -> str:
+    """A message kept by :func:`stored`, as a :class:`Message` again when it was one. Plain
+    text (kept before messages had templates, or never a message) comes back as it is."""
+    if not isinstance(entry, Mapping):
+        return str(entry)
+    german = str(entry.get("message", ""))
+    template = entry.get(TEMPLATE_KEY)
+    if not isinstance(template, Mapping):
+        return german
+    try:
+        return Message.from_json(template)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):  # damaged
+        return german
+
+
+def joined(items: Sequence[Param | Message], separator: str = ", ") -> Message:
+    """``items`` one after the other (``a, b, c``); the messages among them are rendered in
+    the reader's language like any parameter."""
+    params = {f"item{i}": item for i, item in enumerate(items)}
+    return Message(separator.join(f"{{{name}}}" for name in params), params)
 
 
 def msg(template: str, /, **params: Param | Message) -> Message:

@@ -179,7 +179,7 @@ def _suggestion(client: TestClient, resource: str, lang: str = "de") -> str:
 def _selected(html: str, field: str) -> str:
     select = re.search(rf'<select id="m-source-{field}".*?</select>', html, re.S)
     assert select, field
-    chosen = re.search(r'<option value="([^"]*)" selected>', select.group(0))
+    chosen = re.search(r'<option value="([^"]*)" selected[ >]', select.group(0))
     return chosen.group(1) if chosen else ""
 
 
@@ -187,7 +187,7 @@ def _selected_in(html: str, name: str) -> str:
     """The chosen option of the select named ``name``."""
     select = re.search(rf'<select[^>]* name="{re.escape(name)}".*?</select>', html, re.S)
     assert select, name
-    chosen = re.search(r'<option value="([^"]*)" selected>', select.group(0))
+    chosen = re.search(r'<option value="([^"]*)" selected[ >]', select.group(0))
     return chosen.group(1) if chosen else ""
 
 
@@ -229,7 +229,7 @@ def test_the_editor_opens_on_the_schema_the_columns_fit_best(client: TestClient,
     would be Baustellen), already suggested."""
     login(client, *EDITOR)
     html = client.get(f"/resources/{world['browser']}/mapping").text
-    assert re.search(r'<option value="ladesaeulen" selected>', html), "not opened on ladesaeulen"
+    assert re.search(r'<option value="ladesaeulen" selected[ >]', html), "not opened on ladesaeulen"
     assert "Dies ist ein automatischer Vorschlag" in html
     assert _selected(html, "ladepunkt_id") == "EVSE-ID"
 
@@ -242,7 +242,7 @@ def test_preview_shows_mapped_values_and_marks_failed_cells(client: TestClient,
     response = client.post(f"/resources/{world['public']}/mapping", data=form)
     assert response.status_code == 200, response.text
     preview = response.text.split('id="preview"', 1)[1]
-    assert "<td>2021-03-01</td>" in preview  # 01.03.2021 read with %d.%m.%Y
+    assert "<td data-user-content>2021-03-01</td>" in preview  # 01.03.2021 read with %d.%m.%Y
     failed = re.findall(r'<td class="failed">.*?</td>', preview, re.S)
     assert len(failed) == 1 and "31.02.2020" in failed[0]
     assert "Datenzeile 3, Feld inbetriebnahme (Spalte In Betrieb seit)" in preview
@@ -336,7 +336,8 @@ def test_the_editor_suggests_one_row_per_charging_point(client: TestClient,
     groups = html.split('id="groups"', 1)[1].split("</details>", 1)[0]
     assert html.split('id="groups"', 1)[0].endswith('<details class="mapping-groups" ') \
         and " open>" in groups[:10]
-    assert "Eine Zeile je Gruppe: 4 Gruppen „Ladepunkt“ je Quellzeile" in groups
+    assert ("Eine Zeile je Gruppe: 4 Gruppen „<span data-user-content>Ladepunkt</span>“ "
+            "je Quellzeile") in groups
     assert 'name="groups:member:1" value="P [kW]"' in groups
     assert _selected_in(groups, "groups:column:1:2") == "P2 [kW]"
     assert _selected_in(groups, "groups:key") == ""  # no station id: the row number
@@ -424,7 +425,7 @@ def test_read_mapping_reads_groups_and_the_fallback() -> None:
     twice = FormData([*form.multi_items(), ("groups:member:3", "Typ")])
     _data, problems = read_mapping(twice, schema, translations("en").gettext)
     assert [(p.field, p.message) for p in problems] == [
-        ("groups", "Two members of the groups are called „Typ“; each needs a name of its own.")]
+        ("groups", "Two members of the groups are called “Typ”; each needs a name of its own.")]
 
 
 def test_read_mapping_keeps_untouched_steps_and_drops_stale_confidence() -> None:
@@ -551,7 +552,7 @@ def test_only_sysadmins_add_schemas_and_see_why_one_is_refused(client: TestClien
     added = client.post("/schemas", files={"file": ("s.json", body.encode(), "application/json")},
                         data={"csrf_token": token}, follow_redirects=False)
     assert added.status_code == 303 and added.headers["location"] == "/schemas/spielgeraete"
-    assert "<h1>Spielgeräte</h1>" in client.get("/schemas/spielgeraete").text
+    assert "<h1 data-user-content>Spielgeräte</h1>" in client.get("/schemas/spielgeraete").text
 
 
 # --- regional overviews ---------------------------------------------------------------------
@@ -559,7 +560,8 @@ def test_only_sysadmins_add_schemas_and_see_why_one_is_refused(client: TestClien
 def test_regional_overview_lists_filters_counts_and_sources(client: TestClient,
                                                            world: dict[str, str]) -> None:
     html = client.get("/region/ladesaeulen").text
-    assert "<h1>Ladesäulen für Elektrofahrzeuge in der Region</h1>" in html
+    assert ("<h1><span data-user-content>Ladesäulen für Elektrofahrzeuge</span> in der Region"
+            "</h1>") in html
     assert "DE*DEW*E0001" in html and "DE*DEW*E0501" not in html  # restricted stays out
     assert re.search(r'data-geojson-url="/api/v1/resources/[^"]+/rows\?format=geojson', html)
     counts = html.split('id="counts-heading"', 1)[1].split("</section>", 1)[0]

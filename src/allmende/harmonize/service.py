@@ -41,7 +41,7 @@ from allmende.db.models import (
     SharedSchema,
     TableVersion,
 )
-from allmende.errors import Conflict, FieldError, Invalid, NotFound
+from allmende.errors import Conflict, FieldError, Invalid, Message, NotFound, msg
 from allmende.harmonize import consolidate as regional
 from allmende.harmonize import registry
 from allmende.harmonize.mapping import (
@@ -427,6 +427,17 @@ def regional_dataset_name(schema_name: str) -> str:
     return f"region-{schema_name}"
 
 
+def _regional_title(schema_title: str) -> Message:
+    return msg("{title} in der Region", title=schema_title)
+
+
+def _regional_description(schema_title: str, schema_name: str) -> Message:
+    return msg("Regionaler Datensatz nach dem gemeinsamen Schema „{title}“ ({name}): die "
+               "zusammengeführten Daten aller Kommunen, die ihre Daten diesem Schema zugeordnet "
+               "haben, mit Herkunft je Zeile (Spalten quelle_…). Wird neu gebaut, sobald sich "
+               "eine Quelle ändert.", title=schema_title, name=schema_name)
+
+
 def _regional_resource(session: Session, schema: dict[str, Any]) -> Resource:
     name = regional_dataset_name(schema["name"])
     dataset = session.scalar(select(Dataset).where(Dataset.name == name))
@@ -434,14 +445,35 @@ def _regional_resource(session: Session, schema: dict[str, Any]) -> Resource:
         title = schema.get("title", schema["name"])
         dataset = datasets.create_dataset(session, SYSTEM, {
             "name": name, "organization": _region_organization(session).slug,
-            "title": f"{title} in der Region",
-            "description": (f"Regionaler Datensatz nach dem gemeinsamen Schema „{title}“ "
-                            f"({schema['name']}): die zusammengeführten Daten aller Kommunen, "
-                            "die ihre Daten diesem Schema zugeordnet haben, mit Herkunft je "
-                            "Zeile (Spalten quelle_…). Wird neu gebaut, sobald sich eine "
-                            "Quelle ändert."),
+            "title": str(_regional_title(title)),
+            "description": str(_regional_description(title, schema["name"])),
             "keywords": ["Regional", "Harmonisiert", title], "access_level": "public"})
     return datasets.file_resource(session, SYSTEM, dataset.name, schema["name"], derived=True)
+
+
+@dataclass(frozen=True)
+class DatasetTexts:
+    """A dataset's title and description: what users wrote (``str``), or, where allmende
+    wrote them (a regional dataset), a :class:`Message` to show in the reader's language."""
+
+    title: str
+    description: str
+
+
+def dataset_texts(dataset: Dataset) -> DatasetTexts:
+    """The title and description of ``dataset`` as messages where allmende made them: those
+    of a regional dataset are kept in German in the catalog (search, DCAT) and taken for
+    allmende's own again while nobody changed them."""
+    schema_name = next((r.name for r in dataset.resources if r.derived), None)
+    texts = DatasetTexts(dataset.title, dataset.description)
+    suffix = str(_regional_title(""))
+    if schema_name is None or not dataset.title.endswith(suffix):
+        return texts
+    schema_title = dataset.title.removesuffix(suffix)
+    description = _regional_description(schema_title, schema_name)
+    return DatasetTexts(_regional_title(schema_title),
+                        description if description == dataset.description
+                        else dataset.description)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from allmende import sql
-from allmende.errors import Invalid, msg
+from allmende.errors import Invalid, msg, stored
 from allmende.ingest import geo, readers
 from allmende.ingest.sniff import ReadOptions, Warning_
 from allmende.ingest.values import (
@@ -76,7 +76,7 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
                 raise
             types = confirm(con, raw.relation, types)
             written = _write(con, raw, types, options, area, target, progress)
-        report = {**raw.report, "notes": {t.name: t.note for t in types if t.note}}
+        report = {**raw.report, "notes": {t.name: stored(t.note) for t in types if t.note}}
         return BuiltTable(target, rows, written.columns, written.crs, raw.source_format, report,
                           raw.warnings + written.warnings)
     finally:
@@ -161,11 +161,10 @@ def _outside(con: duckdb.DuckDBPyConnection, target: Path,
         [area[0], area[2], area[1], area[3]]).fetchall()[0]
     if not count:
         return []
-    rows = ", ".join(str(row) for row in first)
-    return [Warning_("outside_area", (
-        f"{count} Geometrien liegen außerhalb des Gebiets der Organisation "
-        f"(Datenzeilen {rows}{' …' if count > 5 else ''}). Bitte prüfen Sie die "
-        "Koordinaten."))]
+    rows = ", ".join(str(row) for row in first) + (" …" if count > 5 else "")
+    return [Warning_("outside_area", msg(
+        "{count} Geometrien liegen außerhalb des Gebiets der Organisation (Datenzeilen "
+        "{rows}). Bitte prüfen Sie die Koordinaten.", count=count, rows=rows))]
 
 
 def _geometry_from_columns(con: duckdb.DuckDBPyConnection, relation: str,

@@ -48,7 +48,7 @@ class IngestResult:
     rows: int
     columns: list[dict[str, str]]
     crs: str | None
-    warnings: list[dict[str, str]]
+    warnings: list[dict[str, Any]]
     read_report: dict[str, Any]
     schema_changes: dict[str, Any]
 
@@ -129,7 +129,7 @@ def _publish(platform: Platform, actor: Actor, request: IngestRequest, resource_
              options: ReadOptions, built: pipeline.BuiltTable, attempt: Attempt) -> IngestResult:
     with platform.db.session() as session:
         resource_id = datasets.file_resource(session, actor, request.dataset, resource_name).id
-    warnings = [{"code": w.code, "message": w.message} for w in built.warnings]
+    warnings = [w.as_dict() for w in built.warnings]
     digest, size = store.sha256_of(request.source), request.source.stat().st_size
 
     def record(session: Session, resource: Resource, number: int, path: str) -> IngestResult:

@@ -11,8 +11,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from allmende.errors import Invalid, msg
+from allmende.errors import Invalid, msg, stored
 
 SAMPLE_BYTES = 1 << 20
 TAIL_BYTES = 64 << 10
@@ -45,7 +46,12 @@ class ReadOptions:
 @dataclass
 class Warning_:
     code: str
-    message: str
+    message: str  # a Message, so that it can be shown in the reader's language
+
+    def as_dict(self) -> dict[str, Any]:
+        """As stored with the version and printed by ``allmende ingest --json``: the code, the
+        German text and its template with parameters (``errors.stored``)."""
+        return {"code": self.code, **stored(self.message)}
 
 
 @dataclass
@@ -90,11 +96,11 @@ def _check_damage(text: str, warnings: list[Warning_]) -> None:
     """Umlauts destroyed before the file reached us cannot be repaired; say so."""
     replaced = text.count("\ufffd")
     if replaced:
-        warnings.append(Warning_("damaged_text", (
-            f"Die Datei enthält {replaced} unlesbare Zeichen (�): Umlaute wurden vermutlich "
-            "schon beim Export zerstört. Bitte prüfen Sie die Quelle.")))
+        warnings.append(Warning_("damaged_text", msg(
+            "Die Datei enthält {count} unlesbare Zeichen (�): Umlaute wurden vermutlich "
+            "schon beim Export zerstört. Bitte prüfen Sie die Quelle.", count=replaced)))
     elif re.search(r"[a-zA-Z]\?[a-z]", text):
-        warnings.append(Warning_("damaged_text", (
+        warnings.append(Warning_("damaged_text", msg(
             "Die Datei enthält Fragezeichen mitten in Wörtern (z. B. „Stra?e“): Umlaute wurden "
             "vermutlich schon beim Export zerstört. Bitte prüfen Sie die Quelle.")))
 
@@ -144,8 +150,9 @@ def labels_from(header: list[list[str]], width: int) -> tuple[list[str], list[Wa
                 parts.append(cell)
         label = " ".join(parts) or f"Spalte {index + 1}"
         if len(label) > MAX_LABEL:
-            warnings.append(Warning_("long_label", f"Spaltenname in Spalte {index + 1} auf "
-                                                   f"{MAX_LABEL} Zeichen gekürzt."))
+            warnings.append(Warning_("long_label", msg(
+                "Spaltenname in Spalte {number} auf {limit} Zeichen gekürzt.",
+                number=index + 1, limit=MAX_LABEL)))
             label = label[:MAX_LABEL].rstrip()
         labels.append(label)
     # case-insensitive, as query engines compare column names
@@ -156,7 +163,8 @@ def labels_from(header: list[list[str]], width: int) -> tuple[list[str], list[Wa
         count = seen[label.casefold()]
         unique.append(label if count == 1 else f"{label} ({count})")
     if len({label.casefold() for label in labels}) < len(labels):
-        warnings.append(Warning_("duplicate_label", "Doppelte Spaltennamen wurden nummeriert."))
+        warnings.append(Warning_("duplicate_label",
+                                 msg("Doppelte Spaltennamen wurden nummeriert.")))
     return unique, warnings
 
 

@@ -14,6 +14,7 @@ from allmende.access.policy import ANONYMOUS, Actor
 from allmende.db.models import User
 from allmende.errors import Forbidden, Unauthorized
 from allmende.platform import Platform
+from allmende.web.i18n import api_language_of
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
@@ -24,6 +25,9 @@ def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+#: The language an API answer's messages are rendered in (``?lang=``, cookie,
+#: ``Accept-Language``).
+ApiLanguageDep = Annotated[str, Depends(api_language_of)]
 
 
 def get_session(platform: PlatformDep) -> Iterator[Session]:

@@ -15,9 +15,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from allmende.catalog.validation import field_errors
-from allmende.errors import AllmendeError, FieldError, Invalid, TooManyRequests, msg
-from allmende.jobs import queue
-from allmende.web.i18n import api_language_of, language_of, localize
+from allmende.errors import AllmendeError, Invalid, TooManyRequests, msg
+from allmende.web.i18n import api_language_of, localize, localized_entry
 from allmende.web.ui.render import render_error
 
 HTTP_MESSAGES = {
@@ -38,23 +37,10 @@ def error_body(error: AllmendeError, language: str = "de") -> dict:
 def localized_stored_error(body: dict[str, Any], language: str) -> dict[str, Any]:
     """A failed job's stored error (see ``jobs.queue.fail``) in ``language``, without the
     stored templates (they are no part of the API)."""
-    result = _localized_entry(body, language)
+    result = localized_entry(body, language)
     if "fields" in body:
-        result["fields"] = [_localized_entry(f, language) for f in body["fields"]]
+        result["fields"] = [localized_entry(f, language) for f in body["fields"]]
     return result
-
-
-def _localized_entry(entry: dict[str, Any], language: str) -> dict[str, Any]:
-    result = {k: v for k, v in entry.items() if k != queue.TEMPLATE_KEY}
-    if "message" in entry:
-        result["message"] = localize(queue.stored_message(entry), language)
-    return result
-
-
-def _localized(error: AllmendeError, language: str) -> AllmendeError:
-    """The same error with its messages in ``language``, for the HTML error page."""
-    fields = [FieldError(f.field, localize(f.message, language)) for f in error.field_errors]
-    return AllmendeError(localize(error.message, language), error.code, error.status, fields)
 
 
 def _wants_html(request: Request) -> bool:
@@ -72,7 +58,7 @@ def _headers(error: AllmendeError) -> dict[str, str]:
 
 def _respond(request: Request, error: AllmendeError) -> Response:
     if _wants_html(request):
-        page = render_error(request, _localized(error, language_of(request)))
+        page = render_error(request, error)
         page.headers.update(_headers(error))
         return page
     body = error_body(error, api_language_of(request))

@@ -8,16 +8,18 @@ The ``.po`` catalogs are compiled in memory at start-up, so no build step is nee
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from markupsafe import Markup, escape
 from starlette.requests import HTTPConnection
 
-from allmende.errors import Message
+from allmende.errors import TEMPLATE_KEY, Message, from_stored
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = {"de": "Deutsch", "en": "English"}
@@ -75,6 +77,69 @@ def localize_text(text: str, language: str) -> str:
     if language == DEFAULT_LANGUAGE:
         return text
     return _translator(language)(text) or text
+
+
+def localize_stored(entry: Mapping[str, Any] | str, language: str) -> str:
+    """A message kept by :func:`allmende.errors.stored` (or plain text kept before messages
+    had templates: shown as it is) in ``language``."""
+    return localize(from_stored(entry), language)
+
+
+#: How HTML marks what users wrote (names, titles, cell values): tests skip it when they look
+#: for untranslated interface text.
+USER_CONTENT = Markup("<span data-user-content>{}</span>")
+
+
+def localize_html(message: str | Mapping[str, Any], language: str) -> Markup:
+    """A message (or a stored one) as HTML in ``language``. Its parameters that are not
+    messages themselves — file and column names, cell values — are what users wrote: they are
+    marked with :data:`USER_CONTENT`. Plain text is escaped as it is."""
+    if isinstance(message, Mapping):
+        message = from_stored(message)
+    if not isinstance(message, Message):
+        return escape(message)
+    translate = _translator(language) if language != DEFAULT_LANGUAGE else _untranslated
+    return _html(message, translate)
+
+
+def _untranslated(_template: str) -> None:
+    return None
+
+
+def _html(message: Message, translate: Callable[[str], str | None]) -> Markup:
+    template = translate(message.template) or message.template
+    values = {k: _html(v, translate) if isinstance(v, Message)
+              else USER_CONTENT.format(v) if isinstance(v, str) else v
+              for k, v in message.params.items()}
+    try:
+        return escape(template).format(**values)
+    except (KeyError, IndexError, ValueError):  # a broken translation must not hide it
+        return escape(str(message))
+
+
+def localized_entry(entry: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """A stored entry (``{"code": …, "message": …, "i18n": …}``) as an API shows it: the
+    message in ``language``, without the template (no part of the API)."""
+    result = {k: v for k, v in entry.items() if k != TEMPLATE_KEY}
+    if "message" in entry:
+        result["message"] = localize_stored(entry, language)
+    return result
+
+
+def localized_json(value: Any, language: str) -> Any:
+    """Stored JSON (a version's warnings and read report, a quality report, a job's result) as
+    an API shows it: every stored message in ``language`` without its template — one kept
+    alone (a column's note) becomes its text, one in an entry (a warning with its code) the
+    entry's ``message``."""
+    if isinstance(value, list):
+        return [localized_json(item, language) for item in value]
+    if not isinstance(value, Mapping):
+        return value
+    if TEMPLATE_KEY in value and set(value) == {"message", TEMPLATE_KEY}:
+        return localize_stored(value, language)
+    if TEMPLATE_KEY in value:
+        return localized_entry(value, language)
+    return {key: localized_json(item, language) for key, item in value.items()}
 
 
 def language_of(request: HTTPConnection) -> str:

@@ -21,7 +21,7 @@ from allmende.web.api.schemas import (
     SearchOut,
     VersionList,
 )
-from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.deps import ActorDep, ApiLanguageDep, PlatformDep, SessionDep
 
 router = APIRouter(tags=["Datensätze"])
 
@@ -99,21 +99,26 @@ def add_link(name: str, body: ResourceFields, session: SessionDep,
 
 @router.get("/resources/{resource_id}", response_model=ResourceDetail,
             summary="Ressource lesen")
-def read_resource(resource_id: str, session: SessionDep, actor: ActorDep) -> ResourceDetail:
+def read_resource(resource_id: str, session: SessionDep, actor: ActorDep,
+                  language: ApiLanguageDep) -> ResourceDetail:
     """With the newest 20 versions and `versions_total`; older ones page through
-    `/resources/{id}/versions`."""
+    `/resources/{id}/versions`. Warnings and notes are in the asker's language (`?lang=`,
+    cookie, `Accept-Language`)."""
     newest = tables.version_history(session, actor, resource_id)
-    return ResourceDetail.of(service.get_resource(session, actor, resource_id), newest)
+    return ResourceDetail.of(service.get_resource(session, actor, resource_id), newest,
+                             language)
 
 
 @router.get("/resources/{resource_id}/versions", response_model=VersionList,
             summary="Versionen einer Ressource, seitenweise")
 def list_versions(resource_id: str, session: SessionDep, actor: ActorDep,
+                  language: ApiLanguageDep,
                   page: Annotated[int, Query(ge=1, description="Seite, ab 1")] = 1,
                   per_page: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE
                   ) -> VersionList:
     """All versions of a resource, newest first, `per_page` (≤ 100) at a time."""
-    return VersionList.of(tables.version_history(session, actor, resource_id, page, per_page))
+    return VersionList.of(tables.version_history(session, actor, resource_id, page, per_page),
+                          language)
 
 
 @router.delete("/resources/{resource_id}", status_code=204, summary="Ressource entfernen")

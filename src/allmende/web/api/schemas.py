@@ -15,6 +15,7 @@ from allmende.db.models import (
     Resource,
 )
 from allmende.tables.versions import VersionPage
+from allmende.web.i18n import localized_json
 
 
 class FromRow(BaseModel):
@@ -70,6 +71,14 @@ class VersionOut(FromRow):
     schema_changes: dict[str, Any]
     created_at: dt.datetime
 
+    @classmethod
+    def localized(cls, version: Any, language: str) -> VersionOut:
+        """The version with its warnings and notes in ``language``."""
+        out = cls.of(version)
+        return out.model_copy(update={
+            "read_report": localized_json(out.read_report, language),
+            "warnings": localized_json(out.warnings, language)})
+
 
 
 class ResourceDetail(ResourceOut):
@@ -81,10 +90,10 @@ class ResourceDetail(ResourceOut):
     versions_total: int
 
     @classmethod
-    def of(cls, r: Resource, newest: VersionPage) -> ResourceDetail:
+    def of(cls, r: Resource, newest: VersionPage, language: str) -> ResourceDetail:
         return cls(**ResourceOut.of(r).model_dump(), dataset=r.dataset.name,
                    read_options=r.read_options or {}, current_version=r.current_version or None,
-                   versions=[VersionOut.of(v) for v in newest.versions],
+                   versions=[VersionOut.localized(v, language) for v in newest.versions],
                    versions_total=newest.total)
 
 
@@ -95,9 +104,9 @@ class VersionList(BaseModel):
     results: list[VersionOut] = Field(description="This page's versions, newest first")
 
     @classmethod
-    def of(cls, found: VersionPage) -> VersionList:
+    def of(cls, found: VersionPage, language: str) -> VersionList:
         return cls(count=found.total, page=found.page, per_page=found.per_page,
-                   results=[VersionOut.of(v) for v in found.versions])
+                   results=[VersionOut.localized(v, language) for v in found.versions])
 
 
 class JobOut(FromRow):

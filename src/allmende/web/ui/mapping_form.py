@@ -407,7 +407,7 @@ def _groups(form: FormData, _: Gettext) -> dict[str, Any] | None:
         if not name:
             continue
         if name in members:
-            raise ValueError(_("Two members of the groups are called „%(name)s“; each needs "
+            raise ValueError(_("Two members of the groups are called “%(name)s”; each needs "
                                "a name of its own.") % {"name": name})
         members[name] = [_text(form, f"groups:column:{i}:{n}") or None
                          for n in range(1, count + 1)]
