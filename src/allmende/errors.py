@@ -106,11 +106,19 @@ def from_stored(entry: Mapping[str, Any] | str) -> str:
         return german
 
 
+def neutral(template: str, /, **params: Param | Message) -> Message:
+    """A message whose template has no words, only placeholders and punctuation (``"{where}:
+    {problem}"``): the same in every language, so it needs no translation; the messages among
+    its parameters are rendered in the reader's language."""
+    if _has_words(template):
+        raise ValueError(f"not a neutral template: {template!r}")
+    return Message(template, params)
+
+
 def joined(items: Sequence[Param | Message], separator: str = ", ") -> Message:
-    """``items`` one after the other (``a, b, c``); the messages among them are rendered in
-    the reader's language like any parameter."""
+    """``items`` one after the other (``a, b, c``), as a :func:`neutral` message."""
     params = {f"item{i}": item for i, item in enumerate(items)}
-    return Message(separator.join(f"{{{name}}}" for name in params), params)
+    return neutral(separator.join(f"{{{name}}}" for name in params), **params)
 
 
 def msg(template: str, /, **params: Param | Message) -> Message:

@@ -41,7 +41,7 @@ from allmende.db.models import (
     SharedSchema,
     TableVersion,
 )
-from allmende.errors import Conflict, FieldError, Invalid, Message, NotFound, msg
+from allmende.errors import Conflict, FieldError, Invalid, Message, NotFound, msg, stored
 from allmende.harmonize import consolidate as regional
 from allmende.harmonize import registry
 from allmende.harmonize.mapping import (
@@ -100,8 +100,8 @@ def get_schema(session: Session, name: str) -> dict[str, Any]:
     added = session.scalar(select(SharedSchema).where(SharedSchema.name == name))
     if added is None:
         names = ", ".join(info.name for info in list_schemas(session))
-        raise NotFound(f"Das Schema „{name}“ gibt es nicht; vorhanden: {names}.",
-                       "schema_not_found")
+        raise NotFound(msg("Das Schema „{name}“ gibt es nicht; vorhanden: {names}.",
+                           name=name, names=names), "schema_not_found")
     return added.descriptor
 
 
@@ -111,12 +111,12 @@ def add_schema(session: Session, actor: Actor, descriptor: Any) -> SchemaInfo:
     schema = registry.check_schema(descriptor)
     name = schema.get("name")
     if not isinstance(name, str) or not SCHEMA_NAME.fullmatch(name):
-        raise Invalid(field_errors=[FieldError("name", (
+        raise Invalid(field_errors=[FieldError("name", msg(
             "Ein Schema braucht einen Namen aus Kleinbuchstaben, Ziffern, „-“ und „_“, "
             "beginnend mit einem Buchstaben, z. B. „spielplaetze“."))])
     if name in registry.shipped_names():
-        raise Conflict(f"„{name}“ ist ein mitgeliefertes Schema und lässt sich nicht ersetzen.",
-                       "schema_shipped")
+        raise Conflict(msg("„{name}“ ist ein mitgeliefertes Schema und lässt sich nicht "
+                           "ersetzen.", name=name), "schema_shipped")
     existing = session.scalar(select(SharedSchema).where(SharedSchema.name == name))
     version = str(schema.get("version") or "1.0.0")
     if existing is None:
@@ -487,7 +487,7 @@ class Source:
 
 
 def _sources(session: Session, data_dir: Path, schema_name: str
-             ) -> tuple[list[Source], list[dict[str, str]]]:
+             ) -> tuple[list[Source], list[dict[str, Any]]]:
     """The latest report of every public source whose current mapping targets the schema;
     sources not yet harmonized are listed as problems."""
     latest = select(ResourceMapping.resource_id, func.max(ResourceMapping.version).label("v")
@@ -505,15 +505,16 @@ def _sources(session: Session, data_dir: Path, schema_name: str
             continue
         report = _usable_report(session, data_dir, resource, saved)
         if report is None:
-            problems.append({"dataset": dataset.name, "message": (
+            problems.append({"dataset": dataset.name, **stored(msg(
                 "Noch keine harmonisierten Daten (die Prüfung läuft noch oder ist "
-                "gescheitert).")})
+                "gescheitert)."))})
             continue
         if (report.table_version, report.mapping_version) != (resource.current_version,
                                                               saved.version):
-            problems.append({"dataset": dataset.name, "message": (
-                f"Die neueste Version ist noch nicht harmonisiert; bis dahin gilt Version "
-                f"{report.table_version} (Zuordnung {report.mapping_version}).")})
+            problems.append({"dataset": dataset.name, **stored(msg(
+                "Die neueste Version ist noch nicht harmonisiert; bis dahin gilt Version "
+                "{version} (Zuordnung {mapping}).", version=report.table_version,
+                mapping=report.mapping_version))})
         sources.append(Source(dataset.name, tuple(dataset.themes), data_dir / report.mapped_path,
                               _listing(dataset, report)))
     return sources, problems
@@ -544,7 +545,7 @@ def _usable_report(session: Session, data_dir: Path, resource: Resource,
 class _RebuildInput:
     schema: dict[str, Any]
     sources: list[Source]
-    problems: list[dict[str, str]]
+    problems: list[dict[str, Any]]
     resource_id: str
     current_version: int
 
@@ -562,8 +563,8 @@ def _rebuild_input(platform: Platform, schema_name: str) -> _RebuildInput:
                                      resource.current_version)
         except IntegrityError:
             continue
-    raise Conflict(f"Der regionale Datensatz „{schema_name}“ konnte nicht angelegt werden.",
-                   "regional_conflict")
+    raise Conflict(msg("Der regionale Datensatz „{schema}“ konnte nicht angelegt werden.",
+                       schema=schema_name), "regional_conflict")
 
 
 #: Rebuilds of one schema that lose the race to publish start again from the new state.
@@ -586,8 +587,9 @@ def consolidate(platform: Platform, schema_name: str, attempt: Attempt | None = 
                 continue
     finally:
         attempt.close()
-    raise Conflict(f"Der regionale Datensatz „{schema_name}“ wird gerade ständig neu gebaut; "
-                   "bitte versuchen Sie es später erneut.", "regional_busy")
+    raise Conflict(msg("Der regionale Datensatz „{schema}“ wird gerade ständig neu gebaut; "
+                       "bitte versuchen Sie es später erneut.", schema=schema_name),
+                   "regional_busy")
 
 
 def _rebuild(platform: Platform, attempt: Attempt, start: _RebuildInput) -> Consolidation:
@@ -624,7 +626,7 @@ def _inherit_themes(session: Session, regional_dataset: Dataset, sources: list[S
         datasets.update_dataset(session, SYSTEM, regional_dataset.name, {"themes": themes})
 
 
-def _readable(sources: list[Source], problems: list[dict[str, str]]) -> list[Source]:
+def _readable(sources: list[Source], problems: list[dict[str, Any]]) -> list[Source]:
     """The sources whose harmonized file can be read; the others are listed as problems."""
     readable = []
     for source in sources:
@@ -632,13 +634,13 @@ def _readable(sources: list[Source], problems: list[dict[str, str]]) -> list[Sou
             duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(source.path)]).fetchall()
             readable.append(source)
         except duckdb.Error as error:
-            problems.append({"dataset": source.dataset,
-                             "message": f"Die harmonisierten Daten sind nicht lesbar: {error}"})
+            problems.append({"dataset": source.dataset, **stored(msg(
+                "Die harmonisierten Daten sind nicht lesbar: {error}", error=str(error)))})
     return readable
 
 
 def _record_consolidation(session: Session, schema_name: str, resource: Resource,
-                          sources: list[Source], problems: list[dict[str, str]],
+                          sources: list[Source], problems: list[dict[str, Any]],
                           built: regional.Consolidated) -> Consolidation:
     listed = [{**s.listing, "kept": built.rows_per_source.get(s.dataset, 0)} for s in sources]
     record = session.get(Consolidation, schema_name)
@@ -657,8 +659,8 @@ def get_consolidation(session: Session, actor: Actor, schema_name: str) -> Conso
     """The regional table of a schema, if the actor may see its dataset."""
     record = session.get(Consolidation, schema_name)
     if record is None or not visibility(actor).sees(record.dataset):
-        raise NotFound(f"Für das Schema „{schema_name}“ gibt es noch keinen regionalen "
-                       "Datensatz.", "no_consolidation")
+        raise NotFound(msg("Für das Schema „{schema}“ gibt es noch keinen regionalen "
+                           "Datensatz.", schema=schema_name), "no_consolidation")
     return record
 
 
@@ -698,8 +700,8 @@ def current_mapping(session: Session, actor: Actor, resource_id: str) -> Resourc
     saved = find_mapping(session, actor, resource_id)
     if saved is None:
         resource = datasets.get_resource(session, actor, resource_id)
-        raise NotFound(f"Die Ressource „{resource.name}“ ist noch keinem gemeinsamen Schema "
-                       "zugeordnet.", "no_mapping")
+        raise NotFound(msg("Die Ressource „{name}“ ist noch keinem gemeinsamen Schema "
+                           "zugeordnet.", name=resource.name), "no_mapping")
     return saved
 
 
@@ -719,7 +721,7 @@ def quality_for(session: Session, actor: Actor, resource_id: str) -> QualityRepo
     report = find_report(session, actor, resource_id)
     if report is None:
         resource = datasets.get_resource(session, actor, resource_id)
-        raise NotFound(f"Für die Ressource „{resource.name}“ gibt es noch keinen "
-                       "Qualitätsbericht: sie ist keinem Schema zugeordnet oder wird gerade "
-                       "geprüft.", "no_quality_report")
+        raise NotFound(msg("Für die Ressource „{name}“ gibt es noch keinen Qualitätsbericht: "
+                           "sie ist keinem Schema zugeordnet oder wird gerade geprüft.",
+                           name=resource.name), "no_quality_report")
     return report
