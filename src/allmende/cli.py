@@ -277,7 +277,7 @@ def validate_command(
         stderr.print(f"[red]Fehler:[/red] {file} ist keine lesbare Datei.")
         raise typer.Exit(2)
     try:
-        descriptor = registry.check_schema(registry.load_schema(schema), f"Das Schema {schema}")
+        descriptor = registry.check_schema(registry.load_schema(schema), schema)
         report = (validate.validate_mapped_file(file, mapping, descriptor) if mapping
                   else validate.validate_file(file, descriptor))
     except (OSError, ValueError) as error:

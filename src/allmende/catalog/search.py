@@ -22,7 +22,7 @@ from allmende.catalog.search_index import (
 from allmende.catalog.vocabularies import ACCESS_LEVELS, LICENSES, THEMES, label
 from allmende.db.models import CatalogState, Dataset, Organization, Resource
 from allmende.db.session import Database
-from allmende.errors import FieldError, Invalid
+from allmende.errors import FieldError, Invalid, msg
 
 MAX_PER_PAGE = 100
 # Facets list their most frequent values; keywords alone can run into the thousands.
@@ -40,12 +40,15 @@ class SearchRequest:
     def validate(self) -> None:
         errors = []
         if self.sort not in SORTS:
-            errors.append(FieldError("sort", "Erlaubt: " + ", ".join(SORTS) + "."))
+            errors.append(FieldError("sort", msg("Erlaubt: {allowed}.",
+                                                 allowed=", ".join(SORTS))))
         if self.page < 1:
-            errors.append(FieldError("page", "Die Seite zählt ab 1."))
+            errors.append(FieldError("page", msg("Die Seite zählt ab 1.")))
         if not 1 <= self.per_page <= MAX_PER_PAGE:
-            errors.append(FieldError("per_page", f"Zwischen 1 und {MAX_PER_PAGE}."))
-        errors += [FieldError(f, "Unbekannte Facette.") for f in self.filters if f not in FACETS]
+            errors.append(FieldError("per_page", msg("Zwischen 1 und {limit}.",
+                                                     limit=MAX_PER_PAGE)))
+        errors += [FieldError(f, msg("Unbekannte Facette.")) for f in self.filters
+                   if f not in FACETS]
         if errors:
             raise Invalid(field_errors=errors)
 

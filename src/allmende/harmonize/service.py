@@ -263,8 +263,9 @@ def save_mapping(platform: Platform, session: Session, actor: Actor, resource_id
             session.add(saved)
             session.flush()
     except IntegrityError:
-        raise Conflict("Die Zuordnung wurde gerade von jemand anderem gespeichert; bitte laden "
-                       "Sie sie neu und speichern Sie dann.", "mapping_changed") from None
+        raise Conflict(msg("Die Zuordnung wurde gerade von jemand anderem gespeichert; bitte "
+                           "laden Sie sie neu und speichern Sie dann."),
+                       "mapping_changed") from None
     datasets.record_change(session, actor, resource.dataset, "mapping_saved", {
         "resource": [None, resource.name], "schema": [None, mapping.schema_name],
         "mapping_version": [None, number]})
@@ -607,7 +608,8 @@ def _rebuild(platform: Platform, attempt: Attempt, start: _RebuildInput) -> Cons
             columns=regional.table_columns(start.schema), crs="EPSG:4326",
             source_name=f"Zusammenführung von {len(sources)} Quellen", source_sha256=digest,
             source_size=size, source_format="parquet",
-            read_report={"duplicates_removed": built.duplicates}, warnings=[],
+            read_report={"duplicates_removed": built.duplicates, "sources": len(sources)},
+            warnings=[],
             schema_changes={}, derived_from=sorted({s.dataset for s in sources})))
         datasets.record_change(session, SYSTEM, resource.dataset, "version_added",
                                {"resource": [None, resource.name], "version": [None, number]})

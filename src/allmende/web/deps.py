@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from allmende.access import accounts
 from allmende.access.policy import ANONYMOUS, Actor
 from allmende.db.models import User
-from allmende.errors import Forbidden, Unauthorized
+from allmende.errors import Forbidden, Unauthorized, msg
 from allmende.platform import Platform
 from allmende.web.i18n import api_language_of
 
@@ -50,8 +50,8 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, submitted: str | None) -> None:
     expected = request.session.get("csrf")
     if not expected or not submitted or not secrets.compare_digest(expected, submitted):
-        raise Forbidden("Das Formular ist abgelaufen oder stammt nicht von dieser Seite. "
-                        "Bitte laden Sie die Seite neu und versuchen Sie es erneut.", "csrf")
+        raise Forbidden(msg("Das Formular ist abgelaufen oder stammt nicht von dieser Seite. "
+                            "Bitte laden Sie die Seite neu und versuchen Sie es erneut."), "csrf")
 
 
 #: The cookie session's key of the sign-in token (see accounts.start_session).
@@ -77,7 +77,7 @@ def get_actor(request: Request, session: SessionDep) -> Actor:
     if header:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise Unauthorized("Erwartet „Authorization: Bearer <Token>“.", "bad_token")
+            raise Unauthorized(msg("Erwartet „Authorization: Bearer <Token>“."), "bad_token")
         return accounts.actor_for(accounts.user_for_token(session, secret.strip()))
     user = _session_user(request, session)
     if user is None:
