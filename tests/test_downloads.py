@@ -4,11 +4,13 @@ went away stops at its next batch — also while an XLSX file is still being bui
 
 from __future__ import annotations
 
+import re
 import socket
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +19,7 @@ from allmende.catalog import datasets
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.platform import Platform
 from allmende.tables import export
+from allmende.web.downloads import attachment
 from support import OPERATOR, World, dataset_body, served
 
 COLUMNS = 12
@@ -117,3 +120,30 @@ def test_a_client_runs_two_downloads_at_once_and_the_server_four(client, platfor
     for release in held[2:]:
         release()
     assert slots.running == 0
+
+
+@pytest.mark.parametrize(("name", "fallback"), [
+    ("Parkgebühren – „Innenstadt“ in €-v1.csv", "Parkgebuehren _ _Innenstadt_ in _-v1.csv"),
+    ('Liste "A"\\B\r\n-v2.de.csv', "Liste _A_B-v2.de.csv"),
+    ("€€€.json", "download.json"),
+    ("€€", "download"),
+])
+def test_content_disposition_keeps_the_name_and_has_an_ascii_fallback(name: str,
+                                                                        fallback: str) -> None:
+    """The browser test shows Chromium saving the exact name; here the header's form."""
+    header = attachment(name)
+    assert header.isascii()
+    encoded = re.fullmatch(r'attachment; filename="([^"\\]*)"; filename\*=UTF-8\'\'(\S+)', header)
+    assert encoded is not None, header
+    assert encoded[1] == fallback
+    assert unquote(encoded[2], errors="strict") == name.replace("\r\n", "")
+
+
+def test_csv_and_csv_de_downloads_have_distinct_names(client, platform, world,
+                                                      tmp_path) -> None:
+    resource = _small(platform, tmp_path, rows=3)
+    names = {fmt: client.get(f"/api/v1/resources/{resource}/rows",
+                             params={"format": fmt}).headers["content-disposition"]
+             for fmt in ("csv", "csv-de")}
+    assert names["csv"] != names["csv-de"]
+    assert names["csv-de"].endswith(".de.csv")

@@ -135,6 +135,8 @@ def test_suggest_preview_save_quality_and_regional_rows(client, world):
     assert first_two["rows"][0]["inbetriebnahme"] == "2021-03-01"
     assert first_two["rows"][0]["nennleistung_kw"] == "22"
     assert first_two["fields"][0] == "ladepunkt_id" and first_two["error_counts"] == {}
+    assert first_two["groups"] is None
+    assert first_two["positions"] == [{"row": 1, "group": None}, {"row": 2, "group": None}]
     everything = client.post(f"/api/v1/resources/{resource}/mapping/preview", json=mapping,
                              headers=editor).json()
     assert len(everything["rows"]) == 4

@@ -194,7 +194,9 @@ def test_a_value_beyond_the_sample_sends_the_column_to_the_full_pass(con):
     relation = load(con, {"Anzahl": values_})
     types, typed, fell_back = speculative(con, relation, ["Anzahl"], 5000, 100)
     assert fell_back
-    assert described(types) == [("Anzahl", "string", None)]
+    # the full pass says which value kept the column text, and where
+    assert described(types) == [("Anzahl", "string",
+                                 "bleibt Text: „zwölf“ (Datenzeile 5000) ist keine Zahl")]
     assert typed[-1] == ("zwölf",)
 
 

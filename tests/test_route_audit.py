@@ -35,7 +35,6 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/api/docs"): "the API's documentation",
     ("GET", "/api/v1/openapi.json"): "the API's description",
     ("MOUNT", "/static"): "style sheets, scripts and images",
-    ("MOUNT", "/static/swagger-ui"): "the documentation's assets",
     ("GET", "/login"): "the sign-in form",
     ("POST", "/login"): "signing in checks the password, not a permission",
     ("POST", "/logout"): "signing out ends the caller's own session",

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from allmende.db.models import TableVersion
-from allmende.errors import Message, from_stored, joined, msg, neutral, stored
-from allmende.web.i18n import localize, localize_html, localized_json
+from allmende.errors import Message, joined, msg, neutral, restored, stored
+from allmende.web.i18n import localize, localize_html, localized_result
 from support import dataset_body
 
 JOB_TIMEOUT = 60.0
@@ -31,13 +31,13 @@ def test_a_stored_message_comes_back_as_a_message():
     assert entry == {"message": "Spaltenname in Spalte 3 auf 200 Zeichen gekürzt.",
                      "i18n": {"template": message.template,
                               "params": {"number": 3, "limit": 200}}}
-    again = from_stored(entry)
+    again = restored(entry)
     assert isinstance(again, Message) and again == message
     assert localize(again, "en") == "Column name in column 3 shortened to 200 characters."
     # plain text, kept before messages had templates, is shown as it is
-    assert from_stored({"message": "Alter Hinweis."}) == "Alter Hinweis."
-    assert from_stored("Alter Hinweis.") == "Alter Hinweis."
-    assert from_stored({"message": "Kaputt.", "i18n": {"params": {}}}) == "Kaputt."
+    assert restored({"message": "Alter Hinweis."}) == "Alter Hinweis."
+    assert restored("Alter Hinweis.") == "Alter Hinweis."
+    assert restored({"message": "Kaputt.", "i18n": {"params": {}}}) == "Kaputt."
 
 
 def test_html_marks_what_users_wrote_and_escapes_it():
@@ -64,16 +64,22 @@ def test_neutral_messages_have_no_words():
         neutral("{where} fehlt", where=where)
 
 
-def test_stored_json_in_the_askers_language():
-    note = stored(msg("Dezimalkomma erkannt"))
+def test_a_job_result_in_the_askers_language():
+    note = msg("Dezimalkomma erkannt")
     warning = {"code": "duplicate_label", **stored(msg("Doppelte Spaltennamen wurden nummeriert."))}
-    report = {"encoding": "utf-8", "notes": {"Fläche": note, "Alt": "Text von früher"}}
-    assert localized_json({"warnings": [warning], "read_report": report}, "en") == {
+    # the notes in German, their templates beside them (as ingest.pipeline keeps them)
+    report = {"encoding": "utf-8", "notes": {"Fläche": str(note), "Alt": "Text von früher"},
+              "i18n": {"notes": {"Fläche": note.to_json()}}}
+    result = {"version": 1, "warnings": [warning], "read_report": report}
+    assert localized_result(result, "en") == {
+        "version": 1,
         "warnings": [{"code": "duplicate_label",
                       "message": "Repeated column names were numbered."}],
         "read_report": {"encoding": "utf-8", "notes": {"Fläche": "decimal comma recognized",
                                                        "Alt": "Text von früher"}}}
-    assert localized_json(report, "de")["notes"]["Fläche"] == "Dezimalkomma erkannt"
+    assert localized_result(result, "de")["read_report"]["notes"]["Fläche"] == \
+        "Dezimalkomma erkannt"
+    assert localized_result(None, "en") is None
 
 
 # --- over HTTP -------------------------------------------------------------------------

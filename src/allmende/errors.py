@@ -77,33 +77,39 @@ def _json_param(value: object) -> Param:
     return value if value is None or isinstance(value, str | int | float) else str(value)
 
 
-#: The key under which a stored message (:func:`stored`) keeps its template and parameters.
+#: Where a stored message (a failed job's error, a version's warning, a quality report's
+#: sample) keeps its template and parameters, so that it can be shown in the reader's language
+#: long after it was made.
 TEMPLATE_KEY = "i18n"
 
 
 def stored(message: str) -> dict[str, Any]:
     """A message as it is kept in the database or printed as JSON: the German text under
-    ``message``, and under ``i18n`` its template and parameters when it has them, so that it
-    can be shown in the reader's language later."""
+    ``message``, and under ``i18n`` its template and parameters when it has them."""
     entry: dict[str, Any] = {"message": str(message)}
     if isinstance(message, Message):
         entry[TEMPLATE_KEY] = message.to_json()
     return entry
 
 
-def from_stored(entry: Mapping[str, Any] | str) -> str:
+def restored(entry: Mapping[str, Any] | str) -> str:
     """A message kept by :func:`stored`, as a :class:`Message` again when it was one. Plain
     text (kept before messages had templates, or never a message) comes back as it is."""
     if not isinstance(entry, Mapping):
-        return str(entry)
+        return entry  # a message (or text) as it is
     german = str(entry.get("message", ""))
     template = entry.get(TEMPLATE_KEY)
     if not isinstance(template, Mapping):
         return german
     try:
         return Message.from_json(template)
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError):  # damaged
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):  # old or damaged
         return german
+
+
+def without_template(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored entry as the outside sees it: the German text, no template."""
+    return {k: v for k, v in entry.items() if k != TEMPLATE_KEY}
 
 
 def neutral(template: str, /, **params: Param | Message) -> Message:

@@ -279,3 +279,28 @@ def test_a_broken_file_shows_the_english_error_on_the_english_page(page: Page, r
     expect(alert).to_be_visible(timeout=30_000)
     expect(alert).to_contain_text("The file could not be read.")
     expect(alert).to_contain_text("The file broken.csv is not a text file")
+
+
+@pytest.mark.browser
+def test_downloads_keep_their_names_in_the_browser(page: Page, site: Site, resource_id: str,
+                                                   tmp_path: Path) -> None:
+    """Chromium saves what the user sees as the resource's name, umlauts, dashes, quotes and
+    the euro sign included, and CSV and CSV for Excel under different names."""
+    with site.platform.db.session() as s:
+        editor = accounts.actor_for(accounts.get_user(s, BOCHUM_EDITOR[0]))
+    source = tmp_path / "gebuehren.csv"
+    source.write_text("Zone;Gebühr\nA;1,50\n", encoding="utf-8")
+    name = "Parkgebühren – „Innenstadt“ in €.csv"
+    result = ingest(site.platform, editor, IngestRequest(
+        dataset=UPLOADS, source=source, original_name=name))
+    page.goto(f"/resources/{result.resource}")
+    saved = {}
+    for label in ("CSV", "CSV (deutsches Excel)", "Excel (xlsx)"):
+        with page.expect_download() as download:
+            page.locator("ul.downloads a", has_text=re.compile(rf"^{re.escape(label)}$")).click()
+        saved[label] = download.value.suggested_filename
+    assert saved == {
+        "CSV": "Parkgebühren – „Innenstadt“ in €-v1.csv",
+        "CSV (deutsches Excel)": "Parkgebühren – „Innenstadt“ in €-v1.de.csv",
+        "Excel (xlsx)": "Parkgebühren – „Innenstadt“ in €-v1.xlsx",
+    }

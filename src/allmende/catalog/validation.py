@@ -3,16 +3,34 @@ UI shows them in English too)."""
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from allmende.errors import FieldError, Message, msg
 
 EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s]+$")
+
+# What the OpenAPI document says of texts the checks below accept (JSON Schema patterns)
+NOT_BLANK = r"\S"  # a text that stays non-empty when trimmed
+OPTIONAL_URL = f"^$|{URL.pattern}"
+OPTIONAL_EMAIL = f"^$|{EMAIL.pattern}"
+
+
+def partial(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """``model`` for a partial update: every field optional, each with its type, constraints
+    and schema (a field that may not be null stays so); the validators stay with ``model``,
+    which the service applies to the record with the changes."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        optional = copy.copy(info)
+        optional.default, optional.default_factory = None, None
+        fields[field_name] = (info.annotation, optional)
+    return create_model(name, __config__=model.model_config, **fields)
 
 
 def check_url(value: str | None) -> str | None:
@@ -45,6 +63,8 @@ _MESSAGES = {
     "too_short": msg("Zu wenige Einträge."),
     "too_long": msg("Zu viele Einträge."),
 }
+# pydantic lists a literal's values as "'a', 'b' or 'c'"
+_ALTERNATIVES = re.compile(r"'([^']*)'")
 
 
 def field_errors_of(error: ValidationError) -> list[FieldError]:
@@ -68,7 +88,22 @@ def _message(item: Mapping[str, Any]) -> str:
         cause = context.get("error")
         said = cause.args[0] if isinstance(cause, ValueError) and cause.args else None
         return said if isinstance(said, Message) else str(cause or item["msg"])
-    if item["type"] == "string_too_long":
+    # the messages with a bound of the error's context
+    kind = item["type"]
+    if kind == "string_too_long":
         return msg("Ist zu lang (höchstens {max_length} Zeichen).",
                    max_length=context.get("max_length"))
-    return _MESSAGES.get(item["type"], item["msg"])
+    if kind == "greater_than_equal":
+        return msg("Mindestens {ge}.", ge=_param(context.get("ge")))
+    if kind == "less_than_equal":
+        return msg("Höchstens {le}.", le=_param(context.get("le")))
+    if kind == "string_pattern_mismatch":
+        return msg("Hat nicht die erwartete Form ({pattern}).", pattern=context.get("pattern"))
+    if kind == "literal_error":
+        return msg("Erlaubt: {allowed}.", allowed=", ".join(
+            _ALTERNATIVES.findall(str(context.get("expected", "")))))
+    return _MESSAGES.get(kind, item["msg"])
+
+
+def _param(value: Any) -> str | int | float | None:
+    return value if value is None or isinstance(value, str | int | float) else str(value)

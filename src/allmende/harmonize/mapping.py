@@ -46,10 +46,10 @@ from allmende.errors import (
     FieldError,
     Invalid,
     Message,
-    from_stored,
     joined,
     msg,
     neutral,
+    restored,
 )
 from allmende.harmonize.source import load_source
 from allmende.harmonize.validate import Sample, ValidationReport, where
@@ -77,8 +77,15 @@ def number_text(value: str) -> str:
 # --- transforms ----------------------------------------------------------------------------
 
 
+def _kind_required(schema: dict[str, Any]) -> None:
+    """``kind`` chooses the transform: the JSON schema requires it (OpenAPI asks that of a
+    discriminator), though each class knows its own."""
+    schema.setdefault("required", []).insert(0, "kind")
+
+
 class _Transform(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False,
+                              json_schema_extra=_kind_required)
 
     def sql(self, value: str) -> str:
         """The VARCHAR expression of this step applied to the VARCHAR expression ``value``."""
@@ -400,7 +407,7 @@ def because(reason: Message) -> dict[str, Any]:
 
 def stated(reason: str, template: Any) -> str:
     """A kept reason (``FieldRule.reason`` and ``reason_i18n``) as a message again."""
-    return from_stored({"message": reason, TEMPLATE_KEY: template})
+    return restored({"message": reason, TEMPLATE_KEY: template})
 
 
 class Groups(BaseModel):
@@ -418,7 +425,8 @@ class Groups(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    members: dict[str, list[str | None]] = Field(min_length=1)
+    members: dict[str, list[str | None]] = Field(min_length=1, json_schema_extra={
+        "propertyNames": {"pattern": r"\S"}})
     number: str = Field(DEFAULT_GROUP, min_length=1)
     identifier: str = ""  # default: "<number>-Kennung"
     key: str | None = None

@@ -91,6 +91,27 @@ def primary_key(schema: dict[str, Any]) -> list[str]:
     return [key] if isinstance(key, str) else list(key)
 
 
+_TEXTS = {"type": "array", "items": {"type": "string"}}
+#: What check_schema accepts, as JSON Schema for the OpenAPI document (what it cannot say:
+#: names unique, constraints fitting the type, patterns that compile, the rules' fields).
+TABLE_SCHEMA = {
+    "type": "object", "required": ["fields"],
+    "properties": {
+        "fields": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "pattern": r"\S"},
+                "type": {"enum": list(TYPES)},
+                "missingValues": _TEXTS, "trueValues": _TEXTS, "falseValues": _TEXTS,
+                "decimalChar": {"type": "string", "maxLength": 1},
+                "groupChar": {"type": "string", "maxLength": 1},
+                "constraints": {"type": "object"}}}},
+        "primaryKey": {"anyOf": [{"type": "string"}, _TEXTS]},
+        "missingValues": _TEXTS,
+        "fieldsMatch": {"const": "exact"},
+        "x-allmende": {"type": "object"}}}
+
+
 def check_schema(schema: Any, name: str | None = None) -> dict[str, Any]:
     """``schema`` (called ``name`` in the message) when it is a valid Table Schema (with
     allmende's additions), else :class:`Invalid` naming every faulty field."""
@@ -123,10 +144,14 @@ def _schema_problems(schema: Any) -> Any:
                                                field=spec["name"]))
         seen.add(spec["name"])
         yield from _field_problems(spec)
-    for name in primary_key(schema):
-        if name not in seen:
-            yield FieldError("primaryKey", msg("Der Primärschlüssel nennt „{field}“, das Schema "
-                                               "hat kein solches Feld.", field=name))
+    key = schema.get("primaryKey", [])
+    if isinstance(key, str) or (isinstance(key, list) and all(isinstance(k, str) for k in key)):
+        yield from (FieldError("primaryKey", msg("Der Primärschlüssel nennt „{field}“, das "
+                                                 "Schema hat kein solches Feld.", field=name))
+                    for name in primary_key(schema) if name not in seen)
+    else:
+        yield FieldError("primaryKey", msg("„primaryKey“ muss ein Feldname oder eine Liste von "
+                                           "Feldnamen sein."))
     yield from _list_of_strings(schema, "missingValues", "(Schema)")
     if schema.get("fieldsMatch", "exact") != "exact":
         yield FieldError("fieldsMatch", msg("allmende prüft Spalten nach ihrer Reihenfolge; nur "
@@ -150,9 +175,13 @@ def _non_finite_numbers(value: Any, where: str = "(Schema)") -> Any:
             yield from _non_finite_numbers(item, where)
 
 
+def _names_a_field(name: Any, names: set[str]) -> bool:
+    return isinstance(name, str) and name in names
+
+
 def _field_problems(spec: dict[str, Any]) -> Any:
     name, kind = spec["name"], spec.get("type", "string")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         yield FieldError(name, msg("Feld „{field}“: unbekannter Typ „{type}“ (erlaubt: "
                                    "{allowed}).", field=name, type=str(kind),
                                    allowed=", ".join(TYPES)))
@@ -219,15 +248,19 @@ def _extra_problems(extra: Any, names: set[str]) -> Any:
     if not isinstance(extra, dict):
         yield FieldError("x-allmende", msg("„x-allmende“ muss ein Objekt sein."))
         return
-    for rule in extra.get("rules", []):
+    rules = extra.get("rules", [])
+    if not isinstance(rules, list):
+        yield FieldError("x-allmende", "„rules“ muss eine Liste von Regeln sein.")
+        rules = []
+    for rule in rules:
         kind = rule.get("type") if isinstance(rule, dict) else None
-        if kind not in RULE_TYPES:
+        if not isinstance(kind, str) or kind not in RULE_TYPES:
             yield FieldError("x-allmende", msg("Unbekannte Regel „{rule}“ (erlaubt: {allowed}).",
                                                rule=str(kind), allowed=", ".join(RULE_TYPES)))
             continue
-        others = [rule.get("than")] if kind != "sum-equals" else list(rule.get("of") or [])
-        for name in [rule.get("field"), *others]:
-            if name not in names:
+        others = [rule.get("than")] if kind != "sum-equals" else rule.get("of") or []
+        for name in [rule.get("field"), *(others if isinstance(others, list) else [others])]:
+            if not _names_a_field(name, names):
                 yield FieldError("x-allmende", msg("Die Regel „{rule}“ nennt „{field}“, das "
                                                    "Schema hat kein solches Feld.", rule=kind,
                                                    field=str(name)))
@@ -240,7 +273,10 @@ def _extra_problems(extra: Any, names: set[str]) -> Any:
                 yield FieldError("x-allmende", msg("„address“ nennt „{field}“, das Schema hat "
                                                    "kein solches Feld.", field=name))
     coordinates = extra.get("coordinates") or {}
+    if not isinstance(coordinates, dict):
+        yield FieldError("x-allmende", "„coordinates“ muss ein Objekt sein.")
+        coordinates = {}
     for name in coordinates.values():
-        if name not in names:
+        if not _names_a_field(name, names):
             yield FieldError("x-allmende", msg("„coordinates“ nennt „{field}“, das Schema hat "
                                                "kein solches Feld.", field=str(name)))

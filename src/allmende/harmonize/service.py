@@ -67,6 +67,10 @@ SYSTEM = Actor(is_sysadmin=True, name="allmende Zusammenführung")
 REGION_TYPE = "region"
 PREVIEW_ROWS = 20
 SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_-]{1,62}")
+#: A schema sysadmins add, as the OpenAPI document describes it.
+NEW_SCHEMA = {**registry.TABLE_SCHEMA, "required": ["name", "fields"], "properties": {
+    **registry.TABLE_SCHEMA["properties"],
+    "name": {"type": "string", "pattern": f"^{SCHEMA_NAME.pattern}$"}}}
 
 
 # --- schemas --------------------------------------------------------------------------------

@@ -49,11 +49,24 @@ def _key(label: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", fold(label)).strip("_")
 
 
+def name_keys(label: str) -> list[str]:
+    """The label folded to a key, and under a multi-row header also its last word's key
+    (``Allgemeine Informationen Breitengrad``); a last word of up to three letters ("x",
+    "lat") says too little on its own."""
+    key = _key(label)
+    last = key.rsplit("_", 1)[-1]
+    return [key, last] if last != key and len(last) > 3 else [key]
+
+
+def _named(label: str, names: re.Pattern[str]) -> bool:
+    return any(names.match(key) for key in name_keys(label))
+
+
 def find_coordinate_columns(columns: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
     """An (x, y) pair of numeric columns named like coordinates."""
     numeric = [name for name, kind in columns if kind in ("number", "integer")]
-    xs = [n for n in numeric if X_NAMES.match(_key(n))]
-    ys = [n for n in numeric if Y_NAMES.match(_key(n))]
+    xs = [n for n in numeric if _named(n, X_NAMES)]
+    ys = [n for n in numeric if _named(n, Y_NAMES)]
     if not xs or not ys:
         return None
     return xs[0], ys[0]

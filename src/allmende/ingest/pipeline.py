@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from allmende import sql
-from allmende.errors import Invalid, msg, stored
+from allmende.errors import TEMPLATE_KEY, Invalid, Message, msg
 from allmende.ingest import geo, readers
 from allmende.ingest.sniff import ReadOptions, Warning_
 from allmende.ingest.values import (
@@ -76,11 +76,20 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
                 raise
             types = confirm(con, raw.relation, types)
             written = _write(con, raw, types, options, area, target, progress)
-        report = {**raw.report, "notes": {t.name: stored(t.note) for t in types if t.note}}
+        notes = {t.name: t.note for t in types if t.note}
+        report = {**raw.report, "notes": notes, **_note_templates(notes)}
         return BuiltTable(target, rows, written.columns, written.crs, raw.source_format, report,
                           raw.warnings + written.warnings)
     finally:
         con.close()
+
+
+def _note_templates(notes: dict[str, str]) -> dict[str, Any]:
+    """The templates of the notes that have parameters, so that the version's page can show
+    them in English too (``web.i18n.localized_report``)."""
+    templates = {name: note.to_json() for name, note in notes.items()
+                 if isinstance(note, Message)}
+    return {TEMPLATE_KEY: {"notes": templates}} if templates else {}
 
 
 @dataclass

@@ -333,12 +333,15 @@ def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
                           "höchstens {maximum}.", sheet=sheet, columns=width,
                           maximum=MAX_COLUMNS), code="too_many_columns")
     text_rows = [[_cell_text(c) or "" for c in r[:width]] for r in rows]
-    title, header = header_position(text_rows, options)
-    labels, warnings = labels_from(text_rows[title:title + header], width)
-    data = [r[:width] for r in rows[title + header:]]
+    header = header_position(text_rows, options, width)
+    labels, warnings = labels_from(text_rows[header.title_rows:header.end], width,
+                                   header.banners)
+    warnings += [header.doubt] if header.doubt else []
+    data = [r[:width] for r in rows[header.end:]]
     _load_rows(con, labels, data)
     warnings += fill_down(con, labels, options)
-    report = {"sheet": sheet, "sheets": names, "title_rows": title, "header_rows": header}
+    report = {"sheet": sheet, "sheets": names, "title_rows": header.title_rows,
+              "header_rows": header.rows}
     return RawTable(RAW, labels, "excel", report, warnings)
 
 

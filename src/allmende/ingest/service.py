@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from allmende.access.policy import Action, Actor, authorize
 from allmende.catalog import datasets
 from allmende.db.models import Resource, ResourceMapping, TableVersion
-from allmende.errors import Conflict, Invalid, NotFound, msg
+from allmende.errors import Conflict, Invalid, NotFound, msg, stored
 from allmende.ingest import pipeline
 from allmende.ingest.geo import parse_crs
 from allmende.ingest.sniff import ReadOptions
@@ -129,7 +129,10 @@ def _publish(platform: Platform, actor: Actor, request: IngestRequest, resource_
              options: ReadOptions, built: pipeline.BuiltTable, attempt: Attempt) -> IngestResult:
     with platform.db.session() as session:
         resource_id = datasets.file_resource(session, actor, request.dataset, resource_name).id
-    warnings = [w.as_dict() for w in built.warnings]
+    # the version keeps the messages' templates (its page shows them in English too), and so
+    # does the result: `allmende ingest --json` prints them beside the German text, the job's
+    # poller gets them in its language
+    warnings = [{"code": w.code, **stored(w.message)} for w in built.warnings]
     digest, size = store.sha256_of(request.source), request.source.stat().st_size
 
     def record(session: Session, resource: Resource, number: int, path: str) -> IngestResult:

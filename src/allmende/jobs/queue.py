@@ -105,6 +105,7 @@ def finish(session: Session, job_id: int, worker: str, result: dict[str, Any]) -
 def fail(session: Session, job_id: int, error: AllmendeError, worker: str | None = None
          ) -> None:
     """End the job as failed (only while ``worker`` holds it, when given)."""
+    # the messages keep their templates: the API answers in the asker's language
     body: dict[str, Any] = {"code": error.code, **stored(error.message)}
     if error.field_errors:
         body["fields"] = [{"field": f.field, **stored(f.message)} for f in error.field_errors]

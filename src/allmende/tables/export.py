@@ -63,7 +63,8 @@ MEDIA_TYPES = {
     "parquet": "application/vnd.apache.parquet",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-SUFFIXES = {"csv": ".csv", "csv-de": ".csv", "json": ".json", "geojson": ".geojson",
+#: Distinct per format, so that a CSV and its Excel-German twin never overwrite each other.
+SUFFIXES = {"csv": ".csv", "csv-de": ".de.csv", "json": ".json", "geojson": ".geojson",
             "parquet": ".parquet", "xlsx": ".xlsx"}
 
 

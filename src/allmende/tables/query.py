@@ -308,6 +308,11 @@ def parse_version(text: str | None) -> int | None:
                       [FieldError("version", problem.message)]) from None
 
 
+_COORDINATE = r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*"
+#: What _parse_bbox reads, for the OpenAPI document (the ranges and the order it checks on top)
+BBOX_PATTERN = f"^{_COORDINATE}(?:,{_COORDINATE}){{3}}$"
+
+
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
     parts = text.split(",")
     problem = ValueProblem(msg("„{text}“ ist keine gültige bbox; erwartet: "

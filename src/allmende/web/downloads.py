@@ -10,14 +10,22 @@ and the export's generator is closed so it removes its temporary files.
 
 from __future__ import annotations
 
+import re
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
+from urllib.parse import quote
 
 import anyio.to_thread
 
 from allmende.errors import TooManyRequests, msg
 from allmende.tables.export import ExportCancelled
+
+_GERMAN_LETTERS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe",
+                                 "Ü": "Ue", "ß": "ss"})
+_UNSAFE_IN_FALLBACK = re.compile(r'[^A-Za-z0-9.()\- ]+')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 #: Seconds a refused client is asked to wait.
 RETRY_AFTER = 10
@@ -105,3 +113,17 @@ async def stream(chunks: Iterator[bytes], cancelled: threading.Event,
                 release()
 
         threading.Thread(target=finish, name="download-cleanup", daemon=True).start()
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` value that keeps ``filename`` (RFC 6266): an ASCII fallback
+    for old clients (umlauts transliterated, anything else replaced) and the exact name as
+    ``filename*`` in UTF-8 (RFC 8187), which every current browser prefers."""
+    filename = _CONTROL.sub("", filename)
+    folded = unicodedata.normalize("NFKD", filename.translate(_GERMAN_LETTERS))
+    ascii_name = "".join(c for c in folded if not unicodedata.combining(c))
+    stem, dot, suffix = _UNSAFE_IN_FALLBACK.sub("_", ascii_name).rpartition(".")
+    if not dot:
+        stem, suffix = suffix, ""
+    fallback = f"{stem.strip(' _') or 'download'}{dot}{suffix}"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

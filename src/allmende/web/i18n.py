@@ -19,7 +19,7 @@ from babel.support import NullTranslations, Translations
 from markupsafe import Markup, escape
 from starlette.requests import HTTPConnection
 
-from allmende.errors import TEMPLATE_KEY, Message, from_stored
+from allmende.errors import TEMPLATE_KEY, Message, restored, without_template
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = {"de": "Deutsch", "en": "English"}
@@ -79,12 +79,6 @@ def localize_text(text: str, language: str) -> str:
     return _translator(language)(text) or text
 
 
-def localize_stored(entry: Mapping[str, Any] | str, language: str) -> str:
-    """A message kept by :func:`allmende.errors.stored` (or plain text kept before messages
-    had templates: shown as it is) in ``language``."""
-    return localize(from_stored(entry), language)
-
-
 #: How HTML marks what users wrote (names, titles, cell values): tests skip it when they look
 #: for untranslated interface text.
 USER_CONTENT = Markup("<span data-user-content>{}</span>")
@@ -94,8 +88,7 @@ def localize_html(message: str | Mapping[str, Any], language: str) -> Markup:
     """A message (or a stored one) as HTML in ``language``. Its parameters that are not
     messages themselves — file and column names, cell values — are what users wrote: they are
     marked with :data:`USER_CONTENT`. Plain text is escaped as it is."""
-    if isinstance(message, Mapping):
-        message = from_stored(message)
+    message = restored(message)
     if not isinstance(message, Message):
         return escape(message)
     translate = _translator(language) if language != DEFAULT_LANGUAGE else _untranslated
@@ -118,28 +111,42 @@ def _html(message: Message, translate: Callable[[str], str | None]) -> Markup:
 
 
 def localized_entry(entry: Mapping[str, Any], language: str) -> dict[str, Any]:
-    """A stored entry (``{"code": …, "message": …, "i18n": …}``) as an API shows it: the
-    message in ``language``, without the template (no part of the API)."""
-    result = {k: v for k, v in entry.items() if k != TEMPLATE_KEY}
+    """A stored entry (``{"message", "i18n", …}``, see :func:`allmende.errors.stored`) with
+    its message in ``language`` and without the template (no part of any answer)."""
+    result = without_template(entry)
     if "message" in entry:
-        result["message"] = localize_stored(entry, language)
+        result["message"] = localize(restored(entry), language)
     return result
 
 
-def localized_json(value: Any, language: str) -> Any:
-    """Stored JSON (a version's warnings and read report, a quality report, a job's result) as
-    an API shows it: every stored message in ``language`` without its template — one kept
-    alone (a column's note) becomes its text, one in an entry (a warning with its code) the
-    entry's ``message``."""
-    if isinstance(value, list):
-        return [localized_json(item, language) for item in value]
-    if not isinstance(value, Mapping):
-        return value
-    if TEMPLATE_KEY in value and set(value) == {"message", TEMPLATE_KEY}:
-        return localize_stored(value, language)
-    if TEMPLATE_KEY in value:
-        return localized_entry(value, language)
-    return {key: localized_json(item, language) for key, item in value.items()}
+def notes_of(report: Mapping[str, Any]) -> dict[str, str]:
+    """A version's column notes, as messages again where the report kept their templates
+    (under ``i18n.notes``, beside the German texts)."""
+    templates = (report.get(TEMPLATE_KEY) or {}).get("notes") or {}
+    return {column: restored({"message": note, TEMPLATE_KEY: templates.get(column)})
+            for column, note in (report.get("notes") or {}).items()}
+
+
+def localized_report(report: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """A version's read report with its column notes in ``language``, without templates."""
+    result = without_template(report)
+    if "notes" in report:
+        result["notes"] = {column: localize(note, language)
+                           for column, note in notes_of(report).items()}
+    return result
+
+
+def localized_result(result: Mapping[str, Any] | None, language: str) -> Mapping[str, Any] | None:
+    """A job's result with the messages it holds (an ingest's warnings and read report) in
+    ``language``."""
+    if not result:
+        return result
+    localized = dict(result)
+    if isinstance(result.get("warnings"), list):
+        localized["warnings"] = [localized_entry(w, language) for w in result["warnings"]]
+    if isinstance(result.get("read_report"), Mapping):
+        localized["read_report"] = localized_report(result["read_report"], language)
+    return localized
 
 
 def language_of(request: HTTPConnection) -> str:

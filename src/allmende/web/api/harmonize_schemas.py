@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from allmende.db.models import Consolidation, QualityReport, ResourceMapping
 from allmende.harmonize.service import Preview, dataset_texts
 from allmende.web.api.schemas import FromRow
-from allmende.web.i18n import localize, localized_json
+from allmende.web.i18n import localize, localized_entry
 
 
 def _schema_key() -> Any:
@@ -62,16 +62,29 @@ class TransformErrorOut(BaseModel):
     message: str
 
 
+class PositionOut(BaseModel):
+    row: int = Field(description="Datenzeile der Quelle ohne Kopfzeile (erste Datenzeile = 1)")
+    group: int | None = Field(description="Nummer der Gruppe in dieser Zeile (z. B. Ladepunkt "
+                                          "2); null ohne Gruppen")
+
+
 class PreviewOut(BaseModel):
     fields: list[str]
     rows: list[dict[str, str | None]] = Field(
         description="Die ersten Zeilen, zugeordnet: Werte als Text in kanonischer Form")
+    positions: list[PositionOut] = Field(
+        description="Je Zeile in `rows`, woher sie stammt: Quellzeile und Gruppe")
+    groups: str | None = Field(description="Wie die Gruppen heißen (z. B. „Ladepunkt“), wenn "
+                                           "die Zuordnung Spaltengruppen zu Zeilen macht")
     errors: list[TransformErrorOut]
     error_counts: dict[str, int] = Field(description="Fehlgeschlagene Zellen je Feld")
 
     @classmethod
     def of(cls, preview: Preview, language: str) -> PreviewOut:
         return cls(fields=preview.fields, rows=preview.rows,
+                   positions=[PositionOut(row=row, group=group)
+                              for row, group in preview.positions],
+                   groups=preview.groups,
                    errors=[TransformErrorOut(**{**e, "message": localize(e["message"], language)})
                            for e in preview.errors],
                    error_counts=preview.error_counts)
@@ -102,7 +115,8 @@ class QualityOut(BaseModel):
     @classmethod
     def of(cls, report: QualityReport, language: str) -> QualityOut:
         """The report with its samples' messages in ``language``."""
-        details = localized_json(report.report, language)
+        details = {**report.report, "samples": [localized_entry(sample, language)
+                                                for sample in report.report["samples"]]}
         return cls(schema_name=report.schema_name, table_version=report.table_version,
                    mapping_version=report.mapping_version, score=report.score,
                    valid=report.valid, rows=report.rows,
@@ -171,8 +185,8 @@ class ConsolidationOut(BaseModel):
                    title=localize(dataset_texts(record.dataset).title, language),
                    resource=record.resource_id, rebuilt_at=record.rebuilt_at,
                    sources=[SourceOut(**source) for source in record.sources],
-                   problems=[ProblemOut(**problem)
-                             for problem in localized_json(record.problems, language)],
+                   problems=[ProblemOut(**localized_entry(problem, language))
+                             for problem in record.problems],
                    duplicates=DuplicatesOut(**(record.duplicates or {"count": 0,
                                                                      "listed": []})))
 
