@@ -250,7 +250,7 @@ def _extra_problems(extra: Any, names: set[str]) -> Any:
         return
     rules = extra.get("rules", [])
     if not isinstance(rules, list):
-        yield FieldError("x-allmende", "„rules“ muss eine Liste von Regeln sein.")
+        yield FieldError("x-allmende", msg("„rules“ muss eine Liste von Regeln sein."))
         rules = []
     for rule in rules:
         kind = rule.get("type") if isinstance(rule, dict) else None
@@ -274,7 +274,7 @@ def _extra_problems(extra: Any, names: set[str]) -> Any:
                                                    "kein solches Feld.", field=name))
     coordinates = extra.get("coordinates") or {}
     if not isinstance(coordinates, dict):
-        yield FieldError("x-allmende", "„coordinates“ muss ein Objekt sein.")
+        yield FieldError("x-allmende", msg("„coordinates“ muss ein Objekt sein."))
         coordinates = {}
     for name in coordinates.values():
         if not _names_a_field(name, names):
