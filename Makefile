@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo serve test test-sqlite lint bench fuzz test-deps clean
+.PHONY: install demo serve test test-sqlite lint bench fuzz test-deps bench-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,7 +44,15 @@ fuzz: $(STAMP)
 	ALLMENDE_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q -p no:cacheprovider -k random \
 	  tests/test_harmonize_validate.py tests/test_harmonize_validate_csv.py
 
-bench: $(STAMP)
+# The search benchmark draws its vocabulary from Debian's German word list (wngerman).
+bench-deps:
+	@test -f /usr/share/dict/ngerman || { \
+	  echo "Installing Debian's German word list (wngerman) for bench/search.py ..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wngerman >/dev/null \
+	  || echo "WARNING: could not install wngerman; bench/search.py will say how to get it."; }
+
+bench: $(STAMP) bench-deps
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

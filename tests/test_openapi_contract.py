@@ -153,7 +153,7 @@ def test_the_search_refuses_facet_values_no_dataset_can_have(client: TestClient)
         ({"organization": "Stadt Dortmund"}, "organization.0", "Nur Kleinbuchstaben"),
         ({"access_level": "secret"}, "access_level.0", "Erlaubt: public, members, restricted."),
         ({"license": "CC-BY"}, "license.0", "Erlaubt: dl-by-de/2.0"),
-        ({"sort": "name"}, "sort", "Erlaubt: relevance, modified, title."),
+        ({"sort": "name"}, "sort", "Erlaubt: relevance, modified, title, id."),
         ({"keyword": "x" * 101}, "keyword.0", "Ist zu lang (höchstens 100 Zeichen)."),
     ]:
         response = client.get("/api/v1/datasets", params=params)

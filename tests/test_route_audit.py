@@ -45,6 +45,9 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/organizations"): "organizations are public",
     ("GET", "/map/areas.geojson"): "the organizations' areas are public (the maps' base layer)",
     ("GET", "/api/v1/organizations/{slug}"): "organizations are public",
+    ("GET", "/ogc/"): "OGC API Features' landing page: links only",
+    ("GET", "/ogc/conformance"): "the conformance classes the interface implements",
+    ("GET", "/ogc/api"): "the interface's OpenAPI description (collections are a parameter)",
 }
 
 
@@ -217,6 +220,21 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("GET", "/api/v1/resources/{resource_id}/quality"): Example(resource),
         ("POST", "/api/v1/schemas"): Example(json={"name": "baeume",
                                                    "fields": [{"name": "art"}]}),
+        # The CKAN Action API: one route per mount; every action is audited on its own in
+        # tests/test_ckan.py.
+        ("GET", "/api/3/action/{name}"): Example({"name": "package_search"}),
+        ("POST", "/api/3/action/{name}"): Example({"name": "package_show"},
+                                                  json={"id": found.dataset}),
+        ("GET", "/api/action/{name}"): Example({"name": "package_list"}),
+        ("POST", "/api/action/{name}"): Example({"name": "datastore_search"},
+                                                json={"resource_id": found.resource}),
+        # OGC API Features: the collection of the dataset's one table with geometries
+        ("GET", "/ogc/collections"): Example(),
+        ("GET", "/ogc/collections/{collection_id}"): Example({"collection_id": "lade"}),
+        ("GET", "/ogc/collections/{collection_id}/items"): Example(
+            {"collection_id": "lade"}, query={"bbox": "7,51,8,52"}),
+        ("GET", "/ogc/collections/{collection_id}/items/{feature_id}"): Example(
+            {"collection_id": "lade", "feature_id": "1"}),
     }
 
 

@@ -1,11 +1,13 @@
-"""How the capabilities plug into each other, in one place: the job kinds the worker runs and
-the catalog events other capabilities react to. Every process that builds a Platform is wired
-(idempotent); adding a capability touches this file, not the worker or the catalog."""
+"""How the capabilities plug into each other, in one place: the job kinds the worker runs, the
+catalog events other capabilities react to and the open interfaces the web app mounts. Every
+process that builds a Platform is wired (idempotent); adding a capability touches this file,
+not the worker, the catalog or the web app."""
 
 from __future__ import annotations
 
 from allmende.catalog import events
 from allmende.harmonize.events import rebuild_regional
+from allmende.interop import registry as interfaces
 from allmende.jobs import registry
 
 
@@ -14,3 +16,6 @@ def wire() -> None:
     registry.job_kind("harmonize", "allmende.harmonize.jobs:harmonize_job")
     registry.job_kind("consolidate", "allmende.harmonize.jobs:consolidate_job")
     events.listen(rebuild_regional)
+    interfaces.interface("ckan", ("/api/3/action", "/api/action"),
+                         "allmende.interop.ckan.app:create_app")
+    interfaces.interface("ogc", ("/ogc",), "allmende.interop.ogc.app:create_app")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, ClassVar
+from uuid import uuid4
 
 from sqlalchemy import (
     JSON,
@@ -34,6 +35,10 @@ NAMING = {
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def new_uuid() -> str:
+    return str(uuid4())
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -158,6 +163,10 @@ class Dataset(Base):
     __tablename__ = "datasets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The dataset's identity outside this database (CKAN's id, DCAT's identifier, harvesting):
+    # never changes, not even with the name.
+    uuid: Mapped[str] = mapped_column(String(36), index=True, unique=True,
+                                      default=new_uuid)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text)

@@ -12,11 +12,14 @@ top-level key ``x-allmende``; they run only when a schema declares them::
         {"type": "sum-equals", "field": "insgesamt", "of": ["maennlich", "weiblich"]}
       ],
       "areaCheck": true,
-      "coordinates": {"lat": "breitengrad", "lon": "laengengrad"}
+      "coordinates": {"lat": "breitengrad", "lon": "laengengrad"},
+      "temporal": "beginn"
     }
 
 ``rules`` yield ``cross-field-error``; ``areaCheck`` checks that ``geometry`` fields (and the
 ``coordinates`` pair) lie inside the area given to the validation, yielding ``area-error``.
+``temporal`` names the date or date-time field that places a row in time (OGC API Features'
+``datetime`` filter on the regional table; without it, the table's first such column).
 
 :func:`check_schema` rejects descriptors that are not valid Table Schema with
 :class:`~allmende.errors.Invalid`, one German :class:`~allmende.errors.FieldError` per problem.
@@ -132,7 +135,7 @@ def _schema_problems(schema: Any) -> Any:
         yield FieldError("fields", msg("„fields“ muss eine nicht leere Liste von Feldern sein."))
         return
     yield from _non_finite_numbers(schema)
-    seen: set[str] = set()
+    seen: dict[str, Any] = {}  # name → type
     for number, spec in enumerate(fields, start=1):
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) \
                 or not spec["name"].strip():
@@ -142,7 +145,7 @@ def _schema_problems(schema: Any) -> Any:
         if spec["name"] in seen:
             yield FieldError(spec["name"], msg("Der Feldname „{field}“ kommt doppelt vor.",
                                                field=spec["name"]))
-        seen.add(spec["name"])
+        seen[spec["name"]] = spec.get("type", "string")
         yield from _field_problems(spec)
     key = schema.get("primaryKey", [])
     if isinstance(key, str) or (isinstance(key, list) and all(isinstance(k, str) for k in key)):
@@ -244,7 +247,7 @@ def _list_of_strings(spec: dict[str, Any], key: str, name: str) -> Any:
         yield FieldError(name, msg("„{key}“ muss eine Liste von Texten sein.", key=key))
 
 
-def _extra_problems(extra: Any, names: set[str]) -> Any:
+def _extra_problems(extra: Any, names: dict[str, Any]) -> Any:
     if not isinstance(extra, dict):
         yield FieldError("x-allmende", msg("„x-allmende“ muss ein Objekt sein."))
         return
@@ -280,3 +283,8 @@ def _extra_problems(extra: Any, names: set[str]) -> Any:
         if not _names_a_field(name, names):
             yield FieldError("x-allmende", msg("„coordinates“ nennt „{field}“, das Schema hat "
                                                "kein solches Feld.", field=str(name)))
+    temporal = extra.get("temporal")
+    if temporal is not None and names.get(temporal) not in ("date", "datetime"):
+        yield FieldError("x-allmende", msg("„temporal“ nennt „{field}“, das Schema hat kein "
+                                           "solches Datums- oder Zeitpunkt-Feld.",
+                                           field=str(temporal)))

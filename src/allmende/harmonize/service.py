@@ -109,6 +109,20 @@ def get_schema(session: Session, name: str) -> dict[str, Any]:
     return added.descriptor
 
 
+def declared_temporal(session: Session, resource_id: str) -> str | None:
+    """The field that places a row of a regional table in time, as its schema declares it
+    (``x-allmende.temporal``); None for any other table or a schema without one."""
+    schema_name = session.scalar(select(Consolidation.schema_name).where(
+        Consolidation.resource_id == resource_id))
+    if schema_name is None:
+        return None
+    try:
+        schema = get_schema(session, schema_name)
+    except NotFound:
+        return None
+    return (schema.get("x-allmende") or {}).get("temporal")
+
+
 def add_schema(session: Session, actor: Actor, descriptor: Any) -> SchemaInfo:
     """A sysadmin adds (or replaces, with a new version) a schema from Table Schema JSON."""
     authorize(actor, Action.MANAGE_SCHEMAS, refusal=SCHEMAS_REFUSAL)

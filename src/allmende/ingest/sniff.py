@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from allmende.errors import Invalid, msg
+from allmende.tables.schema import RESERVED_COLUMNS
 
 SAMPLE_BYTES = 1 << 20
 TAIL_BYTES = 64 << 10
@@ -22,8 +23,13 @@ MAX_LABEL = 200
 DATA_CELL = re.compile(
     r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$|^[+-]?\d+\.\d+$|^\d{1,2}\.\d{1,2}\.\d{2,4}$"
     r"|^\d{4}-\d{2}-\d{2}|^-$")
-BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+# UTF-32 first: its little-endian BOM begins with UTF-16's.
+BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"))
+# Without a BOM, UTF-16 and UTF-32 text shows by its NUL bytes; UTF-32 first, since UTF-32
+# text read as UTF-16 keeps NULs, while UTF-16 text read as UTF-32 does not decode.
+WIDE_ENCODINGS = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
 
 
 @dataclass
@@ -67,10 +73,13 @@ class TextLayout:
                 "footer_rows": self.footer_rows}
 
 
-def detect_encoding(sample: bytes, warnings: list[Warning_]) -> str:
+def detect_encoding(sample: bytes, warnings: list[Warning_]) -> str | None:
+    """The encoding of a text file's first bytes; None when they are no text."""
     for bom, name in BOMS:
         if sample.startswith(bom):
             return name
+    if b"\x00" in sample:
+        return _wide_encoding(sample)
     try:
         text = sample.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -84,6 +93,43 @@ def detect_encoding(sample: bytes, warnings: list[Warning_]) -> str:
         text = sample[:error.start].decode("utf-8")
     _check_damage(text, warnings)
     return "utf-8"
+
+
+def _wide_encoding(sample: bytes) -> str | None:
+    """UTF-32 or UTF-16 without BOM, when the sample reads as such: no NUL characters, nearly
+    all printable, and mostly Latin letters, digits and signs, as tables here are (binary data,
+    or UTF-8 with a stray NUL, read as UTF-16 breaks on surrogates or becomes CJK)."""
+    for encoding in WIDE_ENCODINGS:
+        try:
+            text = codecs.getincrementaldecoder(encoding)(errors="strict").decode(sample)
+        except UnicodeDecodeError:
+            continue
+        head = text[:1 << 16]
+        if not head or "\x00" in text:
+            continue
+        readable = sum(c.isprintable() or c in "\t\r\n" for c in head)
+        latin = sum(c < "\u0250" for c in head)
+        if readable >= 0.98 * len(head) and latin >= 0.5 * len(head):
+            return encoding
+    return None
+
+
+def code_unit(encoding: str) -> int:
+    """Bytes per code unit: 4 for UTF-32, 2 for UTF-16, else 1."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return 1
+    return 4 if name.startswith("utf-32") else 2 if name.startswith("utf-16") else 1
+
+
+def _tail_encoding(encoding: str, sample: bytes) -> str:
+    """The encoding of bytes from the file's middle: UTF-16 and UTF-32 with a BOM in the byte
+    order the BOM named (a decoder of "utf-16" that sees no BOM assumes the machine's)."""
+    for bom, name in BOMS:
+        if name == encoding and encoding in ("utf-16", "utf-32") and sample.startswith(bom):
+            return f"{encoding}-{'le' if bom[0] == 0xFF else 'be'}"
+    return encoding
 
 
 def _check_damage(text: str, warnings: list[Warning_]) -> None:
@@ -131,37 +177,69 @@ def _is_data(record: list[str]) -> bool:
     return bool(cells) and sum(bool(DATA_CELL.match(c)) for c in cells) * 2 >= len(cells)
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _label_text(text: str) -> str:
+    """A cell as a label: control characters (NUL included) and runs of white space become one
+    space, trimmed."""
+    return " ".join(CONTROL.sub(" ", text).split())
+
+
 def labels_from(header: list[list[str]], width: int, banners: int = 0
                 ) -> tuple[list[str], list[Warning_]]:
     """Column labels as a person reads them: multi-row headers joined with a space (the most
     specific last; the labels of the first ``banners`` rows carried over the columns up to the
-    next label), blank labels ``Spalte N``, repeated labels numbered ``(2)``."""
-    warnings: list[Warning_] = []
+    next label), then as :func:`unique_labels`."""
     header = [_spread(row, width) for row in header[:banners]] + header[banners:]
-    labels = []
+    joined = []
     for index in range(width):
         parts: list[str] = []
         for row in header:
-            cell = " ".join(row[index].split()) if index < len(row) else ""
+            cell = _label_text(row[index]) if index < len(row) else ""
             if cell and not (parts and parts[-1] == cell):
                 parts.append(cell)
-        label = " ".join(parts) or f"Spalte {index + 1}"
+        joined.append(" ".join(parts))
+    return unique_labels(joined)
+
+
+def unique_labels(names: list[str]) -> tuple[list[str], list[Warning_]]:
+    """Labels of the given names (header cells, JSON keys, properties): trimmed, without
+    control characters; a blank one becomes ``Spalte N``, one longer than :data:`MAX_LABEL`
+    is cut, and a repeated one (compared case-blind, as DuckDB does) is numbered ``(2)``."""
+    warnings: list[Warning_] = []
+    labels = []
+    for index, name in enumerate(names):
+        label = _label_text(name) or f"Spalte {index + 1}"
         if len(label) > MAX_LABEL:
             warnings.append(Warning_("long_label", msg(
                 "Spaltenname in Spalte {number} auf {limit} Zeichen gekürzt.",
                 number=index + 1, limit=MAX_LABEL)))
             label = label[:MAX_LABEL].rstrip()
         labels.append(label)
-    # case-insensitive, as query engines compare column names
-    seen: Counter[str] = Counter()
+    # case-insensitive, as query engines compare column names; a number already taken by a
+    # label of the source ("Wert (2)") is skipped; the platform's own names count as taken
+    taken = {label.casefold() for label in labels} | RESERVED_COLUMNS
+    seen: Counter[str] = Counter(RESERVED_COLUMNS)
     unique = []
     for label in labels:
         seen[label.casefold()] += 1
-        count = seen[label.casefold()]
-        unique.append(label if count == 1 else f"{label} ({count})")
+        if seen[label.casefold()] == 1:
+            unique.append(label)
+            continue
+        number = seen[label.casefold()]
+        while f"{label} ({number})".casefold() in taken:
+            number += 1
+        taken.add(f"{label} ({number})".casefold())
+        unique.append(f"{label} ({number})")
     if len({label.casefold() for label in labels}) < len(labels):
         warnings.append(Warning_("duplicate_label",
                                  msg("Doppelte Spaltennamen wurden nummeriert.")))
+    for label, name in zip(labels, unique, strict=True):
+        if label.casefold() in RESERVED_COLUMNS:
+            warnings.append(Warning_("reserved_label", msg(
+                "Die Spalte „{label}“ heißt „{name}“: den Namen „{label}“ braucht allmende "
+                "selbst.", label=label, name=name)))
     return unique, warnings
 
 
@@ -173,13 +251,14 @@ def sniff_text(path: Path, options: ReadOptions, name: str | None = None) -> Tex
         raise Invalid(msg("Die Datei {name} ist leer.", name=name), code="empty_file")
     with path.open("rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
-        handle.seek(max(0, size - TAIL_BYTES))
-        tail = handle.read()
-    if b"\x00" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise Invalid(msg("Die Datei {name} ist keine Textdatei (sie enthält Binärdaten).",
-                          name=name), code="binary_file")
     warnings: list[Warning_] = []
     encoding = options.encoding or detect_encoding(sample, warnings)
+    if encoding is None or (b"\x00" in sample and code_unit(encoding) == 1):
+        raise Invalid(msg("Die Datei {name} ist keine Textdatei (sie enthält Binärdaten).",
+                          name=name), code="binary_file")
+    with path.open("rb") as handle:  # from a code unit's start
+        handle.seek(max(0, size - TAIL_BYTES) // code_unit(encoding) * code_unit(encoding))
+        tail = handle.read()
     text = _decode(sample, encoding, name)
     if size > len(sample):  # the sample may end inside a record
         if "\n" not in text:
@@ -205,7 +284,8 @@ def sniff_text(path: Path, options: ReadOptions, name: str | None = None) -> Tex
                                          header.banners)
     if header.doubt:
         warnings.append(header.doubt)
-    footer = _footer_rows(_decode(tail, encoding, name, tail=True), delimiter, columns)
+    footer = _footer_rows(_decode(tail, _tail_encoding(encoding, sample), name, tail=True),
+                          delimiter, columns)
     return TextLayout(encoding, delimiter, header.title_rows, header.rows,
                       _physical_lines(text, delimiter, header.end), footer, labels,
                       warnings + label_warnings)

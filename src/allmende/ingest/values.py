@@ -882,15 +882,25 @@ def typed_select(columns: list[ColumnType]) -> str:
     return ", ".join(f"{c.expression} AS {sql.ident(c.name)}" for c in columns)
 
 
-def typed_query(columns: list[ColumnType], relation: str) -> str:
+#: From this many columns on, :func:`typed_query` writes each expression once for lists of
+#: cells instead of once per column. DuckDB's planning time grows with the query's size (some
+#: 1,200 characters a column) faster than linearly: 2,000 columns took half a minute and a
+#: gigabyte to plan, whatever the rows. Per value, the lists cost some 40 ns more.
+LIST_COLUMNS = 48
+
+
+def typed_query(columns: list[ColumnType], relation: str, lists: bool | None = None) -> str:
     """The typed rows of ``relation``. A value that breaks a column's guard aborts the query
-    with an error that :func:`is_guard_failure` recognizes.
+    with an error that :func:`is_guard_failure` recognizes. ``lists``: the form for wide
+    tables (:func:`_typed_lists`); by default from :data:`LIST_COLUMNS` columns on.
 
     Three steps: the source text ``c`` with, for guarded columns, whether it passes the guard's
     fast test ``f``; the cleaned value ``v`` (the text itself where the test passed); the
     converted value, the guard checked where the fast test did not pass."""
     if not columns:
         return sql.select("1 AS __none", sql.ident(relation))
+    if lists or (lists is None and len(columns) >= LIST_COLUMNS):
+        return _typed_lists(columns, relation)
     fast = [column.guard.fast(f"c{i}") if column.guard else None
             for i, column in enumerate(columns)]
     source = [f"{sql.ident(c.name)} AS c{i}" for i, c in enumerate(columns)]
@@ -898,17 +908,48 @@ def typed_query(columns: list[ColumnType], relation: str) -> str:
     cleaned = [f"CASE WHEN f{i} THEN c{i} ELSE {_cleaned(f'c{i}')} END AS v{i}" if test
                else f"{_cleaned(f'c{i}')} AS v{i}" for i, test in enumerate(fast)]
     cleaned += [f"f{i}" for i, test in enumerate(fast) if test]
-    failed = sql.string(GUARD_FAILED)
     converted = []
     for i, column in enumerate(columns):
-        value = column.convert(f"v{i}")
-        if column.guard is not None:
-            checked = f"WHEN {column.guard.check(f'v{i}')} THEN {value} ELSE error({failed})"
-            value = f"CASE WHEN f{i} THEN {value} {checked} END" if fast[i] else \
-                f"CASE {checked} END"
+        value = _checked(column, f"v{i}")
+        if fast[i]:
+            value = f"CASE WHEN f{i} THEN {column.convert(f'v{i}')} ELSE {value} END"
         converted.append(f"{value} AS {sql.ident(column.name)}")
     inner = sql.select(cleaned, f"({sql.select(source, sql.ident(relation))})")
     return sql.select(converted, f"({inner})")
+
+
+def _checked(column: ColumnType, v: str) -> str:
+    """The converted value of the cleaned value ``v``; a value its guard does not admit aborts
+    the query."""
+    value = column.convert(v)
+    if column.guard is None:
+        return value
+    return f"CASE WHEN {column.guard.check(v)} THEN {value} " \
+           f"ELSE error({sql.string(GUARD_FAILED)}) END"
+
+
+def _typed_lists(columns: list[ColumnType], relation: str) -> str:
+    """:func:`typed_query` for wide tables, so that the query's size hardly grows with the
+    columns: a row's cells form one list, cleaned by one lambda; the columns that share a
+    conversion and guard are picked from it and converted by one lambda per group; each
+    column is then an element of its group's list. (No fast test: it pays off on long
+    tables, which are narrow.)"""
+    cells = "[" + ", ".join(sql.ident(c.name) for c in columns) + "]"
+    cleaned = sql.select(f"list_transform({cells}, lambda c: {_cleaned('c')}) AS v",
+                         sql.ident(relation))
+    groups: dict[tuple[str, Guard | None], list[int]] = {}
+    for index, column in enumerate(columns):
+        groups.setdefault((column.convert("v"), column.guard), []).append(index)
+    converted, element = [], {}
+    for number, members in enumerate(groups.values()):
+        picked = f"list_select(v, {sql.literal([index + 1 for index in members])})"
+        converted.append(f"list_transform({picked}, lambda v: "
+                         f"{_checked(columns[members[0]], 'v')}) AS g{number}")
+        element.update({index: f"g{number}[{place + 1}]"
+                        for place, index in enumerate(members)})
+    inner = sql.select(converted, f"({cleaned})")
+    return sql.select([f"{element[i]} AS {sql.ident(c.name)}" for i, c in enumerate(columns)],
+                      f"({inner})")
 
 
 def is_guard_failure(error: BaseException) -> bool:

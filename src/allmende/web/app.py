@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from allmende import __version__
+from allmende.interop import registry as interfaces
 from allmende.jobs.worker import recover, run_until
 from allmende.platform import Platform
 from allmende.web import errors
@@ -69,6 +70,11 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     errors.install(app)
     for api in (datasets_api, organizations_api, uploads_api, rows_api, harmonize_api):
         app.include_router(api.router, prefix="/api/v1", dependencies=[Depends(refuse_nul)])
+    # Open interfaces: each its own application with its own error format (allmende.wiring).
+    for interface in interfaces.interfaces():
+        mounted = interface.build(platform)
+        for path in interface.paths:
+            app.mount(path, mounted, name=f"{interface.name}:{path}")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -61,7 +61,7 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 SIGN_IN = "sign_in"
 
 
-def _session_user(request: Request, session: Session) -> User | None:
+def session_user(request: Request, session: Session) -> User | None:
     token = request.session.get(SIGN_IN)
     if not isinstance(token, str):
         return None
@@ -82,7 +82,7 @@ def get_actor(request: Request, session: SessionDep) -> Actor:
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthorized(msg("Erwartet „Authorization: Bearer <Token>“."), "bad_token")
         return accounts.actor_for(accounts.user_for_token(session, secret.strip()))
-    user = _session_user(request, session)
+    user = session_user(request, session)
     if user is None:
         return ANONYMOUS
     is_api = request.url.path.startswith("/api/")

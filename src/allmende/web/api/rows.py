@@ -11,7 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from allmende.tables import export as exports
 from allmende.tables import query as queries
-from allmende.tables.service import ReadableVersion, readable_version
+from allmende.tables.reader import TableReader, open_table
 from allmende.web.api.responses import AUTH, errors
 from allmende.web.api.schemas import AggregateOut, DistinctOut, RowPage
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
@@ -71,25 +71,23 @@ def rows(resource_id: str, request: Request, session: SessionDep, actor: ActorDe
     `bbox`; `sort=col,-col`; `fields=a,b`; `limit` (≤ 10,000), `offset`; `version=N`;
     `format=csv|csv-de|json|geojson|parquet|xlsx` streams the whole selection as a file.
     Columns named like a parameter or containing `__` are addressed as `filter.<name>`."""
-    table = readable_version(session, actor, platform.settings.data_dir, resource_id,
-                             _version(request))
+    table = open_table(session, actor, platform.settings.data_dir, resource_id,
+                       _version(request))
     query = queries.parse_query(request.query_params, table.schema)
     if request.query_params.get("format"):
         return _download(request, table, query)
     # JSON bytes directly: FastAPI's generic encoder walks every cell (13 ms per 100-row page)
-    return Response(queries.page_json(table.path, table.schema, query),
-                    media_type="application/json")
+    return Response(table.page_json(query), media_type="application/json")
 
 
-def _download(request: Request, table: ReadableVersion, query: queries.RowQuery
+def _download(request: Request, table: TableReader, query: queries.RowQuery
               ) -> StreamingResponse:
     """The selection as a file, in one of the server's download slots."""
     slots: DownloadSlots = request.app.state.download_slots
     release = slots.take(request.client.host if request.client else "")
     cancelled = threading.Event()
     try:
-        exported = exports.export(table.path, table.schema, query,
-                                  request.query_params["format"], cancelled=cancelled)
+        exported = table.export(query, request.query_params["format"], cancelled=cancelled)
     except BaseException:
         release()
         raise
@@ -106,8 +104,8 @@ def _download(request: Request, table: ReadableVersion, query: queries.RowQuery
 def distinct_values(resource_id: str, column: str, request: Request, session: SessionDep,
                     actor: ActorDep, platform: PlatformDep,
                     limit: int = Query(100, ge=1, le=10_000)) -> Any:
-    table = readable_version(session, actor, platform.settings.data_dir, resource_id,
-                             _version(request))
+    table = open_table(session, actor, platform.settings.data_dir, resource_id,
+                       _version(request))
     query = queries.parse_query(request.query_params, table.schema, ignore=("limit",))
     return queries.distinct(table.path, table.schema, column, query=query,
                             limit=limit).as_dict()
@@ -121,8 +119,8 @@ def aggregate(resource_id: str, request: Request, session: SessionDep, actor: Ac
               platform: PlatformDep, group_by: str = "", metrics: str = "count",
               limit: int = Query(1000, ge=1, le=10_000)) -> Any:
     """`group_by=Spalte,Spalte`; `metrics=count,sum:Spalte,avg:Spalte` plus the row filters."""
-    table = readable_version(session, actor, platform.settings.data_dir, resource_id,
-                             _version(request))
+    table = open_table(session, actor, platform.settings.data_dir, resource_id,
+                       _version(request))
     query = queries.parse_query(request.query_params, table.schema,
                                 ignore=("group_by", "metrics", "limit"))
     return queries.aggregate(

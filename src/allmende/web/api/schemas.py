@@ -124,6 +124,8 @@ class JobOut(FromRow):
 
 
 class DatasetOut(BaseModel):
+    id: str = Field(description="Stable UUID: never changes, not even with the name (CKAN's "
+                                "id, DCAT's identifier)")
     name: str
     title: str
     description: str
@@ -151,7 +153,7 @@ class DatasetOut(BaseModel):
         from allmende.catalog.vocabularies import DCATDE_LICENSE_BASE
 
         return cls(
-            name=d.name, title=d.title, description=d.description,
+            id=d.uuid, name=d.name, title=d.title, description=d.description,
             organization=OrganizationSummary.of(d.organization), keywords=d.keywords,
             themes=d.themes, license=d.license, license_uri=DCATDE_LICENSE_BASE + d.license,
             contact_point=d.contact_point, issued=d.issued, modified=d.modified_at,

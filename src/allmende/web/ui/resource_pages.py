@@ -58,8 +58,11 @@ def geometry_text(value: Any) -> str:
     """A short text for a GeoJSON geometry in the preview table."""
     if not isinstance(value, dict):
         return "" if value is None else str(value)
-    if value.get("type") == "Point" and len(value.get("coordinates") or []) >= 2:
-        x, y = value["coordinates"][:2]
+    coordinates = value.get("coordinates") or []
+    # versions from before coordinates were checked may hold a point without numbers
+    if value.get("type") == "Point" and len(coordinates) >= 2 and all(
+            isinstance(c, int | float) for c in coordinates[:2]):
+        x, y = coordinates[:2]
         return f"Point ({x:.5f}, {y:.5f})"
     return str(value.get("type") or "")
 
