@@ -181,6 +181,35 @@ def test_suggest_preview_save_quality_and_regional_rows(client, world):
     assert rows["rows"][0]["nennleistung_kw"] == 22
 
 
+def test_reasons_preview_quality_and_region_in_the_askers_language(client, world):
+    editor = world.auth("editor")
+    english = {**editor, "Accept-Language": "en"}
+    resource = _publish(client, world, "do-lade", DORTMUND_CSV)
+    mapping = _suggest(client, editor, resource)
+    date = mapping["fields"]["inbetriebnahme"]
+    # the reason in German, with its template beside it for readers of other languages
+    assert "Datumsformat %d.%m.%Y" in date["reason"]
+    assert date["reason_i18n"]["template"] == "{item0}; {item1}"
+    preview = client.post(f"/api/v1/resources/{resource}/mapping/preview", json=mapping,
+                          headers=english).json()
+    assert preview["errors"][0]["message"] == \
+        "“31.02.2020” does not match the format %d.%m.%Y."
+    _save(client, editor, resource, mapping)
+    _run_jobs(world.platform)
+
+    path = f"/api/v1/resources/{resource}/quality"
+    german = next(s for s in client.get(path).json()["samples"] if s["type"] == "mapping-error")
+    assert german["message"].startswith("„31.02.2020“ entspricht nicht dem Format")
+    sample = next(s for s in client.get(path, headers=english).json()["samples"]
+                  if s["type"] == "mapping-error")
+    assert sample == {"type": "mapping-error", "row": 5, "field": "inbetriebnahme",
+                      "message": "“31.02.2020” does not match the format %d.%m.%Y."}
+    regional = client.get("/api/v1/regional/ladesaeulen", headers=english).json()
+    assert regional["title"] == "Charging stations for electric vehicles in the region" or \
+        regional["title"].endswith(" in the region")
+    assert client.get("/api/v1/regional/ladesaeulen").json()["title"].endswith(" in der Region")
+
+
 def test_a_changed_mapping_is_a_new_version_and_checked_again(client, world):
     editor = world.auth("editor")
     resource = _publish(client, world, "do-lade", DORTMUND_CSV)

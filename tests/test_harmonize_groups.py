@@ -241,8 +241,11 @@ def test_validate_with_a_groups_mapping_counts_points(allmende, tmp_path):
     assert report["rows"] == 9  # 2 + 1 + 3 + 1 (no point data) + 2
     assert report["errors"]["mapping-error"] == 1
     failed = [s for s in report["samples"] if s["type"] == "mapping-error"]
-    assert failed == [{"type": "mapping-error", "row": 6, "field": "nennleistung_kw",
-                       "message": "Ladepunkt 2: „viel“ ist keine Zahl (Dezimalzeichen „,“)."}]
+    assert [{k: v for k, v in s.items() if k != "i18n"} for s in failed] == [
+        {"type": "mapping-error", "row": 6, "field": "nennleistung_kw",
+         "message": "Ladepunkt 2: „viel“ ist keine Zahl (Dezimalzeichen „,“)."}]
+    # beside the German text, its template and parameters: for a reader in another language
+    assert failed[0]["i18n"]["params"]["problem"]["params"] == {"value": "viel", "decimal": ","}
     # the row without point data misses its required power, once
     assert report["completeness"]["nennleistung_kw"] == pytest.approx(7 / 9, abs=1e-4)
     # every sample names the file's row and the point

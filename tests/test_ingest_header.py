@@ -5,6 +5,7 @@ API, on the resource page and in `allmende ingest --json`, on SQLite and Postgre
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import allmende.demo
 from allmende.access.accounts import actor_for
 from allmende.catalog import datasets
 from allmende.db.models import TableVersion, User
-from allmende.errors import TEMPLATE_KEY
+from allmende.errors import TEMPLATE_KEY, without_template
 from allmende.ingest.pipeline import BuiltTable, build
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.ingest.sniff import Header, ReadOptions, header_position
@@ -236,9 +237,12 @@ def test_the_doubt_is_stored_on_the_version_and_shown_in_both_languages(platform
     with platform.db.session() as session:
         datasets.create_dataset(session, OPERATOR, dataset_body("baustellen", "dortmund"))
     result = ingest(platform, editor, IngestRequest("baustellen", DOUBTFUL, DOUBTFUL.name))
-    assert result.warnings == [{"code": "uncertain_header", "message": DOUBT_DE}]
+    # the German text, and beside it the template with its parameters
+    assert [without_template(w) for w in result.warnings] == [
+        {"code": "uncertain_header", "message": DOUBT_DE}]
+    assert result.warnings[0][TEMPLATE_KEY]["params"] == {"first": 1, "second": 2, "chosen": 2}
     assert result.read_report["notes"]["Ende"] == ENDE_DE
-    assert TEMPLATE_KEY not in result.read_report
+    assert "Ende" in result.read_report[TEMPLATE_KEY]["notes"]
     with platform.db.sessions() as session:
         stored = session.query(TableVersion).filter_by(resource_id=result.resource).one()
         assert stored.warnings[0]["message"] == DOUBT_DE and TEMPLATE_KEY in stored.warnings[0]
@@ -252,16 +256,21 @@ def test_the_doubt_is_stored_on_the_version_and_shown_in_both_languages(platform
         english = client.get(resource, headers={**headers, **ENGLISH}).json()["versions"][0]
         assert english["warnings"] == [{"code": "uncertain_header", "message": DOUBT_EN}]
         assert english["read_report"]["notes"]["Ende"] == ENDE_EN
-        # notes without parameters stay as they are
-        assert english["read_report"]["notes"]["Beginn"] == "Datumsformat TT.MM.JJJJ"
+        # every note is read in English, those made of other messages too
+        assert english["read_report"]["notes"]["Beginn"] == "date format DD.MM.YYYY"
         paged = client.get(f"{resource}/versions", params={"lang": "en"}, headers=headers)
         assert paged.json()["results"][0]["warnings"][0]["message"] == DOUBT_EN
-        page = client.get(f"/resources/{result.resource}", headers=headers).text
+        # the page marks the cell value as what users wrote: read without the marks
+        page = _text(client.get(f"/resources/{result.resource}", headers=headers).text)
         assert "Kopfzeile unsicher: Zeile 1 oder 2?" in page
         assert "bleibt Text: 3 Zellen wie „bis auf Weiteres“" in page
-        page = client.get(f"/resources/{result.resource}?lang=en", headers=headers).text
+        page = _text(client.get(f"/resources/{result.resource}?lang=en", headers=headers).text)
         assert "Header row uncertain: row 1 or 2?" in page
         assert "stays text: 3 cells such as “bis auf Weiteres”" in page
+
+
+def _text(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -271,13 +280,19 @@ def test_ingest_json_names_the_doubt(allmende, backend, tmp_path, postgres_url):
     org = f"org-{uuid.uuid4().hex[:8]}"
     assert cli("org", "create", org, "--name", "Stadt Kopf").returncode == 0
     result = cli.ok(DOUBTFUL, org=org, dataset=f"ds-{uuid.uuid4().hex[:8]}")
-    assert result["warnings"] == [{"code": "uncertain_header", "message": DOUBT_DE}]
+    (warning,) = result["warnings"]
+    assert (warning["code"], warning["message"]) == ("uncertain_header", DOUBT_DE)
+    assert warning["i18n"] == {"template": "Kopfzeile unsicher: Zeile {first} oder {second}? "
+                                           "Gelesen wurde Zeile {chosen} als Kopfzeile; eine "
+                                           "andere lässt sich beim Hochladen angeben.",
+                               "params": {"first": 1, "second": 2, "chosen": 2}}
     assert [c["name"] for c in result["columns"]] == ["Nr.", "Straße", "Stadtbezirk", "Beginn",
                                                      "Ende", "Maßnahme"]
     assert [c["type"] for c in result["columns"]][3:5] == ["date", "string"]
     plain = cli("ingest", DOUBTFUL, "--org", org, "--dataset", "ohne-json")
     assert plain.returncode == 0 and "Kopfzeile unsicher: Zeile 1 oder 2?" in plain.stderr
-    assert one_json_object(cli.ingest(REGISTER_2024, org=org, dataset="register").stdout)[
-        "warnings"] == [{"code": "crs_detected", "message": (
+    assert [without_template(w) for w in one_json_object(cli.ingest(
+        REGISTER_2024, org=org, dataset="register").stdout)["warnings"]] == [
+        {"code": "crs_detected", "message": (
             "Koordinaten in Allgemeine Informationen Längengrad/Allgemeine Informationen "
             "Breitengrad als EPSG:4326 erkannt.")}]

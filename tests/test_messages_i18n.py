@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
@@ -143,6 +144,27 @@ def test_every_message_in_the_source_has_an_english_translation():
     assert not missing, f"add these to {CATALOG.name}: {missing}"
     unused = set(catalog) - set(used)
     assert not unused, f"no longer used, remove from {CATALOG.name}: {unused}"
+
+
+def test_every_text_of_the_web_ui_has_a_german_translation():
+    """The UI's own texts (English msgids, extracted as babel.cfg says) all have their German
+    in messages.po: a text added without it would show English in the German UI."""
+    method_map = [("**/web/ui/**.py", "python"), ("**/web/templates/**.html", "jinja2")]
+    options = {"**/web/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
+    used = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(SOURCE), method_map, options):
+        used.setdefault(message if isinstance(message, str) else message[0],
+                        f"{filename}:{lineno}")
+    with (LOCALE_DIR / "de" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        german = {(m.id if isinstance(m.id, str) else m.id[0]): m
+                  for m in read_po(handle, locale="de") if m.id}
+    assert len(used) > 300
+    missing = {where: text for text, where in used.items()
+               if text not in german or german[text].fuzzy
+               or not all(german[text].string if isinstance(german[text].string, tuple)
+                          else [german[text].string])}
+    assert not missing, f"add these to de/LC_MESSAGES/messages.po: {missing}"
 
 
 def test_every_template_formats_with_its_own_placeholders():

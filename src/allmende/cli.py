@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from allmende.access.policy import Actor
-from allmende.errors import AllmendeError, NotFound, msg
+from allmende.errors import AllmendeError, NotFound, msg, stored
 
 if TYPE_CHECKING:
     from allmende.platform import Platform
@@ -259,9 +259,9 @@ def ingest_command(
         quality = harmonize_and_consolidate(instance, result.resource)
     except AllmendeError as error:  # the version stands; only its check is missing
         quality = None
-        result.warnings.append({"code": "harmonize_failed", "message": (
-            f"Die neue Version ist veröffentlicht, die Zuordnung ließ sich aber nicht "
-            f"anwenden: {error}")})
+        result.warnings.append({"code": "harmonize_failed", **stored(msg(
+            "Die neue Version ist veröffentlicht, die Zuordnung ließ sich aber nicht "
+            "anwenden: {error}", error=str(error) if error.field_errors else error.message))})
     finally:
         instance.close()
     summary = {k: v for k, v in result.as_dict().items() if k != "read_report"}
@@ -291,7 +291,7 @@ def validate_command(
         stderr.print(f"[red]Fehler:[/red] {file} ist keine lesbare Datei.")
         raise typer.Exit(2)
     try:
-        descriptor = registry.check_schema(registry.load_schema(schema), f"Das Schema {schema}")
+        descriptor = registry.check_schema(registry.load_schema(schema), schema)
         report = (validate.validate_mapped_file(file, mapping, descriptor) if mapping
                   else validate.validate_file(file, descriptor))
     except (OSError, ValueError) as error:

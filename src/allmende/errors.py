@@ -8,7 +8,8 @@ English (``allmende.web.i18n.localize``) while everything else keeps using the G
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import string
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ class Message(str):
         the German text). Parameters that are messages themselves are rendered the same way;
         other parameters (file names, numbers, column names) stay as they are."""
         template = translate(self.template)
+        if template is None and not _has_words(self.template):
+            template = self.template  # e.g. a list made by joined(): the same in any language
         if template is None:
             return str(self)
         values = {k: v.render(translate) if isinstance(v, Message) else v
@@ -65,25 +68,35 @@ class Message(str):
         return cls(data["template"], params)
 
 
+def _has_words(template: str) -> bool:
+    return any(character.isalpha() for literal, *_ in string.Formatter().parse(template)
+               for character in literal)
+
+
 def _json_param(value: object) -> Param:
     return value if value is None or isinstance(value, str | int | float) else str(value)
 
 
-#: Where a stored message (a failed job's error, a version's warning) keeps its template and
-#: parameters, so that it can be shown in the reader's language long after it was made.
+#: Where a stored message (a failed job's error, a version's warning, a quality report's
+#: sample) keeps its template and parameters, so that it can be shown in the reader's language
+#: long after it was made.
 TEMPLATE_KEY = "i18n"
 
 
 def stored(message: str) -> dict[str, Any]:
-    """``{"message": German text}``, with the template and parameters when it has them."""
+    """A message as it is kept in the database or printed as JSON: the German text under
+    ``message``, and under ``i18n`` its template and parameters when it has them."""
     entry: dict[str, Any] = {"message": str(message)}
     if isinstance(message, Message):
         entry[TEMPLATE_KEY] = message.to_json()
     return entry
 
 
-def restored(entry: Mapping[str, Any]) -> str:
-    """A message kept by :func:`stored`, as a :class:`Message` again when it was one."""
+def restored(entry: Mapping[str, Any] | str) -> str:
+    """A message kept by :func:`stored`, as a :class:`Message` again when it was one. Plain
+    text (kept before messages had templates, or never a message) comes back as it is."""
+    if not isinstance(entry, Mapping):
+        return entry  # a message (or text) as it is
     german = str(entry.get("message", ""))
     template = entry.get(TEMPLATE_KEY)
     if not isinstance(template, Mapping):
@@ -97,6 +110,21 @@ def restored(entry: Mapping[str, Any]) -> str:
 def without_template(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A stored entry as the outside sees it: the German text, no template."""
     return {k: v for k, v in entry.items() if k != TEMPLATE_KEY}
+
+
+def neutral(template: str, /, **params: Param | Message) -> Message:
+    """A message whose template has no words, only placeholders and punctuation (``"{where}:
+    {problem}"``): the same in every language, so it needs no translation; the messages among
+    its parameters are rendered in the reader's language."""
+    if _has_words(template):
+        raise ValueError(f"not a neutral template: {template!r}")
+    return Message(template, params)
+
+
+def joined(items: Sequence[Param | Message], separator: str = ", ") -> Message:
+    """``items`` one after the other (``a, b, c``), as a :func:`neutral` message."""
+    params = {f"item{i}": item for i, item in enumerate(items)}
+    return neutral(separator.join(f"{{{name}}}" for name in params), **params)
 
 
 def msg(template: str, /, **params: Param | Message) -> Message:

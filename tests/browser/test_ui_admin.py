@@ -215,13 +215,13 @@ def test_add_change_and_remove_a_member(client: TestClient) -> None:
     assert response.status_code == 303
     assert response.headers["location"] == "/organizations/hagen/members"
     html = client.get("/organizations/hagen/members").text
-    row = re.search(r"<tr>\s*<td>Nils Neu.*?</tr>", html, re.S).group(0)
+    row = re.search(r"<tr>\s*<td><span data-user-content>Nils Neu.*?</tr>", html, re.S).group(0)
     assert '<option value="member" selected>' in row
 
     response = post_form(client, "/organizations/hagen/members/role",
                          {"email": NEWCOMER[0], "role": "editor"})
     assert response.status_code == 303
-    row = re.search(r"<tr>\s*<td>Nils Neu.*?</tr>",
+    row = re.search(r"<tr>\s*<td><span data-user-content>Nils Neu.*?</tr>",
                     client.get("/organizations/hagen/members").text, re.S).group(0)
     assert '<option value="editor" selected>' in row
     # The new editor may now create datasets in Hagen.
@@ -232,7 +232,7 @@ def test_add_change_and_remove_a_member(client: TestClient) -> None:
     response = post_form(client, "/organizations/hagen/members/role",
                          {"email": NEWCOMER[0], "role": "chef"})
     assert response.status_code == 422
-    assert "Unbekannte Rolle „chef“" in response.text
+    assert "Unbekannte Rolle „<span data-user-content>chef</span>“" in response.text
 
     response = post_form(client, "/organizations/hagen/members/remove", {"email": NEWCOMER[0]})
     assert response.status_code == 303
@@ -246,7 +246,7 @@ def test_an_unknown_email_is_shown_next_to_the_field(client: TestClient) -> None
     assert response.status_code == 422
     html = response.text
     assert re.search(r'<p class="field-error" id="email-error">Es gibt kein Konto für '
-                     r"niemand@example.org.</p>", html)
+                     r"<span data-user-content>niemand@example.org</span>.</p>", html)
     assert 'aria-describedby="email-hint email-error" aria-invalid="true"' in html
     assert 'value="niemand@example.org"' in html and 'value="editor" selected' in html
     response = post_form(client, "/organizations/hagen/members", {"email": "", "role": "editor"})
@@ -265,8 +265,9 @@ def test_the_trash_lists_deleted_datasets_for_their_admins_only(client: TestClie
     assert post_form(client, "/datasets/hagen-brunnen/delete", {}).status_code == 303
     html = client.get("/trash").text
     assert "<h1>Papierkorb</h1>" in html
-    assert '<a href="/datasets/hagen-brunnen">Brunnen in Hagen</a>' in html
-    assert '<a href="/organizations/hagen">Stadt Hagen</a>' in html
+    assert ('<a href="/datasets/hagen-brunnen"><span data-user-content>Brunnen in Hagen'
+            '</span></a>') in html
+    assert '<a href="/organizations/hagen" data-user-content>Stadt Hagen</a>' in html
     assert 'action="/datasets/hagen-brunnen/restore"' in html
     assert re.search(r'<time datetime="[0-9T:.+-]+">[^<]+</time>', html)
 
@@ -299,7 +300,7 @@ def test_new_posts_without_csrf_token_are_rejected(client: TestClient, url: str)
     wrong = client.post(url, data={**data, "csrf_token": "falsch"}, follow_redirects=False)
     assert wrong.status_code == 403
     assert organization_json(client, "hagen")["name"] == "Stadt Hagen"
-    own = re.search(r"<tr>\s*<td>Hanna Hagen.*?</tr>",
+    own = re.search(r"<tr>\s*<td><span data-user-content>Hanna Hagen.*?</tr>",
                     client.get("/organizations/hagen/members").text, re.S).group(0)
     assert '<option value="admin" selected>' in own  # still an admin
 

@@ -179,7 +179,7 @@ def _suggestion(client: TestClient, resource: str, lang: str = "de") -> str:
 def _selected(html: str, field: str) -> str:
     select = re.search(rf'<select id="m-source-{field}".*?</select>', html, re.S)
     assert select, field
-    chosen = re.search(r'<option value="([^"]*)" selected>', select.group(0))
+    chosen = re.search(r'<option value="([^"]*)" selected[ >]', select.group(0))
     return chosen.group(1) if chosen else ""
 
 
@@ -187,8 +187,13 @@ def _selected_in(html: str, name: str) -> str:
     """The chosen option of the select named ``name``."""
     select = re.search(rf'<select[^>]* name="{re.escape(name)}".*?</select>', html, re.S)
     assert select, name
-    chosen = re.search(r'<option value="([^"]*)" selected>', select.group(0))
+    chosen = re.search(r'<option value="([^"]*)" selected[ >]', select.group(0))
     return chosen.group(1) if chosen else ""
+
+
+def _text(html: str) -> str:
+    """The text of ``html`` without its tags (what users wrote is marked with spans)."""
+    return re.sub(r"<[^>]+>", "", html)
 
 
 def _preview_rows(html: str) -> list[list[str]]:
@@ -229,7 +234,7 @@ def test_the_editor_opens_on_the_schema_the_columns_fit_best(client: TestClient,
     would be Baustellen), already suggested."""
     login(client, *EDITOR)
     html = client.get(f"/resources/{world['browser']}/mapping").text
-    assert re.search(r'<option value="ladesaeulen" selected>', html), "not opened on ladesaeulen"
+    assert re.search(r'<option value="ladesaeulen" selected[ >]', html), "not opened on ladesaeulen"
     assert "Dies ist ein automatischer Vorschlag" in html
     assert _selected(html, "ladepunkt_id") == "EVSE-ID"
 
@@ -242,10 +247,10 @@ def test_preview_shows_mapped_values_and_marks_failed_cells(client: TestClient,
     response = client.post(f"/resources/{world['public']}/mapping", data=form)
     assert response.status_code == 200, response.text
     preview = response.text.split('id="preview"', 1)[1]
-    assert "<td>2021-03-01</td>" in preview  # 01.03.2021 read with %d.%m.%Y
+    assert "<td data-user-content>2021-03-01</td>" in preview  # 01.03.2021 read with %d.%m.%Y
     failed = re.findall(r'<td class="failed">.*?</td>', preview, re.S)
     assert len(failed) == 1 and "31.02.2020" in failed[0]
-    assert "Datenzeile 3, Feld inbetriebnahme (Spalte In Betrieb seit)" in preview
+    assert "Datenzeile 3, Feld inbetriebnahme (Spalte In Betrieb seit)" in _text(preview)
     assert _versions(client, world["public"]) == 1  # a preview saves nothing
 
 
@@ -263,7 +268,7 @@ def test_edited_parameters_and_columns_reach_the_preview(client: TestClient,
     cells = re.findall(r"<td[^>]*>(.*?)</td>", first, re.S)
     assert "Dortmunder Energie" in cells and "Hohe Straße" in cells[6]  # ort ← Straße
     assert "11" in cells and "44" in cells  # 22 × 0.5 and the first group of the PLZ
-    assert "entspricht nicht dem Format %Y" in preview  # every date fails with %Y
+    assert "entspricht nicht dem Format %Y" in _text(preview)  # every date fails with %Y
     # what was typed is shown again
     assert 'value="0,5"' in body and "DEW21=Dortmunder Energie</textarea>" in body
 
@@ -336,7 +341,8 @@ def test_the_editor_suggests_one_row_per_charging_point(client: TestClient,
     groups = html.split('id="groups"', 1)[1].split("</details>", 1)[0]
     assert html.split('id="groups"', 1)[0].endswith('<details class="mapping-groups" ') \
         and " open>" in groups[:10]
-    assert "Eine Zeile je Gruppe: 4 Gruppen „Ladepunkt“ je Quellzeile" in groups
+    assert ("Eine Zeile je Gruppe: 4 Gruppen „<span data-user-content>Ladepunkt</span>“ "
+            "je Quellzeile") in groups
     assert 'name="groups:member:1" value="P [kW]"' in groups
     assert _selected_in(groups, "groups:column:1:2") == "P2 [kW]"
     assert _selected_in(groups, "groups:key") == ""  # no station id: the row number
@@ -349,7 +355,8 @@ def test_the_editor_suggests_one_row_per_charging_point(client: TestClient,
     form = mapping_form(html, action="preview")
     body = client.post(f"/resources/{world['points']}/mapping", data=form).text
     header = body.split('id="preview"', 1)[1].split("</thead>", 1)[0]
-    assert "<th scope=\"col\">Datenzeile</th><th scope=\"col\">Ladepunkt</th>" in header
+    assert '<th scope="col">Datenzeile</th><th scope="col" data-user-content>Ladepunkt</th>' \
+        in header
     rows = _preview_rows(body)
     # source row, point, then the mapped fields in schema order (ladepunkt_id first)
     assert [(r[0], r[1], r[2]) for r in rows] == [
@@ -370,7 +377,8 @@ def test_groups_are_edited_removed_and_saved(client: TestClient,
                           **{"groups:member:2": ""})
     body = client.post(url, data=edited).text
     assert 'value="Public Key"' not in body.split('id="groups"', 1)[1].split("</details>")[0]
-    assert '<th scope="col">Punkt</th>' in body and len(_preview_rows(body)) == 9
+    assert '<th scope="col" data-user-content>Punkt</th>' in body
+    assert len(_preview_rows(body)) == 9
     # a count that is no number is shown beside the groups
     wrong = client.post(url, data=mapping_form(html, action="preview",
                                                groups__count="viele"))
@@ -383,7 +391,7 @@ def test_groups_are_edited_removed_and_saved(client: TestClient,
     removed = client.post(url, data=mapping_form(html, action="preview", groups__remove="1"))
     assert removed.status_code == 422
     error = re.search(r'id="err-steckertypen">(.*?)</p>', removed.text, re.S).group(1)
-    assert "„Steckertypen“ gibt es in der Datei nicht" in error
+    assert "„Steckertypen“ gibt es in der Datei nicht" in _text(error)
     assert "Eine Zeile je Gruppe: wiederholte Spaltengruppen zu Zeilen machen" in removed.text
     assert 'value="Steckertypen"' not in removed.text.split('id="groups"', 1)[1].split(
         "</details>", 1)[0]  # gone, not back with the next preview
@@ -424,7 +432,7 @@ def test_read_mapping_reads_groups_and_the_fallback() -> None:
     twice = FormData([*form.multi_items(), ("groups:member:3", "Typ")])
     _data, problems = read_mapping(twice, schema, translations("en").gettext)
     assert [(p.field, p.message) for p in problems] == [
-        ("groups", "Two members of the groups are called „Typ“; each needs a name of its own.")]
+        ("groups", "Two members of the groups are called “Typ”; each needs a name of its own.")]
 
 
 def test_read_mapping_keeps_untouched_steps_and_drops_stale_confidence() -> None:
@@ -489,7 +497,7 @@ def test_quality_report_explains_score_errors_and_completeness(client: TestClien
     assert "60 %" in html and "30 %" in html and "10 %" in html  # the formula in a sentence
     assert "<code>mapping-error</code>" in html
     assert "Die Zuordnung konnte eine Zelle nicht umwandeln" in html
-    assert "„31.02.2020“ entspricht nicht dem Format %d.%m.%Y." in html
+    assert "„31.02.2020“ entspricht nicht dem Format %d.%m.%Y." in _text(html)
     assert "66,7 %" in html  # inbetriebnahme: two of three rows
     english = client.get(f"/resources/{world['public']}/quality?lang=en").text
     assert "<h1>Quality report</h1>" in english and "The mapping could not convert" in english
@@ -526,8 +534,8 @@ def test_schema_pages_document_the_fields(client: TestClient) -> None:
     html = client.get("/schemas/ladesaeulen").text
     row = html.split('id="field-ladepunkt_id"', 1)[1].split("</tr>", 1)[0]
     assert "Ladepunkt-ID (EVSE-ID)" in row and "Pflichtfeld" in row and "eindeutig" in row
-    assert "DE*DOR*E100234*1" in row and "Muster [A-Z]{2}" in row
-    assert "eines von: Normalladeeinrichtung, Schnellladeeinrichtung" in html
+    assert "DE*DOR*E100234*1" in row and "Muster [A-Z]{2}" in _text(row)
+    assert "eines von: Normalladeeinrichtung, Schnellladeeinrichtung" in _text(html)
     assert client.get("/schemas/gibtsnicht").status_code == 404
 
 
@@ -551,7 +559,7 @@ def test_only_sysadmins_add_schemas_and_see_why_one_is_refused(client: TestClien
     added = client.post("/schemas", files={"file": ("s.json", body.encode(), "application/json")},
                         data={"csrf_token": token}, follow_redirects=False)
     assert added.status_code == 303 and added.headers["location"] == "/schemas/spielgeraete"
-    assert "<h1>Spielgeräte</h1>" in client.get("/schemas/spielgeraete").text
+    assert "<h1 data-user-content>Spielgeräte</h1>" in client.get("/schemas/spielgeraete").text
 
 
 # --- regional overviews ---------------------------------------------------------------------
@@ -559,7 +567,8 @@ def test_only_sysadmins_add_schemas_and_see_why_one_is_refused(client: TestClien
 def test_regional_overview_lists_filters_counts_and_sources(client: TestClient,
                                                            world: dict[str, str]) -> None:
     html = client.get("/region/ladesaeulen").text
-    assert "<h1>Ladesäulen für Elektrofahrzeuge in der Region</h1>" in html
+    assert ("<h1><span data-user-content>Ladesäulen für Elektrofahrzeuge</span> in der Region"
+            "</h1>") in html
     assert "DE*DEW*E0001" in html and "DE*DEW*E0501" not in html  # restricted stays out
     assert re.search(r'data-geojson-url="/api/v1/resources/[^"]+/rows\?format=geojson', html)
     counts = html.split('id="counts-heading"', 1)[1].split("</section>", 1)[0]

@@ -62,14 +62,16 @@ def test_html_in_a_title_is_escaped(client: TestClient) -> None:
 
 def test_description_lines_become_paragraphs(client: TestClient) -> None:
     html = client.get("/datasets/spielplaetze").text
-    assert "<p>Alle öffentlichen Spielplätze.</p><p>Mit Lage und Ausstattung.</p>" in html
+    assert ("<p data-user-content>Alle öffentlichen Spielplätze.</p>"
+            "<p data-user-content>Mit Lage und Ausstattung.</p>") in html
 
 
 def test_unknown_pages_render_the_german_error_page(client: TestClient) -> None:
     response = client.get("/datasets/gibt-es-nicht")
     assert response.status_code == 404
     assert "Seite nicht gefunden" in response.text
-    assert "Den Datensatz „gibt-es-nicht“ gibt es nicht." in response.text
+    assert ("Den Datensatz „<span data-user-content>gibt-es-nicht</span>“ gibt es nicht."
+            in response.text)
 
 
 @pytest.mark.parametrize("url", ["/login", "/logout", "/datasets/new", "/account/tokens",
@@ -166,7 +168,7 @@ def test_create_edit_delete_and_restore_through_the_forms(client: TestClient) ->
     }, follow_redirects=False)
     assert response.status_code == 303
     page = client.get("/datasets/wahllokale").text
-    assert "<h1>Wahllokale 2025</h1>" in page
+    assert "<h1><span data-user-content>Wahllokale 2025</span></h1>" in page
     assert "hat geändert: Titel, Schlagwörter" in page
 
     assert client.post("/datasets/wahllokale/delete", data={"csrf_token": token},

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,10 +112,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(site: Site) -> Iterator[str]:
+@contextmanager
+def serving(platform: Platform) -> Iterator[str]:
+    """The app over ``platform`` served by uvicorn in a thread; yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(create_app(site.platform), host="127.0.0.1", port=port,
+    config = uvicorn.Config(create_app(platform), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -124,9 +126,17 @@ def live_server(site: Site) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the uvicorn test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(site: Site) -> Iterator[str]:
+    with serving(site.platform) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

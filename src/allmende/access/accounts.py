@@ -64,7 +64,7 @@ def actor_for(user: User) -> Actor:
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
     if not EMAIL.match(email):
-        raise Invalid(field_errors=[FieldError("email", "Keine gültige E-Mail-Adresse.")])
+        raise Invalid(field_errors=[FieldError("email", msg("Keine gültige E-Mail-Adresse."))])
     return email
 
 
@@ -76,7 +76,8 @@ def create_user(
         raise Invalid(field_errors=[FieldError(
             "password", f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen lang sein.")])
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict(f"Es gibt bereits ein Konto für {email}.", "user_exists")
+        raise Conflict(msg("Es gibt bereits ein Konto für {email}.", email=email),
+                       "user_exists")
     user = User(email=email, name=name.strip(), password_hash=_hasher.hash(password),
                 is_sysadmin=sysadmin)
     session.add(user)
@@ -87,7 +88,7 @@ def create_user(
 def get_user(session: Session, email: str) -> User:
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        raise NotFound(f"Es gibt kein Konto für {email}.", "user_not_found")
+        raise NotFound(msg("Es gibt kein Konto für {email}.", email=email), "user_not_found")
     return user
 
 
@@ -114,7 +115,7 @@ def authenticate(session: Session, email: str, password: str, address: str = "")
     if user is None or not user.is_active:
         session.add(LoginFailure(email=email[:300], address=address[:100]))
         session.flush()
-        raise Unauthorized("E-Mail-Adresse oder Passwort ist falsch.", "bad_credentials")
+        raise Unauthorized(msg("E-Mail-Adresse oder Passwort ist falsch."), "bad_credentials")
     session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
@@ -183,8 +184,9 @@ def set_membership(
 ) -> Membership:
     authorize(actor, Action.MANAGE_MEMBERS, organization.id)
     if role not in ROLES:
-        raise Invalid(field_errors=[FieldError("role", f"Unbekannte Rolle „{role}“; erlaubt: "
-                                                       + ", ".join(ROLES) + ".")])
+        raise Invalid(field_errors=[FieldError("role", msg(
+            "Unbekannte Rolle „{role}“; erlaubt: {allowed}.", role=role,
+            allowed=", ".join(ROLES)))])
     membership = session.get(Membership, (user.id, organization.id))
     if membership is not None and role != "admin":
         _keep_an_admin(session, membership)
@@ -223,8 +225,8 @@ def _keep_an_admin(session: Session, leaving: Membership) -> None:
     admins = session.scalar(select(func.count()).select_from(Membership).where(
         Membership.organization_id == leaving.organization_id, Membership.role == "admin"))
     if admins <= 1:
-        raise Conflict("Die Organisation braucht mindestens eine Person mit der Rolle Admin. "
-                       "Ernennen Sie zuerst eine weitere.", "last_admin")
+        raise Conflict(msg("Die Organisation braucht mindestens eine Person mit der Rolle "
+                           "Admin. Ernennen Sie zuerst eine weitere."), "last_admin")
 
 
 def _token_hash(token: str) -> str:
@@ -256,7 +258,7 @@ def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
 def revoke_token(session: Session, user_id: int, token_id: int) -> None:
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user_id:
-        raise NotFound("Dieses Token gibt es nicht.", "token_not_found")
+        raise NotFound(msg("Dieses Token gibt es nicht."), "token_not_found")
     token.revoked_at = token.revoked_at or utcnow()
 
 
@@ -280,10 +282,10 @@ def user_for_token(session: Session, secret: str) -> User:
     """The active user a bearer token belongs to; records when the token was last used."""
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret)))
     if token is None or token.revoked_at is not None:
-        raise Unauthorized("Das API-Token ist ungültig oder widerrufen.", "bad_token")
+        raise Unauthorized(msg("Das API-Token ist ungültig oder widerrufen."), "bad_token")
     user = session.get(User, token.user_id)
     if user is None or not user.is_active:
-        raise Unauthorized("Das API-Token ist ungültig oder widerrufen.", "bad_token")
+        raise Unauthorized(msg("Das API-Token ist ungültig oder widerrufen."), "bad_token")
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > TOKEN_USE_RESOLUTION:
         token.last_used_at = now

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from allmende.errors import Forbidden, Unauthorized
+from allmende.errors import Forbidden, Unauthorized, msg
 
 ROLES = ("admin", "editor", "member")
-SCHEMAS_REFUSAL = "Nur Systemadministratorinnen und -administratoren können Schemas hinzufügen."
+SCHEMAS_REFUSAL = msg("Nur Systemadministratorinnen und -administratoren können Schemas "
+                      "hinzufügen.")
 ACCESS_LEVELS = ("public", "members", "restricted")
 
 

@@ -44,7 +44,7 @@ from allmende.catalog.vocabularies import (
     political_geocoding_uri,
 )
 from allmende.db.models import Activity, Dataset, Resource, utcnow
-from allmende.errors import Conflict, FieldError, Invalid, NotFound, msg
+from allmende.errors import Conflict, FieldError, Invalid, Message, NotFound, msg
 
 MAX_KEYWORDS = 50
 KEYWORD_MAX_LENGTH = 100
@@ -56,10 +56,11 @@ def _codes(allowed: dict[str, Any], base: str = "") -> list[str]:
     return [*allowed, *(base + code for code in allowed if base)]
 
 
-def _one_of(value: str, allowed: dict[str, Any], base: str, what: str) -> str:
+def _one_of(value: str, allowed: dict[str, Any], base: str, what: Message) -> str:
     code = value.removeprefix(base)
     if code not in allowed:
-        raise ValueError(f"Unbekannte {what} „{value}“; erlaubt: " + ", ".join(allowed) + ".")
+        raise ValueError(msg("Unbekannte {what} „{value}“; erlaubt: {allowed}.", what=what,
+                             value=value, allowed=", ".join(allowed)))
     return code
 
 
@@ -106,32 +107,34 @@ class DatasetFields(BaseModel):
     def _keywords(cls, values: list[str]) -> list[str]:
         cleaned = list(dict.fromkeys(v.strip() for v in values if v.strip()))
         if len(cleaned) > MAX_KEYWORDS:
-            raise ValueError(f"Höchstens {MAX_KEYWORDS} Schlagwörter.")
+            raise ValueError(msg("Höchstens {limit} Schlagwörter.", limit=MAX_KEYWORDS))
         if any(len(v) > KEYWORD_MAX_LENGTH for v in cleaned):
-            raise ValueError(f"Ein Schlagwort darf höchstens {KEYWORD_MAX_LENGTH} Zeichen lang "
-                             "sein.")
+            raise ValueError(msg("Ein Schlagwort darf höchstens {limit} Zeichen lang sein.",
+                                 limit=KEYWORD_MAX_LENGTH))
         return cleaned
 
     @field_validator("themes")
     @classmethod
     def _themes(cls, values: list[str]) -> list[str]:
-        return list(dict.fromkeys(_one_of(v, THEMES, EU_THEME_BASE, "Kategorie") for v in values))
+        return list(dict.fromkeys(_one_of(v, THEMES, EU_THEME_BASE, msg("Kategorie"))
+                                  for v in values))
 
     @field_validator("license")
     @classmethod
     def _license(cls, value: str) -> str:
-        return _one_of(value, LICENSES, DCATDE_LICENSE_BASE, "Lizenz")
+        return _one_of(value, LICENSES, DCATDE_LICENSE_BASE, msg("Lizenz"))
 
     @field_validator("update_frequency")
     @classmethod
     def _frequency(cls, value: str | None) -> str | None:
-        return _one_of(value, FREQUENCIES, EU_FREQUENCY_BASE, "Aktualisierungsfrequenz") \
+        return _one_of(value, FREQUENCIES, EU_FREQUENCY_BASE,
+                       msg("Aktualisierungsfrequenz")) \
             if value else None
 
     @field_validator("language")
     @classmethod
     def _language(cls, value: str) -> str:
-        return _one_of(value, LANGUAGES, "", "Sprache")
+        return _one_of(value, LANGUAGES, "", msg("Sprache"))
 
     @field_validator("access_level")
     @classmethod
@@ -233,7 +236,8 @@ def create_dataset(session: Session, actor: Actor, data: dict[str, Any]) -> Data
     organization = get_organization(session, fields.organization)
     authorize(actor, Action.CREATE_DATASET, organization.id)
     if session.scalar(select(Dataset.id).where(Dataset.name == fields.name)) is not None:
-        raise Conflict(f"Die Kennung „{fields.name}“ ist bereits vergeben.", "name_taken")
+        raise Conflict(msg("Die Kennung „{name}“ ist bereits vergeben.", name=fields.name),
+                       "name_taken")
     values = fields.model_dump(include=set(EDITABLE))
     if not values["spatial"] and organization.ags:
         values["spatial"] = political_geocoding_uri(organization.ags)
@@ -259,7 +263,8 @@ def _new_resource(fields: ResourceFields, position: int) -> Resource:
 def _load(session: Session, name: str) -> Dataset:
     dataset = session.scalar(select(Dataset).where(Dataset.name == name))
     if dataset is None:
-        raise NotFound(f"Den Datensatz „{name}“ gibt es nicht.", "dataset_not_found")
+        raise NotFound(msg("Den Datensatz „{name}“ gibt es nicht.", name=name),
+                       "dataset_not_found")
     return dataset
 
 
@@ -268,7 +273,8 @@ def get_dataset(session: Session, actor: Actor, name: str) -> Dataset:
     dataset = _load(session, name)
     if not visibility(actor).sees(dataset):
         # Not 403: whether an invisible dataset exists is itself not to be disclosed.
-        raise NotFound(f"Den Datensatz „{name}“ gibt es nicht.", "dataset_not_found")
+        raise NotFound(msg("Den Datensatz „{name}“ gibt es nicht.", name=name),
+                       "dataset_not_found")
     return dataset
 
 
@@ -277,7 +283,7 @@ def update_dataset(session: Session, actor: Actor, name: str, changes: dict[str,
     authorize(actor, Action.EDIT_DATASET, dataset)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise Invalid(field_errors=[FieldError(f, "Dieses Feld kann nicht geändert werden.")
+        raise Invalid(field_errors=[FieldError(f, msg("Dieses Feld kann nicht geändert werden."))
                                     for f in sorted(unknown)])
     current = {f: getattr(dataset, f) for f in EDITABLE}
     fields = _parse(DatasetFields, {**current, **changes})
@@ -350,7 +356,8 @@ def add_resource(session: Session, actor: Actor, name: str, data: dict[str, Any]
     _refuse_built(dataset)
     fields = _parse(ResourceFields, data)
     if any(r.name == fields.name for r in dataset.resources):
-        raise Conflict(f"Der Datensatz hat bereits eine Ressource „{fields.name}“.",
+        raise Conflict(msg("Der Datensatz hat bereits eine Ressource „{name}“.",
+                           name=fields.name),
                        "resource_exists")
     resource = _new_resource(fields, len(dataset.resources))
     dataset.resources.append(resource)
@@ -415,7 +422,8 @@ def _named_file_resource(dataset: Dataset, resource_name: str) -> Resource | Non
     for resource in dataset.resources:
         if resource.name == resource_name:
             if resource.kind != "file":
-                raise Conflict(f"Die Ressource „{resource_name}“ ist ein Verweis, keine Datei.",
+                raise Conflict(msg("Die Ressource „{name}“ ist ein Verweis, keine Datei.",
+                                   name=resource_name),
                                "resource_is_link")
             return resource
     return None
@@ -431,7 +439,8 @@ def record_change(session: Session, actor: Actor, dataset: Dataset, action: str,
 def get_resource(session: Session, actor: Actor, resource_id: str) -> Resource:
     resource = session.get(Resource, resource_id)
     if resource is None or not visibility(actor).sees(resource.dataset):
-        raise NotFound(f"Die Ressource „{resource_id}“ gibt es nicht.", "resource_not_found")
+        raise NotFound(msg("Die Ressource „{id}“ gibt es nicht.", id=resource_id),
+                       "resource_not_found")
     return resource
 
 

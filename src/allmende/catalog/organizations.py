@@ -22,11 +22,11 @@ from allmende.catalog.validation import (
 )
 from allmende.catalog.vocabularies import ORGANIZATION_TYPES
 from allmende.db.models import Dataset, Organization, utcnow
-from allmende.errors import Conflict, Invalid, NotFound
+from allmende.errors import Conflict, Invalid, NotFound, msg
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
-SLUG_MESSAGE = ("Nur Kleinbuchstaben a-z, Ziffern und Bindestriche, beginnend mit Buchstabe oder "
-                "Ziffer, höchstens 100 Zeichen.")
+SLUG_MESSAGE = msg("Nur Kleinbuchstaben a-z, Ziffern und Bindestriche, beginnend mit Buchstabe "
+                   "oder Ziffer, höchstens 100 Zeichen.")
 
 
 def check_slug(value: str) -> str:
@@ -39,11 +39,12 @@ def check_bbox(value: list[float] | None) -> list[float] | None:
     if value is None:
         return None
     if len(value) != 4:
-        raise ValueError("Erwartet vier Zahlen: Länge min, Breite min, Länge max, Breite max.")
+        raise ValueError(msg("Erwartet vier Zahlen: Länge min, Breite min, Länge max, Breite "
+                             "max."))
     lon_min, lat_min, lon_max, lat_max = value
     if not (-180 <= lon_min < lon_max <= 180 and -90 <= lat_min < lat_max <= 90):
-        raise ValueError("Die Ausdehnung ist keine gültige WGS84-Box (Länge min < max, "
-                         "Breite min < max).")
+        raise ValueError(msg("Die Ausdehnung ist keine gültige WGS84-Box (Länge min < max, "
+                             "Breite min < max)."))
     return [float(v) for v in value]
 
 
@@ -64,13 +65,13 @@ def bbox_of_area(area: dict[str, Any]) -> list[float]:
     elif kind == "MultiPolygon":
         polygons = coordinates
     else:
-        raise ValueError("Das Gebiet muss ein GeoJSON-Polygon oder -MultiPolygon sein.")
+        raise ValueError(msg("Das Gebiet muss ein GeoJSON-Polygon oder -MultiPolygon sein."))
     try:
         points = [_position(p) for poly in polygons for ring in poly for p in ring]
     except (TypeError, IndexError, KeyError, ValueError):
-        raise ValueError("Die Koordinaten des Gebiets sind unvollständig.") from None
+        raise ValueError(msg("Die Koordinaten des Gebiets sind unvollständig.")) from None
     if len(points) < 4:
-        raise ValueError("Ein Polygon braucht mindestens vier Punkte.")
+        raise ValueError(msg("Ein Polygon braucht mindestens vier Punkte."))
     lons, lats = [p[0] for p in points], [p[1] for p in points]
     return check_bbox([min(lons), min(lats), max(lons), max(lats)])  # type: ignore[return-value]
 
@@ -112,15 +113,16 @@ class OrganizationFields(BaseModel):
     @classmethod
     def _type(cls, value: str) -> str:
         if value not in ORGANIZATION_TYPES:
-            raise ValueError("Unbekannte Art; erlaubt: " + ", ".join(ORGANIZATION_TYPES) + ".")
+            raise ValueError(msg("Unbekannte Art; erlaubt: {allowed}.",
+                                 allowed=", ".join(ORGANIZATION_TYPES)))
         return value
 
     @field_validator("ags")
     @classmethod
     def _ags(cls, value: str | None) -> str | None:
         if value and not re.fullmatch(r"\d{8}", value):
-            raise ValueError("Der Amtliche Gemeindeschlüssel hat genau acht Ziffern, "
-                             "z. B. 05913000 für Dortmund.")
+            raise ValueError(msg("Der Amtliche Gemeindeschlüssel hat genau acht Ziffern, "
+                                 "z. B. 05913000 für Dortmund."))
         return value or None
 
     @field_validator("bbox")
@@ -176,7 +178,8 @@ def create_organization(session: Session, actor: Actor, data: dict[str, Any]) ->
     authorize(actor, Action.CREATE_ORGANIZATION)
     fields = _parsed(OrganizationCreate, data)
     if session.scalar(select(Organization.id).where(Organization.slug == fields.slug)):
-        raise Conflict(f"Die Kennung „{fields.slug}“ ist bereits vergeben.", "slug_taken")
+        raise Conflict(msg("Die Kennung „{name}“ ist bereits vergeben.", name=fields.slug),
+                       "slug_taken")
     values = fields.model_dump(exclude={"area"})
     organization = Organization(**values)
     if fields.area is not None:
@@ -209,7 +212,8 @@ def update_organization(
 def get_organization(session: Session, slug: str) -> Organization:
     organization = session.scalar(select(Organization).where(Organization.slug == slug))
     if organization is None:
-        raise NotFound(f"Die Organisation „{slug}“ gibt es nicht.", "organization_not_found")
+        raise NotFound(msg("Die Organisation „{slug}“ gibt es nicht.", slug=slug),
+                       "organization_not_found")
     return organization
 
 

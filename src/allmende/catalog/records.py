@@ -20,7 +20,7 @@ from allmende.access.policy import Action, Actor, Visibility, is_allowed, visibi
 from allmende.catalog.search import SearchRequest, SearchResult, search_datasets
 from allmende.catalog.search_index import SearchIndex
 from allmende.db.models import Dataset, Organization, Resource, TableVersion
-from allmende.errors import NotFound
+from allmende.errors import NotFound, msg
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,8 @@ def dataset_record(session: Session, actor: Actor, name_or_uuid: str) -> Dataset
         session.execute(select(*access).where(Dataset.uuid == name_or_uuid)).first()
     if found is None or not visibility(actor).sees(found):
         # Not 403: whether an invisible dataset exists is itself not to be disclosed.
-        raise NotFound(f"Den Datensatz „{name_or_uuid}“ gibt es nicht.", "dataset_not_found")
+        raise NotFound(msg("Den Datensatz „{name}“ gibt es nicht.", name=name_or_uuid),
+                       "dataset_not_found")
     return records_for(session, [found.id])[0]
 
 
@@ -144,7 +145,8 @@ def resource_record(session: Session, actor: Actor, resource_id: str
     if resource is not None and visibility(actor).sees(resource.dataset):
         dataset = records_for(session, [resource.dataset_id])[0]
         return dataset, next(r for r in dataset.resources if r.id == resource_id)
-    raise NotFound(f"Die Ressource „{resource_id}“ gibt es nicht.", "resource_not_found")
+    raise NotFound(msg("Die Ressource „{id}“ gibt es nicht.", id=resource_id),
+                   "resource_not_found")
 
 
 def search_records(session: Session, index: SearchIndex, actor: Actor,

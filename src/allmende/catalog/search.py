@@ -27,7 +27,7 @@ from allmende.catalog.search_snapshot import SnapshotStore
 from allmende.catalog.vocabularies import ACCESS_LEVELS, LICENSES, THEMES, label
 from allmende.db.models import CatalogState, Dataset, Organization, Resource
 from allmende.db.session import Database
-from allmende.errors import FieldError, Invalid
+from allmende.errors import FieldError, Invalid, msg
 
 MAX_PER_PAGE = 100
 # Facets list their most frequent values; keywords alone can run into the thousands.
@@ -60,14 +60,17 @@ class SearchRequest:
     def validate(self) -> None:
         errors = []
         if self.sort not in SORTS:
-            errors.append(FieldError("sort", "Erlaubt: " + ", ".join(SORTS) + "."))
+            errors.append(FieldError("sort", msg("Erlaubt: {allowed}.",
+                                                 allowed=", ".join(SORTS))))
         if self.page < 1:
-            errors.append(FieldError("page", "Die Seite zählt ab 1."))
+            errors.append(FieldError("page", msg("Die Seite zählt ab 1.")))
         if self.start is not None and self.start < 0:
-            errors.append(FieldError("start", "Der Versatz zählt ab 0."))
+            errors.append(FieldError("start", msg("Der Versatz zählt ab 0.")))
         if not 1 <= self.per_page <= self.max_per_page:
-            errors.append(FieldError("per_page", f"Zwischen 1 und {self.max_per_page}."))
-        errors += [FieldError(f, "Unbekannte Facette.") for f in self.filters if f not in FACETS]
+            errors.append(FieldError("per_page", msg("Zwischen 1 und {limit}.",
+                                                     limit=self.max_per_page)))
+        errors += [FieldError(f, msg("Unbekannte Facette.")) for f in self.filters
+                   if f not in FACETS]
         if errors:
             raise Invalid(field_errors=errors)
 

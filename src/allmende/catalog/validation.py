@@ -1,4 +1,5 @@
-"""Turns pydantic's validation errors into field-level messages in German."""
+"""Turns pydantic's validation errors into field-level messages in German (messages, so the web
+UI shows them in English too)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from allmende.errors import FieldError
+from allmende.errors import FieldError, Message, msg
 
 EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s]+$")
@@ -34,39 +35,33 @@ def partial(model: type[BaseModel], name: str) -> type[BaseModel]:
 
 def check_url(value: str | None) -> str | None:
     if value and not URL.match(value):
-        raise ValueError("Erwartet eine Web-Adresse (http:// oder https://).")
+        raise ValueError(msg("Erwartet eine Web-Adresse (http:// oder https://)."))
     return value or None
 
 
 def check_email(value: str | None) -> str | None:
     if value and not EMAIL.match(value):
-        raise ValueError("Keine gültige E-Mail-Adresse.")
+        raise ValueError(msg("Keine gültige E-Mail-Adresse."))
     return value or None
 
 
+_INTEGER = msg("Erwartet eine ganze Zahl.")
+_NUMBER = msg("Erwartet eine Zahl.")
+_BOOLEAN = msg("Erwartet ja oder nein (true/false).")
+_DATE = msg("Erwartet ein Datum (JJJJ-MM-TT).")
 _MESSAGES = {
-    "missing": "Pflichtangabe fehlt.",
-    "string_type": "Erwartet einen Text.",
-    "string_too_short": "Darf nicht leer sein.",
-    "string_too_long": "Ist zu lang (höchstens {max_length} Zeichen).",
-    "int_type": "Erwartet eine ganze Zahl.",
-    "int_parsing": "Erwartet eine ganze Zahl.",
-    "float_type": "Erwartet eine Zahl.",
-    "float_parsing": "Erwartet eine Zahl.",
-    "bool_type": "Erwartet ja oder nein (true/false).",
-    "bool_parsing": "Erwartet ja oder nein (true/false).",
-    "date_type": "Erwartet ein Datum (JJJJ-MM-TT).",
-    "date_parsing": "Erwartet ein Datum (JJJJ-MM-TT).",
-    "date_from_datetime_parsing": "Erwartet ein Datum (JJJJ-MM-TT).",
-    "list_type": "Erwartet eine Liste.",
-    "dict_type": "Erwartet ein Objekt.",
-    "extra_forbidden": "Dieses Feld gibt es nicht.",
-    "too_short": "Zu wenige Einträge.",
-    "too_long": "Zu viele Einträge.",
-    "greater_than_equal": "Mindestens {ge}.",
-    "less_than_equal": "Höchstens {le}.",
-    "string_pattern_mismatch": "Hat nicht die erwartete Form ({pattern}).",
-    "literal_error": "Erlaubt: {expected}.",
+    "missing": msg("Pflichtangabe fehlt."),
+    "string_type": msg("Erwartet einen Text."),
+    "string_too_short": msg("Darf nicht leer sein."),
+    "int_type": _INTEGER, "int_parsing": _INTEGER,
+    "float_type": _NUMBER, "float_parsing": _NUMBER,
+    "bool_type": _BOOLEAN, "bool_parsing": _BOOLEAN,
+    "date_type": _DATE, "date_parsing": _DATE, "date_from_datetime_parsing": _DATE,
+    "list_type": msg("Erwartet eine Liste."),
+    "dict_type": msg("Erwartet ein Objekt."),
+    "extra_forbidden": msg("Dieses Feld gibt es nicht."),
+    "too_short": msg("Zu wenige Einträge."),
+    "too_long": msg("Zu viele Einträge."),
 }
 # pydantic lists a literal's values as "'a', 'b' or 'c'"
 _ALTERNATIVES = re.compile(r"'([^']*)'")
@@ -82,13 +77,33 @@ def field_errors(errors: Iterable[Mapping[str, Any]], skip: int = 0) -> list[Fie
     result = []
     for item in errors:
         location = ".".join(str(part) for part in item["loc"][skip:]) or "body"
-        if item["type"] == "value_error":
-            message = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
-        else:
-            template = _MESSAGES.get(item["type"], item["msg"])
-            context = dict(item.get("ctx", {}))
-            if item["type"] == "literal_error":
-                context["expected"] = ", ".join(_ALTERNATIVES.findall(context["expected"]))
-            message = template.format(**context)
-        result.append(FieldError(location, message))
+        result.append(FieldError(location, _message(item)))
     return result
+
+
+def _message(item: Mapping[str, Any]) -> str:
+    """The German message of one pydantic error: a validator's own message as it raised it."""
+    context = item.get("ctx", {})
+    if item["type"] == "value_error":
+        cause = context.get("error")
+        said = cause.args[0] if isinstance(cause, ValueError) and cause.args else None
+        return said if isinstance(said, Message) else str(cause or item["msg"])
+    # the messages with a bound of the error's context
+    kind = item["type"]
+    if kind == "string_too_long":
+        return msg("Ist zu lang (höchstens {max_length} Zeichen).",
+                   max_length=context.get("max_length"))
+    if kind == "greater_than_equal":
+        return msg("Mindestens {ge}.", ge=_param(context.get("ge")))
+    if kind == "less_than_equal":
+        return msg("Höchstens {le}.", le=_param(context.get("le")))
+    if kind == "string_pattern_mismatch":
+        return msg("Hat nicht die erwartete Form ({pattern}).", pattern=context.get("pattern"))
+    if kind == "literal_error":
+        return msg("Erlaubt: {allowed}.", allowed=", ".join(
+            _ALTERNATIVES.findall(str(context.get("expected", "")))))
+    return _MESSAGES.get(kind, item["msg"])
+
+
+def _param(value: Any) -> str | int | float | None:
+    return value if value is None or isinstance(value, str | int | float) else str(value)

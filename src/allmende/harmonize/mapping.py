@@ -41,9 +41,18 @@ from pyproj import Transformer
 from pyproj.exceptions import CRSError
 
 from allmende import sql
-from allmende.errors import FieldError, Invalid
+from allmende.errors import (
+    TEMPLATE_KEY,
+    FieldError,
+    Invalid,
+    Message,
+    joined,
+    msg,
+    neutral,
+    restored,
+)
 from allmende.harmonize.source import load_source
-from allmende.harmonize.validate import Sample, ValidationReport
+from allmende.harmonize.validate import Sample, ValidationReport, where
 
 SOURCE_ROW = "__row"
 #: What a group is called unless the mapping says ("Gruppe 2").
@@ -87,7 +96,11 @@ class _Transform(BaseModel):
         no value, in a raw CSV read by ``allmende validate`` as much as in a typed table)."""
         return f"trim({before}) <> '' AND {after} IS NULL"
 
-    def message(self, value: str) -> str:
+    def message(self, value: str) -> Message:
+        raise NotImplementedError
+
+    def describe(self) -> Message:
+        """The step in words, for tables shown to people."""
         raise NotImplementedError
 
 
@@ -110,12 +123,12 @@ class ValueMap(_Transform):
         fallback = value if self.otherwise == "keep" else "NULL"
         return f"CASE {subject} {whens} ELSE {fallback} END" if whens else fallback
 
-    def message(self, value: str) -> str:
-        return f"„{value}“ steht nicht in der Werteliste der Zuordnung."
+    def message(self, value: str) -> Message:
+        return msg("„{value}“ steht nicht in der Werteliste der Zuordnung.", value=value)
 
-    def describe(self) -> str:
+    def describe(self) -> Message:
         pairs = ", ".join(f"{k}→{v}" for k, v in list(self.values.items())[:4])
-        return f"Werte: {pairs}{' …' if len(self.values) > 4 else ''}"
+        return msg("Werte: {pairs}", pairs=pairs + (" …" if len(self.values) > 4 else ""))
 
 
 class Split(_Transform):
@@ -132,13 +145,15 @@ class Split(_Transform):
             re.compile(pattern)
             duckdb.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
         except (re.error, duckdb.Error) as error:
-            raise ValueError(f"ungültiger regulärer Ausdruck: {error}") from None
+            raise ValueError(msg("ungültiger regulärer Ausdruck: {error}",
+                                 error=str(error))) from None
         return pattern
 
     @model_validator(mode="after")
     def _has_group(self) -> Split:
         if self.group > re.compile(self.pattern).groups:
-            raise ValueError(f"das Muster {self.pattern} hat keine Gruppe {self.group}")
+            raise ValueError(msg("das Muster {pattern} hat keine Gruppe {group}",
+                                 pattern=self.pattern, group=self.group))
         return self
 
     def sql(self, value: str) -> str:
@@ -150,11 +165,12 @@ class Split(_Transform):
     def failed(self, before: str, after: str) -> str:
         return f"trim({before}) <> '' AND NOT regexp_matches({before}, {sql.string(self.pattern)})"
 
-    def message(self, value: str) -> str:
-        return f"„{value}“ passt nicht zum Muster {self.pattern}."
+    def message(self, value: str) -> Message:
+        return msg("„{value}“ passt nicht zum Muster {pattern}.", value=value,
+                   pattern=self.pattern)
 
-    def describe(self) -> str:
-        return f"Teil {self.group} von {self.pattern}"
+    def describe(self) -> Message:
+        return msg("Teil {group} von {pattern}", group=self.group, pattern=self.pattern)
 
 
 class Join(_Transform):
@@ -166,8 +182,8 @@ class Join(_Transform):
     def sql_many(self, values: list[str]) -> str:
         return f"nullif(concat_ws({sql.string(self.separator)}, {', '.join(values)}), '')"
 
-    def describe(self) -> str:
-        return f"verbinden mit „{self.separator}“"
+    def describe(self) -> Message:
+        return msg("verbinden mit „{separator}“", separator=self.separator)
 
 
 class Fallback(_Transform):
@@ -179,8 +195,8 @@ class Fallback(_Transform):
     def sql_many(self, values: list[str]) -> str:
         return "CASE " + " ".join(f"WHEN trim({v}) <> '' THEN {v}" for v in values) + " END"
 
-    def describe(self) -> str:
-        return "die erste Spalte mit Wert"
+    def describe(self) -> Message:
+        return msg("die erste Spalte mit Wert")
 
 
 class Prefix(_Transform):
@@ -200,8 +216,8 @@ class Prefix(_Transform):
         return (f"CASE WHEN regexp_matches({value}, {sql.string(self.unless)}) THEN {value} "
                 f"ELSE {sql.string(self.prefix)} || {value} END")
 
-    def describe(self) -> str:
-        return f"„{self.prefix}“ voranstellen"
+    def describe(self) -> Message:
+        return msg("„{prefix}“ voranstellen", prefix=self.prefix)
 
 
 class Scale(_Transform):
@@ -215,11 +231,12 @@ class Scale(_Transform):
         return number_text(f"round(TRY_CAST({value} AS DOUBLE) * {sql.number(self.factor)}"
                            "::DOUBLE, 9)")
 
-    def message(self, value: str) -> str:
-        return f"„{value}“ ist keine Zahl und lässt sich nicht umrechnen (× {self.factor:g})."
+    def message(self, value: str) -> Message:
+        return msg("„{value}“ ist keine Zahl und lässt sich nicht umrechnen (× {factor}).",
+                   value=value, factor=f"{self.factor:g}")
 
-    def describe(self) -> str:
-        return f"× {self.factor:g}"
+    def describe(self) -> Message:
+        return neutral("× {factor}", factor=f"{self.factor:g}")
 
 
 class DateFormat(_Transform):
@@ -248,11 +265,12 @@ class DateFormat(_Transform):
         # the day as people in the region see it, not the UTC day
         return f"strftime(timezone('Europe/Berlin', {instant}), '%Y-%m-%d')"
 
-    def message(self, value: str) -> str:
-        return f"„{value}“ entspricht nicht dem Format {self.format}."
+    def message(self, value: str) -> Message:
+        return msg("„{value}“ entspricht nicht dem Format {format}.", value=value,
+                   format=self.format)
 
-    def describe(self) -> str:
-        return f"Format {self.format}"
+    def describe(self) -> Message:
+        return msg("Format {format}", format=self.format)
 
 
 class DatetimeFormat(DateFormat):
@@ -288,15 +306,17 @@ class NumberFormat(_Transform):
         return number_text(f"CASE WHEN regexp_full_match({text}, {sql.string(local)}) "
                            f"THEN TRY_CAST({read} AS DOUBLE) ELSE TRY_CAST({text} AS DOUBLE) END")
 
-    def message(self, value: str) -> str:
-        return f"„{value}“ ist keine Zahl (Dezimalzeichen „{self.decimal}“)."
+    def message(self, value: str) -> Message:
+        return msg("„{value}“ ist keine Zahl (Dezimalzeichen „{decimal}“).", value=value,
+                   decimal=self.decimal)
 
-    def describe(self) -> str:
-        return f"Zahl mit Dezimalzeichen „{self.decimal}“"
+    def describe(self) -> Message:
+        return msg("Zahl mit Dezimalzeichen „{decimal}“", decimal=self.decimal)
 
 
 Output = Literal["wkt", "lon", "lat"]
-OUTPUT_LABEL = {"wkt": "Geometrie (WKT)", "lon": "Längengrad", "lat": "Breitengrad"}
+OUTPUT_LABEL = {"wkt": msg("Geometrie (WKT)"), "lon": msg("Längengrad"),
+                "lat": msg("Breitengrad")}
 
 
 class Crs(_Transform):
@@ -313,14 +333,16 @@ class Crs(_Transform):
         try:
             _transformer(value)
         except CRSError:
-            raise ValueError(f"unbekanntes Koordinatensystem „{value}“") from None
+            raise ValueError(msg("unbekanntes Koordinatensystem „{crs}“", crs=value)) from None
         return value
 
-    def message(self, value: str) -> str:
-        return f"Die Koordinaten „{value}“ lassen sich nicht aus {self.source_crs} umrechnen."
+    def message(self, value: str) -> Message:
+        return msg("Die Koordinaten „{value}“ lassen sich nicht aus {crs} umrechnen.",
+                   value=value, crs=self.source_crs)
 
-    def describe(self) -> str:
-        return f"{self.source_crs} → WGS84 {OUTPUT_LABEL[self.output]}"
+    def describe(self) -> Message:
+        return neutral("{crs} → WGS84 {output}", crs=self.source_crs,
+                       output=OUTPUT_LABEL[self.output])
 
 
 class Geometry(_Transform):
@@ -330,10 +352,10 @@ class Geometry(_Transform):
     kind: Literal["geometry"] = "geometry"
     output: Output = "wkt"
 
-    def message(self, value: str) -> str:
-        return f"Die Geometrie „{value}“ ist leer oder ungültig."
+    def message(self, value: str) -> Message:
+        return msg("Die Geometrie „{value}“ ist leer oder ungültig.", value=value)
 
-    def describe(self) -> str:
+    def describe(self) -> Message:
         return OUTPUT_LABEL[self.output]
 
 
@@ -358,7 +380,10 @@ class FieldRule(BaseModel):
     transforms: list[Transform] = Field(default_factory=list)
     # filled by the suggestion; a person confirming the mapping may drop them
     confidence: float | None = Field(None, ge=0, le=1)
-    reason: str | None = None
+    reason: str | None = None  # in German
+    # the reason's template and parameters (errors.Message.to_json), to show it in the
+    # reader's language
+    reason_i18n: dict[str, Any] | None = None
 
     @field_validator("source", mode="before")
     @classmethod
@@ -368,6 +393,21 @@ class FieldRule(BaseModel):
     @property
     def mapped(self) -> bool:
         return bool(self.source) or self.constant is not None
+
+    @property
+    def why(self) -> str | None:
+        """The reason, as a :class:`Message` again where its template was kept."""
+        return None if self.reason is None else stated(self.reason, self.reason_i18n)
+
+
+def because(reason: Message) -> dict[str, Any]:
+    """A rule's ``reason`` and ``reason_i18n`` for ``reason``."""
+    return {"reason": str(reason), "reason_i18n": reason.to_json()}
+
+
+def stated(reason: str, template: Any) -> str:
+    """A kept reason (``FieldRule.reason`` and ``reason_i18n``) as a message again."""
+    return restored({"message": reason, TEMPLATE_KEY: template})
 
 
 class Groups(BaseModel):
@@ -397,11 +437,11 @@ class Groups(BaseModel):
         members = {name.strip(): [c or None for c in columns]
                    for name, columns in members.items()}
         if any(not name for name in members):
-            raise ValueError("jedes Gruppenmitglied braucht einen Namen")
+            raise ValueError(msg("jedes Gruppenmitglied braucht einen Namen"))
         if len({len(columns) for columns in members.values()}) != 1 or \
                 not next(iter(members.values())):
-            raise ValueError("jedes Gruppenmitglied braucht gleich viele Spalten, eine je "
-                             "Gruppe")
+            raise ValueError(msg("jedes Gruppenmitglied braucht gleich viele Spalten, eine je "
+                                 "Gruppe"))
         return members
 
     @model_validator(mode="after")
@@ -410,7 +450,8 @@ class Groups(BaseModel):
         names = self.offered()
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"der Name „{twice[0]}“ steht mehrfach in den Gruppen")
+            raise ValueError(msg("der Name „{name}“ steht mehrfach in den Gruppen",
+                                 name=twice[0]))
         return self
 
     @property
@@ -456,24 +497,28 @@ def parse_mapping(data: str | bytes | MappingType[str, Any]) -> Mapping:
             return Mapping.model_validate_json(data)
         return Mapping.model_validate(data)
     except ValidationError as error:
-        raise Invalid("Die Zuordnung ist fehlerhaft.", [
+        raise Invalid(msg("Die Zuordnung ist fehlerhaft."), [
             FieldError(".".join(str(part) for part in e["loc"]) or "Zuordnung",
-                       _german_error(e)) for e in error.errors()], code="invalid_mapping") from None
+                       _problem(e)) for e in error.errors()], code="invalid_mapping") from None
 
 
-def _german_error(error: Any) -> str:
+def _problem(error: Any) -> Message:
+    """A pydantic error in words; the validators' own messages keep their template."""
     kind = error["type"]
+    cause = error.get("ctx", {}).get("error")
     if kind == "json_invalid":
-        return f"kein gültiges JSON ({error.get('ctx', {}).get('error', '')})"
+        return msg("kein gültiges JSON ({error})", error=str(cause or ""))
     if kind == "missing":
-        return "Angabe fehlt"
+        return msg("Angabe fehlt")
     if kind == "extra_forbidden":
-        return "unbekannte Angabe"
+        return msg("unbekannte Angabe")
     if kind == "finite_number":
-        return "muss eine endliche Zahl sein (nicht NaN oder unendlich)"
+        return msg("muss eine endliche Zahl sein (nicht NaN oder unendlich)")
     if kind == "union_tag_invalid":
-        return f"unbekannte Umwandlung; möglich: {', '.join(TRANSFORM_KINDS)}"
-    return f"ungültiger Wert: {error['msg'].removeprefix('Value error, ')}"
+        return msg("unbekannte Umwandlung; möglich: {kinds}", kinds=", ".join(TRANSFORM_KINDS))
+    said = cause.args[0] if isinstance(cause, ValueError) and cause.args else None
+    return msg("ungültiger Wert: {reason}", reason=said if isinstance(said, Message)
+               else error["msg"].removeprefix("Value error, "))
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -482,21 +527,22 @@ def load_mapping(path: str | Path) -> Mapping:
     return parse_mapping(Path(path).read_bytes())
 
 
-def describe_rule(rule: FieldRule) -> str:
+def describe_rule(rule: FieldRule) -> Message:
     """The rule's transforms in words, for tables shown to people."""
-    steps = [t.describe() for t in rule.transforms]
+    steps: list[Message] = [t.describe() for t in rule.transforms]
     if rule.constant is not None:
-        steps.insert(0, f"fester Wert „{rule.constant}“")
-    return " → ".join(steps)
+        steps.insert(0, msg("fester Wert „{value}“", value=rule.constant))
+    return joined(steps, " → ")
 
 
-def describe_groups(groups: Groups) -> str:
+def describe_groups(groups: Groups) -> Message:
     """The groups in words, for tables shown to people."""
     members = "; ".join(f"{name} ({', '.join(c or '–' for c in columns)})"
                         for name, columns in groups.members.items())
-    key = groups.key or "Nummer der Quellzeile"
-    return (f"Eine Zeile je {groups.number} ({groups.count} je Quellzeile): {members}; "
-            f"„{groups.number}“ ist die Nummer, „{groups.identifier}“ {key}/Nummer.")
+    key = groups.key or msg("Nummer der Quellzeile")
+    return msg("Eine Zeile je {group} ({count} je Quellzeile): {members}; „{group}“ ist die "
+               "Nummer, „{identifier}“ {key}/Nummer.", group=groups.number, count=groups.count,
+               members=members, identifier=groups.identifier, key=key)
 
 
 def skeleton(schema: MappingType[str, Any]) -> Mapping:
@@ -523,69 +569,79 @@ def check_mapping(mapping: Mapping, schema: MappingType[str, Any],
     errors: list[FieldError] = []
     name = schema.get("name")
     if name and mapping.schema_name != name:
-        errors.append(FieldError("schema_name", f"Die Zuordnung gilt für das Schema "
-                                                f"„{mapping.schema_name}“, nicht für „{name}“."))
+        errors.append(FieldError("schema_name", msg(
+            "Die Zuordnung gilt für das Schema „{mapped}“, nicht für „{schema}“.",
+            mapped=mapping.schema_name, schema=name)))
     if mapping.groups is not None:
         errors += [FieldError("groups", m) for m in _group_problems(mapping.groups, types)]
         types = {**types, **mapping.groups.offered_types()}
     for target, rule in mapping.fields.items():
         if target not in fields:
-            errors.append(FieldError(target, f"Das Feld „{target}“ gibt es im Schema "
-                                             f"„{name or mapping.schema_name}“ nicht."))
+            errors.append(FieldError(target, msg("Das Feld „{field}“ gibt es im Schema "
+                                                 "„{schema}“ nicht.", field=target,
+                                                 schema=name or mapping.schema_name)))
         errors += [FieldError(target, message) for message in _rule_problems(target, rule, types)]
     if errors:
-        raise Invalid("Die Zuordnung passt nicht zum Schema oder zur Datei.", errors,
+        raise Invalid(msg("Die Zuordnung passt nicht zum Schema oder zur Datei."), errors,
                       code="invalid_mapping")
 
 
-def _group_problems(groups: Groups, types: dict[str, str]) -> list[str]:
+def _group_problems(groups: Groups, types: dict[str, str]) -> list[Message]:
     problems = []
     for member, columns in groups.members.items():
         for number, column in enumerate(columns, start=1):
             if column is not None and column not in types:
-                problems.append(f"Gruppen: die Spalte „{column}“ ({member}, {groups.number} "
-                                f"{number}) gibt es in der Datei nicht (vorhanden: "
-                                f"{_listing(types)}).")
+                problems.append(msg(
+                    "Gruppen: die Spalte „{column}“ ({member}, {group} {number}) gibt es in der "
+                    "Datei nicht (vorhanden: {columns}).", column=column, member=member,
+                    group=groups.number, number=number, columns=_listing(types)))
             elif column is not None and types[column] == "geometry":
-                problems.append(f"Gruppen: die Geometriespalte „{column}“ kann kein "
-                                "Gruppenmitglied sein.")
+                problems.append(msg("Gruppen: die Geometriespalte „{column}“ kann kein "
+                                    "Gruppenmitglied sein.", column=column))
     empty = [n for n in range(1, groups.count + 1) if not groups.columns(n)]
     if empty:
-        problems.append(f"Gruppen: {groups.number} {empty[0]} hat keine Spalte.")
+        problems.append(msg("Gruppen: {group} {number} hat keine Spalte.", group=groups.number,
+                            number=empty[0]))
     if groups.key is not None and types.get(groups.key, "geometry") == "geometry":
-        problems.append(f"Gruppen: die Schlüsselspalte „{groups.key}“ gibt es in der Datei "
-                        "nicht oder sie ist eine Geometrie.")
-    problems += [f"Gruppen: „{n}“ heißt schon eine Spalte der Datei; bitte anders benennen."
-                 for n in groups.offered() if n in types]
+        problems.append(msg("Gruppen: die Schlüsselspalte „{column}“ gibt es in der Datei "
+                            "nicht oder sie ist eine Geometrie.", column=groups.key))
+    problems += [msg("Gruppen: „{name}“ heißt schon eine Spalte der Datei; bitte anders "
+                     "benennen.", name=n) for n in groups.offered() if n in types]
     return problems
 
 
-def _rule_problems(target: str, rule: FieldRule, types: dict[str, str]) -> list[str]:
-    problems = [f"Feld „{target}“: die Quellspalte „{column}“ gibt es in der Datei nicht "
-                f"(vorhanden: {_listing(types)})." for column in rule.source if column not in types]
+def _rule_problems(target: str, rule: FieldRule, types: dict[str, str]) -> list[Message]:
+    problems = [msg("Feld „{field}“: die Quellspalte „{column}“ gibt es in der Datei nicht "
+                    "(vorhanden: {columns}).", field=target, column=column,
+                    columns=_listing(types)) for column in rule.source if column not in types]
     if rule.constant is not None and rule.source:
-        problems.append(f"Feld „{target}“: entweder Quellspalten oder ein fester Wert, "
-                        "nicht beides.")
+        problems.append(msg("Feld „{field}“: entweder Quellspalten oder ein fester Wert, "
+                            "nicht beides.", field=target))
     kinds = [t.kind for t in rule.transforms]
     first_only = [k for k in kinds[1:] if k in (*MULTI_SOURCE_KINDS, *ARRAY_KINDS)]
     if first_only:
-        problems.append(f"Feld „{target}“: „{first_only[0]}“ kann nur die erste Umwandlung sein.")
+        problems.append(msg("Feld „{field}“: „{kind}“ kann nur die erste Umwandlung sein.",
+                            field=target, kind=first_only[0]))
     first = kinds[0] if kinds else None
     if first in (*MULTI_SOURCE_KINDS, *ARRAY_KINDS) and rule.constant is not None:
-        problems.append(f"Feld „{target}“: „{first}“ braucht Quellspalten, keinen festen Wert.")
+        problems.append(msg("Feld „{field}“: „{kind}“ braucht Quellspalten, keinen festen "
+                            "Wert.", field=target, kind=first))
     if len(rule.source) > 1 and first not in MULTI_SOURCE_KINDS:
-        problems.append(f"Feld „{target}“: mehrere Quellspalten "
-                        f"({', '.join(rule.source)}) brauchen „join“, „fallback“ oder "
-                        "„crs“.")
+        problems.append(msg("Feld „{field}“: mehrere Quellspalten ({columns}) brauchen "
+                            "„join“, „fallback“ oder „crs“.", field=target,
+                            columns=", ".join(rule.source)))
     if first == "crs" and len(rule.source) != 2:
-        problems.append(f"Feld „{target}“: „crs“ braucht genau zwei Quellspalten (x, y).")
+        problems.append(msg("Feld „{field}“: „crs“ braucht genau zwei Quellspalten (x, y).",
+                            field=target))
     geometry_columns = [c for c in rule.source if types.get(c) == "geometry"]
     if first == "geometry" and (len(rule.source) != 1 or not geometry_columns):
-        problems.append(f"Feld „{target}“: „geometry“ braucht genau eine Geometriespalte; "
-                        f"„{', '.join(rule.source)}“ ist keine.")
+        problems.append(msg("Feld „{field}“: „geometry“ braucht genau eine Geometriespalte; "
+                            "„{columns}“ ist keine.", field=target,
+                            columns=", ".join(rule.source)))
     if geometry_columns and first not in (None, "geometry"):
-        problems.append(f"Feld „{target}“: die Geometriespalte „{geometry_columns[0]}“ wird mit "
-                        "„geometry“ als WKT, Längen- oder Breitengrad gelesen.")
+        problems.append(msg("Feld „{field}“: die Geometriespalte „{column}“ wird mit "
+                            "„geometry“ als WKT, Längen- oder Breitengrad gelesen.",
+                            field=target, column=geometry_columns[0]))
     return problems
 
 
@@ -616,7 +672,7 @@ class TransformError:
     column: str
     row: int
     value: str
-    message: str
+    message: str  # a Message
     group: int | None = None
 
 
@@ -923,7 +979,8 @@ def _failures(con: duckdb.DuckDBPyConnection, chains: list[_Chain], groups: Grou
         assert step is not None
         message = step.message(value)
         if groups is not None:
-            message = f"{groups.number} {group}: {message}"
+            message = neutral("{group} {number}: {problem}", group=groups.number, number=group,
+                              problem=message)
         errors.append(TransformError(chain.target, ", ".join(chain.rule.source) or "–", row,
                                      value, message, group))
     return errors, {by_index[i].target: n for i, n in counts.items()}
@@ -938,7 +995,7 @@ def samples_by_group(con: duckdb.DuckDBPyConnection, report: ValidationReport, r
     numbered one by one (``row_number() OVER (ORDER BY __row, __group) + 1``). Here each
     sample gets back ``file_row`` (SQL over ``relation``: the source row as the file counts
     it, the header being row 1) and its message the group: „ladesaeulen.csv, Zeile 7,
-    Ladepunkt 2: …“."""
+    Ladepunkt 2: …“ (the message's parameter ``where``, see ``validate.where``)."""
     numbers = sorted({s.row for s in report.samples if s.row is not None})
     if not numbers:
         return
@@ -950,11 +1007,13 @@ def samples_by_group(con: duckdb.DuckDBPyConnection, report: ValidationReport, r
         if sample.row not in places:
             return sample
         row, group = places[sample.row]
-        said = f"{source}, Zeile {sample.row}" if source else f"Zeile {sample.row}"
-        meant = f"{source}, Zeile {row}" if source else f"Zeile {row}"
-        rest = sample.message.removeprefix(said) if sample.message.startswith(said) \
-            else f": {sample.message}"
-        return replace(sample, row=row, message=f"{meant}, {groups} {group}{rest}")
+        place = where(source, row, joined([groups, group], " "))
+        said = sample.message
+        if isinstance(said, Message) and "where" in said.params:
+            message = Message(said.template, {**said.params, "where": place})
+        else:
+            message = neutral("{where}: {problem}", where=place, problem=said)
+        return replace(sample, row=row, message=message)
 
     report.samples[:] = [told(sample) for sample in report.samples]
 

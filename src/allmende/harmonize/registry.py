@@ -33,7 +33,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from allmende.errors import FieldError, Invalid, NotFound
+from allmende.errors import FieldError, Invalid, NotFound, msg
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -72,8 +72,9 @@ def load_schema(name_or_path: str | Path) -> dict[str, Any]:
     if path.suffix != ".json":
         path = SCHEMA_DIR / f"{name_or_path}.json"
         if not path.is_file():
-            raise NotFound(f"Das Schema „{name_or_path}“ gibt es nicht; vorhanden: "
-                           f"{', '.join(shipped_names())}.", "schema_not_found")
+            raise NotFound(msg("Das Schema „{name}“ gibt es nicht; vorhanden: {names}.",
+                               name=str(name_or_path), names=", ".join(shipped_names())),
+                           "schema_not_found")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -85,7 +86,7 @@ def get_field(schema: dict[str, Any], name: str) -> dict[str, Any]:
     for spec in schema["fields"]:
         if spec["name"] == name:
             return spec
-    raise NotFound(f"Das Schema hat kein Feld „{name}“.", "field_not_found")
+    raise NotFound(msg("Das Schema hat kein Feld „{field}“.", field=name), "field_not_found")
 
 
 def primary_key(schema: dict[str, Any]) -> list[str]:
@@ -114,46 +115,50 @@ TABLE_SCHEMA = {
         "x-allmende": {"type": "object"}}}
 
 
-def check_schema(schema: Any, source: str = "Schema") -> dict[str, Any]:
-    """``schema`` when it is a valid Table Schema (with allmende's additions), else
-    :class:`Invalid` naming every faulty field."""
+def check_schema(schema: Any, name: str | None = None) -> dict[str, Any]:
+    """``schema`` (called ``name`` in the message) when it is a valid Table Schema (with
+    allmende's additions), else :class:`Invalid` naming every faulty field."""
     problems = list(_schema_problems(schema))
     if problems:
-        raise Invalid(f"{source} ist kein gültiges Table Schema.", problems, "invalid_schema")
+        raise Invalid(msg("Das Schema {name} ist kein gültiges Table Schema.", name=name)
+                      if name else msg("Das Schema ist kein gültiges Table Schema."),
+                      problems, "invalid_schema")
     return schema
 
 
 def _schema_problems(schema: Any) -> Any:
     if not isinstance(schema, dict):
-        yield FieldError("(Schema)", "Ein Schema ist ein JSON-Objekt.")
+        yield FieldError("(Schema)", msg("Ein Schema ist ein JSON-Objekt."))
         return
     fields = schema.get("fields")
     if not isinstance(fields, list) or not fields:
-        yield FieldError("fields", "„fields“ muss eine nicht leere Liste von Feldern sein.")
+        yield FieldError("fields", msg("„fields“ muss eine nicht leere Liste von Feldern sein."))
         return
     yield from _non_finite_numbers(schema)
     seen: dict[str, Any] = {}  # name → type
     for number, spec in enumerate(fields, start=1):
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) \
                 or not spec["name"].strip():
-            yield FieldError(f"fields[{number}]", f"Feld {number} braucht einen Namen.")
+            yield FieldError(f"fields[{number}]", msg("Feld {number} braucht einen Namen.",
+                                                      number=number))
             continue
         if spec["name"] in seen:
-            yield FieldError(spec["name"], f"Der Feldname „{spec['name']}“ kommt doppelt vor.")
+            yield FieldError(spec["name"], msg("Der Feldname „{field}“ kommt doppelt vor.",
+                                               field=spec["name"]))
         seen[spec["name"]] = spec.get("type", "string")
         yield from _field_problems(spec)
     key = schema.get("primaryKey", [])
     if isinstance(key, str) or (isinstance(key, list) and all(isinstance(k, str) for k in key)):
-        yield from (FieldError("primaryKey", f"Der Primärschlüssel nennt „{name}“, das Schema "
-                                             "hat kein solches Feld.")
+        yield from (FieldError("primaryKey", msg("Der Primärschlüssel nennt „{field}“, das "
+                                                 "Schema hat kein solches Feld.", field=name))
                     for name in primary_key(schema) if name not in seen)
     else:
-        yield FieldError("primaryKey", "„primaryKey“ muss ein Feldname oder eine Liste von "
-                                       "Feldnamen sein.")
+        yield FieldError("primaryKey", msg("„primaryKey“ muss ein Feldname oder eine Liste von "
+                                           "Feldnamen sein."))
     yield from _list_of_strings(schema, "missingValues", "(Schema)")
     if schema.get("fieldsMatch", "exact") != "exact":
-        yield FieldError("fieldsMatch", "allmende prüft Spalten nach ihrer Reihenfolge; nur "
-                                        "„exact“ wird unterstützt.")
+        yield FieldError("fieldsMatch", msg("allmende prüft Spalten nach ihrer Reihenfolge; nur "
+                                            "„exact“ wird unterstützt."))
     yield from _extra_problems(schema.get("x-allmende", {}), seen)
 
 
@@ -161,7 +166,8 @@ def _non_finite_numbers(value: Any, where: str = "(Schema)") -> Any:
     """NaN and infinities (JSON ``NaN``, ``1e999``) can be neither compared nor written as
     SQL: each is named by the field (or the part of the schema) that holds it."""
     if isinstance(value, float) and not math.isfinite(value):
-        yield FieldError(where, f"„{where}“ enthält {value}, keine endliche Zahl.")
+        yield FieldError(where, msg("„{where}“ enthält {value}, keine endliche Zahl.",
+                                    where=where, value=str(value)))
     elif isinstance(value, dict):
         for key, item in value.items():
             inside = value["name"] if key != "name" and isinstance(value.get("name"), str) \
@@ -179,24 +185,29 @@ def _names_a_field(name: Any, names: set[str]) -> bool:
 def _field_problems(spec: dict[str, Any]) -> Any:
     name, kind = spec["name"], spec.get("type", "string")
     if not isinstance(kind, str) or kind not in TYPES:
-        yield FieldError(name, f"Feld „{name}“: unbekannter Typ „{kind}“ (erlaubt: "
-                               f"{', '.join(TYPES)}).")
+        yield FieldError(name, msg("Feld „{field}“: unbekannter Typ „{type}“ (erlaubt: "
+                                   "{allowed}).", field=name, type=str(kind),
+                                   allowed=", ".join(TYPES)))
         return
     fmt = spec.get("format", "default")
     if kind == "string" and fmt not in STRING_FORMATS:
-        yield FieldError(name, f"Feld „{name}“: unbekanntes Format „{fmt}“.")
+        yield FieldError(name, msg("Feld „{field}“: unbekanntes Format „{format}“.", field=name,
+                                   format=str(fmt)))
     if kind in ("date", "datetime", "time") and fmt != "default" and "%" not in str(fmt):
-        yield FieldError(name, f"Feld „{name}“: das Format „{fmt}“ wird nicht unterstützt "
-                               "(„default“ oder ein Muster wie %d.%m.%Y).")
+        yield FieldError(name, msg("Feld „{field}“: das Format „{format}“ wird nicht "
+                                   "unterstützt („default“ oder ein Muster wie %d.%m.%Y).",
+                                   field=name, format=str(fmt)))
     yield from _list_of_strings(spec, "missingValues", name)
     for key in ("trueValues", "falseValues"):
         yield from _list_of_strings(spec, key, name)
     for key in ("decimalChar", "groupChar"):
         if key in spec and (not isinstance(spec[key], str) or len(spec[key]) > 1):
-            yield FieldError(name, f"Feld „{name}“: „{key}“ muss ein einzelnes Zeichen sein.")
+            yield FieldError(name, msg("Feld „{field}“: „{key}“ muss ein einzelnes Zeichen sein.",
+                                       field=name, key=key))
     constraints = spec.get("constraints", {})
     if not isinstance(constraints, dict):
-        yield FieldError(name, f"Feld „{name}“: „constraints“ muss ein Objekt sein.")
+        yield FieldError(name, msg("Feld „{field}“: „constraints“ muss ein Objekt sein.",
+                                   field=name))
         return
     for key, value in constraints.items():
         yield from _constraint_problems(name, kind, key, value)
@@ -204,69 +215,76 @@ def _field_problems(spec: dict[str, Any]) -> Any:
 
 def _constraint_problems(name: str, kind: str, key: str, value: Any) -> Any:
     if key not in TYPES[kind]:
-        yield FieldError(name, f"Feld „{name}“: die Bedingung „{key}“ passt nicht zum Typ "
-                               f"„{kind}“.")
+        yield FieldError(name, msg("Feld „{field}“: die Bedingung „{key}“ passt nicht zum Typ "
+                                   "„{type}“.", field=name, key=key, type=kind))
     elif key in ("required", "unique") and not isinstance(value, bool):
-        yield FieldError(name, f"Feld „{name}“: „{key}“ muss true oder false sein.")
+        yield FieldError(name, msg("Feld „{field}“: „{key}“ muss true oder false sein.",
+                                   field=name, key=key))
     elif key in ("minLength", "maxLength") and (
             not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        yield FieldError(name, f"Feld „{name}“: „{key}“ muss eine ganze Zahl ≥ 0 sein.")
+        yield FieldError(name, msg("Feld „{field}“: „{key}“ muss eine ganze Zahl ≥ 0 sein.",
+                                   field=name, key=key))
     elif key == "enum" and (not isinstance(value, list) or not value):
-        yield FieldError(name, f"Feld „{name}“: „enum“ muss eine nicht leere Liste sein.")
+        yield FieldError(name, msg("Feld „{field}“: „enum“ muss eine nicht leere Liste sein.",
+                                   field=name))
     elif key == "pattern":
         try:
             re.compile(value)
         except (re.error, TypeError) as error:
-            yield FieldError(name, f"Feld „{name}“: das Muster „{value}“ ist kein gültiger "
-                                   f"regulärer Ausdruck ({error}).")
+            yield FieldError(name, msg("Feld „{field}“: das Muster „{pattern}“ ist kein gültiger "
+                                       "regulärer Ausdruck ({error}).", field=name,
+                                       pattern=str(value), error=str(error)))
     elif key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") and \
             kind in ("integer", "number", "year") and (
             not isinstance(value, int | float | str) or isinstance(value, bool)):
-        yield FieldError(name, f"Feld „{name}“: „{key}“ muss eine Zahl sein.")
+        yield FieldError(name, msg("Feld „{field}“: „{key}“ muss eine Zahl sein.", field=name,
+                                   key=key))
 
 
 def _list_of_strings(spec: dict[str, Any], key: str, name: str) -> Any:
     if key in spec and (not isinstance(spec[key], list)
                         or not all(isinstance(v, str) for v in spec[key])):
-        yield FieldError(name, f"„{key}“ muss eine Liste von Texten sein.")
+        yield FieldError(name, msg("„{key}“ muss eine Liste von Texten sein.", key=key))
 
 
 def _extra_problems(extra: Any, names: dict[str, Any]) -> Any:
     if not isinstance(extra, dict):
-        yield FieldError("x-allmende", "„x-allmende“ muss ein Objekt sein.")
+        yield FieldError("x-allmende", msg("„x-allmende“ muss ein Objekt sein."))
         return
     rules = extra.get("rules", [])
     if not isinstance(rules, list):
-        yield FieldError("x-allmende", "„rules“ muss eine Liste von Regeln sein.")
+        yield FieldError("x-allmende", msg("„rules“ muss eine Liste von Regeln sein."))
         rules = []
     for rule in rules:
         kind = rule.get("type") if isinstance(rule, dict) else None
         if not isinstance(kind, str) or kind not in RULE_TYPES:
-            yield FieldError("x-allmende", f"Unbekannte Regel „{kind}“ (erlaubt: "
-                                           f"{', '.join(RULE_TYPES)}).")
+            yield FieldError("x-allmende", msg("Unbekannte Regel „{rule}“ (erlaubt: {allowed}).",
+                                               rule=str(kind), allowed=", ".join(RULE_TYPES)))
             continue
         others = [rule.get("than")] if kind != "sum-equals" else rule.get("of") or []
         for name in [rule.get("field"), *(others if isinstance(others, list) else [others])]:
             if not _names_a_field(name, names):
-                yield FieldError("x-allmende", f"Die Regel „{kind}“ nennt „{name}“, das "
-                                               "Schema hat kein solches Feld.")
+                yield FieldError("x-allmende", msg("Die Regel „{rule}“ nennt „{field}“, das "
+                                                   "Schema hat kein solches Feld.", rule=kind,
+                                                   field=str(name)))
     address = extra.get("address") or []
     if not isinstance(address, list) or not all(isinstance(a, str) for a in address):
-        yield FieldError("x-allmende", "„address“ muss eine Liste von Feldnamen sein.")
+        yield FieldError("x-allmende", msg("„address“ muss eine Liste von Feldnamen sein."))
     else:
         for name in address:
             if name not in names:
-                yield FieldError("x-allmende", f"„address“ nennt „{name}“, das Schema hat kein "
-                                               "solches Feld.")
+                yield FieldError("x-allmende", msg("„address“ nennt „{field}“, das Schema hat "
+                                                   "kein solches Feld.", field=name))
     coordinates = extra.get("coordinates") or {}
     if not isinstance(coordinates, dict):
-        yield FieldError("x-allmende", "„coordinates“ muss ein Objekt sein.")
+        yield FieldError("x-allmende", msg("„coordinates“ muss ein Objekt sein."))
         coordinates = {}
     for name in coordinates.values():
         if not _names_a_field(name, names):
-            yield FieldError("x-allmende", f"„coordinates“ nennt „{name}“, das Schema hat kein "
-                                           "solches Feld.")
+            yield FieldError("x-allmende", msg("„coordinates“ nennt „{field}“, das Schema hat "
+                                               "kein solches Feld.", field=str(name)))
     temporal = extra.get("temporal")
     if temporal is not None and names.get(temporal) not in ("date", "datetime"):
-        yield FieldError("x-allmende", f"„temporal“ nennt „{temporal}“, das Schema hat kein "
-                                       "solches Datums- oder Zeitpunkt-Feld.")
+        yield FieldError("x-allmende", msg("„temporal“ nennt „{field}“, das Schema hat kein "
+                                           "solches Datums- oder Zeitpunkt-Feld.",
+                                           field=str(temporal)))

@@ -41,7 +41,7 @@ from allmende.db.models import (
     SharedSchema,
     TableVersion,
 )
-from allmende.errors import Conflict, FieldError, Invalid, NotFound
+from allmende.errors import Conflict, FieldError, Invalid, Message, NotFound, msg, stored
 from allmende.harmonize import consolidate as regional
 from allmende.harmonize import registry
 from allmende.harmonize.mapping import (
@@ -104,8 +104,8 @@ def get_schema(session: Session, name: str) -> dict[str, Any]:
     added = session.scalar(select(SharedSchema).where(SharedSchema.name == name))
     if added is None:
         names = ", ".join(info.name for info in list_schemas(session))
-        raise NotFound(f"Das Schema „{name}“ gibt es nicht; vorhanden: {names}.",
-                       "schema_not_found")
+        raise NotFound(msg("Das Schema „{name}“ gibt es nicht; vorhanden: {names}.",
+                           name=name, names=names), "schema_not_found")
     return added.descriptor
 
 
@@ -129,12 +129,12 @@ def add_schema(session: Session, actor: Actor, descriptor: Any) -> SchemaInfo:
     schema = registry.check_schema(descriptor)
     name = schema.get("name")
     if not isinstance(name, str) or not SCHEMA_NAME.fullmatch(name):
-        raise Invalid(field_errors=[FieldError("name", (
+        raise Invalid(field_errors=[FieldError("name", msg(
             "Ein Schema braucht einen Namen aus Kleinbuchstaben, Ziffern, „-“ und „_“, "
             "beginnend mit einem Buchstaben, z. B. „spielplaetze“."))])
     if name in registry.shipped_names():
-        raise Conflict(f"„{name}“ ist ein mitgeliefertes Schema und lässt sich nicht ersetzen.",
-                       "schema_shipped")
+        raise Conflict(msg("„{name}“ ist ein mitgeliefertes Schema und lässt sich nicht "
+                           "ersetzen.", name=name), "schema_shipped")
     existing = session.scalar(select(SharedSchema).where(SharedSchema.name == name))
     version = str(schema.get("version") or "1.0.0")
     if existing is None:
@@ -281,8 +281,9 @@ def save_mapping(platform: Platform, session: Session, actor: Actor, resource_id
             session.add(saved)
             session.flush()
     except IntegrityError:
-        raise Conflict("Die Zuordnung wurde gerade von jemand anderem gespeichert; bitte laden "
-                       "Sie sie neu und speichern Sie dann.", "mapping_changed") from None
+        raise Conflict(msg("Die Zuordnung wurde gerade von jemand anderem gespeichert; bitte "
+                           "laden Sie sie neu und speichern Sie dann."),
+                       "mapping_changed") from None
     datasets.record_change(session, actor, resource.dataset, "mapping_saved", {
         "resource": [None, resource.name], "schema": [None, mapping.schema_name],
         "mapping_version": [None, number]})
@@ -445,6 +446,17 @@ def regional_dataset_name(schema_name: str) -> str:
     return f"region-{schema_name}"
 
 
+def _regional_title(schema_title: str) -> Message:
+    return msg("{title} in der Region", title=schema_title)
+
+
+def _regional_description(schema_title: str, schema_name: str) -> Message:
+    return msg("Regionaler Datensatz nach dem gemeinsamen Schema „{title}“ ({name}): die "
+               "zusammengeführten Daten aller Kommunen, die ihre Daten diesem Schema zugeordnet "
+               "haben, mit Herkunft je Zeile (Spalten quelle_…). Wird neu gebaut, sobald sich "
+               "eine Quelle ändert.", title=schema_title, name=schema_name)
+
+
 def _regional_resource(session: Session, schema: dict[str, Any]) -> Resource:
     name = regional_dataset_name(schema["name"])
     dataset = session.scalar(select(Dataset).where(Dataset.name == name))
@@ -452,14 +464,35 @@ def _regional_resource(session: Session, schema: dict[str, Any]) -> Resource:
         title = schema.get("title", schema["name"])
         dataset = datasets.create_dataset(session, SYSTEM, {
             "name": name, "organization": _region_organization(session).slug,
-            "title": f"{title} in der Region",
-            "description": (f"Regionaler Datensatz nach dem gemeinsamen Schema „{title}“ "
-                            f"({schema['name']}): die zusammengeführten Daten aller Kommunen, "
-                            "die ihre Daten diesem Schema zugeordnet haben, mit Herkunft je "
-                            "Zeile (Spalten quelle_…). Wird neu gebaut, sobald sich eine "
-                            "Quelle ändert."),
+            "title": str(_regional_title(title)),
+            "description": str(_regional_description(title, schema["name"])),
             "keywords": ["Regional", "Harmonisiert", title], "access_level": "public"})
     return datasets.file_resource(session, SYSTEM, dataset.name, schema["name"], derived=True)
+
+
+@dataclass(frozen=True)
+class DatasetTexts:
+    """A dataset's title and description: what users wrote (``str``), or, where allmende
+    wrote them (a regional dataset), a :class:`Message` to show in the reader's language."""
+
+    title: str
+    description: str
+
+
+def dataset_texts(dataset: Dataset) -> DatasetTexts:
+    """The title and description of ``dataset`` as messages where allmende made them: those
+    of a regional dataset are kept in German in the catalog (search, DCAT) and taken for
+    allmende's own again while nobody changed them."""
+    schema_name = next((r.name for r in dataset.resources if r.derived), None)
+    texts = DatasetTexts(dataset.title, dataset.description)
+    suffix = str(_regional_title(""))
+    if schema_name is None or not dataset.title.endswith(suffix):
+        return texts
+    schema_title = dataset.title.removesuffix(suffix)
+    description = _regional_description(schema_title, schema_name)
+    return DatasetTexts(_regional_title(schema_title),
+                        description if description == dataset.description
+                        else dataset.description)
 
 
 @dataclass(frozen=True)
@@ -473,7 +506,7 @@ class Source:
 
 
 def _sources(session: Session, data_dir: Path, schema_name: str
-             ) -> tuple[list[Source], list[dict[str, str]]]:
+             ) -> tuple[list[Source], list[dict[str, Any]]]:
     """The latest report of every public source whose current mapping targets the schema;
     sources not yet harmonized are listed as problems."""
     latest = select(ResourceMapping.resource_id, func.max(ResourceMapping.version).label("v")
@@ -491,15 +524,16 @@ def _sources(session: Session, data_dir: Path, schema_name: str
             continue
         report = _usable_report(session, data_dir, resource, saved)
         if report is None:
-            problems.append({"dataset": dataset.name, "message": (
+            problems.append({"dataset": dataset.name, **stored(msg(
                 "Noch keine harmonisierten Daten (die Prüfung läuft noch oder ist "
-                "gescheitert).")})
+                "gescheitert)."))})
             continue
         if (report.table_version, report.mapping_version) != (resource.current_version,
                                                               saved.version):
-            problems.append({"dataset": dataset.name, "message": (
-                f"Die neueste Version ist noch nicht harmonisiert; bis dahin gilt Version "
-                f"{report.table_version} (Zuordnung {report.mapping_version}).")})
+            problems.append({"dataset": dataset.name, **stored(msg(
+                "Die neueste Version ist noch nicht harmonisiert; bis dahin gilt Version "
+                "{version} (Zuordnung {mapping}).", version=report.table_version,
+                mapping=report.mapping_version))})
         sources.append(Source(dataset.name, tuple(dataset.themes), data_dir / report.mapped_path,
                               _listing(dataset, report)))
     return sources, problems
@@ -530,7 +564,7 @@ def _usable_report(session: Session, data_dir: Path, resource: Resource,
 class _RebuildInput:
     schema: dict[str, Any]
     sources: list[Source]
-    problems: list[dict[str, str]]
+    problems: list[dict[str, Any]]
     resource_id: str
     current_version: int
 
@@ -548,8 +582,8 @@ def _rebuild_input(platform: Platform, schema_name: str) -> _RebuildInput:
                                      resource.current_version)
         except IntegrityError:
             continue
-    raise Conflict(f"Der regionale Datensatz „{schema_name}“ konnte nicht angelegt werden.",
-                   "regional_conflict")
+    raise Conflict(msg("Der regionale Datensatz „{schema}“ konnte nicht angelegt werden.",
+                       schema=schema_name), "regional_conflict")
 
 
 #: Rebuilds of one schema that lose the race to publish start again from the new state.
@@ -572,8 +606,9 @@ def consolidate(platform: Platform, schema_name: str, attempt: Attempt | None = 
                 continue
     finally:
         attempt.close()
-    raise Conflict(f"Der regionale Datensatz „{schema_name}“ wird gerade ständig neu gebaut; "
-                   "bitte versuchen Sie es später erneut.", "regional_busy")
+    raise Conflict(msg("Der regionale Datensatz „{schema}“ wird gerade ständig neu gebaut; "
+                       "bitte versuchen Sie es später erneut.", schema=schema_name),
+                   "regional_busy")
 
 
 def _rebuild(platform: Platform, attempt: Attempt, start: _RebuildInput) -> Consolidation:
@@ -591,7 +626,8 @@ def _rebuild(platform: Platform, attempt: Attempt, start: _RebuildInput) -> Cons
             columns=regional.table_columns(start.schema), crs="EPSG:4326",
             source_name=f"Zusammenführung von {len(sources)} Quellen", source_sha256=digest,
             source_size=size, source_format="parquet",
-            read_report={"duplicates_removed": built.duplicates}, warnings=[],
+            read_report={"duplicates_removed": built.duplicates, "sources": len(sources)},
+            warnings=[],
             schema_changes={}, derived_from=sorted({s.dataset for s in sources})))
         datasets.record_change(session, SYSTEM, resource.dataset, "version_added",
                                {"resource": [None, resource.name], "version": [None, number]})
@@ -610,7 +646,7 @@ def _inherit_themes(session: Session, regional_dataset: Dataset, sources: list[S
         datasets.update_dataset(session, SYSTEM, regional_dataset.name, {"themes": themes})
 
 
-def _readable(sources: list[Source], problems: list[dict[str, str]]) -> list[Source]:
+def _readable(sources: list[Source], problems: list[dict[str, Any]]) -> list[Source]:
     """The sources whose harmonized file can be read; the others are listed as problems."""
     readable = []
     for source in sources:
@@ -618,13 +654,13 @@ def _readable(sources: list[Source], problems: list[dict[str, str]]) -> list[Sou
             duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(source.path)]).fetchall()
             readable.append(source)
         except duckdb.Error as error:
-            problems.append({"dataset": source.dataset,
-                             "message": f"Die harmonisierten Daten sind nicht lesbar: {error}"})
+            problems.append({"dataset": source.dataset, **stored(msg(
+                "Die harmonisierten Daten sind nicht lesbar: {error}", error=str(error)))})
     return readable
 
 
 def _record_consolidation(session: Session, schema_name: str, resource: Resource,
-                          sources: list[Source], problems: list[dict[str, str]],
+                          sources: list[Source], problems: list[dict[str, Any]],
                           built: regional.Consolidated) -> Consolidation:
     listed = [{**s.listing, "kept": built.rows_per_source.get(s.dataset, 0)} for s in sources]
     record = session.get(Consolidation, schema_name)
@@ -643,8 +679,8 @@ def get_consolidation(session: Session, actor: Actor, schema_name: str) -> Conso
     """The regional table of a schema, if the actor may see its dataset."""
     record = session.get(Consolidation, schema_name)
     if record is None or not visibility(actor).sees(record.dataset):
-        raise NotFound(f"Für das Schema „{schema_name}“ gibt es noch keinen regionalen "
-                       "Datensatz.", "no_consolidation")
+        raise NotFound(msg("Für das Schema „{schema}“ gibt es noch keinen regionalen "
+                           "Datensatz.", schema=schema_name), "no_consolidation")
     return record
 
 
@@ -684,8 +720,8 @@ def current_mapping(session: Session, actor: Actor, resource_id: str) -> Resourc
     saved = find_mapping(session, actor, resource_id)
     if saved is None:
         resource = datasets.get_resource(session, actor, resource_id)
-        raise NotFound(f"Die Ressource „{resource.name}“ ist noch keinem gemeinsamen Schema "
-                       "zugeordnet.", "no_mapping")
+        raise NotFound(msg("Die Ressource „{name}“ ist noch keinem gemeinsamen Schema "
+                           "zugeordnet.", name=resource.name), "no_mapping")
     return saved
 
 
@@ -705,7 +741,7 @@ def quality_for(session: Session, actor: Actor, resource_id: str) -> QualityRepo
     report = find_report(session, actor, resource_id)
     if report is None:
         resource = datasets.get_resource(session, actor, resource_id)
-        raise NotFound(f"Für die Ressource „{resource.name}“ gibt es noch keinen "
-                       "Qualitätsbericht: sie ist keinem Schema zugeordnet oder wird gerade "
-                       "geprüft.", "no_quality_report")
+        raise NotFound(msg("Für die Ressource „{name}“ gibt es noch keinen Qualitätsbericht: "
+                           "sie ist keinem Schema zugeordnet oder wird gerade geprüft.",
+                           name=resource.name), "no_quality_report")
     return report

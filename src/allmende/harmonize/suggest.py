@@ -39,6 +39,7 @@ import duckdb
 
 from allmende import sql
 from allmende.catalog.text import fold
+from allmende.errors import Message, joined, msg
 from allmende.harmonize.mapping import (
     DEFAULT_GROUP,
     DateFormat,
@@ -54,6 +55,7 @@ from allmende.harmonize.mapping import (
     Split,
     ValueMap,
     as_text,
+    because,
     skeleton,
 )
 from allmende.harmonize.registry import primary_key
@@ -256,22 +258,22 @@ class Evidence:
     factor: float = 1.0
     floor: float = 0.0
     transforms: list[Any] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
 
 
-def _header(target: FieldProfile, column: ColumnProfile) -> tuple[float, str]:
+def _header(target: FieldProfile, column: ColumnProfile) -> tuple[float, Message | None]:
     best, label, weight = 0.0, "", 1.0
     for key, key_weight in target.keys.items():
         score = similarity(key, column.key)
         if score * key_weight > best * weight:
             best, label, weight = score, key, key_weight
     if best == 0:
-        return 0.0, ""
+        return 0.0, None
     if best == 1.0:
-        note = ("Spaltenname stimmt überein" if weight == 1.0
-                else f"Spaltenname ist ein Synonym („{label}“)")
+        note = (msg("Spaltenname stimmt überein") if weight == 1.0
+                else msg("Spaltenname ist ein Synonym („{name}“)", name=label))
     else:
-        note = f"Spaltenname ähnelt „{label}“"
+        note = msg("Spaltenname ähnelt „{name}“", name=label)
     return best * weight, note
 
 
@@ -291,12 +293,12 @@ def _evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | None:
 def _geometry_evidence(target: FieldProfile) -> Evidence | None:
     if target.type == "geometry":
         return Evidence(floor=0.8, transforms=[Geometry()],
-                        notes=["Geometriespalte (WGS84) als WKT"])
+                        notes=[msg("Geometriespalte (WGS84) als WKT")])
     for concept, output in (("latitude", "lat"), ("longitude", "lon")):
         if concept in target.concepts and target.type == "number":
             return Evidence(factor=0.0, floor=0.55, transforms=[Geometry(output=output)],
-                            notes=[f"{'Breiten' if output == 'lat' else 'Längen'}grad aus "
-                                   "der Geometrie"])
+                            notes=[msg("Breitengrad aus der Geometrie") if output == "lat"
+                                   else msg("Längengrad aus der Geometrie")])
     return None
 
 
@@ -306,17 +308,17 @@ def _number_evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | 
         if column.type != "string" or column.share(GERMAN_NUMBER.match) < 0.9:
             return None
         evidence.transforms.append(NumberFormat())
-        evidence.notes.append("Zahlen mit Dezimalkomma")
+        evidence.notes.append(msg("Zahlen mit Dezimalkomma"))
     numbers = column.numbers() if not evidence.transforms else []
     if target.type == "integer" and numbers and any(n != int(n) for n in numbers):
         evidence.factor = 0.6
-        evidence.notes.append("enthält Nachkommastellen")
+        evidence.notes.append(msg("enthält Nachkommastellen"))
     for concept, (low, high) in (("latitude", LATITUDE), ("longitude", LONGITUDE)):
         if concept in target.concepts and numbers:
             inside = sum(low <= n <= high for n in numbers) / len(numbers)
             evidence.factor *= 0.3 + 0.7 * inside
             if inside >= 0.9:
-                evidence.notes.append("Werte im Bereich von Koordinaten in Deutschland")
+                evidence.notes.append(msg("Werte im Bereich von Koordinaten in Deutschland"))
     if target.wants_kw:
         _watt_evidence(column, numbers, evidence)
     return evidence
@@ -326,10 +328,10 @@ def _watt_evidence(column: ColumnProfile, numbers: list[float], evidence: Eviden
     unit = (column.unit or "").replace(" ", "")
     if unit in ("w", "watt") or (not unit and numbers and statistics.median(numbers) >= 1000):
         evidence.transforms.append(Scale(factor=0.001))
-        evidence.notes.append("Werte in W, umgerechnet in kW" if unit else
-                              "Werte über 1000: wohl W, umgerechnet in kW")
+        evidence.notes.append(msg("Werte in W, umgerechnet in kW") if unit else
+                              msg("Werte über 1000: wohl W, umgerechnet in kW"))
     elif unit == "kw":
-        evidence.notes.append("Einheit kW")
+        evidence.notes.append(msg("Einheit kW"))
 
 
 def _date_evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | None:
@@ -338,21 +340,22 @@ def _date_evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | No
         return Evidence()
     if column.type == "datetime" and target.type == "date":
         return Evidence(transforms=[DateFormat(format="%Y-%m-%dT%H:%M:%S")],
-                        notes=["Zeitstempel: nur das Datum"])
+                        notes=[msg("Zeitstempel: nur das Datum")])
     if column.type == "date" and target.type == "datetime":
         return Evidence(transforms=[DatetimeFormat(format="%Y-%m-%d")],
-                        notes=["Datum als 00:00 Uhr"])
+                        notes=[msg("Datum als 00:00 Uhr")])
     if column.type != "string":
         return None
     formats = DATETIME_FORMATS if target.type == "datetime" else DATE_FORMATS
     shares = {p: column.share(lambda v, p=p: _parses(v, p)) for p in formats}
     pattern = max(formats, key=lambda p: shares[p])
     if shares[pattern] >= 0.9:
-        return Evidence(transforms=[wanted(format=pattern)], notes=[f"Datumsformat {pattern}"])
+        return Evidence(transforms=[wanted(format=pattern)],
+                        notes=[msg("Datumsformat {format}", format=pattern)])
     if shares[pattern] >= 0.5:  # some dates are wrong: the mapping reports them per row
-        return Evidence(transforms=[wanted(format=pattern)], factor=0.8, notes=[
-            f"Datumsformat {pattern}; {round(100 * (1 - shares[pattern]))} % der Werte "
-            "passen nicht"])
+        return Evidence(transforms=[wanted(format=pattern)], factor=0.8, notes=[msg(
+            "Datumsformat {format}; {percent} % der Werte passen nicht", format=pattern,
+            percent=round(100 * (1 - shares[pattern])))])
     return None
 
 
@@ -375,21 +378,21 @@ def _boolean_evidence(_target: FieldProfile, column: ColumnProfile) -> Evidence 
         return None
     values = {w: "true" if w in YES_WORDS else "false" for w in sorted(known)}
     return Evidence(floor=0.3, transforms=[ValueMap(values=values)],
-                    notes=["Ja/Nein-Werte → true/false"])
+                    notes=[msg("Ja/Nein-Werte → true/false")])
 
 
 def _text_evidence(target: FieldProfile, column: ColumnProfile) -> Evidence | None:
     evidence = Evidence()
     wanted = target.format if target.format != "default" else _concept_format(target)
-    for name, test, format_ in (("E-Mail-Adressen", EMAIL.match, "email"),
-                                ("Web-Adressen", URL.match, "uri")):
+    for note, test, format_ in ((msg("Werte sind E-Mail-Adressen"), EMAIL.match, "email"),
+                                (msg("Werte sind Web-Adressen"), URL.match, "uri")):
         share = column.share(test) if wanted == format_ else 0.0
         if share >= 0.8:
             evidence.floor = 0.5 + 0.4 * share
-            evidence.notes.append(f"Werte sind {name}")
+            evidence.notes.append(note)
             if format_ == "uri" and column.share(SCHEMELESS.match) > 0:
                 evidence.transforms.append(Prefix(prefix="https://"))
-                evidence.notes.append("Adressen ohne https:// ergänzt")
+                evidence.notes.append(msg("Adressen ohne https:// ergänzt"))
         elif wanted == format_ and column.values:
             evidence.factor = 0.5
     if "postcode" in target.concepts or "town" in target.concepts:
@@ -408,11 +411,11 @@ def _postcode_evidence(target: FieldProfile, column: ColumnProfile, evidence: Ev
         group = 1 if "postcode" in target.concepts else 2
         evidence.factor, evidence.floor = 1.0, 0.6
         evidence.transforms.append(Split(pattern=POSTCODE_TOWN, group=group))
-        evidence.notes.append("PLZ und Ort in einer Spalte: "
-                              f"{'PLZ' if group == 1 else 'Ort'} abgetrennt")
+        evidence.notes.append(msg("PLZ und Ort in einer Spalte: PLZ abgetrennt") if group == 1
+                              else msg("PLZ und Ort in einer Spalte: Ort abgetrennt"))
     elif "postcode" in target.concepts and column.share(POSTCODE.match) >= 0.9:
         evidence.floor = 0.5
-        evidence.notes.append("fünfstellige Postleitzahlen")
+        evidence.notes.append(msg("fünfstellige Postleitzahlen"))
 
 
 def _enum_evidence(target: FieldProfile, column: ColumnProfile, evidence: Evidence) -> None:
@@ -427,7 +430,8 @@ def _enum_evidence(target: FieldProfile, column: ColumnProfile, evidence: Eviden
     renames = {v: m for v, m in matches.items() if m and m != v}
     if renames:
         evidence.transforms.append(ValueMap(values=renames, case_sensitive=True))
-    evidence.notes.append(f"{covered:.0%} der Werte passen zur Werteliste")
+    evidence.notes.append(msg("{percent}% der Werte passen zur Werteliste",
+                              percent=round(100 * covered)))
 
 
 def _closest(value: str, enum: list[str]) -> str | None:
@@ -445,13 +449,13 @@ def _candidate(target: FieldProfile, column: ColumnProfile) -> Candidate | None:
     confidence = min(1.0, max(header * evidence.factor, evidence.floor))
     if confidence < THRESHOLD:
         return None
-    notes = [n for n in (header_note if header * evidence.factor >= evidence.floor else "",
+    notes = [n for n in (header_note if header * evidence.factor >= evidence.floor else None,
                          *evidence.notes) if n]
     if column.group_columns:
         named = [c for c in column.group_columns if c]
-        notes.append(f"je Gruppe aus „{named[0]}“ … „{named[-1]}“")
+        notes.append(msg("je Gruppe aus „{first}“ … „{last}“", first=named[0], last=named[-1]))
     rule = FieldRule(source=[column.name], transforms=evidence.transforms,
-                     confidence=round(confidence, 2), reason="; ".join(notes))
+                     confidence=round(confidence, 2), **because(joined(notes, "; ")))
     return Candidate(target.name, column, confidence, rule)
 
 
@@ -609,17 +613,19 @@ def _with_groups(mapping: Mapping, groups: Groups, schema: MappingType[str, Any]
     if len(key) != 1 or key[0] not in mapping.fields:
         return mapping
     rule = mapping.fields[key[0]]
-    row_key = groups.key or "Nummer der Quellzeile"
-    otherwise = f"{row_key}/{groups.number}-Nummer"
+    otherwise = msg("{key}/{group}-Nummer", key=groups.key or msg("Nummer der Quellzeile"),
+                    group=groups.number)
     if rule.source and rule.source[0] in groups.members:
         mapping.fields[key[0]] = rule.model_copy(update={
             "source": [rule.source[0], groups.identifier],
             "transforms": [Fallback(), *rule.transforms],
-            "reason": f"{rule.reason}; ohne Wert: {otherwise}"})
+            **because(msg("{reason}; ohne Wert: {otherwise}", reason=rule.why or "",
+                          otherwise=otherwise))})
     else:
         mapping.fields[key[0]] = FieldRule(
             source=[groups.identifier], confidence=0.6,
-            reason=f"keine Kennung je {groups.number}: {otherwise}")
+            **because(msg("keine Kennung je {group}: {otherwise}", group=groups.number,
+                          otherwise=otherwise)))
     return mapping
 
 
@@ -649,8 +655,8 @@ def _assign(targets: list[FieldProfile], columns: list[ColumnProfile],
 def _unmapped(target: FieldProfile, ags: str | None) -> FieldRule:
     if ags and "ags" in target.concepts:
         return FieldRule(constant=ags, confidence=0.6,
-                         reason="keine Spalte; AGS der Organisation als fester Wert")
-    return FieldRule(confidence=0.0, reason="keine passende Spalte gefunden")
+                         **because(msg("keine Spalte; AGS der Organisation als fester Wert")))
+    return FieldRule(confidence=0.0, **because(msg("keine passende Spalte gefunden")))
 
 
 def suggest_for_file(path: Path, schema: MappingType[str, Any]) -> Mapping:

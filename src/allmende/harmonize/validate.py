@@ -46,7 +46,7 @@ from typing import Any
 import duckdb
 
 from allmende import sql
-from allmende.errors import Invalid
+from allmende.errors import Invalid, Message, joined, msg, neutral, stored
 from allmende.harmonize.registry import check_schema
 from allmende.harmonize.validate_csv import Cells, read_cells, sniff
 from allmende.harmonize.validate_fields import (
@@ -59,7 +59,7 @@ from allmende.harmonize.validate_fields import (
 
 __all__ = ["SAMPLE_LIMIT", "SCORE_WEIGHTS", "Sample", "ValidationReport", "add_transform_errors",
            "field_sql", "quality_score", "register_functions", "typed_expressions",
-           "validate_columns", "validate_file", "validate_mapped_file"]
+           "validate_columns", "validate_file", "validate_mapped_file", "where"]
 
 SAMPLE_LIMIT = 100
 _LABEL_ERRORS = ("blank-label", "duplicate-label", "extra-label", "missing-label",
@@ -75,7 +75,13 @@ class Sample:
     type: str
     row: int | None
     field: str | None
-    message: str
+    message: str  # a Message: shown in the reader's language
+
+    def as_dict(self) -> dict[str, Any]:
+        """As kept in a quality report and printed by ``allmende validate --json``: the German
+        message and its template with parameters (``errors.stored``)."""
+        return {"type": self.type, "row": self.row, "field": self.field,
+                **stored(self.message)}
 
 
 @dataclass
@@ -89,7 +95,7 @@ class ValidationReport:
     rows_with_errors: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "samples": [sample.as_dict() for sample in self.samples]}
 
 
 # --- the plan: what the SQL checks -----------------------------------------------------------
@@ -106,7 +112,7 @@ class _Plan:
     header_errors: list[Sample] = field(default_factory=list)
     unique: list[int] = field(default_factory=list)
     primary_key: list[int] = field(default_factory=list)
-    rules: list[tuple[str, str, str]] = field(default_factory=list)  # (sql, field, message)
+    rules: list[tuple[str, str, Message]] = field(default_factory=list)  # (sql, field, message)
     area: list[tuple[int, str]] = field(default_factory=list)
 
     @property
@@ -130,21 +136,25 @@ def _header_errors(labels: list[str], names: list[str]) -> list[Sample]:
     header row counts as no header, which frictionless does not check."""
     if not labels:
         return []
-    errors = [Sample("extra-label", 1, None, f"Spalte {number}: „{label}“ gehört zu keinem "
-                     "Feld des Schemas.")
-              for number, label in enumerate(labels[len(names):], start=len(names) + 1)]
-    errors += [Sample("missing-label", 1, name, f"Die Spalte für das Feld „{name}“ fehlt.")
+    errors = [Sample("extra-label", 1, None, msg(
+        "Spalte {number}: „{label}“ gehört zu keinem Feld des Schemas.", number=number,
+        label=label)) for number, label in enumerate(labels[len(names):], start=len(names) + 1)]
+    errors += [Sample("missing-label", 1, name, msg("Die Spalte für das Feld „{field}“ fehlt.",
+                                                    field=name))
                for name in names[len(labels):]]
     for number, (name, label) in enumerate(zip(names, labels, strict=False), start=1):
         if not label:
-            errors.append(Sample("blank-label", 1, name,
-                                 f"Spalte {number} (Feld „{name}“) hat keine Überschrift."))
+            errors.append(Sample("blank-label", 1, name, msg(
+                "Spalte {number} (Feld „{field}“) hat keine Überschrift.", number=number,
+                field=name)))
         elif label in labels[:number - 1]:
-            errors.append(Sample("duplicate-label", 1, name, f"Spalte {number}: die Überschrift "
-                                 f"„{label}“ kommt schon vorher vor."))
+            errors.append(Sample("duplicate-label", 1, name, msg(
+                "Spalte {number}: die Überschrift „{label}“ kommt schon vorher vor.",
+                number=number, label=label)))
         elif label != name:
-            errors.append(Sample("incorrect-label", 1, name, f"Spalte {number}: Überschrift "
-                                 f"„{label}“, erwartet „{name}“."))
+            errors.append(Sample("incorrect-label", 1, name, msg(
+                "Spalte {number}: Überschrift „{label}“, erwartet „{field}“.", number=number,
+                label=label, field=name)))
     return errors
 
 
@@ -189,7 +199,7 @@ def _staged(spec: Mapping[str, Any], i: int) -> FieldSql:
 
 
 def _rule_sql(rule: Mapping[str, Any], fields: list[FieldSql],
-              positions: Mapping[str, int]) -> tuple[str, str, str] | None:
+              positions: Mapping[str, int]) -> tuple[str, str, Message] | None:
     """A cross-field rule as (SQL condition that it fails, field, German message); None when
     one of its fields has no column."""
     names = [rule["field"], *([rule["than"]] if "than" in rule else rule.get("of", []))]
@@ -200,16 +210,20 @@ def _rule_sql(rule: Mapping[str, Any], fields: list[FieldSql],
     if rule["type"] in ("greater-or-equal", "greater-than"):
         op = ">=" if rule["type"] == "greater-or-equal" else ">"
         other = typed[rule["than"]]
-        word = "mindestens" if op == ">=" else "größer als"
-        return (f"NOT coalesce({this} {op} {other}, TRUE)", rule["field"],
-                f"„{rule['field']}“ muss {word} „{rule['than']}“ sein.")
+        says = (msg("„{field}“ muss mindestens „{other}“ sein.", field=rule["field"],
+                    other=rule["than"]) if op == ">=" else
+                msg("„{field}“ muss größer als „{other}“ sein.", field=rule["field"],
+                    other=rule["than"]))
+        return f"NOT coalesce({this} {op} {other}, TRUE)", rule["field"], says
     if rule["type"] == "sum-equals":
         # Only rows whose parts are all known are checked: a secret or missing part ("." in
         # statistics) makes the sum unknown, not wrong; completeness already shows the gap.
         total = " + ".join(typed[n] for n in rule["of"])
         return (f"coalesce({this} <> {total}, FALSE)", rule["field"],
-                f"„{rule['field']}“ muss die Summe von {', '.join(rule['of'])} sein.")
-    raise Invalid(f"Unbekannte Regel „{rule['type']}“ in x-allmende.rules.", code="invalid_rule")
+                msg("„{field}“ muss die Summe von {parts} sein.", field=rule["field"],
+                    parts=", ".join(rule["of"])))
+    raise Invalid(msg("Unbekannte Regel „{rule}“ in x-allmende.rules.", rule=rule["type"]),
+                  code="invalid_rule")
 
 
 def _inside(x: str, y: str, area: Sequence[float]) -> str:
@@ -392,7 +406,7 @@ def _report(plan: _Plan, values: Mapping[str, Any], source: str) -> ValidationRe
     samples = plan.header_errors[:SAMPLE_LIMIT]
     if not plan.labels and not rows:
         counts["source-error"] = 1
-        samples.append(Sample("source-error", None, None, "Die Datei ist leer."))
+        samples.append(Sample("source-error", None, None, msg("Die Datei ist leer.")))
     for row in sorted(values["__samples"] or [], key=lambda row: row["__row"]):
         if len(samples) >= SAMPLE_LIMIT:
             break
@@ -428,56 +442,75 @@ def quality_score(rows: int, rows_with_errors: int, completeness: Mapping[str, f
     return round(100 * score, 1)
 
 
+def where(source: str, row: int, group: Message | None = None) -> Message:
+    """Where a sample is: "ladesaeulen.csv, Zeile 7" (with ``group``: "…, Ladepunkt 2")."""
+    place = msg("{source}, Zeile {row}", source=source, row=row) if source else \
+        msg("Zeile {row}", row=row)
+    return place if group is None else joined([place, group])
+
+
 def _samples_of_row(plan: _Plan, row: Mapping[str, Any], source: str) -> Iterator[Sample]:
+    """The samples of one row; each message names the place as its parameter ``where``."""
     number, n = row["__row"], len(plan.fields)
-    where = f"{source}, Zeile {number}" if source else f"Zeile {number}"
+    place = where(source, number)
     if row["blank"]:
-        yield Sample("blank-row", number, None, f"{where}: die Zeile ist leer.")
+        yield Sample("blank-row", number, None, msg("{where}: die Zeile ist leer.", where=place))
     else:
         for i, spec in enumerate(plan.fields):
             cell = row.get(f"v{i}")
             if row[f"t{i}"]:
-                yield Sample("type-error", number, spec.name, f"{where}, Feld „{spec.name}“: "
-                             f"„{cell}“ ist kein gültiger Wert vom Typ {spec.type}"
-                             f"{_format_hint(plan, i)}.")
+                yield Sample("type-error", number, spec.name,
+                             _type_error(place, spec.name, cell, spec.type, _format(plan, i)))
                 continue
             for j, (constraint, _) in enumerate(plan.staged[i].constraints):
                 if row[f"k{i}_{j}"]:
-                    yield Sample("constraint-error", number, spec.name,
-                                 f"{where}, Feld „{spec.name}“: „{cell or ''}“ verletzt "
-                                 f"{_constraint_text(plan, i, constraint)}.")
+                    yield Sample("constraint-error", number, spec.name, msg(
+                        "{where}, Feld „{field}“: „{value}“ verletzt {constraint}.", where=place,
+                        field=spec.name, value=cell or "",
+                        constraint=_constraint_text(plan, i, constraint)))
         for extra in range(n + 1, row["__width"] + 1):
-            yield Sample("extra-cell", number, None,
-                         f"{where}: Zelle {extra} gehört zu keiner Spalte.")
+            yield Sample("extra-cell", number, None, msg(
+                "{where}: Zelle {cell} gehört zu keiner Spalte.", where=place, cell=extra))
         for i in range(row["__width"], n):
             name = plan.fields[i].name
-            yield Sample("missing-cell", number, name,
-                         f"{where}: die Zelle für „{name}“ fehlt.")
+            yield Sample("missing-cell", number, name, msg(
+                "{where}: die Zelle für „{field}“ fehlt.", where=place, field=name))
     for i in plan.unique:
         if row[f"u{i}"]:
             name = plan.fields[i].name
-            yield Sample("unique-error", number, name, f"{where}, Feld „{name}“: der Wert "
-                         f"„{row.get(f'v{i}')}“ kommt schon in einer früheren Zeile vor.")
+            yield Sample("unique-error", number, name, msg(
+                "{where}, Feld „{field}“: der Wert „{value}“ kommt schon in einer früheren Zeile "
+                "vor.", where=place, field=name, value=row.get(f"v{i}")))
     if plan.primary_key and row["pk"]:
         names = ", ".join(plan.fields[i].name for i in plan.primary_key)
-        yield Sample("primary-key", number, None, f"{where}: der Primärschlüssel ({names}) "
-                     "ist leer oder kommt schon in einer früheren Zeile vor.")
+        yield Sample("primary-key", number, None, msg(
+            "{where}: der Primärschlüssel ({fields}) ist leer oder kommt schon in einer früheren "
+            "Zeile vor.", where=place, fields=names))
     if row["blank"]:
         return
     for j, (_, name, message) in enumerate(plan.rules):
         if row[f"r{j}"]:
-            yield Sample("cross-field-error", number, name, f"{where}: {message}")
+            yield Sample("cross-field-error", number, name,
+                         neutral("{where}: {rule}", where=place, rule=message))
     for j, (i, _) in enumerate(plan.area):
         if row[f"a{j}"]:
             name = plan.fields[i].name
-            yield Sample("area-error", number, name,
-                         f"{where}, Feld „{name}“: die Lage liegt außerhalb des Gebiets.")
+            yield Sample("area-error", number, name, msg(
+                "{where}, Feld „{field}“: die Lage liegt außerhalb des Gebiets.", where=place,
+                field=name))
 
 
-def _format_hint(plan: _Plan, index: int) -> str:
+def _type_error(place: Message, name: str, cell: Any, kind: str, fmt: str) -> Message:
+    if fmt == "default":
+        return msg("{where}, Feld „{field}“: „{value}“ ist kein gültiger Wert vom Typ {type}.",
+                   where=place, field=name, value=cell, type=kind)
+    return msg("{where}, Feld „{field}“: „{value}“ ist kein gültiger Wert vom Typ {type} "
+               "(Format {format}).", where=place, field=name, value=cell, type=kind, format=fmt)
+
+
+def _format(plan: _Plan, index: int) -> str:
     spec = _spec(plan, index)
-    fmt = spec.get("format", "default") if spec else "default"
-    return f" (Format {fmt})" if fmt != "default" else ""
+    return spec.get("format", "default") if spec else "default"
 
 
 def _spec(plan: _Plan, index: int) -> dict[str, Any] | None:
@@ -485,22 +518,27 @@ def _spec(plan: _Plan, index: int) -> dict[str, Any] | None:
     return fields[index] if index < len(fields) else None
 
 
-def _constraint_text(plan: _Plan, index: int, constraint: str) -> str:
+def _constraint_text(plan: _Plan, index: int, constraint: str) -> Message:
     spec = _spec(plan, index) or {}
     bound = spec.get("constraints", {}).get(constraint)
-    words = {"required": "die Pflichtangabe (Wert fehlt)",
-             "minLength": f"die Mindestlänge {bound}", "maxLength": f"die Höchstlänge {bound}",
-             "pattern": f"das Muster {bound}", "minimum": f"das Minimum {bound}",
-             "maximum": f"das Maximum {bound}", "exclusiveMinimum": f"die Untergrenze {bound}",
-             "exclusiveMaximum": f"die Obergrenze {bound}",
-             "enum": f"die erlaubten Werte {json.dumps(bound, ensure_ascii=False)}"}
+    if constraint == "required":
+        return msg("die Pflichtangabe (Wert fehlt)")
+    if constraint == "enum":
+        return msg("die erlaubten Werte {values}", values=json.dumps(bound, ensure_ascii=False))
+    words = {"minLength": msg("die Mindestlänge {bound}", bound=bound),
+             "maxLength": msg("die Höchstlänge {bound}", bound=bound),
+             "pattern": msg("das Muster {bound}", bound=bound),
+             "minimum": msg("das Minimum {bound}", bound=bound),
+             "maximum": msg("das Maximum {bound}", bound=bound),
+             "exclusiveMinimum": msg("die Untergrenze {bound}", bound=bound),
+             "exclusiveMaximum": msg("die Obergrenze {bound}", bound=bound)}
     return words[constraint]
 
 
 # --- entry points -----------------------------------------------------------------------------
 
 def _not_applicable(error: duckdb.Error) -> Invalid:
-    return Invalid(f"Das Schema lässt sich nicht anwenden: {error}",
+    return Invalid(msg("Das Schema lässt sich nicht anwenden: {error}", error=str(error)),
                    code="schema_not_applicable")
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from allmende import sql
-from allmende.errors import Invalid
+from allmende.errors import Invalid, msg
 
 # Python's str.strip() removes these (Unicode White_Space plus the ASCII separators).
 _PY_SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}"
@@ -273,8 +273,9 @@ def _strptime_regex(fmt: str) -> tuple[str, str]:
             duck.append("%%")
         elif part.startswith("%") and len(part) == 2:
             if part[1] not in _DIRECTIVES:
-                raise Invalid(f"Das Datumsformat „{fmt}“ enthält {part}, das allmende "
-                              "nicht prüfen kann.", code="unsupported_format")
+                raise Invalid(msg("Das Datumsformat „{format}“ enthält {part}, das allmende "
+                                  "nicht prüfen kann.", format=fmt, part=part),
+                              code="unsupported_format")
             pattern, duck_code = _DIRECTIVES[part[1]]
             regex.append(f"({pattern})")
             duck.append(duck_code)
@@ -303,8 +304,8 @@ def _plain_date_regex(fmt: str) -> str | None:
 
 def _temporal(kind: str, fmt: str, cell: str, cast_column: str | None) -> Reading:
     if fmt == "any":
-        raise Invalid("Das Datumsformat „any“ wird nicht unterstützt; bitte ein festes Format "
-                      "angeben (z. B. %d.%m.%Y).", code="unsupported_format")
+        raise Invalid(msg("Das Datumsformat „any“ wird nicht unterstützt; bitte ein festes "
+                          "Format angeben (z. B. %d.%m.%Y)."), code="unsupported_format")
     if fmt == "default":
         if kind != "date":
             return _iso(kind, cell)

@@ -213,8 +213,8 @@ def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOption
     if crs is None:
         return None
     if not options.crs:
-        warnings.append(Warning_("crs_detected", f"Koordinaten in {columns[0]}/{columns[1]} "
-                                                 f"als {crs} erkannt."))
+        warnings.append(Warning_("crs_detected", msg(
+            "Koordinaten in {x}/{y} als {crs} erkannt.", x=columns[0], y=columns[1], crs=crs)))
     wkb, envelope = wgs84_points(x, y, crs)
     return Geometries(wkb, envelope, crs, columns, warnings)
 
@@ -296,7 +296,8 @@ def from_text(values: Sequence[str | None], column: str, options: ReadOptions,
         crs = guess_crs(coords[:, 0], coords[:, 1], area)
         if crs is None:
             return None
-    warnings = [Warning_("crs_detected", f"Geometrien in „{column}“ als {crs} erkannt.")]
+    warnings = [Warning_("crs_detected", msg("Geometrien in „{column}“ als {crs} erkannt.",
+                                             column=column, crs=crs))]
     return geometries_from(parsed, crs, [column], warnings)
 
 

@@ -209,9 +209,9 @@ def _outside(con: duckdb.DuckDBPyConnection, target: Path,
     count, rows = _first_rows(con, target, outside, [area[0], area[2], area[1], area[3]])
     if not count:
         return []
-    return [Warning_("outside_area", (
-        f"{count} Geometrien liegen außerhalb des Gebiets der Organisation "
-        f"(Datenzeilen {rows}). Bitte prüfen Sie die Koordinaten."))]
+    return [Warning_("outside_area", msg(
+        "{count} Geometrien liegen außerhalb des Gebiets der Organisation (Datenzeilen "
+        "{rows}). Bitte prüfen Sie die Koordinaten.", count=count, rows=rows))]
 
 
 def _geometry_from_columns(con: duckdb.DuckDBPyConnection, relation: str,

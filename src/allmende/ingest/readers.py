@@ -135,9 +135,9 @@ def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
     _drop_footer(con, layout.footer_rows)
     warnings = list(layout.warnings) + fill_down(con, labels, options)
     if len(labels) > len(layout.labels):
-        warnings.append(Warning_("extra_fields", (
-            f"Einige Zeilen haben mehr Felder als die Kopfzeile; die zusätzlichen Werte stehen "
-            f"in den Spalten {', '.join(labels[len(layout.labels):])}.")))
+        warnings.append(Warning_("extra_fields", msg(
+            "Einige Zeilen haben mehr Felder als die Kopfzeile; die zusätzlichen Werte stehen "
+            "in den Spalten {columns}.", columns=", ".join(labels[len(layout.labels):]))))
     return RawTable(RAW, labels, "csv", layout.report(), warnings)
 
 
@@ -318,10 +318,10 @@ def fill_down(con: duckdb.DuckDBPyConnection, labels: list[str],
                                                           order_by="__row")))
     con.execute("DROP TABLE raw")
     con.execute("ALTER TABLE raw_filled RENAME TO raw")
-    names = ", ".join(f"„{label}“" for label in block)
-    return [Warning_("filled_down", (
-        f"{rows} Folgezeilen ohne Werte in {names} (verbundene Zellen aus Excel): die leeren "
-        "Zellen wurden aus der Zeile darüber übernommen."))]
+    return [Warning_("filled_down", msg(
+        "{rows} Folgezeilen ohne Werte in den Spalten {columns} (verbundene Zellen aus Excel): "
+        "die leeren Zellen wurden aus der Zeile darüber übernommen.", rows=rows,
+        columns=", ".join(block)))]
 
 
 def _cell_text(value: Any) -> str | None:
@@ -517,8 +517,8 @@ def _read_geojson(con: duckdb.DuckDBPyConnection, document: Any, original_name: 
                       for index, feature in enumerate(features)]
     _load_rows(con, labels, ([p.get(k) for k in keys] for p in properties), keep_blank=True)
     if crs != WGS84:
-        warnings.append(Warning_("legacy_crs", f"Koordinaten in {crs} (veraltetes "
-                                               "„crs“-Element) nach WGS84 umgerechnet."))
+        warnings.append(Warning_("legacy_crs", msg(
+            "Koordinaten in {crs} (veraltetes „crs“-Element) nach WGS84 umgerechnet.", crs=crs)))
     geo = geometries_from(geometries, crs, [], [], unit=FEATURES)
     return RawTable(RAW, labels, "geojson", {"features": len(features), "crs": crs},
                     warnings, geometry=geo)

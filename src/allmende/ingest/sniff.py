@@ -136,11 +136,11 @@ def _check_damage(text: str, warnings: list[Warning_]) -> None:
     """Umlauts destroyed before the file reached us cannot be repaired; say so."""
     replaced = text.count("\ufffd")
     if replaced:
-        warnings.append(Warning_("damaged_text", (
-            f"Die Datei enthält {replaced} unlesbare Zeichen (�): Umlaute wurden vermutlich "
-            "schon beim Export zerstört. Bitte prüfen Sie die Quelle.")))
+        warnings.append(Warning_("damaged_text", msg(
+            "Die Datei enthält {count} unlesbare Zeichen (�): Umlaute wurden vermutlich "
+            "schon beim Export zerstört. Bitte prüfen Sie die Quelle.", count=replaced)))
     elif re.search(r"[a-zA-Z]\?[a-z]", text):
-        warnings.append(Warning_("damaged_text", (
+        warnings.append(Warning_("damaged_text", msg(
             "Die Datei enthält Fragezeichen mitten in Wörtern (z. B. „Stra?e“): Umlaute wurden "
             "vermutlich schon beim Export zerstört. Bitte prüfen Sie die Quelle.")))
 
@@ -212,8 +212,9 @@ def unique_labels(names: list[str]) -> tuple[list[str], list[Warning_]]:
     for index, name in enumerate(names):
         label = _label_text(name) or f"Spalte {index + 1}"
         if len(label) > MAX_LABEL:
-            warnings.append(Warning_("long_label", f"Spaltenname in Spalte {index + 1} auf "
-                                                   f"{MAX_LABEL} Zeichen gekürzt."))
+            warnings.append(Warning_("long_label", msg(
+                "Spaltenname in Spalte {number} auf {limit} Zeichen gekürzt.",
+                number=index + 1, limit=MAX_LABEL)))
             label = label[:MAX_LABEL].rstrip()
         labels.append(label)
     # case-insensitive, as query engines compare column names; a number already taken by a
@@ -232,7 +233,8 @@ def unique_labels(names: list[str]) -> tuple[list[str], list[Warning_]]:
         taken.add(f"{label} ({number})".casefold())
         unique.append(f"{label} ({number})")
     if len({label.casefold() for label in labels}) < len(labels):
-        warnings.append(Warning_("duplicate_label", "Doppelte Spaltennamen wurden nummeriert."))
+        warnings.append(Warning_("duplicate_label",
+                                 msg("Doppelte Spaltennamen wurden nummeriert.")))
     for label, name in zip(labels, unique, strict=True):
         if label.casefold() in RESERVED_COLUMNS:
             warnings.append(Warning_("reserved_label", msg(

@@ -57,7 +57,7 @@ import duckdb
 
 from allmende import sql
 from allmende.catalog.text import fold
-from allmende.errors import Message, msg
+from allmende.errors import Message, joined, msg
 from allmende.ingest.geo import name_keys
 
 __all__ = [
@@ -616,45 +616,48 @@ def _column(name: str, decision: _Decision, guard: Guard | None = None) -> Colum
 
 def _decide(rules: _Rules, c: _Masks) -> _Decision:
     if c.empty:
-        return _Decision("string", _same, "keine Werte: als Text")
+        return _Decision("string", _same, msg("keine Werte: als Text"))
 
     if c.all(_WORDS | _B_ZERO | _B_ONE) and (c.any(_WORDS) or (c.any(_B_ZERO) and
                                                                c.any(_B_ONE))):
         if c.all(_B_X):
-            note = "nur „x“: als wahr gelesen, leere Felder bleiben leer"
+            note = msg("nur „x“: als wahr gelesen, leere Felder bleiben leer")
         elif not c.any(_WORDS):
-            note = "nur 0 und 1: als Wahrheitswert gelesen"
+            note = msg("nur 0 und 1: als Wahrheitswert gelesen")
         else:
-            note = "Ja/Nein-Werte erkannt"
+            note = msg("Ja/Nein-Werte erkannt")
         return _Decision("boolean", _conv_bool, note)
 
     if c.all(_B_EPOCH_MS):
-        return _Decision("datetime", _conv_epoch_ms, "Unix-Zeit in Millisekunden (UTC)")
+        return _Decision("datetime", _conv_epoch_ms, msg("Unix-Zeit in Millisekunden (UTC)"))
     if c.all(_B_EPOCH_S):
-        return _Decision("datetime", _conv_epoch_s, "Unix-Zeit in Sekunden (UTC)")
+        return _Decision("datetime", _conv_epoch_s, msg("Unix-Zeit in Sekunden (UTC)"))
 
     if c.all(_B_INT) and rules.identifier:
-        return _Decision("string", _same, "Kennziffer (Name der Spalte): als Text behalten")
+        return _Decision("string", _same,
+                         msg("Kennziffer (Name der Spalte): als Text behalten"))
     if c.any(_B_DE_THOUSANDS) and c.all(_B_INT | _B_EN_DECIMAL) and rules.degree:
         return _Decision("number", _conv_number_en,
-                         "Koordinate in Grad (Name der Spalte): Punkt als Dezimaltrennzeichen")
+                         msg("Koordinate in Grad (Name der Spalte): Punkt als "
+                             "Dezimaltrennzeichen"))
     if c.all(_B_INT | _B_DE_THOUSANDS | _B_DE_DECIMAL):
         if not c.any(_B_DE_DECIMAL):
             if not c.any(_B_DE_THOUSANDS):
                 return _Decision("integer", _conv_int)
-            return _Decision("integer", _conv_int_de, "Tausenderpunkt erkannt")
-        return _Decision("number", _conv_number_de, "Dezimalkomma erkannt")
+            return _Decision("integer", _conv_int_de, msg("Tausenderpunkt erkannt"))
+        return _Decision("number", _conv_number_de, msg("Dezimalkomma erkannt"))
     if c.all(_B_INT | _B_EN_DECIMAL):
-        return _Decision("number", _conv_number_en, "Dezimalpunkt erkannt")
+        return _Decision("number", _conv_number_en, msg("Dezimalpunkt erkannt"))
 
     if c.all(_DATES):
         return _Decision("date", lambda v: _date_expression(v, c), _date_note(c))
     if c.any(_NAIVE) and c.all(_NAIVE | _DATES):
         return _Decision("datetime", lambda v: _datetime_expression(v, c), _datetime_note(c))
     if c.all(_B_DT_TZ):
-        return _Decision("datetime", _conv_dt_tz, "UTC-Versatz erkannt: nach UTC umgerechnet")
+        return _Decision("datetime", _conv_dt_tz,
+                         msg("UTC-Versatz erkannt: nach UTC umgerechnet"))
     if c.all(_B_TIME):
-        return _Decision("time", _conv_time, "Uhrzeit hh:mm[:ss]")
+        return _Decision("time", _conv_time, msg("Uhrzeit hh:mm[:ss]"))
 
     return _Decision("string", _same, _string_note(c))
 
@@ -683,42 +686,43 @@ def _datetime_expression(v: str, c: _Masks) -> str:
 
 
 def _date_note(c: _Masks) -> str:
-    formats = []
+    formats: list[str] = []
     if c.any(_B_DATE_DE, without=_B_DATE_YY):
-        formats.append("TT.MM.JJJJ")
+        formats.append(msg("TT.MM.JJJJ"))
     if c.any(_B_DATE_YY):
-        formats.append("TT.MM.JJ (00–69 → 20xx, 70–99 → 19xx)")
+        formats.append(msg("TT.MM.JJ (00–69 → 20xx, 70–99 → 19xx)"))
     if c.any(_B_DATE_ISO):
-        formats.append("JJJJ-MM-TT")
-    return "Datumsformat " + ", ".join(formats)
+        formats.append(msg("JJJJ-MM-TT"))
+    return msg("Datumsformat {formats}", formats=joined(formats))
 
 
 def _datetime_note(c: _Masks) -> str:
-    formats = []
+    formats: list[str] = []
     if c.any(_B_DT_DE):
-        formats.append("TT.MM.JJJJ hh:mm[:ss]")
+        formats.append(msg("TT.MM.JJJJ hh:mm[:ss]"))
     if c.any(_B_DT_ISO):
-        formats.append("JJJJ-MM-TT hh:mm[:ss]")
-    note = "Zeitstempelformat " + ", ".join(formats)
+        formats.append(msg("JJJJ-MM-TT hh:mm[:ss]"))
     if c.any(_DATES):
-        note += "; reine Datumsangaben als 00:00 Uhr gelesen"
-    return note
+        return msg("Zeitstempelformat {formats}; reine Datumsangaben als 00:00 Uhr gelesen",
+                   formats=joined(formats))
+    return msg("Zeitstempelformat {formats}", formats=joined(formats))
 
 
 def _string_note(c: _Masks) -> str | None:
     # "balance >= 0": the values with these bits, counted once per bit, are at least as many as
     # all values (a value such as "1.234" reads as German thousands and English decimal at once).
     if c.any(_B_LEADING_ZERO) and c.balance(_B_LEADING_ZERO | _NUMERIC) >= 0:
-        return "führende Nullen: als Text behalten"
+        return msg("führende Nullen: als Text behalten")
     if c.any(_B_LONG) and c.balance(_B_LONG | _NUMERIC) >= 0:
-        return "mehr als 15 Ziffern: als Text behalten"
+        return msg("mehr als 15 Ziffern: als Text behalten")
     if c.any(_B_TEMPORAL_BAD) and c.balance(_B_TEMPORAL_BAD | _TEMPORAL) == 0:
-        return f"ungültige Datums-/Zeitangabe „{c.example()}“: als Text behalten"
+        return msg("ungültige Datums-/Zeitangabe „{value}“: als Text behalten",
+                   value=c.example())
     if c.any(_B_DE_DECIMAL) and c.any(_B_EN_DECIMAL) and c.balance(
             _B_INT | _B_DE_DECIMAL | _B_EN_DECIMAL) >= 0:
-        return "uneinheitliche Dezimaltrennzeichen: als Text behalten"
+        return msg("uneinheitliche Dezimaltrennzeichen: als Text behalten")
     if c.any(_B_DT_TZ) and c.balance(_B_DT_TZ | _B_DT_ISO | _B_DATE_ISO) == 0:
-        return "Zeitstempel teils mit, teils ohne UTC-Versatz: als Text behalten"
+        return msg("Zeitstempel teils mit, teils ohne UTC-Versatz: als Text behalten")
     return _stray_note(c)
 
 

@@ -16,6 +16,7 @@ from allmende.access.policy import ANONYMOUS, Actor
 from allmende.db.models import User
 from allmende.errors import FieldError, Forbidden, Invalid, Unauthorized, msg
 from allmende.platform import Platform
+from allmende.web.i18n import api_language_of
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
@@ -27,6 +28,9 @@ def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+#: The language an API answer's messages are rendered in (``?lang=``, cookie,
+#: ``Accept-Language``).
+ApiLanguageDep = Annotated[str, Depends(api_language_of)]
 
 
 def get_session(platform: PlatformDep) -> Iterator[Session]:
@@ -49,8 +53,8 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, submitted: str | None) -> None:
     expected = request.session.get("csrf")
     if not expected or not submitted or not secrets.compare_digest(expected, submitted):
-        raise Forbidden("Das Formular ist abgelaufen oder stammt nicht von dieser Seite. "
-                        "Bitte laden Sie die Seite neu und versuchen Sie es erneut.", "csrf")
+        raise Forbidden(msg("Das Formular ist abgelaufen oder stammt nicht von dieser Seite. "
+                            "Bitte laden Sie die Seite neu und versuchen Sie es erneut."), "csrf")
 
 
 #: The cookie session's key of the sign-in token (see accounts.start_session).
@@ -76,7 +80,7 @@ def get_actor(request: Request, session: SessionDep) -> Actor:
     if header:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise Unauthorized("Erwartet „Authorization: Bearer <Token>“.", "bad_token")
+            raise Unauthorized(msg("Erwartet „Authorization: Bearer <Token>“."), "bad_token")
         return accounts.actor_for(accounts.user_for_token(session, secret.strip()))
     user = session_user(request, session)
     if user is None:

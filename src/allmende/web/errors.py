@@ -18,8 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from allmende.catalog.validation import field_errors
-from allmende.errors import AllmendeError, FieldError, Invalid, TooManyRequests, msg
-from allmende.web.i18n import api_language_of, language_of, localize, localized_entry
+from allmende.errors import AllmendeError, Invalid, TooManyRequests, msg
+from allmende.web.i18n import api_language_of, localize, localized_entry
 from allmende.web.ui.render import render_error
 
 HTTP_MESSAGES = {
@@ -66,12 +66,6 @@ def localized_stored_error(body: dict[str, Any], language: str) -> dict[str, Any
     return result
 
 
-def _localized(error: AllmendeError, language: str) -> AllmendeError:
-    """The same error with its messages in ``language``, for the HTML error page."""
-    fields = [FieldError(f.field, localize(f.message, language)) for f in error.field_errors]
-    return AllmendeError(localize(error.message, language), error.code, error.status, fields)
-
-
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/healthz")) and \
         "text/html" in request.headers.get("accept", "")
@@ -89,7 +83,7 @@ def _headers(error: AllmendeError) -> dict[str, str]:
 
 def _respond(request: Request, error: AllmendeError) -> Response:
     if _wants_html(request):
-        page = render_error(request, _localized(error, language_of(request)))
+        page = render_error(request, error)
         page.headers.update(_headers(error))
         return page
     body = error_body(error, api_language_of(request))

@@ -16,6 +16,7 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from markupsafe import Markup, escape
 from starlette.requests import HTTPConnection
 
 from allmende.errors import TEMPLATE_KEY, Message, restored, without_template
@@ -78,6 +79,37 @@ def localize_text(text: str, language: str) -> str:
     return _translator(language)(text) or text
 
 
+#: How HTML marks what users wrote (names, titles, cell values): tests skip it when they look
+#: for untranslated interface text.
+USER_CONTENT = Markup("<span data-user-content>{}</span>")
+
+
+def localize_html(message: str | Mapping[str, Any], language: str) -> Markup:
+    """A message (or a stored one) as HTML in ``language``. Its parameters that are not
+    messages themselves — file and column names, cell values — are what users wrote: they are
+    marked with :data:`USER_CONTENT`. Plain text is escaped as it is."""
+    message = restored(message)
+    if not isinstance(message, Message):
+        return escape(message)
+    translate = _translator(language) if language != DEFAULT_LANGUAGE else _untranslated
+    return _html(message, translate)
+
+
+def _untranslated(_template: str) -> None:
+    return None
+
+
+def _html(message: Message, translate: Callable[[str], str | None]) -> Markup:
+    template = translate(message.template) or message.template
+    values = {k: _html(v, translate) if isinstance(v, Message)
+              else USER_CONTENT.format(v) if isinstance(v, str) else v
+              for k, v in message.params.items()}
+    try:
+        return escape(template).format(**values)
+    except (KeyError, IndexError, ValueError):  # a broken translation must not hide it
+        return escape(str(message))
+
+
 def localized_entry(entry: Mapping[str, Any], language: str) -> dict[str, Any]:
     """A stored entry (``{"message", "i18n", …}``, see :func:`allmende.errors.stored`) with
     its message in ``language`` and without the template (no part of any answer)."""
@@ -87,15 +119,34 @@ def localized_entry(entry: Mapping[str, Any], language: str) -> dict[str, Any]:
     return result
 
 
+def notes_of(report: Mapping[str, Any]) -> dict[str, str]:
+    """A version's column notes, as messages again where the report kept their templates
+    (under ``i18n.notes``, beside the German texts)."""
+    templates = (report.get(TEMPLATE_KEY) or {}).get("notes") or {}
+    return {column: restored({"message": note, TEMPLATE_KEY: templates.get(column)})
+            for column, note in (report.get("notes") or {}).items()}
+
+
 def localized_report(report: Mapping[str, Any], language: str) -> dict[str, Any]:
     """A version's read report with its column notes in ``language``, without templates."""
     result = without_template(report)
-    templates = (report.get(TEMPLATE_KEY) or {}).get("notes") or {}
     if "notes" in report:
-        result["notes"] = {column: localize(restored({"message": note, TEMPLATE_KEY:
-                                                      templates.get(column)}), language)
-                           for column, note in report["notes"].items()}
+        result["notes"] = {column: localize(note, language)
+                           for column, note in notes_of(report).items()}
     return result
+
+
+def localized_result(result: Mapping[str, Any] | None, language: str) -> Mapping[str, Any] | None:
+    """A job's result with the messages it holds (an ingest's warnings and read report) in
+    ``language``."""
+    if not result:
+        return result
+    localized = dict(result)
+    if isinstance(result.get("warnings"), list):
+        localized["warnings"] = [localized_entry(w, language) for w in result["warnings"]]
+    if isinstance(result.get("read_report"), Mapping):
+        localized["read_report"] = localized_report(result["read_report"], language)
+    return localized
 
 
 def language_of(request: HTTPConnection) -> str:

@@ -21,7 +21,7 @@ from allmende.web.api.harmonize_schemas import (
     SchemaList,
 )
 from allmende.web.api.responses import AUTH, WRITE, errors
-from allmende.web.deps import ActorDep, PlatformDep, SessionDep, UserDep
+from allmende.web.deps import ActorDep, ApiLanguageDep, PlatformDep, SessionDep, UserDep
 
 router = APIRouter(tags=["Harmonisierung"])
 
@@ -92,10 +92,10 @@ def suggest_mapping(resource_id: str, session: SessionDep, actor: ActorDep,
              summary="Zuordnung an den ersten Zeilen ausprobieren, ohne zu speichern",
              responses=errors(*WRITE, 400, 404, 409))
 def preview_mapping(resource_id: str, mapping: MappingBody, session: SessionDep,
-                    actor: ActorDep, platform: PlatformDep,
+                    actor: ActorDep, platform: PlatformDep, language: ApiLanguageDep,
                     limit: PreviewLimit = service.PREVIEW_ROWS) -> PreviewOut:
     return PreviewOut.of(service.preview(platform, session, actor, resource_id, mapping,
-                                         limit))
+                                         limit), language)
 
 
 @router.put("/resources/{resource_id}/mapping", status_code=201, response_model=MappingOut,
@@ -113,20 +113,25 @@ def save_mapping(resource_id: str, mapping: MappingBody, session: SessionDep,
 @router.get("/resources/{resource_id}/quality", response_model=QualityOut,
             summary="Neuester Qualitätsbericht einer Ressource",
             responses=errors(*AUTH, 403, 404, 422))
-def quality(resource_id: str, session: SessionDep, actor: ActorDep) -> QualityOut:
-    return QualityOut.of(service.quality_for(session, actor, resource_id))
+def quality(resource_id: str, session: SessionDep, actor: ActorDep,
+            language: ApiLanguageDep) -> QualityOut:
+    """Messages in the asker's language (`?lang=`, cookie, `Accept-Language`)."""
+    return QualityOut.of(service.quality_for(session, actor, resource_id), language)
 
 
 @router.get("/regional", response_model=ConsolidationList,
             summary="Regionale Datensätze (je Schema) mit ihren Quellen",
             responses=errors(*AUTH, 422))
-def list_regional(session: SessionDep, actor: ActorDep) -> ConsolidationList:
-    items = [ConsolidationOut.of(c) for c in service.list_consolidations(session, actor)]
+def list_regional(session: SessionDep, actor: ActorDep,
+                  language: ApiLanguageDep) -> ConsolidationList:
+    items = [ConsolidationOut.of(c, language)
+             for c in service.list_consolidations(session, actor)]
     return ConsolidationList(count=len(items), results=items)
 
 
 @router.get("/regional/{schema}", response_model=ConsolidationOut,
             summary="Ein regionaler Datensatz mit Quellen und Problemen",
             responses=errors(*AUTH, 404, 422))
-def read_regional(schema: str, session: SessionDep, actor: ActorDep) -> ConsolidationOut:
-    return ConsolidationOut.of(service.get_consolidation(session, actor, schema))
+def read_regional(schema: str, session: SessionDep, actor: ActorDep,
+                  language: ApiLanguageDep) -> ConsolidationOut:
+    return ConsolidationOut.of(service.get_consolidation(session, actor, schema), language)

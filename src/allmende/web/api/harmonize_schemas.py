@@ -9,8 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from allmende.db.models import Consolidation, QualityReport, ResourceMapping
-from allmende.harmonize.service import Preview
+from allmende.harmonize.service import Preview, dataset_texts
 from allmende.web.api.schemas import FromRow
+from allmende.web.i18n import localize, localized_entry
 
 
 def _schema_key() -> Any:
@@ -79,12 +80,13 @@ class PreviewOut(BaseModel):
     error_counts: dict[str, int] = Field(description="Fehlgeschlagene Zellen je Feld")
 
     @classmethod
-    def of(cls, preview: Preview) -> PreviewOut:
+    def of(cls, preview: Preview, language: str) -> PreviewOut:
         return cls(fields=preview.fields, rows=preview.rows,
                    positions=[PositionOut(row=row, group=group)
                               for row, group in preview.positions],
                    groups=preview.groups,
-                   errors=[TransformErrorOut(**e) for e in preview.errors],
+                   errors=[TransformErrorOut(**{**e, "message": localize(e["message"], language)})
+                           for e in preview.errors],
                    error_counts=preview.error_counts)
 
 
@@ -111,8 +113,10 @@ class QualityOut(BaseModel):
     created_at: dt.datetime
 
     @classmethod
-    def of(cls, report: QualityReport) -> QualityOut:
-        details = report.report
+    def of(cls, report: QualityReport, language: str) -> QualityOut:
+        """The report with its samples' messages in ``language``."""
+        details = {**report.report, "samples": [localized_entry(sample, language)
+                                                for sample in report.report["samples"]]}
         return cls(schema_name=report.schema_name, table_version=report.table_version,
                    mapping_version=report.mapping_version, score=report.score,
                    valid=report.valid, rows=report.rows,
@@ -175,12 +179,14 @@ class ConsolidationOut(BaseModel):
                                                   "neben den stattdessen behaltenen")
 
     @classmethod
-    def of(cls, record: Consolidation) -> ConsolidationOut:
+    def of(cls, record: Consolidation, language: str) -> ConsolidationOut:
+        """The regional dataset with its title and problems in ``language``."""
         return cls(schema_name=record.schema_name, dataset=record.dataset.name,
-                   title=record.dataset.title, resource=record.resource_id,
-                   rebuilt_at=record.rebuilt_at,
+                   title=localize(dataset_texts(record.dataset).title, language),
+                   resource=record.resource_id, rebuilt_at=record.rebuilt_at,
                    sources=[SourceOut(**source) for source in record.sources],
-                   problems=[ProblemOut(**problem) for problem in record.problems],
+                   problems=[ProblemOut(**localized_entry(problem, language))
+                             for problem in record.problems],
                    duplicates=DuplicatesOut(**(record.duplicates or {"count": 0,
                                                                      "listed": []})))
 

@@ -15,9 +15,9 @@ from allmende.tables import store
 from allmende.web.api.params import Id
 from allmende.web.api.responses import AUTH, WRITE, errors
 from allmende.web.api.schemas import JobOut
-from allmende.web.deps import ActorDep, PlatformDep, SessionDep, refuse_nul_in
+from allmende.web.deps import ActorDep, ApiLanguageDep, PlatformDep, SessionDep, refuse_nul_in
 from allmende.web.errors import localized_stored_error
-from allmende.web.i18n import api_language_of, localize_text
+from allmende.web.i18n import localize_text, localized_result
 from allmende.web.multipart import receive
 
 router = APIRouter(tags=["Daten hochladen"])
@@ -87,11 +87,13 @@ async def upload(name: str, request: Request, session: SessionDep, actor: ActorD
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="Stand eines Auftrags",
             responses=errors(*AUTH, 404, 422))
-def job_status(job_id: Id, request: Request, session: SessionDep, actor: ActorDep) -> JobOut:
-    """`message` and `error` in the asker's language (`?lang=`, cookie, `Accept-Language`)."""
+def job_status(job_id: Id, session: SessionDep, actor: ActorDep,
+               language: ApiLanguageDep) -> JobOut:
+    """`message`, `error` and the messages in `result` (warnings, notes) in the asker's
+    language (`?lang=`, cookie, `Accept-Language`)."""
     job = JobOut.of(queue.get_job(session, actor, job_id))
-    language = api_language_of(request)
     if job.error is None:
-        return job.model_copy(update={"message": localize_text(job.message, language)})
+        return job.model_copy(update={"message": localize_text(job.message, language),
+                                      "result": localized_result(job.result, language)})
     error = localized_stored_error(job.error, language)
     return job.model_copy(update={"error": error, "message": error.get("message", job.message)})

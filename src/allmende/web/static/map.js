@@ -1,11 +1,14 @@
 // allmende: the map of a table with geometries (Leaflet). Features come from the rows API as
-// GeoJSON; popups list a feature's properties, set as textContent only.
+// GeoJSON; popups list a feature's properties, set as textContent only. Leaflet's own words
+// (the titles of its link and of the popups' close button) follow the page's language: the
+// page hands them over as data-msg-* attributes.
 (function () {
   "use strict";
 
   function popup(properties) {
     var box = document.createElement("dl");
     box.className = "map-popup";
+    box.setAttribute("data-user-content", "");
     Object.keys(properties || {}).forEach(function (key) {
       var value = properties[key];
       if (value === null || value === undefined || value === "") { return; }
@@ -43,6 +46,7 @@
         },
         onEachFeature: function (feature, areaLayer) {
           var label = document.createElement("span");
+          label.setAttribute("data-user-content", "");
           label.textContent = (feature.properties || {}).name || "";
           areaLayer.bindTooltip(label, { permanent: true, direction: "center",
                                          className: "map-area-label" });
@@ -54,6 +58,15 @@
     request.send();
   }
 
+  // Leaflet's credit link, with its title in the page's language.
+  function prefix(title) {
+    var box = document.createElement("span");
+    box.innerHTML = L.Control.Attribution.prototype.options.prefix;  // Leaflet's own markup
+    var link = box.querySelector("a");
+    if (link && title) { link.title = title; }
+    return box.innerHTML;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var element = document.getElementById("map");
     if (!element || !window.L) { return; }
@@ -61,6 +74,12 @@
     L.control.zoom({ zoomInTitle: element.getAttribute("data-msg-zoom-in") || "+",
                      zoomOutTitle: element.getAttribute("data-msg-zoom-out") || "-" }).addTo(map);
     L.control.scale({ imperial: false }).addTo(map);
+    map.attributionControl.setPrefix(prefix(element.getAttribute("data-msg-leaflet")));
+    map.on("popupopen", function (event) {
+      var close = event.popup.getElement().querySelector(".leaflet-popup-close-button");
+      var label = element.getAttribute("data-msg-close");
+      if (close && label) { close.setAttribute("aria-label", label); close.title = label; }
+    });
     var tiles = element.getAttribute("data-tile-url");
     if (tiles) {
       // Leaflet shows the attribution as HTML: escape the configured text.

@@ -14,7 +14,7 @@ from allmende.catalog import datasets as service
 from allmende.catalog.organizations import list_organizations
 from allmende.catalog.vocabularies import DEFAULT_LICENSE
 from allmende.db.models import Organization
-from allmende.errors import Conflict, FieldError, Forbidden, Invalid, Unauthorized
+from allmende.errors import Conflict, FieldError, Forbidden, Invalid, Unauthorized, msg
 from allmende.interop.ogc import collections as ogc_collections
 from allmende.web.deps import ActorDep, SessionDep, check_csrf
 from allmende.web.ui import helpers
@@ -52,7 +52,7 @@ def new_form(request: Request, session: SessionDep, actor: ActorDep) -> Response
         return login_redirect(request)
     organizations = _creatable(session, actor)
     if not organizations:
-        raise Forbidden("Sie dürfen in keiner Organisation Datensätze anlegen.")
+        raise Forbidden(msg("Sie dürfen in keiner Organisation Datensätze anlegen."))
     values = {"license": DEFAULT_LICENSE, "language": "de", "access_level": "public",
               "organization": request.query_params.get("organization", ""), "themes": []}
     return _form(request, actor, values=values, organizations=organizations)

@@ -54,6 +54,9 @@ FACET_LABELS = {
     "keyword": N_("Keyword"),
 }
 
+#: Facets whose values are what users wrote (the others are vocabularies of the interface).
+USER_FACETS = frozenset({"organization", "keyword", "format"})
+
 ORGANIZATION_FIELD_LABELS = {
     "name": N_("Name"),
     "type": N_("Type"),

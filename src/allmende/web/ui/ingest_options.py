@@ -16,8 +16,8 @@ DELIMITERS = [("auto", N_("automatic")), (";", N_("Semicolon ;")), (",", N_("Com
 CRS_OPTIONS = [("auto", N_("automatic")), ("EPSG:4326", "EPSG:4326 (WGS 84)"),
                ("EPSG:25832", "EPSG:25832 (ETRS89 / UTM 32N)"),
                ("EPSG:25833", "EPSG:25833 (ETRS89 / UTM 33N)"),
-               ("EPSG:31466", "EPSG:31466 (Gauß-Krüger 2)"),
-               ("EPSG:31467", "EPSG:31467 (Gauß-Krüger 3)"),
+               ("EPSG:31466", N_("EPSG:31466 (Gauss-Kruger zone 2)")),
+               ("EPSG:31467", N_("EPSG:31467 (Gauss-Kruger zone 3)")),
                ("EPSG:3857", "EPSG:3857 (Web Mercator)")]
 FORMAT_LABELS = {"csv": "CSV", "csv-de": N_("CSV (German Excel)"), "json": "JSON",
                  "geojson": "GeoJSON", "parquet": "Parquet", "xlsx": N_("Excel (xlsx)")}

@@ -24,6 +24,7 @@ from allmende.harmonize.mapping import (
     FieldRule,
     default_identifier,
     describe_rule,
+    stated,
 )
 
 # Where a step added in the form goes among the others: the order apply_mapping expects.
@@ -63,7 +64,8 @@ class FieldRow:
     prefix: str
     crs: str  # source CRS of x/y columns ("" without a CRS step)
     confidence: float | None
-    reason: str
+    reason: str  # German, a Message where its template was kept
+    reason_i18n: str  # the template of the reason as JSON ("" without one)
     suggested: str  # the source columns the confidence speaks about
 
     @property
@@ -142,7 +144,9 @@ def field_row(spec: Mapping[str, Any], rule: Mapping[str, Any],
         combine=_combine(transforms, sources),
         prefix=(_kind(transforms, "prefix") or {}).get("prefix", ""),
         crs=(_kind(transforms, "crs") or {}).get("source_crs", ""),
-        confidence=rule.get("confidence"), reason=rule.get("reason") or "",
+        confidence=rule.get("confidence"),
+        reason=stated(rule.get("reason") or "", rule.get("reason_i18n")),
+        reason_i18n=json.dumps(rule["reason_i18n"]) if rule.get("reason_i18n") else "",
         suggested="\n".join(sources))
     if raw is not None:
         _keep_typed(row, raw)
@@ -275,7 +279,18 @@ def _rule(form: FormData, spec: Mapping[str, Any], _: Gettext) -> dict[str, Any]
         if confidence:
             rule["confidence"] = float(confidence)
             rule["reason"] = _text(form, f"reason:{name}") or None
+            rule["reason_i18n"] = _template(_text(form, f"reason_i18n:{name}"))
     return rule
+
+
+def _template(text: str | None) -> dict[str, Any] | None:
+    """A reason's template sent back by the form; one that does not read is dropped (the
+    reason is then shown in German)."""
+    try:
+        value = json.loads(text or "null")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def read_mapping(form: FormData, schema: Mapping[str, Any],
@@ -407,7 +422,7 @@ def _groups(form: FormData, _: Gettext) -> dict[str, Any] | None:
         if not name:
             continue
         if name in members:
-            raise ValueError(_("Two members of the groups are called „%(name)s“; each needs "
+            raise ValueError(_("Two members of the groups are called “%(name)s”; each needs "
                                "a name of its own.") % {"name": name})
         members[name] = [_text(form, f"groups:column:{i}:{n}") or None
                          for n in range(1, count + 1)]

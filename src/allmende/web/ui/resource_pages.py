@@ -17,8 +17,7 @@ from allmende.errors import Invalid
 from allmende.tables.query import FORMATS, RESERVED, parse_query, parse_version, select_rows
 from allmende.tables.service import readable_version, version_history
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
-from allmende.web.i18n import localized_entry, localized_report
-from allmende.web.ui.common import language
+from allmende.web.i18n import notes_of
 from allmende.web.ui.ingest_options import DELIMITER_NAMES, FORMAT_LABELS
 from allmende.web.ui.quality import quality_index
 from allmende.web.ui.render import render
@@ -165,8 +164,9 @@ def _table_context(request: Request, session: Any, actor: Actor, platform: Any,
         "versions_page": history.page,
         "versions_pages": max(1, math.ceil(history.total / history.per_page)),
         "version": version, "latest": resource.current_version,
-        "report": localized_report(version.read_report or {}, language(request)),
-        "warnings": [localized_entry(w, language(request)) for w in version.warnings or []],
+        # notes and warnings as messages: the page shows them in its language
+        "report": version.read_report or {}, "notes": notes_of(version.read_report or {}),
+        "warnings": version.warnings or [],
         "authors": _authors(session, [*history.versions, version]),
         "table": table, "columns": table.schema, "result": result, "problems": problems,
         "preview": preview, "total": total, "per_page": PER_PAGE,

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
@@ -16,6 +17,7 @@ from allmende.access.policy import SCHEMAS_REFUSAL, Action, Actor, authorize, is
 from allmende.errors import Conflict, FieldError, Invalid, NotFound
 from allmende.harmonize import service
 from allmende.web.deps import ActorDep, SessionDep, check_csrf
+from allmende.web.i18n import USER_CONTENT
 from allmende.web.ui.common import FormDep, gettext_for, redirect
 from allmende.web.ui.helpers import errors_by_field
 from allmende.web.ui.render import render
@@ -71,18 +73,21 @@ async def add(request: Request, form: FormDep, actor: ActorDep,
     return redirect(f"/schemas/{info.name}")
 
 
-def constraint_texts(spec: Mapping[str, Any], _: Callable[[str], str]) -> list[str]:
-    """A field's constraints in words, for people reading the schema."""
+def constraint_texts(spec: Mapping[str, Any], _: Callable[[str], str]) -> list[Markup]:
+    """A field's constraints in words, for people reading the schema (as HTML: the values
+    come from the schema, as written by its authors, and are marked so)."""
     rules = spec.get("constraints") or {}
     words = {"required": _("required"), "unique": _("unique")}
-    texts = [text for key, text in words.items() if rules.get(key)]
+    texts = [escape(text) for key, text in words.items() if rules.get(key)]
     labelled = {"minimum": _("minimum %(value)s"), "maximum": _("maximum %(value)s"),
                 "minLength": _("at least %(value)s characters"),
                 "maxLength": _("at most %(value)s characters"),
                 "pattern": _("pattern %(value)s")}
-    texts += [text % {"value": rules[key]} for key, text in labelled.items() if key in rules]
+    texts += [escape(text) % {"value": USER_CONTENT.format(rules[key])}
+              for key, text in labelled.items() if key in rules]
     if "enum" in rules:
-        texts.append(_("one of: %(values)s") % {"values": ", ".join(map(str, rules["enum"]))})
+        values = ", ".join(map(str, rules["enum"]))
+        texts.append(escape(_("one of: %(values)s")) % {"values": USER_CONTENT.format(values)})
     return texts
 
 
