@@ -232,7 +232,7 @@ def test_add_change_and_remove_a_member(client: TestClient) -> None:
     response = post_form(client, "/organizations/hagen/members/role",
                          {"email": NEWCOMER[0], "role": "chef"})
     assert response.status_code == 422
-    assert "Unbekannte Rolle „chef“" in response.text
+    assert "Unbekannte Rolle „<span data-user-content>chef</span>“" in response.text
 
     response = post_form(client, "/organizations/hagen/members/remove", {"email": NEWCOMER[0]})
     assert response.status_code == 303
@@ -246,7 +246,7 @@ def test_an_unknown_email_is_shown_next_to_the_field(client: TestClient) -> None
     assert response.status_code == 422
     html = response.text
     assert re.search(r'<p class="field-error" id="email-error">Es gibt kein Konto für '
-                     r"niemand@example.org.</p>", html)
+                     r"<span data-user-content>niemand@example.org</span>.</p>", html)
     assert 'aria-describedby="email-hint email-error" aria-invalid="true"' in html
     assert 'value="niemand@example.org"' in html and 'value="editor" selected' in html
     response = post_form(client, "/organizations/hagen/members", {"email": "", "role": "editor"})
