@@ -70,8 +70,9 @@ def test_unknown_pages_render_the_german_error_page(client: TestClient) -> None:
     response = client.get("/datasets/gibt-es-nicht")
     assert response.status_code == 404
     assert "Seite nicht gefunden" in response.text
-    assert ("Den Datensatz „<span data-user-content>gibt-es-nicht</span>“ gibt es nicht."
-            in response.text)
+    # the name asked for is marked as what users wrote
+    assert "Den Datensatz „<span data-user-content>gibt-es-nicht</span>“ gibt es nicht." \
+        in response.text
 
 
 @pytest.mark.parametrize("url", ["/login", "/logout", "/datasets/new", "/account/tokens",
