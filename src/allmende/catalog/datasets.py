@@ -31,6 +31,7 @@ from allmende.catalog.vocabularies import (
     EU_THEME_BASE,
     FREQUENCIES,
     LANGUAGES,
+    LICENSE_ALIASES,
     LICENSES,
     THEMES,
     political_geocoding_uri,
@@ -87,7 +88,8 @@ class DatasetFields(BaseModel):
     @field_validator("license")
     @classmethod
     def _license(cls, value: str) -> str:
-        return _one_of(value, LICENSES, DCATDE_LICENSE_BASE, "Lizenz")
+        code = value.removeprefix(DCATDE_LICENSE_BASE)
+        return _one_of(LICENSE_ALIASES.get(code, code), LICENSES, DCATDE_LICENSE_BASE, "Lizenz")
 
     @field_validator("update_frequency")
     @classmethod

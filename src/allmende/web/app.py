@@ -12,6 +12,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Route
 
 from allmende import __version__
 from allmende.interop import registry as interfaces
@@ -78,6 +79,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         mounted = interface.build(platform)
         for path in interface.paths:
             app.mount(path, mounted, name=f"{interface.name}:{path}")
+        for path in interface.routes:
+            app.router.routes.append(Route(path, mounted, name=f"{interface.name}:{path}"))
     # The more specific mount first: Starlette matches mounts in order.
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")
