@@ -23,7 +23,7 @@ from allmende.access.policy import ACCESS_LEVELS, Action, Actor, authorize, visi
 from allmende.catalog import events
 from allmende.catalog.indexing import reindex
 from allmende.catalog.organizations import check_slug, get_organization
-from allmende.catalog.validation import EMAIL, URL, check_url, field_errors_of
+from allmende.catalog.validation import EMAIL, URL, check_text, check_url, field_errors_of
 from allmende.catalog.vocabularies import (
     DCATDE_LICENSE_BASE,
     DEFAULT_LICENSE,
@@ -70,10 +70,15 @@ class DatasetFields(BaseModel):
     access_level: str = "public"
     draft: bool = False
 
+    @field_validator("title", "description")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return check_text(value)
+
     @field_validator("keywords")
     @classmethod
     def _keywords(cls, values: list[str]) -> list[str]:
-        cleaned = list(dict.fromkeys(v.strip() for v in values if v.strip()))
+        cleaned = list(dict.fromkeys(check_text(v.strip()) for v in values if v.strip()))
         if len(cleaned) > MAX_KEYWORDS:
             raise ValueError(f"Höchstens {MAX_KEYWORDS} Schlagwörter.")
         if any(len(v) > 100 for v in cleaned):
@@ -151,10 +156,15 @@ class ResourceFields(BaseModel):
     format: str = Field(default="", max_length=RESOURCE_FORMATS_MAX)
     url: str | None = None
 
+    @field_validator("name", "description")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return check_text(value)
+
     @field_validator("format")
     @classmethod
     def _format(cls, value: str) -> str:
-        return value.upper().lstrip(".")
+        return check_text(value.upper().lstrip("."))
 
     @field_validator("url")
     @classmethod

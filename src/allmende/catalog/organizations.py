@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, authorize
 from allmende.catalog.indexing import reindex
-from allmende.catalog.validation import check_email, check_url, field_errors_of
+from allmende.catalog.validation import check_email, check_text, check_url, field_errors_of
 from allmende.catalog.vocabularies import ORGANIZATION_TYPES
 from allmende.db.models import Dataset, Organization, utcnow
 from allmende.errors import Conflict, Invalid, NotFound
@@ -71,6 +71,11 @@ class OrganizationFields(BaseModel):
     website: str | None = None
     bbox: list[float] | None = None
     area: dict[str, Any] | None = None
+
+    @field_validator("name", "description")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return check_text(value)
 
     @field_validator("type")
     @classmethod

@@ -88,18 +88,19 @@ class Endpoints:
             total, found = records.dataset_records(
                 session, actor, (query.page - 1) * query.per_page, query.per_page,
                 query.modified_since, order="created")
+        links, path = self.catalog.links, request.url.path
+        view = self.catalog.hydra_view(
+            query.page_url(links, path, query.page), query.page,
+            max(1, -(-total // query.per_page)), query.per_page, total,
+            lambda number: query.page_url(links, path, number))
         shared = Shared()
-        nodes = [self.catalog.catalog_node([self.catalog.dataset_iri(r.name) for r in found])]
+        nodes = [self.catalog.catalog_node([self.catalog.dataset_iri(r.name) for r in found])
+                 .add("hydra:view", view.subject)]
         nodes += shared.take(self.catalog.context_nodes())
         for record in found:
             own, referred = self.catalog.dataset_nodes(record)
             nodes += [*own, *shared.take(referred)]
-        last = max(1, -(-total // query.per_page))
-        links, path = self.catalog.links, request.url.path
-        nodes.append(self.catalog.hydra_view(
-            query.page_url(links, path, query.page), query.page, last, query.per_page, total,
-            lambda number: query.page_url(links, path, number)))
-        return Response(document(writer, nodes), media_type=writer.media_type)
+        return Response(document(writer, [*nodes, view]), media_type=writer.media_type)
 
     def _stream(self, writer: Writer, actor: Actor, query: params.CatalogQuery
                 ) -> Iterator[str]:
