@@ -32,7 +32,7 @@ from support import OPERATOR
 SHACL = Path(__file__).parent / "data" / "shacl"
 # Plain namespaces (rdflib's closed ones warn when pytest looks into this module).
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
-DCTERMS = Namespace("http://purl.org/dc/terms/")
+DCTERMS = Namespace("http://purl.org/dc/terms/")  # ["title"], ["format"]: str has those
 FOAF = Namespace("http://xmlns.com/foaf/0.1/")
 PROV = Namespace("http://www.w3.org/ns/prov#")
 SH = Namespace("http://www.w3.org/ns/shacl#")
@@ -191,7 +191,7 @@ def test_a_dataset_in_dcat_ap_de(catalog, platform):
         row = session.scalar(select(Dataset).where(Dataset.name == "dortmund-ladesaeulen"))
         uuid, license_ = row.uuid, row.license
     assert graph.value(subject, DCTERMS.identifier) == Literal(uuid)
-    assert graph.value(subject, DCTERMS.title) == Literal("E-Ladesäulen in Dortmund", lang="de")
+    assert graph.value(subject, DCTERMS["title"]) == Literal("E-Ladesäulen in Dortmund", lang="de")
     publisher = graph.value(subject, DCTERMS.publisher)
     assert str(publisher) == f"{BASE}/organizations/dortmund"
     assert (publisher, RDF.type, FOAF.Agent) in graph
@@ -214,7 +214,7 @@ def test_a_dataset_in_dcat_ap_de(catalog, platform):
     assert str(box).startswith("POLYGON((7.3025 51.4155,")
     assert not list(graph.objects(None, URIRef("http://www.w3.org/ns/locn#geometry")))
     distributions = list(graph.objects(subject, DCAT.distribution))
-    formats = {str(graph.value(d, DCTERMS.format)).rsplit("/", 1)[1] for d in distributions}
+    formats = {str(graph.value(d, DCTERMS["format"])).rsplit("/", 1)[1] for d in distributions}
     assert {"CSV", "GEOJSON", "PARQUET"} <= formats
     for distribution in distributions:
         assert str(graph.value(distribution, DCTERMS.license)) == \
@@ -376,7 +376,7 @@ def test_text_survives_every_format(catalog, platform):
               for form in PARSERS}
     for form, graph in graphs.items():
         subject = _dataset(graph, "sonderzeichen")
-        assert str(graph.value(subject, DCTERMS.title)) == title, form
+        assert str(graph.value(subject, DCTERMS["title"])) == title, form
         assert str(graph.value(subject, DCTERMS.description)) == description, form
         assert {str(k) for k in graph.objects(subject, DCAT.keyword)} == {'"Schlüssel"', "a\\b"}
         assert isomorphic(graph, graphs["ttl"]), form

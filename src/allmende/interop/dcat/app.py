@@ -98,8 +98,7 @@ class Endpoints:
                  .add("hydra:view", view.subject)]
         nodes += shared.take(self.catalog.context_nodes())
         for record in found:
-            own, referred = self.catalog.dataset_nodes(record)
-            nodes += [*own, *shared.take(referred)]
+            nodes += self.catalog.dataset_nodes(record, shared)
         return Response(document(writer, [*nodes, view]), media_type=writer.media_type)
 
     def _stream(self, writer: Writer, actor: Actor, query: params.CatalogQuery
@@ -116,8 +115,7 @@ class Endpoints:
                                               query.modified_since)
             nodes = []
             for record in batch.records:
-                own, referred = self.catalog.dataset_nodes(record)
-                nodes += [*own, *shared.take(referred)]
+                nodes += self.catalog.dataset_nodes(record, shared)
             nodes.append(self.catalog.catalog_datasets(
                 [self.catalog.dataset_iri(r.name) for r in batch.records]))
             yield writer.chunk(nodes)
@@ -129,8 +127,9 @@ class Endpoints:
         with self.platform.db.session() as session:
             record = records.dataset_record(
                 session, caller(request, session, bearer_token(request)), name)
-        own, referred = self.catalog.dataset_nodes(record)
-        nodes = [*own, *Shared().take([*self.catalog.context_nodes(), *referred])]
+        shared = Shared()
+        nodes = [*shared.take(self.catalog.context_nodes()),
+                 *self.catalog.dataset_nodes(record, shared)]
         return Response(document(writer, nodes), media_type=writer.media_type)
 
 

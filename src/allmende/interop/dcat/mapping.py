@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import quote
 
 from allmende.catalog import vocabularies as vocab
@@ -67,15 +68,20 @@ def _measured(quality: QualityRecord) -> dict[str, t.Literal]:
 
 @dataclass
 class Shared:
-    """Nodes several datasets refer to (publishers, places, services, metrics), written once
-    per document: ``take`` hands out those not written yet."""
+    """Nodes several datasets refer to (publishers, places, services, metrics) are written
+    once per document: the IRIs written so far."""
 
     written: set[str] = field(default_factory=set)
 
+    def first(self, subject: str) -> bool:
+        """Whether ``subject`` is not written yet (and is from now on)."""
+        if subject in self.written:
+            return False
+        self.written.add(subject)
+        return True
+
     def take(self, nodes: list[Node]) -> list[Node]:
-        fresh = [n for n in nodes if n.subject is None or n.subject not in self.written]
-        self.written.update(n.subject for n in fresh if n.subject is not None)
-        return fresh
+        return [n for n in nodes if n.subject is None or self.first(n.subject)]
 
 
 @dataclass(frozen=True)
@@ -88,18 +94,22 @@ class Catalog:
     contributor_id: IRI | None
     services: tuple[Service, ...]
 
-    # --- IRIs -------------------------------------------------------------------------------
+    # --- IRIs (names and slugs are [a-z0-9-], resource ids UUIDs: nothing to escape) -------
+
+    @cached_property
+    def _base(self) -> str:
+        return self.links.base_url.rstrip("/")
 
     @property
     def iri(self) -> IRI:
-        return iri(self.links.url("/catalog"))
+        return IRI(self._base + "/catalog")
 
     def dataset_iri(self, name: str) -> IRI:
-        return iri(self.links.url(f"/catalog/datasets/{quote(name)}"))
+        return IRI(f"{self._base}/catalog/datasets/{quote(name)}")
 
-    def _distribution_iri(self, dataset: str, resource: str, form: str | None = None) -> IRI:
-        suffix = f"/{form}" if form else ""
-        return iri(f"{self.dataset_iri(dataset)}/resources/{quote(resource)}{suffix}")
+    def _distribution_iri(self, dataset: IRI, resource: str, form: str | None = None) -> IRI:
+        return IRI(f"{dataset}/resources/{resource}/{form}" if form
+                   else f"{dataset}/resources/{resource}")
 
     @property
     def _publisher_iri(self) -> IRI:
@@ -173,9 +183,9 @@ class Catalog:
 
     # --- datasets ---------------------------------------------------------------------------
 
-    def dataset_nodes(self, record: DatasetRecord) -> tuple[list[Node], list[Node]]:
-        """The dataset with its distributions, and the shared nodes they refer to
-        (publisher, places), which the caller writes once per document (:class:`Shared`)."""
+    def dataset_nodes(self, record: DatasetRecord, shared: Shared) -> list[Node]:
+        """The dataset with its distributions, and the nodes they refer to (publisher,
+        places) that ``shared`` has not seen in this document yet."""
         subject = self.dataset_iri(record.name)
         language = record.language if record.language in vocab.LANGUAGE_CODES else "de"
         node = Node(subject, ("dcat:Dataset",))
@@ -186,38 +196,42 @@ class Catalog:
         node.add("dcatde:contributorID", self.contributor_id)
         node.add("dcat:contactPoint", self._contact(record))
         node.add_all("dcat:keyword", [t.text(k, language) for k in record.keywords])
-        node.add_all("dcat:theme", [iri(vocab.EU_THEME_BASE + c) for c in record.themes])
-        node.add("dct:accessRights", iri(vocab.EU_ACCESS_RIGHT_BASE +
+        node.add_all("dcat:theme", [IRI(vocab.EU_THEME_BASE + c) for c in record.themes])
+        node.add("dct:accessRights", IRI(vocab.EU_ACCESS_RIGHT_BASE +
                                          vocab.ACCESS_RIGHTS[record.access_level]))
-        node.add("dct:language", iri(vocab.EU_LANGUAGE_BASE + vocab.LANGUAGE_CODES[language]))
+        node.add("dct:language", IRI(vocab.EU_LANGUAGE_BASE + vocab.LANGUAGE_CODES[language]))
         node.add("dct:issued", t.date(record.issued) if record.issued
                  else t.timestamp(record.created))
         node.add("dct:modified", t.timestamp(record.modified))
         if record.update_frequency:
             node.add("dct:accrualPeriodicity",
-                     iri(vocab.EU_FREQUENCY_BASE + record.update_frequency))
+                     IRI(vocab.EU_FREQUENCY_BASE + record.update_frequency))
         node.add("dct:temporal", _period(record))
-        shared = [self._agent_node(record.organization)]
-        shared += self._spatial(record, node)
-        node.add("dcat:landingPage", iri(self.links.dataset_page(record.name)))
+        referred = []
+        agent = self._agent_iri(record.organization)
+        if shared.first(agent):
+            referred.append(self._agent_node(agent, record.organization))
+        referred += self._spatial(record, node, shared)
+        node.add("dcat:landingPage", IRI(f"{self._base}/datasets/{record.name}"))
         sources = sorted({name for r in record.resources if r.derived and r.table
                           for name in r.table.derived_from})
         node.add_all("prov:wasDerivedFrom", [self.dataset_iri(n) for n in sources])
-        distributions = [d for r in record.resources for d in self._distributions(record, r)]
+        distributions = [d for r in record.resources
+                         for d in self._distributions(record, subject, r)]
         for resource in record.resources:
             if resource.quality is not None:
                 node.add_all("dqv:hasQualityMeasurement", self._measurements(
                     resource.quality, self._distribution_iri(
-                        record.name, resource.id, self._forms(record, resource)[0])))
+                        subject, resource.id, self._forms(record, resource)[0])))
         node.add_all("dcat:distribution", [d.subject for d in distributions
                                            if d.subject is not None])
-        return [node, *distributions], shared
+        return [node, *distributions, *referred]
 
     def _agent_iri(self, organization: OrganizationRecord) -> IRI:
-        return iri(self.links.organization_page(organization.slug))
+        return IRI(f"{self._base}/organizations/{organization.slug}")
 
-    def _agent_node(self, organization: OrganizationRecord) -> Node:
-        node = Node(self._agent_iri(organization), ("foaf:Agent", "foaf:Organization"))
+    def _agent_node(self, subject: IRI, organization: OrganizationRecord) -> Node:
+        node = Node(subject, ("foaf:Agent", "foaf:Organization"))
         node.add("foaf:name", t.text(organization.name))
         kind = vocab.PUBLISHER_TYPES.get(organization.type)
         node.add("dct:type", iri(vocab.ADMS_PUBLISHER_TYPE_BASE + kind) if kind else None)
@@ -238,22 +252,23 @@ class Catalog:
             return node.add("vcard:hasURL", iri(contact))
         return node.add("vcard:hasEmail", iri(_mailto(contact)))
 
-    def _spatial(self, record: DatasetRecord, node: Node) -> list[Node]:
+    def _spatial(self, record: DatasetRecord, node: Node, shared: Shared) -> list[Node]:
         """``dct:spatial``: the political geocoding URI (typed as a place, with its level),
-        and the organization's extent as ``dcat:bbox``. Returns the place nodes to share."""
-        shared: list[Node] = []
+        and the organization's extent as ``dcat:bbox``. Returns the places not yet written."""
+        places: list[Node] = []
         if record.spatial:
             place = iri(record.spatial)
             node.add("dct:spatial", place)
             level = vocab.political_geocoding_level(record.spatial)
             if level:
-                node.add("dcatde:politicalGeocodingLevelURI", iri(level))
-                shared.append(Node(place, ("dct:Location",)))
+                node.add("dcatde:politicalGeocodingLevelURI", IRI(level))
+                if shared.first(place):
+                    places.append(Node(place, ("dct:Location",)))
         bbox = record.organization.bbox
         if bbox:
             node.add("dct:spatial", Node(None, ("dct:Location",)).add(
                 "dcat:bbox", t.Literal(_polygon(bbox), "geo:wktLiteral")))
-        return shared
+        return places
 
     def _measurements(self, quality: QualityRecord, computed_on: IRI) -> list[Node]:
         measured = _measured(quality)
@@ -275,21 +290,21 @@ class Catalog:
             return [None]
         return [form for form, _ in TABLE_FORMATS if form != "geojson" or table.geometry]
 
-    def _distributions(self, record: DatasetRecord, resource: ResourceRecord) -> list[Node]:
-        return [self._distribution(record, resource, form)
+    def _distributions(self, record: DatasetRecord, dataset: IRI, resource: ResourceRecord
+                       ) -> list[Node]:
+        return [self._distribution(record, dataset, resource, form)
                 for form in self._forms(record, resource)]
 
-    def _distribution(self, record: DatasetRecord, resource: ResourceRecord,
+    def _distribution(self, record: DatasetRecord, dataset: IRI, resource: ResourceRecord,
                       form: str | None) -> Node:
-        node = Node(self._distribution_iri(record.name, resource.id, form),
-                    ("dcat:Distribution",))
+        node = Node(self._distribution_iri(dataset, resource.id, form), ("dcat:Distribution",))
         code = dict(TABLE_FORMATS)[form] if form else vocab.file_type(resource.format)
         title = f"{resource.name} ({code})" if form else resource.name
         node.add("dct:title", t.text(title, record.language))
         if resource.description:
             node.add("dct:description", t.text(resource.description, record.language))
         if form:
-            download = iri(self.links.download(resource.id, form))
+            download = IRI(f"{self._base}/api/v1/resources/{resource.id}/rows?format={form}")
             node.add("dcat:accessURL", download).add("dcat:downloadURL", download)
             node.add("dcat:accessService", self._service_iri(REST_API))
         elif resource.url:
@@ -297,14 +312,14 @@ class Catalog:
             if code and not code.endswith("_SRVC"):  # a file, not a service's address
                 node.add("dcat:downloadURL", iri(resource.url))
         else:
-            node.add("dcat:accessURL", iri(self.links.resource_page(resource.id)))
+            node.add("dcat:accessURL", IRI(f"{self._base}/resources/{resource.id}"))
             if resource.table is not None:
                 node.add("dcat:accessService", self._service_iri(REST_API))
         if code:
-            node.add("dct:format", iri(vocab.EU_FILE_TYPE_BASE + code))
+            node.add("dct:format", IRI(vocab.EU_FILE_TYPE_BASE + code))
             media = vocab.media_type(code)
-            node.add("dcat:mediaType", iri(media) if media else None)
-        node.add("dct:license", iri(vocab.DCATDE_LICENSE_BASE + record.license))
+            node.add("dcat:mediaType", IRI(media) if media else None)
+        node.add("dct:license", IRI(vocab.DCATDE_LICENSE_BASE + record.license))
         if record.license in vocab.ATTRIBUTION_LICENSES:
             node.add("dcatde:licenseAttributionByText", t.text(record.organization.name))
         node.add("dct:issued", t.timestamp(resource.created))

@@ -62,9 +62,10 @@ def date(value: dt.date) -> Literal:
 
 
 def timestamp(value: dt.datetime) -> Literal:
-    """A point in time in UTC (``2024-05-01T10:00:00Z``)."""
-    utc = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return Literal(utc.strftime("%Y-%m-%dT%H:%M:%SZ"), "xsd:dateTime")
+    """A point in time in UTC, to the second (``2024-05-01T10:00:00Z``)."""
+    if value.tzinfo is not dt.UTC and value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return Literal(value.isoformat(timespec="seconds")[:19] + "Z", "xsd:dateTime")
 
 
 def integer(value: int) -> Literal:
