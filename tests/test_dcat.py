@@ -482,3 +482,14 @@ def test_errors_in_english_and_methods(catalog):
     assert response.text.strip() == "per_page: expects a number from 1 to 1000, not “5000”."
     refused = catalog.post("/catalog.ttl")
     assert refused.status_code == 405 and refused.text.strip() == "Hier gibt es nur GET."
+
+
+def test_the_start_page_and_every_footer_link_the_catalog(client, world):
+    home = client.get("/")
+    assert home.status_code == 200
+    assert 'href="/catalog.ttl"' in home.text and 'href="/catalog.jsonld"' in home.text
+    assert "Offene Schnittstellen" in home.text and "Datenkatalog (DCAT-AP.de)" in home.text
+    english = client.get("/datasets?lang=en")
+    assert "Data catalog (DCAT-AP.de)" in english.text and 'href="/catalog.ttl"' in english.text
+    for form in PARSERS:
+        assert client.get(f"/catalog.{form}").status_code == 200
