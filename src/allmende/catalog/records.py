@@ -200,15 +200,13 @@ def _listed(actor: Actor, modified_since: dt.datetime | None) -> ColumnElement[b
 
 
 def dataset_records(session: Session, actor: Actor, offset: int = 0, limit: int = 100,
-                    modified_since: dt.datetime | None = None, order: str = "modified"
-                    ) -> tuple[int, list[DatasetRecord]]:
-    """One page of the datasets the actor sees in listings, and how many there are in all
-    (catalog pages, harvesting). ``order``: ``modified`` (most recently changed first) or
-    ``created`` (oldest first: a change does not move a dataset to another page)."""
+                    modified_since: dt.datetime | None = None) -> tuple[int, list[DatasetRecord]]:
+    """One page of the datasets the actor sees in listings, most recently changed first, and
+    how many there are in all (harvesting)."""
     condition = _listed(actor, modified_since)
     total = session.scalar(select(func.count(Dataset.id)).where(condition)) or 0
-    ordering = (Dataset.id,) if order == "created" else (Dataset.modified_at.desc(), Dataset.id)
-    ids = session.scalars(select(Dataset.id).where(condition).order_by(*ordering)
+    ids = session.scalars(select(Dataset.id).where(condition)
+                          .order_by(Dataset.modified_at.desc(), Dataset.id)
                           .offset(offset or None).limit(limit))
     return total, records_for(session, list(ids), actor)
 

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from allmende.access.policy import Actor
 from allmende.catalog import records
+from allmende.catalog.search import SearchRequest
 from allmende.errors import AllmendeError, Message, msg
 from allmende.interop import registry
 from allmende.interop.callers import bearer_token, caller
@@ -85,19 +86,24 @@ class Endpoints:
             if query.page is None:
                 return StreamingResponse(self._stream(writer, actor, query),
                                          media_type=writer.media_type)
-            total, found = records.dataset_records(
-                session, actor, (query.page - 1) * query.per_page, query.per_page,
-                query.modified_since, order="created")
+            # The search index knows who sees what and pages by UUID at any depth: a change
+            # does not move a dataset to another page (CKAN harvesters page the same way).
+            found = records.search_records(session, self.platform.search_index, actor,
+                                           SearchRequest(
+                sort="id", page=query.page, per_page=query.per_page,
+                max_per_page=params.MAX_PER_PAGE, modified_since=query.modified_since,
+                facet_limit=0))
+        total, datasets = found.count, found.records
         links, path = self.catalog.links, request.url.path
         view = self.catalog.hydra_view(
             query.page_url(links, path, query.page), query.page,
             max(1, -(-total // query.per_page)), query.per_page, total,
             lambda number: query.page_url(links, path, number))
         shared = Shared()
-        nodes = [self.catalog.catalog_node([self.catalog.dataset_iri(r.name) for r in found])
+        nodes = [self.catalog.catalog_node([self.catalog.dataset_iri(r.name) for r in datasets])
                  .add("hydra:view", view.subject)]
         nodes += shared.take(self.catalog.context_nodes())
-        for record in found:
+        for record in datasets:
             nodes += self.catalog.dataset_nodes(record, shared)
         return Response(document(writer, [*nodes, view]), media_type=writer.media_type)
 
