@@ -226,6 +226,9 @@ def test_a_dataset_in_dcat_ap_de(catalog, platform):
     assert str(graph.value(service, DCAT.endpointURL)) == f"{BASE}/api/v1/"
     assert str(graph.value(downloads[0], DCAT.downloadURL)).startswith(
         f"{BASE}/api/v1/resources/")
+    ckan = URIRef(f"{BASE}/api/3/action")  # a registered interface is a data service too
+    assert (ckan, RDF.type, DCAT.DataService) in graph
+    assert str(graph.value(ckan, DCAT.endpointURL)) == f"{BASE}/api/3/action/"
 
 
 def test_quality_measurements_come_from_the_quality_report(catalog, platform):

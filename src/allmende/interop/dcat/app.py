@@ -93,19 +93,25 @@ class Endpoints:
                 sort="id", page=query.page, per_page=query.per_page,
                 max_per_page=params.MAX_PER_PAGE, modified_since=query.modified_since,
                 facet_limit=0))
-        total, datasets = found.count, found.records
-        links, path = self.catalog.links, request.url.path
+        return Response(self._page(writer, query, request.url.path, found),
+                        media_type=writer.media_type)
+
+    def _page(self, writer: Writer, query: params.CatalogQuery, path: str,
+              found: records.RecordPage) -> str:
+        """One page: the catalog naming its datasets, what they refer to, Hydra's view."""
+        links = self.catalog.links
         view = self.catalog.hydra_view(
             query.page_url(links, path, query.page), query.page,
-            max(1, -(-total // query.per_page)), query.per_page, total,
+            max(1, -(-found.count // query.per_page)), query.per_page, found.count,
             lambda number: query.page_url(links, path, number))
         shared = Shared()
-        nodes = [self.catalog.catalog_node([self.catalog.dataset_iri(r.name) for r in datasets])
+        nodes = [self.catalog.catalog_node([self.catalog.dataset_iri(r.name)
+                                            for r in found.records])
                  .add("hydra:view", view.subject)]
         nodes += shared.take(self.catalog.context_nodes())
-        for record in datasets:
+        for record in found.records:
             nodes += self.catalog.dataset_nodes(record, shared)
-        return Response(document(writer, [*nodes, view]), media_type=writer.media_type)
+        return document(writer, [*nodes, view])
 
     def _stream(self, writer: Writer, actor: Actor, query: params.CatalogQuery
                 ) -> Iterator[str]:
