@@ -154,13 +154,11 @@ def test_the_whole_demo_catalog_conforms_to_dcat_ap_de(catalog, demo_region, jud
     violations, warnings = _report(results, "Violation"), _report(results, "Warning")
     print(f"\n{len(whole)} triples, {sum(results.values())} results: {len(violations)} "
           f"kinds of violation, {len(warnings)} warnings ({time.perf_counter() - started:.1f} s)")
-    for line in warnings[:5]:
+    # Warnings are reported, not failing (today only the political geocoding level, whose
+    # vocabulary has no RDF copy to check against).
+    for line in warnings:
         print("  warning:", line)
     assert not violations, "\n".join(violations)
-    # The only warnings: the political geocoding level, whose vocabulary has no RDF copy.
-    assert {message for (_l, message, _f) in results} == {
-        "dcat:Dataset: dcatde:politicalGeocodingLevelURI SOLL folgendes Vokabular benutzen: "
-        "https://www.dcat-ap.de/def/dcatde/3.0/spec/#kv-political-geocoding-level"}
 
 
 def test_every_dataset_document_conforms_too(catalog, demo_region, judge):
