@@ -161,6 +161,7 @@ _GEOCODING_LEVELS = {"stateKey": "state", "governmentDistrictKey": "administrati
                      "regionalKey": "municipality"}
 
 
+@cache  # a catalog holds few distinct places
 def political_geocoding_level(uri: str) -> str | None:
     """The dcat-ap.de level URI (…/politicalGeocoding/Level/…) of a political geocoding URI;
     None for any other spatial URI."""
@@ -215,6 +216,7 @@ def file_types() -> frozenset[str]:
     return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
 
+@cache  # a catalog holds few distinct formats
 def file_type(resource_format: str) -> str | None:
     """The EU file-type code of a resource format (``CSV``, ``GeoJSON``, ``wms``, ``.xlsx``);
     None when the table has none for it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from urllib.parse import quote
 
 from allmende.catalog import vocabularies as vocab
@@ -27,9 +27,9 @@ from allmende.interop.dcat.terms import IRI, Node, iri
 from allmende.interop.links import Links
 from allmende.interop.registry import Service
 
-#: The formats a table is offered in, each a distribution of its own (CSV and Parquet for
-#: every table, GeoJSON for those with geometries).
-TABLE_FORMATS = (("csv", "CSV"), ("geojson", "GEOJSON"), ("parquet", "PARQUET"))
+#: The download formats a table is offered in, each a distribution of its own (CSV and
+#: Parquet for every table, GeoJSON for those with geometries), with their EU file types.
+TABLE_FORMATS = {"csv": "CSV", "geojson": "GEOJSON", "parquet": "PARQUET"}
 REST_API = Service("allmende REST-API", "/api/v1/", "/api/v1/openapi.json")
 
 
@@ -111,6 +111,10 @@ class Catalog:
         return IRI(f"{dataset}/resources/{resource}/{form}" if form
                    else f"{dataset}/resources/{resource}")
 
+    @cached_property
+    def _rest_api(self) -> IRI:
+        return self._service_iri(REST_API)
+
     @property
     def _publisher_iri(self) -> IRI:
         return iri(self.links.url("/catalog/publisher"))
@@ -188,25 +192,26 @@ class Catalog:
         places) that ``shared`` has not seen in this document yet."""
         subject = self.dataset_iri(record.name)
         language = record.language if record.language in vocab.LANGUAGE_CODES else "de"
-        node = Node(subject, ("dcat:Dataset",))
-        node.add("dct:identifier", t.text(record.uuid))
-        node.add("dct:title", t.text(record.title, language))
-        node.add("dct:description", t.text(record.description, language))
-        node.add("dct:publisher", self._agent_iri(record.organization))
-        node.add("dcatde:contributorID", self.contributor_id)
-        node.add("dcat:contactPoint", self._contact(record))
-        node.add_all("dcat:keyword", [t.text(k, language) for k in record.keywords])
-        node.add_all("dcat:theme", [IRI(vocab.EU_THEME_BASE + c) for c in record.themes])
-        node.add("dct:accessRights", IRI(vocab.EU_ACCESS_RIGHT_BASE +
-                                         vocab.ACCESS_RIGHTS[record.access_level]))
-        node.add("dct:language", IRI(vocab.EU_LANGUAGE_BASE + vocab.LANGUAGE_CODES[language]))
-        node.add("dct:issued", t.date(record.issued) if record.issued
-                 else t.timestamp(record.created))
-        node.add("dct:modified", t.timestamp(record.modified))
-        if record.update_frequency:
-            node.add("dct:accrualPeriodicity",
-                     IRI(vocab.EU_FREQUENCY_BASE + record.update_frequency))
-        node.add("dct:temporal", _period(record))
+        issued = t.date(record.issued) if record.issued else t.timestamp(record.created)
+        frequency = record.update_frequency
+        node = Node(subject, ("dcat:Dataset",), [pair for pair in (
+            ("dct:identifier", t.text(record.uuid)),
+            ("dct:title", t.text(record.title, language)),
+            ("dct:description", t.text(record.description, language)),
+            ("dct:publisher", self._agent_iri(record.organization)),
+            ("dcatde:contributorID", self.contributor_id),
+            ("dcat:contactPoint", self._contact(record)),
+            *(("dcat:keyword", t.text(k, language)) for k in record.keywords),
+            *(("dcat:theme", IRI(vocab.EU_THEME_BASE + c)) for c in record.themes),
+            ("dct:accessRights", IRI(vocab.EU_ACCESS_RIGHT_BASE +
+                                     vocab.ACCESS_RIGHTS[record.access_level])),
+            ("dct:language", IRI(vocab.EU_LANGUAGE_BASE + vocab.LANGUAGE_CODES[language])),
+            ("dct:issued", issued),
+            ("dct:modified", t.timestamp(record.modified)),
+            ("dct:accrualPeriodicity",
+             IRI(vocab.EU_FREQUENCY_BASE + frequency) if frequency else None),
+            ("dct:temporal", _period(record)),
+        ) if pair[1] is not None])
         referred = []
         agent = self._agent_iri(record.organization)
         if shared.first(agent):
@@ -288,7 +293,7 @@ class Catalog:
         table = resource.table
         if table is None or record.access_level == "restricted":
             return [None]
-        return [form for form, _ in TABLE_FORMATS if form != "geojson" or table.geometry]
+        return [form for form in TABLE_FORMATS if form != "geojson" or table.geometry]
 
     def _distributions(self, record: DatasetRecord, dataset: IRI, resource: ResourceRecord
                        ) -> list[Node]:
@@ -298,7 +303,7 @@ class Catalog:
     def _distribution(self, record: DatasetRecord, dataset: IRI, resource: ResourceRecord,
                       form: str | None) -> Node:
         node = Node(self._distribution_iri(dataset, resource.id, form), ("dcat:Distribution",))
-        code = dict(TABLE_FORMATS)[form] if form else vocab.file_type(resource.format)
+        code = TABLE_FORMATS[form] if form else vocab.file_type(resource.format)
         title = f"{resource.name} ({code})" if form else resource.name
         node.add("dct:title", t.text(title, record.language))
         if resource.description:
@@ -306,7 +311,7 @@ class Catalog:
         if form:
             download = IRI(f"{self._base}/api/v1/resources/{resource.id}/rows?format={form}")
             node.add("dcat:accessURL", download).add("dcat:downloadURL", download)
-            node.add("dcat:accessService", self._service_iri(REST_API))
+            node.add("dcat:accessService", self._rest_api)
         elif resource.url:
             node.add("dcat:accessURL", iri(resource.url))
             if code and not code.endswith("_SRVC"):  # a file, not a service's address
@@ -314,7 +319,7 @@ class Catalog:
         else:
             node.add("dcat:accessURL", IRI(f"{self._base}/resources/{resource.id}"))
             if resource.table is not None:
-                node.add("dcat:accessService", self._service_iri(REST_API))
+                node.add("dcat:accessService", self._rest_api)
         if code:
             node.add("dct:format", IRI(vocab.EU_FILE_TYPE_BASE + code))
             media = vocab.media_type(code)
@@ -339,6 +344,7 @@ def _mailto(address: str) -> str:
     return address if address.startswith("mailto:") else f"mailto:{address}"
 
 
+@cache  # one box per organization
 def _polygon(bbox: tuple[float, float, float, float]) -> str:
     """A WKT polygon of a WGS84 box, in longitude/latitude order (CRS84, GeoSPARQL's
     default)."""
