@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo serve test test-sqlite lint bench fuzz browser-deps clean
+.PHONY: install demo serve test test-sqlite lint bench fuzz test-deps bench-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,15 +20,20 @@ demo: $(STAMP)
 	$(BIN)/allmende demo
 	$(BIN)/allmende serve --host $(HOST) --port $(PORT)
 
-# Browser tests drive Debian's chromium; install it where it is missing (needs root or sudo).
-browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian's chromium for the browser tests ..."; \
+# Browser tests drive Debian's chromium; the interface tests judge with GDAL's ogrinfo (gdal-bin).
+# Install what is missing (needs root or sudo).
+DEBIAN_TEST_PACKAGES := chromium:chromium gdal-bin:ogrinfo
+test-deps:
+	@missing=""; for pair in $(DEBIAN_TEST_PACKAGES); do \
+	  command -v "$${pair#*:}" >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages for the tests:$$missing ..."; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null \
-	  || echo "WARNING: could not install chromium; the browser tests will fail and say how to get it."; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null \
+	  || echo "WARNING: could not install$$missing; the tests that need them will fail and say how to get them."; \
+	fi
 
-test: $(STAMP) browser-deps
+test: $(STAMP) test-deps
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=10
 
 lint: $(STAMP)
@@ -39,7 +44,15 @@ fuzz: $(STAMP)
 	ALLMENDE_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q -p no:cacheprovider -k random \
 	  tests/test_harmonize_validate.py tests/test_harmonize_validate_csv.py
 
-bench: $(STAMP)
+# The search benchmark draws its vocabulary from Debian's German word list (wngerman).
+bench-deps:
+	@test -f /usr/share/dict/ngerman || { \
+	  echo "Installing Debian's German word list (wngerman) for bench/search.py ..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wngerman >/dev/null \
+	  || echo "WARNING: could not install wngerman; bench/search.py will say how to get it."; }
+
+bench: $(STAMP) bench-deps
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

@@ -16,6 +16,8 @@ from unittest import mock
 import pytest
 
 from allmende import cli
+from allmende.config import Settings
+from allmende.platform import Platform
 
 CLI = Path(sys.executable).parent / "allmende"
 TRACEBACK = "Traceback (most recent call last)"
@@ -91,3 +93,32 @@ def one_json_object(stdout: str) -> dict:
     assert text[end:].strip() == "", f"more than one JSON value on stdout: {stdout!r}"
     assert isinstance(value, dict)
     return value
+
+
+class Cli:
+    """`allmende --data-dir DATA …` (with ALLMENDE_DATABASE_URL when given) in this process,
+    or with process=True as the console script."""
+
+    def __init__(self, allmende: InProcess, data: Path, database_url: str | None = None) -> None:
+        self.allmende = allmende
+        self.data = data
+        self.env = {"ALLMENDE_DATABASE_URL": database_url} if database_url else {}
+        self.database_url = database_url
+
+    def __call__(self, *args: str | Path, process: bool = False) -> subprocess.CompletedProcess:
+        run = run_process if process else self.allmende
+        return run("--data-dir", self.data, *args, cwd=self.data.parent, env=self.env)
+
+    def ingest(self, path: Path, *args: str, org: str = "dortmund", dataset: str = "daten",
+               process: bool = False) -> subprocess.CompletedProcess:
+        return self("ingest", path, "--org", org, "--dataset", dataset, *args, "--json",
+                    process=process)
+
+    def ok(self, path: Path, *args: str, **kwargs: str | bool) -> dict:
+        result = self.ingest(path, *args, **kwargs)  # type: ignore[arg-type]
+        assert result.returncode == 0, result.stderr + result.stdout
+        return one_json_object(result.stdout)
+
+    def platform(self) -> Platform:
+        return Platform(Settings(data_dir=self.data, database_url=self.database_url,
+                                 secret_key="x"))

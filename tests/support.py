@@ -130,6 +130,21 @@ def all_jobs_done(platform: Platform, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+def finished_job(client: Any, headers: dict[str, str], job_id: int,
+                 timeout: float = 60.0) -> dict[str, Any]:
+    """Poll ``GET /api/v1/jobs/{id}`` until the job is done or failed; a job still running
+    after ``timeout`` seconds fails the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get(f"/api/v1/jobs/{job_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        job = response.json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(JOB_POLL_SECONDS)
+    raise AssertionError(f"job {job_id} did not finish within {timeout} s")
+
+
 def mapped_source(platform: Platform, folder: Path, name: str, organization: str,
                   text: str, schema: str = "ladesaeulen") -> str:
     """Dataset ``name`` of ``organization`` with ``text`` ingested as one resource and mapped

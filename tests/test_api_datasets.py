@@ -120,7 +120,7 @@ def test_openapi_and_docs_are_served_without_cdn(client):
     spec = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/datasets" in spec["paths"]
     docs = client.get("/api/docs").text
-    assert "/static/swagger-ui/swagger-ui-bundle.js" in docs
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs
     assert "cdn" not in docs.lower()
-    assert client.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert client.get("/healthz").json() == {"status": "ok"}

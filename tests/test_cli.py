@@ -235,6 +235,8 @@ def test_demo_is_idempotent_and_seeds_the_region(run, data):
     assert {name: dataset for name, (dataset, _) in seeded["regional"].items()} == {
         name: f"region-{name}" for name in schemas}
     assert all(len(orgs) >= 3 for orgs in seeded["organizations"].values()), seeded
+    # the charging register's 2024 layout, read as it comes and mapped one row per point
+    assert "gelsenkirchen" in seeded["organizations"]["ladesaeulen"]
     assert seeded["mappings"] >= 15 and seeded["unreported"] == []
     assert seeded["queued"] == 0  # the jobs the demo queued found their work done
     second = run("demo")

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
+import allmende.demo
 from allmende.access.accounts import actor_for
 from allmende.catalog import datasets
 from allmende.db.models import Job, User
@@ -27,6 +28,8 @@ REAL_2022 = DATA / "realdata" / "bnetza_ladesaeulen_koeln_2022.csv"
 SYNTHETIC_2022 = DATA / "ladesaeulen_2022_synthetic.csv"
 SYNTHETIC_2024 = DATA / "ladesaeulen_2024_synthetic.csv"
 HEADER_2024 = 11  # the header's record in the 2024 layout (the banner is record 10)
+REGISTER_2024 = Path(allmende.demo.__file__).parent / "files" / \
+    "gelsenkirchen_ladesaeulenregister.csv"
 
 
 @pytest.fixture
@@ -80,6 +83,30 @@ def test_the_real_2022_register_becomes_one_row_per_charging_point(platform, edi
         ("1/1", 22.0, "AC Steckdose Typ 2"), ("1/2", 22.0, "AC Steckdose Typ 2")]
     # the point's power, not the station's (44 kW)
     assert report.report["completeness"]["nennleistung_kw"] == 1.0
+
+
+def test_the_2024_register_read_as_it_comes_is_one_row_per_charging_point(platform, editor):
+    """No header row given: ingest joins the banner over the header, the suggestion takes the
+    banner's numbered groups, and every charging point becomes a row."""
+    resource = _upload(platform, editor, "ge-lade-2024", REGISTER_2024)
+    mapping, report, regional, rows = _map(platform, editor, resource)
+    groups = mapping.groups
+    assert groups is not None and groups.number == "Ladepunkt"
+    assert groups.key == "Allgemeine Informationen Ladeeinrichtungs-ID"
+    assert groups.members["EVSE-ID"] == [f"{n}. Ladepunkt EVSE-ID{n}" for n in range(1, 5)]
+    with REGISTER_2024.open(encoding="utf-8-sig", newline="") as file:
+        records = list(csv.reader(file, delimiter=";"))
+    assert records[10][5] == "Anzahl Ladepunkte"
+    points = sum(int(record[5]) for record in records[11:])
+    assert points == 94  # in 44 stations
+    assert report.rows == points and len(rows) == points
+    assert regional.sources[0]["rows"] == points
+    assert {r["quelle_zeile"] for r in rows} == set(range(1, 45))
+    first = sorted((r for r in rows if r["quelle_zeile"] == 1), key=lambda r: r["ladepunkt_id"])
+    assert [(r["ladepunkt_id"], r["nennleistung_kw"], r["steckertypen"], r["breitengrad"])
+            for r in first] == [
+        ("DE*EMU*E501001*1", 22.0, "AC Typ 2 Steckdose, AC Schuko", 51.507433),
+        ("DE*EMU*E501001*2", 11.0, "AC Typ 2 Steckdose", 51.507433)]
 
 
 def test_the_2024_layout_takes_evse_ids_and_reports_by_source_row_and_point(platform, editor):

@@ -34,6 +34,9 @@ def test_shipped_schema_is_valid_and_documented(name: str) -> None:
     ({"fields": [{"name": "a", "type": "number", "decimalChar": ",,"}]}, "a", "einzelnes"),
     ({"fields": [{"name": "a"}], "x-allmende": {"rules": [
         {"type": "greater-or-equal", "field": "a", "than": "z"}]}}, "x-allmende", "„z“"),
+    ({"fields": [{"name": "a"}], "x-allmende": {"temporal": "a"}}, "x-allmende", "„a“"),
+    ({"fields": [{"name": "a", "type": "date"}], "x-allmende": {"temporal": "b"}},
+     "x-allmende", "„b“"),
 ])
 def test_invalid_schemas_name_the_field(schema: dict, field: str, words: str) -> None:
     with pytest.raises(Invalid) as raised:

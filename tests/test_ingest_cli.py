@@ -19,45 +19,14 @@ import pytest
 import shapely
 from sqlalchemy import select
 
-from allmende.config import Settings
 from allmende.db.models import Dataset, Resource, TableVersion
-from allmende.platform import Platform
-from cli_support import InProcess, one_json_object, run_process
+from cli_support import Cli, InProcess, one_json_object
 from databases import Templates
 from support import BACKENDS, OPERATOR, version_files
 
 REALDATA = Path(__file__).parent / "data" / "realdata"
 TYPES = {"string", "integer", "number", "boolean", "date", "datetime", "time", "json",
          "geometry"}
-
-
-class Cli:
-    """`allmende --data-dir DATA …` (with ALLMENDE_DATABASE_URL when given) in this process,
-    or with process=True as the console script."""
-
-    def __init__(self, allmende: InProcess, data: Path, database_url: str | None = None) -> None:
-        self.allmende = allmende
-        self.data = data
-        self.env = {"ALLMENDE_DATABASE_URL": database_url} if database_url else {}
-        self.database_url = database_url
-
-    def __call__(self, *args: str | Path, process: bool = False) -> subprocess.CompletedProcess:
-        run = run_process if process else self.allmende
-        return run("--data-dir", self.data, *args, cwd=self.data.parent, env=self.env)
-
-    def ingest(self, path: Path, *args: str, org: str = "dortmund", dataset: str = "daten",
-               process: bool = False) -> subprocess.CompletedProcess:
-        return self("ingest", path, "--org", org, "--dataset", dataset, *args, "--json",
-                    process=process)
-
-    def ok(self, path: Path, *args: str, **kwargs: str | bool) -> dict:
-        result = self.ingest(path, *args, **kwargs)  # type: ignore[arg-type]
-        assert result.returncode == 0, result.stderr + result.stdout
-        return one_json_object(result.stdout)
-
-    def platform(self) -> Platform:
-        return Platform(Settings(data_dir=self.data, database_url=self.database_url,
-                                 secret_key="x"))
 
 
 def _check_result(result: dict) -> None:

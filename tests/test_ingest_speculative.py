@@ -171,6 +171,25 @@ def test_decisions_on_a_sample_equal_the_full_pass(con, data, sample_rows):
     assert typed == full
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(columns(), min_size=1, max_size=4), st.integers(1, 4))
+def test_the_form_for_wide_tables_types_every_value_the_same(con, data, sample_rows):
+    """typed_query's form for wide tables (each expression once, over lists of cells) gives
+    what the form with expressions per column gives, a failing guard included."""
+    rows = min(len(c) for c in data)
+    table = {NAMES[i]: c[:rows] for i, c in enumerate(data)}
+    relation = load(con, table)
+    types = decide_column_types(con, relation, list(table), rows, sample_rows=sample_rows)
+    outcomes = []
+    for lists in (False, True):
+        try:
+            outcomes.append(con.execute(typed_query(types, relation, lists=lists)).fetchall())
+        except duckdb.Error as error:
+            assert is_guard_failure(error), error
+            outcomes.append("guard failed")
+    assert outcomes[1] == outcomes[0]
+
+
 def test_a_guard_that_holds_keeps_the_sample_decision(con):
     relation = load(con, {"Anzahl": [str(i) for i in range(1, 5001)] + [" 17 ", "-"],
                           "Ort": ["Bochum", "Essen", " Hörde ", "k.A."] * 1250 + ["ja", "x"]})
@@ -194,7 +213,9 @@ def test_a_value_beyond_the_sample_sends_the_column_to_the_full_pass(con):
     relation = load(con, {"Anzahl": values_})
     types, typed, fell_back = speculative(con, relation, ["Anzahl"], 5000, 100)
     assert fell_back
-    assert described(types) == [("Anzahl", "string", None)]
+    # the full pass says which value kept the column text, and where
+    assert described(types) == [("Anzahl", "string",
+                                 "bleibt Text: „zwölf“ (Datenzeile 5000) ist keine Zahl")]
     assert typed[-1] == ("zwölf",)
 
 

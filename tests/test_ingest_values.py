@@ -19,6 +19,7 @@ from allmende.ingest.values import (
     infer_column_types,
     typed_select,
 )
+from allmende.web.i18n import localize
 
 UTC = dt.UTC
 _tables = count()
@@ -258,6 +259,42 @@ def test_invalid_date_keeps_column_string(con, bad):
     assert column.type == "string"
     assert values == ["01.01.2020", bad]
     assert bad in column.note
+
+
+# --- why a column stays text ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("values", "note"), [
+    (["01.03.2024", "bis auf Weiteres", "05.04.2024", None, "bis auf Weiteres", "30.04.2024",
+      "31.05.2024", "bis auf Weiteres", "14.06.2024", "12.07.2024"],
+     "bleibt Text: 3 Zellen wie „bis auf Weiteres“ (Datenzeile 2) sind kein Datum"),
+    (["22", "11", "3,7", "22 kW", "50"],
+     "bleibt Text: „22 kW“ (Datenzeile 4) ist keine Zahl"),
+    (["08:00", "12:30", "ganztägig", "17:45"],
+     "bleibt Text: „ganztägig“ (Datenzeile 3) ist keine Uhrzeit"),
+    # a long value is cut in the note, not in the table
+    (["1", "2", "3", "keine Angabe möglich, da die Zählstelle seit Monaten ausgefallen ist"],
+     "bleibt Text: „keine Angabe möglich, da die Zählstelle…“ (Datenzeile 4) ist keine Zahl"),
+], ids=["dates", "numbers", "times", "long value"])
+def test_a_column_kept_text_by_a_few_cells_says_which(con, values, note):
+    column, out = one(con, values)
+    assert column.type == "string" and column.note == note
+    assert out == [None if v is None else v for v in values]
+
+
+def test_the_note_on_kept_text_speaks_english_too(con):
+    column, _ = one(con, ["1", "2", "drei", "4", "fünf", "6"])
+    assert localize(column.note, "en") == \
+        "stays text: 2 cells such as “drei” (data row 3) are not a number"
+
+
+@pytest.mark.parametrize("values", [
+    ["Westfalenpark", "Rombergpark", "12", "Fredenbaum"],  # text with a number now and then
+    ["1", "2", "drei", "vier"],  # as much text as numbers
+])
+def test_no_note_where_the_text_is_more_than_a_few_cells(con, values):
+    column, _ = one(con, values)
+    assert column.type == "string" and column.note is None
 
 
 def test_german_datetimes(con):

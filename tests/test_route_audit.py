@@ -36,7 +36,6 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/api/docs"): "the API's documentation",
     ("GET", "/api/v1/openapi.json"): "the API's description",
     ("MOUNT", "/static"): "style sheets, scripts and images",
-    ("MOUNT", "/static/swagger-ui"): "the documentation's assets",
     ("GET", "/login"): "the sign-in form",
     ("POST", "/login"): "signing in checks the password, not a permission",
     ("POST", "/logout"): "signing out ends the caller's own session",
@@ -47,6 +46,9 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/organizations"): "organizations are public",
     ("GET", "/map/areas.geojson"): "the organizations' areas are public (the maps' base layer)",
     ("GET", "/api/v1/organizations/{slug}"): "organizations are public",
+    ("GET", "/ogc/"): "OGC API Features' landing page: links only",
+    ("GET", "/ogc/conformance"): "the conformance classes the interface implements",
+    ("GET", "/ogc/api"): "the interface's OpenAPI description (collections are a parameter)",
 }
 
 
@@ -234,6 +236,13 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("GET", "/catalog"): Example(),
         ("GET", "/catalog.{format}"): Example({"format": "rdf"}, query={"per_page": "5"}),
         ("GET", "/catalog/datasets/{file}"): Example({"file": f"{found.dataset}.jsonld"}),
+        # OGC API Features: the collection of the dataset's one table with geometries
+        ("GET", "/ogc/collections"): Example(),
+        ("GET", "/ogc/collections/{collection_id}"): Example({"collection_id": "lade"}),
+        ("GET", "/ogc/collections/{collection_id}/items"): Example(
+            {"collection_id": "lade"}, query={"bbox": "7,51,8,52"}),
+        ("GET", "/ogc/collections/{collection_id}/items/{feature_id}"): Example(
+            {"collection_id": "lade", "feature_id": "1"}),
     }
 
 

@@ -6,16 +6,24 @@ both backends must give the same answers."""
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import functools
 import itertools
+import math
 import random
+import sys
+import threading
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from allmende.catalog import datasets, organizations
+from allmende.catalog import datasets, organizations, search_segment, text
 from allmende.catalog import search as search_module
+from allmende.catalog import search_index as search_index_module
 from allmende.catalog.search import SearchRequest, index_for, search_datasets
 from allmende.catalog.search_index import (
     FACETS,
@@ -23,6 +31,7 @@ from allmende.catalog.search_index import (
     Query,
     SearchIndex,
 )
+from allmende.catalog.search_snapshot import SnapshotStore
 from allmende.config import Settings
 from allmende.errors import Invalid
 from allmende.platform import Platform
@@ -415,21 +424,25 @@ def test_writes_of_another_process_are_found_at_once(client, catalog_world, plat
 # --- The overlay is rebuilt into the base -----------------------------------------------------
 
 
-def test_overlay_rebuild_keeps_results_right(client, platform, monkeypatch):
-    """With a tiny overlay limit, a stream of writes forces several rebuilds of the base segment;
-    after each write the results equal what the database says."""
+def test_overlay_merges_keep_results_right(client, platform, monkeypatch):
+    """With a tiny overlay limit, a stream of writes forces several merges of the overlay into
+    a new base (written as snapshots); after each write the results equal what the database
+    says, and the catalog is read as a whole only once."""
     full_loads = []
+    indexes = []
 
-    def small_index(loader, current_revision):
+    def small_index(loader, current_revision, snapshots):
         def counting(after_revision):
             if after_revision < 0:
                 full_loads.append(after_revision)
             return loader(after_revision)
-        return SearchIndex(counting, current_revision, overlay_limit=3)
+        indexes.append(SearchIndex(counting, current_revision, overlay_limit=3,
+                                   snapshots=snapshots))
+        return indexes[-1]
 
     monkeypatch.setattr(search_module, "SearchIndex", small_index)
     _organizations(platform)
-    platform.search_index = index_for(platform.db)
+    platform.search_index = index_for(platform.db, platform.settings.data_dir / "search")
 
     expected: dict[str, set[str]] = {}  # name -> keywords of live datasets
     rng = random.Random(7)
@@ -461,10 +474,13 @@ def test_overlay_rebuild_keeps_results_right(client, platform, monkeypatch):
         assert counts == {w: n for w in words
                           if (n := sum(w in k for k in expected.values()))}, step
         assert set(_names(client, {"q": "Leitungen", "per_page": 100})) == set(expected)
-    # The first build and at least one rebuild (which may run in the background).
-    assert _wait_for(lambda: len(full_loads) >= 2)
+    # Merged in the background while the writes went on (compact() waits for a merge in
+    # flight, then merges what is left), without reading the catalog again.
+    indexes[-1].compact()
+    assert indexes[-1].merges >= 2
     body = _get(client, {"per_page": 100})
     assert {d["name"] for d in body["results"]} == set(expected)
+    assert len(full_loads) <= 1  # none at all when the first build came from a snapshot
 
 
 def _doc(i: int, **extra) -> IndexedDataset:
@@ -489,15 +505,18 @@ class FakeCatalog:
         self.revision = 0
         self.rows: dict[int, tuple[int, IndexedDataset]] = {}
         self.full_loads = 0
+        self.lock = threading.Lock()  # a write and its revision commit together, as in SQL
 
     def write(self, doc: IndexedDataset) -> None:
-        self.revision += 1
-        self.rows[doc.id] = (self.revision, doc)
+        with self.lock:
+            self.revision += 1
+            self.rows[doc.id] = (self.revision, dataclasses.replace(doc, revision=self.revision))
 
     def load(self, after: int) -> tuple[int, list[IndexedDataset]]:
-        if after < 0:
-            self.full_loads += 1
-        return self.revision, [d for r, d in self.rows.values() if r > after]
+        with self.lock:
+            if after < 0:
+                self.full_loads += 1
+            return self.revision, [d for r, d in self.rows.values() if r > after]
 
     def expected(self, scope, term: str | None = None, **filters: set[str]) -> list[int]:
         result = []
@@ -535,8 +554,8 @@ def _wait_for(condition, seconds: float = 30.0) -> bool:
 
 
 def test_search_index_with_thousands_of_changes():
-    """3,000 datasets, then more than 2,000 changes: the base is rebuilt and results stay exact
-    before, during and after the rebuild."""
+    """3,000 datasets, then more than 2,000 changes: the overlay is merged into a new base (not
+    reloaded from the catalog) and results stay exact before, during and after the merge."""
     fake = FakeCatalog()
     index = SearchIndex(fake.load, lambda: fake.revision, overlay_limit=2000)
     for i in range(3000):
@@ -562,21 +581,21 @@ def test_search_index_with_thousands_of_changes():
     assert fake.full_loads == 1
     hits = index.search(Query(terms=["geaendert"], limit=5000), scopes["sysadmin"])
     assert hits.total == len([i for i in range(0, 3000, 2) if i % 6])
-    # ... 2,001 distinct changed datasets force a rebuild.
+    # ... 2,001 distinct changed datasets force a merge.
     for i in range(1, 1003, 2):
         fake.write(_doc(i, themes=["HEAL"], weak_terms=["neu"]))
     check()
-    assert _wait_for(lambda: fake.full_loads == 2), "the base is rebuilt"
-    time.sleep(0.2)  # let the rebuild swap in its new base
+    assert _wait_for(lambda: index.merges == 1), "the overlay is merged into the base"
     check()
+    assert fake.full_loads == 1
     hits = index.search(Query(terms=["neu"], limit=5000, filters={"theme": {"HEAL"}}),
                         scopes["sysadmin"])
     assert hits.total == 501
     assert hits.facets["theme"] == {"HEAL": 501}
-    # After the rebuild, further changes go to a fresh overlay again.
+    # After the merge, further changes go to a fresh overlay again.
     fake.write(_doc(10_000, strong_terms=["einzeln"]))
     assert index.search(Query(terms=["einzeln"]), scopes["anonymous"]).ids == [10_000]
-    assert fake.full_loads == 2
+    assert fake.full_loads == 1
 
 
 def test_search_index_pages_and_sorts_across_base_and_overlay():
@@ -624,3 +643,385 @@ def test_organization_without_datasets_is_in_no_facet(platform, client):
         organizations.create_organization(session, OPERATOR, {"slug": "herne", "name": "Herne"})
     _create(platform, {"name": "a", "organization": "dortmund", "title": "A", "description": "x"})
     assert _facet(_get(client), "organization") == {"dortmund": 1}
+
+
+# --- Facet codes cannot collide -----------------------------------------------------------------
+
+
+def _facet_truth(fake: FakeCatalog) -> dict[str, dict[str, int]]:
+    """Every facet value's count over the live datasets of the catalog (what a sysadmin sees)."""
+    counts: dict[str, collections.Counter] = {f: collections.Counter() for f in FACETS}
+    for _revision, doc in fake.rows.values():
+        if not doc.deleted:
+            for facet, values in zip(FACETS, doc.facet_values(), strict=True):
+                counts[facet].update(set(values))
+    return {facet: dict(counter) for facet, counter in counts.items()}
+
+
+def _all_facets(index: SearchIndex) -> dict[str, dict[str, int]]:
+    hits = index.search(Query(limit=1, facet_limit=100_000), _everything()["sysadmin"])
+    return {facet: hits.facets.get(facet, {}) for facet in FACETS}
+
+
+def test_facet_codes_cannot_collide_when_a_merge_and_a_refresh_meet(monkeypatch):
+    """The old race: the background rebuild coded facet values in a codebook shared with
+    refresh(), outside the lock, while refresh() coded new values inside it; two values could
+    get one code. Here a merge into a new base is held in the middle of its work while
+    refresh() takes in datasets with values no segment has seen; then a stress run interleaves
+    merges and refreshes as finely as the interpreter switches threads. Each segment codes its
+    values itself, so every value keeps its own count."""
+    fake = FakeCatalog()
+    for i in range(60):
+        fake.write(_doc(i))
+    index = SearchIndex(fake.load, lambda: fake.revision, overlay_limit=10**9)
+    assert _all_facets(index) == _facet_truth(fake)
+    for i in range(60, 70):  # new values waiting in the overlay for the merge
+        fake.write(_doc(i, keywords=[f"vorher-{i}"], license=f"lizenz-{i}"))
+    index.refresh()
+
+    in_merge, refreshed = threading.Event(), threading.Event()
+    real_merge = search_index_module.merge
+
+    def held_merge(first, keep, second, base=None):
+        if base is None:  # the merge into a new base, done outside the index's lock
+            in_merge.set()
+            assert refreshed.wait(10)
+        return real_merge(first, keep, second, base)
+
+    monkeypatch.setattr(search_index_module, "merge", held_merge)
+    merging = threading.Thread(target=index.compact)
+    merging.start()
+    assert in_merge.wait(10)
+    for i in range(70, 80):  # values the merge does not know, coded by refresh() meanwhile
+        fake.write(_doc(i, keywords=[f"waehrend-{i}"], license=f"lizenz-{i}", themes=["HEAL"]))
+    assert _all_facets(index) == _facet_truth(fake)
+    refreshed.set()
+    merging.join()
+    assert index.merges == 1
+    assert _all_facets(index) == _facet_truth(fake)
+
+    monkeypatch.setattr(search_index_module, "merge", real_merge)
+    monkeypatch.setattr(sys, "getswitchinterval", sys.getswitchinterval)
+    sys.setswitchinterval(1e-6)
+    try:
+        stop = threading.Event()
+
+        def keep_merging() -> None:
+            while not stop.is_set():
+                index.compact()
+
+        merger = threading.Thread(target=keep_merging)
+        merger.start()
+        try:
+            for step in range(150):
+                i = 100 + step
+                fake.write(_doc(i, keywords=[f"neu-{i}", f"k{i % 4}"], license=f"lizenz-{i % 9}",
+                                organization=f"org-{i % 5}", themes=[f"T{i % 6}"]))
+                if step % 7 == 0:
+                    fake.write(_doc(step, deleted=True))
+                assert _all_facets(index) == _facet_truth(fake), step
+        finally:
+            stop.set()
+            merger.join()
+    finally:
+        sys.setswitchinterval(0.005)
+    assert index.merges > 1
+    assert _all_facets(index) == _facet_truth(fake)
+
+
+# --- An index merged step by step equals a fresh build ----------------------------------------
+
+
+WORDS = ["wasser", "strom", "gas", "waerm", "netz", "plan", "karte", "baum", "schul", "kita"]
+TITLES = ["Ärztehäuser", "Bäder", "busse und Bahnen", "Öffentliche Toiletten", "Ostfriedhof",
+          "Parks", "Zoologischer Garten", "Bäder"]
+
+
+def _random_doc(rng: random.Random, i: int) -> IndexedDataset:
+    """A dataset with values from small pools, so that scores, times and titles tie often."""
+    return _doc(
+        i, organization_id=rng.randrange(4), organization=f"org-{rng.randrange(4)}",
+        uuid=str(uuid.UUID(int=rng.getrandbits(128))),
+        access_level=rng.choice(["public", "public", "members", "restricted"]),
+        license=rng.choice(["dl-by-de/2.0", "cc-by/4.0", f"lizenz-{rng.randrange(30)}"]),
+        draft=rng.random() < 0.1, modified=float(rng.randrange(40)),
+        title=rng.choice(TITLES) + ("" if rng.random() < 0.5 else f" {rng.randrange(5)}"),
+        themes=rng.sample(["TRAN", "ENVI", "ECON", "HEAL", f"T{rng.randrange(20)}"],
+                          rng.randrange(3)),
+        formats=rng.sample(["CSV", "JSON", "XLSX"], rng.randrange(3)),
+        keywords=[f"kw{rng.randrange(60)}" for _ in range(rng.randrange(4))],
+        strong_terms=rng.sample(WORDS, rng.randrange(1, 3)),
+        weak_terms=[*rng.sample(WORDS, rng.randrange(0, 4)), f"w{rng.randrange(300)}"])
+
+
+def _queries(rng: random.Random) -> list[Query]:
+    queries = [Query(limit=50, facet_limit=5), Query(sort="title", limit=30),
+               Query(sort="modified", offset=10, limit=15)]
+    for _ in range(12):
+        queries.append(Query(
+            terms=rng.sample(WORDS, rng.randrange(1, 3)) if rng.random() < 0.8 else [],
+            filters={"theme": {"TRAN", "ENVI"}} if rng.random() < 0.3 else
+            {"license": {"cc-by/4.0"}, "format": {"CSV"}} if rng.random() < 0.3 else {},
+            sort=rng.choice(["relevance", "relevance", "modified", "title", "id"]),
+            offset=rng.choice([0, 0, 7]), limit=rng.choice([5, 20]),
+            facet_limit=rng.choice([3, 50]),
+            modified_since=float(rng.randrange(40)) if rng.random() < 0.2 else None,
+            only_ids=frozenset(rng.sample(range(200), 60)) if rng.random() < 0.2 else None))
+    return queries
+
+
+def _scopes() -> list:
+    from allmende.access.policy import Actor, visibility
+    return [*_everything().values(),
+            visibility(Actor(user_id=3, roles={2: "editor", 3: "member"}))]
+
+
+def _answers(index: SearchIndex, queries: list[Query]) -> list:
+    return [index.search(q, scope) for q in queries for scope in _scopes()]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("dense", [False, True])
+def test_incremental_merges_equal_a_fresh_build(seed, dense, monkeypatch, tmp_path):
+    """Random inserts, updates and deletes, taken in step by step (tiny overlays merged into new
+    bases, snapshots written and mapped): every answer - totals, order, pages, facets - is the
+    one a fresh build of the final catalog gives. With ``dense`` the large-result paths
+    (bitmaps, walks along precomputed orders, counting facets only until the top is settled)
+    are taken even for these small segments, and merges read postings in steps of 7."""
+    if dense:
+        monkeypatch.setattr(search_segment, "DENSE_MIN_ROWS", 1)
+        monkeypatch.setattr(search_segment, "GATHER_CHUNK", 7)
+    rng = random.Random(seed)
+    fake = FakeCatalog()
+    for i in range(150):
+        fake.write(_random_doc(rng, i))
+    snapshots = SnapshotStore(tmp_path / "search", lambda: "test")
+    index = SearchIndex(fake.load, lambda: fake.revision, overlay_limit=25,
+                        snapshots=snapshots)
+    index.refresh()
+    queries = _queries(rng)
+    for round_ in range(12):
+        for _ in range(rng.randrange(1, 20)):
+            i = rng.randrange(220)
+            if i in fake.rows and rng.random() < 0.25:
+                fake.write(_doc(i, deleted=True))
+            else:
+                fake.write(_random_doc(rng, i))
+        if round_ % 4 == 3:
+            index.compact()
+        fresh = SearchIndex(fake.load, lambda: fake.revision)
+        assert _answers(index, queries) == _answers(fresh, queries), round_
+    assert index.merges >= 1 and fake.full_loads == 1 + 12
+    # A third index starting from the newest snapshot (and the changes after it) agrees too.
+    mapped = SearchIndex(fake.load, lambda: fake.revision, snapshots=snapshots)
+    assert _answers(mapped, queries) == _answers(index, queries)
+
+
+def test_search_index_agrees_with_a_plain_reading_of_the_catalog(monkeypatch):
+    """Relevance, order and facets of a merged index against a brute-force reading of the
+    catalog (the definition, written plainly)."""
+    monkeypatch.setattr(search_segment, "DENSE_MIN_ROWS", 1)
+    rng = random.Random(11)
+    fake = FakeCatalog()
+    index = SearchIndex(fake.load, lambda: fake.revision, overlay_limit=20)
+    for round_ in range(6):
+        for _ in range(40):
+            fake.write(_random_doc(rng, rng.randrange(120)))
+        index.search(Query(), _everything()["sysadmin"])
+        if round_ % 2:
+            index.compact()
+    assert index.merges >= 1
+    for query in _queries(random.Random(5)):
+        for scope in _scopes():
+            assert index.search(query, scope) == _plainly(fake, query, scope), query
+
+
+def _plainly(fake: FakeCatalog, query: Query, scope) -> search_index_module.Hits:
+    live = [d for _r, d in fake.rows.values() if not d.deleted]
+    terms = list(dict.fromkeys(query.terms))
+    frequency = {t: sum(t in (*d.strong_terms, *d.weak_terms) for d in live) for t in terms}
+    terms.sort(key=lambda t: (frequency[t], t))
+
+    def visible(d: IndexedDataset) -> bool:
+        if scope.everything:
+            return True
+        if d.draft and d.organization_id not in scope.organization_ids:
+            return False
+        return d.access_level != "members" or scope.member_of_alliance
+
+    def score(d: IndexedDataset) -> float:
+        total = 0.0
+        for t in terms:
+            idf = math.log(1 + len(live) / (frequency[t] + 0.5))
+            total += idf * (3.0 if t in d.strong_terms else 1.0)
+        return total
+
+    found = [d for d in live if visible(d)
+             and all(t in (*d.strong_terms, *d.weak_terms) for t in terms)
+             and all(set(values) & set(dict(zip(FACETS, d.facet_values(), strict=True))[f])
+                     for f, values in query.filters.items())]
+    sort = query.sort if terms or query.sort != "relevance" else "modified"
+    keys = {"title": lambda d: (text.fold(d.title), d.id),
+            "modified": lambda d: (-d.modified, d.id),
+            "relevance": lambda d: (-score(d), -d.modified, d.id)}
+    found.sort(key=keys[sort])
+    facets = {}
+    for facet in FACETS:
+        counter = collections.Counter(
+            v for d in found for v in set(dict(zip(FACETS, d.facet_values(), strict=True))[facet]))
+        top = sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:query.facet_limit]
+        facets[facet] = dict(top)
+    if terms and any(frequency[t] == 0 for t in terms):
+        return search_index_module.Hits(0, [], {})
+    return search_index_module.Hits(
+        len(found), [d.id for d in found[query.offset:query.offset + query.limit]], facets)
+
+
+# --- Snapshots ----------------------------------------------------------------------------------
+
+
+def _spy_full_loads(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = search_module._datasets
+
+    def spying(database, after, upto):
+        calls.append(after)
+        return real(database, after, upto)
+
+    monkeypatch.setattr(search_module, "_datasets", spying)
+    return calls
+
+
+SNAPSHOT_QUERIES = [{}, {"q": "Ladesäule"}, {"q": "Straße"}, {"sort": "title"},
+                    {"theme": "TRAN"}, {"keyword": "Verkehr", "sort": "modified"}]
+
+
+def test_a_second_platform_starts_from_the_snapshot(client, catalog, platform, monkeypatch):
+    answers = [_get(client, q) for q in SNAPSHOT_QUERIES]  # builds the index, writes a snapshot
+    snapshots = list((platform.settings.data_dir / "search").glob("base-*"))
+    assert len(snapshots) == 1 and (snapshots[0] / "meta.json").exists()
+    loads = _spy_full_loads(monkeypatch)
+    second = Platform(platform.settings)
+    try:
+        with TestClient(create_app(second)) as other:
+            assert [_get(other, q) for q in SNAPSHOT_QUERIES] == answers
+            assert -1 not in loads  # mapped, not built from the catalog
+            # Changes made after the snapshot are read as rows above its revision.
+            with platform.db.session() as session:
+                datasets.create_dataset(session, OPERATOR, {
+                    "name": "spielplaetze", "organization": "bochum", "title": "Spielplätze",
+                    "description": "An jeder Straße.", "keywords": ["Freizeit"]})
+                datasets.delete_dataset(session, OPERATOR, "baumkataster")
+            assert set(_names(other, {"q": "Straße"})) == {"spielplaetze"}
+            assert _facet(_get(other), "keyword")["Freizeit"] == 1
+            assert [_get(other, q) for q in SNAPSHOT_QUERIES] == \
+                [_get(client, q) for q in SNAPSHOT_QUERIES]
+            assert -1 not in loads
+    finally:
+        second.close()
+
+
+def _damage_file(folder: Path) -> None:
+    path = folder / "term_docs.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _truncate(folder: Path) -> None:
+    path = folder / "ids.npy"
+    path.write_bytes(path.read_bytes()[:-8])
+
+
+def _remove(folder: Path) -> None:
+    (folder / "keyword.value_docs.npy").unlink()
+
+
+def _garble_meta(folder: Path) -> None:
+    (folder / "meta.json").write_text('{"format": 3, "revi')
+
+
+def _point_nowhere(folder: Path) -> None:
+    (folder.parent / "CURRENT").write_text("base-99-nothere")
+
+
+def _other_database(folder: Path) -> None:
+    meta = folder / "meta.json"
+    meta.write_text(meta.read_text().replace('"fingerprint": "', '"fingerprint": "x'))
+
+
+@pytest.mark.parametrize("damage", [_damage_file, _truncate, _remove, _garble_meta,
+                                    _point_nowhere, _other_database])
+def test_a_damaged_snapshot_is_ignored(client, catalog, platform, monkeypatch, damage, caplog):
+    """A snapshot that fails a check (bytes changed, file cut short or missing, meta.json half
+    written, CURRENT naming nothing, made from another database) is logged and ignored: the
+    index is built from the database and gives the same answers, and a good snapshot replaces
+    the damaged one."""
+    answers = [_get(client, q) for q in SNAPSHOT_QUERIES]
+    folder = next((platform.settings.data_dir / "search").glob("base-*"))
+    damage(folder)
+    loads = _spy_full_loads(monkeypatch)
+    second = Platform(platform.settings)
+    try:
+        with TestClient(create_app(second)) as other:
+            assert [_get(other, q) for q in SNAPSHOT_QUERIES] == answers
+        assert -1 in loads
+        assert "snapshot" in caplog.text and "ignored" in caplog.text
+    finally:
+        second.close()
+    third = Platform(platform.settings)
+    try:
+        calls = len(loads)
+        with TestClient(create_app(third)) as other:
+            assert [_get(other, q) for q in SNAPSHOT_QUERIES] == answers
+        assert -1 not in loads[calls:]  # the rebuilt index was written as a good snapshot
+    finally:
+        third.close()
+
+
+def test_an_unfinished_snapshot_write_leaves_the_previous_one_in_use(tmp_path):
+    """A writer that died mid-write leaves a tmp- folder (and perhaps a CURRENT.tmp file);
+    CURRENT still names the previous complete snapshot, and the next writer tidies up."""
+    fake = FakeCatalog()
+    for i in range(30):
+        fake.write(_doc(i))
+    store = SnapshotStore(tmp_path, lambda: "test")
+    first = SearchIndex(fake.load, lambda: fake.revision, snapshots=store)
+    first.refresh()
+    (tmp_path / "tmp-deadbeef").mkdir()
+    (tmp_path / "tmp-deadbeef" / "ids.npy").write_bytes(b"\x93NUMPY half")
+    (tmp_path / "CURRENT.deadbeef").write_text("base-")
+    second = SearchIndex(fake.load, lambda: fake.revision, snapshots=store)
+    scope = _everything()["sysadmin"]
+    assert second.search(Query(limit=100), scope) == first.search(Query(limit=100), scope)
+    assert fake.full_loads == 1
+    fake.write(_doc(5, strong_terms=["anders"]))
+    assert first.compact()
+    assert not (tmp_path / "tmp-deadbeef").exists()
+    assert not (tmp_path / "CURRENT.deadbeef").exists()
+    assert len(list(tmp_path.glob("base-*"))) == 2  # the newest and the one before
+
+
+def test_other_processes_adopt_the_writers_snapshot(tmp_path):
+    """Only one process merges at a time (the one holding the writer lock); another process
+    switches to the snapshot it publishes instead of merging itself."""
+    fake = FakeCatalog()
+    for i in range(40):
+        fake.write(_doc(i))
+    store = SnapshotStore(tmp_path, lambda: "test")
+    writer = SearchIndex(fake.load, lambda: fake.revision, snapshots=store)
+    reader = SearchIndex(fake.load, lambda: fake.revision,
+                         snapshots=SnapshotStore(tmp_path, lambda: "test"))
+    scope = _everything()["sysadmin"]
+    writer.refresh()
+    reader.refresh()
+    for i in range(40, 60):
+        fake.write(_doc(i, keywords=["spaeter"]))
+    assert reader.search(Query(terms=["datensatz"], limit=100), scope).total == 60
+    with store.writer(blocking=True):  # while another process writes, no merge here
+        assert not reader.compact()
+    assert writer.compact()
+    reader.refresh()
+    assert _wait_for(lambda: reader.stats()["base_revision"] == fake.revision)
+    assert reader.stats()["overlay_rows"] == 0 and reader.merges == 0
+    assert reader.search(Query(limit=100), scope) == writer.search(Query(limit=100), scope)

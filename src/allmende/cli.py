@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from allmende.access.policy import Actor
-from allmende.errors import AllmendeError, NotFound
+from allmende.errors import AllmendeError, NotFound, msg
 
 if TYPE_CHECKING:
     from allmende.platform import Platform
@@ -94,6 +94,15 @@ def platform() -> Platform:
                      f"nicht migrieren: {str(error.orig or error).strip()}")
         raise typer.Exit(1) from None
     return instance
+
+
+def unforeseen(error: Exception) -> AllmendeError:
+    """An error nobody foresaw, in one line: what kind it was and what it said (``--debug``
+    shows the traceback)."""
+    lines = str(error).strip().splitlines()
+    detail = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return AllmendeError(msg("Interner Fehler ({detail}). Mit --debug zeigt allmende, wo er "
+                             "auftrat.", detail=detail), "internal", 500)
 
 
 def fail(error: AllmendeError, as_json: bool = False) -> NoReturn:
@@ -240,6 +249,11 @@ def ingest_command(
     except AllmendeError as error:
         instance.close()
         fail(error, as_json)
+    except Exception as error:
+        instance.close()
+        if state.debug:
+            raise
+        fail(unforeseen(error), as_json)
     try:
         # a mapped resource is harmonized right away, not when a worker comes by
         quality = harmonize_and_consolidate(instance, result.resource)
@@ -492,4 +506,13 @@ def main() -> None:
         if state.debug:
             raise
         stderr.print(f"[red]Fehler:[/red] {error}")
+        sys.exit(1)
+    except Exception as error:  # the last net: one line, never a traceback without --debug
+        if state.debug:
+            raise
+        failure = unforeseen(error)
+        if "--json" in sys.argv[1:]:
+            print(json.dumps({"error": {"code": failure.code, "message": str(failure)}},
+                             ensure_ascii=False))
+        stderr.print(f"[red]Fehler:[/red] {failure}")
         sys.exit(1)

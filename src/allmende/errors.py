@@ -69,6 +69,36 @@ def _json_param(value: object) -> Param:
     return value if value is None or isinstance(value, str | int | float) else str(value)
 
 
+#: Where a stored message (a failed job's error, a version's warning) keeps its template and
+#: parameters, so that it can be shown in the reader's language long after it was made.
+TEMPLATE_KEY = "i18n"
+
+
+def stored(message: str) -> dict[str, Any]:
+    """``{"message": German text}``, with the template and parameters when it has them."""
+    entry: dict[str, Any] = {"message": str(message)}
+    if isinstance(message, Message):
+        entry[TEMPLATE_KEY] = message.to_json()
+    return entry
+
+
+def restored(entry: Mapping[str, Any]) -> str:
+    """A message kept by :func:`stored`, as a :class:`Message` again when it was one."""
+    german = str(entry.get("message", ""))
+    template = entry.get(TEMPLATE_KEY)
+    if not isinstance(template, Mapping):
+        return german
+    try:
+        return Message.from_json(template)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):  # old or damaged
+        return german
+
+
+def without_template(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored entry as the outside sees it: the German text, no template."""
+    return {k: v for k, v in entry.items() if k != TEMPLATE_KEY}
+
+
 def msg(template: str, /, **params: Param | Message) -> Message:
     """``msg("{name} enthält keine Datenzeilen.", name=original_name)``: the German text, with
     its template kept for translation (``services.po`` has the English template, keyed by

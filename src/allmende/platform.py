@@ -16,7 +16,7 @@ class Platform:
         self.settings = settings or Settings()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.settings.resolved_database_url)
-        self.search_index = index_for(self.db)
+        self.search_index = index_for(self.db, self.settings.data_dir / "search")
 
     def upgrade(self) -> None:
         self.db.upgrade()

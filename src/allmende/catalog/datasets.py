@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
-    create_model,
     field_validator,
 )
 from sqlalchemy import select
@@ -22,8 +22,17 @@ from sqlalchemy.orm import Session
 from allmende.access.policy import ACCESS_LEVELS, Action, Actor, authorize, visibility
 from allmende.catalog import events
 from allmende.catalog.indexing import reindex
-from allmende.catalog.organizations import check_slug, get_organization
-from allmende.catalog.validation import EMAIL, URL, check_text, check_url, field_errors_of
+from allmende.catalog.organizations import SLUG, check_slug, get_organization
+from allmende.catalog.validation import (
+    EMAIL,
+    NOT_BLANK,
+    OPTIONAL_URL,
+    URL,
+    check_text,
+    check_url,
+    field_errors_of,
+    partial,
+)
 from allmende.catalog.vocabularies import (
     DCATDE_LICENSE_BASE,
     DEFAULT_LICENSE,
@@ -40,7 +49,13 @@ from allmende.db.models import Activity, Dataset, Resource, utcnow
 from allmende.errors import Conflict, FieldError, Invalid, NotFound, msg
 
 MAX_KEYWORDS = 50
+KEYWORD_MAX_LENGTH = 100
 RESOURCE_FORMATS_MAX = 30
+
+
+def _codes(allowed: dict[str, Any], base: str = "") -> list[str]:
+    """What _one_of accepts, for the OpenAPI document: each code, and its URI."""
+    return [*allowed, *(base + code for code in allowed if base)]
 
 
 def _one_of(value: str, allowed: dict[str, Any], base: str, what: str) -> str:
@@ -50,25 +65,43 @@ def _one_of(value: str, allowed: dict[str, Any], base: str, what: str) -> str:
     return code
 
 
+def _date_text(value: Any) -> Any:
+    """A date is written as text (``2024-03-01``), as the schema says: pydantic would also
+    read a number as seconds since 1970."""
+    if value is None or isinstance(value, str | dt.date):
+        return value
+    raise ValueError("Erwartet ein Datum (JJJJ-MM-TT).")
+
+
+Day = Annotated[dt.date | None, BeforeValidator(_date_text)]
+
+
 class DatasetFields(BaseModel):
     """Every editable DCAT-AP.de field of a dataset, validated with German messages."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str = Field(min_length=1, max_length=500)
-    description: str = Field(min_length=1, max_length=20000)
-    keywords: list[str] = Field(default_factory=list)
-    themes: list[str] = Field(default_factory=list)
-    license: str = DEFAULT_LICENSE
-    contact_point: str | None = None
-    issued: dt.date | None = None
-    temporal_start: dt.date | None = None
-    temporal_end: dt.date | None = None
-    spatial: str | None = None
-    update_frequency: str | None = None
-    language: str = "de"
-    access_level: str = "public"
-    draft: bool = False
+    # json_schema_extra describes the validators below in the OpenAPI document
+    title: str = Field(min_length=1, max_length=500, json_schema_extra={"pattern": NOT_BLANK})
+    description: str = Field(min_length=1, max_length=20000,
+                             json_schema_extra={"pattern": NOT_BLANK})
+    keywords: list[str] = Field(default_factory=list, json_schema_extra={
+        "maxItems": MAX_KEYWORDS, "items": {"type": "string", "maxLength": KEYWORD_MAX_LENGTH}})
+    themes: list[str] = Field(default_factory=list, json_schema_extra={
+        "items": {"type": "string", "enum": _codes(THEMES, EU_THEME_BASE)}})
+    license: str = Field(DEFAULT_LICENSE,
+                         json_schema_extra={"enum": _codes(LICENSES, DCATDE_LICENSE_BASE)})
+    contact_point: str | None = Field(None, json_schema_extra={
+        "pattern": f"^$|{EMAIL.pattern}|{URL.pattern}"})
+    issued: Day = None
+    temporal_start: Day = None
+    temporal_end: Day = None
+    spatial: str | None = Field(None, json_schema_extra={"pattern": OPTIONAL_URL})
+    update_frequency: str | None = Field(None, json_schema_extra={
+        "enum": [*_codes(FREQUENCIES, EU_FREQUENCY_BASE), "", None]})
+    language: str = Field("de", json_schema_extra={"enum": _codes(LANGUAGES)})
+    access_level: str = Field("public", json_schema_extra={"enum": list(ACCESS_LEVELS)})
+    draft: bool = Field(False, strict=True)  # JSON true or false, as the schema says
 
     @field_validator("title", "description")
     @classmethod
@@ -81,8 +114,9 @@ class DatasetFields(BaseModel):
         cleaned = list(dict.fromkeys(check_text(v.strip()) for v in values if v.strip()))
         if len(cleaned) > MAX_KEYWORDS:
             raise ValueError(f"Höchstens {MAX_KEYWORDS} Schlagwörter.")
-        if any(len(v) > 100 for v in cleaned):
-            raise ValueError("Ein Schlagwort darf höchstens 100 Zeichen lang sein.")
+        if any(len(v) > KEYWORD_MAX_LENGTH for v in cleaned):
+            raise ValueError(f"Ein Schlagwort darf höchstens {KEYWORD_MAX_LENGTH} Zeichen lang "
+                             "sein.")
         return cleaned
 
     @field_validator("themes")
@@ -138,7 +172,7 @@ class DatasetFields(BaseModel):
 
 
 class DatasetCreate(DatasetFields):
-    name: str
+    name: str = Field(json_schema_extra={"pattern": SLUG.pattern})
     organization: str
     resources: list[ResourceFields] = Field(default_factory=list)
 
@@ -151,10 +185,10 @@ class DatasetCreate(DatasetFields):
 class ResourceFields(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=300)
+    name: str = Field(min_length=1, max_length=300, json_schema_extra={"pattern": NOT_BLANK})
     description: str = ""
     format: str = Field(default="", max_length=RESOURCE_FORMATS_MAX)
-    url: str | None = None
+    url: str | None = Field(None, json_schema_extra={"pattern": OPTIONAL_URL})
 
     @field_validator("name", "description")
     @classmethod
@@ -175,10 +209,7 @@ class ResourceFields(BaseModel):
 DatasetCreate.model_rebuild()
 EDITABLE = tuple(DatasetFields.model_fields)
 # A partial update: any subset of the editable fields (validated in full by the service).
-DatasetPatch = create_model(
-    "DatasetPatch", __config__=ConfigDict(extra="forbid"),
-    **{name: (field.annotation | None, None) for name, field in DatasetFields.model_fields.items()},
-)
+DatasetPatch = partial(DatasetFields, "DatasetPatch")
 
 
 def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:

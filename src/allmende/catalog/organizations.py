@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, authorize
 from allmende.catalog.indexing import reindex
-from allmende.catalog.validation import check_email, check_text, check_url, field_errors_of
+from allmende.catalog.validation import (
+    NOT_BLANK,
+    OPTIONAL_EMAIL,
+    OPTIONAL_URL,
+    check_email,
+    check_text,
+    check_url,
+    field_errors_of,
+    partial,
+)
 from allmende.catalog.vocabularies import ORGANIZATION_TYPES
 from allmende.db.models import Dataset, Organization, utcnow
 from allmende.errors import Conflict, Invalid, NotFound
@@ -39,6 +48,14 @@ def check_bbox(value: list[float] | None) -> list[float] | None:
     return [float(v) for v in value]
 
 
+def _position(point: Any) -> tuple[float, float]:
+    """A GeoJSON position: a list of numbers, longitude and latitude first."""
+    if not isinstance(point, list) or len(point) < 2 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in point[:2]):
+        raise ValueError(point)
+    return float(point[0]), float(point[1])
+
+
 def bbox_of_area(area: dict[str, Any]) -> list[float]:
     """The bounding box of a GeoJSON Polygon or MultiPolygon, validating its structure."""
     kind = area.get("type")
@@ -50,8 +67,8 @@ def bbox_of_area(area: dict[str, Any]) -> list[float]:
     else:
         raise ValueError("Das Gebiet muss ein GeoJSON-Polygon oder -MultiPolygon sein.")
     try:
-        points = [(float(p[0]), float(p[1])) for poly in polygons for ring in poly for p in ring]
-    except (TypeError, IndexError, ValueError):
+        points = [_position(p) for poly in polygons for ring in poly for p in ring]
+    except (TypeError, IndexError, KeyError, ValueError):
         raise ValueError("Die Koordinaten des Gebiets sind unvollständig.") from None
     if len(points) < 4:
         raise ValueError("Ein Polygon braucht mindestens vier Punkte.")
@@ -59,18 +76,38 @@ def bbox_of_area(area: dict[str, Any]) -> list[float]:
     return check_bbox([min(lons), min(lats), max(lons), max(lats)])  # type: ignore[return-value]
 
 
+# The OpenAPI document's words for check_bbox and bbox_of_area (the order of the corners and
+# the number of points it cannot say).
+_LONGITUDE = {"type": "number", "minimum": -180, "maximum": 180}
+_LATITUDE = {"type": "number", "minimum": -90, "maximum": 90}
+BBOX_SCHEMA = {"prefixItems": [_LONGITUDE, _LATITUDE, _LONGITUDE, _LATITUDE],
+               "minItems": 4, "maxItems": 4}
+_RING = {"type": "array", "minItems": 4, "items": {"type": "array", "minItems": 2,
+                                    "prefixItems": [_LONGITUDE, _LATITUDE]}}
+_POLYGON = {"type": "array", "minItems": 1, "items": _RING}
+AREA_SCHEMA = {"anyOf": [
+    {"type": "null"},
+    {"type": "object", "required": ["type", "coordinates"],
+     "properties": {"type": {"const": "Polygon"}, "coordinates": _POLYGON}},
+    {"type": "object", "required": ["type", "coordinates"],
+     "properties": {"type": {"const": "MultiPolygon"},
+                    "coordinates": {"type": "array", "minItems": 1, "items": _POLYGON}}},
+]}
+
+
 class OrganizationFields(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=300)
-    type: str = "municipality"
-    ags: str | None = None
+    # json_schema_extra describes the validators below in the OpenAPI document
+    name: str = Field(min_length=1, max_length=300, json_schema_extra={"pattern": NOT_BLANK})
+    type: str = Field("municipality", json_schema_extra={"enum": list(ORGANIZATION_TYPES)})
+    ags: str | None = Field(None, json_schema_extra={"pattern": r"^$|^[0-9]{8}$"})
     description: str = ""
-    logo_url: str | None = None
-    contact_email: str | None = None
-    website: str | None = None
-    bbox: list[float] | None = None
-    area: dict[str, Any] | None = None
+    logo_url: str | None = Field(None, json_schema_extra={"pattern": OPTIONAL_URL})
+    contact_email: str | None = Field(None, json_schema_extra={"pattern": OPTIONAL_EMAIL})
+    website: str | None = Field(None, json_schema_extra={"pattern": OPTIONAL_URL})
+    bbox: list[float] | None = Field(None, json_schema_extra=BBOX_SCHEMA)
+    area: dict[str, Any] | None = Field(None, json_schema_extra=AREA_SCHEMA)
 
     @field_validator("name", "description")
     @classmethod
@@ -116,12 +153,15 @@ class OrganizationFields(BaseModel):
 
 
 class OrganizationCreate(OrganizationFields):
-    slug: str
+    slug: str = Field(json_schema_extra={"pattern": SLUG.pattern})
 
     @field_validator("slug")
     @classmethod
     def _slug(cls, value: str) -> str:
         return check_slug(value)
+
+
+OrganizationPatch = partial(OrganizationFields, "OrganizationPatch")
 
 
 def _parsed(model: type[BaseModel], data: dict[str, Any]) -> Any:

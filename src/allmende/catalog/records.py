@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, Visibility, is_allowed, visibility
-from allmende.catalog.datasets import get_dataset
 from allmende.catalog.search import SearchRequest, SearchResult, search_datasets
 from allmende.catalog.search_index import SearchIndex
 from allmende.db.models import Dataset, Organization, QualityReport, Resource, TableVersion
@@ -147,13 +146,14 @@ def organization_records(session: Session) -> list[OrganizationRecord]:
 
 def dataset_record(session: Session, actor: Actor, name_or_uuid: str) -> DatasetRecord:
     """One dataset the actor may see, by its name or its UUID (404 otherwise)."""
-    if session.scalar(select(Dataset.id).where(Dataset.name == name_or_uuid)) is None:
-        found = session.scalar(select(Dataset.name).where(Dataset.uuid == name_or_uuid))
-        if found is None:
-            raise NotFound(f"Den Datensatz „{name_or_uuid}“ gibt es nicht.",
-                           "dataset_not_found")
-        name_or_uuid = found
-    return records_for(session, [get_dataset(session, actor, name_or_uuid).id], actor)[0]
+    access = (Dataset.id, Dataset.organization_id, Dataset.access_level, Dataset.draft,
+              Dataset.deleted_at)
+    found = session.execute(select(*access).where(Dataset.name == name_or_uuid)).first() or \
+        session.execute(select(*access).where(Dataset.uuid == name_or_uuid)).first()
+    if found is None or not visibility(actor).sees(found):
+        # Not 403: whether an invisible dataset exists is itself not to be disclosed.
+        raise NotFound(f"Den Datensatz „{name_or_uuid}“ gibt es nicht.", "dataset_not_found")
+    return records_for(session, [found.id], actor)[0]
 
 
 def resource_record(session: Session, actor: Actor, resource_id: str
@@ -226,6 +226,34 @@ def dataset_batch(session: Session, actor: Actor, cursor: int = 0, limit: int = 
         _listed(actor, modified_since), Dataset.id > cursor).order_by(Dataset.id).limit(limit)))
     return RecordBatch(records_for(session, ids, actor),
                        ids[-1] if len(ids) == limit else None)
+
+
+#: Datasets whose records are read in one go (bind parameters of one IN list).
+_CHUNK = 500
+
+
+def readable_tables(session: Session, actor: Actor, geometry: bool = False
+                    ) -> list[tuple[DatasetRecord, ResourceRecord]]:
+    """Every table (a resource with a published version) whose rows the actor may read, with
+    its dataset, by dataset name and resource position; ``geometry``: only tables with a
+    geometry column (OGC API Features' collections)."""
+    tables = select(Resource.dataset_id).join(TableVersion, and_(
+        TableVersion.resource_id == Resource.id,
+        TableVersion.version == Resource.current_version))
+    if geometry:  # a table with geometries names a CRS (the columns are checked below)
+        tables = tables.where(TableVersion.crs.is_not(None))
+    candidates = session.execute(
+        select(Dataset.id, Dataset.organization_id, Dataset.access_level, Dataset.draft,
+               Dataset.deleted_at)
+        .where(_visible(visibility(actor)), Dataset.id.in_(tables))
+        .order_by(Dataset.name)).all()
+    ids = [row.id for row in candidates if is_allowed(actor, Action.READ_ROWS, row)]
+    found = []
+    for start in range(0, len(ids), _CHUNK):
+        for dataset in records_for(session, ids[start:start + _CHUNK], actor):
+            found += [(dataset, resource) for resource in dataset.resources
+                      if resource.table is not None and (resource.table.geometry or not geometry)]
+    return found
 
 
 _DATASET_COLUMNS = (

@@ -5,21 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Actor, visibility
 from allmende.catalog import text
 from allmende.catalog.search_index import (
+    CHUNK,
     FACETS,
     SORTS,
     IndexedDataset,
     Query,
     SearchIndex,
 )
+from allmende.catalog.search_snapshot import SnapshotStore
 from allmende.catalog.vocabularies import ACCESS_LEVELS, LICENSES, THEMES, label
 from allmende.db.models import CatalogState, Dataset, Organization, Resource
 from allmende.db.session import Database
@@ -28,6 +32,7 @@ from allmende.errors import FieldError, Invalid
 MAX_PER_PAGE = 100
 # Facets list their most frequent values; keywords alone can run into the thousands.
 FACET_LIMIT = 50
+ALL_FACET_VALUES = 1 << 30
 
 
 @dataclass
@@ -77,7 +82,7 @@ class FacetValue:
 @dataclass
 class SearchResult:
     count: int
-    datasets: list[Dataset]  # empty when searched with load_rows=False
+    datasets: list[Dataset]
     facets: dict[str, list[FacetValue]]
     page: int
     per_page: int
@@ -91,9 +96,10 @@ def search_datasets(session: Session, index: SearchIndex, actor: Actor,
     (catalog records)."""
     request.validate()
     filters = {name: set(values) for name, values in request.filters.items() if values}
+    facet_limit = request.facet_limit if request.facet_limit >= 0 else ALL_FACET_VALUES
     hits = index.search(
         Query(terms=text.terms(request.q), filters=filters, sort=request.sort,
-              offset=request.offset, limit=request.per_page,
+              offset=request.offset, limit=request.per_page, facet_limit=facet_limit,
               modified_since=request.modified_since.timestamp()
               if request.modified_since else None, only_ids=request.only_ids),
         visibility(actor),
@@ -103,7 +109,7 @@ def search_datasets(session: Session, index: SearchIndex, actor: Actor,
     return SearchResult(
         count=hits.total, ids=hits.ids,
         datasets=[rows[i] for i in hits.ids if i in rows],
-        facets=_labelled(hits.facets, index, language, request.facet_limit),
+        facets=_labelled(hits.facets, index, language, facet_limit),
         page=request.page,
         per_page=request.per_page,
     )
@@ -121,8 +127,7 @@ def _labelled(counts: dict[str, dict[str, int]], index: SearchIndex,
     result: dict[str, list[FacetValue]] = {}
     for facet in FACETS:
         counted = counts.get(facet, {})
-        top = heapq.nsmallest(limit if limit >= 0 else len(counted), counted.items(),
-                              key=lambda item: (-item[1], item[0]))
+        top = heapq.nsmallest(limit, counted.items(), key=lambda item: (-item[1], item[0]))
         name = labels.get(facet, str)
         values = [FacetValue(value, name(value), count) for value, count in top]
         values.sort(key=lambda f: (-f.count, f.label.casefold()))
@@ -130,42 +135,67 @@ def _labelled(counts: dict[str, dict[str, int]], index: SearchIndex,
     return result
 
 
-def index_for(database: Database) -> SearchIndex:
-    """The search index over a database's catalog."""
+def index_for(database: Database, snapshot_dir: Path | None = None) -> SearchIndex:
+    """The search index over a database's catalog; its base is kept as snapshots in
+    ``snapshot_dir`` (``DATA_DIR/search``) when given."""
 
-    def current_revision() -> int:
-        with database.sessions() as session:
-            return session.scalar(select(CatalogState.revision).where(CatalogState.id == 1)) or 0
+    revision_query = select(CatalogState.revision).where(CatalogState.id == 1)
 
-    def load(after_revision: int) -> tuple[int, list[IndexedDataset]]:
+    def current_revision() -> int:  # before every search: a plain connection, no ORM session
+        with database.engine.connect() as connection:
+            return connection.execute(revision_query).scalar() or 0
+
+    def load(after_revision: int) -> tuple[int, Iterator[IndexedDataset]]:
+        revision = current_revision()
+        return revision, _datasets(database, after_revision, revision)
+
+    def fingerprint() -> str:
+        """The database's identity: its address and when its first dataset was made."""
         with database.sessions() as session:
-            revision = session.scalar(select(CatalogState.revision).where(CatalogState.id == 1))
-            rows = session.execute(
-                select(Dataset.id, Dataset.uuid, Dataset.organization_id, Organization.slug,
-                       Organization.name,
-                       Dataset.access_level,
-                       Dataset.license, Dataset.draft, Dataset.deleted_at, Dataset.modified_at,
-                       Dataset.title, Dataset.themes, Dataset.keywords, Dataset.search_strong,
-                       Dataset.search_weak)
-                .join(Organization, Organization.id == Dataset.organization_id)
-                .where(Dataset.revision > after_revision, Dataset.revision <= revision)
-            ).all()
+            first = session.scalar(select(Dataset.created_at).order_by(Dataset.id).limit(1))
+        address = make_url(str(database.engine.url)).render_as_string(hide_password=True)
+        return f"{address} {first.isoformat() if first else '-'}"
+
+    snapshots = SnapshotStore(snapshot_dir, fingerprint) if snapshot_dir else None
+    return SearchIndex(load, current_revision, snapshots=snapshots)
+
+
+def _datasets(database: Database, after: int, upto: int) -> Iterator[IndexedDataset]:
+    """Datasets whose revision is in (after, upto], read in chunks of short transactions (a
+    whole catalog never sits in memory as rows): the whole catalog along the primary key, a
+    catch-up along the revision index."""
+    order = (Dataset.id,) if after < 0 else (Dataset.revision, Dataset.id)
+    last: tuple[int, ...] | None = None
+    while True:
+        query = (
+            select(Dataset.id, Dataset.uuid, Dataset.organization_id, Organization.slug,
+                   Organization.name,
+                   Dataset.access_level, Dataset.license, Dataset.draft, Dataset.deleted_at,
+                   Dataset.modified_at, Dataset.title, Dataset.themes, Dataset.keywords,
+                   Dataset.search_strong, Dataset.search_weak, Dataset.revision)
+            .join(Organization, Organization.id == Dataset.organization_id)
+            .where(Dataset.revision > after, Dataset.revision <= upto)
+            .order_by(*order).limit(CHUNK))
+        if last is not None:
+            query = query.where(tuple_(*order) > tuple_(*last))
+        with database.sessions() as session:
+            rows = session.execute(query).all()
+            if not rows:
+                return
             formats: dict[int, set[str]] = defaultdict(set)
-            resources = select(Resource.dataset_id, Resource.format).where(Resource.format != "")
-            if after_revision >= 0:
-                resources = resources.where(Resource.dataset_id.in_([r.id for r in rows]))
-            for dataset_id, fmt in session.execute(resources):
+            for dataset_id, fmt in session.execute(
+                    select(Resource.dataset_id, Resource.format)
+                    .where(Resource.dataset_id.in_([r.id for r in rows]), Resource.format != "")):
                 formats[dataset_id].add(fmt)
-        docs = [
+        last = (rows[-1].id,) if after < 0 else (rows[-1].revision, rows[-1].id)
+        yield from (
             IndexedDataset(
                 id=r.id, uuid=r.uuid, organization_id=r.organization_id, organization=r.slug,
                 organization_name=r.name, access_level=r.access_level,
                 license=r.license, draft=r.draft, deleted=r.deleted_at is not None,
                 modified=r.modified_at.timestamp(), title=r.title, themes=r.themes or [],
                 formats=sorted(formats.get(r.id, ())), keywords=r.keywords or [],
-                strong_terms=r.search_strong.split(), weak_terms=r.search_weak.split())
+                strong_terms=r.search_strong.split(), weak_terms=r.search_weak.split(),
+                revision=r.revision)
             for r in rows
-        ]
-        return revision or 0, docs
-
-    return SearchIndex(load, current_revision)
+        )

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from allmende.errors import FieldError
 
 EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s]+$")
+
+# What the OpenAPI document says of texts the checks below accept (JSON Schema patterns)
+NOT_BLANK = r"\S"  # a text that stays non-empty when trimmed
+OPTIONAL_URL = f"^$|{URL.pattern}"
+OPTIONAL_EMAIL = f"^$|{EMAIL.pattern}"
+
+
+def partial(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """``model`` for a partial update: every field optional, each with its type, constraints
+    and schema (a field that may not be null stays so); the validators stay with ``model``,
+    which the service applies to the record with the changes."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        optional = copy.copy(info)
+        optional.default, optional.default_factory = None, None
+        fields[field_name] = (info.annotation, optional)
+    return create_model(name, __config__=model.model_config, **fields)
 
 
 # Characters XML 1.0 cannot carry at all (so neither can an RDF/XML catalog): control
@@ -57,7 +75,13 @@ _MESSAGES = {
     "extra_forbidden": "Dieses Feld gibt es nicht.",
     "too_short": "Zu wenige Einträge.",
     "too_long": "Zu viele Einträge.",
+    "greater_than_equal": "Mindestens {ge}.",
+    "less_than_equal": "Höchstens {le}.",
+    "string_pattern_mismatch": "Hat nicht die erwartete Form ({pattern}).",
+    "literal_error": "Erlaubt: {expected}.",
 }
+# pydantic lists a literal's values as "'a', 'b' or 'c'"
+_ALTERNATIVES = re.compile(r"'([^']*)'")
 
 
 def field_errors_of(error: ValidationError) -> list[FieldError]:
@@ -74,6 +98,9 @@ def field_errors(errors: Iterable[Mapping[str, Any]], skip: int = 0) -> list[Fie
             message = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
         else:
             template = _MESSAGES.get(item["type"], item["msg"])
-            message = template.format(**item.get("ctx", {}))
+            context = dict(item.get("ctx", {}))
+            if item["type"] == "literal_error":
+                context["expected"] = ", ".join(_ALTERNATIVES.findall(context["expected"]))
+            message = template.format(**context)
         result.append(FieldError(location, message))
     return result

@@ -68,8 +68,15 @@ def number_text(value: str) -> str:
 # --- transforms ----------------------------------------------------------------------------
 
 
+def _kind_required(schema: dict[str, Any]) -> None:
+    """``kind`` chooses the transform: the JSON schema requires it (OpenAPI asks that of a
+    discriminator), though each class knows its own."""
+    schema.setdefault("required", []).insert(0, "kind")
+
+
 class _Transform(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False,
+                              json_schema_extra=_kind_required)
 
     def sql(self, value: str) -> str:
         """The VARCHAR expression of this step applied to the VARCHAR expression ``value``."""
@@ -378,7 +385,8 @@ class Groups(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    members: dict[str, list[str | None]] = Field(min_length=1)
+    members: dict[str, list[str | None]] = Field(min_length=1, json_schema_extra={
+        "propertyNames": {"pattern": r"\S"}})
     number: str = Field(DEFAULT_GROUP, min_length=1)
     identifier: str = ""  # default: "<number>-Kennung"
     key: str | None = None

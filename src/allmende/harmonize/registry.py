@@ -12,11 +12,14 @@ top-level key ``x-allmende``; they run only when a schema declares them::
         {"type": "sum-equals", "field": "insgesamt", "of": ["maennlich", "weiblich"]}
       ],
       "areaCheck": true,
-      "coordinates": {"lat": "breitengrad", "lon": "laengengrad"}
+      "coordinates": {"lat": "breitengrad", "lon": "laengengrad"},
+      "temporal": "beginn"
     }
 
 ``rules`` yield ``cross-field-error``; ``areaCheck`` checks that ``geometry`` fields (and the
 ``coordinates`` pair) lie inside the area given to the validation, yielding ``area-error``.
+``temporal`` names the date or date-time field that places a row in time (OGC API Features'
+``datetime`` filter on the regional table; without it, the table's first such column).
 
 :func:`check_schema` rejects descriptors that are not valid Table Schema with
 :class:`~allmende.errors.Invalid`, one German :class:`~allmende.errors.FieldError` per problem.
@@ -90,6 +93,27 @@ def primary_key(schema: dict[str, Any]) -> list[str]:
     return [key] if isinstance(key, str) else list(key)
 
 
+_TEXTS = {"type": "array", "items": {"type": "string"}}
+#: What check_schema accepts, as JSON Schema for the OpenAPI document (what it cannot say:
+#: names unique, constraints fitting the type, patterns that compile, the rules' fields).
+TABLE_SCHEMA = {
+    "type": "object", "required": ["fields"],
+    "properties": {
+        "fields": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "pattern": r"\S"},
+                "type": {"enum": list(TYPES)},
+                "missingValues": _TEXTS, "trueValues": _TEXTS, "falseValues": _TEXTS,
+                "decimalChar": {"type": "string", "maxLength": 1},
+                "groupChar": {"type": "string", "maxLength": 1},
+                "constraints": {"type": "object"}}}},
+        "primaryKey": {"anyOf": [{"type": "string"}, _TEXTS]},
+        "missingValues": _TEXTS,
+        "fieldsMatch": {"const": "exact"},
+        "x-allmende": {"type": "object"}}}
+
+
 def check_schema(schema: Any, source: str = "Schema") -> dict[str, Any]:
     """``schema`` when it is a valid Table Schema (with allmende's additions), else
     :class:`Invalid` naming every faulty field."""
@@ -108,7 +132,7 @@ def _schema_problems(schema: Any) -> Any:
         yield FieldError("fields", "„fields“ muss eine nicht leere Liste von Feldern sein.")
         return
     yield from _non_finite_numbers(schema)
-    seen: set[str] = set()
+    seen: dict[str, Any] = {}  # name → type
     for number, spec in enumerate(fields, start=1):
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) \
                 or not spec["name"].strip():
@@ -116,12 +140,16 @@ def _schema_problems(schema: Any) -> Any:
             continue
         if spec["name"] in seen:
             yield FieldError(spec["name"], f"Der Feldname „{spec['name']}“ kommt doppelt vor.")
-        seen.add(spec["name"])
+        seen[spec["name"]] = spec.get("type", "string")
         yield from _field_problems(spec)
-    for name in primary_key(schema):
-        if name not in seen:
-            yield FieldError("primaryKey", f"Der Primärschlüssel nennt „{name}“, das Schema hat "
-                                           "kein solches Feld.")
+    key = schema.get("primaryKey", [])
+    if isinstance(key, str) or (isinstance(key, list) and all(isinstance(k, str) for k in key)):
+        yield from (FieldError("primaryKey", f"Der Primärschlüssel nennt „{name}“, das Schema "
+                                             "hat kein solches Feld.")
+                    for name in primary_key(schema) if name not in seen)
+    else:
+        yield FieldError("primaryKey", "„primaryKey“ muss ein Feldname oder eine Liste von "
+                                       "Feldnamen sein.")
     yield from _list_of_strings(schema, "missingValues", "(Schema)")
     if schema.get("fieldsMatch", "exact") != "exact":
         yield FieldError("fieldsMatch", "allmende prüft Spalten nach ihrer Reihenfolge; nur "
@@ -144,9 +172,13 @@ def _non_finite_numbers(value: Any, where: str = "(Schema)") -> Any:
             yield from _non_finite_numbers(item, where)
 
 
+def _names_a_field(name: Any, names: set[str]) -> bool:
+    return isinstance(name, str) and name in names
+
+
 def _field_problems(spec: dict[str, Any]) -> Any:
     name, kind = spec["name"], spec.get("type", "string")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         yield FieldError(name, f"Feld „{name}“: unbekannter Typ „{kind}“ (erlaubt: "
                                f"{', '.join(TYPES)}).")
         return
@@ -199,19 +231,23 @@ def _list_of_strings(spec: dict[str, Any], key: str, name: str) -> Any:
         yield FieldError(name, f"„{key}“ muss eine Liste von Texten sein.")
 
 
-def _extra_problems(extra: Any, names: set[str]) -> Any:
+def _extra_problems(extra: Any, names: dict[str, Any]) -> Any:
     if not isinstance(extra, dict):
         yield FieldError("x-allmende", "„x-allmende“ muss ein Objekt sein.")
         return
-    for rule in extra.get("rules", []):
+    rules = extra.get("rules", [])
+    if not isinstance(rules, list):
+        yield FieldError("x-allmende", "„rules“ muss eine Liste von Regeln sein.")
+        rules = []
+    for rule in rules:
         kind = rule.get("type") if isinstance(rule, dict) else None
-        if kind not in RULE_TYPES:
+        if not isinstance(kind, str) or kind not in RULE_TYPES:
             yield FieldError("x-allmende", f"Unbekannte Regel „{kind}“ (erlaubt: "
                                            f"{', '.join(RULE_TYPES)}).")
             continue
-        others = [rule.get("than")] if kind != "sum-equals" else list(rule.get("of") or [])
-        for name in [rule.get("field"), *others]:
-            if name not in names:
+        others = [rule.get("than")] if kind != "sum-equals" else rule.get("of") or []
+        for name in [rule.get("field"), *(others if isinstance(others, list) else [others])]:
+            if not _names_a_field(name, names):
                 yield FieldError("x-allmende", f"Die Regel „{kind}“ nennt „{name}“, das "
                                                "Schema hat kein solches Feld.")
     address = extra.get("address") or []
@@ -223,7 +259,14 @@ def _extra_problems(extra: Any, names: set[str]) -> Any:
                 yield FieldError("x-allmende", f"„address“ nennt „{name}“, das Schema hat kein "
                                                "solches Feld.")
     coordinates = extra.get("coordinates") or {}
+    if not isinstance(coordinates, dict):
+        yield FieldError("x-allmende", "„coordinates“ muss ein Objekt sein.")
+        coordinates = {}
     for name in coordinates.values():
-        if name not in names:
+        if not _names_a_field(name, names):
             yield FieldError("x-allmende", f"„coordinates“ nennt „{name}“, das Schema hat kein "
                                            "solches Feld.")
+    temporal = extra.get("temporal")
+    if temporal is not None and names.get(temporal) not in ("date", "datetime"):
+        yield FieldError("x-allmende", f"„temporal“ nennt „{temporal}“, das Schema hat kein "
+                                       "solches Datums- oder Zeitpunkt-Feld.")

@@ -67,6 +67,10 @@ SYSTEM = Actor(is_sysadmin=True, name="allmende Zusammenführung")
 REGION_TYPE = "region"
 PREVIEW_ROWS = 20
 SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_-]{1,62}")
+#: A schema sysadmins add, as the OpenAPI document describes it.
+NEW_SCHEMA = {**registry.TABLE_SCHEMA, "required": ["name", "fields"], "properties": {
+    **registry.TABLE_SCHEMA["properties"],
+    "name": {"type": "string", "pattern": f"^{SCHEMA_NAME.pattern}$"}}}
 
 
 # --- schemas --------------------------------------------------------------------------------
@@ -103,6 +107,20 @@ def get_schema(session: Session, name: str) -> dict[str, Any]:
         raise NotFound(f"Das Schema „{name}“ gibt es nicht; vorhanden: {names}.",
                        "schema_not_found")
     return added.descriptor
+
+
+def declared_temporal(session: Session, resource_id: str) -> str | None:
+    """The field that places a row of a regional table in time, as its schema declares it
+    (``x-allmende.temporal``); None for any other table or a schema without one."""
+    schema_name = session.scalar(select(Consolidation.schema_name).where(
+        Consolidation.resource_id == resource_id))
+    if schema_name is None:
+        return None
+    try:
+        schema = get_schema(session, schema_name)
+    except NotFound:
+        return None
+    return (schema.get("x-allmende") or {}).get("temporal")
 
 
 def add_schema(session: Session, actor: Actor, descriptor: Any) -> SchemaInfo:

@@ -16,7 +16,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from allmende.catalog.text import fold
-from allmende.errors import Invalid, msg
+from allmende.errors import Invalid, Message, msg
 from allmende.ingest.sniff import ReadOptions, Warning_
 
 WGS84 = "EPSG:4326"
@@ -32,6 +32,10 @@ GEOMETRY_NAMES = re.compile(r"^(geom|geometry|the_geom|wkt|shape|geometrie|geo_?
 WKT_START = re.compile(
     r"^\s*(SRID=\d+;)?\s*((MULTI)?(POINT|LINESTRING|POLYGON)|GEOMETRYCOLLECTION)", re.IGNORECASE)
 HEX_WKB = re.compile(r"^(00|01)[0-9A-Fa-f]{8,}$")
+#: How many rows a warning names.
+LISTED = 5
+#: What a warning calls the rows of a source: GeoJSON features, GDAL objects, table rows.
+FEATURES, OBJECTS, ROWS = msg("Features"), msg("Objekte"), msg("Datenzeilen")
 
 
 @dataclass
@@ -49,11 +53,24 @@ def _key(label: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", fold(label)).strip("_")
 
 
+def name_keys(label: str) -> list[str]:
+    """The label folded to a key, and under a multi-row header also its last word's key
+    (``Allgemeine Informationen Breitengrad``); a last word of up to three letters ("x",
+    "lat") says too little on its own."""
+    key = _key(label)
+    last = key.rsplit("_", 1)[-1]
+    return [key, last] if last != key and len(last) > 3 else [key]
+
+
+def _named(label: str, names: re.Pattern[str]) -> bool:
+    return any(names.match(key) for key in name_keys(label))
+
+
 def find_coordinate_columns(columns: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
     """An (x, y) pair of numeric columns named like coordinates."""
     numeric = [name for name, kind in columns if kind in ("number", "integer")]
-    xs = [n for n in numeric if X_NAMES.match(_key(n))]
-    ys = [n for n in numeric if Y_NAMES.match(_key(n))]
+    xs = [n for n in numeric if _named(n, X_NAMES)]
+    ys = [n for n in numeric if _named(n, Y_NAMES)]
     if not xs or not ys:
         return None
     return xs[0], ys[0]
@@ -140,10 +157,53 @@ def _to_wgs84(geometries: np.ndarray, crs: str) -> np.ndarray:
 
 
 def geometries_from(geometries: np.ndarray, crs: str, columns: list[str],
-                    warnings: list[Warning_]) -> Geometries:
-    wgs84 = _to_wgs84(geometries, crs)
+                    warnings: list[Warning_], unit: Message = ROWS) -> Geometries:
+    """WGS84 geometries of ``geometries`` (in ``crs``); those that are no place on earth or
+    are invalid stay empty, named in a warning by ``unit`` and their numbers."""
+    wgs84, dropped = _without_invalid(_to_wgs84(geometries, crs), unit)
     wkb = pa.array(shapely.to_wkb(wgs84, include_srid=False), pa.binary())
-    return Geometries(wkb, _envelope(wgs84), crs, columns, warnings)
+    return Geometries(wkb, _envelope(wgs84), crs, columns, warnings + dropped)
+
+
+def on_earth(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Which WGS84 coordinates are places: finite and within ±180° / ±90°."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+
+
+def numbered(indices: Sequence[int]) -> str:
+    """The numbers (from 1) of the first :data:`LISTED` row indices, `…` for more."""
+    shown = ", ".join(str(index + 1) for index in indices[:LISTED])
+    return shown + (" …" if len(indices) > LISTED else "")
+
+
+def _without_invalid(geometries: np.ndarray, unit: Message) -> tuple[np.ndarray, list[Warning_]]:
+    """The geometries with None for those that cannot be shown or queried: a coordinate off
+    the earth (NaN, infinite, beyond the WGS84 range) or an invalid shape (a polygon crossing
+    itself); warnings name them. Their rows keep their other values."""
+    coordinates, owner = shapely.get_coordinates(geometries, return_index=True)
+    off = sorted(set(owner[~on_earth(coordinates[:, 0], coordinates[:, 1])].tolist()))
+    present = np.array([g is not None for g in geometries], dtype=bool)
+    invalid = sorted(set(np.flatnonzero(present & ~shapely.is_valid(geometries)).tolist())
+                     - set(off))
+    if not off and not invalid:
+        return geometries, []
+    kept = geometries.copy()
+    kept[off + invalid] = None
+    warnings = []
+    if off:
+        warnings.append(Warning_("coordinates_off_earth", msg(
+            "{count} Geometrien haben Koordinaten, die kein Ort auf der Erde sind (keine Zahl "
+            "oder außerhalb von Längengrad −180…180 / Breitengrad −90…90); sie bleiben leer, "
+            "die übrigen Werte ihrer Zeilen sind übernommen ({unit} {rows}). Bitte prüfen Sie "
+            "die Quelle.", count=len(off), unit=unit, rows=numbered(off))))
+    if invalid:
+        warnings.append(Warning_("invalid_geometry", msg(
+            "{count} Geometrien sind ungültig, etwa ein Polygon, das sich selbst schneidet; sie "
+            "bleiben leer, die übrigen Werte ihrer Zeilen sind übernommen ({unit} {rows}). "
+            "Bitte prüfen Sie die Quelle.", count=len(invalid), unit=unit,
+            rows=numbered(invalid))))
+    return kept, warnings
 
 
 def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOptions,
@@ -161,9 +221,9 @@ def points(x: np.ndarray, y: np.ndarray, columns: list[str], options: ReadOption
 
 def wgs84_points(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[pa.Array, dict[str, pa.Array]]:
     """WKB of the points (x, y) in ``crs``, in WGS84, with their envelopes; NULL where a
-    coordinate is missing or does not transform."""
+    coordinate is missing or does not transform to a place on earth."""
     x, y = _lon_lat(x, y, crs)
-    valid = np.isfinite(x) & np.isfinite(y)
+    valid = on_earth(x, y)
     x, y = np.where(valid, x, np.nan), np.where(valid, y, np.nan)
     envelope = {name: pa.array(values, pa.float64(), from_pandas=True)
                 for name, values in zip(ENVELOPE, (x, y, x, y), strict=True)}
@@ -243,8 +303,6 @@ def from_text(values: Sequence[str | None], column: str, options: ReadOptions,
 def legacy_crs(document: dict[str, Any]) -> str | None:
     """The pre-RFC-7946 ``crs`` member of a GeoJSON document, if any."""
     member = document.get("crs")
-    if isinstance(member, dict):
-        name = (member.get("properties") or {}).get("name")
-        if isinstance(name, str):
-            return parse_crs(name)
-    return None
+    properties = member.get("properties") if isinstance(member, dict) else None
+    name = properties.get("name") if isinstance(properties, dict) else None
+    return parse_crs(name) if isinstance(name, str) else None

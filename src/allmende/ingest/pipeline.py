@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from allmende import sql
-from allmende.errors import Invalid, msg
+from allmende.errors import TEMPLATE_KEY, Invalid, Message, msg
 from allmende.ingest import geo, readers
 from allmende.ingest.sniff import ReadOptions, Warning_
 from allmende.ingest.values import (
@@ -76,11 +76,25 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
                 raise
             types = confirm(con, raw.relation, types)
             written = _write(con, raw, types, options, area, target, progress)
-        report = {**raw.report, "notes": {t.name: t.note for t in types if t.note}}
+        notes = {t.name: t.note for t in types if t.note}
+        report = {**raw.report, "notes": notes, **_note_templates(notes)}
         return BuiltTable(target, rows, written.columns, written.crs, raw.source_format, report,
                           raw.warnings + written.warnings)
+    except duckdb.OutOfMemoryException:
+        raise Invalid(msg("{name} braucht beim Einlesen mehr als {limit} Arbeitsspeicher; die "
+                          "vorherige Version bleibt unverändert. Sehr breite oder sehr große "
+                          "Dateien teilen Sie am besten auf.", name=original_name,
+                          limit=MEMORY_LIMIT), code="out_of_memory") from None
     finally:
         con.close()
+
+
+def _note_templates(notes: dict[str, str]) -> dict[str, Any]:
+    """The templates of the notes that have parameters, so that the version's page can show
+    them in English too (``web.i18n.localized_report``)."""
+    templates = {name: note.to_json() for name, note in notes.items()
+                 if isinstance(note, Message)}
+    return {TEMPLATE_KEY: {"notes": templates}} if templates else {}
 
 
 @dataclass
@@ -112,15 +126,26 @@ def _write(con: duckdb.DuckDBPyConnection, raw: readers.RawTable, types: list[Co
     if geometry is None:
         store.write_parquet(con, query, target)
         return _Written(columns, None, [])
-    name = GEOMETRY if GEOMETRY not in raw.labels else "geometry (WGS84)"
+    name = _geometry_name(raw.labels)
+    warnings = list(geometry.warnings)
     if isinstance(geometry, _Points):
         _write_points(con, query, [t.name for t in types], geometry, name, target)
+        warnings += _unplaced(con, target, geometry, name)
     else:
         beside = pa.table({name: geometry.wkb, **geometry.envelope})
         store.write_parquet(con, query, target, beside,
                             order=[t.name for t in types] + beside.column_names)
     columns.append({"name": name, "type": "geometry"})
-    return _Written(columns, geometry.crs, geometry.warnings + _outside(con, target, area))
+    return _Written(columns, geometry.crs, warnings + _outside(con, target, area))
+
+
+def _geometry_name(labels: list[str]) -> str:
+    """``geometry``, or where the source has a column of that name (in any case) ``geometry
+    (WGS84)``, numbered if need be."""
+    taken = {label.casefold() for label in labels}
+    names = [GEOMETRY, f"{GEOMETRY} (WGS84)"]
+    names += [f"{GEOMETRY} (WGS84) ({number})" for number in range(2, len(labels) + 2)]
+    return next(name for name in names if name.casefold() not in taken)
 
 
 POINT_FUNCTION = "allmende_wgs84_point"
@@ -148,6 +173,32 @@ def _write_points(con: duckdb.DuckDBPyConnection, query: str, names: list[str],
         con.remove_function(POINT_FUNCTION)
 
 
+def _first_rows(con: duckdb.DuckDBPyConnection, target: Path, where: str,
+                parameters: Sequence[float] = ()) -> tuple[int, str]:
+    """How many rows of the written file meet ``where``, and the numbers of the first five
+    (data rows from 1) as text."""
+    count, first = con.execute(sql.select(
+        ["count(*)", "list(file_row_number + 1 ORDER BY file_row_number)[1:5]"],
+        sql.table_function("read_parquet", str(target), file_row_number=True), where=where),
+        list(parameters)).fetchall()[0]
+    return count, ", ".join(str(row) for row in first or []) + (" …" if count > 5 else "")
+
+
+def _unplaced(con: duckdb.DuckDBPyConnection, target: Path, points: _Points,
+              geometry: str) -> list[Warning_]:
+    """Rows whose coordinates are no place on earth keep them, without a geometry."""
+    count, rows = _first_rows(con, target, f"{sql.ident(geometry)} IS NULL AND "
+                                           f"{sql.ident(points.x)} IS NOT NULL AND "
+                                           f"{sql.ident(points.y)} IS NOT NULL")
+    if not count:
+        return []
+    return [Warning_("coordinates_off_earth", msg(
+        "{count} Zeilen haben Koordinaten in {x}/{y}, die in {crs} keinen Ort auf der Erde "
+        "ergeben; ihre Geometrie bleibt leer, die übrigen Werte sind übernommen (Datenzeilen "
+        "{rows}). Bitte prüfen Sie die Koordinaten.", count=count, x=points.x, y=points.y,
+        crs=points.crs, rows=rows))]
+
+
 def _outside(con: duckdb.DuckDBPyConnection, target: Path,
              area: Sequence[float] | None) -> list[Warning_]:
     """Geometries beyond the organization's area are kept, and pointed out."""
@@ -155,17 +206,12 @@ def _outside(con: duckdb.DuckDBPyConnection, target: Path,
         return []
     minx, miny, maxx, maxy = (sql.ident(n) for n in geo.ENVELOPE)
     outside = f"{maxx} < ? OR {minx} > ? OR {maxy} < ? OR {miny} > ?"
-    count, first = con.execute(sql.select(
-        ["count(*)", "list(file_row_number + 1 ORDER BY file_row_number)[1:5]"],
-        sql.table_function("read_parquet", str(target), file_row_number=True), where=outside),
-        [area[0], area[2], area[1], area[3]]).fetchall()[0]
+    count, rows = _first_rows(con, target, outside, [area[0], area[2], area[1], area[3]])
     if not count:
         return []
-    rows = ", ".join(str(row) for row in first)
     return [Warning_("outside_area", (
         f"{count} Geometrien liegen außerhalb des Gebiets der Organisation "
-        f"(Datenzeilen {rows}{' …' if count > 5 else ''}). Bitte prüfen Sie die "
-        "Koordinaten."))]
+        f"(Datenzeilen {rows}). Bitte prüfen Sie die Koordinaten."))]
 
 
 def _geometry_from_columns(con: duckdb.DuckDBPyConnection, relation: str,
@@ -185,12 +231,32 @@ def _geometry_from_columns(con: duckdb.DuckDBPyConnection, relation: str,
         found = geo.points(first["x"], first["y"], list(coordinates), options, area)
         if found is not None:
             return _Points(x.name, y.name, found.crs, found.warnings)
-    samples = {t.name: [r[0] for r in con.execute(sql.select(
-        sql.ident(t.name), sql.ident(relation), where=f"{sql.ident(t.name)} IS NOT NULL",
-        limit=20)).fetchall()] for t in types if t.type == "string"}
-    column = geo.find_geometry_column(pairs, samples)
+    column = geo.find_geometry_column(
+        pairs, _samples(con, relation, [t.name for t in types if t.type == "string"]))
     if column is None:
         return None
     values = [r[0] for r in con.execute(
         sql.select(sql.ident(column), sql.ident(relation))).fetchall()]
     return geo.from_text(values, column, options, area)
+
+
+SAMPLE_VALUES = 20
+HEAD_ROWS = 1000
+
+
+def _samples(con: duckdb.DuckDBPyConnection, relation: str, names: list[str]
+             ) -> dict[str, list[str]]:
+    """The first values of each column (up to :data:`SAMPLE_VALUES`), from the table's first
+    rows in one query; only a column without values there gets a query of its own (a query
+    per column cost seconds on wide tables)."""
+    if not names:
+        return {}
+    head = con.execute(sql.select(sql.idents(names), sql.ident(relation),
+                                  limit=HEAD_ROWS + 1)).fetchall()
+    samples = {name: [row[i] for row in head if row[i] is not None][:SAMPLE_VALUES]
+               for i, name in enumerate(names)}
+    for name in [n for n, values in samples.items() if not values and len(head) > HEAD_ROWS]:
+        samples[name] = [r[0] for r in con.execute(sql.select(
+            sql.ident(name), sql.ident(relation), where=f"{sql.ident(name)} IS NOT NULL",
+            limit=SAMPLE_VALUES)).fetchall()]
+    return samples

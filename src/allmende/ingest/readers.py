@@ -9,8 +9,10 @@ import datetime as dt
 import json
 import re
 import shutil
+import warnings as warnings_module
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,15 @@ import shapely
 
 from allmende import sql
 from allmende.errors import Invalid, msg
-from allmende.ingest.geo import WGS84, Geometries, geometries_from, legacy_crs, parse_crs
+from allmende.ingest.geo import (
+    FEATURES,
+    OBJECTS,
+    WGS84,
+    Geometries,
+    geometries_from,
+    legacy_crs,
+    parse_crs,
+)
 from allmende.ingest.sniff import (
     ReadOptions,
     TextLayout,
@@ -30,7 +40,9 @@ from allmende.ingest.sniff import (
     header_position,
     labels_from,
     sniff_text,
+    unique_labels,
 )
+from allmende.ingest.values import LIST_COLUMNS
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -100,21 +112,25 @@ def _utf8_copy(path: Path, encoding: str, work_dir: Path) -> Path:
 def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
               options: ReadOptions, work_dir: Path) -> RawTable:
     layout = sniff_text(path, options, original_name)
-    if len(layout.labels) > MAX_COLUMNS:
-        raise Invalid(msg("{name} hat {columns} Spalten; erlaubt sind höchstens {maximum}.",
-                          name=original_name, columns=len(layout.labels), maximum=MAX_COLUMNS),
-                      code="too_many_columns")
+    check_width(original_name, len(layout.labels))
     source = _utf8_copy(path, layout.encoding, work_dir)
-    spare = _spare_names(layout.labels, SPARE_COLUMNS)
+    # Rows longer than the header get spare columns, at most one beyond the limit: a value
+    # there means the table is too wide.
+    room = MAX_COLUMNS - len(layout.labels) + 1
+    spare = _spare_names(layout.labels, min(SPARE_COLUMNS, room))
     while True:
         _load_csv(con, source, layout, layout.labels + spare, original_name)
         overflow = con.execute(sql.select("count(*)", sql.ident(RAW),
                                           where=f"{sql.ident(spare[-1])} IS NOT NULL")
                                ).fetchall()[0][0]
-        if not overflow or len(layout.labels) + len(spare) > MAX_COLUMNS:
+        if not overflow:
             break
-        spare = _spare_names(layout.labels, 2 * (len(layout.labels) + len(spare)) -
-                             len(layout.labels))
+        if len(spare) == room:
+            raise Invalid(msg("In {name} haben Zeilen mehr als {maximum} Felder; erlaubt sind "
+                              "höchstens {maximum} Spalten.", name=original_name,
+                              maximum=MAX_COLUMNS), code="too_many_columns")
+        spare = _spare_names(layout.labels, min(2 * (len(layout.labels) + len(spare)) -
+                                                len(layout.labels), room))
     labels = _name_spare_columns(con, layout.labels, spare)
     _drop_footer(con, layout.footer_rows)
     warnings = list(layout.warnings) + fill_down(con, labels, options)
@@ -123,6 +139,19 @@ def read_text(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
             f"Einige Zeilen haben mehr Felder als die Kopfzeile; die zusätzlichen Werte stehen "
             f"in den Spalten {', '.join(labels[len(layout.labels):])}.")))
     return RawTable(RAW, labels, "csv", layout.report(), warnings)
+
+
+def check_width(name: str, columns: int, sheet: str | None = None) -> None:
+    """Refuse a table wider than :data:`MAX_COLUMNS` before any work is done on its values."""
+    if columns <= MAX_COLUMNS:
+        return
+    if sheet is None:
+        raise Invalid(msg("{name} hat {columns} Spalten; erlaubt sind höchstens {maximum}.",
+                          name=name, columns=columns, maximum=MAX_COLUMNS),
+                      code="too_many_columns")
+    raise Invalid(msg("Das Tabellenblatt „{sheet}“ in {name} hat {columns} Spalten; erlaubt "
+                      "sind höchstens {maximum}.", sheet=sheet, name=name, columns=columns,
+                      maximum=MAX_COLUMNS), code="too_many_columns")
 
 
 def _load_csv(con: duckdb.DuckDBPyConnection, source: Path, layout: TextLayout,
@@ -150,10 +179,22 @@ def _load_csv(con: duckdb.DuckDBPyConnection, source: Path, layout: TextLayout,
             raise _csv_error(retry_error, original_name) from None
 
 
+# An absolute path in a library's message: not after a letter, digit or dot (km/h, 1/2, n/a).
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/:;,()]+/)*[^\s'\"/:;,()]+")
+
+
+def library_text(error: BaseException, name: str) -> str:
+    """What a library (DuckDB, GDAL, calamine) said, for the person uploading: the first line,
+    every path in it replaced by the file's name (uploads are staged under other names, in
+    folders of the server that are nobody's business)."""
+    lines = str(error).strip().splitlines()
+    return ABSOLUTE_PATH.sub(name, lines[0]) if lines else type(error).__name__
+
+
 def _csv_error(error: duckdb.Error, original_name: str) -> Invalid:
     text = str(error)
     line = re.search(r"Line: (\d+)", text)
-    problem = text.splitlines()[0]
+    problem = library_text(error, original_name)
     if line:
         return Invalid(msg("{name} lässt sich in Zeile {line} nicht als CSV lesen: {problem}",
                            name=original_name, line=line.group(1), problem=problem),
@@ -167,9 +208,18 @@ def _create_raw(names: list[str], source: str, keep_blank: bool) -> str:
     one copy: blank rows are left out on the way (not for geo formats, whose rows belong to
     geometries)."""
     columns = [f"c{i} AS {sql.ident(name)}" for i, name in enumerate(names)] or ["*"]
-    not_blank = None if keep_blank or not names else "COALESCE(" + ", ".join(
-        f"NULLIF(trim(c{i}), '')" for i in range(len(names))) + ") IS NOT NULL"
+    not_blank = None if keep_blank or not names else _not_blank(len(names))
     return sql.create_table(RAW, sql.select(columns, source, where=not_blank))
+
+
+def _not_blank(width: int) -> str:
+    """SQL true for a row of ``c0`` … ``c{width-1}`` with a cell that is not blank. Wide rows
+    are tested as one list, so that the query does not grow with the columns (see
+    ``values.LIST_COLUMNS``); narrow ones stop at the first filled cell."""
+    cells = [f"c{i}" for i in range(width)]
+    if width >= LIST_COLUMNS:
+        return f"list_bool_or(list_transform([{', '.join(cells)}], lambda c: trim(c) <> ''))"
+    return "COALESCE(" + ", ".join(f"NULLIF(trim({c}), '')" for c in cells) + ") IS NOT NULL"
 
 
 def _spare_names(labels: list[str], count: int) -> list[str]:
@@ -276,6 +326,10 @@ def fill_down(con: duckdb.DuckDBPyConnection, labels: list[str],
 
 def _cell_text(value: Any) -> str | None:
     """Excel and JSON cells as text in a form the typing recognizes."""
+    if type(value) is str:  # the most common cells first: a table has millions
+        return value or None
+    if type(value) is int:
+        return str(value)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -295,11 +349,12 @@ def _cell_text(value: Any) -> str | None:
 
 def _load_rows(con: duckdb.DuckDBPyConnection, labels: list[str],
                rows: Iterable[list[Any]], keep_blank: bool = False) -> None:
-    columns: list[list[str | None]] = [[] for _ in labels]
-    for row in rows:
-        for index, column in enumerate(columns):
-            column.append(_cell_text(row[index]) if index < len(row) else None)
-    table = pa.table({f"c{i}": pa.array(c, pa.string()) for i, c in enumerate(columns)})
+    width = len(labels)
+    cells = [row[:width] if len(row) >= width else [*row, *[None] * (width - len(row))]
+             for row in rows]
+    columns = zip(*cells, strict=True) if cells else [() for _ in labels]
+    table = pa.table({f"c{i}": pa.array(list(map(_cell_text, column)), pa.string())
+                      for i, column in enumerate(columns)})
     con.register("raw_arrow", table)
     con.execute(_create_raw(labels, "raw_arrow", keep_blank))
     con.unregister("raw_arrow")
@@ -313,7 +368,7 @@ def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
         workbook = CalamineWorkbook.from_path(str(path))
     except Exception as error:  # calamine raises its own error types for broken files
         raise Invalid(msg("{name} lässt sich nicht als Excel-Datei öffnen: {problem}",
-                          name=original_name, problem=str(error)),
+                          name=original_name, problem=library_text(error, original_name)),
                       code="unreadable_excel") from None
     names = workbook.sheet_names
     sheet = options.sheet or names[0]
@@ -328,22 +383,24 @@ def read_excel(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
                           "Datenzeilen.", sheet=sheet, name=original_name), code="no_rows")
     width = max(max((i + 1 for i, c in enumerate(r) if c not in (None, "")), default=0)
                 for r in rows)
-    if width > MAX_COLUMNS:
-        raise Invalid(msg("Das Tabellenblatt „{sheet}“ hat {columns} Spalten; erlaubt sind "
-                          "höchstens {maximum}.", sheet=sheet, columns=width,
-                          maximum=MAX_COLUMNS), code="too_many_columns")
+    check_width(original_name, width, sheet)
     text_rows = [[_cell_text(c) or "" for c in r[:width]] for r in rows]
-    title, header = header_position(text_rows, options)
-    labels, warnings = labels_from(text_rows[title:title + header], width)
-    data = [r[:width] for r in rows[title + header:]]
+    header = header_position(text_rows, options, width)
+    labels, warnings = labels_from(text_rows[header.title_rows:header.end], width,
+                                   header.banners)
+    warnings += [header.doubt] if header.doubt else []
+    data = [r[:width] for r in rows[header.end:]]
     _load_rows(con, labels, data)
     warnings += fill_down(con, labels, options)
-    report = {"sheet": sheet, "sheets": names, "title_rows": title, "header_rows": header}
+    report = {"sheet": sheet, "sheets": names, "title_rows": header.title_rows,
+              "header_rows": header.rows}
     return RawTable(RAW, labels, "excel", report, warnings)
 
 
 def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested objects become ``parent.child`` columns; lists stay JSON."""
+    if not prefix and dict not in map(type, record.values()):  # most records are flat
+        return record
     flat: dict[str, Any] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
@@ -354,12 +411,33 @@ def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def read_json(con: duckdb.DuckDBPyConnection, path: Path, original_name: str) -> RawTable:
+@contextmanager
+def _nesting(original_name: str) -> Iterator[None]:
+    """Python's JSON reader, the flattening and shapely recurse per level of nesting: a
+    document nested a few thousand levels deep is refused, not an interpreter error."""
     try:
-        document = json.loads(path.read_bytes())
+        yield
+    except RecursionError:
+        raise Invalid(msg("{name} ist zu tief verschachtelt (Objekte oder Listen in "
+                          "Tausenden Ebenen ineinander); so lässt es sich nicht als Tabelle "
+                          "lesen.", name=original_name), code="too_deep") from None
+
+
+def _parse_json(path: Path, original_name: str, kind: str) -> Any:
+    try:
+        return json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as error:
-        raise Invalid(msg("{name} ist kein gültiges JSON: {problem}", name=original_name,
-                          problem=str(error)), code="unreadable_json") from None
+        raise Invalid(msg("{name} ist kein gültiges {kind}: {problem}", name=original_name,
+                          kind=kind, problem=str(error)),
+                      code=f"unreadable_{kind.lower()}") from None
+
+
+def read_json(con: duckdb.DuckDBPyConnection, path: Path, original_name: str) -> RawTable:
+    with _nesting(original_name):
+        return _read_json(con, _parse_json(path, original_name, "JSON"), original_name)
+
+
+def _read_json(con: duckdb.DuckDBPyConnection, document: Any, original_name: str) -> RawTable:
     if isinstance(document, dict):  # {"data": [...]} and similar wrappers
         lists = [v for v in document.values() if isinstance(v, list)]
         document = lists[0] if len(lists) == 1 else None
@@ -370,9 +448,11 @@ def read_json(con: duckdb.DuckDBPyConnection, path: Path, original_name: str) ->
         raise Invalid(msg("{name} enthält keine Datensätze.", name=original_name),
                       code="no_rows")
     records = [_flatten(r) for r in document]
-    labels = list(dict.fromkeys(k for r in records for k in r))
-    _load_rows(con, labels, ([r.get(k) for k in labels] for r in records))
-    return RawTable(RAW, labels, "json", {"records": len(records)}, [])
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    check_width(original_name, len(keys))
+    labels, warnings = unique_labels(keys)
+    _load_rows(con, labels, ([r.get(k) for k in keys] for r in records))
+    return RawTable(RAW, labels, "json", {"records": len(records)}, warnings)
 
 
 def unpack_zip(path: Path, original_name: str, work_dir: Path,
@@ -402,19 +482,26 @@ def unpack_zip(path: Path, original_name: str, work_dir: Path,
 
 def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
                  options: ReadOptions) -> RawTable:
-    try:
-        document = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise Invalid(msg("{name} ist kein gültiges GeoJSON: {problem}", name=original_name,
-                          problem=str(error)), code="unreadable_geojson") from None
-    features = document.get("features") if document.get("type") == "FeatureCollection" \
-        else [document]
+    with _nesting(original_name):
+        return _read_geojson(con, _parse_json(path, original_name, "GeoJSON"), original_name,
+                             options)
+
+
+def _read_geojson(con: duckdb.DuckDBPyConnection, document: Any, original_name: str,
+                  options: ReadOptions) -> RawTable:
+    features = document.get("features") if isinstance(document, dict) and \
+        document.get("type") == "FeatureCollection" else [document]
+    if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
+        raise Invalid(msg("{name} ist kein GeoJSON: erwartet wird eine FeatureCollection oder "
+                          "ein Feature.", name=original_name), code="unsupported_geojson")
     if not features:
         raise Invalid(msg("{name} enthält keine Features.", name=original_name),
                       code="no_rows")
     crs = parse_crs(options.crs) if options.crs else (legacy_crs(document) or WGS84)
-    properties = [f.get("properties") or {} for f in features]
-    labels = list(dict.fromkeys(k for p in properties for k in p))
+    properties = [p if isinstance(p := f.get("properties"), dict) else {} for f in features]
+    keys = list(dict.fromkeys(k for p in properties for k in p))
+    check_width(original_name, len(keys))
+    labels, warnings = unique_labels(keys)
     geometries = np.full(len(features), None, dtype=object)
     for index, feature in enumerate(features):
         if feature.get("geometry"):
@@ -424,16 +511,15 @@ def read_geojson(con: duckdb.DuckDBPyConnection, path: Path, original_name: str,
                 raise Invalid(msg("Ungültige Geometrie in Feature {feature} von {name}.",
                                   feature=index + 1, name=original_name),
                               code="bad_geometry") from None
-    if not labels:
-        labels = ["id"]
+    if not keys:
+        keys = labels = ["id"]
         properties = [{"id": feature.get("id", index + 1)}
                       for index, feature in enumerate(features)]
-    _load_rows(con, labels, ([p.get(k) for k in labels] for p in properties), keep_blank=True)
-    warnings = []
+    _load_rows(con, labels, ([p.get(k) for k in keys] for p in properties), keep_blank=True)
     if crs != WGS84:
         warnings.append(Warning_("legacy_crs", f"Koordinaten in {crs} (veraltetes "
                                                "„crs“-Element) nach WGS84 umgerechnet."))
-    geo = geometries_from(geometries, crs, [], [])
+    geo = geometries_from(geometries, crs, [], [], unit=FEATURES)
     return RawTable(RAW, labels, "geojson", {"features": len(features), "crs": crs},
                     warnings, geometry=geo)
 
@@ -454,20 +540,27 @@ def read_geo_file(con: duckdb.DuckDBPyConnection, path: Path, original_name: str
     elif original_name.lower().endswith(".gpkg") and path.suffix != ".gpkg":
         source = path.rename(path.with_suffix(".gpkg"))
     try:
-        meta, table = pyogrio.read_arrow(str(source), layer=options.sheet)
+        with warnings_module.catch_warnings():  # GDAL's notes name the server's paths
+            warnings_module.simplefilter("ignore")
+            check_width(original_name, len(pyogrio.read_info(str(source), layer=options.sheet)
+                                            ["fields"]))
+            meta, table = pyogrio.read_arrow(str(source), layer=options.sheet)
+    except Invalid:
+        raise
     except Exception as error:  # GDAL's errors come in many types
         raise Invalid(msg("{name} lässt sich nicht als Geodatei lesen: {problem}",
-                          name=original_name, problem=str(error)),
+                          name=original_name, problem=library_text(error, original_name)),
                       code="unreadable_geo") from None
     geometry_name = meta.get("geometry_name") or "wkb_geometry"
-    labels = [c for c in table.column_names if c != geometry_name]
-    columns = [table.column(c).to_pylist() for c in labels]
+    fields = [c for c in table.column_names if c != geometry_name]
+    labels, warnings = unique_labels(fields)
+    columns = [table.column(c).to_pylist() for c in fields]
     _load_rows(con, labels, (list(row) for row in zip(*columns, strict=True)) if labels
                else ([] for _ in range(table.num_rows)), keep_blank=True)
     crs = parse_crs(options.crs or meta.get("crs") or WGS84)
     wkb = table.column(geometry_name).to_pylist() if geometry_name in table.column_names \
         else [None] * table.num_rows
     geometries = np.array([shapely.from_wkb(w) if w else None for w in wkb], dtype=object)
-    geo = geometries_from(geometries, crs, [], [])
-    return RawTable(RAW, labels, "geo", {"features": table.num_rows, "crs": crs}, [],
+    geo = geometries_from(geometries, crs, [], [], unit=OBJECTS)
+    return RawTable(RAW, labels, "geo", {"features": table.num_rows, "crs": crs}, warnings,
                     geometry=geo)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from allmende.access.policy import Action, Actor, authorize
 from allmende.catalog import datasets
 from allmende.db.models import Resource, ResourceMapping, TableVersion
-from allmende.errors import Conflict, Invalid, NotFound, msg
+from allmende.errors import Conflict, Invalid, NotFound, msg, stored, without_template
 from allmende.ingest import pipeline
 from allmende.ingest.geo import parse_crs
 from allmende.ingest.sniff import ReadOptions
@@ -129,7 +129,9 @@ def _publish(platform: Platform, actor: Actor, request: IngestRequest, resource_
              options: ReadOptions, built: pipeline.BuiltTable, attempt: Attempt) -> IngestResult:
     with platform.db.session() as session:
         resource_id = datasets.file_resource(session, actor, request.dataset, resource_name).id
-    warnings = [{"code": w.code, "message": w.message} for w in built.warnings]
+    # the version keeps the messages' templates (its page shows them in English too); the
+    # result, read by the CLI and the job's poller, has the German text
+    warnings = [{"code": w.code, **stored(w.message)} for w in built.warnings]
     digest, size = store.sha256_of(request.source), request.source.stat().st_size
 
     def record(session: Session, resource: Resource, number: int, path: str) -> IngestResult:
@@ -146,7 +148,8 @@ def _publish(platform: Platform, actor: Actor, request: IngestRequest, resource_
         datasets.record_change(session, actor, resource.dataset, "version_added",
                                {"resource": [None, resource_name], "version": [None, number]})
         return IngestResult(resource.dataset.name, resource.id, number, built.rows,
-                            built.columns, built.crs, warnings, built.report, changes)
+                            built.columns, built.crs, [without_template(w) for w in warnings],
+                            without_template(built.report), changes)
 
     return versions.publish(platform.db, attempt, resource_id, built.parquet, record)
 

@@ -50,13 +50,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import combinations
 
 import duckdb
 
 from allmende import sql
 from allmende.catalog.text import fold
+from allmende.errors import Message, msg
+from allmende.ingest.geo import name_keys
 
 __all__ = [
     "MISSING_MARKERS",
@@ -165,6 +167,9 @@ _NUMERIC = _B_INT | _B_DE_THOUSANDS | _B_DE_DECIMAL | _B_EN_DECIMAL
 _DATES = _B_DATE_DE | _B_DATE_ISO
 _NAIVE = _B_DT_DE | _B_DT_ISO
 _TEMPORAL = _DATES | _NAIVE | _B_DT_TZ | _B_TIME
+# Families of values a column may be but for a few cells, with what those cells are not.
+_FAMILIES = ((_NUMERIC, msg("keine Zahl")), (_DATES | _NAIVE | _B_DT_TZ, msg("kein Datum")),
+             (_B_TIME, msg("keine Uhrzeit")))
 
 
 def _same(value: str) -> str:
@@ -178,7 +183,7 @@ class ColumnType:
     name: str
     type: str  # string integer number boolean date datetime time
     convert: Callable[[str], str] = field(repr=False, compare=False)
-    note: str | None = None
+    note: str | None = None  # a Message where it has parameters (rendered in English too)
     # Set when the type was decided on a sample: what every value of the whole column must be
     # for the decision to hold.
     guard: Guard | None = field(default=None, repr=False, compare=False)
@@ -427,6 +432,18 @@ def _histograms(con: duckdb.DuckDBPyConnection, source: str, columns: list[str]
     return [found.get(name, ({}, None)) for name in columns]
 
 
+def _first_outside(con: duckdb.DuckDBPyConnection, relation: str, column: str,
+                   bits: int) -> tuple[int, str]:
+    """The row number (from 1) and value of the column's first value with none of ``bits``.
+    Asked only for the few columns whose note names such a value, so that the aggregate
+    query stays as cheap as it is."""
+    cleaned = sql.select(["rowid + 1 AS r", f"{_clean(column)} AS v"], sql.ident(relation))
+    row, value = con.execute(sql.select(
+        ["r", "v"], f"({cleaned})", where=["v IS NOT NULL", f"({_mask('v')} & {bits}) = 0"],
+        order_by="r", limit=1)).fetchall()[0]
+    return row, value
+
+
 class _CountDependent(Exception):
     """The decision depends on how often masks occur, which a sample cannot tell."""
 
@@ -440,6 +457,9 @@ class _Masks:
     counts: Mapping[int, int]
     exact: bool = True
     bad_example: str | None = None
+    # (bits) -> row number and value of the first value with none of the bits
+    first_outside: Callable[[int], tuple[int, str]] | None = field(default=None,
+                                                                     compare=False)
 
     @property
     def empty(self) -> bool:
@@ -469,14 +489,32 @@ class _Masks:
             raise _CountDependent
         return self.bad_example
 
+    def strays_from(self, bits: int) -> int:
+        """How many values lack all of ``bits``, when at least twice as many have one of
+        them (a column that is ``bits`` but for a few cells); 0 otherwise."""
+        strays = sum(n for mask, n in self.counts.items() if not mask & bits)
+        fitting = sum(n for mask, n in self.counts.items() if mask & bits)
+        if not strays or not fitting:
+            return 0
+        if not self.exact:
+            raise _CountDependent
+        return strays if fitting >= 2 * strays else 0
+
+    def first_stray(self, bits: int) -> tuple[int, str]:
+        """The row number and value of the first value lacking all of ``bits``."""
+        if not self.exact or self.first_outside is None:
+            raise _CountDependent
+        return self.first_outside(bits)
+
 
 def _masks(name: str, histogram: Mapping[int, int], bad_example: str | None,
-           exact: bool) -> _Masks:
+           first_outside: Callable[[int], tuple[int, str]] | None = None) -> _Masks:
+    """The exact masks of a column (from every value)."""
     relevant = _relevant(name)
     counts: dict[int, int] = {}
     for mask, n in histogram.items():
         counts[mask & relevant] = counts.get(mask & relevant, 0) + n
-    return _Masks(counts, exact, bad_example)
+    return _Masks(counts, True, bad_example, first_outside)
 
 
 def infer_column_types(
@@ -487,7 +525,8 @@ def infer_column_types(
     if not columns:
         return []
     return [
-        _column(name, _decide(_rules(name), _masks(name, histogram, bad, exact=True)))
+        _column(name, _decide(_rules(name), _masks(
+            name, histogram, bad, partial(_first_outside, con, relation, name))))
         for name, (histogram, bad) in zip(
             columns, _histograms(con, sql.ident(relation), columns), strict=True)
     ]
@@ -544,7 +583,7 @@ DEGREE_NAME = re.compile(r"^(lat|latitude|breite|breitengrad|lon|lng|long|longit
 
 
 def _is_degree_column(name: str) -> bool:
-    return bool(DEGREE_NAME.match(re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_")))
+    return any(DEGREE_NAME.match(key) for key in name_keys(name))
 
 
 @dataclass(frozen=True)
@@ -680,6 +719,26 @@ def _string_note(c: _Masks) -> str | None:
         return "uneinheitliche Dezimaltrennzeichen: als Text behalten"
     if c.any(_B_DT_TZ) and c.balance(_B_DT_TZ | _B_DT_ISO | _B_DATE_ISO) == 0:
         return "Zeitstempel teils mit, teils ohne UTC-Versatz: als Text behalten"
+    return _stray_note(c)
+
+
+_EXAMPLE_LENGTH = 40
+
+
+def _stray_note(c: _Masks) -> Message | None:
+    """Which cells kept a column of numbers, dates or times text."""
+    for bits, kind in _FAMILIES:
+        strays = c.strays_from(bits)
+        if not strays:
+            continue
+        row, value = c.first_stray(bits)
+        if len(value) > _EXAMPLE_LENGTH:
+            value = value[:_EXAMPLE_LENGTH - 1].rstrip() + "…"
+        if strays == 1:
+            return msg("bleibt Text: „{value}“ (Datenzeile {row}) ist {kind}",
+                       value=value, row=row, kind=kind)
+        return msg("bleibt Text: {count} Zellen wie „{value}“ (Datenzeile {row}) sind {kind}",
+                   count=strays, value=value, row=row, kind=kind)
     return None
 
 
@@ -819,15 +878,25 @@ def typed_select(columns: list[ColumnType]) -> str:
     return ", ".join(f"{c.expression} AS {sql.ident(c.name)}" for c in columns)
 
 
-def typed_query(columns: list[ColumnType], relation: str) -> str:
+#: From this many columns on, :func:`typed_query` writes each expression once for lists of
+#: cells instead of once per column. DuckDB's planning time grows with the query's size (some
+#: 1,200 characters a column) faster than linearly: 2,000 columns took half a minute and a
+#: gigabyte to plan, whatever the rows. Per value, the lists cost some 40 ns more.
+LIST_COLUMNS = 48
+
+
+def typed_query(columns: list[ColumnType], relation: str, lists: bool | None = None) -> str:
     """The typed rows of ``relation``. A value that breaks a column's guard aborts the query
-    with an error that :func:`is_guard_failure` recognizes.
+    with an error that :func:`is_guard_failure` recognizes. ``lists``: the form for wide
+    tables (:func:`_typed_lists`); by default from :data:`LIST_COLUMNS` columns on.
 
     Three steps: the source text ``c`` with, for guarded columns, whether it passes the guard's
     fast test ``f``; the cleaned value ``v`` (the text itself where the test passed); the
     converted value, the guard checked where the fast test did not pass."""
     if not columns:
         return sql.select("1 AS __none", sql.ident(relation))
+    if lists or (lists is None and len(columns) >= LIST_COLUMNS):
+        return _typed_lists(columns, relation)
     fast = [column.guard.fast(f"c{i}") if column.guard else None
             for i, column in enumerate(columns)]
     source = [f"{sql.ident(c.name)} AS c{i}" for i, c in enumerate(columns)]
@@ -835,17 +904,48 @@ def typed_query(columns: list[ColumnType], relation: str) -> str:
     cleaned = [f"CASE WHEN f{i} THEN c{i} ELSE {_cleaned(f'c{i}')} END AS v{i}" if test
                else f"{_cleaned(f'c{i}')} AS v{i}" for i, test in enumerate(fast)]
     cleaned += [f"f{i}" for i, test in enumerate(fast) if test]
-    failed = sql.string(GUARD_FAILED)
     converted = []
     for i, column in enumerate(columns):
-        value = column.convert(f"v{i}")
-        if column.guard is not None:
-            checked = f"WHEN {column.guard.check(f'v{i}')} THEN {value} ELSE error({failed})"
-            value = f"CASE WHEN f{i} THEN {value} {checked} END" if fast[i] else \
-                f"CASE {checked} END"
+        value = _checked(column, f"v{i}")
+        if fast[i]:
+            value = f"CASE WHEN f{i} THEN {column.convert(f'v{i}')} ELSE {value} END"
         converted.append(f"{value} AS {sql.ident(column.name)}")
     inner = sql.select(cleaned, f"({sql.select(source, sql.ident(relation))})")
     return sql.select(converted, f"({inner})")
+
+
+def _checked(column: ColumnType, v: str) -> str:
+    """The converted value of the cleaned value ``v``; a value its guard does not admit aborts
+    the query."""
+    value = column.convert(v)
+    if column.guard is None:
+        return value
+    return f"CASE WHEN {column.guard.check(v)} THEN {value} " \
+           f"ELSE error({sql.string(GUARD_FAILED)}) END"
+
+
+def _typed_lists(columns: list[ColumnType], relation: str) -> str:
+    """:func:`typed_query` for wide tables, so that the query's size hardly grows with the
+    columns: a row's cells form one list, cleaned by one lambda; the columns that share a
+    conversion and guard are picked from it and converted by one lambda per group; each
+    column is then an element of its group's list. (No fast test: it pays off on long
+    tables, which are narrow.)"""
+    cells = "[" + ", ".join(sql.ident(c.name) for c in columns) + "]"
+    cleaned = sql.select(f"list_transform({cells}, lambda c: {_cleaned('c')}) AS v",
+                         sql.ident(relation))
+    groups: dict[tuple[str, Guard | None], list[int]] = {}
+    for index, column in enumerate(columns):
+        groups.setdefault((column.convert("v"), column.guard), []).append(index)
+    converted, element = [], {}
+    for number, members in enumerate(groups.values()):
+        picked = f"list_select(v, {sql.literal([index + 1 for index in members])})"
+        converted.append(f"list_transform({picked}, lambda v: "
+                         f"{_checked(columns[members[0]], 'v')}) AS g{number}")
+        element.update({index: f"g{number}[{place + 1}]"
+                        for place, index in enumerate(members)})
+    inner = sql.select(converted, f"({cleaned})")
+    return sql.select([f"{element[i]} AS {sql.ident(c.name)}" for i, c in enumerate(columns)],
+                      f"({inner})")
 
 
 def is_guard_failure(error: BaseException) -> bool:

@@ -12,15 +12,12 @@ from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, is_allowed
 from allmende.db.models import Job, QualityReport, TableVersion, utcnow
-from allmende.errors import AllmendeError, Message, NotFound, msg
+from allmende.errors import AllmendeError, NotFound, msg, stored
 from allmende.tables import store
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 #: A job interrupted this often (its worker died each time) is failed instead of retried.
 MAX_ATTEMPTS = 3
-#: Where a failed job's stored error keeps a message's template and parameters, so that the
-#: API can answer in the asker's language long after the job ended.
-TEMPLATE_KEY = "i18n"
 
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any], actor: Actor,
@@ -108,9 +105,10 @@ def finish(session: Session, job_id: int, worker: str, result: dict[str, Any]) -
 def fail(session: Session, job_id: int, error: AllmendeError, worker: str | None = None
          ) -> None:
     """End the job as failed (only while ``worker`` holds it, when given)."""
-    body: dict[str, Any] = {"code": error.code, **_stored(error.message)}
+    # the messages keep their templates: the API answers in the asker's language
+    body: dict[str, Any] = {"code": error.code, **stored(error.message)}
     if error.field_errors:
-        body["fields"] = [{"field": f.field, **_stored(f.message)} for f in error.field_errors]
+        body["fields"] = [{"field": f.field, **stored(f.message)} for f in error.field_errors]
     statement = update(Job).where(Job.id == job_id) if worker is None \
         else _running(job_id, worker)
     failed = session.execute(statement.values(
@@ -127,26 +125,6 @@ def _release_staged(session: Session, job_id: int) -> None:
     staged = (job.payload or {}).get("upload") if job is not None else None
     if isinstance(staged, str):
         Path(staged).unlink(missing_ok=True)
-
-
-def _stored(message: str) -> dict[str, Any]:
-    """The German message, and its template and parameters when it has them."""
-    entry: dict[str, Any] = {"message": str(message)}
-    if isinstance(message, Message):
-        entry[TEMPLATE_KEY] = message.to_json()
-    return entry
-
-
-def stored_message(entry: dict[str, Any]) -> str:
-    """A message stored by :func:`fail`, as a :class:`Message` again when it was one."""
-    german = str(entry.get("message", ""))
-    template = entry.get(TEMPLATE_KEY)
-    if not isinstance(template, dict):
-        return german
-    try:
-        return Message.from_json(template)
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError):  # old or damaged
-        return german
 
 
 @dataclass

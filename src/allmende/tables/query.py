@@ -117,6 +117,9 @@ class RowQuery:
     #: Rows holding each of these words (case-insensitive) in some column: a scan of every
     #: row, for interfaces that search a table's text (CKAN's datastore ``q``).
     words: tuple[str, ...] = ()
+    #: Only the rows numbered ``first`` to ``last`` in the version (counted from 1 in file
+    #: order: a stable key of a row within its version, OGC API Features' feature ids).
+    row_range: tuple[int, int] | None = None
 
 
 @dataclass
@@ -270,6 +273,12 @@ def _parse_filter(column: Column, op: str, text: str) -> Any:
     return _typed(column, text)
 
 
+def typed_filter(column: Column, op: str, text: str, param: str) -> Filter:
+    """``column <op> text`` with the value typed for the column, as the data API reads it
+    (a ValueProblem when it does not fit): for interfaces with parameters of their own."""
+    return Filter(column.name, op, _parse_filter(column, op, text), param)
+
+
 def _typed(column: Column, text: str) -> Any:
     try:
         return parse_value(text, column.type)
@@ -309,6 +318,11 @@ def parse_version(text: str | None) -> int | None:
     except ValueProblem as problem:
         raise Invalid(msg("Die Abfrage ist ungültig."),
                       [FieldError("version", problem.message)]) from None
+
+
+_COORDINATE = r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*"
+#: What _parse_bbox reads, for the OpenAPI document (the ranges and the order it checks on top)
+BBOX_PATTERN = f"^{_COORDINATE}(?:,{_COORDINATE}){{3}}$"
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -443,6 +457,8 @@ def parse_metrics(text: str, schema: SchemaLike, param: str = "metrics") -> list
 # --- SQL ----------------------------------------------------------------------------------
 
 _SOURCE = "read_parquet(?)"
+#: A row's number in its version, from 1 (DuckDB's file_row_number counts from 0).
+ROW_NUMBER = "file_row_number + 1"
 
 
 def where_clause(schema: TableSchema, query: RowQuery | None) -> tuple[list[str], list[Any]]:
@@ -468,6 +484,10 @@ def where_clause(schema: TableSchema, query: RowQuery | None) -> tuple[list[str]
         else:
             conditions.append(f"{ident} {_COMPARISONS[item.op]} ?")
             params.append(item.value)
+    if query.row_range is not None:
+        # pushed down to the Parquet reader: only the row groups holding the rows are read
+        conditions.append("file_row_number BETWEEN ? AND ?")
+        params.extend(number - 1 for number in query.row_range)
     if query.bbox is not None:
         minx, miny, maxx, maxy = (sql.ident(n) for n in ENVELOPE_COLUMNS)
         conditions.append(f"{maxx} >= ? AND {minx} <= ? AND {maxy} >= ? AND {miny} <= ?")
@@ -501,10 +521,15 @@ def selected_columns(schema: TableSchema, query: RowQuery | None) -> list[Column
 
 
 def selection_sql(schema: TableSchema, query: RowQuery | None, columns: Sequence[Column],
-                  limit: int | None, offset: int | None) -> tuple[str, list[Any]]:
-    """The SELECT (without the path parameter, which comes first) of a row selection."""
+                  limit: int | None, offset: int | None, numbered: bool = False
+                  ) -> tuple[str, list[Any]]:
+    """The SELECT (without the path parameter, which comes first) of a row selection;
+    ``numbered`` adds each row's number in the version (:data:`ROW_NUMBER`) as last column."""
     where, params = where_clause(schema, query)
-    statement = sql.select([c.sql for c in columns] or "NULL AS __none", _SOURCE, where=where,
+    selected = [c.sql for c in columns] or ["NULL AS __none"]
+    if numbered:
+        selected.append(ROW_NUMBER)
+    statement = sql.select(selected, _SOURCE, where=where,
                            order_by=order_keys(schema, query),
                            limit=sql.PARAM if limit is not None else None,
                            offset=sql.PARAM if offset else None)
@@ -525,6 +550,9 @@ def _connection() -> duckdb.DuckDBPyConnection:
             database = duckdb.connect(":memory:")
             spill = Path(gettempdir()) / "allmende-duckdb"
             database.execute("SET temp_directory = ?", [str(spill)])
+            # Footers are parsed once per file, not per query (half the CPU of a page from
+            # a 1M-row table): safe, since a version's file never changes under its name.
+            database.execute("SET GLOBAL parquet_metadata_cache = true")
             _database = database
         return _database
 
@@ -590,6 +618,7 @@ class _LRU:
 _counts = _LRU(512)
 _file_columns = _LRU(256)
 _pages = _LRU(256)
+_extents = _LRU(1024)
 #: Larger answers are not kept, which bounds the page cache at 256 × 256 KiB.
 PAGE_CACHE_MAX_BYTES = 256 * 1024
 
@@ -598,6 +627,7 @@ def clear_caches() -> None:
     _counts.clear()
     _file_columns.clear()
     _pages.clear()
+    _extents.clear()
 
 
 def check_envelope(path: PathLike, query: RowQuery | None) -> None:
@@ -630,6 +660,45 @@ def count_rows(path: PathLike, schema: SchemaLike, query: RowQuery | None = None
     total = int(row[0]) if row else 0
     _counts.put(key, total)
     return total
+
+
+def envelope(path: PathLike, *, timeout: float | None = QUERY_TIMEOUT
+             ) -> tuple[float, float, float, float] | None:
+    """The WGS84 box (lon_min, lat_min, lon_max, lat_max) around every geometry of the
+    table's first geometry column, from its envelope columns; None without any (cached)."""
+    key = ("envelope", *_file_key(path))
+    cached = _extents.get(key)
+    if cached is not None:
+        return cached[0]
+    check_envelope(path, RowQuery(bbox=(-180.0, -90.0, 180.0, 90.0)))
+    bounds = [sql.ident(n) for n in ENVELOPE_COLUMNS]
+    # NaN (empty geometries) sorts above every number in DuckDB: leave it out
+    statement = sql.select([f"{f}({b})" for f, b in zip(("min", "min", "max", "max"), bounds,
+                                                         strict=True)], _SOURCE,
+                           where=[f"NOT isnan({b})" for b in bounds])
+    with cursor(timeout) as cur:
+        row = cur.execute(statement, [os.fspath(path)]).fetchone()
+    found = None if row is None or row[0] is None else \
+        (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+    _extents.put(key, (found,))
+    return found
+
+
+def column_range(path: PathLike, schema: SchemaLike, column: str, *,
+                 timeout: float | None = QUERY_TIMEOUT) -> tuple[Any, Any]:
+    """The smallest and largest value of an ordered column as JSON values (None, None for
+    a column without values; cached: versions are immutable)."""
+    table = TableSchema.of(schema)
+    target = table.column(column, "column")
+    key = ("range", *_file_key(path), column)
+    cached = _extents.get(key)
+    if cached is not None:
+        return cached
+    statement = sql.select([f"min({target.sql})", f"max({target.sql})"], _SOURCE)
+    data = fetch_arrow(path, statement, [], timeout=timeout)
+    low, high = (column_values(data.column(i), target.type, "json")[0] for i in (0, 1))
+    _extents.put(key, (low, high))
+    return low, high
 
 
 def fetch_arrow(path: PathLike, statement: str, params: Sequence[Any], *,
@@ -666,6 +735,23 @@ def select_rows(path: PathLike, schema: SchemaLike, query: RowQuery, *,
     statement, params = selection_sql(table, query, columns, limit, offset)
     data = fetch_arrow(path, statement, params, timeout=timeout)
     return RowsResult(total, fields, arrow_rows(data, columns))
+
+
+def numbered_page(path: PathLike, schema: SchemaLike, query: RowQuery, *,
+                  timeout: float | None = QUERY_TIMEOUT) -> pa.Table:
+    """The selected columns of one page (``limit`` and ``offset`` of the query) with each
+    row's number in the version as last column. Small pages are kept and served again, as
+    :func:`page_json` keeps the data API's (versions are immutable)."""
+    key = ("numbered", *_file_key(path), query)
+    data = _pages.get(key)
+    if data is None:
+        table = TableSchema.of(schema)
+        statement, params = selection_sql(table, query, selected_columns(table, query),
+                                          query.limit, query.offset, numbered=True)
+        data = fetch_arrow(path, statement, params, timeout=timeout)
+        if data.nbytes <= PAGE_CACHE_MAX_BYTES:
+            _pages.put(key, data)
+    return data
 
 
 def page_json(path: PathLike, schema: SchemaLike, query: RowQuery, *,

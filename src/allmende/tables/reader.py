@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,12 +22,13 @@ from pyproj import CRS, Transformer
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Actor
-from allmende.errors import FieldError, Invalid, msg
+from allmende.errors import BadRequest, FieldError, Invalid, NotFound, msg
 from allmende.tables import export as exports
 from allmende.tables import query as queries
 from allmende.tables.query import RowQuery, RowsResult
 from allmende.tables.schema import Column, TableSchema
 from allmende.tables.service import readable_version
+from allmende.tables.values import column_values, thousands
 
 WGS84 = "EPSG:4326"
 BATCH_ROWS = exports.BATCH_ROWS
@@ -78,6 +80,88 @@ class TableReader:
             for batch in relation.to_arrow_reader(batch_rows):
                 yield batch if transform is None else _reprojected(batch, columns, transform)
 
+    def numbered(self, query: RowQuery, crs: str | None = None, *,
+                 crs_axis_order: bool = False, max_limit: int = queries.MAX_LIMIT
+                 ) -> NumberedRows:
+        """One page of the selection (``limit`` default 100, at most ``max_limit``) with each
+        row's number in the version (from 1, in file order: a key of the row that stays as
+        long as the version) and the total of the selection. Geometries are reprojected to
+        ``crs`` when given; ``crs_axis_order`` puts their coordinates in the CRS's own axis
+        order (latitude first for EPSG:4258 or EPSG:4326) instead of easting first."""
+        limit = queries.DEFAULT_LIMIT if query.limit is None else query.limit
+        if limit > max_limit:
+            raise BadRequest(msg("limit darf höchstens {maximum} sein.",
+                                 maximum=thousands(max_limit)), code="limit_too_large")
+        offset = query.offset or 0
+        columns = queries.selected_columns(self.schema, query)
+        unfiltered = _unfiltered(query)
+        total = self.rows_total if unfiltered else self.count(query)
+        if not limit or offset >= total:
+            return NumberedRows(total, [], columns, None)
+        if unfiltered and not query.sort:
+            # the page is a range of row numbers: read from its row groups, none skipped
+            page = replace(query, row_range=(offset + 1, min(offset + limit, total)),
+                           limit=None, offset=None)
+        else:
+            page = replace(query, limit=limit)
+        return self._numbered(total, columns, page, crs, crs_axis_order)
+
+    def row(self, number: int, crs: str | None = None, *,
+            crs_axis_order: bool = False) -> NumberedRows:
+        """The row with this number in the version (see :meth:`numbered`); NotFound when
+        there is none."""
+        if not 1 <= number <= self.rows_total:
+            raise NotFound(msg("Zeile {number} gibt es in Version {version} von „{resource}“ "
+                               "nicht.", number=number, version=self.version,
+                               resource=self.resource_name), "row_not_found")
+        return self._numbered(1, list(self.schema.columns),
+                              RowQuery(row_range=(number, number)), crs, crs_axis_order)
+
+    def _numbered(self, total: int, columns: list[Column], page: RowQuery, crs: str | None,
+                  crs_axis_order: bool) -> NumberedRows:
+        data = queries.numbered_page(self.path, self.schema, page)
+        if data.num_rows == 0:
+            return NumberedRows(total, [], columns, None)
+        numbers = [int(n) for n in data.column(len(columns)).to_pylist()]
+        batch = data.drop_columns([data.schema.names[-1]]).combine_chunks().to_batches()[0]
+        if crs and not _is_lon_lat(crs, crs_axis_order):
+            batch = _reprojected(batch, columns, _transformer(crs, crs_axis_order))
+        return NumberedRows(total, numbers, columns, batch)
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """The WGS84 box around the table's geometries (lon_min, lat_min, lon_max, lat_max),
+        None for a table without any."""
+        if self.schema.geometry is None:
+            return None
+        return queries.envelope(self.path)
+
+    def value_range(self, column: str) -> tuple[Any, Any]:
+        """The smallest and largest value of an ordered column (JSON values)."""
+        return queries.column_range(self.path, self.schema, column)
+
+
+@dataclass(frozen=True)
+class NumberedRows:
+    """A page of rows with their numbers in the version: ``data`` holds ``columns`` (None for
+    an empty page); ``total`` counts the whole selection."""
+
+    total: int
+    numbers: list[int]
+    columns: list[Column]
+    data: pa.RecordBatch | None
+
+    def values(self, mode: str = "fragment") -> list[list[Any]]:
+        """The columns' values in an output mode of :func:`tables.values.column_values`
+        (``fragment``: geometries as GeoJSON text ready for orjson)."""
+        if self.data is None:
+            return [[] for _ in self.columns]
+        return [column_values(self.data.column(i), c.type, mode)
+                for i, c in enumerate(self.columns)]
+
+
+def _unfiltered(query: RowQuery) -> bool:
+    return not (query.filters or query.bbox or query.words or query.row_range)
+
 
 def open_table(session: Session, actor: Actor, data_dir: Path, resource_id: str,
                version: int | None = None) -> TableReader:
@@ -85,6 +169,24 @@ def open_table(session: Session, actor: Actor, data_dir: Path, resource_id: str,
     readable = readable_version(session, actor, data_dir, resource_id, version)
     return TableReader(readable.path, TableSchema.of(readable.schema), readable.resource_id,
                        readable.resource_name, readable.version, readable.version_row.rows)
+
+
+def bbox_in_wgs84(bbox: tuple[float, float, float, float], crs: str, *,
+                  crs_axis_order: bool = False) -> tuple[float, float, float, float]:
+    """The smallest WGS84 box (lon_min, lat_min, lon_max, lat_max) around a box given in
+    ``crs`` (corners in the CRS's axis order when ``crs_axis_order``, else easting first):
+    what ``RowQuery.bbox`` takes."""
+    back = _inverse(crs, crs_axis_order)
+    try:
+        box = back.transform_bounds(*bbox, densify_pts=21)
+    except Exception:  # pyproj's ProjError: the box lies outside the CRS's area
+        box = (np.inf,) * 4
+    if not all(np.isfinite(box)):
+        raise Invalid(msg("Das Rechteck ist ungültig."), [FieldError(
+            "bbox", msg("Das Rechteck liegt außerhalb des Gebiets von {crs}.", crs=crs))])
+    lon_min, lat_min, lon_max, lat_max = box
+    return (max(lon_min, -180.0), max(lat_min, -90.0), min(lon_max, 180.0),
+            min(lat_max, 90.0))
 
 
 def _code(crs: str) -> str:
@@ -99,9 +201,26 @@ def _code(crs: str) -> str:
     return ":".join(authority)
 
 
+#: Longitude/latitude as stored: OGC's CRS84 (EPSG:4326 with easting first).
+CRS84 = "OGC:CRS84"
+
+
 @cache
-def _transformer(crs: str) -> Transformer:
-    return Transformer.from_crs(WGS84, _code(crs), always_xy=True)
+def _transformer(crs: str, crs_axis_order: bool = False) -> Transformer:
+    """From the stored longitude/latitude to ``crs``, easting first or in its own order."""
+    return Transformer.from_crs(CRS84, _code(crs), always_xy=not crs_axis_order)
+
+
+@cache
+def _inverse(crs: str, crs_axis_order: bool = False) -> Transformer:
+    return Transformer.from_crs(_code(crs), CRS84, always_xy=not crs_axis_order)
+
+
+@cache
+def _is_lon_lat(crs: str, crs_axis_order: bool = False) -> bool:
+    """Whether coordinates in ``crs`` are the stored ones (no transformation needed)."""
+    code = _code(crs)
+    return code == CRS84 or (code == WGS84 and not crs_axis_order)
 
 
 def _reprojected(batch: pa.RecordBatch, columns: list[Column],

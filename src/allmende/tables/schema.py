@@ -18,6 +18,10 @@ COLUMN_TYPES = frozenset(
 #: it as DOUBLE columns. Only the ``bbox`` filter reads them; they are never returned.
 ENVELOPE_COLUMNS = ("__minx", "__miny", "__maxx", "__maxy")
 HIDDEN_COLUMNS = frozenset(ENVELOPE_COLUMNS)
+#: Names of columns the platform adds while it writes or reads a version: the envelope,
+#: DuckDB's ``file_row_number`` (stable pages) and ``__row`` (a row's place, in the ingest
+#: and in mappings). The ingest gives a source column of such a name a number (``(2)``).
+RESERVED_COLUMNS = HIDDEN_COLUMNS | {"file_row_number", "__row"}
 
 #: In a derived table (a regional one), the column naming the dataset each row came from.
 SOURCE_DATASET = "quelle_datensatz"

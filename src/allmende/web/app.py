@@ -6,9 +6,7 @@ import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import swagger_ui_bundle
-from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -24,6 +22,8 @@ from allmende.web.api import harmonize as harmonize_api
 from allmende.web.api import organizations as organizations_api
 from allmende.web.api import rows as rows_api
 from allmende.web.api import uploads as uploads_api
+from allmende.web.apidocs import api_docs_page
+from allmende.web.deps import refuse_nul
 from allmende.web.downloads import DownloadSlots
 from allmende.web.multipart import CloseUnreadBodies
 from allmende.web.ui import routes as ui_routes
@@ -69,11 +69,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     )
     app.add_middleware(CloseUnreadBodies)
     errors.install(app)
-    app.include_router(datasets_api.router, prefix="/api/v1")
-    app.include_router(organizations_api.router, prefix="/api/v1")
-    app.include_router(uploads_api.router, prefix="/api/v1")
-    app.include_router(rows_api.router, prefix="/api/v1")
-    app.include_router(harmonize_api.router, prefix="/api/v1")
+    for api in (datasets_api, organizations_api, uploads_api, rows_api, harmonize_api):
+        app.include_router(api.router, prefix="/api/v1", dependencies=[Depends(refuse_nul)])
     # Open interfaces: each its own application with its own error format (allmende.wiring).
     for interface in interfaces.interfaces():
         mounted = interface.build(platform)
@@ -81,9 +78,6 @@ def create_app(platform: Platform | None = None) -> FastAPI:
             app.mount(path, mounted, name=f"{interface.name}:{path}")
         for path in interface.routes:
             app.router.routes.append(Route(path, mounted, name=f"{interface.name}:{path}"))
-    # The more specific mount first: Starlette matches mounts in order.
-    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-              name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", include_in_schema=False)
@@ -92,12 +86,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
 
     @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse)
     def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/api/v1/openapi.json", title="allmende API",
-            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
+        return api_docs_page(app.openapi_url or "")
 
     app.include_router(ui_routes.router)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import secrets
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -12,11 +14,12 @@ from sqlalchemy.orm import Session
 from allmende.access import accounts
 from allmende.access.policy import ANONYMOUS, Actor
 from allmende.db.models import User
-from allmende.errors import Forbidden, Unauthorized
+from allmende.errors import FieldError, Forbidden, Invalid, Unauthorized, msg
 from allmende.platform import Platform
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
+NUL = "\x00"
 
 
 def get_platform(request: Request) -> Platform:
@@ -94,3 +97,53 @@ def require_user(actor: ActorDep) -> Actor:
 
 
 UserDep = Annotated[Actor, Depends(require_user, scope="function")]
+
+
+async def refuse_nul(request: Request) -> None:
+    """No name, text or filter of the API needs the NUL character, and PostgreSQL cannot store
+    it: a path or query parameter or a JSON body that holds one is refused (422 naming where)
+    before anything is looked up."""
+    where = [name for name, value in request.path_params.items() if NUL in str(value)]
+    where += [name for name, value in request.query_params.multi_items()
+              if NUL in name or NUL in value]
+    if _has_json_body(request):
+        body = await request.body()  # FastAPI read it already: cached, not read twice
+        if b"\\u0000" in body or b"\x00" in body:
+            # unreadable JSON is FastAPI's validation's to report
+            with contextlib.suppress(ValueError):
+                where += [".".join(map(str, path)) or "body"
+                          for path in _nul_paths(json.loads(body), ())]
+    _refuse(where)
+
+
+def refuse_nul_in(values: Iterable[tuple[str, str]]) -> None:
+    """The same for values read by hand (an upload's form fields and file name)."""
+    _refuse([name for name, value in values if NUL in value])
+
+
+def _refuse(where: list[str]) -> None:
+    if where:
+        message = msg("Das Nullzeichen (U+0000) ist hier nicht erlaubt.")
+        raise Invalid(field_errors=[FieldError(name, message) for name in where])
+
+
+def _has_json_body(request: Request) -> bool:
+    route = request.scope.get("route")
+    return getattr(route, "body_field", None) is not None and \
+        "json" in request.headers.get("content-type", "")
+
+
+def _nul_paths(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    """Where in a JSON value a text (or a key) holds NUL, as FastAPI names body fields."""
+    if isinstance(value, str):
+        if NUL in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if NUL in key:
+                yield (*path, key)
+            else:
+                yield from _nul_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_paths(item, (*path, index))

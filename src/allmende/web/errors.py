@@ -7,47 +7,62 @@ UI paths render the error page. Messages are rendered in the request's language:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from allmende.catalog.validation import field_errors
 from allmende.errors import AllmendeError, FieldError, Invalid, TooManyRequests, msg
-from allmende.jobs import queue
-from allmende.web.i18n import api_language_of, language_of, localize
+from allmende.web.i18n import api_language_of, language_of, localize, localized_entry
 from allmende.web.ui.render import render_error
 
 HTTP_MESSAGES = {
+    # FastAPI's answer to a body it cannot parse (e.g. a form where JSON is expected)
+    400: ("bad_request", msg("Der Inhalt der Anfrage lässt sich nicht lesen.")),
     404: ("not_found", msg("Diese Seite gibt es nicht.")),
     405: ("method_not_allowed", msg("Diese Methode ist hier nicht erlaubt.")),
     413: ("too_large", msg("Die Anfrage ist zu groß.")),
 }
 
 
+class ErrorField(BaseModel):
+    field: str = Field(description="Feld, Parameter oder Spalte, die nicht passt")
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Maschinenlesbar, z. B. not_found, invalid, name_taken")
+    message: str = Field(description="Für Menschen, in der Sprache der Anfrage")
+    fields: list[ErrorField] = Field(default_factory=list,
+                                     description="Bei 422: je betroffenem Feld eine Meldung")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API (the OpenAPI document lists it per operation)."""
+
+    error: ErrorDetail
+
+
 def error_body(error: AllmendeError, language: str = "de") -> dict:
-    body: dict = {"code": error.code, "message": localize(error.message, language)}
-    if error.field_errors:
-        body["fields"] = [{"field": f.field, "message": localize(f.message, language)}
-                          for f in error.field_errors]
-    return {"error": body}
+    fields = [ErrorField(field=f.field, message=localize(f.message, language))
+              for f in error.field_errors]
+    body = ErrorBody(error=ErrorDetail(code=error.code,
+                                       message=localize(error.message, language), fields=fields))
+    return body.model_dump(exclude_defaults=True)
 
 
 def localized_stored_error(body: dict[str, Any], language: str) -> dict[str, Any]:
     """A failed job's stored error (see ``jobs.queue.fail``) in ``language``, without the
     stored templates (they are no part of the API)."""
-    result = _localized_entry(body, language)
+    result = localized_entry(body, language)
     if "fields" in body:
-        result["fields"] = [_localized_entry(f, language) for f in body["fields"]]
-    return result
-
-
-def _localized_entry(entry: dict[str, Any], language: str) -> dict[str, Any]:
-    result = {k: v for k, v in entry.items() if k != queue.TEMPLATE_KEY}
-    if "message" in entry:
-        result["message"] = localize(queue.stored_message(entry), language)
+        result["fields"] = [localized_entry(f, language) for f in body["fields"]]
     return result
 
 
@@ -63,6 +78,8 @@ def _wants_html(request: Request) -> bool:
 
 
 def _headers(error: AllmendeError) -> dict[str, str]:
+    if isinstance(error, MethodNotAllowed):
+        return {"Allow": error.allow}
     if error.status == 401:
         return {"WWW-Authenticate": "Bearer"}
     if isinstance(error, TooManyRequests):
@@ -91,4 +108,24 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
         code, message = HTTP_MESSAGES.get(error.status_code, ("http_error", str(error.detail)))
+        if error.status_code == 405:
+            return _respond(request, MethodNotAllowed(message, code, 405,
+                                                      allow=_allowed_methods(request)))
         return _respond(request, AllmendeError(message, code, error.status_code))
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+@dataclass
+class MethodNotAllowed(AllmendeError):
+    allow: str = ""
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers to (RFC 9110 asks for them in ``Allow``), as the router
+    itself decides it: Starlette names only those of the first route that matched the path,
+    and each FastAPI route holds one method."""
+    routes = request.app.router.routes
+    return ", ".join(method for method in _METHODS if any(
+        route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes))

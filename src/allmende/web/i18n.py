@@ -8,16 +8,17 @@ The ``.po`` catalogs are compiled in memory at start-up, so no build step is nee
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from starlette.requests import HTTPConnection
 
-from allmende.errors import Message
+from allmende.errors import TEMPLATE_KEY, Message, restored, without_template
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = {"de": "Deutsch", "en": "English"}
@@ -75,6 +76,26 @@ def localize_text(text: str, language: str) -> str:
     if language == DEFAULT_LANGUAGE:
         return text
     return _translator(language)(text) or text
+
+
+def localized_entry(entry: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """A stored entry (``{"message", "i18n", …}``, see :func:`allmende.errors.stored`) with
+    its message in ``language`` and without the template (no part of any answer)."""
+    result = without_template(entry)
+    if "message" in entry:
+        result["message"] = localize(restored(entry), language)
+    return result
+
+
+def localized_report(report: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """A version's read report with its column notes in ``language``, without templates."""
+    result = without_template(report)
+    templates = (report.get(TEMPLATE_KEY) or {}).get("notes") or {}
+    if "notes" in report:
+        result["notes"] = {column: localize(restored({"message": note, TEMPLATE_KEY:
+                                                      templates.get(column)}), language)
+                           for column, note in report["notes"].items()}
+    return result
 
 
 def language_of(request: HTTPConnection) -> str:

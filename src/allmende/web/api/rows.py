@@ -9,12 +9,49 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from allmende.tables import export as exports
 from allmende.tables import query as queries
 from allmende.tables.reader import TableReader, open_table
+from allmende.web.api.responses import AUTH, errors
+from allmende.web.api.schemas import AggregateOut, DistinctOut, RowPage
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.downloads import DownloadSlots, attachment, stream
 
 router = APIRouter(tags=["Daten abfragen"])
+
+
+def _param(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description, **extra}
+
+
+# The data API reads its query by hand (tables.query.parse_query: any column can be a filter),
+# so OpenAPI learns the parameters from here; the schemas accept what parse_query accepts.
+VERSION = _param("version", {"type": "integer", "minimum": 1, "maximum": queries.MAX_VERSION},
+                 "Version der Tabelle (Vorgabe: die neueste)")
+FILTERS = _param(
+    "filters", {"type": "object", "additionalProperties": {"type": "string"}},
+    "Filter je Spalte: `Spalte=Wert`, `Spalte__in=a,b`, `Spalte__gt|gte|lt|lte=Wert`, "
+    "`Spalte__contains=Text`, `Spalte__null=true|false`; Spalten, die wie ein Parameter heißen "
+    "oder `__` enthalten, als `filter.<Name>`", style="form", explode=True)
+BBOX = _param("bbox", {"type": "string", "pattern": queries.BBOX_PATTERN},
+              "lon_min,lat_min,lon_max,lat_max (WGS84, Dezimalpunkt); nur bei Geometrie")
+ROW_PARAMETERS = [
+    VERSION,
+    _param("limit", {"type": "integer", "minimum": 0, "maximum": queries.MAX_COUNT},
+           f"Zeilen je Seite (Vorgabe {queries.DEFAULT_LIMIT}, höchstens "
+           f"{queries.MAX_LIMIT}, mehr: 400); mit `format` die ganze Auswahl, wenn nicht "
+           "angegeben"),
+    _param("offset", {"type": "integer", "minimum": 0, "maximum": queries.MAX_COUNT},
+           "Zeilen überspringen"),
+    _param("sort", {"type": "string"}, "`Spalte` oder `-Spalte`, durch Kommas getrennt"),
+    _param("fields", {"type": "string"}, "Spalten der Antwort, durch Kommas getrennt"),
+    _param("format", {"type": "string", "enum": list(queries.FORMATS)},
+           "Die ganze Auswahl als Datei"),
+    BBOX,
+    FILTERS,
+]
+DOWNLOADS = {media.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+             for fmt, media in exports.MEDIA_TYPES.items() if fmt != "json"}
 
 
 def _version(request: Request) -> int | None:
@@ -22,7 +59,12 @@ def _version(request: Request) -> int | None:
 
 
 @router.get("/resources/{resource_id}/rows", summary="Zeilen einer Tabelle abfragen",
-            response_model=None)
+            response_model=None, openapi_extra={"parameters": ROW_PARAMETERS},
+            responses={**errors(*AUTH, 400, 403, 404, 413, 422, 429), 200: {
+                "model": RowPage | list[dict[str, Any]],
+                "description": "Eine Seite Zeilen; mit `format` die Auswahl als Datei "
+                               "(`format=json`: eine Liste von Zeilen)",
+                "content": DOWNLOADS}})
 def rows(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
          platform: PlatformDep) -> Any:
     """Filters `col=v`, `col__in`, `col__gt|gte|lt|lte`, `col__contains`, `col__null`,
@@ -55,8 +97,10 @@ def _download(request: Request, table: TableReader, query: queries.RowQuery
                              headers={"Content-Disposition": attachment(name)})
 
 
-@router.get("/resources/{resource_id}/distinct/{column}",
-            summary="Verschiedene Werte einer Spalte mit Anzahl")
+@router.get("/resources/{resource_id}/distinct/{column}", response_model=DistinctOut,
+            summary="Verschiedene Werte einer Spalte mit Anzahl",
+            openapi_extra={"parameters": [VERSION, BBOX, FILTERS]},
+            responses=errors(*AUTH, 400, 403, 404, 422))
 def distinct_values(resource_id: str, column: str, request: Request, session: SessionDep,
                     actor: ActorDep, platform: PlatformDep,
                     limit: int = Query(100, ge=1, le=10_000)) -> Any:
@@ -67,8 +111,10 @@ def distinct_values(resource_id: str, column: str, request: Request, session: Se
                             limit=limit).as_dict()
 
 
-@router.get("/resources/{resource_id}/aggregate",
-            summary="Kennzahlen (count, sum, avg, min, max), optional gruppiert")
+@router.get("/resources/{resource_id}/aggregate", response_model=AggregateOut,
+            summary="Kennzahlen (count, sum, avg, min, max), optional gruppiert",
+            openapi_extra={"parameters": [VERSION, BBOX, FILTERS]},
+            responses=errors(*AUTH, 400, 403, 404, 422))
 def aggregate(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
               platform: PlatformDep, group_by: str = "", metrics: str = "count",
               limit: int = Query(1000, ge=1, le=10_000)) -> Any:

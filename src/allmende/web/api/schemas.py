@@ -15,6 +15,7 @@ from allmende.db.models import (
     Resource,
 )
 from allmende.tables.versions import VersionPage
+from allmende.web.i18n import DEFAULT_LANGUAGE, localized_entry, localized_report
 
 
 class FromRow(BaseModel):
@@ -70,6 +71,13 @@ class VersionOut(FromRow):
     schema_changes: dict[str, Any]
     created_at: dt.datetime
 
+    @classmethod
+    def of(cls, row: Any, language: str = DEFAULT_LANGUAGE) -> Self:
+        """The version with its warnings and column notes in ``language``."""
+        version = cls.model_validate(row, from_attributes=True)
+        return version.model_copy(update={
+            "read_report": localized_report(version.read_report, language),
+            "warnings": [localized_entry(w, language) for w in version.warnings]})
 
 
 class ResourceDetail(ResourceOut):
@@ -81,10 +89,11 @@ class ResourceDetail(ResourceOut):
     versions_total: int
 
     @classmethod
-    def of(cls, r: Resource, newest: VersionPage) -> ResourceDetail:
+    def of(cls, r: Resource, newest: VersionPage, language: str = DEFAULT_LANGUAGE
+           ) -> ResourceDetail:
         return cls(**ResourceOut.of(r).model_dump(), dataset=r.dataset.name,
                    read_options=r.read_options or {}, current_version=r.current_version or None,
-                   versions=[VersionOut.of(v) for v in newest.versions],
+                   versions=[VersionOut.of(v, language) for v in newest.versions],
                    versions_total=newest.total)
 
 
@@ -95,9 +104,9 @@ class VersionList(BaseModel):
     results: list[VersionOut] = Field(description="This page's versions, newest first")
 
     @classmethod
-    def of(cls, found: VersionPage) -> VersionList:
+    def of(cls, found: VersionPage, language: str = DEFAULT_LANGUAGE) -> VersionList:
         return cls(count=found.total, page=found.page, per_page=found.per_page,
-                   results=[VersionOut.of(v) for v in found.versions])
+                   results=[VersionOut.of(v, language) for v in found.versions])
 
 
 class JobOut(FromRow):
@@ -231,3 +240,33 @@ class MeOut(BaseModel):
     name: str
     sysadmin: bool
     organizations: dict[str, str]
+
+
+class ColumnOut(BaseModel):
+    name: str
+    type: str = Field(description="string integer number boolean date datetime time json "
+                                  "geometry")
+
+
+class RowPage(BaseModel):
+    total: int = Field(description="Zeilen der Auswahl (alle Seiten)")
+    fields: list[ColumnOut]
+    rows: list[dict[str, Any]] = Field(description="Je Zeile ein Objekt: Spaltenname → Wert; "
+                                                   "Geometrien als GeoJSON")
+
+
+class DistinctValueOut(BaseModel):
+    value: Any
+    count: int
+
+
+class DistinctOut(BaseModel):
+    field: ColumnOut
+    total: int = Field(description="Verschiedene Werte der Auswahl (leer zählt als einer)")
+    values: list[DistinctValueOut]
+
+
+class AggregateOut(BaseModel):
+    total: int = Field(description="Anzahl der Gruppen")
+    fields: list[ColumnOut]
+    rows: list[dict[str, Any]]

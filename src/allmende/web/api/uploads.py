@@ -12,8 +12,10 @@ from allmende.catalog import datasets
 from allmende.errors import FieldError, Invalid, msg
 from allmende.jobs import queue
 from allmende.tables import store
+from allmende.web.api.params import Id
+from allmende.web.api.responses import AUTH, WRITE, errors
 from allmende.web.api.schemas import JobOut
-from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.deps import ActorDep, PlatformDep, SessionDep, refuse_nul_in
 from allmende.web.errors import localized_stored_error
 from allmende.web.i18n import api_language_of, localize_text
 from allmende.web.multipart import receive
@@ -55,7 +57,7 @@ def _options(fields: dict[str, str]) -> dict[str, Any]:
 @router.post("/datasets/{name}/resources", status_code=202, response_model=JobOut,
              summary="Datei hochladen: wird im Hintergrund zur neuen Version",
              openapi_extra=UPLOAD_FORM,
-             responses={413: {"description": "Größer als das Upload-Limit"}})
+             responses=errors(*WRITE, 400, 404, 409, 413))
 async def upload(name: str, request: Request, session: SessionDep, actor: ActorDep,
                  platform: PlatformDep) -> JSONResponse:
     """Answers 202 with a job; poll `GET /api/v1/jobs/{id}` until it is `done` (its `result`
@@ -68,6 +70,7 @@ async def upload(name: str, request: Request, session: SessionDep, actor: ActorD
         staged = received.files.get("file")
         if staged is None or not staged.filename:
             raise Invalid(field_errors=[FieldError("file", msg("Keine Datei ausgewählt."))])
+        refuse_nul_in([*received.fields.items(), ("file", staged.filename)])
         options = _options(received.fields)
         job = await run_in_threadpool(queue.enqueue, session, "ingest", {
             "dataset": name, "upload": str(staged.path), "filename": staged.filename,
@@ -82,8 +85,9 @@ async def upload(name: str, request: Request, session: SessionDep, actor: ActorD
     return JSONResponse(body, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="Stand eines Auftrags")
-def job_status(job_id: int, request: Request, session: SessionDep, actor: ActorDep) -> JobOut:
+@router.get("/jobs/{job_id}", response_model=JobOut, summary="Stand eines Auftrags",
+            responses=errors(*AUTH, 404, 422))
+def job_status(job_id: Id, request: Request, session: SessionDep, actor: ActorDep) -> JobOut:
     """`message` and `error` in the asker's language (`?lang=`, cookie, `Accept-Language`)."""
     job = JobOut.of(queue.get_job(session, actor, job_id))
     language = api_language_of(request)

@@ -15,6 +15,7 @@ from allmende.catalog.organizations import list_organizations
 from allmende.catalog.vocabularies import DEFAULT_LICENSE
 from allmende.db.models import Organization
 from allmende.errors import Conflict, FieldError, Forbidden, Invalid, Unauthorized
+from allmende.interop.ogc import collections as ogc_collections
 from allmende.web.deps import ActorDep, SessionDep, check_csrf
 from allmende.web.ui import helpers
 from allmende.web.ui.common import FormDep, login_redirect, redirect
@@ -82,7 +83,19 @@ def show(name: str, request: Request, session: SessionDep, actor: ActorDep) -> H
         "can_delete": is_allowed(actor, Action.DELETE_DATASET, dataset),
         "can_restore": is_allowed(actor, Action.RESTORE_DATASET, dataset),
         "quality": quality_index(session, actor, [dataset]),
+        "collections": _collections(dataset, actor),
     }, actor=actor)
+
+
+def _collections(dataset: Any, actor: Actor) -> dict[str, str]:
+    """Resource id → its OGC API Features collection, for the tables with geometries whose
+    rows the actor may read."""
+    if not is_allowed(actor, Action.READ_ROWS, dataset):
+        return {}
+    tables = [(r.id, r.name) for r in dataset.resources
+              if r.current is not None and any(c["type"] == "geometry" for c in r.current.columns)]
+    return {resource_id: ids[0]
+            for resource_id, ids in ogc_collections.collection_ids(dataset.name, tables).items()}
 
 
 @router.get("/datasets/{name}/edit", response_class=HTMLResponse)

@@ -17,6 +17,8 @@ from allmende.errors import Invalid
 from allmende.tables.query import FORMATS, RESERVED, parse_query, parse_version, select_rows
 from allmende.tables.service import readable_version, version_history
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.i18n import localized_entry, localized_report
+from allmende.web.ui.common import language
 from allmende.web.ui.ingest_options import DELIMITER_NAMES, FORMAT_LABELS
 from allmende.web.ui.quality import quality_index
 from allmende.web.ui.render import render
@@ -57,8 +59,11 @@ def geometry_text(value: Any) -> str:
     """A short text for a GeoJSON geometry in the preview table."""
     if not isinstance(value, dict):
         return "" if value is None else str(value)
-    if value.get("type") == "Point" and len(value.get("coordinates") or []) >= 2:
-        x, y = value["coordinates"][:2]
+    coordinates = value.get("coordinates") or []
+    # versions from before coordinates were checked may hold a point without numbers
+    if value.get("type") == "Point" and len(coordinates) >= 2 and all(
+            isinstance(c, int | float) for c in coordinates[:2]):
+        x, y = coordinates[:2]
         return f"Point ({x:.5f}, {y:.5f})"
     return str(value.get("type") or "")
 
@@ -160,6 +165,8 @@ def _table_context(request: Request, session: Any, actor: Actor, platform: Any,
         "versions_page": history.page,
         "versions_pages": max(1, math.ceil(history.total / history.per_page)),
         "version": version, "latest": resource.current_version,
+        "report": localized_report(version.read_report or {}, language(request)),
+        "warnings": [localized_entry(w, language(request)) for w in version.warnings or []],
         "authors": _authors(session, [*history.versions, version]),
         "table": table, "columns": table.schema, "result": result, "problems": problems,
         "preview": preview, "total": total, "per_page": PER_PAGE,
