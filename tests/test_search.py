@@ -859,9 +859,12 @@ def _plainly(fake: FakeCatalog, query: Query, scope) -> search_index_module.Hits
     found = [d for d in live if visible(d)
              and all(t in (*d.strong_terms, *d.weak_terms) for t in terms)
              and all(set(values) & set(dict(zip(FACETS, d.facet_values(), strict=True))[f])
-                     for f, values in query.filters.items())]
+                     for f, values in query.filters.items())
+             and (query.modified_since is None or d.modified >= query.modified_since)
+             and (query.only_ids is None or d.id in query.only_ids)]
     sort = query.sort if terms or query.sort != "relevance" else "modified"
     keys = {"title": lambda d: (text.fold(d.title), d.id),
+            "id": lambda d: (int(d.uuid.replace("-", ""), 16), d.id),
             "modified": lambda d: (-d.modified, d.id),
             "relevance": lambda d: (-score(d), -d.modified, d.id)}
     found.sort(key=keys[sort])
