@@ -213,7 +213,7 @@ GENERAL_KEYWORDS = [
 FORMATS = [("CSV", 30), ("JSON", 12), ("GEOJSON", 14), ("XLSX", 10), ("PDF", 10), ("WMS", 6),
            ("WFS", 6), ("SHP", 4), ("XML", 4), ("ZIP", 4)]
 LICENSES = [("dl-by-de/2.0", 55), ("dl-zero-de/2.0", 20), ("cc-by/4.0", 10),
-            ("cc-by-sa/4.0", 3), ("cc-zero/1.0", 4), ("odbl/1.0", 3), ("other-open", 3),
+            ("cc-by-sa/4.0", 3), ("cc-zero", 4), ("odbl", 3), ("other-open", 3),
             ("other-closed", 2)]
 FREQUENCIES = ["CONT", "DAILY", "WEEKLY", "MONTHLY", "QUARTERLY", "ANNUAL", "ANNUAL", "IRREG"]
 

@@ -157,3 +157,43 @@ def test_a_new_interface_is_mounted_with_its_own_errors(platform):
                 "dataset_not_found"
     finally:
         registry.unregister("probe")
+
+
+def test_the_licence_migration_moves_codes_onto_the_dcat_ap_de_list(platform, world):
+    with platform.db.session() as session:
+        for name, licence in (("null", "cc-zero"), ("odbl", "odbl/1.0"), ("dl", "dl-by-de/2.0")):
+            datasets.create_dataset(session, OPERATOR, dataset_body(name, license=licence))
+    with platform.db.engine.begin() as connection:
+        command.downgrade(_alembic(platform, connection), "0006")
+        before = dict(connection.execute(text("SELECT name, license FROM datasets")).all())
+        command.upgrade(_alembic(platform, connection), "head")
+        after = dict(connection.execute(text("SELECT name, license FROM datasets")).all())
+    assert before == {"null": "cc-zero/1.0", "odbl": "odbl/1.0", "dl": "dl-by-de/2.0"}
+    assert after == {"null": "cc-zero", "odbl": "odbl", "dl": "dl-by-de/2.0"}
+
+
+def test_batches_hand_out_every_listed_dataset_once(platform, world):
+    with platform.db.session() as session:
+        for i in range(10):
+            datasets.create_dataset(session, OPERATOR, dataset_body(f"b-{i}"))
+        datasets.create_dataset(session, OPERATOR, dataset_body("mitglieder",
+                                                                access_level="members"))
+        datasets.create_dataset(session, OPERATOR, dataset_body("entwurf", draft=True))
+        datasets.create_dataset(session, OPERATOR, dataset_body("weg"))
+        datasets.delete_dataset(session, OPERATOR, "weg")
+    moment = dt.datetime.now(dt.UTC)
+    with platform.db.session() as session:
+        datasets.update_dataset(session, OPERATOR, "b-4", {"title": "Neu"})
+    with platform.db.sessions() as session:
+        def every(actor, since=None):
+            names, cursor, batches = [], 0, 0
+            while cursor is not None:
+                batch = records.dataset_batch(session, actor, cursor, 3, since)
+                names += [r.name for r in batch.records]
+                cursor, batches = batch.cursor, batches + 1
+            return names, batches
+
+        names, batches = every(ANONYMOUS)
+        assert names == [f"b-{i}" for i in range(10)] and batches == 4
+        assert set(every(OPERATOR)[0]) == set(records.dataset_names(session, OPERATOR))
+        assert every(ANONYMOUS, moment)[0] == ["b-4"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from allmende.access import accounts, policy
@@ -88,6 +89,9 @@ def _walk(found: list[Any], prefix: str) -> Iterator[tuple[str, str]]:
         if hasattr(route, "original_router"):  # FastAPI's included router
             yield from _walk(route.original_router.routes,
                              prefix + route.include_context.prefix)
+        elif isinstance(getattr(route, "endpoint", None), Starlette):
+            # an interface answering exact paths: its own routes carry the whole path
+            yield from _walk(route.endpoint.routes, "")
         elif isinstance(route, Mount):
             inner = getattr(route.app, "routes", None)
             if inner:
@@ -228,6 +232,10 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("GET", "/api/action/{name}"): Example({"name": "package_list"}),
         ("POST", "/api/action/{name}"): Example({"name": "datastore_search"},
                                                 json={"resource_id": found.resource}),
+        # The DCAT-AP.de catalog
+        ("GET", "/catalog"): Example(),
+        ("GET", "/catalog.{format}"): Example({"format": "rdf"}, query={"per_page": "5"}),
+        ("GET", "/catalog/datasets/{file}"): Example({"file": f"{found.dataset}.jsonld"}),
         # OGC API Features: the collection of the dataset's one table with geometries
         ("GET", "/ogc/collections"): Example(),
         ("GET", "/ogc/collections/{collection_id}"): Example({"collection_id": "lade"}),

@@ -864,8 +864,8 @@ def _plainly(fake: FakeCatalog, query: Query, scope) -> search_index_module.Hits
              and (query.only_ids is None or d.id in query.only_ids)]
     sort = query.sort if terms or query.sort != "relevance" else "modified"
     keys = {"title": lambda d: (text.fold(d.title), d.id),
+            "id": lambda d: (int(d.uuid.replace("-", ""), 16), d.id),
             "modified": lambda d: (-d.modified, d.id),
-            "id": lambda d: (d.uuid, d.id),
             "relevance": lambda d: (-score(d), -d.modified, d.id)}
     found.sort(key=keys[sort])
     facets = {}

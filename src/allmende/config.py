@@ -6,12 +6,13 @@ Order of precedence: explicit arguments (the CLI's ``--data-dir``), environment 
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -37,6 +38,16 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", description="Where this node is reached from "
                                                      "outside; every absolute link (catalogs, "
                                                      "harvesting, interfaces) starts with it")
+    dcat_contributor_id: str = Field(
+        default="", description="The DCAT-AP.de contributor ID (dcatde:contributorID) every "
+                                "dataset of the catalog carries, e.g. openNRW or "
+                                "http://dcat-ap.de/def/contributors/openNRW; empty: none")
+    dcat_catalog_title: str = Field(
+        default="allmende – offene Daten der Region", min_length=1,
+        description="The title of the DCAT-AP.de catalog (/catalog.ttl)")
+    dcat_publisher: str = Field(
+        default="allmende", min_length=1,
+        description="Who publishes the DCAT-AP.de catalog (its dct:publisher)")
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set behind HTTPS)"
     )
@@ -70,6 +81,15 @@ class Settings(BaseSettings):
         default=None, description="Tests only: stop every attempt at this phase (reading, "
                                   "typing, writing, publishing, mapping, consolidating), so "
                                   "a test can kill the worker there")
+
+    @field_validator("dcat_contributor_id")
+    @classmethod
+    def _contributor_id(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"https?://\S+|[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+            raise ValueError("ALLMENDE_DCAT_CONTRIBUTOR_ID: erwartet die Kennung aus der Liste "
+                             "der Datenbereitsteller (z. B. openNRW) oder ihren URI.")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -17,5 +17,11 @@ def wire() -> None:
     registry.job_kind("consolidate", "allmende.harmonize.jobs:consolidate_job")
     events.listen(rebuild_regional)
     interfaces.interface("ckan", ("/api/3/action", "/api/action"),
-                         "allmende.interop.ckan.app:create_app")
-    interfaces.interface("ogc", ("/ogc",), "allmende.interop.ogc.app:create_app")
+                         "allmende.interop.ckan.app:create_app",
+                         service=interfaces.Service("CKAN Action API", "/api/3/action/"))
+    interfaces.interface("dcat", (), "allmende.interop.dcat.app:create_app",
+                         routes=("/catalog", "/catalog.{format}", "/catalog/datasets/{file}"))
+    interfaces.interface("ogc", ("/ogc",), "allmende.interop.ogc.app:create_app",
+                         service=interfaces.Service(
+                             "OGC API Features", "/ogc/", "/ogc/api",
+                             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"))

@@ -28,6 +28,7 @@ from allmende.catalog.validation import (
     NOT_BLANK,
     OPTIONAL_URL,
     URL,
+    check_text,
     check_url,
     field_errors_of,
     partial,
@@ -39,6 +40,7 @@ from allmende.catalog.vocabularies import (
     EU_THEME_BASE,
     FREQUENCIES,
     LANGUAGES,
+    LICENSE_ALIASES,
     LICENSES,
     THEMES,
     political_geocoding_uri,
@@ -102,10 +104,15 @@ class DatasetFields(BaseModel):
     access_level: str = Field("public", json_schema_extra={"enum": list(ACCESS_LEVELS)})
     draft: bool = Field(False, strict=True)  # JSON true or false, as the schema says
 
+    @field_validator("title", "description")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return check_text(value)
+
     @field_validator("keywords")
     @classmethod
     def _keywords(cls, values: list[str]) -> list[str]:
-        cleaned = list(dict.fromkeys(v.strip() for v in values if v.strip()))
+        cleaned = list(dict.fromkeys(check_text(v.strip()) for v in values if v.strip()))
         if len(cleaned) > MAX_KEYWORDS:
             raise ValueError(msg("Höchstens {limit} Schlagwörter.", limit=MAX_KEYWORDS))
         if any(len(v) > KEYWORD_MAX_LENGTH for v in cleaned):
@@ -122,7 +129,9 @@ class DatasetFields(BaseModel):
     @field_validator("license")
     @classmethod
     def _license(cls, value: str) -> str:
-        return _one_of(value, LICENSES, DCATDE_LICENSE_BASE, msg("Lizenz"))
+        code = value.removeprefix(DCATDE_LICENSE_BASE)
+        return _one_of(LICENSE_ALIASES.get(code, code), LICENSES, DCATDE_LICENSE_BASE,
+                       msg("Lizenz"))
 
     @field_validator("update_frequency")
     @classmethod
@@ -185,10 +194,15 @@ class ResourceFields(BaseModel):
     format: str = Field(default="", max_length=RESOURCE_FORMATS_MAX)
     url: str | None = Field(None, json_schema_extra={"pattern": OPTIONAL_URL})
 
+    @field_validator("name", "description")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return check_text(value)
+
     @field_validator("format")
     @classmethod
     def _format(cls, value: str) -> str:
-        return value.upper().lstrip(".")
+        return check_text(value.upper().lstrip("."))
 
     @field_validator("url")
     @classmethod

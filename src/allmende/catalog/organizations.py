@@ -16,6 +16,7 @@ from allmende.catalog.validation import (
     OPTIONAL_EMAIL,
     OPTIONAL_URL,
     check_email,
+    check_text,
     check_url,
     field_errors_of,
     partial,
@@ -108,6 +109,11 @@ class OrganizationFields(BaseModel):
     website: str | None = Field(None, json_schema_extra={"pattern": OPTIONAL_URL})
     bbox: list[float] | None = Field(None, json_schema_extra=BBOX_SCHEMA)
     area: dict[str, Any] | None = Field(None, json_schema_extra=AREA_SCHEMA)
+
+    @field_validator("name", "description")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return check_text(value)
 
     @field_validator("type")
     @classmethod

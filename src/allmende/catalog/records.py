@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from allmende.access.policy import Action, Actor, Visibility, is_allowed, visibility
 from allmende.catalog.search import SearchRequest, SearchResult, search_datasets
 from allmende.catalog.search_index import SearchIndex
-from allmende.db.models import Dataset, Organization, Resource, TableVersion
+from allmende.db.models import Dataset, Organization, QualityReport, Resource, TableVersion
 from allmende.errors import NotFound, msg
 
 
@@ -35,6 +35,7 @@ class OrganizationRecord:
     logo_url: str | None
     created: dt.datetime
     modified: dt.datetime
+    bbox: tuple[float, float, float, float] | None = None  # lon/lat min, lon/lat max (WGS84)
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,27 @@ class TableRecord:
     columns: tuple[ColumnRecord, ...]
     crs: str | None
     published: dt.datetime
+    derived_from: tuple[str, ...] = ()  # a regional table: the names of its source datasets
 
     @property
     def geometry(self) -> bool:
         return any(c.type == "geometry" for c in self.columns)
+
+
+@dataclass(frozen=True)
+class QualityRecord:
+    """The latest quality report of a mapped resource: its table version validated against a
+    shared schema (docs/harmonize.md). Handed out only to those who may read the rows."""
+
+    schema: str
+    table_version: int
+    rows: int
+    rows_with_errors: int
+    errors: int  # all errors of every type
+    completeness: float  # mean over the schema's fields, 0..1
+    score: float  # 0..100
+    valid: bool
+    created: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,7 @@ class ResourceRecord:
     created: dt.datetime
     modified: dt.datetime
     table: TableRecord | None  # None: a link, or a file without a published version yet
+    quality: QualityRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +135,7 @@ def organization_record(organization: Organization) -> OrganizationRecord:
         ags=organization.ags, description=organization.description,
         website=organization.website, email=organization.contact_email,
         logo_url=organization.logo_url, created=organization.created_at,
-        modified=organization.modified_at)
+        modified=organization.modified_at, bbox=_bbox(organization.bbox))
 
 
 def organization_records(session: Session) -> list[OrganizationRecord]:
@@ -135,7 +154,7 @@ def dataset_record(session: Session, actor: Actor, name_or_uuid: str) -> Dataset
         # Not 403: whether an invisible dataset exists is itself not to be disclosed.
         raise NotFound(msg("Den Datensatz „{name}“ gibt es nicht.", name=name_or_uuid),
                        "dataset_not_found")
-    return records_for(session, [found.id])[0]
+    return records_for(session, [found.id], actor)[0]
 
 
 def resource_record(session: Session, actor: Actor, resource_id: str
@@ -143,7 +162,7 @@ def resource_record(session: Session, actor: Actor, resource_id: str
     """A resource of a dataset the actor may see, with its dataset (404 otherwise)."""
     resource = session.get(Resource, resource_id)
     if resource is not None and visibility(actor).sees(resource.dataset):
-        dataset = records_for(session, [resource.dataset_id])[0]
+        dataset = records_for(session, [resource.dataset_id], actor)[0]
         return dataset, next(r for r in dataset.resources if r.id == resource_id)
     raise NotFound(msg("Die Ressource „{id}“ gibt es nicht.", id=resource_id),
                    "resource_not_found")
@@ -153,7 +172,7 @@ def search_records(session: Session, index: SearchIndex, actor: Actor,
                    request: SearchRequest, language: str = "de") -> RecordPage:
     """A page of the catalog search (the index applies the actor's visibility) as records."""
     result = search_datasets(session, index, actor, request, language, load_rows=False)
-    return RecordPage(result.count, records_for(session, result.ids), result)
+    return RecordPage(result.count, records_for(session, result.ids, actor), result)
 
 
 def _visible(scope: Visibility) -> ColumnElement[bool]:
@@ -175,18 +194,40 @@ def dataset_names(session: Session, actor: Actor, offset: int = 0,
     return list(session.scalars(query.offset(offset or None).limit(limit)))
 
 
-def dataset_records(session: Session, actor: Actor, offset: int = 0, limit: int = 100,
-                    modified_since: dt.datetime | None = None) -> tuple[int, list[DatasetRecord]]:
-    """One page of the datasets the actor sees in listings, most recently changed first, and
-    how many there are in all (catalog pages, harvesting)."""
+def _listed(actor: Actor, modified_since: dt.datetime | None) -> ColumnElement[bool]:
     condition = _visible(visibility(actor))
     if modified_since is not None:
         condition = and_(condition, Dataset.modified_at >= modified_since)
+    return condition
+
+
+def dataset_records(session: Session, actor: Actor, offset: int = 0, limit: int = 100,
+                    modified_since: dt.datetime | None = None) -> tuple[int, list[DatasetRecord]]:
+    """One page of the datasets the actor sees in listings, most recently changed first, and
+    how many there are in all (harvesting)."""
+    condition = _listed(actor, modified_since)
     total = session.scalar(select(func.count(Dataset.id)).where(condition)) or 0
     ids = session.scalars(select(Dataset.id).where(condition)
                           .order_by(Dataset.modified_at.desc(), Dataset.id)
                           .offset(offset or None).limit(limit))
-    return total, records_for(session, list(ids))
+    return total, records_for(session, list(ids), actor)
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    records: list[DatasetRecord]
+    cursor: int | None  # where the next batch starts; None: this was the last
+
+
+def dataset_batch(session: Session, actor: Actor, cursor: int = 0, limit: int = 1000,
+                  modified_since: dt.datetime | None = None) -> RecordBatch:
+    """The next ``limit`` datasets the actor sees in listings, oldest first, from ``cursor``
+    (0 at the start): the whole catalog in batches, each read in a short transaction of its
+    own, without an offset that grows with the catalog."""
+    ids = list(session.scalars(select(Dataset.id).where(
+        _listed(actor, modified_since), Dataset.id > cursor).order_by(Dataset.id).limit(limit)))
+    return RecordBatch(records_for(session, ids, actor),
+                       ids[-1] if len(ids) == limit else None)
 
 
 #: Datasets whose records are read in one go (bind parameters of one IN list).
@@ -211,7 +252,7 @@ def readable_tables(session: Session, actor: Actor, geometry: bool = False
     ids = [row.id for row in candidates if is_allowed(actor, Action.READ_ROWS, row)]
     found = []
     for start in range(0, len(ids), _CHUNK):
-        for dataset in records_for(session, ids[start:start + _CHUNK]):
+        for dataset in records_for(session, ids[start:start + _CHUNK], actor):
             found += [(dataset, resource) for resource in dataset.resources
                       if resource.table is not None and (resource.table.geometry or not geometry)]
     return found
@@ -219,14 +260,17 @@ def readable_tables(session: Session, actor: Actor, geometry: bool = False
 
 _DATASET_COLUMNS = (
     Dataset.id, Dataset.uuid, Dataset.name, Dataset.title, Dataset.description,
-    Dataset.keywords, Dataset.themes, Dataset.license, Dataset.contact_point, Dataset.issued,
-    Dataset.created_at, Dataset.modified_at, Dataset.temporal_start, Dataset.temporal_end,
-    Dataset.spatial, Dataset.update_frequency, Dataset.language, Dataset.access_level,
-    Dataset.draft, Dataset.deleted_at,
+    Dataset.organization_id, Dataset.keywords, Dataset.themes, Dataset.license,
+    Dataset.contact_point, Dataset.issued, Dataset.created_at, Dataset.modified_at,
+    Dataset.temporal_start, Dataset.temporal_end, Dataset.spatial, Dataset.update_frequency,
+    Dataset.language, Dataset.access_level, Dataset.draft, Dataset.deleted_at,
 )
-_ORGANIZATION_COLUMNS = tuple(getattr(Organization, name).label(f"org_{name}") for name in (
-    "slug", "name", "type", "ags", "description", "website", "contact_email", "logo_url",
-    "created_at", "modified_at"))
+_ORGANIZATION_COLUMNS = (
+    Organization.id, Organization.slug, Organization.name, Organization.type,
+    Organization.ags, Organization.description, Organization.website,
+    Organization.contact_email, Organization.logo_url, Organization.created_at,
+    Organization.modified_at, Organization.bbox,
+)
 _RESOURCE_COLUMNS = (
     Resource.dataset_id, Resource.id, Resource.name, Resource.description, Resource.format,
     Resource.url, Resource.kind, Resource.position, Resource.derived, Resource.created_at,
@@ -234,71 +278,113 @@ _RESOURCE_COLUMNS = (
 )
 
 
-def records_for(session: Session, ids: Sequence[int]) -> list[DatasetRecord]:
-    """Records of datasets already checked for visibility, in the order of ``ids``: three
-    queries in all (datasets with their organizations, resources, current tables), plain
-    rows without ORM objects (a page of 1,000 is built in milliseconds)."""
+def records_for(session: Session, ids: Sequence[int], actor: Actor | None = None
+                ) -> list[DatasetRecord]:
+    """Records of datasets already checked for visibility, in the order of ``ids``: a few
+    queries in all (datasets, their organizations, resources, current tables, quality
+    reports), plain rows without ORM objects, read by position (a whole catalog of 100,000
+    streams through here). Quality reports are included for the datasets whose rows
+    ``actor`` may read."""
     if not ids:
         return []
-    found = session.execute(
-        select(*_DATASET_COLUMNS, *_ORGANIZATION_COLUMNS)
-        .join(Organization, Organization.id == Dataset.organization_id)
-        .where(Dataset.id.in_(list(ids)))).all()
+    found = session.execute(select(*_DATASET_COLUMNS).where(Dataset.id.in_(list(ids)))).all()
+    readable = {row.id for row in found
+                if actor is not None and is_allowed(actor, Action.READ_ROWS, row)}
+    organizations = {row[0]: _organization(*row) for row in session.execute(
+        select(*_ORGANIZATION_COLUMNS).where(Organization.id.in_({r[5] for r in found})))}
     resources: dict[int, list[Any]] = {}
     for row in session.execute(select(*_RESOURCE_COLUMNS).where(
             Resource.dataset_id.in_(list(ids))).order_by(Resource.position)):
-        resources.setdefault(row.dataset_id, []).append(row)
+        resources.setdefault(row[0], []).append(row)
     tables = _current_tables(session, [r for rows in resources.values() for r in rows])
-    organizations: dict[str, OrganizationRecord] = {}
-    by_id = {}
-    for row in found:
-        organization = organizations.get(row.org_slug)
-        if organization is None:
-            organization = organizations[row.org_slug] = _organization(row)
-        by_id[row.id] = _dataset(row, organization, tuple(
-            _resource(r, tables) for r in resources.get(row.id, ())))
+    quality = _latest_quality(session, [r[1] for i in readable for r in resources.get(i, ())])
+    by_id = {row[0]: _dataset(*row, organizations=organizations, resources=tuple(
+        _resource(*r, tables=tables, quality=quality) for r in resources.get(row[0], ())))
+        for row in found}
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _organization(row: Any) -> OrganizationRecord:
-    return OrganizationRecord(
-        slug=row.org_slug, name=row.org_name, type=row.org_type, ags=row.org_ags,
-        description=row.org_description, website=row.org_website,
-        email=row.org_contact_email, logo_url=row.org_logo_url, created=row.org_created_at,
-        modified=row.org_modified_at)
+def _organization(_id: int, slug: str, name: str, type_: str, ags: str | None,
+                  description: str, website: str | None, email: str | None,
+                  logo_url: str | None, created: dt.datetime, modified: dt.datetime,
+                  bbox: list[Any] | None) -> OrganizationRecord:
+    return OrganizationRecord(slug, name, type_, ags, description, website, email, logo_url,
+                              created, modified, _bbox(bbox))
+
+
+def _bbox(value: list[Any] | None) -> tuple[float, float, float, float] | None:
+    return (float(value[0]), float(value[1]), float(value[2]), float(value[3])) \
+        if value and len(value) == 4 else None
 
 
 def _current_tables(session: Session, resources: Sequence[Any]) -> dict[str, TableRecord]:
-    keys = [(r.id, r.current_version) for r in resources if r.current_version]
+    keys = [(r[1], r[11]) for r in resources if r[11]]  # (id, current_version)
     if not keys:
         return {}
     rows = session.execute(select(
         TableVersion.resource_id, TableVersion.version, TableVersion.rows,
         TableVersion.columns, TableVersion.crs, TableVersion.created_at,
+        TableVersion.derived_from,
     ).where(tuple_(TableVersion.resource_id, TableVersion.version).in_(keys)))
     return {r.resource_id: TableRecord(r.version, r.rows, _columns(r.columns), r.crs,
-                                       r.created_at) for r in rows}
+                                       r.created_at, tuple(r.derived_from or ()))
+            for r in rows}
+
+
+def _latest_quality(session: Session, resource_ids: list[str]) -> dict[str, QualityRecord]:
+    """The latest report of each resource (newest table version, then mapping version): its
+    key first, then the whole row of only those (reports keep samples: not every one)."""
+    if not resource_ids:
+        return {}
+    latest: dict[str, tuple[int, int, int]] = {}
+    for row in session.execute(select(
+            QualityReport.resource_id, QualityReport.table_version,
+            QualityReport.mapping_version, QualityReport.id).where(
+            QualityReport.resource_id.in_(resource_ids))):
+        key = (row.table_version, row.mapping_version, row.id)
+        if row.resource_id not in latest or key > latest[row.resource_id]:
+            latest[row.resource_id] = key
+    if not latest:
+        return {}
+    reports = session.scalars(select(QualityReport).where(
+        QualityReport.id.in_([key[2] for key in latest.values()])))
+    return {r.resource_id: _quality(r) for r in reports}
+
+
+def _quality(report: QualityReport) -> QualityRecord:
+    body = report.report or {}
+    completeness = list((body.get("completeness") or {}).values())
+    return QualityRecord(
+        schema=report.schema_name, table_version=report.table_version, rows=report.rows,
+        rows_with_errors=int(body.get("rows_with_errors") or 0),
+        errors=sum(int(n) for n in (body.get("errors") or {}).values()),
+        completeness=sum(completeness) / len(completeness) if completeness else 1.0,
+        score=report.score, valid=report.valid, created=report.created_at)
 
 
 def _columns(columns: list[Any]) -> tuple[ColumnRecord, ...]:
     return tuple(ColumnRecord(str(c["name"]), str(c["type"])) for c in columns)
 
 
-def _resource(row: Any, tables: dict[str, TableRecord]) -> ResourceRecord:
-    return ResourceRecord(
-        id=row.id, name=row.name, description=row.description, format=row.format,
-        url=row.url, kind=row.kind, position=row.position, derived=row.derived,
-        created=row.created_at, modified=row.modified_at, table=tables.get(row.id))
+def _resource(_dataset_id: int, id_: str, name: str, description: str, format_: str,
+              url: str | None, kind: str, position: int, derived: bool,
+              created: dt.datetime, modified: dt.datetime, _version: int, *,
+              tables: dict[str, TableRecord], quality: dict[str, QualityRecord]
+              ) -> ResourceRecord:
+    return ResourceRecord(id_, name, description, format_, url, kind, position, derived,
+                          created, modified, tables.get(id_), quality.get(id_))
 
 
-def _dataset(row: Any, organization: OrganizationRecord,
+def _dataset(_id: int, uuid: str, name: str, title: str, description: str,
+             organization_id: int, keywords: list[str] | None, themes: list[str] | None,
+             license_: str, contact_point: str | None, issued: dt.date | None,
+             created: dt.datetime, modified: dt.datetime, temporal_start: dt.date | None,
+             temporal_end: dt.date | None, spatial: str | None, update_frequency: str | None,
+             language: str, access_level: str, draft: bool, deleted_at: dt.datetime | None, *,
+             organizations: dict[int, OrganizationRecord],
              resources: tuple[ResourceRecord, ...]) -> DatasetRecord:
     return DatasetRecord(
-        uuid=row.uuid, name=row.name, title=row.title, description=row.description,
-        organization=organization, keywords=tuple(row.keywords or ()),
-        themes=tuple(row.themes or ()), license=row.license, contact_point=row.contact_point,
-        issued=row.issued, created=row.created_at, modified=row.modified_at,
-        temporal_start=row.temporal_start, temporal_end=row.temporal_end,
-        spatial=row.spatial, update_frequency=row.update_frequency, language=row.language,
-        access_level=row.access_level, draft=row.draft, deleted=row.deleted_at is not None,
-        resources=resources)
+        uuid, name, title, description, organizations[organization_id],
+        tuple(keywords or ()), tuple(themes or ()), license_, contact_point, issued, created,
+        modified, temporal_start, temporal_end, spatial, update_frequency, language,
+        access_level, draft, deleted_at is not None, resources)

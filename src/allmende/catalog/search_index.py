@@ -512,6 +512,8 @@ def _facets(matches: list[_Match], limit: int) -> dict[str, dict[str, int]]:
     """The ``limit`` most frequent values of every facet over the result (ties by value).
     The overlay is counted exactly; a large base result is counted value by value, most
     frequent first, only until no value left could still enter the top."""
+    if limit == 0:  # a caller that only pages (the DCAT catalog) pays for no counting
+        return {facet: {} for facet in FACETS}
     base, overlay = matches
     result = {}
     for facet in FACETS:

@@ -33,6 +33,18 @@ def partial(model: type[BaseModel], name: str) -> type[BaseModel]:
     return create_model(name, __config__=model.model_config, **fields)
 
 
+# Characters XML 1.0 cannot carry at all (so neither can an RDF/XML catalog): control
+# characters other than tab and line breaks, and non-characters.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def check_text(value: str) -> str:
+    if CONTROL.search(value):
+        raise ValueError("Enthält Steuerzeichen (etwa aus einer kopierten Tabelle), die "
+                         "Kataloge nicht darstellen können; bitte entfernen.")
+    return value
+
+
 def check_url(value: str | None) -> str | None:
     if value and not URL.match(value):
         raise ValueError(msg("Erwartet eine Web-Adresse (http:// oder https://)."))

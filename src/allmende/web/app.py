@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Route
 
 from allmende import __version__
 from allmende.interop import registry as interfaces
@@ -75,6 +76,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         mounted = interface.build(platform)
         for path in interface.paths:
             app.mount(path, mounted, name=f"{interface.name}:{path}")
+        for path in interface.routes:
+            app.router.routes.append(Route(path, mounted, name=f"{interface.name}:{path}"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", include_in_schema=False)

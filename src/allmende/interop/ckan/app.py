@@ -18,15 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from allmende.access import accounts
-from allmende.access.policy import ANONYMOUS, Actor
+from allmende.access.policy import Actor
 from allmende.errors import AllmendeError, msg
+from allmende.interop.callers import caller
 from allmende.interop.ckan import datastore  # noqa: F401  (registers datastore_search)
 from allmende.interop.ckan.actions import ACTIONS, Call
 from allmende.interop.ckan.errors import INTERNAL, ActionError, from_allmende
 from allmende.interop.links import Links
 from allmende.platform import Platform
-from allmende.web.deps import session_user
 from allmende.web.i18n import api_language_of, localize
 
 log = logging.getLogger(__name__)
@@ -109,7 +108,4 @@ def _actor(request: Request, session: Any) -> Actor:
     if header:
         scheme, _, rest = header.partition(" ")
         token = rest.strip() if scheme.lower() == "bearer" else header
-    if token:
-        return accounts.actor_for(accounts.user_for_token(session, token))
-    user = session_user(request, session) if "session" in request.scope else None
-    return accounts.actor_for(user) if user is not None else ANONYMOUS
+    return caller(request, session, token or None)
