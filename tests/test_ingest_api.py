@@ -289,9 +289,10 @@ def test_unknown_sheet_and_crs_are_rejections_naming_what_exists(client, world, 
     assert "Gibtsnicht" in job["error"]["message"] and "Messwerte" in job["error"]["message"]
     done = _done(client, editor, "parks", "tabelle.xlsx", path.read_bytes(), sheet="Messwerte")
     assert done["rows"] == 1
-    job = _ingest(client, editor, "parks", "parks.csv", PARKS_V1, crs="EPSG:999999")
-    assert job["status"] == "failed" and job["error"]["code"] == "unknown_crs", job
-    assert "EPSG:999999" in job["error"]["message"]
+    # a CRS that does not exist is refused at the door, before a job is queued
+    refused = _upload(client, editor, "parks", "parks.csv", PARKS_V1, crs="EPSG:999999")
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "unknown_crs"
+    assert "EPSG:999999" in refused.json()["error"]["fields"][0]["message"]
 
 
 def test_header_row_below_1_is_refused_at_the_door(client, world):
@@ -617,3 +618,17 @@ def test_upload_keeps_only_the_file_name(client, world):
     stored = version_files(world.platform, result["resource"])[1]
     assert stored.is_file()
     assert stored.parent == world.platform.settings.data_dir / "tables" / result["resource"]
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("delimiter", "False"), ("delimiter", ";;"), ("encoding", "klingonisch"),
+    ("crs", "EPSG:99999999"), ("crs", "False")])
+def test_options_that_can_never_work_are_refused_before_a_job(client, world, option, value):
+    editor = world.auth("editor")
+    _dataset(client, editor)
+    refused = _upload(client, editor, "parks", "parks.csv", "Name;Wert\nA;1\n",
+                      **{option: value})
+    assert refused.status_code == 422, refused.text
+    (field,) = refused.json()["error"]["fields"]
+    assert field["field"] == option and value not in ("", None)
+    assert client.get("/api/v1/datasets/parks", headers=editor).json()["resources"] == []

@@ -84,7 +84,8 @@ def _failures(schema: Any) -> tuple[int, dict[tuple[str, str], list[str]]]:
                     interaction.response else None
                 title = check.failure_info.failure.title if check.failure_info else ""
                 found[(check.name, event.recorder.label)].append(
-                    f"{case.method} {case.formatted_path} {case.query or ''} → {status}: {title}")
+                    f"{case.method} {case.formatted_path} {case.query or ''} "
+                    f"{str(case.body)[:300] if case.body is not None else ''} → {status}: {title}")
     return cases, found
 
 

@@ -3,6 +3,7 @@ clear message and nothing changes. Used by the CLI (in-process) and the backgrou
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from allmende.access.policy import Action, Actor, authorize
 from allmende.catalog import datasets
 from allmende.db.models import Resource, ResourceMapping, TableVersion
-from allmende.errors import Conflict, Invalid, NotFound, msg, stored
+from allmende.errors import Conflict, FieldError, Invalid, NotFound, msg, stored
 from allmende.ingest import pipeline
 from allmende.ingest.geo import parse_crs
 from allmende.ingest.sniff import ReadOptions
@@ -88,6 +89,31 @@ def _prepare(session: Session, actor: Actor, request: IngestRequest
     return options, dataset.organization.bbox, name
 
 
+def check_options(options: ReadOptions) -> None:
+    """Refuse reading options that can never work (a 422 naming each), so that an upload is
+    refused at once and not as a failed job later."""
+    problems: list[tuple[str, FieldError]] = []
+    given = {k: v for k, v in options.as_dict().items() if v != AUTO}
+    if "encoding" in given:
+        try:
+            codecs.lookup(str(given["encoding"]))
+        except LookupError:
+            problems.append(("bad_encoding", FieldError("encoding", msg(
+                "Unbekannte Zeichenkodierung „{value}“ (z. B. utf-8, cp1252).",
+                value=given["encoding"]))))
+    if "delimiter" in given and len(str(given["delimiter"])) != 1:
+        problems.append(("bad_delimiter", FieldError("delimiter", msg(
+            "Das Trennzeichen ist genau ein Zeichen, z. B. ; oder ,."))))
+    if "crs" in given:
+        try:
+            parse_crs(str(given["crs"]))
+        except Invalid as error:
+            problems.append((error.code, FieldError("crs", error.message)))
+    if problems:  # the code of the first problem, as callers of a single check expect it
+        code, first = problems[0]
+        raise Invalid(first.message, [field for _code, field in problems], code=code)
+
+
 def ingest(platform: Platform, actor: Actor, request: IngestRequest,
            progress: Progress = _no_progress, attempt: Attempt | None = None) -> IngestResult:
     """Read the file into the next version of the resource. ``attempt`` owns the files this
@@ -95,8 +121,7 @@ def ingest(platform: Platform, actor: Actor, request: IngestRequest,
     if not request.source.is_file():
         raise Invalid(msg("Die Datei {name} ist nicht lesbar.", name=request.original_name),
                       code="unreadable")
-    if request.options.crs and request.options.crs != AUTO:
-        parse_crs(request.options.crs)  # refuse a wrong CRS before anything is remembered
+    check_options(request.options)  # refuse wrong options before anything is remembered
     with platform.db.session() as session:
         options, area, resource_name = _prepare(session, actor, request)
     attempt = attempt or Attempt(platform.settings.data_dir,

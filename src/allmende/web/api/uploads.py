@@ -10,6 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from allmende.catalog import datasets
 from allmende.errors import FieldError, Invalid, msg
+from allmende.ingest.service import check_options
+from allmende.ingest.sniff import ReadOptions
 from allmende.jobs import queue
 from allmende.tables import store
 from allmende.web.api.params import Id
@@ -29,7 +31,9 @@ UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-dat
         "file": {"type": "string", "format": "binary", "description": "Die Datei, so wie sie ist"},
         "name": {"type": "string", "description": "Name der Ressource (Vorgabe: Dateiname); "
                                                   "derselbe Name ergibt eine neue Version"},
-        "encoding": {"type": "string"}, "delimiter": {"type": "string"},
+        "encoding": {"type": "string"},
+        "delimiter": {"type": "string", "maxLength": 1,
+                      "description": "genau ein Zeichen; leer: erkennen"},
         "header_row": {"type": "integer", "minimum": 1}, "sheet": {"type": "string"},
         "crs": {"type": "string", "examples": ["EPSG:25832"]},
         "fill_down": {"type": "boolean", "description": "Verbundene Zellen aus der Zeile "
@@ -51,6 +55,7 @@ def _options(fields: dict[str, str]) -> dict[str, Any]:
             raise Invalid(field_errors=[FieldError("fill_down", msg(
                 "Erwartet true oder false."))])
         options["fill_down"] = value == "true"
+    check_options(ReadOptions(**options))
     return options
 
 
