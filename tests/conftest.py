@@ -39,6 +39,11 @@ from cluster import Cluster
 from databases import Installation, Templates, create_worker_database, drop_database
 from support import BACKENDS, World, quick_jobs
 
+# The suite makes hundreds of platforms (and CLI runs, worker processes) over one PostgreSQL
+# server: with pooling each would keep idle connections until the server's max_connections
+# (100) ran out. Without it a connection lives as long as its unit of work.
+os.environ.setdefault("ALLMENDE_DATABASE_POOL_SIZE", "0")
+
 
 @pytest.fixture(scope="session")
 def postgres_url(worker_id: str) -> Iterator[str | None]:

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     inprocess_worker: bool = Field(
         default=True, description="Run background jobs inside `allmende serve` (embedded "
                                   "default); set false when `allmende worker` processes run")
+    database_pool_size: int = Field(
+        default=10, ge=0, description="Connections a process keeps open to PostgreSQL (up to "
+                                      "twice as many more at peaks); 0 opens one per unit of "
+                                      "work and keeps none")
     download_slots: int = Field(
         default=4, ge=1, description="Downloads (format=…) one web process builds at once")
     download_slots_per_client: int = Field(

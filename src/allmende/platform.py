@@ -15,7 +15,8 @@ class Platform:
         wire()
         self.settings = settings or Settings()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(self.settings.resolved_database_url)
+        self.db = Database(self.settings.resolved_database_url,
+                           self.settings.database_pool_size)
         self.search_index = index_for(self.db, self.settings.data_dir / "search")
 
     def upgrade(self) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # An arbitrary constant that names allmende's migration lock among PostgreSQL advisory locks.
@@ -29,12 +30,15 @@ def _head_revisions() -> set[str]:
     return revisions - revised
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    if pool_size == 0:
+        return create_engine(url, poolclass=NullPool)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size,
+                         max_overflow=2 * pool_size)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -70,10 +74,10 @@ def check_url(url: str) -> None:
 class Database:
     """The metadata database: an engine and its session factory."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 10) -> None:
         check_url(url)
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
