@@ -241,16 +241,18 @@ def test_a_job_that_is_not_there_in_english(client, editor):
 
 
 def test_an_unknown_encoding_in_english_by_cookie(client, editor):
-    response = client.post("/api/v1/datasets/parks/resources", headers=editor,
-                           data={"encoding": "klingonisch"},
-                           files={"file": ("a.csv", b"a;b\n1;2\n", "text/csv")})
-    job_id = response.json()["id"]
+    """Refused at the door (before a job is queued), in the cookie's language."""
     client.cookies.set("allmende_lang", "en")
     try:
-        job = _wait(client, editor, job_id)
+        response = client.post("/api/v1/datasets/parks/resources", headers=editor,
+                               data={"encoding": "klingonisch"},
+                               files={"file": ("a.csv", b"a;b\n1;2\n", "text/csv")})
     finally:
         client.cookies.clear()
-    assert job["error"]["message"] == "Unknown encoding “klingonisch”."
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"] == [
+        {"field": "encoding",
+         "message": "Unknown character encoding “klingonisch” (e.g. utf-8, cp1252)."}]
 
 
 # --- over HTTP: the data API -----------------------------------------------------------
