@@ -25,15 +25,15 @@ def _demo(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-TEMPLATES = {"demo_region": (_demo, "migrated")}
+TEMPLATES = {"ogc_demo_region": (_demo, "migrated")}
 
 
 @pytest.fixture
-def demo_region(installation) -> None:
+def ogc_demo_region(installation) -> None:
     """The demo region, seeded once per session and backend."""
 
 
-def test_gdal_and_owslib_read_every_demo_collection(platform, demo_region):
+def test_gdal_and_owslib_read_every_demo_collection(platform, ogc_demo_region):
     platform.settings.inprocess_worker = False
     with platform.db.sessions() as session:
         expected = {c.id: c.resource.table.rows
