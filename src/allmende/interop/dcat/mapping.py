@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from urllib.parse import quote
 
 from allmende.catalog import vocabularies as vocab
 from allmende.catalog.records import (
@@ -105,7 +104,7 @@ class Catalog:
         return IRI(self._base + "/catalog")
 
     def dataset_iri(self, name: str) -> IRI:
-        return IRI(f"{self._base}/catalog/datasets/{quote(name)}")
+        return IRI(f"{self._base}/catalog/datasets/{name}")
 
     def _distribution_iri(self, dataset: IRI, resource: str, form: str | None = None) -> IRI:
         return IRI(f"{dataset}/resources/{resource}/{form}" if form
