@@ -109,11 +109,17 @@ class Server:
                "ALLMENDE_BASE_URL": f"http://127.0.0.1:{self.port}"}
         if database_url:
             env["ALLMENDE_DATABASE_URL"] = database_url
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from allmende.cli import main; main()", "serve",
-             "--port", str(self.port)], env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
+        self.log = data_dir.parent / "server.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from allmende.cli import main; main()", "serve",
+                 "--port", str(self.port)], env=env, stdout=log, stderr=log,
+                start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}"
+
+    def tail(self) -> str:
+        """The end of the server's log (why a request failed)."""
+        return self.log.read_text(errors="replace")[-3000:]
 
     def wait(self, client: httpx.Client) -> None:
         deadline = time.monotonic() + 120
@@ -211,6 +217,9 @@ def measure(backend: str, url: str | None, generated: catalog_bench.Generated,
                 for form in FORMATS:
                     result.streams[form] = _stream(client, server, form, token)
                     console.print(f"  page=all {form}: {result.streams[form].seconds:.1f} s")
+        except AssertionError:
+            console.print(f"[bold red]the server's log:[/]\n{server.tail()}")
+            raise
         finally:
             server.stop()
         return result

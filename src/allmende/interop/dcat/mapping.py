@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from urllib.parse import quote
 
 from allmende.catalog import vocabularies as vocab
 from allmende.catalog.records import (
@@ -105,7 +104,7 @@ class Catalog:
         return IRI(self._base + "/catalog")
 
     def dataset_iri(self, name: str) -> IRI:
-        return IRI(f"{self._base}/catalog/datasets/{quote(name)}")
+        return IRI(f"{self._base}/catalog/datasets/{name}")
 
     def _distribution_iri(self, dataset: IRI, resource: str, form: str | None = None) -> IRI:
         return IRI(f"{dataset}/resources/{resource}/{form}" if form
@@ -302,34 +301,42 @@ class Catalog:
 
     def _distribution(self, record: DatasetRecord, dataset: IRI, resource: ResourceRecord,
                       form: str | None) -> Node:
-        node = Node(self._distribution_iri(dataset, resource.id, form), ("dcat:Distribution",))
         code = TABLE_FORMATS[form] if form else vocab.file_type(resource.format)
-        title = f"{resource.name} ({code})" if form else resource.name
-        node.add("dct:title", t.text(title, record.language))
-        if resource.description:
-            node.add("dct:description", t.text(resource.description, record.language))
+        language = record.language
+        media = vocab.media_type(code) if code else None
+        modified = resource.table.published if resource.table else resource.modified
+        return Node(self._distribution_iri(dataset, resource.id, form), ("dcat:Distribution",),
+                    [pair for pair in (
+            ("dct:title", t.text(f"{resource.name} ({code})" if form else resource.name,
+                                 language)),
+            ("dct:description",
+             t.text(resource.description, language) if resource.description else None),
+            *self._access(resource, form, code),
+            ("dct:format", IRI(vocab.EU_FILE_TYPE_BASE + code) if code else None),
+            ("dcat:mediaType", IRI(media) if media else None),
+            ("dct:license", IRI(vocab.DCATDE_LICENSE_BASE + record.license)),
+            ("dcatde:licenseAttributionByText", t.text(record.organization.name)
+             if record.license in vocab.ATTRIBUTION_LICENSES else None),
+            ("dct:issued", t.timestamp(resource.created)),
+            ("dct:modified", t.timestamp(modified)),
+        ) if pair[1] is not None])
+
+    def _access(self, resource: ResourceRecord, form: str | None, code: str | None
+                ) -> list[tuple[str, IRI]]:
+        """Where a distribution is found: a table's download (through the REST API), a
+        link's address (downloaded directly unless it is a service such as WMS), else the
+        resource's page."""
         if form:
             download = IRI(f"{self._base}/api/v1/resources/{resource.id}/rows?format={form}")
-            node.add("dcat:accessURL", download).add("dcat:downloadURL", download)
-            node.add("dcat:accessService", self._rest_api)
-        elif resource.url:
-            node.add("dcat:accessURL", iri(resource.url))
-            if code and not code.endswith("_SRVC"):  # a file, not a service's address
-                node.add("dcat:downloadURL", iri(resource.url))
-        else:
-            node.add("dcat:accessURL", IRI(f"{self._base}/resources/{resource.id}"))
-            if resource.table is not None:
-                node.add("dcat:accessService", self._rest_api)
-        if code:
-            node.add("dct:format", IRI(vocab.EU_FILE_TYPE_BASE + code))
-            media = vocab.media_type(code)
-            node.add("dcat:mediaType", IRI(media) if media else None)
-        node.add("dct:license", IRI(vocab.DCATDE_LICENSE_BASE + record.license))
-        if record.license in vocab.ATTRIBUTION_LICENSES:
-            node.add("dcatde:licenseAttributionByText", t.text(record.organization.name))
-        node.add("dct:issued", t.timestamp(resource.created))
-        modified = resource.table.published if resource.table else resource.modified
-        return node.add("dct:modified", t.timestamp(modified))
+            return [("dcat:accessURL", download), ("dcat:downloadURL", download),
+                    ("dcat:accessService", self._rest_api)]
+        if resource.url:
+            address = iri(resource.url)
+            if code and not code.endswith("_SRVC"):
+                return [("dcat:accessURL", address), ("dcat:downloadURL", address)]
+            return [("dcat:accessURL", address)]
+        page = [("dcat:accessURL", IRI(f"{self._base}/resources/{resource.id}"))]
+        return [*page, ("dcat:accessService", self._rest_api)] if resource.table else page
 
 
 def _period(record: DatasetRecord) -> Node | None:

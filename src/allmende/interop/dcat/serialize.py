@@ -78,15 +78,23 @@ class Turtle:
 
 # Characters XML 1.0 cannot carry at all (no escape exists): dropped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Anything to escape or drop (most values hold none: they are written as they are).
+_XML_TEXT_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_XML_ATTRIBUTE_SPECIAL = re.compile(
+    '[&<>"\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]')
 
 
 def _xml_text(value: str) -> str:
+    if not _XML_TEXT_SPECIAL.search(value):
+        return value
     value = _NOT_XML.sub("", value)
     return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace("\r", "&#13;"))
 
 
 def _xml_attribute(value: str) -> str:
+    if not _XML_ATTRIBUTE_SPECIAL.search(value):
+        return value
     return _xml_text(value).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
 
 
