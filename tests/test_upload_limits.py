@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
+import selectors
 import socket
 from collections.abc import Iterator
 
@@ -62,7 +62,9 @@ def _post(server: str, body: Body, headers: dict) -> tuple[int, dict]:
     """Send the body chunked over a plain socket until the server answers or closes, as
     curl would; returns the status and the JSON error."""
     host, port = server.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=60) as connection:
+    with socket.create_connection((host, int(port)), timeout=60) as connection, \
+            selectors.DefaultSelector() as answered:  # epoll: no limit on descriptor numbers
+        answered.register(connection, selectors.EVENT_READ)
         head = ["POST /api/v1/datasets/ladesaeulen/resources HTTP/1.1", f"Host: {host}",
                 f"Content-Type: multipart/form-data; boundary={BOUNDARY}",
                 "Transfer-Encoding: chunked", *(f"{k}: {v}" for k, v in headers.items())]
@@ -70,7 +72,7 @@ def _post(server: str, body: Body, headers: dict) -> tuple[int, dict]:
         try:
             for chunk in body:
                 connection.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                if select.select([connection], [], [], 0)[0]:
+                if answered.select(0):
                     break  # the answer is there: stop, as a client should
             else:
                 connection.sendall(b"0\r\n\r\n")
