@@ -145,6 +145,16 @@ def finished_job(client: Any, headers: dict[str, str], job_id: int,
     raise AssertionError(f"job {job_id} did not finish within {timeout} s")
 
 
+def uploaded_job(client: Any, headers: dict[str, str], dataset: str, filename: str,
+                 content: bytes) -> dict[str, Any]:
+    """Upload ``content`` as ``filename`` into ``dataset`` through the API (202) and wait for
+    its job to end; returns the job."""
+    response = client.post(f"/api/v1/datasets/{dataset}/resources", headers=headers,
+                           files={"file": (filename, content, "application/octet-stream")})
+    assert response.status_code == 202, response.text
+    return finished_job(client, headers, response.json()["id"])
+
+
 def mapped_source(platform: Platform, folder: Path, name: str, organization: str,
                   text: str, schema: str = "ladesaeulen") -> str:
     """Dataset ``name`` of ``organization`` with ``text`` ingested as one resource and mapped

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from allmende.ingest.readers import library_text
 from cli_support import InProcess, one_json_object
 from databases import Templates
-from support import dataset_body, finished_job
+from support import dataset_body, uploaded_job
 
 DEPTH = 10_000
 
@@ -31,10 +31,7 @@ def editor(client: TestClient, world) -> dict[str, str]:
 
 
 def _job(client: TestClient, headers: dict, filename: str, content: bytes) -> dict:
-    response = client.post("/api/v1/datasets/fehler/resources", headers=headers,
-                           files={"file": (filename, content, "application/octet-stream")})
-    assert response.status_code == 202, response.text
-    return finished_job(client, headers, response.json()["id"])
+    return uploaded_job(client, headers, "fehler", filename, content)
 
 
 def _deep_json() -> bytes:

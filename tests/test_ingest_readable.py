@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from support import dataset_body, finished_job
+from support import dataset_body, uploaded_job
 
 ROWS_FORMATS = ("json", "csv", "csv-de", "parquet", "xlsx")
 
@@ -27,10 +27,7 @@ def editor(client: TestClient, world) -> dict[str, str]:
 
 
 def _ingest(client: TestClient, headers: dict, filename: str, content: bytes) -> dict:
-    response = client.post("/api/v1/datasets/lesbar/resources", headers=headers,
-                           files={"file": (filename, content, "application/octet-stream")})
-    assert response.status_code == 202, response.text
-    job = finished_job(client, headers, response.json()["id"])
+    job = uploaded_job(client, headers, "lesbar", filename, content)
     assert job["status"] == "done", job
     return job["result"]
 
