@@ -33,15 +33,21 @@ test-deps:
 	  || echo "WARNING: could not install$$missing; the tests that need them will fail and say how to get them."; \
 	fi
 
+# Plugins are named, not auto-loaded: pytest rewrites the asserts of every auto-loaded plugin's
+# package (anyio, schemathesis, hypothesis) when a module of it is first imported, and CPython 3.11
+# keeps the AST converter's depth counter in global state, so a rewrite in a server thread beside
+# one in the test thread fails with "AST constructor recursion depth mismatch".
+PYTEST := PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p xdist.plugin -p _hypothesis_pytestplugin
+
 test: $(STAMP) test-deps
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=10
+	$(PYTEST) -q -p no:cacheprovider -n 2 --dist loadfile --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
 # The property tests run seeded and bounded in `make test`; here with many more examples.
 fuzz: $(STAMP)
-	ALLMENDE_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q -p no:cacheprovider -k random \
+	ALLMENDE_FUZZ_EXAMPLES=2000 $(PYTEST) -q -p no:cacheprovider -k random \
 	  tests/test_harmonize_validate.py tests/test_harmonize_validate_csv.py
 
 # The search benchmark draws its vocabulary from Debian's German word list (wngerman).
