@@ -45,7 +45,7 @@ WORDLIST_HELP = ("The search benchmark draws its vocabulary from Debian's German
                  f"{WORDLIST}, which is missing. Install it with:\n"
                  "    apt-get install -y wngerman\n"
                  "(on other systems: any list of German word forms, one per line, at that path)")
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: rows carry the stable uuid (migration 0006)
 ZIPF_EXPONENT = 1.0
 CHUNK = 5_000
 OPERATOR = Actor(is_sysadmin=True, name="bench")
@@ -407,7 +407,8 @@ def _rows(rng: random.Random, words: Words, n: int
         strong, weak = search_terms(title, keywords, description, organization,
                                     [f"{r['name']} {r['format']}" for r in resources])
         row = {
-            "id": dataset_id, "name": f"{slug}-{dataset_id:07d}", "title": title,
+            "id": dataset_id, "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{slug}/{dataset_id}")),
+            "name": f"{slug}-{dataset_id:07d}", "title": title,
             "description": description, "organization_id": organization.id,
             "keywords": keywords, "themes": dataset_themes,
             "license": _weighted(rng, LICENSES), "contact_point": organization.contact_email,
