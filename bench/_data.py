@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -184,6 +186,46 @@ def run_child(argv: list[str], *, env: dict[str, str] | None = None,
     return ChildRun(seconds, usage.ru_maxrss / 1024, proc.returncode,
                     chunks.get("out", b"").decode(errors="replace"),
                     chunks.get("err", b"").decode(errors="replace"))
+
+
+class Server:
+    """`allmende serve` over an installation, in a child process that names itself by its own
+    address (ALLMENDE_BASE_URL)."""
+
+    def __init__(self, data_dir: Path, database_url: str | None) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        env = {**os.environ, "ALLMENDE_DATA_DIR": str(data_dir),
+               "ALLMENDE_SECRET_KEY": "bench-secret", "ALLMENDE_INPROCESS_WORKER": "false",
+               "ALLMENDE_BASE_URL": f"http://127.0.0.1:{self.port}"}
+        if database_url:
+            env["ALLMENDE_DATABASE_URL"] = database_url
+        self.log = data_dir.parent / "server.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from allmende.cli import main; main()", "serve",
+                 "--port", str(self.port)], env=env, stdout=log, stderr=log,
+                start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def tail(self) -> str:
+        """The end of the server's log (why a request failed)."""
+        return self.log.read_text(errors="replace")[-3000:]
+
+    def wait(self, client: httpx.Client) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if client.get(f"{self.url}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError("the server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
 
 
 def load_average() -> str:

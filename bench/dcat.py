@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +42,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import search as catalog_bench  # bench/search.py: the catalog generator and seeding
-from _data import load_average
+from _data import Server, load_average
 from allmende.access import accounts
 from allmende.config import Settings
 from allmende.platform import Platform
@@ -95,45 +93,6 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-class Server:
-    """`allmende serve` over the seeded installation, in a child process."""
-
-    def __init__(self, data_dir: Path, database_url: str | None) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        env = {**os.environ, "ALLMENDE_DATA_DIR": str(data_dir),
-               "ALLMENDE_SECRET_KEY": "bench-secret", "ALLMENDE_INPROCESS_WORKER": "false",
-               "ALLMENDE_BASE_URL": f"http://127.0.0.1:{self.port}"}
-        if database_url:
-            env["ALLMENDE_DATABASE_URL"] = database_url
-        self.log = data_dir.parent / "server.log"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", "from allmende.cli import main; main()", "serve",
-                 "--port", str(self.port)], env=env, stdout=log, stderr=log,
-                start_new_session=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def tail(self) -> str:
-        """The end of the server's log (why a request failed)."""
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def wait(self, client: httpx.Client) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if client.get(f"{self.url}/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise RuntimeError("the server did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
 
 
 def _stream(client: httpx.Client, server: Server, form: str, token: str) -> Stream:

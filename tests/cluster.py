@@ -65,8 +65,9 @@ class Cluster:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        process = self.start("serve", "--port", str(port), **env)
         base = f"http://127.0.0.1:{port}"
+        # each server names itself: two nodes on one machine must not share links
+        process = self.start("serve", "--port", str(port), **{"ALLMENDE_BASE_URL": base, **env})
         wait(lambda: _answers(base), f"the web server on {base} did not start",
               process)
         return base
