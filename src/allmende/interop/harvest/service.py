@@ -52,8 +52,6 @@ from allmende.db.models import Dataset, HarvestRun, HarvestSource, utcnow
 from allmende.errors import AllmendeError, Conflict, Invalid, NotFound, msg, restored, stored
 from allmende.interop.harvest import apply as writer
 from allmende.interop.harvest import resources
-from allmende.interop.harvest.ckan import AllmendeReader, CkanReader
-from allmende.interop.harvest.dcat import DcatReader
 from allmende.interop.harvest.fetch import Fetcher, FetchError, Limits
 from allmende.interop.harvest.records import BadRecord, Harvested, Reader
 from allmende.jobs import queue
@@ -406,8 +404,14 @@ def _start(platform: Platform, run_id: int) -> _Plan:
 
 
 def _reader(plan: _Plan, fetcher: Fetcher) -> Reader:
-    kinds = {"ckan": CkanReader, "allmende": AllmendeReader, "dcat": DcatReader}
-    return kinds[plan.type](fetcher, plan.url)
+    # imported here: rdflib takes a while to load, and only a run needs a reader
+    if plan.type == "dcat":
+        from allmende.interop.harvest.dcat import DcatReader
+
+        return DcatReader(fetcher, plan.url)
+    from allmende.interop.harvest.ckan import AllmendeReader, CkanReader
+
+    return (AllmendeReader if plan.type == "allmende" else CkanReader)(fetcher, plan.url)
 
 
 def _batches(records: Iterable[Harvested | BadRecord]) -> Iterator[list[Harvested | BadRecord]]:
