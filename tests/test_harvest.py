@@ -109,8 +109,7 @@ def test_a_node_is_harvested_and_changes_and_deletions_propagate(hub, node, kind
     assert tree.keywords == ["Stadtgrün"] and tree.themes == ["ENVI"]
     assert tree.license == "cc-by/4.0"
     assert tree.origin_url.startswith(url) and tree.origin_url.endswith("/baeume-2")
-    assert [(r.name, r.url) for r in tree.resources][0][1] == \
-        "https://example.org/baeume-2.csv"
+    assert [r.url for r in tree.resources] == ["https://example.org/baeume-2.csv"]
     assert live[ids["vertraulich"]].access_level == "restricted"
 
     with node_platform.db.session() as session:
@@ -212,12 +211,13 @@ def test_public_addresses_and_allowed_networks_pass():
 def _turtle(ids: list[str], next_page: str | None = None, title: str = "Datensatz") -> str:
     lines = ["@prefix dcat: <http://www.w3.org/ns/dcat#> .",
              "@prefix dct: <http://purl.org/dc/terms/> .",
-             "@prefix hydra: <http://www.w3.org/ns/hydra/core#> ."]
+             "@prefix hydra: <http://www.w3.org/ns/hydra/core#> .",
+             "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> ."]
     for i in ids:
         lines.append(f'<http://portal.example/dataset/{i}> a dcat:Dataset ; '
                      f'dct:identifier "{i}" ; dct:title "{title} {i}"@de ; '
                      f'dct:description "Beschreibung {i}"@de ; '
-                     f'dct:modified "2024-05-01T10:00:00"^^<http://www.w3.org/2001/XMLSchema#dateTime> .')
+                     f'dct:modified "2024-05-01T10:00:00"^^xsd:dateTime .')
     if next_page:
         lines.append(f"<{next_page.replace('next', 'this')}> a hydra:PartialCollectionView ; "
                      f"hydra:next <{next_page}> .")
@@ -232,7 +232,7 @@ def hostile(behaviour: dict[str, Behaviour]) -> Iterator[str]:
     """A stdlib HTTP server whose answer ``behaviour["now"]`` decides (changeable)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:
             behaviour["now"](self)
 
         def log_message(self, *_args: Any) -> None:

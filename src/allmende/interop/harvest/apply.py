@@ -75,9 +75,10 @@ def _create(session: Session, target: Target, record: Harvested) -> Dataset:
 
 
 def _update(session: Session, target: Target, record: Harvested, dataset: Dataset) -> str:
-    if dataset.deleted_at is None and record.modified is not None \
-            and dataset.origin_modified == record.modified:
-        return UNCHANGED
+    """Bring the dataset to the record's state. Whether it changed is what the catalog found
+    different, not the modification date alone: catalogs write it to the second, and a
+    change within the second of the last run would otherwise be missed for good."""
+    revision = dataset.revision
     with session.begin_nested():
         if dataset.deleted_at is not None:  # back at the source
             datasets.restore_dataset(session, HARVESTER, dataset.name)
@@ -86,7 +87,7 @@ def _update(session: Session, target: Target, record: Harvested, dataset: Datase
         datasets.replace_resources(session, HARVESTER, dataset.name, resources_of(record),
                                    files=target.files)
         datasets.set_origin(HARVESTER, dataset, _origin(target, record))
-    return UPDATED
+    return UPDATED if dataset.revision != revision else UNCHANGED
 
 
 def _lenient(write: Any, values: dict[str, Any]) -> Dataset:
