@@ -176,13 +176,17 @@ def mapped_source(platform: Platform, folder: Path, name: str, organization: str
     return resource
 
 
-@contextmanager
-def served(app: Any) -> Iterator[str]:
-    """The app behind a real HTTP server on a free port (what a streaming client meets);
-    yields ``host:port``."""
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def served(app: Any, port: int | None = None) -> Iterator[str]:
+    """The app behind a real HTTP server on a free port (or ``port``: an app that must know
+    its own address before it is built); yields ``host:port``."""
+    port = port or free_port()
     running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                             log_level="warning", lifespan="off"))
     thread = threading.Thread(target=running.run, daemon=True)

@@ -40,6 +40,10 @@ mapping_app = typer.Typer(no_args_is_help=True, help="Zuordnungen zu gemeinsamen
 app.add_typer(mapping_app, name="mapping")
 schema_app = typer.Typer(no_args_is_help=True, help="Gemeinsame Schemas ansehen.")
 app.add_typer(schema_app, name="schema")
+harvest_app = typer.Typer(no_args_is_help=True, help="Andere Portale übernehmen (Harvesting).")
+harvest_source_app = typer.Typer(no_args_is_help=True, help="Harvest-Quellen verwalten.")
+harvest_app.add_typer(harvest_source_app, name="source")
+app.add_typer(harvest_app, name="harvest")
 
 stderr = Console(stderr=True, soft_wrap=True)
 # The CLI is run by the operators of the platform, who act with full rights.
@@ -472,6 +476,87 @@ def mapping_suggest(
     if mapping.groups is not None:
         table.caption = escape(describe_groups(mapping.groups))
     Console().print(table)
+
+
+def _source_summary(source: Any) -> dict[str, Any]:
+    return {"name": source.name, "type": source.type, "url": source.url,
+            "organization": source.organization, "schedule": source.schedule,
+            "ingest_resources": source.ingest_resources, "datasets": source.datasets,
+            "last_run": source.last_run.report() if source.last_run else None}
+
+
+@harvest_source_app.command("create")
+def harvest_source_create(
+    name: str,
+    type: Annotated[str, typer.Option("--type", help="ckan|dcat|allmende")],
+    url: Annotated[str, typer.Option("--url", help="Adresse der Quelle (API oder Katalog)")],
+    org: Annotated[str, typer.Option("--org", help="Organisation, in die übernommen wird")],
+    schedule: Annotated[str, typer.Option(help="hourly|daily|weekly|off")] = "off",
+    ingest_resources: Annotated[bool, typer.Option(
+        "--ingest-resources", help="Ressourcen herunterladen und als Tabellen einlesen")] =
+        False,
+    as_json: JsonOption = False,
+) -> None:
+    """Harvest-Quelle anlegen."""
+    from allmende.interop.harvest import service
+
+    with _unit_of_work(as_json) as session:
+        source = service.create_source(session, OPERATOR, {
+            "name": name, "type": type, "url": url, "organization": org,
+            "schedule": schedule, "ingest_resources": ingest_resources})
+        emit(_source_summary(source), as_json, f"Harvest-Quelle „{source.name}“ angelegt.")
+
+
+@harvest_source_app.command("list")
+def harvest_source_list(as_json: JsonOption = False) -> None:
+    """Harvest-Quellen auflisten."""
+    from allmende.interop.harvest import service
+
+    with _unit_of_work(as_json) as session:
+        sources = [_source_summary(s) for s in service.list_sources(session, OPERATOR)]
+    if as_json:
+        emit({"sources": sources}, True, "")
+        return
+    for source in sources:
+        print(f"{source['name']}\t{source['type']}\t{source['organization']}\t"
+              f"{source['schedule']}\t{source['url']}")
+
+
+@harvest_source_app.command("delete")
+def harvest_source_delete(name: str, as_json: JsonOption = False) -> None:
+    """Harvest-Quelle löschen; ihre Datensätze gehen in den Papierkorb der Organisation."""
+    from allmende.interop.harvest import service
+
+    with _unit_of_work(as_json) as session:
+        deleted = service.delete_source(session, OPERATOR, name)
+        emit({"source": name, "deleted": deleted}, as_json,
+             f"Harvest-Quelle „{name}“ gelöscht, {deleted} Datensätze in den Papierkorb.")
+
+
+@harvest_app.command("run")
+def harvest_run(name: str, as_json: JsonOption = False) -> None:
+    """Eine Harvest-Quelle jetzt übernehmen (wartet auf das Ende); Status 1, wenn der Lauf
+    als Ganzes fehlschlug."""
+    from allmende.interop.harvest import service
+
+    instance = platform()
+    try:
+        report = service.run(instance, OPERATOR, name)
+    except AllmendeError as error:
+        fail(error, as_json)
+    finally:
+        instance.close()
+    result = report.report()
+    if report.reason:
+        result["error"] = {"code": "harvest_failed", "message": str(report.reason)}
+    emit(result, as_json, f"„{name}“: {report.created} neu, {report.updated} geändert, "
+                          f"{report.deleted} gelöscht, {len(report.failed)} fehlgeschlagen.")
+    for failure in report.failed if not as_json else ():
+        stderr.print(f"[yellow]Fehlgeschlagen:[/yellow] {failure.id}: {failure.message}")
+    if report.reason:
+        if not as_json:
+            stderr.print(f"[red]Fehler:[/red] {report.reason}")
+        raise typer.Exit(1)
 
 
 class _unit_of_work:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -81,10 +82,38 @@ class Settings(BaseSettings):
         default=4096, ge=64, description="A job using more memory than this is stopped")
     job_time_limit_seconds: float = Field(
         default=3600.0, gt=0, description="A job running longer than this is stopped")
+    harvest_allowed_networks: str = Field(
+        default="", description="Networks harvesting may reach although they are loopback, "
+                                "private, link-local or otherwise not public: CIDR blocks "
+                                "separated by commas (e.g. 10.1.0.0/16,::1); empty: none")
+    harvest_max_pages: int = Field(
+        default=10_000, ge=1, description="Documents one harvest run fetches at most")
+    harvest_max_redirects: int = Field(
+        default=5, ge=0, description="Redirects one harvest request follows at most")
+    harvest_max_document_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1, description="Largest document harvesting reads")
+    harvest_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Harvesting waits this long for a source to connect "
+                                       "or to send the next bytes")
     pause_at: str | None = Field(
         default=None, description="Tests only: stop every attempt at this phase (reading, "
                                   "typing, writing, publishing, mapping, consolidating), so "
                                   "a test can kill the worker there")
+
+    @field_validator("harvest_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        try:
+            networks_of(value)
+        except ValueError:
+            raise ValueError("ALLMENDE_HARVEST_ALLOWED_NETWORKS: erwartet Netze in CIDR-"
+                             "Schreibweise, durch Kommas getrennt (z. B. 127.0.0.0/8,::1)."
+                             ) from None
+        return value
+
+    @property
+    def harvest_networks(self) -> list[IPv4Network | IPv6Network]:
+        return networks_of(self.harvest_allowed_networks)
 
     @field_validator("dcat_contributor_id")
     @classmethod
@@ -126,3 +155,8 @@ class Settings(BaseSettings):
             key_file.write_text(secrets.token_urlsafe(48))
             key_file.chmod(0o600)
         return key_file.read_text().strip()
+
+
+def networks_of(text: str) -> list[IPv4Network | IPv6Network]:
+    """``127.0.0.0/8, ::1`` as networks (a single address is a network of one)."""
+    return [ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()]

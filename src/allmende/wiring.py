@@ -15,6 +15,8 @@ def wire() -> None:
     registry.job_kind("ingest", "allmende.ingest.jobs:ingest_job")
     registry.job_kind("harmonize", "allmende.harmonize.jobs:harmonize_job")
     registry.job_kind("consolidate", "allmende.harmonize.jobs:consolidate_job")
+    registry.job_kind("harvest", "allmende.interop.harvest.jobs:harvest_job")
+    registry.periodic(registry.Periodic("harvest-schedules", 60.0, _queue_scheduled_harvests))
     events.listen(rebuild_regional)
     interfaces.interface("ckan", ("/api/3/action", "/api/action"),
                          "allmende.interop.ckan.app:create_app",
@@ -25,3 +27,10 @@ def wire() -> None:
                          service=interfaces.Service(
                              "OGC API Features", "/ogc/", "/ogc/api",
                              "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"))
+
+
+def _queue_scheduled_harvests(platform: object) -> None:
+    """Imported when it runs, so that a process does not load harvesting to start."""
+    from allmende.interop.harvest.jobs import queue_scheduled
+
+    queue_scheduled(platform)  # type: ignore[arg-type]

@@ -9,7 +9,9 @@ Rules (see docs/permissions.md):
   and restore them; editors create and edit datasets of their organization; members see its drafts;
 - dataset metadata is visible to everyone for ``public`` and ``restricted`` datasets, to users of
   alliance organizations for ``members`` datasets; drafts only inside their organization;
-  deleted datasets only to their organization's admins (to restore them).
+  deleted datasets only to their organization's admins (to restore them);
+- a harvested dataset (one with a harvest source) is read-only here: its origin owns it, and
+  only the harvester (``Actor.harvester``) creates, changes and deletes it.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
-from allmende.errors import Forbidden, Unauthorized, msg
+from allmende.errors import Conflict, Forbidden, Unauthorized, msg
 
 ROLES = ("admin", "editor", "member")
 SCHEMAS_REFUSAL = msg("Nur Systemadministratorinnen und -administratoren können Schemas "
@@ -43,6 +45,7 @@ class Action(StrEnum):
     MANAGE_SCHEMAS = "manage_schemas"
     READ_JOB = "read_job"
     MANAGE_OWN_ACCOUNT = "manage_own_account"
+    MANAGE_HARVEST = "manage_harvest"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Actor:
     name: str = ""
     is_sysadmin: bool = False
     roles: Mapping[int, str] = field(default_factory=dict)
+    #: The harvesting service mirroring a source: the only writer of harvested datasets.
+    harvester: bool = False
 
     @property
     def is_authenticated(self) -> bool:
@@ -64,6 +69,8 @@ class Actor:
 
 
 ANONYMOUS = Actor()
+#: The harvesting service: writes the datasets it mirrors into their organization.
+HARVESTER = Actor(is_sysadmin=True, name="allmende Harvesting", harvester=True)
 
 
 class DatasetLike(Protocol):
@@ -136,6 +143,8 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
     """Decide one action. ``target`` is the dataset, the organization id or the job it
     concerns."""
     _decided(str(action))
+    if harvested_elsewhere(actor, action, target):
+        return False
     match action:
         case Action.VIEW_DATASET:
             return visibility(actor).sees(target)  # type: ignore[arg-type]
@@ -151,7 +160,7 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
             return _has_role(actor, target.organization_id, "admin", "editor")  # type: ignore[union-attr]
         case Action.DELETE_DATASET | Action.RESTORE_DATASET:
             return _has_role(actor, target.organization_id, "admin")  # type: ignore[union-attr]
-        case Action.EDIT_ORGANIZATION | Action.MANAGE_MEMBERS:
+        case Action.EDIT_ORGANIZATION | Action.MANAGE_MEMBERS | Action.MANAGE_HARVEST:
             return _has_role(actor, target, "admin")  # type: ignore[arg-type]
         case Action.CREATE_ORGANIZATION | Action.MANAGE_USERS | Action.MANAGE_SCHEMAS:
             return actor.is_sysadmin
@@ -166,12 +175,30 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
     raise ValueError(f"unknown action {action}")
 
 
+#: Changes to a dataset: refused for harvested datasets unless the harvester makes them.
+DATASET_WRITES = frozenset({Action.EDIT_DATASET, Action.DELETE_DATASET, Action.RESTORE_DATASET})
+
+
+def harvested_elsewhere(actor: Actor, action: Action, target: object) -> bool:
+    """A change to a harvested dataset by anyone but the harvester: its origin owns it."""
+    return (action in DATASET_WRITES and not actor.harvester
+            and getattr(target, "harvest_source_id", None) is not None)
+
+
 def authorize(actor: Actor, action: Action, target: object = None,
               refusal: str | None = None) -> None:
     """Raise :class:`Unauthorized` (anonymous) or :class:`Forbidden` (with ``refusal`` as its
-    message, when given) unless allowed."""
+    message, when given) unless allowed; :class:`Conflict` for a change to a harvested
+    dataset by someone who could change it were it not harvested."""
     if is_allowed(actor, action, target):
         return
+    if harvested_elsewhere(actor, action, target) \
+            and is_allowed(replace(actor, harvester=True), action, target):
+        raise Conflict(msg(
+            "Der Datensatz „{name}“ wird aus einer Harvest-Quelle übernommen und ist hier "
+            "schreibgeschützt; ändern Sie ihn dort, wo er herkommt: {origin}",
+            name=getattr(target, "name", ""), origin=getattr(target, "origin_url", None) or "–"),
+            "harvested_dataset")
     if not actor.is_authenticated:
         raise Unauthorized()
     raise Forbidden(refusal) if refusal else Forbidden()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import (
@@ -46,7 +47,7 @@ from allmende.catalog.vocabularies import (
     political_geocoding_uri,
 )
 from allmende.db.models import Activity, Dataset, Resource, utcnow
-from allmende.errors import Conflict, FieldError, Invalid, Message, NotFound, msg
+from allmende.errors import Conflict, FieldError, Forbidden, Invalid, Message, NotFound, msg
 
 MAX_KEYWORDS = 50
 KEYWORD_MAX_LENGTH = 100
@@ -245,7 +246,19 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def create_dataset(session: Session, actor: Actor, data: dict[str, Any]) -> Dataset:
+@dataclass(frozen=True)
+class Origin:
+    """Where a harvested dataset comes from: its source, the origin's identifier and page,
+    and when the origin last changed it. Only the harvester sets it."""
+
+    source_id: int
+    identifier: str
+    url: str | None = None
+    modified: dt.datetime | None = None
+
+
+def create_dataset(session: Session, actor: Actor, data: dict[str, Any],
+                   origin: Origin | None = None) -> Dataset:
     fields = _parse(DatasetCreate, data)
     organization = get_organization(session, fields.organization)
     authorize(actor, Action.CREATE_DATASET, organization.id)
@@ -261,12 +274,63 @@ def create_dataset(session: Session, actor: Actor, data: dict[str, Any]) -> Data
                       **values)
     for position, resource in enumerate(fields.resources):
         dataset.resources.append(_new_resource(resource, position))
+    if origin is not None:
+        set_origin(actor, dataset, origin)
     session.add(dataset)
     _touch(session, dataset)
     session.flush()
     _record(session, dataset, actor, "created",
             {k: [None, _jsonable(v)] for k, v in values.items() if v not in (None, [], "")})
     return dataset
+
+
+def set_origin(actor: Actor, dataset: Dataset, origin: Origin) -> None:
+    """Mark ``dataset`` as harvested from ``origin`` (read-only here from now on)."""
+    if not actor.harvester:
+        raise Forbidden(msg("Nur das Harvesting legt die Herkunft eines Datensatzes fest."))
+    dataset.harvest_source_id, dataset.origin_id = origin.source_id, origin.identifier
+    dataset.origin_url, dataset.origin_modified = origin.url, origin.modified
+
+
+def replace_resources(session: Session, actor: Actor, name: str,
+                      wanted: list[dict[str, Any]], files: bool = False) -> bool:
+    """Make the dataset's resources those ``wanted`` (name, url, format, description),
+    matched by name: a kept resource keeps its id and versions. ``files``: new ones are file
+    resources (their data comes by ingest) that link to where they come from. True when
+    anything changed."""
+    dataset = get_dataset(session, actor, name)
+    authorize(actor, Action.EDIT_DATASET, dataset)
+    _refuse_built(dataset)
+    parsed = [_parse(ResourceFields, data) for data in wanted]
+    existing = {r.name: r for r in dataset.resources}
+    changed = False
+    for position, fields in enumerate(parsed):
+        resource = existing.pop(fields.name, None)
+        if resource is None:
+            resource = _new_resource(fields, position)
+            if files:
+                resource.kind = "file"
+            dataset.resources.append(resource)
+            changed = True
+            continue
+        values = {**fields.model_dump(), "position": position}
+        if resource.kind == "file" and resource.current_version:
+            values.pop("format")  # the ingested file's format, not the origin's label
+        for key, value in values.items():
+            if getattr(resource, key) != value:
+                setattr(resource, key, value)
+                changed = True
+    for gone in existing.values():
+        _sources_changed(session, actor, [gone])
+        dataset.resources.remove(gone)
+        session.delete(gone)
+        changed = True
+    if changed:
+        _touch(session, dataset)
+        session.flush()
+        _record(session, dataset, actor, "resources_replaced",
+                {"resources": [None, [f.name for f in parsed]]})
+    return changed
 
 
 def _new_resource(fields: ResourceFields, position: int) -> Resource:

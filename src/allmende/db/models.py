@@ -192,12 +192,21 @@ class Dataset(Base):
     # Normalized (folded, stemmed) search terms, kept beside the row they describe.
     search_strong: Mapped[str] = mapped_column(Text, default="")
     search_weak: Mapped[str] = mapped_column(Text, default="")
+    # Harvested datasets: the source they come from (read-only here while it is set), the
+    # origin's identifier and page, and when the origin last changed the record.
+    harvest_source_id: Mapped[int | None] = mapped_column(Integer)
+    origin_id: Mapped[str | None] = mapped_column(String(500))
+    origin_url: Mapped[str | None] = mapped_column(String(1000))
+    origin_modified: Mapped[dt.datetime | None]
 
     organization: Mapped[Organization] = relationship(lazy="joined")
     resources: Mapped[list[Resource]] = relationship(
         back_populates="dataset", order_by="Resource.position", lazy="selectin",
         cascade="all, delete-orphan",
     )
+
+    __table_args__ = (Index("ix_datasets_harvest_origin", "harvest_source_id", "origin_id",
+                            unique=True),)
 
 
 class Resource(Base):
@@ -380,6 +389,55 @@ class Consolidation(Base):
     dataset: Mapped[Dataset] = relationship(lazy="joined")
 
 
+class HarvestSource(Base):
+    """Another portal (CKAN, a DCAT catalog, another allmende node) mirrored into one
+    organization."""
+
+    __tablename__ = "harvest_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    type: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(String(1000))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    schedule: Mapped[str] = mapped_column(String(10), default="off")
+    ingest_resources: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The newest modification date the source reported in its last complete run: the next
+    # run asks only for records changed since (the source's clock, not ours).
+    high_water: Mapped[dt.datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_run_at: Mapped[dt.datetime | None]
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+
+class HarvestRun(Base):
+    """One run of a harvest source and its report."""
+
+    __tablename__ = "harvest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("harvest_sources.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    trigger: Mapped[str] = mapped_column(String(20), default="manual")
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    # [{"id": origin id, "message": German text, "i18n": template}] of the records that failed
+    failures: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Why the run failed as a whole (errors.stored form), None otherwise.
+    reason: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_harvest_runs_source_queued", "source_id", "queued_at"),)
+
+
 class CatalogState(Base):
     """A single row holding the catalog's revision counter."""
 
@@ -390,7 +448,8 @@ class CatalogState(Base):
 
 
 __all__ = [
-    "Activity", "ApiToken", "Base", "CatalogState", "Consolidation", "Dataset", "Job",
+    "Activity", "ApiToken", "Base", "CatalogState", "Consolidation", "Dataset",
+    "HarvestRun", "HarvestSource", "Job",
     "LoginFailure", "Membership", "Organization", "QualityReport", "Resource", "ResourceMapping",
     "SharedSchema", "TableVersion", "User", "UserSession", "utcnow",
 ]

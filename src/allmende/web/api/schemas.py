@@ -123,6 +123,15 @@ class JobOut(FromRow):
 
 
 
+class OriginOut(BaseModel):
+    """Where a harvested dataset comes from (its origin owns it: read-only here)."""
+
+    id: str = Field(description="The origin's identifier of the dataset")
+    url: str | None = Field(description="The dataset's page at its origin")
+    modified: dt.datetime | None = Field(description="When the origin last changed it")
+    read_only: bool = Field(description="True while its harvest source keeps it current")
+
+
 class DatasetOut(BaseModel):
     id: str = Field(description="Stable UUID: never changes, not even with the name (CKAN's "
                                 "id, DCAT's identifier)")
@@ -146,6 +155,7 @@ class DatasetOut(BaseModel):
     access_level: str
     draft: bool
     deleted: bool
+    origin: OriginOut | None = Field(None, description="Harvested datasets: their origin")
     resources: list[ResourceOut]
 
     @classmethod
@@ -160,6 +170,9 @@ class DatasetOut(BaseModel):
             created=d.created_at, temporal_start=d.temporal_start, temporal_end=d.temporal_end,
             spatial=d.spatial, update_frequency=d.update_frequency, language=d.language,
             access_level=d.access_level, draft=d.draft, deleted=d.deleted_at is not None,
+            origin=OriginOut(id=d.origin_id, url=d.origin_url, modified=d.origin_modified,
+                             read_only=d.harvest_source_id is not None)
+            if d.origin_id is not None else None,
             resources=[ResourceOut.of(r) for r in d.resources],
         )
 
