@@ -112,7 +112,7 @@ def _read_catalog(client: httpx.Client, node: str) -> tuple[float, int]:
     while True:
         answer = client.get(f"{node}/api/v1/datasets", params={"per_page": 100, "page": page})
         assert answer.status_code == 200, answer.text[:300]
-        items = answer.json()["items"]
+        items = answer.json()["results"]
         found += len(items)
         if len(items) < 100:
             return time.perf_counter() - started, found
@@ -123,7 +123,7 @@ def _edit(client: httpx.Client, node: str, token: str) -> None:
     """EDITED of Dortmund's datasets get a new title at the node, as its editor would."""
     answer = client.get(f"{node}/api/v1/datasets", params={
         "organization": "dortmund", "per_page": EDITED, "sort": "title"})
-    names = [item["name"] for item in answer.json()["items"]]
+    names = [item["name"] for item in answer.json()["results"]]
     assert len(names) == EDITED, answer.text[:300]
     for name in names:
         changed = client.patch(f"{node}/api/v1/datasets/{name}", json={

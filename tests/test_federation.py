@@ -51,7 +51,7 @@ def _catalog(url: str, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
         answer = httpx.get(f"{url}/api/v1/datasets", params={"page": page, "per_page": 100},
                            headers=headers, timeout=30)
         assert answer.status_code == 200, answer.text
-        items = answer.json()["items"]
+        items = answer.json()["results"]
         found.update({item["id"]: item for item in items})
         if len(items) < 100:
             return found
@@ -118,9 +118,9 @@ def _run(allmende: InProcess, installation: Installation, tmp_path: Path) -> dic
 def _hub_view(hub: str, world: World) -> dict[str, dict[str, Any]]:
     """What the hub shows of Dortmund's harvested datasets, to anonymous and to the sysadmin."""
     anonymous = {k: v for k, v in _catalog(hub, {}).items()
-                 if v["organization"] == "dortmund"}
+                 if v["organization"]["slug"] == "dortmund"}
     everything = {k: v for k, v in _catalog(hub, world.auth("sysadmin")).items()
-                  if v["organization"] == "dortmund"}
+                  if v["organization"]["slug"] == "dortmund"}
     assert anonymous.keys() <= everything.keys()
     return everything
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from allmende.web.ui import account, admin, dataset_pages, harmonize_pages, pages, resource_pages
+from allmende.web.ui import (
+    account,
+    admin,
+    dataset_pages,
+    harmonize_pages,
+    harvest_pages,
+    pages,
+    resource_pages,
+)
 from allmende.web.ui.common import remember_actor
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(remember_actor)])
@@ -15,3 +23,4 @@ router.include_router(account.router)
 router.include_router(admin.router)
 router.include_router(resource_pages.router)
 router.include_router(harmonize_pages.router)
+router.include_router(harvest_pages.router)
