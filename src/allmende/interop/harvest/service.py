@@ -49,7 +49,16 @@ from allmende.catalog import datasets
 from allmende.catalog.organizations import SLUG, check_slug, get_organization
 from allmende.catalog.validation import URL, field_errors_of, partial
 from allmende.db.models import Dataset, HarvestRun, HarvestSource, utcnow
-from allmende.errors import AllmendeError, Conflict, Invalid, NotFound, msg, restored, stored
+from allmende.errors import (
+    AllmendeError,
+    Conflict,
+    Invalid,
+    NotFound,
+    msg,
+    neutral,
+    restored,
+    stored,
+)
 from allmende.interop.harvest import apply as writer
 from allmende.interop.harvest import resources
 from allmende.interop.harvest.fetch import Fetcher, FetchError, Limits
@@ -463,7 +472,7 @@ def _record_problem(error: AllmendeError) -> str:
     if not error.field_errors:
         return error.message
     first = error.field_errors[0]
-    return msg("{field}: {problem}", field=first.field, problem=first.message)
+    return neutral("{field}: {problem}", field=first.field, problem=first.message)
 
 
 def _delete_missing(platform: Platform, plan: _Plan, tally: _Tally,
