@@ -384,3 +384,87 @@ def test_sources_are_managed_by_sysadmins_and_the_organizations_admins(hub):
             service.list_sources(session, ANONYMOUS)
         assert [s.name for s in service.list_sources(session, admin)] == ["q"]
         assert service.list_sources(session, editor) == []
+
+
+def test_two_runs_of_one_source_at_once_do_not_duplicate_datasets(hub, node):
+    _source(hub, "knoten", "allmende", node[1])
+    reports: list[Any] = []
+    start = threading.Barrier(2)
+
+    def one_run() -> None:
+        start.wait()
+        reports.append(service.run(hub, OPERATOR, "knoten"))
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [r.status for r in reports] == ["succeeded", "succeeded"], [r.reason for r in reports]
+    assert sum(r.created for r in reports) == PUBLIC + 1
+    with hub.db.session() as session:
+        assert session.scalar(select(func.count(Dataset.id)).where(
+            Dataset.harvest_source_id.is_not(None))) == PUBLIC + 1
+
+
+def test_the_cli_creates_lists_runs_and_deletes_sources(installation, world, node, allmende,
+                                                        tmp_path):
+    import json
+
+    env = {**installation.env(), "ALLMENDE_HARVEST_ALLOWED_NETWORKS": LOOPBACK}
+    made = allmende("harvest", "source", "create", "knoten", "--type", "allmende",
+                    "--url", node[1], "--org", "dortmund", "--schedule", "daily", "--json",
+                    cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["schedule"] == "daily"
+    listed = allmende("harvest", "source", "list", "--json", cwd=tmp_path, env=env)
+    assert [s["name"] for s in json.loads(listed.stdout)["sources"]] == ["knoten"]
+    ran = allmende("harvest", "run", "knoten", "--json", cwd=tmp_path, env=env)
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    assert {k: report[k] for k in ("source", "created", "updated", "deleted", "failed")} == {
+        "source": "knoten", "created": PUBLIC + 1, "updated": 0, "deleted": 0, "failed": []}
+    # a source that refuses: the run fails as a whole, exit status 1, its reason in the JSON
+    allmende("harvest", "source", "create", "kaputt", "--type", "ckan", "--url",
+             "http://127.0.0.1:9/", "--org", "dortmund", cwd=tmp_path, env=env)
+    failed = allmende("harvest", "run", "kaputt", "--json", cwd=tmp_path, env=env)
+    assert failed.returncode == 1
+    answer = json.loads(failed.stdout)
+    assert answer["status"] == "failed" and "nicht erreichbar" in answer["error"]["message"]
+    unknown = allmende("harvest", "run", "gibt-es-nicht", cwd=tmp_path, env=env)
+    assert unknown.returncode == 1 and "gibt es nicht" in unknown.stderr
+    gone = allmende("harvest", "source", "delete", "knoten", "--json", cwd=tmp_path, env=env)
+    assert json.loads(gone.stdout) == {"source": "knoten", "deleted": PUBLIC + 1}
+
+
+def test_the_api_manages_sources_and_queues_runs(client, world, hub, node):
+    from support import finished_job
+
+    admin = world.auth("admin")  # of dortmund
+    body = {"name": "knoten", "type": "allmende", "url": node[1], "organization": "dortmund"}
+    assert client.post("/api/v1/harvest/sources", json=body).status_code == 401
+    assert client.post("/api/v1/harvest/sources", json={**body, "organization": "bochum"},
+                       headers=admin).status_code == 403
+    made = client.post("/api/v1/harvest/sources", json=body, headers=admin)
+    assert made.status_code == 201, made.text
+    assert client.post("/api/v1/harvest/sources", json=body,
+                       headers=admin).status_code == 409
+    bad = client.post("/api/v1/harvest/sources", headers=admin,
+                      json={**body, "name": "x", "type": "ftp", "schedule": "sometimes"})
+    assert bad.status_code == 422
+    assert {f["field"] for f in bad.json()["error"]["fields"]} >= {"type", "schedule"}
+    queued = client.post("/api/v1/harvest/sources/knoten/runs", headers=admin)
+    assert queued.status_code == 202 and queued.json()["status"] == "queued"
+    job = finished_job(client, admin, queued.json()["job"])
+    assert job["status"] == "done", job
+    runs = client.get("/api/v1/harvest/sources/knoten/runs", headers=admin).json()
+    assert runs["results"][0]["status"] == "succeeded"
+    assert runs["results"][0]["created"] == PUBLIC + 1
+    shown = client.get("/api/v1/harvest/sources/knoten", headers=admin).json()
+    assert shown["datasets"] == PUBLIC + 1 and shown["last_run"]["status"] == "succeeded"
+    changed = client.patch("/api/v1/harvest/sources/knoten", json={"schedule": "weekly"},
+                           headers=admin)
+    assert changed.json()["schedule"] == "weekly"
+    assert client.get("/api/v1/harvest/sources", headers=world.auth("editor")).json()[
+        "count"] == 0
+    assert client.delete("/api/v1/harvest/sources/knoten", headers=admin).status_code == 204

@@ -25,6 +25,7 @@ from allmende.catalog import datasets
 from allmende.db.models import User
 from allmende.harmonize import service
 from allmende.ingest.service import IngestRequest, ingest
+from allmende.interop.harvest import service as harvest
 from allmende.jobs import queue, worker
 from allmende.platform import Platform
 from allmende.web.app import create_app
@@ -131,6 +132,10 @@ def _seed(platform: Platform, tmp_path: Path) -> Objects:
                         for n in range(2)]
         found.job = queue.enqueue(session, "consolidate", {"schema": "ladesaeulen"},
                                   accounts.actor_for(user)).id
+        for name in ("portal", "portal-weg"):
+            harvest.create_source(session, OPERATOR, {
+                "name": name, "type": "ckan", "url": "https://portal.example/",
+                "organization": "dortmund"})
     found.resource = ingest(platform, OPERATOR, IngestRequest(
         "lade", source, "ladesaeulen.csv")).resource
     with platform.db.session() as session:
@@ -224,6 +229,16 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("GET", "/api/v1/resources/{resource_id}/quality"): Example(resource),
         ("POST", "/api/v1/schemas"): Example(json={"name": "baeume",
                                                    "fields": [{"name": "art"}]}),
+        ("GET", "/api/v1/harvest/sources"): Example(),
+        ("POST", "/api/v1/harvest/sources"): Example(json={
+            "name": "neu", "type": "dcat", "url": "https://portal.example/catalog.ttl",
+            "organization": "dortmund"}),
+        ("GET", "/api/v1/harvest/sources/{name}"): Example({"name": "portal"}),
+        ("PATCH", "/api/v1/harvest/sources/{name}"): Example({"name": "portal"},
+                                                            json={"schedule": "daily"}),
+        ("DELETE", "/api/v1/harvest/sources/{name}"): Example({"name": "portal-weg"}),
+        ("GET", "/api/v1/harvest/sources/{name}/runs"): Example({"name": "portal"}),
+        ("POST", "/api/v1/harvest/sources/{name}/runs"): Example({"name": "portal"}),
         # The CKAN Action API: one route per mount; every action is audited on its own in
         # tests/test_ckan.py.
         ("GET", "/api/3/action/{name}"): Example({"name": "package_search"}),

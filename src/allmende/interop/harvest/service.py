@@ -49,7 +49,16 @@ from allmende.catalog import datasets
 from allmende.catalog.organizations import SLUG, check_slug, get_organization
 from allmende.catalog.validation import URL, field_errors_of, partial
 from allmende.db.models import Dataset, HarvestRun, HarvestSource, utcnow
-from allmende.errors import AllmendeError, Conflict, Invalid, NotFound, msg, restored, stored
+from allmende.errors import (
+    AllmendeError,
+    Conflict,
+    Invalid,
+    NotFound,
+    msg,
+    neutral,
+    restored,
+    stored,
+)
 from allmende.interop.harvest import apply as writer
 from allmende.interop.harvest import resources
 from allmende.interop.harvest.fetch import Fetcher, FetchError, Limits
@@ -429,18 +438,18 @@ def _write_all(platform: Platform, plan: _Plan, tally: _Tally,
                records: Iterable[Harvested | BadRecord], fetcher: Fetcher) -> None:
     target = writer.Target(plan.source_id, plan.source_name, plan.organization, plan.ingest)
     for batch in _batches(records):
-        written = _write_batch(platform, target, tally, batch)
+        written = _write_batch(platform, plan, target, tally, batch)
         if plan.ingest:
             resources.ingest(platform, fetcher, written, tally.fail)
-        _progress(platform, plan, tally)
 
 
-def _write_batch(platform: Platform, target: writer.Target, tally: _Tally,
+def _write_batch(platform: Platform, plan: _Plan, target: writer.Target, tally: _Tally,
                  batch: list[Harvested | BadRecord]) -> list[tuple[str, Harvested]]:
     """One transaction for the batch, a savepoint per record: a bad record is a failure
     entry, the others stand. The written records with their dataset's name."""
     written = []
     with platform.db.session() as session:
+        _progress(session, plan, tally)
         for record in batch:
             if isinstance(record, BadRecord):
                 tally.fail(record.origin_id, record.message)
@@ -463,7 +472,7 @@ def _record_problem(error: AllmendeError) -> str:
     if not error.field_errors:
         return error.message
     first = error.field_errors[0]
-    return msg("{field}: {problem}", field=first.field, problem=first.message)
+    return neutral("{field}: {problem}", field=first.field, problem=first.message)
 
 
 def _delete_missing(platform: Platform, plan: _Plan, tally: _Tally,
@@ -475,20 +484,24 @@ def _delete_missing(platform: Platform, plan: _Plan, tally: _Tally,
     gone = [name for name, origin in rows if origin not in identifiers]
     for start in range(0, len(gone), BATCH):
         with platform.db.session() as session:
+            _progress(session, plan, tally)
             for name in gone[start:start + BATCH]:
                 datasets.delete_dataset(session, HARVESTER, name)
                 tally.deleted += 1
 
 
-def _progress(platform: Platform, plan: _Plan, tally: _Tally) -> None:
-    with platform.db.session() as session:
-        session.execute(update(HarvestRun).where(HarvestRun.id == plan.run_id).values(
-            created=tally.created, updated=tally.updated, unchanged=tally.unchanged,
-            failures=tally.failures))
+def _progress(session: Session, plan: _Plan, tally: _Tally) -> None:
+    """The run's counts so far. Written first in each of the run's write transactions: on
+    SQLite a transaction that reads before it writes fails at once when another run wrote
+    meanwhile, one that writes first waits its turn."""
+    session.execute(update(HarvestRun).where(HarvestRun.id == plan.run_id).values(
+        created=tally.created, updated=tally.updated, deleted=tally.deleted,
+        unchanged=tally.unchanged, failures=tally.failures))
 
 
 def _finish(platform: Platform, plan: _Plan, tally: _Tally, reason: str | None) -> RunRecord:
     with platform.db.session() as session:
+        _progress(session, plan, tally)
         run_row = session.get(HarvestRun, plan.run_id)
         source = session.get(HarvestSource, plan.source_id)
         assert run_row is not None and source is not None
