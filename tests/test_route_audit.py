@@ -132,7 +132,7 @@ def _seed(platform: Platform, tmp_path: Path) -> Objects:
                         for n in range(2)]
         found.job = queue.enqueue(session, "consolidate", {"schema": "ladesaeulen"},
                                   accounts.actor_for(user)).id
-        for name in ("portal", "portal-weg"):
+        for name in ("portal", "portal-weg", "portal-weg-ui"):
             harvest.create_source(session, OPERATOR, {
                 "name": name, "type": "ckan", "url": "https://portal.example/",
                 "organization": "dortmund"})
@@ -239,6 +239,15 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("DELETE", "/api/v1/harvest/sources/{name}"): Example({"name": "portal-weg"}),
         ("GET", "/api/v1/harvest/sources/{name}/runs"): Example({"name": "portal"}),
         ("POST", "/api/v1/harvest/sources/{name}/runs"): Example({"name": "portal"}),
+        ("GET", "/harvest"): Example(),
+        ("POST", "/harvest"): Example(form={
+            "name": "neu-ui", "type": "ckan", "url": "https://portal.example/",
+            "organization": "dortmund", "schedule": "off"}),
+        ("GET", "/harvest/{name}"): Example({"name": "portal"}),
+        ("POST", "/harvest/{name}"): Example({"name": "portal"}, form={
+            "url": "https://portal.example/", "schedule": "weekly"}),
+        ("POST", "/harvest/{name}/runs"): Example({"name": "portal"}, form={}),
+        ("POST", "/harvest/{name}/delete"): Example({"name": "portal-weg-ui"}, form={}),
         # The CKAN Action API: one route per mount; every action is audited on its own in
         # tests/test_ckan.py.
         ("GET", "/api/3/action/{name}"): Example({"name": "package_search"}),

@@ -114,8 +114,10 @@ def _free_port() -> int:
 
 @contextmanager
 def serving(platform: Platform) -> Iterator[str]:
-    """The app over ``platform`` served by uvicorn in a thread; yields its base URL."""
+    """The app over ``platform`` served by uvicorn in a thread; yields its base URL, which the
+    platform's links use too (a second node on this machine names itself, not the default)."""
     port = _free_port()
+    platform.settings.base_url = f"http://127.0.0.1:{port}"
     config = uvicorn.Config(create_app(platform), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
