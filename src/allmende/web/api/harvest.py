@@ -94,7 +94,7 @@ def list_sources(session: SessionDep, actor: ActorDep, language: ApiLanguageDep)
 
 
 @router.post("/sources", status_code=201, response_model=SourceOut,
-             summary="Harvest-Quelle anlegen", responses=errors(*WRITE, 404, 409))
+             summary="Harvest-Quelle anlegen", responses=errors(*WRITE, 400, 404, 409))
 def create_source(body: SourceCreate, session: SessionDep, actor: ActorDep,
                   language: ApiLanguageDep) -> SourceOut:
     return SourceOut.of(service.create_source(session, actor, body.model_dump()), language)
@@ -108,7 +108,7 @@ def read_source(name: str, session: SessionDep, actor: ActorDep,
 
 
 @router.patch("/sources/{name}", response_model=SourceOut, summary="Harvest-Quelle ändern",
-              responses=errors(*WRITE, 404))
+              responses=errors(*WRITE, 400, 404))
 def update_source(name: str, body: SourceChanges,  # type: ignore[valid-type]
                   session: SessionDep, actor: ActorDep, language: ApiLanguageDep) -> SourceOut:
     changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
