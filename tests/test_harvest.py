@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from allmende.access.policy import ANONYMOUS
 from allmende.catalog import datasets
-from allmende.db.models import Dataset
+from allmende.db.models import Dataset, HarvestRun, HarvestSource
 from allmende.interop.harvest import service
 from allmende.interop.harvest.fetch import refused_address
 from allmende.platform import Platform
@@ -347,6 +347,35 @@ def test_runs_are_queued_as_jobs_and_scheduled(hub, node):
     assert [(r.status, r.trigger, r.created) for r in runs] == [("succeeded", "schedule",
                                                                   PUBLIC + 1)]
     assert service.queue_due(hub, dt.datetime.now(dt.UTC) + dt.timedelta(hours=2))
+
+
+def test_a_run_nobody_finishes_ends_failed_and_the_schedule_goes_on(hub, node):
+    from allmende.errors import Invalid, msg
+    from allmende.jobs import queue
+
+    _source(hub, "knoten", "allmende", node[1], schedule="hourly")
+    [first] = service.queue_due(hub)
+    with hub.db.session() as session:  # the worker gave up: its job failed, the run stayed open
+        job = service.list_runs(session, OPERATOR, "knoten")[0].job_id
+        queue.fail(session, job, Invalid(msg("Arbeitsspeicher-Grenze überschritten.")))
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    assert len(service.queue_due(hub, later)) == 1, "the schedule must not stall"
+    with hub.db.session() as session:
+        ended = service.get_run(session, OPERATOR, first)
+    assert ended.status == "failed" and "Arbeitsspeicher-Grenze" in str(ended.reason)
+    assert ended.finished is not None
+
+    # a command-line run whose process was killed: open for longer than any job may run
+    with hub.db.session() as session:
+        run = HarvestRun(source_id=session.scalar(select(HarvestSource.id)), status="running",
+                         trigger="cli", failures=[], started_at=dt.datetime.now(dt.UTC))
+        session.add(run)
+        session.flush()
+        killed = run.id
+    assert killed not in service.settle_abandoned(hub)  # still within the time a run may take
+    beyond = dt.datetime.now(dt.UTC) + dt.timedelta(
+        seconds=hub.settings.job_time_limit_seconds + 60)
+    assert killed in service.settle_abandoned(hub, beyond)
 
 
 def test_deleting_a_source_moves_its_datasets_to_the_trash_detached(hub, node):

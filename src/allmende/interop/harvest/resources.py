@@ -29,11 +29,14 @@ HARVESTED = "harvested"
 
 def ingest(platform: Platform, fetcher: Fetcher, written: list[tuple[str, Harvested]],
            failed: Callable[[str, str], None]) -> None:
-    """Fetch the ingestible resources of the datasets just written and queue their ingest;
-    a resource that cannot be fetched is a failure entry of its record."""
+    """Fetch the ingestible resources of the open datasets just written and queue their
+    ingest; a resource that cannot be fetched is a failure entry of its record. The files of
+    restricted datasets are not asked for: their origin shares the metadata, not the rows."""
     folder = store.scratch_root(platform.settings.data_dir) / store.UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
     for dataset, record in written:
+        if record.access_level != "public":
+            continue
         for resource in resources_of(record):
             suffix = INGESTIBLE.get(resource["format"])
             if suffix is None or not resource["url"]:

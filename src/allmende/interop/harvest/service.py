@@ -48,7 +48,7 @@ from allmende.access.policy import HARVESTER, Action, Actor, authorize, visibili
 from allmende.catalog import datasets
 from allmende.catalog.organizations import SLUG, check_slug, get_organization
 from allmende.catalog.validation import URL, field_errors_of, partial
-from allmende.db.models import Dataset, HarvestRun, HarvestSource, utcnow
+from allmende.db.models import Dataset, HarvestRun, HarvestSource, Job, utcnow
 from allmende.errors import (
     AllmendeError,
     Conflict,
@@ -328,6 +328,7 @@ def queue_due(platform: Platform, now: dt.datetime | None = None) -> list[int]:
     was queued and that has none queued or running; the ids of the new runs."""
     now = now or utcnow()
     queued = []
+    settle_abandoned(platform, now)
     with platform.db.session() as session:
         for source in session.scalars(select(HarvestSource).where(
                 HarvestSource.schedule != "off").order_by(HarvestSource.id)):
@@ -339,6 +340,37 @@ def queue_due(platform: Platform, now: dt.datetime | None = None) -> list[int]:
                 continue
             queued.append(_queue(session, HARVESTER, source, "schedule").id)
     return queued
+
+
+def settle_abandoned(platform: Platform, now: dt.datetime | None = None) -> list[int]:
+    """End the runs nobody will finish as failed, so that their source is harvested again:
+    a run whose job ended without it (a worker killed past its last attempt, a job over its
+    memory or time limit), and a run of the command line still open after the longest time a
+    job may take (the command was killed). The ids of the runs ended."""
+    now = now or utcnow()
+    oldest = now - dt.timedelta(seconds=platform.settings.job_time_limit_seconds)
+    ended = []
+    with platform.db.session() as session:
+        open_runs = session.execute(
+            select(HarvestRun, Job).outerjoin(Job, Job.id == HarvestRun.job_id)
+            .where(HarvestRun.status.in_((QUEUED, RUNNING)))).all()
+        for run_row, job in open_runs:
+            if job is not None and job.status in (queue.DONE, queue.FAILED):
+                why = restored(job.error) if job.error else msg("ohne Meldung")
+                reason = msg("Der Auftrag des Laufs endete, ohne ihn abzuschließen: {why}",
+                             why=why)
+            elif job is None and run_row.job_id is None and \
+                    (run_row.started_at or run_row.queued_at) < oldest:
+                reason = msg("Der Lauf auf der Kommandozeile wurde nicht beendet (abgebrochen?).")
+            else:
+                continue
+            run_row.status, run_row.finished_at = FAILED, now
+            run_row.reason = stored(reason)
+            ended.append(run_row.id)
+        session.flush()
+    if ended:
+        log.warning("harvest runs ended as abandoned: %s", ended)
+    return ended
 
 
 @dataclass
