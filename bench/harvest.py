@@ -102,7 +102,7 @@ def _command(env: dict[str, str], *args: str) -> tuple[float, float, dict]:
                     env=env)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     report = json.loads(run.stdout.strip().splitlines()[-1]) if "--json" in args else {}
-    return run.seconds, run.peak_mb, report
+    return run.seconds, run.max_rss_mb, report
 
 
 def _read_catalog(client: httpx.Client, node: str) -> tuple[float, int]:

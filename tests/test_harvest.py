@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from allmende.access.policy import ANONYMOUS
-from allmende.catalog import datasets
+from allmende.catalog import datasets, organizations
 from allmende.db.models import Dataset, HarvestRun, HarvestSource
 from allmende.interop.harvest import service
 from allmende.interop.harvest.fetch import refused_address
@@ -177,6 +177,24 @@ def test_an_incremental_run_fetches_only_what_changed(hub, node, monkeypatch):
     # overlap) was asked for: the changed one, and that newest one again
     assert (again.created, again.updated, again.unchanged, again.deleted) == (0, 1, 1, 0)
     assert any(d.title == "Baum vier" for d in _live(hub).values())
+
+
+def test_what_the_origin_leaves_empty_stays_empty_and_unchanged(hub, node):
+    """The hub's organization has an AGS and an e-mail address; a harvested dataset without a
+    spatial coverage or a contact point keeps none (our defaults would change it back and
+    forth: every run would count it as updated)."""
+    node_platform, url = node
+    with node_platform.db.session() as session:
+        organizations.create_organization(session, OPERATOR, {
+            "slug": "rvr", "name": "Regionalverband Ruhr"})
+        datasets.create_dataset(session, OPERATOR, dataset_body("radwege", organization="rvr",
+                                                                title="Radwegenetz"))
+    _source(hub, "knoten", "allmende", url)
+    assert service.run(hub, OPERATOR, "knoten").created == PUBLIC + 2
+    radwege = next(d for d in _live(hub).values() if d.title == "Radwegenetz")
+    assert (radwege.spatial, radwege.contact_point) == (None, None)
+    again = service.run(hub, OPERATOR, "knoten")
+    assert (again.created, again.updated, again.deleted) == (0, 0, 0)
 
 
 def test_without_the_setting_loopback_is_refused(platform, world, node):

@@ -266,10 +266,11 @@ def create_dataset(session: Session, actor: Actor, data: dict[str, Any],
         raise Conflict(msg("Die Kennung „{name}“ ist bereits vergeben.", name=fields.name),
                        "name_taken")
     values = fields.model_dump(include=set(EDITABLE))
-    if not values["spatial"] and organization.ags:
-        values["spatial"] = political_geocoding_uri(organization.ags)
-    if not values["contact_point"]:
-        values["contact_point"] = organization.contact_email
+    if origin is None:  # a harvested dataset says what its origin says, not our defaults
+        if not values["spatial"] and organization.ags:
+            values["spatial"] = political_geocoding_uri(organization.ags)
+        if not values["contact_point"]:
+            values["contact_point"] = organization.contact_email
     dataset = Dataset(name=fields.name, organization=organization, created_by_id=actor.user_id,
                       **values)
     for position, resource in enumerate(fields.resources):
