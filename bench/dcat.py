@@ -217,18 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console.print(f"generating {args.datasets:,} datasets ...")
     generated = catalog_bench.generate(args.datasets)
-    results, missing = [], []
-    if args.backend in ("sqlite", "both"):
-        results.append(measure("SQLite", None, generated, args.repeat))
-        report(results[-1])
-    if args.backend in ("postgresql", "both"):
-        url, shown = catalog_bench.prepare_postgres()
-        if url is None:
-            console.print(f"[bold red]PostgreSQL skipped:[/] {shown}")
-            missing.append("postgresql")
-        else:
-            results.append(measure(f"PostgreSQL ({shown})", url, generated, args.repeat))
-            report(results[-1])
+    results, missing = catalog_bench.on_backends(
+        args.backend, lambda label, url: measure(label, url, generated, args.repeat), report)
     page = max((r.page_p95 for r in results), default=None)
     baseline = max((r.rest_p95 for r in results), default=None)
     stream = max((s.seconds for r in results for s in r.streams.values()), default=None)

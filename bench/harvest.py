@@ -208,22 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console.print(f"generating {args.datasets:,} datasets ... (load {load_average()})")
     generated = catalog_bench.generate(args.datasets)
-    results, missing = [], []
-    if args.backend in ("sqlite", "both"):
-        results.append(measure("SQLite hub", None, generated))
-        report(results[-1])
-    if args.backend in ("postgresql", "both"):
-        url, shown = catalog_bench.prepare_postgres()
-        if url is None:
-            console.print(f"[bold red]PostgreSQL skipped:[/] {shown}")
-            missing.append("postgresql")
-        else:
-            results.append(measure(f"PostgreSQL hub ({shown})", url, generated))
-            report(results[-1])
+    results, missing = catalog_bench.on_backends(
+        args.backend, lambda label, url: measure(label, url, generated), report, " hub")
     worst = max((r.runs["first run"] for r in results), default=None)
     baseline = max((r.baseline for r in results), default=None)
     complete = all(r.hub_datasets == args.datasets for r in results)
-    met = bool(results) and not missing and complete and worst is not None and worst < TARGET_S
+    met = (bool(results) and not missing and complete and args.datasets >= 10_000
+           and worst is not None and worst < TARGET_S)
     sys.stdout.flush()
     print(json.dumps({
         "bench": "harvest",

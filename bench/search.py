@@ -45,9 +45,10 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import numpy as np
 from rich.console import Console
@@ -423,6 +424,31 @@ def _check_hits(result: BackendResult) -> None:
 # --------------------------------------------------------------------------------------------
 # PostgreSQL
 # --------------------------------------------------------------------------------------------
+
+
+Measured = TypeVar("Measured")
+
+
+def on_backends(choice: str, measure: Callable[[str, str | None], Measured],
+                report: Callable[[Measured], None], suffix: str = ""
+                ) -> tuple[list[Measured], list[str]]:
+    """``measure(label, database_url)`` on SQLite and/or a fresh PostgreSQL benchmark database,
+    as ``choice`` (sqlite, postgresql, both) says, each reported as it ends; the results and
+    the backends that could not run."""
+    results: list[Measured] = []
+    missing: list[str] = []
+    if choice in ("sqlite", "both"):
+        results.append(measure(f"SQLite{suffix}", None))
+        report(results[-1])
+    if choice in ("postgresql", "both"):
+        url, shown = prepare_postgres()
+        if url is None:
+            console.print(f"[bold red]PostgreSQL skipped:[/] {shown}")
+            missing.append("postgresql")
+        else:
+            results.append(measure(f"PostgreSQL{suffix} ({shown})", url))
+            report(results[-1])
+    return results, missing
 
 
 def prepare_postgres() -> tuple[str | None, str]:
