@@ -16,7 +16,7 @@ from allmende.errors import Conflict, FieldError, Forbidden, Invalid, msg
 from allmende.interop.harvest import service
 from allmende.web.deps import ActorDep, SessionDep, check_csrf
 from allmende.web.ui import helpers
-from allmende.web.ui.common import FormDep, login_redirect, redirect
+from allmende.web.ui.common import FormDep, gettext_for, login_redirect, redirect
 from allmende.web.ui.render import render
 
 router = APIRouter()
@@ -53,10 +53,21 @@ def _source_data(form: FormData, new: bool) -> dict[str, Any]:
     return data
 
 
-def _labels() -> dict[str, Any]:
+def _refused(request: Request, form: FormData, actor: Actor) -> Response | None:
+    """What a form sent without its CSRF token or signed out gets instead of the change."""
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    return None if actor.is_authenticated else login_redirect(request)
+
+
+def _labels(request: Request) -> dict[str, Any]:
+    """The pages' labels, and the choices of the form's lists in the page's language."""
+    gettext = gettext_for(request)
     return {"type_labels": TYPE_LABELS, "schedule_labels": SCHEDULE_LABELS,
             "status_labels": STATUS_LABELS, "trigger_labels": TRIGGER_LABELS,
-            "labels": FIELD_LABELS}
+            "labels": FIELD_LABELS,
+            "type_options": [(code, gettext(text)) for code, text in TYPE_LABELS.items()],
+            "schedule_options": [(code, gettext(text))
+                                 for code, text in SCHEDULE_LABELS.items()]}
 
 
 def _sources_page(request: Request, session: Any, actor: Actor, *,
@@ -69,7 +80,7 @@ def _sources_page(request: Request, session: Any, actor: Actor, *,
         "sources": service.list_sources(session, actor), "organizations": organizations,
         "values": values or {"schedule": "daily", "type": "ckan"},
         "errors": helpers.errors_by_field(errors.field_errors) if errors else {},
-        "error": errors, **_labels(),
+        "error": errors, **_labels(request),
     }, status_code=status_code, actor=actor)
 
 
@@ -82,9 +93,8 @@ def sources(request: Request, session: SessionDep, actor: ActorDep) -> Response:
 
 @router.post("/harvest", response_class=HTMLResponse)
 def create(request: Request, form: FormDep, session: SessionDep, actor: ActorDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_authenticated:
-        return login_redirect(request)
+    if (refused := _refused(request, form, actor)) is not None:
+        return refused
     data = _source_data(form, new=True)
     try:
         source = service.create_source(session, actor, data)
@@ -107,7 +117,7 @@ def _source_page(request: Request, session: Any, actor: Actor, name: str, *,
         "values": values or {"url": source.url, "schedule": source.schedule,
                              "ingest_resources": source.ingest_resources},
         "errors": helpers.errors_by_field(errors.field_errors) if errors else {},
-        "error": errors, **_labels(),
+        "error": errors, **_labels(request),
     }, status_code=status_code, actor=actor)
 
 
@@ -121,9 +131,8 @@ def show(name: str, request: Request, session: SessionDep, actor: ActorDep) -> R
 @router.post("/harvest/{name}", response_class=HTMLResponse)
 def update(name: str, request: Request, form: FormDep, session: SessionDep,
            actor: ActorDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_authenticated:
-        return login_redirect(request)
+    if (refused := _refused(request, form, actor)) is not None:
+        return refused
     data = _source_data(form, new=False)
     try:
         service.update_source(session, actor, name, data)
@@ -136,9 +145,8 @@ def update(name: str, request: Request, form: FormDep, session: SessionDep,
 @router.post("/harvest/{name}/runs")
 def queue_run(name: str, request: Request, form: FormDep, session: SessionDep,
               actor: ActorDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_authenticated:
-        return login_redirect(request)
+    if (refused := _refused(request, form, actor)) is not None:
+        return refused
     service.queue_run(session, actor, name)
     return redirect(f"/harvest/{name}")
 
@@ -146,8 +154,7 @@ def queue_run(name: str, request: Request, form: FormDep, session: SessionDep,
 @router.post("/harvest/{name}/delete")
 def delete(name: str, request: Request, form: FormDep, session: SessionDep,
            actor: ActorDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_authenticated:
-        return login_redirect(request)
+    if (refused := _refused(request, form, actor)) is not None:
+        return refused
     service.delete_source(session, actor, name)
     return redirect("/harvest")
