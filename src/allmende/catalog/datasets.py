@@ -12,7 +12,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -31,7 +30,7 @@ from allmende.catalog.validation import (
     URL,
     check_text,
     check_url,
-    field_errors_of,
+    parsed,
     partial,
 )
 from allmende.catalog.vocabularies import (
@@ -217,12 +216,6 @@ EDITABLE = tuple(DatasetFields.model_fields)
 DatasetPatch = partial(DatasetFields, "DatasetPatch")
 
 
-def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise Invalid(field_errors=field_errors_of(error)) from None
-
 
 def _touch(session: Session, dataset: Dataset) -> None:
     """Record a change: modification time, search terms and a new catalog revision."""
@@ -259,7 +252,7 @@ class Origin:
 
 def create_dataset(session: Session, actor: Actor, data: dict[str, Any],
                    origin: Origin | None = None) -> Dataset:
-    fields = _parse(DatasetCreate, data)
+    fields = parsed(DatasetCreate, data)
     organization = get_organization(session, fields.organization)
     authorize(actor, Action.CREATE_DATASET, organization.id)
     if session.scalar(select(Dataset.id).where(Dataset.name == fields.name)) is not None:
@@ -302,10 +295,10 @@ def replace_resources(session: Session, actor: Actor, name: str,
     dataset = get_dataset(session, actor, name)
     authorize(actor, Action.EDIT_DATASET, dataset)
     _refuse_built(dataset)
-    parsed = [_parse(ResourceFields, data) for data in wanted]
+    resources = [parsed(ResourceFields, data) for data in wanted]
     existing = {r.name: r for r in dataset.resources}
     changed = False
-    for position, fields in enumerate(parsed):
+    for position, fields in enumerate(resources):
         resource = existing.pop(fields.name, None)
         if resource is None:
             resource = _new_resource(fields, position)
@@ -330,7 +323,7 @@ def replace_resources(session: Session, actor: Actor, name: str,
         _touch(session, dataset)
         session.flush()
         _record(session, dataset, actor, "resources_replaced",
-                {"resources": [None, [f.name for f in parsed]]})
+                {"resources": [None, [f.name for f in resources]]})
     return changed
 
 
@@ -365,7 +358,7 @@ def update_dataset(session: Session, actor: Actor, name: str, changes: dict[str,
         raise Invalid(field_errors=[FieldError(f, msg("Dieses Feld kann nicht geändert werden."))
                                     for f in sorted(unknown)])
     current = {f: getattr(dataset, f) for f in EDITABLE}
-    fields = _parse(DatasetFields, {**current, **changes})
+    fields = parsed(DatasetFields, {**current, **changes})
     diff = {}
     for name_ in changes:
         new = getattr(fields, name_)
@@ -433,7 +426,7 @@ def add_resource(session: Session, actor: Actor, name: str, data: dict[str, Any]
     dataset = get_dataset(session, actor, name)
     authorize(actor, Action.EDIT_DATASET, dataset)
     _refuse_built(dataset)
-    fields = _parse(ResourceFields, data)
+    fields = parsed(ResourceFields, data)
     if any(r.name == fields.name for r in dataset.resources):
         raise Conflict(msg("Der Datensatz hat bereits eine Ressource „{name}“.",
                            name=fields.name),
@@ -478,7 +471,7 @@ def file_resource(session: Session, actor: Actor, name: str, resource_name: str,
     found = _named_file_resource(dataset, resource_name)
     if found is not None:
         return found
-    resource = _new_resource(_parse(ResourceFields, {"name": resource_name}),
+    resource = _new_resource(parsed(ResourceFields, {"name": resource_name}),
                              len(dataset.resources))
     resource.kind, resource.derived = "file", derived
     if derived:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,12 +18,12 @@ from allmende.catalog.validation import (
     check_email,
     check_text,
     check_url,
-    field_errors_of,
+    parsed,
     partial,
 )
 from allmende.catalog.vocabularies import ORGANIZATION_TYPES
 from allmende.db.models import Dataset, Organization, utcnow
-from allmende.errors import Conflict, Invalid, NotFound, msg
+from allmende.errors import Conflict, NotFound, msg
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 SLUG_MESSAGE = msg("Nur Kleinbuchstaben a-z, Ziffern und Bindestriche, beginnend mit Buchstabe "
@@ -166,12 +166,6 @@ class OrganizationCreate(OrganizationFields):
 OrganizationPatch = partial(OrganizationFields, "OrganizationPatch")
 
 
-def _parsed(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise Invalid(field_errors=field_errors_of(error)) from None
-
 
 def _apply_area(organization: Organization, area: dict[str, Any] | None) -> None:
     """Store a (validated) area and the bounding box derived from it; None removes the area."""
@@ -182,7 +176,7 @@ def _apply_area(organization: Organization, area: dict[str, Any] | None) -> None
 
 def create_organization(session: Session, actor: Actor, data: dict[str, Any]) -> Organization:
     authorize(actor, Action.CREATE_ORGANIZATION)
-    fields = _parsed(OrganizationCreate, data)
+    fields = parsed(OrganizationCreate, data)
     if session.scalar(select(Organization.id).where(Organization.slug == fields.slug)):
         raise Conflict(msg("Die Kennung „{name}“ ist bereits vergeben.", name=fields.slug),
                        "slug_taken")
@@ -201,7 +195,7 @@ def update_organization(
     organization = get_organization(session, slug)
     authorize(actor, Action.EDIT_ORGANIZATION, organization.id)
     current = {c: getattr(organization, c) for c in OrganizationFields.model_fields}
-    fields = _parsed(OrganizationFields, {**current, **changes})
+    fields = parsed(OrganizationFields, {**current, **changes})
     for name in changes:
         if name != "area":
             setattr(organization, name, getattr(fields, name))

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from allmende.errors import FieldError, Message, msg
+from allmende.errors import FieldError, Invalid, Message, msg
 
 EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s]+$")
@@ -81,6 +81,14 @@ _ALTERNATIVES = re.compile(r"'([^']*)'")
 
 def field_errors_of(error: ValidationError) -> list[FieldError]:
     return field_errors(error.errors(include_url=False))
+
+
+def parsed(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """``data`` as ``model``, or Invalid with an error per field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise Invalid(field_errors=field_errors_of(error)) from None
 
 
 def field_errors(errors: Iterable[Mapping[str, Any]], skip: int = 0) -> list[FieldError]:

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -47,12 +47,11 @@ from sqlalchemy.orm import Session
 from allmende.access.policy import HARVESTER, Action, Actor, authorize, visibility
 from allmende.catalog import datasets
 from allmende.catalog.organizations import SLUG, check_slug, get_organization
-from allmende.catalog.validation import URL, field_errors_of, partial
+from allmende.catalog.validation import URL, parsed, partial
 from allmende.db.models import Dataset, HarvestRun, HarvestSource, Job, utcnow
 from allmende.errors import (
     AllmendeError,
     Conflict,
-    Invalid,
     NotFound,
     msg,
     neutral,
@@ -174,12 +173,6 @@ class SourceRecord:
     datasets: int  # harvested datasets of the source (not deleted)
 
 
-def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise Invalid(field_errors=field_errors_of(error)) from None
-
 
 def _load(session: Session, name: str) -> HarvestSource:
     source = session.scalar(select(HarvestSource).where(HarvestSource.name == name))
@@ -196,7 +189,7 @@ def _managed(session: Session, actor: Actor, name: str) -> HarvestSource:
 
 
 def create_source(session: Session, actor: Actor, data: dict[str, Any]) -> SourceRecord:
-    fields = _parse(SourceCreate, data)
+    fields = parsed(SourceCreate, data)
     organization = get_organization(session, fields.organization)
     authorize(actor, Action.MANAGE_HARVEST, organization.id)
     if session.scalar(select(HarvestSource.id).where(HarvestSource.name == fields.name)):
@@ -215,7 +208,7 @@ def update_source(session: Session, actor: Actor, name: str,
                   changes: dict[str, Any]) -> SourceRecord:
     source = _managed(session, actor, name)
     current = {k: getattr(source, k) for k in SourcePatch.model_fields}
-    fields = _parse(SourcePatch, {**current, **{k: v for k, v in changes.items()
+    fields = parsed(SourcePatch, {**current, **{k: v for k, v in changes.items()
                                                if v is not None or k not in current}})
     for key in SourcePatch.model_fields:
         setattr(source, key, getattr(fields, key))
