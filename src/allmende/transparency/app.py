@@ -18,13 +18,13 @@ import logging
 from collections.abc import Callable
 
 import orjson
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from sqlalchemy.orm import Session
 
 from allmende.errors import AllmendeError, Message, msg
 from allmende.platform import Platform

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,7 +190,7 @@ def _check_size(session: Session, tree_size: int) -> None:
                              "Einträge.", tree_size=tree_size, size=size), "bad_tree_size")
 
 
-def _nodes(session: Session):  # type: ignore[no-untyped-def]
+def _nodes(session: Session) -> Callable[[list[int]], dict[int, bytes]]:
     def lookup(ids: list[int]) -> dict[int, bytes]:
         rows = session.execute(select(LogNode.id, LogNode.hash).where(LogNode.id.in_(ids)))
         found = {node: bytes(value) for node, value in rows}
