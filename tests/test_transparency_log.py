@@ -140,7 +140,7 @@ def test_pseudonyms_are_stable_per_organization_and_unlinkable_after_erasure(pla
                             for slug in ("dortmund", "bochum"))
         first = log.pseudonym(session, dortmund, 7)
         assert first == log.pseudonym(session, dortmund, 7)
-        assert len(first) == 32 and "7" != first
+        assert len(first) == 32 and first != "7"
         assert log.pseudonym(session, dortmund, 8) != first
         assert log.pseudonym(session, bochum, 7) != first
         other = log.pseudonym(session, bochum, 7)
@@ -393,3 +393,65 @@ def test_verify_refuses_a_checkpoint_signed_with_another_key(platform, node, all
             a="\n3\n", b="\n2\n")
     status, report = _verify(allmende, tmp_path, node)
     assert status == 1 and "keine gültige Signatur" in report["message"]
+
+
+# --- the public pages ------------------------------------------------------------------------
+
+def _logged_datasets(platform) -> dict[str, str]:
+    """A public, a members-only and a restricted dataset of Dortmund, each with an event, and
+    an event of Bochum; their UUIDs by name."""
+    from allmende.catalog import datasets
+    from support import OPERATOR, dataset_body
+
+    uuids = {}
+    with platform.db.session() as session:
+        for name, level in (("offen", "public"), ("intern", "members"),
+                            ("vertraulich", "restricted")):
+            made = datasets.create_dataset(session, OPERATOR, dataset_body(
+                name, title=f"Titel {name}", access_level=level))
+            uuids[name] = made.uuid
+            log.append(session, {"type": "access.rows", "organization": "dortmund",
+                                 "dataset": made.uuid, "rows": 17, "reader": "p" * 32})
+        log.append(session, {"type": "request.submitted", "organization": "dortmund",
+                             "request": 4})
+        log.append(session, {"type": "agreement.revoked", "organization": "bochum"})
+    return uuids
+
+
+def test_organization_log_shows_only_events_of_datasets_the_reader_may_see(
+        platform, world, log_client):
+    _logged_datasets(platform)
+    anonymous = log_client.get("/organizations/dortmund/log")
+    assert anonymous.status_code == 200
+    assert "Titel offen" in anonymous.text and "Titel vertraulich" in anonymous.text
+    assert "Titel intern" not in anonymous.text
+    assert "Datenantrag gestellt" in anonymous.text
+    assert "Nutzungsvereinbarung widerrufen" not in anonymous.text  # Bochum's
+    assert 'id="entry-1"' not in anonymous.text and 'id="entry-3"' in anonymous.text
+    member = log_client.get("/organizations/dortmund/log", headers=world.auth("member"))
+    assert "Titel intern" in member.text
+    english = log_client.get("/organizations/dortmund/log?lang=en")
+    assert "Rows read" in english.text and "Data request submitted" in english.text
+    assert log_client.get("/organizations/nirgendwo/log").status_code == 404
+
+
+def test_dataset_log_lists_its_events_and_hides_an_invisible_dataset(platform, world,
+                                                                      log_client):
+    _logged_datasets(platform)
+    page = log_client.get("/datasets/vertraulich/log")
+    assert page.status_code == 200 and 'id="entry-2"' in page.text
+    assert 'id="entry-0"' not in page.text and "17" in page.text
+    assert log_client.get("/datasets/intern/log").status_code == 404
+    assert log_client.get("/datasets/intern/log",
+                          headers=world.auth("bochum-editor")).status_code == 200
+
+
+def test_the_log_page_shows_the_latest_checkpoint_and_how_to_verify(platform, log_client):
+    _fill(platform, 4)
+    _checkpoint(platform)
+    page = log_client.get("/log")
+    key = log_client.get("/log/v1/key").text.strip()
+    assert page.status_code == 200 and key in page.text
+    assert '<dd id="log-size">4</dd>' in page.text
+    assert "allmende log verify --url http://127.0.0.1:8000" in page.text
+    assert "Transparency log" in log_client.get("/log?lang=en").text

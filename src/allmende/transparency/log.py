@@ -202,32 +202,52 @@ def _nodes(session: Session) -> Callable[[list[int]], dict[int, bytes]]:
 
 # --- the public pages ----------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Listed:
+    """A dataset an event names, as the reader may see it."""
+
+    name: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Events:
+    entries: list[Entry]
+    datasets: dict[str, Listed]  # by UUID
+    before: int | None  # where the next older page starts; None: no older events
+
+
 def events_of(session: Session, actor: Actor, *, organization: str | None = None,
               dataset: str | None = None, before: int | None = None, limit: int = 50
-              ) -> list[Entry]:
+              ) -> Events:
     """The newest events of an organization (its slug) or a dataset (its UUID) before index
     ``before``, leaving out events of datasets whose metadata ``actor`` may not see."""
     scope = visibility(actor)
     condition = (LogEntry.organization == organization if dataset is None
                  else LogEntry.dataset == dataset)
     found: list[Entry] = []
-    while len(found) < limit:
+    datasets: dict[str, Listed] = {}
+    more = True
+    while len(found) < limit and more:
         query = select(LogEntry.index, LogEntry.leaf, LogEntry.created, LogEntry.dataset) \
-            .where(condition).order_by(LogEntry.index.desc()).limit(limit * 2)
+            .where(condition).order_by(LogEntry.index.desc()).limit(limit + 1)
         if before is not None:
             query = query.where(LogEntry.index < before)
         rows = session.execute(query).all()
-        if not rows:
-            break
-        seen = _visible_datasets(session, scope, {r.dataset for r in rows if r.dataset})
-        found.extend(Entry(r.index, bytes(r.leaf), r.created) for r in rows
-                     if r.dataset is None or r.dataset in seen)
-        before = rows[-1].index
-    return found[:limit]
+        more = len(rows) > limit
+        datasets.update(_visible_datasets(session, scope,
+                                          {r.dataset for r in rows if r.dataset}))
+        for row in rows[:limit]:
+            before = row.index
+            if row.dataset is None or row.dataset in datasets:
+                found.append(Entry(row.index, bytes(row.leaf), row.created))
+                if len(found) == limit:
+                    break
+    return Events(found, datasets, before if more or len(found) == limit else None)
 
 
-def _visible_datasets(session: Session, scope: Any, uuids: set[str]) -> set[str]:
+def _visible_datasets(session: Session, scope: Any, uuids: set[str]) -> dict[str, Listed]:
     if not uuids:
-        return set()
+        return {}
     rows = session.scalars(select(Dataset).where(Dataset.uuid.in_(uuids)))
-    return {d.uuid for d in rows if scope.sees(d)}
+    return {d.uuid: Listed(d.name, d.title) for d in rows if scope.sees(d)}
