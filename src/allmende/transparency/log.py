@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,15 @@ from allmende.transparency import merkle
 #: How many entries one request for a range may ask for.
 MAX_ENTRIES = 1000
 STATE_ID = 1
+
+
+_STATE = LogState.__table__
+_TAKE = (update(_STATE).where(_STATE.c.id == STATE_ID)
+         .values(size=_STATE.c.size + bindparam("count"))
+         .returning(_STATE.c.size, _STATE.c.frontier))
+_FRONTIER = update(_STATE).where(_STATE.c.id == STATE_ID).values(frontier=bindparam("frontier"))
+_ENTRIES = insert(LogEntry.__table__)
+_NODES = insert(LogNode.__table__)
 
 
 @dataclass(frozen=True)
@@ -86,23 +95,22 @@ def append_many(session: Session, events: Sequence[Mapping[str, Any]]) -> list[i
     now = dt.datetime.now(dt.UTC)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     leaves = [leaf_bytes({"time": stamp, **event}) for event in events]
-    size, packed = session.execute(
-        update(LogState).where(LogState.id == STATE_ID)
-        .values(size=LogState.size + len(leaves))
-        .returning(LogState.size, LogState.frontier)).one()
+    # Core statements built once, on the session's connection: the ORM's per-statement work
+    # cost more than the database (measured: 2.6 ms of an append's 3.5 ms on SQLite).
+    connection = session.connection()
+    size, packed = connection.execute(_TAKE, {"count": len(leaves)}).one()
     first = size - len(leaves)
     frontier, nodes = merkle.unpack(packed), []
     for offset, leaf in enumerate(leaves):
         frontier, made = merkle.push(frontier, first + offset, leaf)
         nodes.extend(made)
-    session.execute(insert(LogEntry.__table__), [
+    connection.execute(_ENTRIES, [
         {"index": first + offset, "leaf": leaf, "type": event["type"],
          "organization": event.get("organization"), "dataset": event.get("dataset"),
          "created": now}
         for offset, (leaf, event) in enumerate(zip(leaves, events, strict=True))])
-    session.execute(insert(LogNode.__table__), [{"id": n, "hash": h} for n, h in nodes])
-    session.execute(update(LogState).where(LogState.id == STATE_ID)
-                    .values(frontier=merkle.pack(frontier)))
+    connection.execute(_NODES, [{"id": n, "hash": h} for n, h in nodes])
+    connection.execute(_FRONTIER, {"frontier": merkle.pack(frontier)})
     return list(range(first, size))
 
 
