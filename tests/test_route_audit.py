@@ -50,6 +50,13 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/ogc/"): "OGC API Features' landing page: links only",
     ("GET", "/ogc/conformance"): "the conformance classes the interface implements",
     ("GET", "/ogc/api"): "the interface's OpenAPI description (collections are a parameter)",
+    ("GET", "/log"): "what the transparency log is, its latest checkpoint: public by purpose",
+    ("GET", "/log/v1/checkpoint"): "the log's signed checkpoint: public, witnesses read it",
+    ("GET", "/log/v1/key"): "the key that verifies the log's checkpoints",
+    ("GET", "/log/v1/entries"): "every entry is public, a witness recomputes the whole tree; "
+                                "entries hold no personal data in clear",
+    ("GET", "/log/v1/proof/inclusion"): "proofs over the public entries",
+    ("GET", "/log/v1/proof/consistency"): "proofs over the public entries",
 }
 
 
@@ -167,6 +174,8 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("GET", "/trash"): Example(),
         ("GET", "/organizations/{slug}"): Example({"slug": "dortmund"}),
         ("GET", "/organizations/{slug}/edit"): Example({"slug": "dortmund"}),
+        ("GET", "/organizations/{slug}/log"): Example({"slug": "dortmund"}),
+        ("GET", "/datasets/{name}/log"): Example(dataset),
         ("POST", "/organizations/{slug}/edit"): Example({"slug": "dortmund"},
                                                         form={"name": "Stadt Dortmund"}),
         ("GET", "/organizations/{slug}/members"): Example({"slug": "dortmund"}),

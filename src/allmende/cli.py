@@ -44,6 +44,8 @@ harvest_app = typer.Typer(no_args_is_help=True, help="Andere Portale übernehmen
 harvest_source_app = typer.Typer(no_args_is_help=True, help="Harvest-Quellen verwalten.")
 harvest_app.add_typer(harvest_source_app, name="source")
 app.add_typer(harvest_app, name="harvest")
+log_app = typer.Typer(no_args_is_help=True, help="Das Transparenzprotokoll prüfen und signieren.")
+app.add_typer(log_app, name="log")
 
 stderr = Console(stderr=True, soft_wrap=True)
 # The CLI is run by the operators of the platform, who act with full rights.
@@ -557,6 +559,62 @@ def harvest_run(name: str, as_json: JsonOption = False) -> None:
         if not as_json:
             stderr.print(f"[red]Fehler:[/red] {report.reason}")
         raise typer.Exit(1)
+
+
+@log_app.command("verify")
+def log_verify(
+    url: Annotated[str, typer.Option("--url", help="Adresse des Knotens, z. B. "
+                                                   "https://daten.example.de")],
+    state_file: Annotated[Path | None, typer.Option(
+        "--state", help="Zustandsdatei: was zuletzt geprüft wurde (wird fortgeschrieben)")] =
+    None,
+    as_json: JsonOption = False,
+) -> None:
+    """Das Transparenzprotokoll eines Knotens prüfen (Signatur, Einträge, Fortsetzung).
+    Exit 0 konsistent, 1 umgeschrieben oder falsch signiert, 2 nicht erreichbar oder
+    Zustandsdatei unbrauchbar."""
+    from allmende.transparency.verify import CONSISTENT, verify
+
+    report = verify(url, state_file)
+    if as_json:
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        colour = "green" if report.status == CONSISTENT else "red"
+        stderr.print(f"[{colour}]{report.message}[/{colour}]")
+        for problem in report.problems:
+            where = (f"Eintrag {problem['entry']}" if problem.get("entry") is not None
+                     else f"Checkpoint {problem.get('checkpoint') or ''}".strip())
+            stderr.print(f"  {where}: {problem['message']}")
+    raise typer.Exit(report.status)
+
+
+@log_app.command("checkpoint")
+def log_checkpoint(as_json: JsonOption = False) -> None:
+    """Jetzt einen signierten Checkpoint des Protokolls veröffentlichen."""
+    from allmende.transparency import checkpoints
+
+    work = _unit_of_work(as_json)
+    with work as session:
+        made = checkpoints.publish(session, work.platform.settings)
+    emit({"origin": made.origin, "tree_size": made.size, "checkpoint": made.note}, as_json,
+         made.note)
+
+
+@log_app.command("erase-pseudonyms")
+def log_erase_pseudonyms(
+    org: Annotated[str, typer.Option("--org", help="Organisation (Kennung)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Den Pseudonym-Schlüssel einer Organisation löschen: Ihre Pseudonyme im Protokoll lassen
+    sich danach niemandem mehr zuordnen."""
+    from allmende.catalog.organizations import get_organization
+    from allmende.transparency import log
+
+    with _unit_of_work(as_json) as session:
+        erased = log.erase_pseudonym_key(session, get_organization(session, org).id)
+    emit({"organization": org, "erased": erased}, as_json,
+         f"Pseudonym-Schlüssel von „{org}“ gelöscht." if erased
+         else f"„{org}“ hatte keinen Pseudonym-Schlüssel.")
 
 
 class _unit_of_work:

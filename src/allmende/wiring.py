@@ -17,6 +17,8 @@ def wire() -> None:
     registry.job_kind("consolidate", "allmende.harmonize.jobs:consolidate_job")
     registry.job_kind("harvest", "allmende.interop.harvest.jobs:harvest_job")
     registry.periodic(registry.Periodic("harvest-schedules", 60.0, _queue_scheduled_harvests))
+    # well within the five minutes a checkpoint may lag behind arriving entries
+    registry.periodic(registry.Periodic("log-checkpoint", 60.0, _publish_log_checkpoint))
     events.listen(rebuild_regional)
     interfaces.interface("ckan", ("/api/3/action", "/api/action"),
                          "allmende.interop.ckan.app:create_app",
@@ -27,6 +29,7 @@ def wire() -> None:
                          service=interfaces.Service(
                              "OGC API Features", "/ogc/", "/ogc/api",
                              "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"))
+    interfaces.interface("transparency-log", ("/log/v1",), "allmende.transparency.app:create_app")
 
 
 def _queue_scheduled_harvests(platform: object) -> None:
@@ -34,3 +37,9 @@ def _queue_scheduled_harvests(platform: object) -> None:
     from allmende.interop.harvest.jobs import queue_scheduled
 
     queue_scheduled(platform)  # type: ignore[arg-type]
+
+
+def _publish_log_checkpoint(platform: object) -> None:
+    from allmende.transparency.checkpoints import publish_periodically
+
+    publish_periodically(platform)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -447,9 +448,76 @@ class CatalogState(Base):
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+# --- Transparency log (allmende.transparency) ---------------------------------------------
+
+class LogEntry(Base):
+    """One event of the transparency log: its position and the exact bytes hashed as its leaf
+    (RFC 8785 canonical JSON). ``type``, ``organization`` and ``dataset`` repeat what the leaf
+    says, so the public pages can list an organization's or a dataset's events; the leaf is
+    the truth (the verifier never reads those columns)."""
+
+    __tablename__ = "log_entries"
+
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+    type: Mapped[str] = mapped_column(String(100))
+    organization: Mapped[str | None] = mapped_column(String(100))
+    dataset: Mapped[str | None] = mapped_column(String(36))
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_log_entries_organization", "organization", "index"),
+                      Index("ix_log_entries_dataset", "dataset", "index"))
+
+
+class LogNode(Base):
+    """The hash of one complete subtree of the log (level 0: a leaf hash), keyed by
+    ``level << 48 | position``: a proof reads its few nodes in one query."""
+
+    __tablename__ = "log_nodes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogState(Base):
+    """The single row every append locks: the tree's size and its frontier (the roots of its
+    complete subtrees, largest first), from which the next append and the root follow."""
+
+    __tablename__ = "log_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+
+
+class LogCheckpoint(Base):
+    """A signed checkpoint (C2SP signed note) as it was published."""
+
+    __tablename__ = "log_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    note: Mapped[str] = mapped_column(Text)
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PseudonymKey(Base):
+    """An organization's key for the pseudonyms of its users in the log. Erasing it (deleting
+    the row) makes the pseudonyms made with it unlinkable; the next one gets a new key."""
+
+    __tablename__ = "log_pseudonym_keys"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 __all__ = [
     "Activity", "ApiToken", "Base", "CatalogState", "Consolidation", "Dataset",
-    "HarvestRun", "HarvestSource", "Job",
-    "LoginFailure", "Membership", "Organization", "QualityReport", "Resource", "ResourceMapping",
+    "HarvestRun", "HarvestSource", "Job", "LogCheckpoint", "LogEntry", "LogNode", "LogState",
+    "LoginFailure", "Membership", "Organization", "PseudonymKey", "QualityReport", "Resource",
+    "ResourceMapping",
     "SharedSchema", "TableVersion", "User", "UserSession", "utcnow",
 ]

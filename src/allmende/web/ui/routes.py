@@ -10,6 +10,7 @@ from allmende.web.ui import (
     dataset_pages,
     harmonize_pages,
     harvest_pages,
+    log_pages,
     pages,
     resource_pages,
 )
@@ -24,3 +25,4 @@ router.include_router(admin.router)
 router.include_router(resource_pages.router)
 router.include_router(harmonize_pages.router)
 router.include_router(harvest_pages.router)
+router.include_router(log_pages.router)
