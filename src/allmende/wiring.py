@@ -17,6 +17,7 @@ def wire() -> None:
     registry.job_kind("consolidate", "allmende.harmonize.jobs:consolidate_job")
     registry.job_kind("harvest", "allmende.interop.harvest.jobs:harvest_job")
     registry.periodic(registry.Periodic("harvest-schedules", 60.0, _queue_scheduled_harvests))
+    registry.periodic(registry.Periodic("request-retention", 3600.0, _purge_requests))
     events.listen(rebuild_regional)
     interfaces.interface("ckan", ("/api/3/action", "/api/action"),
                          "allmende.interop.ckan.app:create_app",
@@ -34,3 +35,10 @@ def _queue_scheduled_harvests(platform: object) -> None:
     from allmende.interop.harvest.jobs import queue_scheduled
 
     queue_scheduled(platform)  # type: ignore[arg-type]
+
+
+def _purge_requests(platform: object) -> None:
+    """Data requests past their retention, and registrations never confirmed, are deleted."""
+    from allmende.access.requests import run_retention
+
+    run_retention(platform)
