@@ -562,8 +562,6 @@ class Registration(Base):
 
 __all__ = [
     "Activity", "ApiToken", "Base", "CatalogState", "Consolidation", "Dataset",
-    "DataRequest", "DataRequestAttachment", "DataRequestEvent", "OrganizationConditions",
-    "Registration",
     "HarvestRun", "HarvestSource", "Job",
     "LoginFailure", "Membership", "Organization", "QualityReport", "Resource", "ResourceMapping",
     "SharedSchema", "TableVersion", "User", "UserSession", "utcnow",
