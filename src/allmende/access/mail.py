@@ -61,8 +61,8 @@ class Mailer:
         message["From"] = self.settings.mail_sender
         message["To"] = ", ".join(mail.to)
         message["Subject"] = mail.subject
-        message["Content-Language"] = mail.language
         message.set_content(mail.body)
+        message["Content-Language"] = mail.language  # after: set_content drops Content-*
         return message
 
     def _deliver(self, message: EmailMessage) -> None:
