@@ -252,7 +252,8 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 def test_attachments_are_pdfs_within_the_limit(ask, platform):
     request_id = _draft(ask)
     path = f"/requests/{request_id}/attachments"
-    added = ask("outsider", "POST", path, files={"file": ("Ethikvotum.pdf", PDF, "application/pdf")})
+    added = ask("outsider", "POST", path,
+                files={"file": ("Ethikvotum.pdf", PDF, "application/pdf")})
     assert added.status_code == 201, added.text
     attachment = added.json()["id"]
     not_pdf = ask("outsider", "POST", path,

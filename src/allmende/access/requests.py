@@ -244,7 +244,7 @@ def _may(actor: Actor, request: DataRequest, name: str) -> bool:
     return is_allowed(actor, Action.EDIT_REQUEST, request)
 
 
-def _columns_of(dataset: Dataset) -> tuple[str, ...]:
+def columns_of(dataset: Dataset) -> tuple[str, ...]:
     """The column names of the dataset's current tables, each once, in their order."""
     names: dict[str, None] = {}
     for resource in dataset.resources:
@@ -274,7 +274,7 @@ def _record(session: Session, actor: Actor, request: DataRequest) -> RequestReco
                           for f in files),
         actions=tuple(name for name in TRANSITIONS if _may(actor, request, name)),
         editable=request.state in EDITABLE and is_allowed(actor, Action.EDIT_REQUEST, request),
-        available_columns=_columns_of(request.dataset))
+        available_columns=columns_of(request.dataset))
 
 
 def _fields_of(request: DataRequest) -> dict[str, Any]:
@@ -304,7 +304,7 @@ def _apply(request: DataRequest, fields: RequestFields, names: set[str]) -> None
 
 def _check_scope(request: DataRequest) -> None:
     """Requested columns and row filters name columns the dataset's tables have."""
-    available = set(_columns_of(request.dataset))
+    available = set(columns_of(request.dataset))
     errors = [FieldError("columns", msg("Die Spalte „{column}“ gibt es in diesem Datensatz "
                                         "nicht.", column=name))
               for name in request.columns or [] if name not in available]
@@ -322,7 +322,7 @@ def create_request(session: Session, actor: Actor, data: dict[str, Any],
                    language: str = "de") -> RequestRecord:
     parsed: RequestCreate = _parse(RequestCreate, data)
     dataset = _dataset(session, actor, parsed.dataset)
-    authorize(actor, Action.REQUEST_DATA, dataset, refusal=_refusal(actor, dataset))
+    authorize(actor, Action.REQUEST_DATA, dataset, refusal=refusal(actor, dataset))
     request = DataRequest(dataset=dataset, organization_id=dataset.organization_id,
                           requester_id=actor.user_id, state=DRAFT,
                           language=language if language in ("de", "en") else "de")
@@ -339,7 +339,7 @@ def _dataset(session: Session, actor: Actor, name: str) -> Dataset:
     return datasets.get_dataset(session, actor, by_uuid or name)
 
 
-def _refusal(actor: Actor, dataset: Dataset) -> Message:
+def refusal(actor: Actor, dataset: Dataset) -> Message:
     if actor.role_in(dataset.organization_id) is not None:
         return msg("Ihre Organisation besitzt den Datensatz „{name}“; Sie brauchen keinen "
                    "Antrag.", name=dataset.name)
@@ -467,7 +467,7 @@ def _missing(request: DataRequest) -> list[str]:
     missing = [name for name in required if not getattr(request, name)]
     if request.legal_basis in ("fachrecht", "sonstiges") and not request.legal_basis_text:
         missing.append("legal_basis_text")
-    if _columns_of(request.dataset) and not request.columns:
+    if columns_of(request.dataset) and not request.columns:
         missing.append("columns")
     return missing
 

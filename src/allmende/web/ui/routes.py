@@ -11,6 +11,7 @@ from allmende.web.ui import (
     harmonize_pages,
     harvest_pages,
     pages,
+    request_pages,
     resource_pages,
 )
 from allmende.web.ui.common import remember_actor
@@ -24,3 +25,4 @@ router.include_router(admin.router)
 router.include_router(resource_pages.router)
 router.include_router(harmonize_pages.router)
 router.include_router(harvest_pages.router)
+router.include_router(request_pages.router)
