@@ -122,7 +122,7 @@ def list_requests(session: SessionDep, actor: ActorDep,
 
 
 @router.post("/requests", status_code=201, response_model=RequestOut,
-             summary="Datenantrag anlegen (als Entwurf)", responses=errors(*WRITE, 404))
+             summary="Datenantrag anlegen (als Entwurf)", responses=errors(*WRITE, 400, 404))
 def create_request(body: RequestCreate, session: SessionDep, actor: ActorDep,
                    language: ApiLanguageDep) -> RequestOut:
     data = body.model_dump(exclude_unset=True, mode="json")
@@ -137,7 +137,7 @@ def read_request(request_id: Id, session: SessionDep, actor: ActorDep) -> Reques
 
 @router.patch("/requests/{request_id}", response_model=RequestOut,
               summary="Datenantrag ändern (Entwurf oder bei Rückfrage)",
-              responses=errors(*WRITE, 404, 409))
+              responses=errors(*WRITE, 400, 404, 409))
 def update_request(request_id: Id, body: RequestChanges,  # type: ignore[valid-type]
                    session: SessionDep, actor: ActorDep) -> RequestOut:
     changes = body.model_dump(exclude_unset=True, mode="json")  # type: ignore[attr-defined]
@@ -162,7 +162,8 @@ def _step_route(action: str) -> None:
 
     step.__name__ = f"{action}_request"
     router.post(f"/requests/{{request_id}}/{action}", response_model=RequestOut,
-                summary=STEP_SUMMARIES[action], responses=errors(*WRITE, 404, 409))(step)
+                summary=STEP_SUMMARIES[action],
+                responses=errors(*WRITE, 400, 404, 409))(step)
 
 
 for _action in service.TRANSITIONS:
@@ -225,7 +226,7 @@ def read_conditions(slug: str, session: SessionDep) -> ConditionsOut:
 @router.post("/organizations/{slug}/conditions", status_code=201,
              response_model=ConditionsOut, tags=["Organisationen"],
              summary="Neue Fassung der Nutzungsbedingungen (Admins der Organisation)",
-             responses=errors(*WRITE, 404))
+             responses=errors(*WRITE, 400, 404))
 def add_conditions(slug: str, body: ConditionsIn, session: SessionDep,
                    actor: ActorDep) -> ConditionsOut:
     return ConditionsOut(**service.set_conditions(session, actor, slug, body.text).__dict__)
