@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from allmende.access import accounts, policy
+from allmende.access import accounts, policy, requests
+from allmende.access.mail import Mailer
 from allmende.catalog import datasets
 from allmende.db.models import User
 from allmende.harmonize import service
@@ -57,6 +58,11 @@ PUBLIC: dict[tuple[str, str], str] = {
                                 "entries hold no personal data in clear",
     ("GET", "/log/v1/proof/inclusion"): "proofs over the public entries",
     ("GET", "/log/v1/proof/consistency"): "proofs over the public entries",
+    ("GET", "/api/v1/organizations/{slug}/conditions"): "conditions of use are public: "
+                                                         "requesters read them first",
+    ("GET", "/register"): "the registration form",
+    ("POST", "/register"): "anyone may register (the account stays inactive until confirmed)",
+    ("GET", "/register/confirm"): "the signed link decides, not a permission",
 }
 
 
@@ -119,6 +125,8 @@ class Objects:
     ui_link: str = ""
     job: int = 0
     tokens: list[int] = field(default_factory=list)
+    requests: dict[str, int] = field(default_factory=dict)
+    attachment: int = 0
 
 
 def _seed(platform: Platform, tmp_path: Path) -> Objects:
@@ -145,6 +153,7 @@ def _seed(platform: Platform, tmp_path: Path) -> Objects:
                 "organization": "dortmund"})
     found.resource = ingest(platform, OPERATOR, IngestRequest(
         "lade", source, "ladesaeulen.csv")).resource
+    _seed_requests(platform, found)
     with platform.db.session() as session:
         mapping = service.suggest(platform, session, OPERATOR, found.resource, "ladesaeulen")
         service.save_mapping(platform, session, OPERATOR, found.resource, mapping)
@@ -153,11 +162,82 @@ def _seed(platform: Platform, tmp_path: Path) -> Objects:
     return found
 
 
+REQUEST_STEPS = {"submit": "draft", "ask": "submitted", "answer": "needs_info",
+                 "approve": "submitted", "reject": "submitted", "withdraw": "submitted"}
+
+
+def _seed_requests(platform: Platform, found: Objects) -> None:
+    """Requests of the sysadmin (outside Dortmund) for a restricted dataset, one per step of
+    the API and of the UI, each in the state its step starts from."""
+    with platform.db.session() as session:
+        datasets.create_dataset(session, OPERATOR, dataset_body(
+            "geheim", access_level="restricted"))
+        sysadmin = accounts.actor_for(accounts.get_user(session, "sysadmin@test.allmende.de"))
+        mailer = Mailer(platform.settings)
+        complete = {"dataset": "geheim", "requester_organization": "Land", "purpose":
+                    "forschung", "purpose_text": "x", "legal_basis": "dsgvo-6-1-e",
+                    "interest": "x", "duration_days": 30, "recipients": "x", "retention": "x"}
+        keys = [f"{kind}-{step}" for kind in ("api", "ui") for step in REQUEST_STEPS]
+        for key in [*keys, "edit-api", "edit-ui", "read"]:
+            record = requests.create_request(session, sysadmin, complete)
+            found.requests[key] = record.id
+            source = REQUEST_STEPS.get(key.split("-")[-1], "draft")
+            for action in {"draft": [], "submitted": ["submit"],
+                           "needs_info": ["submit", "ask"]}[source]:
+                requests.transition(session, sysadmin, record.id, action, "x", mailer)
+        staged = Path(platform.settings.data_dir) / "staged.pdf"
+        staged.write_bytes(b"%PDF-1.4\n")
+        found.attachment = requests.add_attachment(
+            session, sysadmin, found.requests["read"], staged, "a.pdf",
+            platform.settings.data_dir, 1 << 20).id
+
+
+def _request_examples(found: Objects) -> dict[tuple[str, str], Example]:
+    ids = found.requests
+    pdf = {"file": ("b.pdf", b"%PDF-1.4\n", "application/pdf")}
+    read = {"request_id": str(ids["read"])}
+    examples = {
+        ("GET", "/api/v1/requests"): Example(query={"role": "owner"}),
+        ("POST", "/api/v1/requests"): Example(json={"dataset": "geheim"}),
+        ("GET", "/api/v1/requests/{request_id}"): Example(read),
+        ("PATCH", "/api/v1/requests/{request_id}"): Example(
+            {"request_id": str(ids["edit-api"])}, json={"position": "Referentin"}),
+        ("POST", "/api/v1/requests/{request_id}/attachments"): Example(read, files=pdf),
+        ("GET", "/api/v1/requests/{request_id}/attachments/{attachment_id}"): Example(
+            {**read, "attachment_id": str(found.attachment)}),
+        ("POST", "/api/v1/organizations/{slug}/conditions"): Example(
+            {"slug": "dortmund"}, json={"text": "Bedingungen"}),
+        ("GET", "/datasets/{name}/request"): Example({"name": "geheim"}),
+        ("POST", "/datasets/{name}/request"): Example({"name": "geheim"},
+                                                      form={"purpose": "forschung"}),
+        ("GET", "/requests"): Example(),
+        ("GET", "/requests/inbox"): Example(),
+        ("GET", "/requests/{request_id}"): Example(read),
+        ("GET", "/requests/{request_id}/edit"): Example({"request_id": str(ids["edit-ui"])}),
+        ("POST", "/requests/{request_id}/edit"): Example(
+            {"request_id": str(ids["edit-ui"])}, form={"position": "Referentin"}),
+        ("POST", "/requests/{request_id}/attachments"): Example(read, form={}, files=pdf),
+        ("GET", "/requests/{request_id}/attachments/{attachment_id}"): Example(
+            {**read, "attachment_id": str(found.attachment)}),
+        ("POST", "/requests/{request_id}/steps/{action}"): Example(
+            {"request_id": str(ids["ui-approve"]), "action": "approve"},
+            form={"reason": "passt"}),
+        ("GET", "/organizations/{slug}/conditions"): Example({"slug": "dortmund"}),
+        ("POST", "/organizations/{slug}/conditions"): Example({"slug": "dortmund"},
+                                                              form={"text": "Neu"}),
+    }
+    for step in REQUEST_STEPS:
+        examples[("POST", f"/api/v1/requests/{{request_id}}/{step}")] = Example(
+            {"request_id": str(ids[f"api-{step}"])}, json={"reason": "Begründung"})
+    return examples
+
+
 def _examples(found: Objects) -> dict[tuple[str, str], Example]:
     resource = {"resource_id": found.resource}
     dataset = {"name": found.dataset}
     mapping = {"schema_name": "ladesaeulen", "fields": {"betreiber": {"source": ["Betreiber"]}}}
     return {
+        **_request_examples(found),
         ("GET", "/"): Example(),
         ("GET", "/datasets"): Example(query={"q": "Ladesäulen"}),
         ("GET", "/datasets/new"): Example(),

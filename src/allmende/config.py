@@ -95,6 +95,25 @@ class Settings(BaseSettings):
     harvest_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Harvesting waits this long for a source to connect "
                                        "or to send the next bytes")
+    smtp_host: str = Field(
+        default="", description="SMTP server for e-mails (data requests, registration); "
+                                "empty: no e-mail is sent, each is logged as not sent")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="Port of the SMTP server")
+    smtp_starttls: bool = Field(default=True, description="Switch the SMTP connection to TLS "
+                                                         "(STARTTLS) before signing in")
+    smtp_user: str = Field(default="", description="SMTP user name; empty: no sign-in")
+    smtp_password: str = Field(default="", description="SMTP password")
+    mail_sender: str = Field(default="allmende@localhost",
+                             description="The From address of allmende's e-mails")
+    request_attachment_limit_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="Largest PDF attached to a data request")
+    request_retention_days: int = Field(
+        default=730, ge=1, description="A closed data request (decided, withdrawn, or its "
+                                       "agreement's period over) and its attachments are "
+                                       "deleted this many days later")
+    registration_link_hours: int = Field(
+        default=48, ge=1, description="How long a registration's confirmation link is valid; "
+                                      "unconfirmed accounts are deleted after it")
     pause_at: str | None = Field(
         default=None, description="Tests only: stop every attempt at this phase (reading, "
                                   "typing, writing, publishing, mapping, consolidating), so "

@@ -19,6 +19,7 @@ def wire() -> None:
     registry.periodic(registry.Periodic("harvest-schedules", 60.0, _queue_scheduled_harvests))
     # well within the five minutes a checkpoint may lag behind arriving entries
     registry.periodic(registry.Periodic("log-checkpoint", 60.0, _publish_log_checkpoint))
+    registry.periodic(registry.Periodic("request-retention", 3600.0, _purge_requests))
     events.listen(rebuild_regional)
     interfaces.interface("ckan", ("/api/3/action", "/api/action"),
                          "allmende.interop.ckan.app:create_app",
@@ -43,3 +44,10 @@ def _publish_log_checkpoint(platform: object) -> None:
     from allmende.transparency.checkpoints import publish_periodically
 
     publish_periodically(platform)  # type: ignore[arg-type]
+
+
+def _purge_requests(platform: object) -> None:
+    """Data requests past their retention, and registrations never confirmed, are deleted."""
+    from allmende.access.requests import run_retention
+
+    run_retention(platform)

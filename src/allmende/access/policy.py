@@ -11,7 +11,10 @@ Rules (see docs/permissions.md):
   alliance organizations for ``members`` datasets; drafts only inside their organization;
   deleted datasets only to their organization's admins (to restore them);
 - a harvested dataset (one with a harvest source) is read-only here: its origin owns it, and
-  only the harvester (``Actor.harvester``) creates, changes and deletes it.
+  only the harvester (``Actor.harvester``) creates, changes and deletes it;
+- data requests: signed-in users outside the owning organization ask for restricted datasets;
+  the requester and the owner's admins read a request, only the requester changes it, only
+  the owner's admins (and sysadmins) decide it.
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ class Action(StrEnum):
     READ_JOB = "read_job"
     MANAGE_OWN_ACCOUNT = "manage_own_account"
     MANAGE_HARVEST = "manage_harvest"
+    REQUEST_DATA = "request_data"
+    READ_REQUEST = "read_request"
+    EDIT_REQUEST = "edit_request"
+    DECIDE_REQUEST = "decide_request"
 
 
 @dataclass(frozen=True)
@@ -172,7 +179,30 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
                 or actor.role_in(target.organization_id) == "admin"))  # type: ignore[union-attr,arg-type]
         case Action.MANAGE_OWN_ACCOUNT:
             return actor.is_authenticated
+        case Action.REQUEST_DATA | Action.READ_REQUEST | Action.EDIT_REQUEST \
+                | Action.DECIDE_REQUEST:
+            return _may_on_request(actor, action, target)
     raise ValueError(f"unknown action {action}")
+
+
+def _may_on_request(actor: Actor, action: Action, target: object) -> bool:
+    """Data requests: anyone signed in asks for a restricted dataset they can see, except its
+    own organization (it reads the rows already); the requester and the owner's admins read a
+    request; only the requester changes it; only the owner's admins decide (``target``: the
+    owning organization's id)."""
+    if not actor.is_authenticated:
+        return False
+    match action:
+        case Action.REQUEST_DATA:
+            return (visibility(actor).sees(target)  # type: ignore[arg-type]
+                    and target.access_level == "restricted"  # type: ignore[union-attr]
+                    and actor.role_in(target.organization_id) is None)  # type: ignore[union-attr]
+        case Action.READ_REQUEST:
+            return target.requester_id == actor.user_id or _has_role(  # type: ignore[union-attr]
+                actor, target.organization_id, "admin")  # type: ignore[union-attr]
+        case Action.EDIT_REQUEST:
+            return target.requester_id == actor.user_id  # type: ignore[union-attr]
+    return _has_role(actor, target, "admin")  # type: ignore[arg-type]
 
 
 #: Changes to a dataset: refused for harvested datasets unless the harvester makes them.

@@ -512,6 +512,117 @@ class PseudonymKey(Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[bytes] = mapped_column(LargeBinary)
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+# --- data requests (Datenanträge) -----------------------------------------------------------
+
+class OrganizationConditions(Base):
+    """One version of an organization's conditions of use; a data request keeps the version
+    its requester accepted."""
+
+    __tablename__ = "organization_conditions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("organization_id", "version"),)
+
+
+class DataRequest(Base):
+    """A request for a restricted dataset (Datenantrag) and its current state."""
+
+    __tablename__ = "data_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"),
+                                            index=True)
+    # the owning organization: its admins decide (kept, so the inbox needs no join)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                              index=True)
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    # the requester's language: their e-mails are written in it
+    language: Mapped[str] = mapped_column(String(5), default="de")
+    requester_organization: Mapped[str] = mapped_column(String(300), default="")
+    position: Mapped[str] = mapped_column(String(300), default="")
+    purpose: Mapped[str] = mapped_column(String(30), default="")
+    purpose_text: Mapped[str] = mapped_column(Text, default="")
+    legal_basis: Mapped[str] = mapped_column(String(30), default="")
+    legal_basis_text: Mapped[str] = mapped_column(Text, default="")
+    interest: Mapped[str] = mapped_column(Text, default="")
+    columns: Mapped[list[Any] | None] = mapped_column(JSON)
+    row_filter: Mapped[list[Any] | None] = mapped_column(JSON)
+    period_start: Mapped[dt.date | None] = mapped_column(Date)
+    period_end: Mapped[dt.date | None] = mapped_column(Date)
+    duration_days: Mapped[int | None] = mapped_column(Integer)
+    recipients: Mapped[str] = mapped_column(Text, default="")
+    processors: Mapped[str] = mapped_column(Text, default="")
+    retention: Mapped[str] = mapped_column(Text, default="")
+    conditions_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[dt.datetime | None]
+    decided_at: Mapped[dt.datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # when the request and its attachments are deleted (set when it is closed)
+    purge_after: Mapped[dt.datetime | None] = mapped_column(index=True)
+
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id], lazy="joined")
+    dataset: Mapped[Dataset] = relationship(lazy="joined")
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_data_requests_organization_state", "organization_id", "state"),)
+
+
+class DataRequestEvent(Base):
+    """One step in a request's history: who did what, with their written reason."""
+
+    __tablename__ = "data_request_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("data_requests.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(20))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class DataRequestAttachment(Base):
+    """A PDF attached to a request, kept in the data directory."""
+
+    __tablename__ = "data_request_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("data_requests.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    path: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Registration(Base):
+    """A self-registered account waiting for (or past) its e-mail confirmation; the account
+    stays inactive until the signed link is opened."""
+
+    __tablename__ = "registrations"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    language: Mapped[str] = mapped_column(String(5), default="de")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None]
 
 
 __all__ = [

@@ -84,6 +84,9 @@ def show(name: str, request: Request, session: SessionDep, actor: ActorDep) -> H
         "can_restore": is_allowed(actor, Action.RESTORE_DATASET, dataset),
         "quality": quality_index(session, actor, [dataset]),
         "collections": _collections(dataset, actor),
+        # anonymous visitors too: the form asks them to sign in or register first
+        "can_request": dataset.access_level == "restricted" and not dataset.deleted_at and (
+            not actor.is_authenticated or is_allowed(actor, Action.REQUEST_DATA, dataset)),
     }, actor=actor)
 
 

@@ -12,6 +12,7 @@ from allmende.web.ui import (
     harvest_pages,
     log_pages,
     pages,
+    request_pages,
     resource_pages,
 )
 from allmende.web.ui.common import remember_actor
@@ -26,3 +27,4 @@ router.include_router(resource_pages.router)
 router.include_router(harmonize_pages.router)
 router.include_router(harvest_pages.router)
 router.include_router(log_pages.router)
+router.include_router(request_pages.router)
