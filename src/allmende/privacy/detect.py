@@ -73,7 +73,7 @@ SPECIFIC = {
                                r"licen[cs]eplate", r"numberplate", r"fahrzeugkennzeichen",
                                r"polizeilicheskennzeichen"),
     "birth_date": _patterns(r"geburtsdatum", r"geburtstag", r"geboren", r"^geb(datum)?$",
-                            r"gebdat", r"geburtsjahr", r"dateofbirth", r"birthdate",
+                            r"gebdat", r"^gebam$", r"geburtsjahr", r"dateofbirth", r"birthdate",
                             r"birthday", r"^dob$", r"yearofbirth"),
     "name": _patterns(r"vorname", r"nachname", r"familienname", r"geburtsname",
                       r"firstname", r"lastname", r"surname", r"givenname", r"fullname",
@@ -124,12 +124,14 @@ def is_email(value: str) -> bool:
 
 
 PHONE_CHARS = re.compile(r"^\+?[0-9 ()/.\-]{6,24}$")
+DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 
 
 def is_phone(value: str) -> bool:
     """A German or international number as people write it (0231 123456, +49 231 …,
     0049 …): it starts with 0, + or (0, so plain identifiers are not taken for numbers."""
-    if not PHONE_CHARS.match(value) or not value.lstrip("(").startswith(("0", "+")):
+    if not PHONE_CHARS.match(value) or not value.lstrip("(").startswith(("0", "+")) \
+            or DATE_LIKE.match(value):
         return False
     if sum(c.isdigit() for c in value) < 7:
         return False
