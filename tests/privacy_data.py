@@ -50,20 +50,21 @@ PEOPLE = [
 ]
 DISTRICTS = ["Innenstadt-Nord", "Innenstadt-Nord", "Hörde", "Hörde", "Hörde", "Eving",
              "Eving", "Brackel"]
+ZONES = ["A", "A", "A", "A", "B", "B", "B", "C"]
 POSTCODES = ["44137", "44137", "44263", "44263", "44263", "44339", "44339", "44309"]
 
 
 def residents_csv() -> str:
     """Bewohnerparkausweise: a table full of personal data, with places to map."""
     lines = ["Vorname;Nachname;E-Mail;Telefon;Geburtsdatum;Kfz-Kennzeichen;IBAN;Steuer-ID;"
-             "Versicherungsnummer;PLZ;Stadtteil;Ausweisnummer;Gebühr;lon;lat"]
+             "Versicherungsnummer;PLZ;Stadtteil;Zone;Ausweisnummer;Gebühr;lon;lat"]
     for i, (first, last, mail, phone, born, plate) in enumerate(PEOPLE):
         day, month, year = born.split(".")
         lines.append(";".join([
             first, last, mail, phone, born, plate, iban("44050199", 1_234_567 + i * 7919),
             tax_id(i), social_security("15", day + month + year[2:], last[0].upper(),
                                        f"{i:02d}"),
-            POSTCODES[i], DISTRICTS[i], f"BP-2026-{1000 + i}", f"{30 + i},00",
+            POSTCODES[i], DISTRICTS[i], ZONES[i], f"BP-2026-{1000 + i}", f"{30 + i},00",
             f"7.{4600 + i * 10}", f"51.{5100 + i * 10}"]))
     return "\n".join(lines) + "\n"
 

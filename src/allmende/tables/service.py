@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,5 @@ def version_history(session: Session, actor: Actor, resource_id: str, page: int 
             "Zwischen 1 und {limit}.", limit=versions.MAX_PAGE_SIZE))])
     resource = get_resource(session, actor, resource_id)
     found = versions.history(session, resource, page, per_page)
-    found.privacy = held.states(session, resource.dataset, resource.id,
-                                [v.version for v in found.versions])
-    return found
+    return replace(found, privacy=held.states(session, resource.dataset, resource.id,
+                                              [v.version for v in found.versions]))
