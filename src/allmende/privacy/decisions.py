@@ -169,30 +169,35 @@ def _check(decisions: Sequence[ColumnDecision], findings: dict[str, Any],
 
 
 def _problems(d: ColumnDecision, types: dict[str, str], repeated: bool) -> list[FieldError]:
-    def problem(text: str, **values: Any) -> list[FieldError]:
-        return [FieldError(d.column, msg(text, column=d.column, **values))]
+    def problem(message: str) -> list[FieldError]:
+        return [FieldError(d.column, message)]
 
-    if d.column not in types:
-        return problem("Die Spalte „{column}“ gibt es in dieser Version nicht.")
+    column = d.column
+    if column not in types:
+        return problem(msg("Die Spalte „{column}“ gibt es in dieser Version nicht.",
+                           column=column))
     if repeated:
-        return problem("Für die Spalte „{column}“ ist mehr als eine Entscheidung angegeben.")
+        return problem(msg("Für die Spalte „{column}“ ist mehr als eine Entscheidung "
+                           "angegeben.", column=column))
     if d.action not in ACTIONS:
-        return problem("„{action}“ ist keine Entscheidung (möglich: {allowed}).",
-                       action=d.action, allowed=", ".join(ACTIONS))
-    kind = types[d.column]
+        return problem(msg("„{action}“ ist keine Entscheidung (möglich: {allowed}).",
+                           action=d.action, allowed=", ".join(ACTIONS)))
+    kind = types[column]
     if d.action == "confirm" and not d.reason.strip():
-        return problem("Wer die Spalte „{column}“ unverändert veröffentlicht, gibt einen Grund "
-                       "an.")
+        return problem(msg("Wer die Spalte „{column}“ unverändert veröffentlicht, gibt einen "
+                           "Grund an.", column=column))
     if kind == "geometry" and d.action != "confirm":
-        return problem("Die Geometrie-Spalte „{column}“ lässt sich nur unverändert "
-                       "veröffentlichen.")
+        return problem(msg("Die Geometrie-Spalte „{column}“ lässt sich nur unverändert "
+                           "veröffentlichen.", column=column))
     if d.action == "generalize" and kind not in GENERALIZABLE:
-        return problem("Die Spalte „{column}“ ({type}) lässt sich nicht vergröbern.", type=kind)
+        return problem(msg("Die Spalte „{column}“ ({type}) lässt sich nicht vergröbern.",
+                           column=column, type=kind))
     for name, value in (("keep", d.keep), ("digits", d.digits)):
         if value is not None and not 1 <= value <= 100:
-            return problem("{name} für „{column}“: zwischen 1 und 100.", name=name)
+            return problem(msg("{name} für „{column}“: zwischen 1 und 100.", name=name,
+                               column=column))
     if d.step is not None and not d.step > 0:
-        return problem("Die Klassenbreite für „{column}“ ist größer als 0.")
+        return problem(msg("Die Klassenbreite für „{column}“ ist größer als 0.", column=column))
     return []
 
 

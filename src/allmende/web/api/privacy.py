@@ -49,7 +49,7 @@ class PrivacySettings(BaseModel):
 @router.post("/resources/{resource_id}/versions/{version}/privacy-decision",
              status_code=201, response_model=DecisionOut,
              summary="Über die personenbezogenen Daten einer zurückgehaltenen Version "
-                     "entscheiden", responses=errors(*WRITE, 404, 409, 422))
+                     "entscheiden", responses=errors(*WRITE, 400, 404, 409, 422))
 def decide(resource_id: str, version: int, body: DecisionIn, actor: ActorDep,
            platform: PlatformDep) -> DecisionOut:
     """Per column drop, hash (keyed, per dataset), truncate, generalize or confirm (with a
@@ -68,7 +68,7 @@ def read_settings(name: str, session: SessionDep, actor: ActorDep) -> PrivacySet
 
 @router.put("/datasets/{name}/privacy", response_model=PrivacySettings,
             summary="Datenschutz-Einstellungen eines Datensatzes ändern",
-            responses=errors(*WRITE, 404, 422))
+            responses=errors(*WRITE, 400, 404, 422))
 def write_settings(name: str, body: PrivacySettings, session: SessionDep,
                    actor: ActorDep) -> PrivacySettings:
     return PrivacySettings(suppression_k=suppression.set_dataset_threshold(

@@ -104,12 +104,17 @@ SUMMARY_FORMAT = _param("format", {"type": "string", "enum": list(exports.SUMMAR
 SUMMARY_DOWNLOADS = {"text/csv": {"schema": {"type": "string", "format": "binary"}}}
 
 
-@router.get("/resources/{resource_id}/distinct/{column}", response_model=DistinctOut,
+def _summary_responses(model: type, what: str) -> dict[int | str, dict[str, Any]]:
+    return {**errors(*AUTH, 400, 403, 404, 422), 200: {
+        "model": model | list[dict[str, Any]],  # type: ignore[operator]
+        "description": f"{what}; mit `format=json` eine Liste, mit `format=csv` eine Datei",
+        "content": SUMMARY_DOWNLOADS}}
+
+
+@router.get("/resources/{resource_id}/distinct/{column}", response_model=None,
             summary="Verschiedene Werte einer Spalte mit Anzahl",
             openapi_extra={"parameters": [VERSION, BBOX, FILTERS, SUMMARY_FORMAT]},
-            responses={**errors(*AUTH, 400, 403, 404, 422),
-                       200: {"description": "Die Werte; mit `format` als Datei",
-                             "content": SUMMARY_DOWNLOADS}})
+            responses=_summary_responses(DistinctOut, "Die Werte"))
 def distinct_values(resource_id: str, column: str, request: Request, session: SessionDep,
                     actor: ActorDep, platform: PlatformDep,
                     limit: int = Query(100, ge=1, le=10_000)) -> Any:
@@ -124,12 +129,10 @@ def distinct_values(resource_id: str, column: str, request: Request, session: Se
     return _summary(request, table, f"werte-{name}", [name, "count"], rows, result)
 
 
-@router.get("/resources/{resource_id}/aggregate", response_model=AggregateOut,
+@router.get("/resources/{resource_id}/aggregate", response_model=None,
             summary="Kennzahlen (count, sum, avg, min, max), optional gruppiert",
             openapi_extra={"parameters": [VERSION, BBOX, FILTERS, SUMMARY_FORMAT]},
-            responses={**errors(*AUTH, 400, 403, 404, 422),
-                       200: {"description": "Die Gruppen; mit `format` als Datei",
-                             "content": SUMMARY_DOWNLOADS}})
+            responses=_summary_responses(AggregateOut, "Die Gruppen"))
 def aggregate(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
               platform: PlatformDep, group_by: str = "", metrics: str = "count",
               limit: int = Query(1000, ge=1, le=10_000)) -> Any:

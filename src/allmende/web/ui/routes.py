@@ -11,6 +11,7 @@ from allmende.web.ui import (
     harmonize_pages,
     harvest_pages,
     pages,
+    privacy_pages,
     resource_pages,
 )
 from allmende.web.ui.common import remember_actor
@@ -22,5 +23,6 @@ router.include_router(pages.router)
 router.include_router(account.router)
 router.include_router(admin.router)
 router.include_router(resource_pages.router)
+router.include_router(privacy_pages.router)
 router.include_router(harmonize_pages.router)
 router.include_router(harvest_pages.router)
