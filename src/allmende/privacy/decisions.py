@@ -29,7 +29,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from allmende import sql
@@ -46,7 +45,7 @@ from allmende.errors import Conflict, FieldError, Invalid, NotFound, msg
 from allmende.ingest.service import schema_changes
 from allmende.jobs.attempt import Attempt
 from allmende.platform import Platform
-from allmende.privacy import held
+from allmende.privacy import held, suppression
 from allmende.tables import store, versions
 
 ACTIONS = ("drop", "hash", "truncate", "generalize", "confirm")
@@ -202,20 +201,14 @@ def _problems(d: ColumnDecision, types: dict[str, str], repeated: bool) -> list[
 
 
 def _hash_key(session: Session, dataset_id: int) -> bytes:
-    """The dataset's hashing key, made on first use (two first uses at once agree on one)."""
-    own = session.get(DatasetPrivacy, dataset_id)
-    if own is None:
-        try:
-            with session.begin_nested():
-                own = DatasetPrivacy(dataset_id=dataset_id, hash_key=secrets.token_hex(32))
-                session.add(own)
-        except IntegrityError:
-            own = session.get(DatasetPrivacy, dataset_id, populate_existing=True)
-    if own is None:
-        raise Conflict(msg("Der Schlüssel des Datensatzes ließ sich nicht anlegen."),
-                       "hash_key_conflict")
+    """The dataset's hashing key, made on first use."""
+    own = suppression.own_settings(session, dataset_id)
     if own.hash_key is None:
-        own.hash_key = secrets.token_hex(32)
+        # only where none is set yet: a decision running at the same time keeps its key
+        session.execute(update(DatasetPrivacy).where(
+            DatasetPrivacy.dataset_id == dataset_id, DatasetPrivacy.hash_key.is_(None))
+            .values(hash_key=secrets.token_hex(32)))
+        session.refresh(own)
     return bytes.fromhex(own.hash_key)
 
 

@@ -19,12 +19,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, authorize, is_allowed
 from allmende.catalog import datasets
 from allmende.db.models import DatasetPrivacy, Resource, VersionPrivacy
-from allmende.errors import FieldError, Invalid, msg
+from allmende.errors import Conflict, FieldError, Invalid, msg
 
 DEFAULT_K = 3
 MAX_K = 100
@@ -107,9 +108,23 @@ def set_dataset_threshold(session: Session, actor: Actor, name: str, k: int | No
         "Die Unterdrückung kleiner Fallzahlen stellen nur die Administratorinnen und "
         "Administratoren der Organisation ein."))
     check_k(k)
-    own = session.get(DatasetPrivacy, dataset.id)
-    if own is None:
-        own = DatasetPrivacy(dataset_id=dataset.id)
-        session.add(own)
-    own.suppression_k = k
+    own_settings(session, dataset.id).suppression_k = k
     return k
+
+
+def own_settings(session: Session, dataset_id: int) -> DatasetPrivacy:
+    """The dataset's privacy row, made on first use: of two first uses at once, one inserts
+    and the other reads what it inserted (a savepoint keeps the transaction usable)."""
+    own = session.get(DatasetPrivacy, dataset_id)
+    if own is not None:
+        return own
+    try:
+        with session.begin_nested():
+            own = DatasetPrivacy(dataset_id=dataset_id)
+            session.add(own)
+    except IntegrityError:
+        own = session.get(DatasetPrivacy, dataset_id, populate_existing=True)
+    if own is None:
+        raise Conflict(msg("Die Datenschutz-Einstellungen des Datensatzes ließen sich nicht "
+                           "anlegen; bitte versuchen Sie es noch einmal."), "privacy_conflict")
+    return own
