@@ -18,18 +18,21 @@ import pytest
 from sqlalchemy import select
 
 from allmende.access import accounts
+from allmende.access.policy import ANONYMOUS
 from allmende.catalog import datasets
 from allmende.db.models import DatasetPrivacy, PrivacyDecision, TableVersion, VersionPrivacy
 from allmende.errors import Conflict
+from allmende.harmonize import service as harmonize
 from allmende.ingest.service import IngestRequest, ingest
-from allmende.privacy import decisions
+from allmende.jobs import worker
+from allmende.privacy import decisions, suppression
 from allmende.privacy.decisions import ColumnDecision
 from allmende.tables.query import RowQuery
 from allmende.tables.reader import open_table
 from allmende.tables.versions import StaleVersion
 from cli_support import one_json_object
 from privacy_data import PEOPLE, residents_csv
-from support import OPERATOR, dataset_body
+from support import DORTMUND_CSV, OPERATOR, dataset_body
 
 PERSONAL = ["Vorname", "Nachname", "E-Mail", "Telefon", "Geburtsdatum", "Kfz-Kennzeichen",
             "IBAN", "Steuer-ID", "Versicherungsnummer"]
@@ -365,3 +368,61 @@ def test_allmende_ingest_json_reports_held_and_the_columns(allmende, installatio
     assert all(0.5 <= p["confidence"] <= 1 for p in result["personal_data"])
     for person in PEOPLE:
         assert person[2] not in done.stdout + done.stderr
+
+
+# --- regional tables and quality reports ---------------------------------------------------
+
+def test_a_held_version_stays_out_of_the_regional_table_and_its_samples(platform, world,
+                                                                         tmp_path):
+    source = _file(tmp_path, "lade.csv", DORTMUND_CSV)
+    with platform.db.session() as session:
+        datasets.create_dataset(session, OPERATOR, dataset_body("do-lade"))
+    resource = ingest(platform, OPERATOR, IngestRequest("do-lade", source, "lade.csv")).resource
+    with platform.db.session() as session:
+        mapping = harmonize.suggest(platform, session, OPERATOR, resource, "ladesaeulen")
+        harmonize.save_mapping(platform, session, OPERATOR, resource, mapping)
+    _run_jobs(platform)
+    # version 2 names the operators' contact persons
+    lines = DORTMUND_CSV.splitlines()
+    contacts = [lines[0] + ";Ansprechpartner;E-Mail"] + [
+        f"{line};{person[0]} {person[1]};{person[2]}"
+        for line, person in zip(lines[1:], PEOPLE, strict=False)]
+    second = ingest(platform, OPERATOR, IngestRequest(
+        "do-lade", _file(tmp_path, "lade2.csv", "\n".join(contacts) + "\n"), "lade.csv"))
+    assert second.held and {p["column"] for p in second.personal_data} == {
+        "Ansprechpartner", "E-Mail"}
+    _run_jobs(platform)
+    with platform.db.sessions() as session:
+        record = harmonize.get_consolidation(session, OPERATOR, "ladesaeulen")
+        assert [(s["dataset"], s["table_version"]) for s in record.sources] == [("do-lade", 1)]
+        assert harmonize.find_report(session, ANONYMOUS, resource).table_version == 1
+        editor = world_actor(platform, "editor")
+        assert harmonize.find_report(session, editor, resource).table_version == 2
+
+
+def _run_jobs(platform) -> None:
+    while worker.run_once(platform):
+        pass
+
+
+def test_two_admins_setting_the_threshold_at_once_leave_one_row(platform, world, permits):
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def put(k: int) -> None:
+        barrier.wait()
+        try:
+            with platform.db.session() as session:
+                suppression.set_dataset_threshold(session, OPERATOR, "parkausweise", k)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=put, args=(k,)) for k in (4, 6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    with platform.db.sessions() as session:
+        rows = session.scalars(select(DatasetPrivacy)).all()
+    assert len(rows) == 1 and rows[0].suppression_k in (4, 6)
