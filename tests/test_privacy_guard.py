@@ -147,6 +147,9 @@ def test_a_resource_with_only_a_held_version_offers_no_download(client, world, p
     assert f"/api/v1/resources/{resource}/rows?format=" not in document
     package = client.post("/api/3/action/package_show", json={"id": "nur-neu"}).json()
     assert package["result"]["resources"][0]["datastore_active"] is False
+    search = client.post("/api/3/action/datastore_search", json={"resource_id": resource})
+    assert search.status_code == 403
+    assert search.json()["error"]["__type"] == "Authorization Error"
     collections = client.get("/ogc/collections").json()["collections"]
     assert "nur-neu" not in {c["id"] for c in collections}
     admin = client.get(f"/api/v1/resources/{resource}/rows", headers=world.auth("admin"))

@@ -17,16 +17,19 @@ from sqlalchemy.orm import Session
 
 from allmende.access.policy import ANONYMOUS, HELD_STATES, Actor, DatasetLike, sees_version
 from allmende.db.models import Dataset, PrivacyDecision, Resource, TableVersion, VersionPrivacy
-from allmende.errors import AllmendeError, msg
+from allmende.errors import Forbidden, msg
 from allmende.privacy.detect import Finding
 
 
-class Held(AllmendeError):
+class Held(Forbidden):
+    """A refusal every interface maps as it maps :class:`Forbidden` (CKAN's authorization
+    error, OGC's 403)."""
+
     def __init__(self, version: int, resource: str) -> None:
         super().__init__(msg(
             "Version {version} von „{resource}“ enthält wahrscheinlich personenbezogene Daten "
             "und ist zurückgehalten, bis die Verwaltung der Organisation über diese Spalten "
-            "entschieden hat.", version=version, resource=resource), "version_held", 403)
+            "entschieden hat.", version=version, resource=resource), "version_held")
 
 
 @dataclass(frozen=True)
