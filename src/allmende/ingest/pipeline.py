@@ -71,7 +71,7 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
         progress(0.45, msg("Spaltentypen werden erkannt"))
         checkpoint("typing")
         types = decide_column_types(con, raw.relation, raw.labels, rows)
-        personal = detect.scan(con, raw.relation, raw.labels)
+        personal = detect.scan(con, raw.relation, raw.labels, rows)
         target = work_dir / "version.parquet"
         checkpoint("writing")
         try:

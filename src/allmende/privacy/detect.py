@@ -25,8 +25,9 @@ from stdnum.de import idnr
 
 from allmende import sql
 
-#: Rows looked at per table (a reservoir over the whole table, the same on every run).
+#: Rows looked at per table: ``SLICES`` runs of consecutive rows spread evenly over it.
 SAMPLE_ROWS = 300
+SLICES = 10
 #: Reported from this confidence on.
 THRESHOLD = 0.5
 
@@ -271,12 +272,22 @@ def scan_values(labels: Sequence[str], samples: Iterable[Sequence[str | None]]
     return [f for f in found if f is not None]
 
 
-def scan(con: duckdb.DuckDBPyConnection, relation: str, labels: Sequence[str]
+def scan(con: duckdb.DuckDBPyConnection, relation: str, labels: Sequence[str], rows: int
          ) -> list[Finding]:
-    """Judge the columns of a table in DuckDB (the reader's text columns) on a repeatable
-    reservoir sample of :data:`SAMPLE_ROWS` rows."""
-    if not labels:
+    """Judge the columns of a table in DuckDB (the reader's text columns, ``rows`` of them)
+    on :data:`SAMPLE_ROWS` rows: :data:`SLICES` runs of consecutive rows spread evenly over
+    the table. Runs, not a reservoir: a reservoir reads every row (a tenth of a second per
+    million rows), a run only its own, and a file sorted by some column is still seen at
+    its beginning, middle and end."""
+    if not labels or rows <= 0:
         return []
-    statement = sql.select([sql.ident(label) for label in labels], sql.ident(relation)) \
-        + f" USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)"
+    columns = [sql.ident(label) for label in labels]
+    if rows <= SAMPLE_ROWS:
+        statement = sql.select(columns, sql.ident(relation))
+    else:
+        length = SAMPLE_ROWS // SLICES
+        starts = sorted({(rows - length) * k // (SLICES - 1) for k in range(SLICES)})
+        statement = " UNION ALL ".join(
+            f"({sql.select(columns, sql.ident(relation), limit=length, offset=start)})"
+            for start in starts)
     return scan_values(labels, con.execute(statement).fetchall())
