@@ -61,7 +61,7 @@ def decide(resource_id: str, version: int, body: DecisionIn, actor: ActorDep,
 
 @router.get("/datasets/{name}/privacy", response_model=PrivacySettings,
             summary="Datenschutz-Einstellungen eines Datensatzes",
-            responses=errors(*AUTH, 404))
+            responses=errors(*AUTH, 404, 422))
 def read_settings(name: str, session: SessionDep, actor: ActorDep) -> PrivacySettings:
     return PrivacySettings(suppression_k=suppression.dataset_threshold(session, actor, name))
 
