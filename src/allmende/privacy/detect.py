@@ -91,6 +91,12 @@ AMBIGUOUS = {
 }
 
 
+#: Headers of keys and codes (AGS, Schlüssel, ID, Nr.): values that merely look like phone
+#: numbers or names there are identifiers, not people.
+IDENTIFIER = re.compile(r"(^(ags|ars|id|nr|code|key)$)|(schluessel|kennziffer|kennung|nummer$|"
+                        r"^(objekt|gemeinde|kreis|regional|flur|flurstueck)|(id|nr)$)")
+
+
 def header_match(label: str, kind: str) -> float:
     """1.0 where the header names the kind, 0.5 where it may, else 0."""
     folded = fold(label)
@@ -229,6 +235,8 @@ VALIDATORS: dict[str, tuple[Validator, float, float]] = {
     "birth_date": (is_birth_date, 0.0, 0.7),  # a date alone says nothing about birth
     "name": (is_person_name, 0.65, 0.6),
 }
+#: Validators from this weight on are checksums or exact formats: they count under any header.
+STRONG = 0.9
 #: Kinds a specific header alone reports (their values have no pattern of their own, such as
 #: surnames, or are refused only for a format allmende does not know).
 HEADER_SUFFICES = frozenset({"name", "birth_date", "tax_id", "social_security", "iban",
@@ -239,9 +247,10 @@ HEADER_ONLY = 0.6
 def judge(label: str, values: Sequence[str]) -> Finding | None:
     """The most likely kind of personal data in one column, or None."""
     best: Finding | None = None
+    identifier = bool(IDENTIFIER.search(fold(label)))
     for kind, (valid, weight, floor) in VALIDATORS.items():
         header = header_match(label, kind)
-        if not header and not weight:
+        if not header and (not weight or (identifier and weight < STRONG)):
             continue
         rate = sum(1 for v in values if valid(v)) / len(values) if values else 0.0
         confidence = _confidence(header, weight, rate, floor, kind)
