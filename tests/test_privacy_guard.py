@@ -32,7 +32,7 @@ from allmende.tables.reader import open_table
 from allmende.tables.versions import StaleVersion
 from cli_support import one_json_object
 from privacy_data import PEOPLE, residents_csv
-from support import DORTMUND_CSV, OPERATOR, dataset_body
+from support import DORTMUND_CSV, OPERATOR, dataset_body, uploaded_job
 
 PERSONAL = ["Vorname", "Nachname", "E-Mail", "Telefon", "Geburtsdatum", "Kfz-Kennzeichen",
             "IBAN", "Steuer-ID", "Versicherungsnummer"]
@@ -429,3 +429,16 @@ def test_two_admins_setting_the_threshold_at_once_leave_one_row(platform, world,
     with platform.db.sessions() as session:
         rows = session.scalars(select(DatasetPrivacy)).all()
     assert len(rows) == 1 and rows[0].suppression_k in (4, 6)
+
+
+def test_an_upload_through_the_api_ends_with_held_and_the_columns(client, world):
+    with world.platform.db.session() as session:
+        datasets.create_dataset(session, OPERATOR, dataset_body("api-ausweise"))
+    job = uploaded_job(client, world.auth("editor"), "api-ausweise", "ausweise.csv",
+                       residents_csv().encode())
+    assert job["status"] == "done", job
+    assert job["result"]["held"] is True
+    assert [p["column"] for p in job["result"]["personal_data"]] == PERSONAL
+    resource = client.get(f"/api/v1/resources/{job['result']['resource']}",
+                          headers=world.auth("member")).json()
+    assert resource["versions"][0]["held"] is True
