@@ -127,6 +127,8 @@ class Objects:
     tokens: list[int] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
     attachment: int = 0
+    #: resources whose version 1 is held for a decision on its personal data
+    held: dict[str, str] = field(default_factory=dict)
 
 
 def _seed(platform: Platform, tmp_path: Path) -> Objects:
@@ -154,6 +156,12 @@ def _seed(platform: Platform, tmp_path: Path) -> Objects:
     found.resource = ingest(platform, OPERATOR, IngestRequest(
         "lade", source, "ladesaeulen.csv")).resource
     _seed_requests(platform, found)
+    people = tmp_path / "personen.csv"
+    people.write_text("Vorname;E-Mail\nAnna;anna.schmidt@web.de\nPaul;p.wagner@gmx.de\n",
+                      encoding="utf-8")
+    for key in ("api", "ui"):
+        found.held[key] = ingest(platform, OPERATOR, IngestRequest(
+            "lade", people, "personen.csv", resource_name=f"personen-{key}.csv")).resource
     with platform.db.session() as session:
         mapping = service.suggest(platform, session, OPERATOR, found.resource, "ladesaeulen")
         service.save_mapping(platform, session, OPERATOR, found.resource, mapping)
@@ -309,6 +317,17 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("GET", "/api/v1/resources/{resource_id}/distinct/{column}"): Example(
             {**resource, "column": "Betreiber"}),
         ("GET", "/api/v1/resources/{resource_id}/mapping"): Example(resource),
+        ("POST", "/api/v1/resources/{resource_id}/versions/{version}/privacy-decision"):
+            Example({"resource_id": found.held["api"], "version": "1"}, json={"columns": [
+                {"column": "Vorname", "action": "drop"}, {"column": "E-Mail",
+                                                          "action": "hash"}]}),
+        ("POST", "/resources/{resource_id}/versions/{version}/privacy"): Example(
+            {"resource_id": found.held["ui"], "version": "1"}, form={
+                "column-0": "Vorname", "action-0": "drop", "column-1": "E-Mail",
+                "action-1": "truncate"}),
+        ("GET", "/api/v1/datasets/{name}/privacy"): Example(dataset),
+        ("PUT", "/api/v1/datasets/{name}/privacy"): Example(dataset,
+                                                            json={"suppression_k": 5}),
         ("PUT", "/api/v1/resources/{resource_id}/mapping"): Example(resource, json=mapping),
         ("POST", "/api/v1/resources/{resource_id}/mapping/preview"): Example(resource,
                                                                             json=mapping),

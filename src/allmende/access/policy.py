@@ -10,6 +10,9 @@ Rules (see docs/permissions.md):
 - dataset metadata is visible to everyone for ``public`` and ``restricted`` datasets, to users of
   alliance organizations for ``members`` datasets; drafts only inside their organization;
   deleted datasets only to their organization's admins (to restore them);
+- a table version of a ``public`` dataset in which the personal-data scan found something is
+  *held* until an admin of the organization decides on it: only the organization's editors
+  and admins read it (:func:`sees_version`; see docs/privacy.md);
 - a harvested dataset (one with a harvest source) is read-only here: its origin owns it, and
   only the harvester (``Actor.harvester``) creates, changes and deletes it;
 - data requests: signed-in users outside the owning organization ask for restricted datasets;
@@ -53,6 +56,9 @@ class Action(StrEnum):
     READ_REQUEST = "read_request"
     EDIT_REQUEST = "edit_request"
     DECIDE_REQUEST = "decide_request"
+    #: a table version held until an admin decides on its personal data (privacy)
+    READ_HELD_VERSION = "read_held_version"
+    DECIDE_PERSONAL_DATA = "decide_personal_data"
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,10 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
                 or _has_role(actor, target.organization_id, *ROLES))  # type: ignore[union-attr]
         case Action.CREATE_DATASET:
             return _has_role(actor, target, "admin", "editor")  # type: ignore[arg-type]
+        case Action.READ_HELD_VERSION:
+            return _has_role(actor, target.organization_id, "admin", "editor")  # type: ignore[union-attr]
+        case Action.DECIDE_PERSONAL_DATA:
+            return _has_role(actor, target.organization_id, "admin")  # type: ignore[union-attr]
         case Action.EDIT_DATASET:
             return _has_role(actor, target.organization_id, "admin", "editor")  # type: ignore[union-attr]
         case Action.DELETE_DATASET | Action.RESTORE_DATASET:
@@ -232,3 +242,14 @@ def authorize(actor: Actor, action: Action, target: object = None,
     if not actor.is_authenticated:
         raise Unauthorized()
     raise Forbidden(refusal) if refusal else Forbidden()
+
+
+#: Privacy states of a version that keep it held while its dataset is public (privacy.held).
+HELD_STATES = frozenset({"pending", "replaced"})
+
+
+def sees_version(actor: Actor, dataset: DatasetLike, privacy_status: str | None) -> bool:
+    """Whether the actor may read the rows of a version in this privacy state (its dataset's
+    rows being readable): a held version only the organization's editors and admins."""
+    held = dataset.access_level == "public" and privacy_status in HELD_STATES
+    return not held or is_allowed(actor, Action.READ_HELD_VERSION, dataset)

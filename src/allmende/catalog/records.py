@@ -21,6 +21,7 @@ from allmende.catalog.search import SearchRequest, SearchResult, search_datasets
 from allmende.catalog.search_index import SearchIndex
 from allmende.db.models import Dataset, Organization, QualityReport, Resource, TableVersion
 from allmende.errors import NotFound, msg
+from allmende.privacy import held
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,8 @@ def records_for(session: Session, ids: Sequence[int], actor: Actor | None = None
     for row in session.execute(select(*_RESOURCE_COLUMNS).where(
             Resource.dataset_id.in_(list(ids))).order_by(Resource.position)):
         resources.setdefault(row[0], []).append(row)
-    tables = _current_tables(session, [r for rows in resources.values() for r in rows])
+    tables = _current_tables(session, [r for rows in resources.values() for r in rows],
+                             actor, {row.id: row for row in found})
     quality = _latest_quality(session, [r[1] for i in readable for r in resources.get(i, ())])
     by_id = {row[0]: _dataset(*row, organizations=organizations, resources=tuple(
         _resource(*r, tables=tables, quality=quality) for r in resources.get(row[0], ())))
@@ -317,8 +319,14 @@ def _bbox(value: list[Any] | None) -> tuple[float, float, float, float] | None:
         if value and len(value) == 4 else None
 
 
-def _current_tables(session: Session, resources: Sequence[Any]) -> dict[str, TableRecord]:
-    keys = [(r[1], r[11]) for r in resources if r[11]]  # (id, current_version)
+def _current_tables(session: Session, resources: Sequence[Any], actor: Actor | None,
+                    datasets: dict[int, Any]) -> dict[str, TableRecord]:
+    """Each resource's current table; where the actor may not read a version held for a
+    personal-data decision, the newest earlier one (privacy.held), or none."""
+    instead = held.shown_versions(session, actor, datasets,
+                                  [(r[1], r[0], r[11]) for r in resources])
+    keys = [(r[1], instead.get(r[1], r[11])) for r in resources if r[11]]
+    keys = [key for key in keys if key[1]]  # (id, the version shown)
     if not keys:
         return {}
     rows = session.execute(select(

@@ -625,10 +625,71 @@ class Registration(Base):
     confirmed_at: Mapped[dt.datetime | None]
 
 
+# --- personal data (privacy) ---------------------------------------------------------------
+
+class VersionPrivacy(Base):
+    """What the personal-data scan found in one table version, and where its decision stands.
+
+    ``status``: ``pending`` (found, no decision yet: held while the dataset is public),
+    ``replaced`` (decided; the decision was applied to a new version, this raw one stays
+    held), ``confirmed`` (decided: every column kept with a reason, published as it is),
+    ``published`` (a version built from a held one by the decision). A version without a row
+    had nothing found."""
+
+    __tablename__ = "version_privacy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    # [{"column", "kind", "confidence"}]: never values
+    findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # of a published version: the held version it was built from; of a replaced one: the
+    # version that published it
+    related_version: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("resource_id", "version"),)
+
+
+class PrivacyDecision(Base):
+    """An admin's decision on one column of a held version."""
+
+    __tablename__ = "privacy_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    published_version: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str | None] = mapped_column(String(30))  # as detected; None: not detected
+    action: Mapped[str] = mapped_column(String(20))  # drop hash truncate generalize confirm
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_privacy_decisions_resource_version", "resource_id", "version"),)
+
+
+class DatasetPrivacy(Base):
+    """A dataset's own privacy settings: its hashing key (never shown) and the smallest count
+    its aggregates show (None: the default)."""
+
+    __tablename__ = "dataset_privacy"
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    hash_key: Mapped[str | None] = mapped_column(String(64))
+    suppression_k: Mapped[int | None] = mapped_column(Integer)
+
+
 __all__ = [
-    "Activity", "ApiToken", "Base", "CatalogState", "Consolidation", "Dataset",
-    "HarvestRun", "HarvestSource", "Job", "LogCheckpoint", "LogEntry", "LogNode", "LogState",
-    "LoginFailure", "Membership", "Organization", "PseudonymKey", "QualityReport", "Resource",
-    "ResourceMapping",
-    "SharedSchema", "TableVersion", "User", "UserSession", "utcnow",
+    "Activity", "ApiToken", "Base", "CatalogState", "Consolidation", "DataRequest",
+    "DataRequestAttachment", "DataRequestEvent", "Dataset", "DatasetPrivacy", "HarvestRun",
+    "HarvestSource", "Job", "LogCheckpoint", "LogEntry", "LogNode", "LogState", "LoginFailure",
+    "Membership", "Organization", "OrganizationConditions", "PrivacyDecision", "PseudonymKey",
+    "QualityReport", "Registration", "Resource", "ResourceMapping", "SharedSchema", "TableVersion",
+    "User", "UserSession", "VersionPrivacy", "utcnow",
 ]

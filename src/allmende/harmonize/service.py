@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from allmende.access.policy import (
     Actor,
     authorize,
     is_allowed,
+    sees_version,
     visibility,
 )
 from allmende.catalog import datasets, organizations
@@ -59,6 +61,7 @@ from allmende.harmonize.validate import ValidationReport, add_transform_errors, 
 from allmende.jobs import queue
 from allmende.jobs.attempt import Attempt
 from allmende.platform import Platform
+from allmende.privacy import held
 from allmende.tables import store, versions
 from allmende.tables.schema import HIDDEN_COLUMNS
 
@@ -294,10 +297,14 @@ def save_mapping(platform: Platform, session: Session, actor: Actor, resource_id
 
 # --- quality --------------------------------------------------------------------------------
 
-def _latest_report(session: Session, resource_id: str) -> QualityReport | None:
-    return session.scalar(select(QualityReport).where(QualityReport.resource_id == resource_id)
-                          .order_by(QualityReport.table_version.desc(),
-                                    QualityReport.mapping_version.desc()).limit(1))
+def _latest_report(session: Session, resource_id: str,
+                   hidden: Iterable[int] = ()) -> QualityReport | None:
+    """The newest report, of a table version not in ``hidden``."""
+    return session.scalar(select(QualityReport).where(
+        QualityReport.resource_id == resource_id,
+        QualityReport.table_version.not_in(list(hidden)))
+        .order_by(QualityReport.table_version.desc(),
+                  QualityReport.mapping_version.desc()).limit(1))
 
 
 def reports_for(session: Session, actor: Actor, resources: list[Resource]
@@ -552,12 +559,15 @@ def _usable_report(session: Session, data_dir: Path, resource: Resource,
                    saved: ResourceMapping) -> QualityReport | None:
     """The report of the current table and mapping version; while that is missing (queued or
     failed), the newest earlier one of the same schema, so a source does not drop out of the
-    regional table because its latest upload is not harmonized yet."""
+    regional table because its latest upload is not harmonized yet. A version held for a
+    decision on its personal data (privacy.held) never reaches the public regional table."""
     reports = session.scalars(select(QualityReport).where(
         QualityReport.resource_id == resource.id,
         QualityReport.schema_name == saved.schema_name).order_by(
         QualityReport.table_version.desc(), QualityReport.mapping_version.desc()))
-    return next((r for r in reports if (data_dir / r.mapped_path).is_file()), None)
+    withheld = held.held_versions(session, resource.id)
+    return next((r for r in reports if r.table_version not in withheld
+                 and (data_dir / r.mapped_path).is_file()), None)
 
 
 @dataclass(frozen=True)
@@ -731,9 +741,12 @@ def mapping_history(session: Session, actor: Actor, resource_id: str) -> list[Re
 
 
 def find_report(session: Session, actor: Actor, resource_id: str) -> QualityReport | None:
-    """The latest quality report of a resource whose rows the actor may read; None when there
-    is none yet."""
-    return _latest_report(session, _readable_resource(session, actor, resource_id).id)
+    """The latest quality report of a resource whose rows the actor may read (its samples show
+    cells: not of a version held from the actor); None when there is none yet."""
+    resource = _readable_resource(session, actor, resource_id)
+    hidden = () if sees_version(actor, resource.dataset, "pending") else \
+        held.held_versions(session, resource.id)
+    return _latest_report(session, resource.id, hidden)
 
 
 def quality_for(session: Session, actor: Actor, resource_id: str) -> QualityReport:

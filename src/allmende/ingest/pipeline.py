@@ -27,6 +27,8 @@ from allmende.ingest.values import (
     is_guard_failure,
     typed_query,
 )
+from allmende.privacy import detect
+from allmende.privacy.detect import Finding
 from allmende.tables import store
 
 Progress = Callable[[float, str], None]
@@ -43,6 +45,8 @@ class BuiltTable:
     source_format: str
     report: dict[str, Any]
     warnings: list[Warning_] = field(default_factory=list)
+    #: columns that probably hold personal data (privacy.detect; never their values)
+    personal_data: list[Finding] = field(default_factory=list)
 
 
 def _no_checkpoint(_phase: str) -> None:
@@ -67,6 +71,7 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
         progress(0.45, msg("Spaltentypen werden erkannt"))
         checkpoint("typing")
         types = decide_column_types(con, raw.relation, raw.labels, rows)
+        personal = detect.scan(con, raw.relation, raw.labels, rows)
         target = work_dir / "version.parquet"
         checkpoint("writing")
         try:
@@ -79,7 +84,7 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
         notes = {t.name: t.note for t in types if t.note}
         report = {**raw.report, "notes": notes, **_note_templates(notes)}
         return BuiltTable(target, rows, written.columns, written.crs, raw.source_format, report,
-                          raw.warnings + written.warnings)
+                          raw.warnings + written.warnings, personal)
     except duckdb.OutOfMemoryException:
         raise Invalid(msg("{name} braucht beim Einlesen mehr als {limit} Arbeitsspeicher; die "
                           "vorherige Version bleibt unverändert. Sehr breite oder sehr große "

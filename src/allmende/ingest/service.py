@@ -22,6 +22,7 @@ from allmende.ingest.sniff import ReadOptions
 from allmende.jobs import queue
 from allmende.jobs.attempt import Attempt
 from allmende.platform import Platform
+from allmende.privacy import held
 from allmende.tables import store, versions
 
 Progress = Callable[[float, str], None]
@@ -52,6 +53,9 @@ class IngestResult:
     warnings: list[dict[str, Any]]
     read_report: dict[str, Any]
     schema_changes: dict[str, Any]
+    #: the version waits for an admin's decision on its personal data (privacy.held)
+    held: bool = False
+    personal_data: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -170,11 +174,15 @@ def _publish(platform: Platform, actor: Actor, request: IngestRequest, resource_
             read_report=built.report, warnings=warnings, schema_changes=changes,
             created_by_id=actor.user_id))
         _remember(resource, options, request.original_name)
+        held.record_findings(session, resource.id, number, built.personal_data)
         _queue_harmonization(session, actor, resource)
         datasets.record_change(session, actor, resource.dataset, "version_added",
                                {"resource": [None, resource_name], "version": [None, number]})
         return IngestResult(resource.dataset.name, resource.id, number, built.rows,
-                            built.columns, built.crs, warnings, built.report, changes)
+                            built.columns, built.crs, warnings, built.report, changes,
+                            held.is_held(resource.dataset, "pending" if built.personal_data
+                                         else None),
+                            [f.as_dict() for f in built.personal_data])
 
     return versions.publish(platform.db, attempt, resource_id, built.parquet, record)
 

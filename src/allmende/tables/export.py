@@ -201,6 +201,30 @@ def _csv(source: _Source, columns: Sequence[Column], fmt: str) -> Iterator[bytes
             yield buffer.getvalue().encode()
 
 
+#: The formats of a summary (distinct values, aggregates) as a file.
+SUMMARY_FORMATS = ("csv", "json")
+
+
+def summary_file(names: Sequence[str], rows: Sequence[dict[str, Any]], format: str) -> bytes:
+    """A small computed table (its rows already in memory) as CSV or a JSON array; empty
+    cells for null, so that a suppressed count stays empty."""
+    if format == "json":
+        return orjson.dumps([{name: row.get(name) for name in names} for row in rows])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(names)
+    writer.writerows([_csv_cell(row.get(name)) for name in names] for row in rows)
+    return buffer.getvalue().encode()
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
+
+
 def _rows(batch: pa.RecordBatch, columns: Sequence[Column]) -> list[dict[str, Any]]:
     if not columns:
         return [{} for _ in range(batch.num_rows)]

@@ -837,6 +837,24 @@ def _metric_sql(table: TableSchema, metric: Metric, param: str) -> tuple[str, st
     return f"{metric.func}({column.sql})", column.type
 
 
+def group_counts(path: PathLike, schema: SchemaLike, group_by: Sequence[str],
+                 query: RowQuery | None = None, timeout: float | None = QUERY_TIMEOUT
+                 ) -> tuple[list[list[Any]], list[int]]:
+    """Every group of the selection (JSON values of the group columns) with its row count,
+    without a limit: small-cell suppression judges the complete table."""
+    table = TableSchema.of(schema)
+    groups = [table.column(name, "group_by") for name in group_by]
+    check_envelope(path, query)
+    where, params = where_clause(table, query)
+    statement = sql.select([*(c.sql for c in groups), "count(*)"], _SOURCE, where=where,
+                           group_by=[str(i + 1) for i in range(len(groups))] or None)
+    data = fetch_arrow(path, statement, params, timeout=timeout)
+    counts = [int(n) for n in data.column(len(groups)).to_pylist()]
+    values = [column_values(data.column(i), c.type, "json") for i, c in enumerate(groups)]
+    return [list(group) for group in zip(*values, strict=True)] if groups else \
+        [[] for _ in counts], counts
+
+
 def aggregate(path: PathLike, schema: SchemaLike, *, group_by: Sequence[str] = (),
               metrics: Sequence[Metric | tuple[str, str | None]] = (Metric("count"),),
               query: RowQuery | None = None, limit: int = 1_000,

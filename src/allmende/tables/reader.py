@@ -9,7 +9,7 @@ then answers any number of queries on that immutable version without a database 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from allmende.access.policy import Actor
 from allmende.errors import BadRequest, FieldError, Invalid, NotFound, msg
+from allmende.privacy import suppression
 from allmende.tables import export as exports
 from allmende.tables import query as queries
 from allmende.tables.query import RowQuery, RowsResult
@@ -42,6 +43,8 @@ class TableReader:
     resource_name: str
     version: int
     rows_total: int
+    #: counts below it are suppressed in :meth:`distinct` and :meth:`aggregate` (privacy)
+    suppression_k: int | None = None
 
     @property
     def fields(self) -> list[Column]:
@@ -128,6 +131,41 @@ class TableReader:
             batch = _reprojected(batch, columns, _transformer(crs, crs_axis_order))
         return NumberedRows(total, numbers, columns, batch)
 
+    def distinct(self, column: str, query: RowQuery, limit: int = 100) -> dict[str, Any]:
+        """The column's distinct values with their counts (most frequent first), small
+        counts suppressed where the privacy guard asks for it."""
+        result = queries.distinct(self.path, self.schema, column, query=query,
+                                  limit=limit).as_dict()
+        hidden = self._suppressed([result["field"]["name"]], query)
+        if hidden is not None:
+            result["values"] = [_suppress(item, ("value",), ("count",), hidden)
+                                for item in result["values"]]
+            result["suppression"] = self._suppression_note(hidden)
+        return result
+
+    def aggregate(self, group_by: Sequence[str], metrics: Sequence[queries.Metric],
+                  query: RowQuery, limit: int = 1000) -> dict[str, Any]:
+        """Metrics over the selection, grouped; a group counting fewer rows than the
+        suppression threshold (and its complements) shows null metrics."""
+        result = queries.aggregate(self.path, self.schema, group_by=group_by, metrics=metrics,
+                                   query=query, limit=limit).as_dict()
+        names = [f["name"] for f in result["fields"]]
+        hidden = self._suppressed(names[:len(group_by)], query)
+        if hidden is not None:
+            result["rows"] = [_suppress(row, names[:len(group_by)], names[len(group_by):],
+                                        hidden) for row in result["rows"]]
+            result["suppression"] = self._suppression_note(hidden)
+        return result
+
+    def _suppressed(self, group_by: Sequence[str], query: RowQuery) -> set[bytes] | None:
+        if self.suppression_k is None:
+            return None
+        groups, counts = queries.group_counts(self.path, self.schema, group_by, query)
+        return suppression.mask(groups, counts, self.suppression_k)
+
+    def _suppression_note(self, hidden: set[bytes]) -> dict[str, int]:
+        return {"k": self.suppression_k or 0, "cells": len(hidden)}
+
     def extent(self) -> tuple[float, float, float, float] | None:
         """The WGS84 box around the table's geometries (lon_min, lat_min, lon_max, lat_max),
         None for a table without any."""
@@ -159,6 +197,14 @@ class NumberedRows:
                 for i, c in enumerate(self.columns)]
 
 
+def _suppress(row: dict[str, Any], keys: Sequence[str], values: Sequence[str],
+              hidden: set[bytes]) -> dict[str, Any]:
+    """The row with ``"suppressed"`` beside its values, which are null when it is."""
+    gone = suppression.key_of([row[k] for k in keys]) in hidden
+    return {**row, **dict.fromkeys(values, None), "suppressed": True} if gone else \
+        {**row, "suppressed": False}
+
+
 def _unfiltered(query: RowQuery) -> bool:
     return not (query.filters or query.bbox or query.words or query.row_range)
 
@@ -168,7 +214,8 @@ def open_table(session: Session, actor: Actor, data_dir: Path, resource_id: str,
     """The requested (default: latest) version of a resource whose rows the actor may read."""
     readable = readable_version(session, actor, data_dir, resource_id, version)
     return TableReader(readable.path, TableSchema.of(readable.schema), readable.resource_id,
-                       readable.resource_name, readable.version, readable.version_row.rows)
+                       readable.resource_name, readable.version, readable.version_row.rows,
+                       readable.suppression_k)
 
 
 def bbox_in_wgs84(bbox: tuple[float, float, float, float], crs: str, *,

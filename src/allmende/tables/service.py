@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from allmende.access.policy import Action, Actor, authorize, is_allowed
 from allmende.catalog.datasets import get_resource
 from allmende.db.models import Dataset, Resource, TableVersion
 from allmende.errors import AllmendeError, FieldError, Invalid, NotFound, msg
+from allmende.privacy import held, suppression
 from allmende.tables import versions
 from allmende.tables.schema import SOURCE_DATASET
 
@@ -27,6 +28,8 @@ class ReadableVersion:
     resource_id: str
     resource_name: str
     version_row: TableVersion
+    #: counts below this are suppressed in aggregates (None: exact counts)
+    suppression_k: int | None = None
 
 
 def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id: str,
@@ -42,10 +45,12 @@ def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id
                            "vorhanden: 1 bis {latest}.", version=version,
                            resource=resource.name, latest=latest.version),
                        "version_not_found")
+    chosen = held.readable(session, actor, resource, chosen, asked=version is not None)
     if resource.derived:
         _check_sources(session, actor, data_dir, resource, chosen)
     return ReadableVersion(data_dir / chosen.path, chosen.columns, chosen.version, resource.id,
-                           resource.name, chosen)
+                           resource.name, chosen,
+                           suppression.threshold(session, actor, resource, chosen.version))
 
 
 class Withheld(AllmendeError):
@@ -89,4 +94,7 @@ def version_history(session: Session, actor: Actor, resource_id: str, page: int 
     if not 1 <= per_page <= versions.MAX_PAGE_SIZE:
         raise Invalid(field_errors=[FieldError("per_page", msg(
             "Zwischen 1 und {limit}.", limit=versions.MAX_PAGE_SIZE))])
-    return versions.history(session, get_resource(session, actor, resource_id), page, per_page)
+    resource = get_resource(session, actor, resource_id)
+    found = versions.history(session, resource, page, per_page)
+    return replace(found, privacy=held.states(session, resource.dataset, resource.id,
+                                              [v.version for v in found.versions]))

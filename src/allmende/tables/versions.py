@@ -14,9 +14,9 @@ removed again if that transaction fails.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -48,6 +48,8 @@ class VersionPage:
     total: int
     page: int
     per_page: int
+    #: the privacy state of the versions that have one (privacy.held.PrivacyState)
+    privacy: dict[int, Any] = field(default_factory=dict)
 
 
 def current(session: Session, resource: Resource) -> TableVersion | None:

@@ -21,6 +21,7 @@ from allmende.web.api import datasets as datasets_api
 from allmende.web.api import harmonize as harmonize_api
 from allmende.web.api import harvest as harvest_api
 from allmende.web.api import organizations as organizations_api
+from allmende.web.api import privacy as privacy_api
 from allmende.web.api import requests as requests_api
 from allmende.web.api import rows as rows_api
 from allmende.web.api import uploads as uploads_api
@@ -72,7 +73,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.add_middleware(CloseUnreadBodies)
     errors.install(app)
     for api in (datasets_api, organizations_api, uploads_api, rows_api, harmonize_api,
-                harvest_api, requests_api):
+                harvest_api, requests_api, privacy_api):
         app.include_router(api.router, prefix="/api/v1", dependencies=[Depends(refuse_nul)])
     # Open interfaces: each its own application with its own error format (allmende.wiring).
     for interface in interfaces.interfaces():

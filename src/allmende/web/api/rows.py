@@ -6,9 +6,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from allmende.errors import FieldError, Invalid, msg
 from allmende.tables import export as exports
 from allmende.tables import query as queries
 from allmende.tables.reader import TableReader, open_table
@@ -97,33 +99,68 @@ def _download(request: Request, table: TableReader, query: queries.RowQuery
                              headers={"Content-Disposition": attachment(name)})
 
 
-@router.get("/resources/{resource_id}/distinct/{column}", response_model=DistinctOut,
+SUMMARY_FORMAT = _param("format", {"type": "string", "enum": list(exports.SUMMARY_FORMATS)},
+                        "Das Ergebnis als Datei (unterdrückte Anzahlen bleiben leer)")
+SUMMARY_DOWNLOADS = {"text/csv": {"schema": {"type": "string", "format": "binary"}}}
+
+
+def _summary_responses(model: type, what: str) -> dict[int | str, dict[str, Any]]:
+    return {**errors(*AUTH, 400, 403, 404, 422), 200: {
+        "model": model | list[dict[str, Any]],  # type: ignore[operator]
+        "description": f"{what}; mit `format=json` eine Liste, mit `format=csv` eine Datei",
+        "content": SUMMARY_DOWNLOADS}}
+
+
+@router.get("/resources/{resource_id}/distinct/{column}", response_model=None,
             summary="Verschiedene Werte einer Spalte mit Anzahl",
-            openapi_extra={"parameters": [VERSION, BBOX, FILTERS]},
-            responses=errors(*AUTH, 400, 403, 404, 422))
+            openapi_extra={"parameters": [VERSION, BBOX, FILTERS, SUMMARY_FORMAT]},
+            responses=_summary_responses(DistinctOut, "Die Werte"))
 def distinct_values(resource_id: str, column: str, request: Request, session: SessionDep,
                     actor: ActorDep, platform: PlatformDep,
                     limit: int = Query(100, ge=1, le=10_000)) -> Any:
+    """Small counts are suppressed (`null` with `"suppressed": true`) where the table holds
+    personal data or its dataset asks for it (docs/privacy.md)."""
     table = open_table(session, actor, platform.settings.data_dir, resource_id,
                        _version(request))
     query = queries.parse_query(request.query_params, table.schema, ignore=("limit",))
-    return queries.distinct(table.path, table.schema, column, query=query,
-                            limit=limit).as_dict()
+    result = table.distinct(column, query, limit)
+    name = result["field"]["name"]
+    rows = [{name: item["value"], **item} for item in result["values"]]
+    return _summary(request, table, f"werte-{name}", [name, "count"], rows, result)
 
 
-@router.get("/resources/{resource_id}/aggregate", response_model=AggregateOut,
+@router.get("/resources/{resource_id}/aggregate", response_model=None,
             summary="Kennzahlen (count, sum, avg, min, max), optional gruppiert",
-            openapi_extra={"parameters": [VERSION, BBOX, FILTERS]},
-            responses=errors(*AUTH, 400, 403, 404, 422))
+            openapi_extra={"parameters": [VERSION, BBOX, FILTERS, SUMMARY_FORMAT]},
+            responses=_summary_responses(AggregateOut, "Die Gruppen"))
 def aggregate(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
               platform: PlatformDep, group_by: str = "", metrics: str = "count",
               limit: int = Query(1000, ge=1, le=10_000)) -> Any:
-    """`group_by=Spalte,Spalte`; `metrics=count,sum:Spalte,avg:Spalte` plus the row filters."""
+    """`group_by=Spalte,Spalte`; `metrics=count,sum:Spalte,avg:Spalte` plus the row filters.
+    Groups with few rows are suppressed where the privacy guard applies (docs/privacy.md)."""
     table = open_table(session, actor, platform.settings.data_dir, resource_id,
                        _version(request))
     query = queries.parse_query(request.query_params, table.schema,
                                 ignore=("group_by", "metrics", "limit"))
-    return queries.aggregate(
-        table.path, table.schema, group_by=queries.parse_names(group_by, table.schema)
-        if group_by else (), metrics=queries.parse_metrics(metrics, table.schema), query=query,
-        limit=limit).as_dict()
+    result = table.aggregate(
+        queries.parse_names(group_by, table.schema) if group_by else (),
+        queries.parse_metrics(metrics, table.schema), query, limit)
+    return _summary(request, table, "kennzahlen", [f["name"] for f in result["fields"]],
+                    result["rows"], result)
+
+
+def _summary(request: Request, table: TableReader, stem: str, names: list[str],
+             rows: list[dict[str, Any]], result: dict[str, Any]) -> Any:
+    """The result as JSON, or with `format` as a file (with the `suppressed` column where
+    suppression applies)."""
+    fmt = request.query_params.get("format")
+    if not fmt:  # as it is: a null count beside "suppressed" stays null
+        return Response(orjson.dumps(result), media_type="application/json")
+    if fmt not in exports.SUMMARY_FORMATS:
+        raise Invalid(msg("Die Abfrage ist ungültig."), [FieldError("format", msg(
+            "Erlaubt sind hier {allowed}.", allowed=", ".join(exports.SUMMARY_FORMATS)))])
+    columns = [*names, "suppressed"] if "suppression" in result else names
+    name = f"{Path(table.resource_name).stem}-v{table.version}-{stem}.{fmt}"
+    return Response(exports.summary_file(columns, rows, fmt),
+                    media_type=exports.MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": attachment(name)})

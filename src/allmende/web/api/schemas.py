@@ -57,6 +57,13 @@ class ResourceOut(FromRow):
 
 
 
+class PersonalDataOut(BaseModel):
+    column: str
+    kind: str = Field(description="email phone iban tax_id social_security licence_plate "
+                                  "birth_date name")
+    confidence: float
+
+
 class VersionOut(FromRow):
     version: int
     rows: int
@@ -70,14 +77,33 @@ class VersionOut(FromRow):
     warnings: list[dict[str, Any]]
     schema_changes: dict[str, Any]
     created_at: dt.datetime
+    held: bool = Field(False, description="Held until an admin decides on its personal data: "
+                                          "readable only by the organization's editors and "
+                                          "admins (docs/privacy.md)")
+    personal_data: list[PersonalDataOut] = Field(
+        default_factory=list, description="Columns that probably hold personal data")
+    privacy_status: str | None = Field(
+        None, description="pending | replaced | confirmed | published; null: nothing found")
+    privacy_related_version: int | None = Field(
+        None, description="Of a replaced version the one published from it, of a published "
+                          "one the held version it was built from")
+    privacy_decisions: list[dict[str, Any]] = Field(
+        default_factory=list, description="The decisions taken on this (held) version")
 
     @classmethod
-    def of(cls, row: Any, language: str = DEFAULT_LANGUAGE) -> Self:
-        """The version with its warnings and column notes in ``language``."""
+    def of(cls, row: Any, language: str = DEFAULT_LANGUAGE, privacy: Any = None) -> Self:
+        """The version with its warnings and column notes in ``language``, and its privacy
+        state (privacy.held.PrivacyState) where it has one."""
         version = cls.model_validate(row, from_attributes=True)
-        return version.model_copy(update={
+        update: dict[str, Any] = {
             "read_report": localized_report(version.read_report, language),
-            "warnings": [localized_entry(w, language) for w in version.warnings]})
+            "warnings": [localized_entry(w, language) for w in version.warnings]}
+        if privacy is not None:
+            update.update(held=privacy.held, privacy_status=privacy.status,
+                          privacy_related_version=privacy.related_version,
+                          privacy_decisions=privacy.decisions,
+                          personal_data=[PersonalDataOut(**f) for f in privacy.personal_data])
+        return version.model_copy(update=update)
 
 
 class ResourceDetail(ResourceOut):
@@ -93,7 +119,8 @@ class ResourceDetail(ResourceOut):
            ) -> ResourceDetail:
         return cls(**ResourceOut.of(r).model_dump(), dataset=r.dataset.name,
                    read_options=r.read_options or {}, current_version=r.current_version or None,
-                   versions=[VersionOut.of(v, language) for v in newest.versions],
+                   versions=[VersionOut.of(v, language, newest.privacy.get(v.version))
+                             for v in newest.versions],
                    versions_total=newest.total)
 
 
@@ -106,7 +133,8 @@ class VersionList(BaseModel):
     @classmethod
     def of(cls, found: VersionPage, language: str = DEFAULT_LANGUAGE) -> VersionList:
         return cls(count=found.total, page=found.page, per_page=found.per_page,
-                   results=[VersionOut.of(v, language) for v in found.versions])
+                   results=[VersionOut.of(v, language, found.privacy.get(v.version))
+                            for v in found.versions])
 
 
 class JobOut(FromRow):
@@ -270,16 +298,25 @@ class RowPage(BaseModel):
 
 class DistinctValueOut(BaseModel):
     value: Any
-    count: int
+    count: int | None = Field(description="null where suppressed")
+    suppressed: bool | None = Field(None, description="Only where small counts are "
+                                                      "suppressed (docs/privacy.md)")
+
+
+class SuppressionOut(BaseModel):
+    k: int = Field(description="Counts below k are suppressed")
+    cells: int = Field(description="Suppressed cells (primary and secondary)")
 
 
 class DistinctOut(BaseModel):
     field: ColumnOut
     total: int = Field(description="Verschiedene Werte der Auswahl (leer zählt als einer)")
     values: list[DistinctValueOut]
+    suppression: SuppressionOut | None = None
 
 
 class AggregateOut(BaseModel):
     total: int = Field(description="Anzahl der Gruppen")
     fields: list[ColumnOut]
     rows: list[dict[str, Any]]
+    suppression: SuppressionOut | None = None

@@ -85,6 +85,7 @@ ACTIVITY_LABELS = {
     "resource_deleted": N_("removed a resource"),
     "version_added": N_("uploaded a new version"),
     "mapping_saved": N_("saved a mapping to a shared schema"),
+    "personal_data_decided": N_("decided on personal data"),
 }
 
 

@@ -14,11 +14,13 @@ from allmende.access.policy import Action, Actor, is_allowed
 from allmende.catalog.datasets import get_resource
 from allmende.db.models import Resource, TableVersion, User
 from allmende.errors import Invalid
+from allmende.privacy.held import Held
 from allmende.tables.query import FORMATS, RESERVED, parse_query, parse_version, select_rows
 from allmende.tables.service import readable_version, version_history
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.i18n import notes_of
 from allmende.web.ui.ingest_options import DELIMITER_NAMES, FORMAT_LABELS
+from allmende.web.ui.privacy_context import privacy_context
 from allmende.web.ui.quality import quality_index
 from allmende.web.ui.render import render
 
@@ -127,6 +129,13 @@ def _rows(table: Any, preview: _Preview) -> tuple[Any, list[str]]:
 @router.get("/resources/{resource_id}", response_class=HTMLResponse)
 def show(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
          platform: PlatformDep) -> HTMLResponse:
+    return resource_page(request, session, actor, platform, resource_id)
+
+
+def resource_page(request: Request, session: Any, actor: Actor, platform: Any,
+                  resource_id: str, extra: dict[str, Any] | None = None,
+                  status_code: int = 200) -> HTMLResponse:
+    """The resource's page (``extra``: a form's errors and values, from privacy_pages)."""
     resource: Resource = get_resource(session, actor, resource_id)
     dataset = resource.dataset
     can_edit = is_allowed(actor, Action.EDIT_DATASET, dataset) and not dataset.deleted_at
@@ -140,8 +149,14 @@ def show(resource_id: str, request: Request, session: SessionDep, actor: ActorDe
         "quality": quality_index(session, actor, [dataset]).resource(resource.id),
     }
     if resource.current_version and is_allowed(actor, Action.READ_ROWS, dataset):
-        context.update(_table_context(request, session, actor, platform, resource))
-    return render(request, "resource.html", context, actor=actor)
+        try:
+            context.update(_table_context(request, session, actor, platform, resource))
+            context.update(privacy_context(session, actor, resource, context["version"],
+                                           bool(request.query_params.get("version"))))
+        except Held as held:
+            context["held_message"] = held.message
+    return render(request, "resource.html", {**context, **(extra or {})}, actor=actor,
+                  status_code=status_code)
 
 
 def _table_context(request: Request, session: Any, actor: Actor, platform: Any,

@@ -12,6 +12,7 @@ from allmende.web.ui import (
     harvest_pages,
     log_pages,
     pages,
+    privacy_pages,
     request_pages,
     resource_pages,
 )
@@ -24,6 +25,7 @@ router.include_router(pages.router)
 router.include_router(account.router)
 router.include_router(admin.router)
 router.include_router(resource_pages.router)
+router.include_router(privacy_pages.router)
 router.include_router(harmonize_pages.router)
 router.include_router(harvest_pages.router)
 router.include_router(log_pages.router)
