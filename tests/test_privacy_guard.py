@@ -239,6 +239,11 @@ def test_confirming_every_column_publishes_the_held_version(client, world, platf
     assert result.published_version == 2
     page = client.get(f"/api/v1/resources/{permits}/rows").json()
     assert page["total"] == 8 and "E-Mail" in {f["name"] for f in page["fields"]}
+    entries = client.get("/log/v1/entries", params={"start": 0, "end": 50}).json()["entries"]
+    [logged] = [e["event"] for e in entries if e["event"]["type"] == "privacy.decision"]
+    assert logged["resource"] == permits and logged["published_version"] == 2
+    assert {c["action"] for c in logged["columns"]} == {"confirm"}
+    assert len(logged["actor"]) == 32 and "@" not in str(logged), "a pseudonym, not the admin"
 
 
 def _post(client, world, resource: str, who: str, columns: list[dict], version: int = 2):

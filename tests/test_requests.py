@@ -5,6 +5,7 @@ e-mails received by a real SMTP server, retention, and two admins deciding at on
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 import threading
 from pathlib import Path
@@ -125,6 +126,21 @@ def test_a_request_from_draft_to_approval(ask):
     assert body["fields"]["accepted_conditions"] == 1
     assert body["fields"]["row_filter"][0]["value"] == "Hohe Straße"
     assert body["actions"] == []
+
+
+def test_every_step_lands_in_the_transparency_log_without_personal_data(ask, client):
+    request_id = _in_state(ask, "approved")
+    withdrawn = _in_state(ask, "withdrawn")
+    entries = client.get("/log/v1/entries", params={"start": 0, "end": 100}).json()["entries"]
+    events = [e["event"] for e in entries]
+    mine = [(e["type"], e.get("decision")) for e in events if e.get("request") == request_id]
+    assert mine == [("request.submitted", None), ("request.decided", "approved")]
+    assert [e["type"] for e in events if e.get("request") == withdrawn] == ["request.withdrawn"]
+    decided = next(e for e in events if e["type"] == "request.decided")
+    assert decided["organization"] == "dortmund" and decided["purpose"] == COMPLETE["purpose"]
+    assert len(decided["requester"]) == 32, "a pseudonym, not the account"
+    text = json.dumps(entries)
+    assert "outsider" not in text and "@" not in text, "no person in clear"
 
 
 OWNER_STEPS = {"ask": "submitted", "approve": "submitted", "reject": "submitted"}

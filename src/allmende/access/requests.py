@@ -23,9 +23,8 @@ API (routers and the UI call only these; ``actor`` decides access through ``acce
 
 States: draft → submitted ⇄ needs_info → approved | rejected; withdrawn (by the requester).
 
-Transparency log events this feature must append (``allmende.transparency.log.append``, wired
-by the integrator; never personal data in clear, the requester only as
-``pseudonym(session, organization_id, user_id)``):
+Transparency log events (``allmende.transparency.log``; never personal data in clear, the
+requester only as the owning organization's pseudonym of them):
 
 - ``request.submitted`` — ``organization`` (owner slug), ``dataset`` (UUID), ``request`` (id),
   ``purpose`` (code), ``legal_basis`` (code), ``requester`` (pseudonym)
@@ -73,6 +72,7 @@ from allmende.errors import (
     TooLarge,
     msg,
 )
+from allmende.transparency import log as transparency_log
 
 log = logging.getLogger(__name__)
 
@@ -472,10 +472,25 @@ def _missing(request: DataRequest) -> list[str]:
     return missing
 
 
+#: The transparency log's event type of each step (creating a draft is not logged).
+LOGGED = {"submit": "request.submitted", "ask": "request.needs_info",
+          "answer": "request.answered", "withdraw": "request.withdrawn",
+          "approve": "request.decided", "reject": "request.decided"}
+
+
 def _event(session: Session, actor: Actor, request: DataRequest, action: str,
            from_state: str | None, to_state: str, reason: str) -> None:
     session.add(DataRequestEvent(request_id=request.id, actor_id=actor.user_id, action=action,
                                  from_state=from_state, to_state=to_state, reason=reason))
+    if action in LOGGED:
+        event = {"type": LOGGED[action], "organization": request.organization.slug,
+                 "dataset": request.dataset.uuid, "request": request.id,
+                 "purpose": request.purpose, "legal_basis": request.legal_basis,
+                 "requester": transparency_log.pseudonym(session, request.organization_id,
+                                            request.requester_id)}
+        if LOGGED[action] == "request.decided":
+            event["decision"] = to_state
+        transparency_log.append(session, event)
     session.flush()
 
 

@@ -47,6 +47,7 @@ from allmende.jobs.attempt import Attempt
 from allmende.platform import Platform
 from allmende.privacy import held, suppression
 from allmende.tables import store, versions
+from allmende.transparency import log as transparency_log
 
 ACTIONS = ("drop", "hash", "truncate", "generalize", "confirm")
 #: Characters a truncated value keeps, digits a generalized postcode keeps, width of a band.
@@ -337,5 +338,9 @@ def _record(session: Session, actor: Actor, resource: Resource, plan: _Plan,
              "dataset": plan.dataset_uuid, "resource": resource.id,
              "version": plan.held.version, "published_version": published,
              "columns": columns}
+    if actor.user_id is not None:
+        event["actor"] = transparency_log.pseudonym(
+            session, resource.dataset.organization_id, actor.user_id)
+    transparency_log.append(session, event)
     return DecisionResult(plan.dataset_name, resource.id, plan.held.version, published,
                           columns, event)
