@@ -7,6 +7,9 @@ Rules (see docs/permissions.md):
 - a sysadmin may do everything;
 - organization admins manage their organization, its members and its datasets, and may delete
   and restore them; editors create and edit datasets of their organization; members see its drafts;
+- rows: ``public`` to everyone, ``members`` to users of alliance organizations, ``restricted``
+  to the owning organization and to holders of an active agreement (:func:`row_access`; the
+  agreement's columns, rows, time window and count are enforced by ``access.agreements``);
 - dataset metadata is visible to everyone for ``public`` and ``restricted`` datasets, to users of
   alliance organizations for ``members`` datasets; drafts only inside their organization;
   deleted datasets only to their organization's admins (to restore them);
@@ -46,6 +49,7 @@ class Action(StrEnum):
     READ_JOB = "read_job"
     MANAGE_OWN_ACCOUNT = "manage_own_account"
     MANAGE_HARVEST = "manage_harvest"
+    MANAGE_AGREEMENTS = "manage_agreements"
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,8 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
             return _has_role(actor, target.organization_id, "admin", "editor")  # type: ignore[union-attr]
         case Action.DELETE_DATASET | Action.RESTORE_DATASET:
             return _has_role(actor, target.organization_id, "admin")  # type: ignore[union-attr]
-        case Action.EDIT_ORGANIZATION | Action.MANAGE_MEMBERS | Action.MANAGE_HARVEST:
+        case (Action.EDIT_ORGANIZATION | Action.MANAGE_MEMBERS | Action.MANAGE_HARVEST
+              | Action.MANAGE_AGREEMENTS):
             return _has_role(actor, target, "admin")  # type: ignore[arg-type]
         case Action.CREATE_ORGANIZATION | Action.MANAGE_USERS | Action.MANAGE_SCHEMAS:
             return actor.is_sysadmin
@@ -173,6 +178,25 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
         case Action.MANAGE_OWN_ACCOUNT:
             return actor.is_authenticated
     raise ValueError(f"unknown action {action}")
+
+
+class RowAccess(StrEnum):
+    """How an actor may read a dataset's rows."""
+
+    FULL = "full"
+    #: only under an agreement (a restricted dataset, someone outside its organization)
+    AGREEMENT = "agreement"
+    NONE = "none"
+
+
+def row_access(actor: Actor, dataset: DatasetLike) -> RowAccess:
+    """Whether the actor reads the rows outright, only under an agreement, or not at all."""
+    if is_allowed(actor, Action.READ_ROWS, dataset):
+        return RowAccess.FULL
+    if actor.is_authenticated and dataset.access_level == "restricted" \
+            and visibility(actor).sees(dataset):
+        return RowAccess.AGREEMENT
+    return RowAccess.NONE
 
 
 #: Changes to a dataset: refused for harvested datasets unless the harvester makes them.

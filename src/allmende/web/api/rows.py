@@ -107,8 +107,7 @@ def distinct_values(resource_id: str, column: str, request: Request, session: Se
     table = open_table(session, actor, platform.settings.data_dir, resource_id,
                        _version(request))
     query = queries.parse_query(request.query_params, table.schema, ignore=("limit",))
-    return queries.distinct(table.path, table.schema, column, query=query,
-                            limit=limit).as_dict()
+    return table.distinct(column, query, limit).as_dict()
 
 
 @router.get("/resources/{resource_id}/aggregate", response_model=AggregateOut,
@@ -123,7 +122,6 @@ def aggregate(resource_id: str, request: Request, session: SessionDep, actor: Ac
                        _version(request))
     query = queries.parse_query(request.query_params, table.schema,
                                 ignore=("group_by", "metrics", "limit"))
-    return queries.aggregate(
-        table.path, table.schema, group_by=queries.parse_names(group_by, table.schema)
-        if group_by else (), metrics=queries.parse_metrics(metrics, table.schema), query=query,
-        limit=limit).as_dict()
+    return table.aggregate(
+        queries.parse_names(group_by, table.schema) if group_by else [],
+        queries.parse_metrics(metrics, table.schema), query, limit).as_dict()
