@@ -212,7 +212,7 @@ def revoke(session: Session, actor: Actor, uid: str, reason: str) -> AgreementRe
 def agreements_of(session: Session, actor: Actor, role: str = "all") -> list[AgreementRecord]:
     """The actor's agreements: those they hold (``role="holder"``), those of organizations
     they administer (``"owner"``), or both (``"all"``); newest first."""
-    authorize(actor, Action.MANAGE_OWN_ACCOUNT)
+    _signed_in(actor)
     if role not in ("all", "holder", "owner"):
         raise Invalid(field_errors=[FieldError("role", msg(
             "Erlaubt: holder, owner oder all."))])
@@ -246,8 +246,14 @@ def _administered(actor: Actor) -> Any:
     return Agreement.organization_id.in_(admin_of) if admin_of else Agreement.id.is_(None)
 
 
+def _signed_in(actor: Actor) -> None:
+    """Agreements concern accounts: the caller is one, or the system (a sysadmin actor)."""
+    if not actor.is_sysadmin:
+        authorize(actor, Action.MANAGE_OWN_ACCOUNT)
+
+
 def _visible(session: Session, actor: Actor, uid: str) -> Agreement:
-    authorize(actor, Action.MANAGE_OWN_ACCOUNT)
+    _signed_in(actor)
     agreement = session.scalar(select(Agreement).where(Agreement.uid == uid))
     if agreement is None or not (
             agreement.assignee_id == actor.user_id or actor.is_sysadmin
