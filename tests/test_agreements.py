@@ -269,7 +269,7 @@ def _offer(**changes: Any) -> dict[str, Any]:
 
 
 def test_an_odrl_offer_becomes_an_agreement(client, world, sealed):
-    response = client.post("/api/v1/agreements", json=_offer(),
+    response = client.post("/api/v1/agreements/odrl", json=_offer(),
                            headers=world.auth("admin"))
     assert response.status_code == 201, response.text
     assert response.json()["purpose"] == "journalismus"
@@ -289,7 +289,7 @@ def test_unknown_constraints_are_refused_when_the_policy_is_made(client, world, 
                                                                  field):
     offer = _offer()
     offer["permission"][0]["constraint"].append(rule)
-    response = client.post("/api/v1/agreements", json=offer, headers=world.auth("admin"))
+    response = client.post("/api/v1/agreements/odrl", json=offer, headers=world.auth("admin"))
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["error"]["fields"]] == [field]
     assert client.get("/api/v1/agreements?role=owner",
@@ -303,7 +303,7 @@ def test_unknown_constraints_are_refused_when_the_policy_is_made(client, world, 
 ])
 def test_other_rules_are_refused(client, world, sealed, change):
     offer = _offer(**change)
-    response = client.post("/api/v1/agreements", json=offer, headers=world.auth("admin"))
+    response = client.post("/api/v1/agreements/odrl", json=offer, headers=world.auth("admin"))
     assert response.status_code == 422, response.text
 
 

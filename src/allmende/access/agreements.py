@@ -46,6 +46,9 @@ from sqlalchemy.orm import Session
 from allmende.access.policy import Action, Actor, authorize, visibility
 from allmende.db.models import Agreement, Dataset, User, utcnow
 from allmende.errors import FieldError, Forbidden, Invalid, NotFound, msg
+from allmende.tables.query import typed_filter
+from allmende.tables.schema import Column
+from allmende.tables.values import ValueProblem
 
 #: Purposes a request or agreement names (codes, shown with their German label).
 PURPOSES: dict[str, str] = {
@@ -68,6 +71,7 @@ CONSTRAINT_OPERANDS = ("dateTime", "count", "purpose")
 STATES = ("active", "expired", "exhausted", "revoked")
 _PURPOSE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 MAX_TEXT = 5000
+MAX_INT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -288,8 +292,9 @@ def _check_terms(session: Session, dataset: Dataset, terms: Grant) -> None:
     elif terms.valid_until <= terms.valid_from:
         errors.append(FieldError("valid_until", msg(
             "Das Ende muss nach dem Beginn liegen.")))
-    if terms.max_count is not None and terms.max_count < 1:
-        errors.append(FieldError("max_count", msg("Mindestens 1 Zugriff, oder keine Grenze.")))
+    if terms.max_count is not None and not 1 <= terms.max_count <= MAX_INT:
+        errors.append(FieldError("max_count", msg(
+            "Zwischen 1 und {maximum} Zugriffe, oder keine Grenze.", maximum=MAX_INT)))
     if not _PURPOSE_CODE.match(terms.purpose or ""):
         errors.append(FieldError("purpose", msg(
             "Unbekannter Zweck; erlaubt: {allowed}.", allowed=", ".join(PURPOSES))))
@@ -304,7 +309,7 @@ def _check_terms(session: Session, dataset: Dataset, terms: Grant) -> None:
 
 
 def _column_errors(dataset: Dataset, terms: Grant) -> list[FieldError]:
-    known = {c["name"] for r in dataset.resources if r.current is not None
+    known = {c["name"]: c["type"] for r in dataset.resources if r.current is not None
              for c in r.current.columns}
     named = list(terms.columns or ())
     errors: list[FieldError] = []
@@ -322,6 +327,7 @@ def _column_errors(dataset: Dataset, terms: Grant) -> list[FieldError]:
                 "Unbekannter Vergleich „{op}“; erlaubt: {allowed}.", op=str(item.get("op")),
                 allowed=", ".join(FILTER_OPERATORS))))
         named.append(item["column"])
+        errors += _value_errors(item, known.get(item["column"]), where)
         if terms.columns is not None and item["column"] not in terms.columns:
             errors.append(FieldError(where, msg(
                 "Der Zeilenfilter darf nur vereinbarte Spalten nennen; „{name}“ fehlt in "
@@ -331,6 +337,28 @@ def _column_errors(dataset: Dataset, terms: Grant) -> list[FieldError]:
             "Die Spalte „{name}“ gibt es in den Tabellen von „{dataset}“ nicht.", name=name,
             dataset=dataset.name)) for name in dict.fromkeys(named) if name not in known]
     return errors
+
+
+def _value_errors(item: Mapping[str, Any], column_type: str | None, where: str
+                  ) -> list[FieldError]:
+    """The filter's value must be one the data API accepts for the column."""
+    if column_type is None or item.get("op", "eq") not in FILTER_OPERATORS:
+        return []
+    try:
+        typed_filter(Column(item["column"], column_type), item.get("op", "eq"),
+                     filter_text(item.get("value")), where)
+    except ValueProblem as problem:
+        return [FieldError(where, problem.message)]
+    return []
+
+
+def filter_text(value: Any) -> str:
+    """A filter value as the data API's parameter text (lists: comma-separated)."""
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 # --- Enforcing them ---------------------------------------------------------------------------
@@ -501,6 +529,15 @@ def grant_from_odrl(document: Mapping[str, Any], assignee: int, dataset: str,
     target = document.get("target")
     columns = target.get("allmende:columns") if isinstance(target, Mapping) else None
     row_filter = target.get("allmende:rowFilter") if isinstance(target, Mapping) else None
+    if columns is not None and not (isinstance(columns, list)
+                                    and all(isinstance(c, str) for c in columns)):
+        errors.append(FieldError("target.allmende:columns", msg("Eine Liste von Spaltennamen.")))
+    if row_filter is not None and not isinstance(row_filter, list):
+        errors.append(FieldError("target.allmende:rowFilter", msg(
+            "Eine Liste von {{column, op, value}}.")))
+    if errors:
+        raise Invalid(msg("Die Vereinbarung enthält Regeln, die allmende nicht durchsetzt."),
+                      errors)
     return Grant(dataset=dataset, assignee=assignee, valid_from=window["gteq"],
                  valid_until=window["lt"], max_count=terms["max_count"],
                  columns=tuple(columns) if columns is not None else None,
@@ -525,7 +562,8 @@ def grant_odrl(session: Session, actor: Actor, document: Mapping[str, Any]) -> A
             "Die Vertragspartei muss ein Konto sein, als mailto:E-Mail-Adresse angegeben."))])
     request_id = document.get("allmende:request")
     return grant(session, actor, grant_from_odrl(
-        document, user.id, dataset, request_id if isinstance(request_id, int) else None))
+        document, user.id, dataset,
+        request_id if isinstance(request_id, int) and 0 < request_id <= MAX_INT else None))
 
 
 def _read_constraint(item: Any, where: str, window: dict[str, dt.datetime],

@@ -21,7 +21,7 @@ import shapely
 from pyproj import CRS, Transformer
 from sqlalchemy.orm import Session
 
-from allmende.access.agreements import Scope
+from allmende.access.agreements import Scope, filter_text
 from allmende.access.policy import Actor
 from allmende.errors import BadRequest, FieldError, Forbidden, Invalid, NotFound, msg
 from allmende.tables import export as exports
@@ -212,18 +212,9 @@ def _within(reader: TableReader, scope: Scope) -> TableReader:
             "die diese Tabelle nicht hat; sie ist deshalb nicht freigegeben.",
             uid=scope.agreement, name=missing[0]), "agreement_filter_unusable")
     row_filter = tuple(queries.typed_filter(schema.column(item["column"]),
-                                            item.get("op", "eq"), _filter_text(item["value"]),
+                                            item.get("op", "eq"), filter_text(item.get("value")),
                                             "row_filter") for item in scope.row_filter)
     return replace(reader, schema=schema, row_filter=row_filter)
-
-
-def _filter_text(value: Any) -> str:
-    """An agreement's filter value as the data API's parameter text (lists: comma-separated)."""
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def bbox_in_wgs84(bbox: tuple[float, float, float, float], crs: str, *,

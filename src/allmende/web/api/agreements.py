@@ -5,7 +5,7 @@ Thin over allmende.access.agreements."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
@@ -30,14 +30,15 @@ class AgreementIn(BaseModel):
     assignee: str = Field(description="E-Mail-Adresse des Kontos, das die Daten nutzt")
     valid_from: dt.datetime
     valid_until: dt.datetime
-    max_count: int | None = Field(None, description="Zugriffe insgesamt; ohne: unbegrenzt")
+    max_count: int | None = Field(None, ge=1, le=agreements.MAX_INT,
+                                  description="Zugriffe insgesamt; ohne: unbegrenzt")
     columns: list[str] | None = Field(None, description="Freigegebene Spalten; ohne: alle")
     row_filter: list[RowFilterItem] | None = None
     purpose: str = Field(description=", ".join(agreements.PURPOSES))
     purpose_text: str = ""
     duties: list[str] = Field(["attribute", "delete"],
                               description=", ".join(agreements.DUTIES))
-    request_id: int | None = None
+    request_id: int | None = Field(None, ge=1, le=agreements.MAX_INT)
 
 
 class AgreementOut(BaseModel):
@@ -81,7 +82,8 @@ class AgreementList(BaseModel):
 
 @router.get("", response_model=AgreementList, summary="Meine Nutzungsvereinbarungen",
             responses=errors(*AUTH, 422))
-def list_agreements(actor: ActorDep, session: SessionDep, role: str = "all") -> AgreementList:
+def list_agreements(actor: ActorDep, session: SessionDep,
+                    role: Literal["all", "holder", "owner"] = "all") -> AgreementList:
     """`role=holder`: die eigenen; `role=owner`: die der Organisationen, die Sie verwalten."""
     found = [AgreementOut.of(a) for a in agreements.agreements_of(session, actor, role)]
     return AgreementList(count=len(found), results=found)
@@ -90,14 +92,8 @@ def list_agreements(actor: ActorDep, session: SessionDep, role: str = "all") -> 
 @router.post("", status_code=201, response_model=AgreementOut,
              summary="Nutzungsvereinbarung schließen (Admins der Organisation)",
              responses=errors(*WRITE, 404))
-def create_agreement(request: Request, actor: ActorDep, session: SessionDep,
-                     body: dict[str, Any] = Body(openapi_examples={})) -> AgreementOut:
-    """JSON mit den Feldern von AgreementIn, oder ein ODRL-2.2-Dokument (`@context`,
-    `Content-Type: application/ld+json`): jede Regel, die allmende nicht durchsetzt, wird
-    abgelehnt."""
-    if "@context" in body or request.headers.get("content-type", "").startswith(JSON_LD):
-        return AgreementOut.of(agreements.grant_odrl(session, actor, body))
-    terms = AgreementIn.model_validate(body)
+def create_agreement(terms: AgreementIn, actor: ActorDep, session: SessionDep
+                     ) -> AgreementOut:
     user = accounts.get_user(session, terms.assignee)
     return AgreementOut.of(agreements.grant(session, actor, agreements.Grant(
         dataset=terms.dataset, assignee=user.id, valid_from=terms.valid_from,
@@ -108,8 +104,21 @@ def create_agreement(request: Request, actor: ActorDep, session: SessionDep,
         request_id=terms.request_id)))
 
 
+@router.post("/odrl", status_code=201, response_model=AgreementOut,
+             summary="Nutzungsvereinbarung aus einem ODRL-2.2-Dokument schließen",
+             responses=errors(*WRITE, 404))
+def create_from_odrl(actor: ActorDep, session: SessionDep,
+                     document: dict[str, Any] = Body(description="ODRL 2.2 (JSON-LD)")
+                     ) -> AgreementOut:
+    """Ziel (`target`: Seite oder `urn:uuid:` des Datensatzes), Vertragspartei (`assignee`:
+    `mailto:`), eine Erlaubnis `use` mit Bedingungen auf `dateTime`, `count` und `purpose`,
+    Pflichten `attribute`, `delete`, `inform`, Verbot `distribute`: jede andere Regel wird
+    abgelehnt (422), bevor etwas gilt."""
+    return AgreementOut.of(agreements.grant_odrl(session, actor, document))
+
+
 @router.get("/{uid}", response_model=AgreementOut, summary="Eine Nutzungsvereinbarung",
-            responses={**errors(*AUTH, 404), 200: {"content": {JSON_LD: {}}}})
+            responses={**errors(*AUTH, 404, 422), 200: {"content": {JSON_LD: {}}}})
 def show_agreement(uid: str, request: Request, actor: ActorDep, session: SessionDep,
                    platform: PlatformDep) -> Any:
     """Mit `Accept: application/ld+json` als W3C-ODRL-2.2-Vereinbarung."""
