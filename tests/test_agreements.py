@@ -65,16 +65,19 @@ def test_only_admins_of_the_owner_grant(client, world, sealed, who, status):
         assert mine[0]["duties"] == ["attribute", "delete"]
 
 
-def test_terms_are_checked(client, world, sealed):
+def test_terms_are_checked(client, world, platform, sealed):
     body = {"dataset": "offen", "assignee": "outsider@test.allmende.de",
             "valid_from": _now().isoformat(), "valid_until": (_now() - DAY).isoformat(),
-            "purpose": "Forschung!", "duties": ["weitergeben"], "max_count": 0,
+            "purpose": "Forschung!", "duties": ["weitergeben"],
             "columns": ["Name", "Passwort"], "row_filter": [{"column": "Art", "op": "like"}]}
     response = client.post("/api/v1/agreements", json=body, headers=world.auth("admin"))
     assert response.status_code == 422
     fields = {e["field"] for e in response.json()["error"]["fields"]}
-    assert {"dataset", "valid_until", "purpose", "duties", "max_count", "columns",
-            "row_filter.0"} <= fields
+    assert {"dataset", "valid_until", "purpose", "duties", "columns", "row_filter.0"} <= fields
+    with platform.db.session() as session, pytest.raises(Invalid) as refused:
+        agreements.grant(session, OPERATOR, agreements.Grant(
+            "geheim", user_id(platform, "outsider"), _now(), _now() + DAY, max_count=0))
+    assert [e.field for e in refused.value.field_errors] == ["max_count"]
 
 
 def test_revocation_needs_a_reason_and_an_admin(client, world, sealed):

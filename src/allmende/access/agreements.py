@@ -252,8 +252,7 @@ def _administered(actor: Actor) -> Any:
 
 def _signed_in(actor: Actor) -> None:
     """Agreements concern accounts: the caller is one, or the system (a sysadmin actor)."""
-    if not actor.is_sysadmin:
-        authorize(actor, Action.MANAGE_OWN_ACCOUNT)
+    authorize(actor, Action.READ_AGREEMENTS)
 
 
 def _visible(session: Session, actor: Actor, uid: str) -> Agreement:

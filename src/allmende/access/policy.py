@@ -50,6 +50,9 @@ class Action(StrEnum):
     MANAGE_OWN_ACCOUNT = "manage_own_account"
     MANAGE_HARVEST = "manage_harvest"
     MANAGE_AGREEMENTS = "manage_agreements"
+    #: agreements concern accounts: read by signed-in users (their own, or their
+    #: organization's) and by the system
+    READ_AGREEMENTS = "read_agreements"
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
                 or actor.role_in(target.organization_id) == "admin"))  # type: ignore[union-attr,arg-type]
         case Action.MANAGE_OWN_ACCOUNT:
             return actor.is_authenticated
+        case Action.READ_AGREEMENTS:
+            return actor.is_authenticated or actor.is_sysadmin
     raise ValueError(f"unknown action {action}")
 
 

@@ -91,7 +91,7 @@ def list_agreements(actor: ActorDep, session: SessionDep,
 
 @router.post("", status_code=201, response_model=AgreementOut,
              summary="Nutzungsvereinbarung schließen (Admins der Organisation)",
-             responses=errors(*WRITE, 404))
+             responses=errors(*WRITE, 400, 404))
 def create_agreement(terms: AgreementIn, actor: ActorDep, session: SessionDep
                      ) -> AgreementOut:
     user = accounts.get_user(session, terms.assignee)
@@ -106,7 +106,7 @@ def create_agreement(terms: AgreementIn, actor: ActorDep, session: SessionDep
 
 @router.post("/odrl", status_code=201, response_model=AgreementOut,
              summary="Nutzungsvereinbarung aus einem ODRL-2.2-Dokument schließen",
-             responses=errors(*WRITE, 404))
+             responses=errors(*WRITE, 400, 404))
 def create_from_odrl(actor: ActorDep, session: SessionDep,
                      document: dict[str, Any] = Body(description="ODRL 2.2 (JSON-LD)")
                      ) -> AgreementOut:
@@ -131,7 +131,7 @@ def show_agreement(uid: str, request: Request, actor: ActorDep, session: Session
 
 @router.post("/{uid}/revoke", response_model=AgreementOut,
              summary="Nutzungsvereinbarung widerrufen (Begründung nötig)",
-             responses=errors(*WRITE, 404))
+             responses=errors(*WRITE, 400, 404))
 def revoke_agreement(uid: str, actor: ActorDep, session: SessionDep,
                      reason: str = Body("", embed=True)) -> AgreementOut:
     return AgreementOut.of(agreements.revoke(session, actor, uid, reason))
