@@ -244,6 +244,11 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("GET", "/api/v1/agreements/{uid}"): Example({"uid": found.agreement}),
         ("POST", "/api/v1/agreements/{uid}/revoke"): Example({"uid": found.agreement},
                                                             json={"reason": "Zweck entfallen"}),
+        ("GET", "/account/agreements"): Example(),
+        ("GET", "/organizations/{slug}/agreements"): Example({"slug": "dortmund"}),
+        ("POST", "/agreements/{uid}/revoke"): Example({"uid": found.agreement},
+                                                     form={"reason": "Zweck entfallen"}),
+        ("GET", "/agreements/{uid}.jsonld"): Example({"uid": found.agreement}),
         ("GET", "/api/v1/harvest/sources"): Example(),
         ("POST", "/api/v1/harvest/sources"): Example(json={
             "name": "neu", "type": "dcat", "url": "https://portal.example/catalog.ttl",
