@@ -38,9 +38,10 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, authorize, visibility
@@ -365,29 +366,41 @@ def filter_text(value: Any) -> str:
 
 def consume(session: Session, actor: Actor, dataset: Dataset) -> Scope:
     """One access to a restricted dataset under the actor's agreement: counted, or refused
-    with 403 saying why (none, not yet valid, expired, used up, revoked)."""
+    with 403 saying why (none, not yet valid, expired, used up, revoked).
+
+    One conditional UPDATE both checks and counts (on the newest usable agreement), so that
+    parallel requests never count past ``max_count``: PostgreSQL re-checks the condition
+    after a concurrent update of the row, SQLite runs writers one at a time."""
     now = utcnow()
-    held = list(session.scalars(select(Agreement).where(
-        Agreement.dataset_id == dataset.id, Agreement.assignee_id == actor.user_id)
-        .order_by(Agreement.id.desc())))
-    usable = next((a for a in held if a.state == "active" and a.valid_from <= now
-                   < a.valid_until), None)
-    if usable is None:
-        raise _refusal(dataset, held[0] if held else None, now)
-    counted = session.execute(
-        update(Agreement)
-        .where(Agreement.id == usable.id, Agreement.state == "active",
-               or_(Agreement.max_count.is_(None), Agreement.used_count < Agreement.max_count))
-        .values(used_count=Agreement.used_count + 1, last_used_at=now,
-                state=case((and_(Agreement.max_count.is_not(None),
-                                 Agreement.used_count + 1 >= Agreement.max_count),
-                            "exhausted"), else_="active"))
-        .execution_options(synchronize_session=False))
-    if counted.rowcount != 1:  # used up or revoked by a request that committed meanwhile
-        session.refresh(usable)
-        raise _refusal(dataset, usable, now)
-    return Scope(usable.uid, tuple(usable.columns) if usable.columns is not None else None,
-                 tuple(usable.row_filter or ()))
+    counted = session.execute(_counting_update(), {
+        "for_dataset": dataset.id, "for_assignee": actor.user_id, "now": now}).first()
+    if counted is None:
+        newest = session.scalars(select(Agreement).where(
+            Agreement.dataset_id == dataset.id, Agreement.assignee_id == actor.user_id)
+            .order_by(Agreement.id.desc()).limit(1)).first()
+        raise _refusal(dataset, newest, now)
+    uid, columns, row_filter = counted
+    return Scope(uid, tuple(columns) if columns is not None else None, tuple(row_filter or ()))
+
+
+@cache
+def _counting_update() -> Any:
+    """The check-and-count statement, built once (building it cost more than running it)."""
+    table = Agreement.__table__
+    c = table.c
+    now = bindparam("now", type_=Agreement.valid_from.type)
+    has_count_left = or_(c.max_count.is_(None), c.used_count < c.max_count)
+    usable = (select(c.id).where(
+        c.dataset_id == bindparam("for_dataset"), c.assignee_id == bindparam("for_assignee"),
+        c.state == "active", c.valid_from <= now, c.valid_until > now, has_count_left)
+        .order_by(c.id.desc()).limit(1).scalar_subquery())
+    return (update(table)
+            .where(c.id == usable, c.state == "active", has_count_left)
+            .values(used_count=c.used_count + 1, last_used_at=now,
+                    state=case((and_(c.max_count.is_not(None),
+                                     c.used_count + 1 >= c.max_count), "exhausted"),
+                               else_="active"))
+            .returning(c.uid, c.columns, c.row_filter))
 
 
 def _refusal(dataset: Dataset, agreement: Agreement | None, now: dt.datetime) -> Forbidden:
