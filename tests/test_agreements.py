@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -366,6 +367,24 @@ def test_parallel_requests_never_exceed_the_count(platform, world, sealed):
     assert statuses.count(200) == 7, statuses
     assert statuses.count(403) == 13, statuses
     assert (shown["used_count"], shown["state"]) == (7, "exhausted")
+
+
+def test_two_admins_revoking_at_once_record_one_reason(platform, world, sealed):
+    uid = _grant(platform)
+    barrier = threading.Barrier(2)
+
+    def revoke(reason: str) -> str | None:
+        with platform.db.session() as session:
+            barrier.wait(timeout=30)
+            return agreements.revoke(session, OPERATOR, uid, reason).revoke_reason
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(revoke, ("Zweck entfallen", "Frist verstrichen")))
+    with platform.db.session() as session:
+        stored = agreements.get_agreement(session, OPERATOR, uid)
+    assert stored.state == "revoked"
+    # the one who came second was told the reason that stands, not overwriting it
+    assert answers == [stored.revoke_reason] * 2
 
 
 def test_consume_refuses_without_agreement(platform, world, sealed):

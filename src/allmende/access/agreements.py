@@ -204,13 +204,13 @@ def revoke(session: Session, actor: Actor, uid: str, reason: str) -> AgreementRe
         raise Invalid(field_errors=[FieldError("reason", msg(
             "Bitte begründen Sie den Widerruf: die Begründung wird der Person angezeigt, die "
             "die Vereinbarung hält."))])
-    if agreement.state == "revoked":
-        return record(agreement)
-    agreement.state = "revoked"
-    agreement.revoked_at = utcnow()
-    agreement.revoked_by_id = actor.user_id
-    agreement.revoke_reason = reason[:MAX_TEXT]
-    session.flush()
+    # a conditional UPDATE: of two admins revoking at once, the second is told the first's
+    # reason instead of overwriting it
+    session.execute(update(Agreement).where(
+        Agreement.id == agreement.id, Agreement.state != "revoked").values(
+        state="revoked", revoked_at=utcnow(), revoked_by_id=actor.user_id,
+        revoke_reason=reason[:MAX_TEXT]).execution_options(synchronize_session=False))
+    session.refresh(agreement)
     return record(agreement)
 
 
