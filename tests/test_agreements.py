@@ -162,6 +162,10 @@ def test_holder_reads_through_ckan_and_ogc(client, world, sealed):
     assert {f["id"] for f in found["result"]["fields"]} - {"_id"} <= {"Name", "Art",
                                                                       "geometry"}
     assert {r["Art"] for r in found["result"]["records"]} == {"Kita", "Spielplatz"}
+    withheld = client.post("/api/3/action/datastore_search", headers=headers, json={
+        "resource_id": sealed["resources"]["geheim"], "fields": ["Name", "Anzahl"]})
+    assert withheld.status_code == 403
+    assert "Anzahl" in withheld.json()["error"]["message"]
     items = client.get("/ogc/collections/geheim/items", headers=headers).json()
     assert items["numberMatched"] == 2 * ROWS // 3
     assert all(set(f["properties"]) <= {"Name", "Art"} for f in items["features"])
@@ -336,9 +340,13 @@ def test_forged_expired_and_revoked_tokens_are_refused_with_their_reason(client,
     url = _rows_url(sealed)
     assert client.get(url, headers={"Authorization": f"Bearer {soon.secret}"}).status_code \
         == 200
+    assert "gültig bis" in client.get("/account/tokens", headers={
+        "Authorization": f"Bearer {soon.secret}"}).text
     with platform.db.session() as session:
         token = session.get(type(soon.token), soon.token.id)
         token.expires_at = _now() - dt.timedelta(seconds=1)
+    listed = client.get("/account/tokens", headers=auth(sealed["tokens"], "holder")).text
+    assert "abgelaufen am" in listed and "widerrufen am" in listed
     cases = {"alm_gefaelscht": "bad_token", soon.secret: "token_expired",
              gone.secret: "token_revoked"}
     for secret, code in cases.items():
