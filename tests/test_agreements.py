@@ -304,10 +304,27 @@ def test_unknown_constraints_are_refused_when_the_policy_is_made(client, world, 
                       headers=world.auth("admin")).json()["count"] == 3  # the seeded ones
 
 
+def test_duties_with_conditions_beyond_the_end_are_refused(client, world, sealed):
+    offer = _offer()
+    offer["permission"][0]["duty"] = [{"action": "delete", "constraint": [
+        {"leftOperand": "elapsedTime", "operator": "eq", "rightOperand": "P30D"}]}]
+    offer["permission"][0]["refinement"] = []
+    response = client.post("/api/v1/agreements/odrl", json=offer,
+                           headers=world.auth("admin"))
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["error"]["fields"]} == {
+        "permission", "permission.duty.0"}
+
+
 @pytest.mark.parametrize("change", [
     {"permission": [{"action": "distribute", "constraint": []}]},
     {"prohibition": [{"action": "use"}]},
     {"obligation": [{"action": "compensate"}]},
+    {"inheritFrom": "http://example.org/policy/1"},
+    {"prohibition": [{"action": "distribute", "constraint": [
+        {"leftOperand": "spatial", "operator": "eq", "rightOperand": "DE"}]}]},
+    {"permission": [{"action": {"rdf:value": {"@id": "odrl:use"}, "refinement": [
+        {"leftOperand": "language", "operator": "eq", "rightOperand": "de"}]}}]},
 ])
 def test_other_rules_are_refused(client, world, sealed, change):
     offer = _offer(**change)

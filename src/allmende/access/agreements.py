@@ -505,6 +505,14 @@ def grant_from_odrl(document: Mapping[str, Any], assignee: int, dataset: str,
         raise Invalid(field_errors=[FieldError("permission", msg(
             "Genau eine Erlaubnis „use“ wird erwartet."))])
     permission = permissions[0]
+    unknown = _unknown_keys(document, DOCUMENT_KEYS)
+    if unknown:
+        errors.append(FieldError("policy", msg("Unbekannte Angaben in der Vereinbarung: "
+                                               "{keys}.", keys=unknown)))
+    unknown = _unknown_keys(permission, RULE_KEYS)
+    if unknown:
+        errors.append(FieldError("permission", msg("Unbekannte Angaben in der Erlaubnis: "
+                                                   "{keys}.", keys=unknown)))
     if _action(permission) != "use":
         errors.append(FieldError("permission.action", msg(
             "Nur die Handlung „use“ wird vereinbart, nicht „{action}“.",
@@ -516,14 +524,19 @@ def grant_from_odrl(document: Mapping[str, Any], assignee: int, dataset: str,
     duties = []
     for position, item in enumerate(_list(permission.get("duty"))):
         code = _action(item) if isinstance(item, Mapping) else None
-        if code not in DUTIES:
+        if code not in DUTIES or _unknown_keys(item, RULE_KEYS) or any(
+                _term(c.get("leftOperand") if isinstance(c, Mapping) else c) != "dateTime"
+                for c in _list(item.get("constraint"))):
+            # a duty is shown, not enforced: only its action and the agreement's end are read
             errors.append(FieldError(f"permission.duty.{position}", msg(
-                "Unbekannte Pflicht „{duty}“; erlaubt: {allowed}.", duty=str(code),
+                "Unbekannte Pflicht „{duty}“ oder Bedingung daran; erlaubt: {allowed}, "
+                "bedingt höchstens durch dateTime.", duty=str(code),
                 allowed=", ".join(DUTIES))))
         else:
             duties.append(code)
     for position, item in enumerate(_list(document.get("prohibition"))):
-        if not isinstance(item, Mapping) or _action(item) != "distribute":
+        if not isinstance(item, Mapping) or _action(item) != "distribute" \
+                or item.get("constraint") or _unknown_keys(item, RULE_KEYS):
             errors.append(FieldError(f"prohibition.{position}", msg(
                 "Nur das Verbot „distribute“ wird vereinbart.")))
     if document.get("obligation"):
@@ -578,6 +591,12 @@ def grant_odrl(session: Session, actor: Actor, document: Mapping[str, Any]) -> A
         request_id if isinstance(request_id, int) and 0 < request_id <= MAX_INT else None))
 
 
+#: What an ODRL document and its rules may hold; anything else is refused (fail closed).
+DOCUMENT_KEYS = {"@context", "@type", "@id", "uid", "profile", "assigner", "assignee", "target",
+                 "permission", "prohibition", "obligation"}
+RULE_KEYS = {"@type", "uid", "action", "target", "assigner", "assignee", "constraint", "duty"}
+
+
 def _read_constraint(item: Any, where: str, window: dict[str, dt.datetime],
                      terms: dict[str, Any]) -> list[FieldError]:
     if not isinstance(item, Mapping):
@@ -585,10 +604,10 @@ def _read_constraint(item: Any, where: str, window: dict[str, dt.datetime],
     operand, operator = _term(item.get("leftOperand")), _term(item.get("operator"))
     value = item.get("rightOperand")
     value = value.get("@value") if isinstance(value, Mapping) else value
-    if set(item) - {"leftOperand", "operator", "rightOperand", "@type", "uid"}:
+    unknown = _unknown_keys(item, {"leftOperand", "operator", "rightOperand", "@type", "uid"})
+    if unknown:
         return [FieldError(where, msg("Unbekannte Angaben in der Bedingung: {keys}.",
-                                      keys=", ".join(sorted(set(item) - {
-                                          "leftOperand", "operator", "rightOperand"}))))]
+                                      keys=unknown))]
     allowed = {"dateTime": ("gteq", "lt"), "count": ("lteq",), "purpose": ("eq",)}
     if operand not in allowed:
         return [FieldError(where, msg(
@@ -623,13 +642,21 @@ def _count(value: Any) -> int:
     return int(value)
 
 
-def _term(value: Any) -> Any:
-    """An ODRL term as its short name (``odrl:use`` and the full IRI both read as ``use``)."""
-    if isinstance(value, Mapping):
-        value = value.get("@id")
+def _term(value: Any) -> str:
+    """An ODRL term as its short name (``odrl:use`` and the full IRI both read as ``use``);
+    anything that is no term (a refined action, a number) reads as its text, which no rule
+    accepts."""
+    if isinstance(value, Mapping) and set(value) == {"@id"}:
+        value = value["@id"]
     if isinstance(value, str):
         return value.rsplit("/", 1)[-1].rsplit("#", 1)[-1].removeprefix("odrl:")
-    return value
+    return repr(value)
+
+
+def _unknown_keys(rule: Mapping[str, Any], known: set[str]) -> str:
+    """The keys of a rule allmende does not read (its own ``allmende:`` notes aside)."""
+    return ", ".join(sorted(str(k) for k in rule
+                            if k not in known and not str(k).startswith("allmende:")))
 
 
 def _action(rule: Mapping[str, Any]) -> Any:
