@@ -125,7 +125,7 @@ def test_revoked_token_is_401(client, world):
                      client.patch("/api/v1/datasets/ladesaeulen", json={"title": "x"},
                                   headers=bearer)):
         assert response.status_code == 401
-        assert response.json()["error"]["code"] == "bad_token"
+        assert response.json()["error"]["code"] == "token_revoked"
     listed = {t["id"]: t for t in client.get("/api/v1/me/tokens", headers=headers).json()[
         "results"]}
     assert listed[new["id"]]["revoked_at"] is not None

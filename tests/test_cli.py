@@ -9,6 +9,7 @@ traceback, and the database URL from the environment of a process."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import uuid
@@ -171,6 +172,19 @@ def test_user_create_and_token(run, data):
             tokens = client.get("/api/v1/me/tokens", headers={
                 "Authorization": f"Bearer {secret}"}).json()["results"]
             assert [t["name"] for t in tokens] == ["Skript"]
+            assert tokens[0]["expires_at"] is None
+    finally:
+        platform.close()
+    # A token for a week: it says when it ends.
+    weekly = run("token", "create", "erika@dortmund.example", "--name", "Woche", "--days", "7")
+    assert weekly.returncode == 0, weekly.stderr
+    platform = Platform(Settings(data_dir=data, secret_key="x"))
+    try:
+        with TestClient(create_app(platform)) as client:
+            tokens = client.get("/api/v1/me/tokens", headers={
+                "Authorization": f"Bearer {weekly.stdout.strip()}"}).json()["results"]
+            ends = {t["name"]: t["expires_at"] for t in tokens}["Woche"]
+            assert 6 <= (dt.datetime.fromisoformat(ends) - dt.datetime.now(dt.UTC)).days <= 7
     finally:
         platform.close()
 

@@ -9,6 +9,7 @@ adds a route decides here, once, whether it is guarded. CKAN audits its actions 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from allmende.access import accounts, policy, requests
+from allmende.access import accounts, agreements, policy, requests
 from allmende.access.mail import Mailer
 from allmende.catalog import datasets
 from allmende.db.models import User
@@ -129,6 +130,7 @@ class Objects:
     attachment: int = 0
     #: resources whose version 1 is held for a decision on its personal data
     held: dict[str, str] = field(default_factory=dict)
+    agreement: str = ""
 
 
 def _seed(platform: Platform, tmp_path: Path) -> Objects:
@@ -140,6 +142,8 @@ def _seed(platform: Platform, tmp_path: Path) -> Objects:
             datasets.create_dataset(session, OPERATOR, dataset_body(name))
         for name in ("zurueck-api", "zurueck-ui"):
             datasets.delete_dataset(session, OPERATOR, name)
+        datasets.create_dataset(session, OPERATOR, dataset_body(
+            "geheim", access_level="restricted"))
         found.link = datasets.add_resource(session, OPERATOR, "lade", {
             "name": "Verweis", "url": "https://www.dortmund.de/"}).id
         found.ui_link = datasets.add_resource(session, OPERATOR, "lade", {
@@ -147,6 +151,8 @@ def _seed(platform: Platform, tmp_path: Path) -> Objects:
         user = session.query(User).filter_by(email="sysadmin@test.allmende.de").one()
         found.tokens = [accounts.create_token(session, user.id, f"t{n}").token.id
                         for n in range(2)]
+        found.agreement = agreements.grant(session, OPERATOR, agreements.Grant(
+            "geheim", user.id, _now(), _now() + dt.timedelta(days=1), purpose="forschung")).uid
         found.job = queue.enqueue(session, "consolidate", {"schema": "ladesaeulen"},
                                   accounts.actor_for(user)).id
         for name in ("portal", "portal-weg", "portal-weg-ui"):
@@ -337,6 +343,20 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("GET", "/api/v1/resources/{resource_id}/quality"): Example(resource),
         ("POST", "/api/v1/schemas"): Example(json={"name": "baeume",
                                                    "fields": [{"name": "art"}]}),
+        ("GET", "/api/v1/agreements"): Example(query={"role": "owner"}),
+        ("POST", "/api/v1/agreements"): Example(json={
+            "dataset": "geheim", "assignee": "admin@test.allmende.de",
+            "valid_from": _now().isoformat(), "valid_until": (_now() + DAY).isoformat(),
+            "purpose": "forschung", "max_count": 10, "columns": None}),
+        ("POST", "/api/v1/agreements/odrl"): Example(json=_offer()),
+        ("GET", "/api/v1/agreements/{uid}"): Example({"uid": found.agreement}),
+        ("POST", "/api/v1/agreements/{uid}/revoke"): Example({"uid": found.agreement},
+                                                            json={"reason": "Zweck entfallen"}),
+        ("GET", "/account/agreements"): Example(),
+        ("GET", "/organizations/{slug}/agreements"): Example({"slug": "dortmund"}),
+        ("POST", "/agreements/{uid}/revoke"): Example({"uid": found.agreement},
+                                                     form={"reason": "Zweck entfallen"}),
+        ("GET", "/agreements/{uid}.jsonld"): Example({"uid": found.agreement}),
         ("GET", "/api/v1/harvest/sources"): Example(),
         ("POST", "/api/v1/harvest/sources"): Example(json={
             "name": "neu", "type": "dcat", "url": "https://portal.example/catalog.ttl",
@@ -376,6 +396,25 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("GET", "/ogc/collections/{collection_id}/items/{feature_id}"): Example(
             {"collection_id": "lade", "feature_id": "1"}),
     }
+
+
+DAY = dt.timedelta(days=1)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _offer() -> dict[str, Any]:
+    """An ODRL offer of the restricted dataset to the admin, for a day, for research."""
+    window = [{"leftOperand": "dateTime", "operator": operator, "rightOperand": moment}
+              for operator, moment in (("gteq", _now().isoformat()),
+                                       ("lt", (_now() + DAY).isoformat()))]
+    return {"@context": "http://www.w3.org/ns/odrl.jsonld", "@type": "Offer",
+            "target": "http://127.0.0.1:8000/datasets/geheim",
+            "assignee": "mailto:admin@test.allmende.de",
+            "permission": [{"action": "use", "constraint": [*window, {
+                "leftOperand": "purpose", "operator": "eq", "rightOperand": "forschung"}]}]}
 
 
 def _call(client: TestClient, method: str, path: str, example: Example, csrf: str) -> int:

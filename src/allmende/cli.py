@@ -195,13 +195,18 @@ def user_create(
 def token_create(
     email: str,
     name: Annotated[str, typer.Option(help="Wofür das Token ist")] = "CLI",
+    days: Annotated[int | None, typer.Option(
+        "--days", min=1, max=36500, help="Gültig so viele Tage (ohne: bis zum Widerruf)")] = None,
 ) -> None:
     """API-Token erzeugen; gibt nur das Token auf stdout aus."""
+    import datetime as dt
+
     from allmende.access import accounts
 
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days) if days else None
     with _unit_of_work(False) as session:
         user = accounts.get_user(session, email)
-        print(accounts.create_token(session, user.id, name).secret)
+        print(accounts.create_token(session, user.id, name, expires).secret)
 
 
 @app.command("ingest")

@@ -239,12 +239,17 @@ class NewToken:
     secret: str
 
 
-def create_token(session: Session, user_id: int, name: str) -> NewToken:
-    """A new API token; its secret is returned once and only its hash is kept."""
+def create_token(session: Session, user_id: int, name: str,
+                 expires_at: dt.datetime | None = None) -> NewToken:
+    """A new API token, valid until revoked or until ``expires_at``; its secret is returned
+    once and only its hash is kept."""
     name = name.strip() or "API-Token"
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= utcnow()):
+        raise Invalid(field_errors=[FieldError("expires_at", msg(
+            "Das Ablaufdatum muss in der Zukunft liegen und eine Zeitzone haben."))])
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user_id, name=name[:200], token_hash=_token_hash(secret),
-                     prefix=secret[:12])
+                     prefix=secret[:12], expires_at=expires_at)
     session.add(token)
     session.flush()
     return NewToken(token, secret)
@@ -268,9 +273,10 @@ def my_tokens(session: Session, actor: Actor) -> list[ApiToken]:
     return list_tokens(session, actor.user_id)  # type: ignore[arg-type]
 
 
-def create_my_token(session: Session, actor: Actor, name: str) -> NewToken:
+def create_my_token(session: Session, actor: Actor, name: str,
+                    expires_at: dt.datetime | None = None) -> NewToken:
     authorize(actor, Action.MANAGE_OWN_ACCOUNT)
-    return create_token(session, actor.user_id, name)  # type: ignore[arg-type]
+    return create_token(session, actor.user_id, name, expires_at)  # type: ignore[arg-type]
 
 
 def revoke_my_token(session: Session, actor: Actor, token_id: int) -> None:
@@ -281,12 +287,23 @@ def revoke_my_token(session: Session, actor: Actor, token_id: int) -> None:
 def user_for_token(session: Session, secret: str) -> User:
     """The active user a bearer token belongs to; records when the token was last used."""
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret)))
-    if token is None or token.revoked_at is not None:
-        raise Unauthorized(msg("Das API-Token ist ungültig oder widerrufen."), "bad_token")
-    user = session.get(User, token.user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized(msg("Das API-Token ist ungültig oder widerrufen."), "bad_token")
+    user = session.get(User, token.user_id) if token is not None else None
+    if token is None or user is None or not user.is_active:
+        raise Unauthorized(msg("Das API-Token ist unbekannt: es wurde nie ausgegeben oder "
+                               "gehört zu keinem aktiven Konto."), "bad_token")
     now = utcnow()
+    if token.revoked_at is not None:
+        raise Unauthorized(msg("Das API-Token „{name}“ wurde am {date} widerrufen.",
+                               name=token.name, date=_minute(token.revoked_at)),
+                           "token_revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthorized(msg("Das API-Token „{name}“ ist am {date} abgelaufen.",
+                               name=token.name, date=_minute(token.expires_at)),
+                           "token_expired")
     if token.last_used_at is None or now - token.last_used_at > TOKEN_USE_RESOLUTION:
         token.last_used_at = now
     return user
+
+
+def _minute(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -7,6 +7,9 @@ Rules (see docs/permissions.md):
 - a sysadmin may do everything;
 - organization admins manage their organization, its members and its datasets, and may delete
   and restore them; editors create and edit datasets of their organization; members see its drafts;
+- rows: ``public`` to everyone, ``members`` to users of alliance organizations, ``restricted``
+  to the owning organization and to holders of an active agreement (:func:`row_access`; the
+  agreement's columns, rows, time window and count are enforced by ``access.agreements``);
 - dataset metadata is visible to everyone for ``public`` and ``restricted`` datasets, to users of
   alliance organizations for ``members`` datasets; drafts only inside their organization;
   deleted datasets only to their organization's admins (to restore them);
@@ -59,6 +62,10 @@ class Action(StrEnum):
     #: a table version held until an admin decides on its personal data (privacy)
     READ_HELD_VERSION = "read_held_version"
     DECIDE_PERSONAL_DATA = "decide_personal_data"
+    MANAGE_AGREEMENTS = "manage_agreements"
+    #: agreements concern accounts: read by signed-in users (their own, or their
+    #: organization's) and by the system
+    READ_AGREEMENTS = "read_agreements"
 
 
 @dataclass(frozen=True)
@@ -177,7 +184,8 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
             return _has_role(actor, target.organization_id, "admin", "editor")  # type: ignore[union-attr]
         case Action.DELETE_DATASET | Action.RESTORE_DATASET:
             return _has_role(actor, target.organization_id, "admin")  # type: ignore[union-attr]
-        case Action.EDIT_ORGANIZATION | Action.MANAGE_MEMBERS | Action.MANAGE_HARVEST:
+        case (Action.EDIT_ORGANIZATION | Action.MANAGE_MEMBERS | Action.MANAGE_HARVEST
+              | Action.MANAGE_AGREEMENTS):
             return _has_role(actor, target, "admin")  # type: ignore[arg-type]
         case Action.CREATE_ORGANIZATION | Action.MANAGE_USERS | Action.MANAGE_SCHEMAS:
             return actor.is_sysadmin
@@ -192,6 +200,8 @@ def is_allowed(actor: Actor, action: Action, target: object = None) -> bool:
         case Action.REQUEST_DATA | Action.READ_REQUEST | Action.EDIT_REQUEST \
                 | Action.DECIDE_REQUEST:
             return _may_on_request(actor, action, target)
+        case Action.READ_AGREEMENTS:
+            return actor.is_authenticated or actor.is_sysadmin
     raise ValueError(f"unknown action {action}")
 
 
@@ -213,6 +223,25 @@ def _may_on_request(actor: Actor, action: Action, target: object) -> bool:
         case Action.EDIT_REQUEST:
             return target.requester_id == actor.user_id  # type: ignore[union-attr]
     return _has_role(actor, target, "admin")  # type: ignore[arg-type]
+
+
+class RowAccess(StrEnum):
+    """How an actor may read a dataset's rows."""
+
+    FULL = "full"
+    #: only under an agreement (a restricted dataset, someone outside its organization)
+    AGREEMENT = "agreement"
+    NONE = "none"
+
+
+def row_access(actor: Actor, dataset: DatasetLike) -> RowAccess:
+    """Whether the actor reads the rows outright, only under an agreement, or not at all."""
+    if is_allowed(actor, Action.READ_ROWS, dataset):
+        return RowAccess.FULL
+    if actor.is_authenticated and dataset.access_level == "restricted" \
+            and visibility(actor).sees(dataset):
+        return RowAccess.AGREEMENT
+    return RowAccess.NONE
 
 
 #: Changes to a dataset: refused for harvested datasets unless the harvester makes them.

@@ -16,7 +16,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from allmende.access.policy import Action, Actor, Visibility, is_allowed, visibility
+from allmende.access import agreements
+from allmende.access.policy import (
+    Action,
+    Actor,
+    RowAccess,
+    Visibility,
+    is_allowed,
+    row_access,
+    visibility,
+)
 from allmende.catalog.search import SearchRequest, SearchResult, search_datasets
 from allmende.catalog.search_index import SearchIndex
 from allmende.db.models import Dataset, Organization, QualityReport, Resource, TableVersion
@@ -250,7 +259,9 @@ def readable_tables(session: Session, actor: Actor, geometry: bool = False
                Dataset.deleted_at)
         .where(_visible(visibility(actor)), Dataset.id.in_(tables))
         .order_by(Dataset.name)).all()
-    ids = [row.id for row in candidates if is_allowed(actor, Action.READ_ROWS, row)]
+    held = agreements.held_dataset_ids(session, actor)
+    ids = [row.id for row in candidates if is_allowed(actor, Action.READ_ROWS, row)
+           or (row.id in held and row_access(actor, row) is RowAccess.AGREEMENT)]
     found = []
     for start in range(0, len(ids), _CHUNK):
         for dataset in records_for(session, ids[start:start + _CHUNK], actor):

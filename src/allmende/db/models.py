@@ -132,6 +132,8 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    # None: valid until revoked (migration 0012)
+    expires_at: Mapped[dt.datetime | None]
 
 
 class UserSession(Base):
@@ -685,8 +687,51 @@ class DatasetPrivacy(Base):
     suppression_k: Mapped[int | None] = mapped_column(Integer)
 
 
+class Agreement(Base):
+    """An ODRL usage agreement: the assignee may read a restricted dataset's agreed columns
+    and rows within a time window, at most ``max_count`` times (access/agreements.py)."""
+
+    __tablename__ = "agreements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    # the assigner: the dataset's organization when the agreement was made
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                             index=True)
+    granted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    # the data request it came from (access/requests.py), if any
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    valid_from: Mapped[dt.datetime]
+    valid_until: Mapped[dt.datetime]
+    max_count: Mapped[int | None] = mapped_column(Integer)
+    used_count: Mapped[int] = mapped_column(Integer, default=0)
+    columns: Mapped[list[Any] | None] = mapped_column(JSON)
+    row_filter: Mapped[list[Any] | None] = mapped_column(JSON)
+    purpose_code: Mapped[str] = mapped_column(String(50))
+    purpose_text: Mapped[str] = mapped_column(Text, default="")
+    duties: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # active | exhausted | revoked; "expired" is read from valid_until
+    state: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+    dataset: Mapped[Dataset] = relationship(lazy="joined")
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    assignee: Mapped[User] = relationship(foreign_keys=[assignee_id], lazy="joined")
+
+    __table_args__ = (Index("ix_agreements_dataset_assignee", "dataset_id", "assignee_id"),)
+
+
 __all__ = [
-    "Activity", "ApiToken", "Base", "CatalogState", "Consolidation", "DataRequest",
+    "Activity", "Agreement", "ApiToken", "Base", "CatalogState", "Consolidation", "DataRequest",
     "DataRequestAttachment", "DataRequestEvent", "Dataset", "DatasetPrivacy", "HarvestRun",
     "HarvestSource", "Job", "LogCheckpoint", "LogEntry", "LogNode", "LogState", "LoginFailure",
     "Membership", "Organization", "OrganizationConditions", "PrivacyDecision", "PseudonymKey",

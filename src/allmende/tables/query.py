@@ -55,7 +55,6 @@ from allmende.tables.schema import (
     ORDERED_TYPES,
     Column,
     TableSchema,
-    unknown_column,
 )
 from allmende.tables.values import (
     TYPE_LABELS,
@@ -368,7 +367,7 @@ def parse_query(params: Params, schema: SchemaLike, *,
             column = table.by_name[name]
             filters.append(Filter(name, op, _parse_filter(column, op, text), key))
         except KeyError as missing:
-            errors.append(unknown_column(key, missing.args[0]))
+            errors.append(table.unknown(key, missing.args[0]))
         except ValueProblem as problem:
             errors.append(FieldError(key, problem.message))
 
@@ -408,7 +407,7 @@ def _parse_reserved(table: TableSchema, key: str, text: str,
         for item in items:
             name = _resolve_name(table, item)
             if name is None:
-                errors.append(unknown_column(key, item))
+                errors.append(table.unknown(key, item))
             elif name not in names:
                 names.append(name)
         if not names and not errors:
@@ -419,7 +418,7 @@ def _parse_reserved(table: TableSchema, key: str, text: str,
         descending = item.startswith("-") and _resolve_name(table, item[1:]) is not None
         name = _resolve_name(table, item[1:] if descending else item)
         if name is None:
-            errors.append(unknown_column(key, item.removeprefix("-")))
+            errors.append(table.unknown(key, item.removeprefix("-")))
         elif table.by_name[name].type not in ORDERED_TYPES | {"json"}:
             errors.append(FieldError(key, msg("Nach der Spalte „{name}“ lässt sich nicht "
                                               "sortieren.", name=name)))
@@ -435,7 +434,7 @@ def parse_names(text: str, schema: SchemaLike, param: str = "group_by") -> list[
     for item in split_list(text) if text else []:
         name = _resolve_name(table, item)
         if name is None:
-            raise Invalid(msg("Die Abfrage ist ungültig."), [unknown_column(param, item)])
+            raise Invalid(msg("Die Abfrage ist ungültig."), [table.unknown(param, item)])
         names.append(name)
     return names
 
@@ -449,7 +448,7 @@ def parse_metrics(text: str, schema: SchemaLike, param: str = "metrics") -> list
         func = func.strip()
         column = _resolve_name(table, name) if sep else None
         if sep and column is None:
-            raise Invalid(msg("Die Abfrage ist ungültig."), [unknown_column(param, name)])
+            raise Invalid(msg("Die Abfrage ist ungültig."), [table.unknown(param, name)])
         metrics.append(Metric(func, column))
     return metrics
 

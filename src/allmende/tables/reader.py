@@ -21,8 +21,9 @@ import shapely
 from pyproj import CRS, Transformer
 from sqlalchemy.orm import Session
 
+from allmende.access.agreements import Scope, filter_text
 from allmende.access.policy import Actor
-from allmende.errors import BadRequest, FieldError, Invalid, NotFound, msg
+from allmende.errors import BadRequest, FieldError, Forbidden, Invalid, NotFound, msg
 from allmende.privacy import suppression
 from allmende.tables import export as exports
 from allmende.tables import query as queries
@@ -45,35 +46,45 @@ class TableReader:
     rows_total: int
     #: counts below it are suppressed in :meth:`distinct` and :meth:`aggregate` (privacy)
     suppression_k: int | None = None
+    #: an agreement's row filter, added to every query (its columns: ``schema``'s own)
+    row_filter: tuple[queries.Filter, ...] = ()
 
     @property
     def fields(self) -> list[Column]:
         return list(self.schema.columns)
 
+    def _scoped(self, query: RowQuery) -> RowQuery:
+        if not self.row_filter:
+            return query
+        return replace(query, filters=self.row_filter + query.filters)
+
     def count(self, query: RowQuery | None = None) -> int:
         """Rows matching the query's filters (all rows without one)."""
-        if query is None:
+        if query is None and not self.row_filter:
             return self.rows_total
-        return queries.count_rows(self.path, self.schema, query)
+        return queries.count_rows(self.path, self.schema, self._scoped(query or RowQuery()))
 
     def rows(self, query: RowQuery, max_limit: int = queries.MAX_LIMIT) -> RowsResult:
         """One page of rows as JSON-ready objects, with the total of the selection."""
-        return queries.select_rows(self.path, self.schema, query, max_limit=max_limit)
+        return queries.select_rows(self.path, self.schema, self._scoped(query),
+                                   max_limit=max_limit)
 
     def page_json(self, query: RowQuery) -> bytes:
         """:meth:`rows` as the data API's JSON body (cached: versions are immutable)."""
-        return queries.page_json(self.path, self.schema, query)
+        return queries.page_json(self.path, self.schema, self._scoped(query))
 
     def export(self, query: RowQuery, format: str,
                cancelled: threading.Event | None = None) -> exports.ExportStream:
         """The whole selection as a file (CSV, JSON, GeoJSON, Parquet, XLSX), streamed."""
-        return exports.export(self.path, self.schema, query, format, cancelled=cancelled)
+        return exports.export(self.path, self.schema, self._scoped(query), format,
+                              cancelled=cancelled)
 
     def batches(self, query: RowQuery, crs: str | None = None,
                 batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """The selection as Arrow record batches; geometry columns (WKB, stored in WGS84)
         reprojected to ``crs`` when given (x, y in the CRS's axis order of easting first)."""
         transform = _transformer(crs) if crs and _code(crs) != WGS84 else None
+        query = self._scoped(query)
         columns = queries.selected_columns(self.schema, query)
         statement, params = queries.selection_sql(self.schema, query, columns, query.limit,
                                                   query.offset)
@@ -96,6 +107,7 @@ class TableReader:
             raise BadRequest(msg("limit darf höchstens {maximum} sein.",
                                  maximum=thousands(max_limit)), code="limit_too_large")
         offset = query.offset or 0
+        query = self._scoped(query)
         columns = queries.selected_columns(self.schema, query)
         unfiltered = _unfiltered(query)
         total = self.rows_total if unfiltered else self.count(query)
@@ -117,8 +129,13 @@ class TableReader:
             raise NotFound(msg("Zeile {number} gibt es in Version {version} von „{resource}“ "
                                "nicht.", number=number, version=self.version,
                                resource=self.resource_name), "row_not_found")
-        return self._numbered(1, list(self.schema.columns),
-                              RowQuery(row_range=(number, number)), crs, crs_axis_order)
+        found = self._numbered(1, list(self.schema.columns), self._scoped(
+            RowQuery(row_range=(number, number))), crs, crs_axis_order)
+        if not found.numbers:  # outside the agreement's rows: as if there were none
+            raise NotFound(msg("Zeile {number} gibt es in Version {version} von „{resource}“ "
+                               "nicht.", number=number, version=self.version,
+                               resource=self.resource_name), "row_not_found")
+        return found
 
     def _numbered(self, total: int, columns: list[Column], page: RowQuery, crs: str | None,
                   crs_axis_order: bool) -> NumberedRows:
@@ -134,6 +151,7 @@ class TableReader:
     def distinct(self, column: str, query: RowQuery, limit: int = 100) -> dict[str, Any]:
         """The column's distinct values with their counts (most frequent first), small
         counts suppressed where the privacy guard asks for it."""
+        query = self._scoped(query)
         result = queries.distinct(self.path, self.schema, column, query=query,
                                   limit=limit).as_dict()
         hidden = self._suppressed([result["field"]["name"]], query)
@@ -147,6 +165,7 @@ class TableReader:
                   query: RowQuery, limit: int = 1000) -> dict[str, Any]:
         """Metrics over the selection, grouped; a group counting fewer rows than the
         suppression threshold (and its complements) shows null metrics."""
+        query = self._scoped(query)
         result = queries.aggregate(self.path, self.schema, group_by=group_by, metrics=metrics,
                                    query=query, limit=limit).as_dict()
         names = [f["name"] for f in result["fields"]]
@@ -175,6 +194,7 @@ class TableReader:
 
     def value_range(self, column: str) -> tuple[Any, Any]:
         """The smallest and largest value of an ordered column (JSON values)."""
+        self.schema.column(column)  # a column an agreement withholds is refused
         return queries.column_range(self.path, self.schema, column)
 
 
@@ -213,9 +233,26 @@ def open_table(session: Session, actor: Actor, data_dir: Path, resource_id: str,
                version: int | None = None) -> TableReader:
     """The requested (default: latest) version of a resource whose rows the actor may read."""
     readable = readable_version(session, actor, data_dir, resource_id, version)
-    return TableReader(readable.path, TableSchema.of(readable.schema), readable.resource_id,
-                       readable.resource_name, readable.version, readable.version_row.rows,
-                       readable.suppression_k)
+    reader = TableReader(readable.path, TableSchema.of(readable.schema), readable.resource_id,
+                         readable.resource_name, readable.version, readable.version_row.rows,
+                         readable.suppression_k)
+    return reader if readable.scope is None else _within(reader, readable.scope)
+
+
+def _within(reader: TableReader, scope: Scope) -> TableReader:
+    """The reader of what an agreement allows: its columns, and its rows on every query."""
+    full = reader.schema
+    schema = full if scope.columns is None else full.narrowed(scope.columns)
+    missing = [item["column"] for item in scope.row_filter if item["column"] not in schema]
+    if missing:  # fail closed: a filter this table cannot apply lets nothing through
+        raise Forbidden(msg(
+            "Ihre Nutzungsvereinbarung {uid} begrenzt die Zeilen über die Spalte „{name}“, "
+            "die diese Tabelle nicht hat; sie ist deshalb nicht freigegeben.",
+            uid=scope.agreement, name=missing[0]), "agreement_filter_unusable")
+    row_filter = tuple(queries.typed_filter(schema.column(item["column"]),
+                                            item.get("op", "eq"), filter_text(item.get("value")),
+                                            "row_filter") for item in scope.row_filter)
+    return replace(reader, schema=schema, row_filter=row_filter)
 
 
 def bbox_in_wgs84(bbox: tuple[float, float, float, float], crs: str, *,

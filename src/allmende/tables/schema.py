@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from allmende import sql
-from allmende.errors import FieldError, Invalid, msg
+from allmende.errors import FieldError, Forbidden, Invalid, joined, msg
 
 COLUMN_TYPES = frozenset(
     {"string", "integer", "number", "boolean", "date", "datetime", "time", "json", "geometry"}
@@ -46,9 +46,11 @@ class Column:
 
 @dataclass(frozen=True)
 class TableSchema:
-    """The visible columns of a table version, in order. Hidden envelope columns are dropped."""
+    """The visible columns of a table version, in order. Hidden envelope columns are dropped.
+    ``withheld``: columns the reader's agreement leaves out (naming one is refused with 403)."""
 
     columns: tuple[Column, ...]
+    withheld: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, schema: TableSchema | Iterable[Mapping[str, Any] | Column]) -> TableSchema:
@@ -89,11 +91,29 @@ class TableSchema:
         return name in self.by_name
 
     def column(self, name: str, param: str | None = None) -> Column:
-        """The column called ``name``, or a 422 naming it."""
+        """The column called ``name``, or a 422 naming it (403 for a withheld one)."""
         try:
             return self.by_name[name]
         except KeyError:
-            raise Invalid(field_errors=[unknown_column(param or name, name)]) from None
+            raise Invalid(field_errors=[self.unknown(param or name, name)]) from None
+
+    def unknown(self, param: str, name: str) -> FieldError:
+        """The error for a name that is no column here; a column the reader's agreement
+        withholds is refused at once with 403 naming it."""
+        candidates = {name, name.strip(), name.rpartition("__")[0], name.removeprefix("-")}
+        refused = sorted(candidates & self.withheld)
+        if refused:
+            raise Forbidden(msg(
+                "Die Spalte „{name}“ ist durch Ihre Nutzungsvereinbarung nicht freigegeben; "
+                "freigegeben sind: {allowed}.", name=refused[0],
+                allowed=joined(self.names)), "column_not_agreed")
+        return unknown_column(param, name)
+
+    def narrowed(self, names: Iterable[str]) -> TableSchema:
+        """Only the columns named (in the table's order); the others are withheld."""
+        keep = set(names)
+        return TableSchema(tuple(c for c in self.columns if c.name in keep),
+                           self.withheld | {c.name for c in self.columns if c.name not in keep})
 
 
 def unknown_column(param: str, name: str) -> FieldError:

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from allmende import sql
-from allmende.access.policy import Action, Actor, authorize, is_allowed
+from allmende.access import agreements
+from allmende.access.policy import Action, Actor, RowAccess, authorize, is_allowed, row_access
 from allmende.catalog.datasets import get_resource
 from allmende.db.models import Dataset, Resource, TableVersion
 from allmende.errors import AllmendeError, FieldError, Invalid, NotFound, msg
@@ -30,13 +31,21 @@ class ReadableVersion:
     version_row: TableVersion
     #: counts below this are suppressed in aggregates (None: exact counts)
     suppression_k: int | None = None
+    #: what an agreement lets the caller read (None: the whole version)
+    scope: agreements.Scope | None = None
 
 
 def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id: str,
                      version: int | None = None) -> ReadableVersion:
-    """The requested (default: latest) version of a resource whose rows the actor may read."""
+    """The requested (default: latest) version of a resource whose rows the actor may read.
+    A read under an agreement is counted here as one access (refused once the agreement no
+    longer allows it); the caller's transaction commits the count with its answer."""
     resource = get_resource(session, actor, resource_id)
-    authorize(actor, Action.READ_ROWS, resource.dataset)
+    scope = None
+    if row_access(actor, resource.dataset) is RowAccess.AGREEMENT:
+        scope = agreements.consume(session, actor, resource.dataset)
+    else:
+        authorize(actor, Action.READ_ROWS, resource.dataset)
     latest = versions.require_current(session, resource)
     chosen = latest if version is None or version == latest.version else \
         versions.version_of(session, resource.id, version)
@@ -50,7 +59,8 @@ def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id
         _check_sources(session, actor, data_dir, resource, chosen)
     return ReadableVersion(data_dir / chosen.path, chosen.columns, chosen.version, resource.id,
                            resource.name, chosen,
-                           suppression.threshold(session, actor, resource, chosen.version))
+                           suppression.threshold(session, actor, resource, chosen.version),
+                           scope)
 
 
 class Withheld(AllmendeError):

@@ -17,6 +17,7 @@ from allmende.interop import registry as interfaces
 from allmende.jobs.worker import recover, run_until
 from allmende.platform import Platform
 from allmende.web import errors
+from allmende.web.api import agreements as agreements_api
 from allmende.web.api import datasets as datasets_api
 from allmende.web.api import harmonize as harmonize_api
 from allmende.web.api import harvest as harvest_api
@@ -73,7 +74,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.add_middleware(CloseUnreadBodies)
     errors.install(app)
     for api in (datasets_api, organizations_api, uploads_api, rows_api, harmonize_api,
-                harvest_api, requests_api, privacy_api):
+                harvest_api, requests_api, privacy_api, agreements_api):
         app.include_router(api.router, prefix="/api/v1", dependencies=[Depends(refuse_nul)])
     # Open interfaces: each its own application with its own error format (allmende.wiring).
     for interface in interfaces.interfaces():

@@ -93,6 +93,8 @@ def _query(table: TableReader, data: dict[str, Any], limit: int, offset: int) ->
 
 
 def _column(table: TableReader, name: str, parameter: str) -> Column:
+    if name in table.schema.withheld:  # refused (403) naming it, as the REST API does
+        table.schema.unknown(parameter, name)
     if name not in table.schema:
         raise validation_error(parameter, msg("Die Spalte „{name}“ gibt es in dieser Tabelle "
                                               "nicht.", name=name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter, Body, Response
 
 from allmende.access import accounts
@@ -70,8 +72,11 @@ def tokens(actor: UserDep, session: SessionDep) -> TokenList:
              summary="API-Token erzeugen (wird nur einmal angezeigt)",
              responses=errors(*WRITE, 400))
 def create_token(actor: UserDep, session: SessionDep,
-                 name: str = Body("API-Token", embed=True)) -> NewTokenOut:
-    new = accounts.create_my_token(session, actor, name)
+                 name: str = Body("API-Token", embed=True),
+                 expires_at: dt.datetime | None = Body(
+                     None, embed=True, description="Ablauf (ISO 8601 mit Zeitzone); "
+                     "ohne: gültig bis zum Widerruf")) -> NewTokenOut:
+    new = accounts.create_my_token(session, actor, name, expires_at)
     return NewTokenOut(**TokenOut.of(new.token).model_dump(), token=new.secret)
 
 

@@ -264,6 +264,7 @@ class TokenOut(FromRow):
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    expires_at: dt.datetime | None = None
 
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from allmende.access import accounts
+from allmende.db.models import utcnow
 from allmende.errors import Unauthorized
 from allmende.web.deps import SIGN_IN, ActorDep, SessionDep, check_csrf
 from allmende.web.ui.common import FormDep, login_redirect, redirect
@@ -55,6 +56,7 @@ def _tokens_page(request: Request, session: SessionDep, actor: ActorDep,
                  new_token: accounts.NewToken | None = None) -> HTMLResponse:
     return render(request, "tokens.html", {
         "tokens": accounts.my_tokens(session, actor), "new_token": new_token,
+        "now": utcnow(),
     }, actor=actor)
 
 

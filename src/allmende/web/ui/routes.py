@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from allmende.web.ui import (
     account,
     admin,
+    agreement_pages,
     dataset_pages,
     harmonize_pages,
     harvest_pages,
@@ -23,6 +24,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(remember_actor
 router.include_router(dataset_pages.router)
 router.include_router(pages.router)
 router.include_router(account.router)
+router.include_router(agreement_pages.router)
 router.include_router(admin.router)
 router.include_router(resource_pages.router)
 router.include_router(privacy_pages.router)
