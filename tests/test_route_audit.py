@@ -183,9 +183,7 @@ REQUEST_STEPS = {"submit": "draft", "ask": "submitted", "answer": "needs_info",
 def _seed_requests(platform: Platform, found: Objects) -> None:
     """Requests of the sysadmin (outside Dortmund) for a restricted dataset, one per step of
     the API and of the UI, each in the state its step starts from."""
-    with platform.db.session() as session:
-        datasets.create_dataset(session, OPERATOR, dataset_body(
-            "geheim", access_level="restricted"))
+    with platform.db.session() as session:  # "geheim": the restricted dataset of _seed
         sysadmin = accounts.actor_for(accounts.get_user(session, "sysadmin@test.allmende.de"))
         mailer = Mailer(platform.settings)
         complete = {"dataset": "geheim", "requester_organization": "Land", "purpose":
