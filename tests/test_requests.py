@@ -111,13 +111,18 @@ def test_a_request_from_draft_to_approval(ask):
     assert submitted.json()["state"] == "submitted", submitted.text
     assert _step(ask, "admin", request_id, "ask", "Welche Straßen genau?").json()["state"] \
         == "needs_info"
+    street = {"row_filter": [{"column": "Straße", "op": "eq", "value": "Hohe Straße"}]}
+    unreleased = ask("outsider", "PATCH", f"/requests/{request_id}", json=street)
+    assert unreleased.status_code == 422, "a filter on a column not asked for"
+    assert "Straße" in unreleased.json()["error"]["fields"][0]["message"]
     changed = ask("outsider", "PATCH", f"/requests/{request_id}",
-                  json={"row_filter": [{"column": "Straße", "op": "eq", "value": "Hohe Straße"}]})
+                  json={**street, "columns": [*COMPLETE["columns"], "Straße"]})
     assert changed.status_code == 200, changed.text
     assert _step(ask, "outsider", request_id, "answer", "Nur die Hohe Straße.").json()[
         "state"] == "submitted"
     approved = _step(ask, "admin", request_id, "approve", "Zweck und Umfang sind angemessen.")
     body = approved.json()
+    assert approved.status_code == 200, approved.text
     assert body["state"] == "approved" and body["decided"] is not None
     assert [e["action"] for e in body["history"]] == ["create", "submit", "ask", "answer",
                                                      "approve"]
@@ -126,6 +131,17 @@ def test_a_request_from_draft_to_approval(ask):
     assert body["fields"]["accepted_conditions"] == 1
     assert body["fields"]["row_filter"][0]["value"] == "Hohe Straße"
     assert body["actions"] == []
+
+
+def test_an_approved_request_becomes_the_agreement_it_asked_for(ask):
+    resource = ask("admin", "GET", "/datasets/unfaelle").json()["resources"][0]["id"]
+    assert ask("outsider", "GET", f"/resources/{resource}/rows").status_code == 403
+    request_id = _in_state(ask, "approved")
+    [agreement] = ask("outsider", "GET", "/agreements").json()["results"]
+    assert agreement["request_id"] == request_id and agreement["purpose"] == "forschung"
+    rows = ask("outsider", "GET", f"/resources/{resource}/rows")
+    assert rows.status_code == 200, rows.text
+    assert [f["name"] for f in rows.json()["fields"]] == COMPLETE["columns"]
 
 
 def test_every_step_lands_in_the_transparency_log_without_personal_data(ask, client):

@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from allmende.access import agreements
 from allmende.access.mail import Mail, Mailer
 from allmende.access.policy import Action, Actor, authorize, is_allowed
 from allmende.catalog import datasets
@@ -311,6 +312,12 @@ def _check_scope(request: DataRequest) -> None:
     errors += [FieldError("row_filter", msg("Die Spalte „{column}“ gibt es in diesem "
                                             "Datensatz nicht.", column=c["column"]))
                for c in request.row_filter or [] if c["column"] not in available]
+    # the agreement made of it filters rows only by columns it releases (access/agreements.py)
+    errors += [FieldError("row_filter", msg(
+        "Der Zeilenfilter nennt die Spalte „{column}“; bitte beantragen Sie sie auch unter "
+        "den Spalten.", column=c["column"]))
+        for c in request.row_filter or []
+        if request.columns and c["column"] in available and c["column"] not in request.columns]
     if request.period_start and request.period_end and request.period_end < request.period_start:
         errors.append(FieldError("period_end", msg("Das Ende des Zeitraums liegt vor seinem "
                                                    "Anfang.")))
@@ -412,7 +419,7 @@ def transition(session: Session, actor: Actor, request_id: int, action: str, rea
     _move(session, request, step, actor, mailer.settings.request_retention_days)
     _event(session, actor, request, action, previous, step.target, reason)
     if step.target == APPROVED:
-        _on_approved(session, request)
+        _on_approved(session, actor, request)
     _notify(session, mailer, request, action, reason)
     return _record(session, actor, request)
 
@@ -494,14 +501,17 @@ def _event(session: Session, actor: Actor, request: DataRequest, action: str,
     session.flush()
 
 
-def _on_approved(session: Session, request: DataRequest) -> None:
-    """CALL SITE for agreements: an approved request becomes an agreement here.
-
-    Until the agreements capability is merged, approval only records the decision. The
-    integrator wires it to ``allmende.access.agreements.grant(session, actor, Grant(...))``
-    with the request's dataset (UUID), requester, ``valid_from`` now, ``valid_until`` now +
-    ``duration_days``, ``columns``, ``row_filter``, purpose code and text and ``request_id``.
-    """
+def _on_approved(session: Session, actor: Actor, request: DataRequest) -> None:
+    """An approved request becomes an agreement with what it asked for: its columns and row
+    filter, from now for its duration, for its purpose (the requested time range stays a
+    text of the request: which date column it means is the owner's reading)."""
+    now = utcnow()
+    agreements.grant(session, actor, agreements.Grant(
+        dataset=request.dataset.uuid, assignee=request.requester_id, valid_from=now,
+        valid_until=now + dt.timedelta(days=request.duration_days or 0),
+        columns=tuple(request.columns) if request.columns else None,
+        row_filter=request.row_filter or None, purpose=request.purpose or "sonstiges",
+        purpose_text=request.purpose_text, request_id=request.id))
 
 
 # --- e-mails ----------------------------------------------------------------------------------
