@@ -133,7 +133,7 @@ def test_a_request_from_draft_to_approval(ask):
     assert body["actions"] == []
 
 
-def test_an_approved_request_becomes_the_agreement_it_asked_for(ask):
+def test_an_approved_request_becomes_the_agreement_it_asked_for(ask, client):
     resource = ask("admin", "GET", "/datasets/unfaelle").json()["resources"][0]["id"]
     assert ask("outsider", "GET", f"/resources/{resource}/rows").status_code == 403
     request_id = _in_state(ask, "approved")
@@ -142,6 +142,13 @@ def test_an_approved_request_becomes_the_agreement_it_asked_for(ask):
     rows = ask("outsider", "GET", f"/resources/{resource}/rows")
     assert rows.status_code == 200, rows.text
     assert [f["name"] for f in rows.json()["fields"]] == COMPLETE["columns"]
+    # the read is in the transparency log: which agreement, purpose and version, no person
+    entries = client.get("/log/v1/entries", params={"start": 0, "end": 100})
+    logged = [e["event"] for e in entries.json()["entries"]
+              if e["event"]["type"] == "access.rows"]
+    assert [(e["agreement"], e["purpose"], e["resource"]) for e in logged] == [
+        (agreement["uid"], "forschung", resource)]
+    assert len(logged[0]["reader"]) == 32 and "@" not in json.dumps(logged)
 
 
 def test_every_step_lands_in_the_transparency_log_without_personal_data(ask, client):
@@ -150,7 +157,8 @@ def test_every_step_lands_in_the_transparency_log_without_personal_data(ask, cli
     entries = client.get("/log/v1/entries", params={"start": 0, "end": 100}).json()["entries"]
     events = [e["event"] for e in entries]
     mine = [(e["type"], e.get("decision")) for e in events if e.get("request") == request_id]
-    assert mine == [("request.submitted", None), ("request.decided", "approved")]
+    assert mine == [("request.submitted", None), ("request.decided", "approved"),
+                    ("agreement.created", None)]
     assert [e["type"] for e in events if e.get("request") == withdrawn] == ["request.withdrawn"]
     decided = next(e for e in events if e["type"] == "request.decided")
     assert decided["organization"] == "dortmund" and decided["purpose"] == COMPLETE["purpose"]

@@ -50,6 +50,7 @@ from allmende.errors import FieldError, Forbidden, Invalid, NotFound, msg
 from allmende.tables.query import typed_filter
 from allmende.tables.schema import Column
 from allmende.tables.values import ValueProblem
+from allmende.transparency import log as transparency_log
 
 #: Purposes a request or agreement names (codes, shown with their German label).
 PURPOSES: dict[str, str] = {
@@ -141,6 +142,7 @@ class Scope:
     agreement: str
     columns: tuple[str, ...] | None
     row_filter: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    purpose: str = ""
 
 
 def effective_state(agreement: Agreement, now: dt.datetime | None = None) -> str:
@@ -190,7 +192,19 @@ def grant(session: Session, actor: Actor, terms: Grant) -> AgreementRecord:
     session.add(agreement)
     session.flush()
     session.refresh(agreement)
+    _logged(session, agreement, "agreement.created", max_count=terms.max_count,
+            valid_until=terms.valid_until.isoformat(timespec="seconds"))
     return record(agreement)
+
+
+def _logged(session: Session, agreement: Agreement, kind: str, **extra: Any) -> None:
+    """The agreement's event in the transparency log: the holder only as a pseudonym."""
+    transparency_log.append(session, {
+        "type": kind, "organization": agreement.organization.slug,
+        "dataset": agreement.dataset.uuid, "agreement": agreement.uid,
+        "purpose": agreement.purpose_code, "request": agreement.request_id,
+        "holder": transparency_log.pseudonym(session, agreement.organization_id,
+                                             agreement.assignee_id), **extra})
 
 
 def revoke(session: Session, actor: Actor, uid: str, reason: str) -> AgreementRecord:
@@ -206,11 +220,13 @@ def revoke(session: Session, actor: Actor, uid: str, reason: str) -> AgreementRe
             "die Vereinbarung hält."))])
     # a conditional UPDATE: of two admins revoking at once, the second is told the first's
     # reason instead of overwriting it
-    session.execute(update(Agreement).where(
+    revoked = session.execute(update(Agreement).where(
         Agreement.id == agreement.id, Agreement.state != "revoked").values(
         state="revoked", revoked_at=utcnow(), revoked_by_id=actor.user_id,
-        revoke_reason=reason[:MAX_TEXT]).execution_options(synchronize_session=False))
+        revoke_reason=reason[:MAX_TEXT]).execution_options(synchronize_session=False)).rowcount
     session.refresh(agreement)
+    if revoked:
+        _logged(session, agreement, "agreement.revoked")
     return record(agreement)
 
 
@@ -379,8 +395,12 @@ def consume(session: Session, actor: Actor, dataset: Dataset) -> Scope:
             Agreement.dataset_id == dataset.id, Agreement.assignee_id == actor.user_id)
             .order_by(Agreement.id.desc()).limit(1)).first()
         raise _refusal(dataset, newest, now)
-    uid, columns, row_filter = counted
-    return Scope(uid, tuple(columns) if columns is not None else None, tuple(row_filter or ()))
+    uid, columns, row_filter, purpose, state = counted
+    if state == "exhausted":  # this access used the last one
+        _logged(session, session.scalars(select(Agreement).where(Agreement.uid == uid)).one(),
+                "agreement.exhausted")
+    return Scope(uid, tuple(columns) if columns is not None else None, tuple(row_filter or ()),
+                 purpose)
 
 
 @cache
@@ -400,7 +420,7 @@ def _counting_update() -> Any:
                     state=case((and_(c.max_count.is_not(None),
                                      c.used_count + 1 >= c.max_count), "exhausted"),
                                else_="active"))
-            .returning(c.uid, c.columns, c.row_filter))
+            .returning(c.uid, c.columns, c.row_filter, c.purpose_code, c.state))
 
 
 def _refusal(dataset: Dataset, agreement: Agreement | None, now: dt.datetime) -> Forbidden:

@@ -19,6 +19,7 @@ from allmende.errors import AllmendeError, FieldError, Invalid, NotFound, msg
 from allmende.privacy import held, suppression
 from allmende.tables import versions
 from allmende.tables.schema import SOURCE_DATASET
+from allmende.transparency import log as transparency_log
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,13 @@ def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id
                            resource=resource.name, latest=latest.version),
                        "version_not_found")
     chosen = held.readable(session, actor, resource, chosen, asked=version is not None)
+    if scope is not None:  # every read under an agreement is in the transparency log
+        transparency_log.append(session, {
+            "type": "access.rows", "organization": resource.dataset.organization.slug,
+            "dataset": resource.dataset.uuid, "resource": resource.id,
+            "version": chosen.version, "agreement": scope.agreement, "purpose": scope.purpose,
+            "reader": transparency_log.pseudonym(session, resource.dataset.organization_id,
+                                                 actor.user_id)})
     if resource.derived:
         _check_sources(session, actor, data_dir, resource, chosen)
     return ReadableVersion(data_dir / chosen.path, chosen.columns, chosen.version, resource.id,
