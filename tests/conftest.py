@@ -45,12 +45,10 @@ from cluster import Cluster
 from databases import Installation, Templates, create_worker_database, drop_database
 from support import BACKENDS, World, quick_jobs
 
-# A small pool: a PostgreSQL connection costs ~5 ms to open, and a request opens several
-# sessions (without a pool the PostgreSQL half of the suite ran a fifth slower). Small, because
-# the suite makes hundreds of platforms (and CLI runs, worker processes) over one PostgreSQL
-# server shared with other runs: the `platform` fixture closes its platform after each test,
-# so a worker holds a few idle connections at a time, far from max_connections (100).
-os.environ.setdefault("ALLMENDE_DATABASE_POOL_SIZE", "2")
+# The suite makes hundreds of platforms (and CLI runs, worker processes) over one PostgreSQL
+# server: with pooling each would keep idle connections until the server's max_connections
+# (100) ran out. Without it a connection lives as long as its unit of work.
+os.environ.setdefault("ALLMENDE_DATABASE_POOL_SIZE", "0")
 
 
 @pytest.fixture(scope="session")
