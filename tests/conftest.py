@@ -6,7 +6,9 @@ template once per backend and session, and every test gets a copy of it (tests/d
   like one of the test's fixtures (the one built on most others), else from "migrated" (empty,
   newest migration).
 - `world`: the organizations, users and API tokens of support.World, from the "world"
-  template (its argon2 hashes take a second, so it is written once per session).
+  template (its argon2 hashes take a second, so it is written once per run).
+- `demo_region`: the demo region (`allmende demo`) from the "demo_region" template, and API
+  tokens of two of its users.
 - `client`: a TestClient over `platform`; its jobs run within 50 ms (support.quick_jobs).
 - `quiet_client`: the same without a worker: the test runs the jobs (worker.run_once) and can
   look at the state between a change and its jobs.
@@ -16,7 +18,9 @@ template once per backend and session, and every test gets a copy of it (tests/d
   commands) at it.
 - `templates` (session): `templates.install(backend, name, data_dir)` copies a template into a
   new data directory. A test module adds seeded templates in a module-level dict
-  `TEMPLATES = {name: (seed, base)}`, used by its tests with a fixture of that name.
+  `TEMPLATES = {name: (seed, base)}`, used by its tests with a fixture of that name. The
+  xdist workers of a run share the seeded templates (tests/databases.py): a template's name
+  must say what it holds in every module that adds it.
 - `postgres_url` (session): this worker's own PostgreSQL database, or None. The PostgreSQL
   copies are restored into it, so a test has one PostgreSQL installation at a time.
 - `allmende`: the `allmende` command run in this process (tests/cli_support.py).
@@ -32,6 +36,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from allmende.access import accounts
+from allmende.demo.seed import seed as seed_demo
 from allmende.platform import Platform
 from allmende.web.app import create_app
 from cli_support import InProcess
@@ -57,16 +63,33 @@ def postgres_url(worker_id: str) -> Iterator[str | None]:
 
 
 @pytest.fixture(scope="session")
-def templates(tmp_path_factory: pytest.TempPathFactory,
-              postgres_url: str | None) -> Iterator[Templates]:
-    registry = Templates(tmp_path_factory.mktemp("templates"), postgres_url)
+def templates(tmp_path_factory: pytest.TempPathFactory, postgres_url: str | None,
+              worker_id: str) -> Iterator[Templates]:
+    # the xdist workers' temporary folders lie side by side in the run's own
+    run = tmp_path_factory.getbasetemp()
+    shared = run.parent / "shared-templates" if worker_id != "master" else None
+    registry = Templates(tmp_path_factory.mktemp("templates"), postgres_url, shared)
     registry.add("world", _seed_world)
+    registry.add("demo_region", _seed_demo_region)
     yield registry
     registry.close()
 
 
 def _seed_world(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
     return {"tokens": World.seed(platform)}
+
+
+def _seed_demo_region(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
+    """The demo region (`allmende demo`); its accounts, and API tokens of its sysadmin and of
+    a member of Dortmund."""
+    report = seed_demo(platform)
+    tokens = {}
+    with platform.db.session() as session:
+        for key, email in (("sysadmin", "sysadmin@demo.allmende.de"),
+                           ("member", "member@dortmund.demo.allmende.de")):
+            user = accounts.get_user(session, email)
+            tokens[key] = accounts.create_token(session, user.id, "tests").secret
+    return {"tokens": tokens, "credentials": report.credentials}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -110,6 +133,13 @@ def quiet_client(platform: Platform) -> Iterator[TestClient]:
 @pytest.fixture
 def world(platform: Platform, installation: Installation) -> World:
     return World(platform, installation.seeded["tokens"])
+
+
+@pytest.fixture
+def demo_region(installation: Installation) -> dict[str, str]:
+    """The test's platform holds the demo region (seeded once per run and backend); Bearer
+    headers of the demo's sysadmin and of a member of Dortmund."""
+    return {k: f"Bearer {v}" for k, v in installation.seeded["tokens"].items()}
 
 
 @pytest.fixture

@@ -5,10 +5,19 @@ A template is a data directory in a known state. On SQLite its database file lie
 copying the directory copies the database. On PostgreSQL the database is this worker's own; the
 template keeps a binary COPY of every table and the positions of the sequences, and installing
 it puts them back (DELETE and COPY: far cheaper than TRUNCATE, CREATE DATABASE … TEMPLATE or a
-migration, measured 5–20 ms against 100–400 ms)."""
+migration, measured 5–20 ms against 100–400 ms).
+
+The xdist workers of a run share their seeded templates: the first worker to need one builds it
+into a folder they all see (holding a lock on it) and writes the snapshot and what the seeds
+returned beside it; the others wait for it and restore that instead of seeding again (the demo
+region takes 10–20 s to seed). Only the empty "migrated" template is each worker's own: it
+creates the tables in the worker's database, which the shared snapshots are restored into."""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import pickle
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -25,6 +34,7 @@ from allmende.db.models import Base
 from allmende.platform import Platform
 
 SECRET_KEY = "test-secret"
+DONE = "complete"  # written last into a shared template's folder
 # A seed writes into a platform and returns what tests need to know about it (e.g. the API
 # tokens of the users it made), given what the seeds of its base templates returned.
 Seed = Callable[[Platform, dict[str, Any]], dict[str, Any]]
@@ -119,8 +129,11 @@ class Templates:
     """This session's templates per backend, built on first use: "migrated" (an empty
     database at the newest migration) and every seeded one registered with add()."""
 
-    def __init__(self, root: Path, postgres_url: str | None) -> None:
+    def __init__(self, root: Path, postgres_url: str | None, shared: Path | None = None) -> None:
+        """Templates of this worker in ``root``; seeded ones in ``shared`` (a folder every worker
+        of the run sees) when given, else in ``root``."""
         self.root = root
+        self.shared = shared or root
         self.postgres_url = postgres_url
         # one engine for every restore: a Platform per test brings its own
         self.engine = create_engine(postgres_url) if postgres_url else None
@@ -152,26 +165,59 @@ class Templates:
         return 0 if name == "migrated" else 1 + self._depth(self.seeds[name][1])
 
     def _build(self, backend: str, name: str) -> Template:
-        scratch = self.root / f"{backend}-{name}"
         if name == "migrated":
+            scratch = self.root / f"{backend}-{name}"
             installation = self._empty(backend, scratch)
             platform = installation.platform()
             try:
                 platform.upgrade()
             finally:
                 platform.close()
-        else:
-            seed, base = self.seeds[name]
-            installation = self.install(backend, base, scratch)
-            platform = installation.platform()
-            try:
-                installation.seeded.update(seed(platform, dict(installation.seeded)))
-            finally:
-                platform.close()
-        leftovers = [p.name for p in scratch.glob("*.db-*")]
+            return self._template(installation)
+        if backend == "postgresql" and (backend, "migrated") not in self.built:
+            # this worker's database gets the tables the shared snapshot is restored into
+            self.built[(backend, "migrated")] = self._build(backend, "migrated")
+        folder = self.shared / f"{backend}-{name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        seed, base = self.seeds[name]
+        made_by = f"{seed.__module__}.{seed.__qualname__} on {base}"
+        with open(folder / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building it
+            if not (folder / DONE).exists():
+                self._seed(backend, name, folder)
+                (folder / "seed").write_text(made_by)
+                (folder / DONE).touch()
+            found = (folder / "seed").read_text()
+            assert found == made_by, f"two different templates are called {name!r}: {found}"
+            return self._shared(backend, folder)
+
+    def _seed(self, backend: str, name: str, folder: Path) -> None:
+        """Builds template ``name`` into ``folder``: the data directory, the snapshot and what
+        the seeds returned (the caller marks it DONE: a worker that died halfway left none)."""
+        shutil.rmtree(folder / "data", ignore_errors=True)
+        seed, base = self.seeds[name]
+        installation = self.install(backend, base, folder / "data")
+        platform = installation.platform()
+        try:
+            installation.seeded.update(seed(platform, dict(installation.seeded)))
+        finally:
+            platform.close()
+        template = self._template(installation)
+        (folder / "snapshot.pickle").write_bytes(pickle.dumps(template.snapshot))
+        (folder / "seeded.json").write_text(json.dumps(template.seeded))
+
+    def _shared(self, backend: str, folder: Path) -> Template:
+        return Template(backend, folder / "data",
+                        self.postgres_url if backend == "postgresql" else None,
+                        pickle.loads((folder / "snapshot.pickle").read_bytes()),
+                        json.loads((folder / "seeded.json").read_text()))
+
+    def _template(self, installation: Installation) -> Template:
+        leftovers = [p.name for p in installation.data_dir.glob("*.db-*")]
         assert not leftovers, f"SQLite left {leftovers}: the template would be incomplete"
+        backend = installation.backend
         snapshot = Snapshot.take(self.engine) if backend == "postgresql" and self.engine else None
-        return Template(backend, scratch, installation.database_url, snapshot,
+        return Template(backend, installation.data_dir, installation.database_url, snapshot,
                         installation.seeded)
 
     def _empty(self, backend: str, data_dir: Path) -> Installation:

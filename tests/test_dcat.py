@@ -20,10 +20,8 @@ from rdflib import RDF, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 from sqlalchemy import select
 
-from allmende.access import accounts
 from allmende.catalog import datasets
-from allmende.db.models import Consolidation, Dataset, QualityReport, Resource, User
-from allmende.demo.seed import seed as seed_demo
+from allmende.db.models import Consolidation, Dataset, QualityReport, Resource
 from allmende.interop.dcat import app as dcat_app
 from allmende.platform import Platform
 from allmende.web.app import create_app
@@ -44,27 +42,6 @@ PARSERS = {"ttl": "turtle", "rdf": "xml", "jsonld": "json-ld"}
 MEDIA = {"ttl": "text/turtle", "rdf": "application/rdf+xml", "jsonld": "application/ld+json"}
 EU = "http://publications.europa.eu/resource/authority/"
 BASE = "http://127.0.0.1:8000"
-
-
-def _seed(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
-    """The demo region, and API tokens of its sysadmin and of a member of Dortmund."""
-    seed_demo(platform)
-    tokens = {}
-    with platform.db.session() as session:
-        for key, email in (("sysadmin", "sysadmin@demo.allmende.de"),
-                           ("member", "member@dortmund.demo.allmende.de")):
-            user = session.scalar(select(User).where(User.email == email))
-            tokens[key] = accounts.create_token(session, user.id, "tests").secret
-    return {"tokens": tokens}
-
-
-TEMPLATES = {"demo_region": (_seed, "migrated")}
-
-
-@pytest.fixture
-def demo_region(installation) -> dict[str, str]:
-    """Bearer headers of the demo's sysadmin and of a member of Dortmund."""
-    return {k: f"Bearer {v}" for k, v in installation.seeded["tokens"].items()}
 
 
 @pytest.fixture

@@ -7,33 +7,16 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from typing import Any
 
-import pytest
 from owslib.ogcapi.features import Features
 
 from allmende.access.policy import ANONYMOUS
-from allmende.demo.seed import seed
 from allmende.interop.ogc import collections
-from allmende.platform import Platform
 from allmende.web.app import create_app
 from support import served
 
 
-def _demo(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
-    seed(platform)
-    return {}
-
-
-TEMPLATES = {"ogc_demo_region": (_demo, "migrated")}
-
-
-@pytest.fixture
-def ogc_demo_region(installation) -> None:
-    """The demo region, seeded once per session and backend."""
-
-
-def test_gdal_and_owslib_read_every_demo_collection(platform, ogc_demo_region):
+def test_gdal_and_owslib_read_every_demo_collection(platform, demo_region):
     platform.settings.inprocess_worker = False
     with platform.db.sessions() as session:
         expected = {c.id: c.resource.table.rows

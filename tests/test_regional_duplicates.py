@@ -4,14 +4,17 @@ left-out rows listed beside the kept ones."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
 from allmende.harmonize import service
 from allmende.platform import Platform
-from support import OPERATOR, World, mapped_source
+from databases import Installation
+from support import OPERATOR, mapped_source
 
 HEADER = "Betreiber;Straße;Hausnr.;PLZ;Ort;Breitengrad;Längengrad;Leistung (kW);EVSE-ID\n"
 # Dortmund's register, and a second Dortmund export of two of its stations without EVSE-IDs:
@@ -29,12 +32,27 @@ Stadtwerke Bochum;Kortumstraße;1;44787;Bochum;51,481800;7,216200;22;DE*DEW*E000
 """
 
 
+def _seed_sources(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
+    """The world plus the three sources, mapped (seeded once per run and backend)."""
+    with tempfile.TemporaryDirectory() as folder:
+        for name, organization, text in (("do-register", "dortmund", DORTMUND),
+                                         ("bo-lade", "bochum", BOCHUM),
+                                         ("do-export", "dortmund", DORTMUND_AGAIN)):
+            mapped_source(platform, Path(folder), name, organization, text)
+    return {}
+
+
+TEMPLATES = {"duplicate_sources": (_seed_sources, "world")}
+
+
 @pytest.fixture
-def regional(platform: Platform, world: World, tmp_path: Path) -> list[dict]:
-    for name, organization, text in (("do-register", "dortmund", DORTMUND),
-                                     ("bo-lade", "bochum", BOCHUM),
-                                     ("do-export", "dortmund", DORTMUND_AGAIN)):
-        mapped_source(platform, tmp_path, name, organization, text)
+def duplicate_sources(installation: Installation) -> None:
+    """The test's platform holds the three sources and their regional table."""
+
+
+@pytest.fixture
+def regional(platform: Platform, duplicate_sources: None) -> list[dict]:
+    """The rows of the regional table."""
     with platform.db.sessions() as session:
         record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
         path = platform.settings.data_dir / record.dataset.resources[0].current.path

@@ -4,8 +4,10 @@ reader, in every format and through every read of the data API."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +17,8 @@ from allmende.catalog import datasets, organizations
 from allmende.db.models import User
 from allmende.harmonize import service
 from allmende.platform import Platform
-from support import DORTMUND_CSV, OPERATOR, World, all_jobs_done, mapped_source
+from databases import Installation
+from support import DORTMUND_CSV, OPERATOR, all_jobs_done, mapped_source
 
 BOCHUM_CSV = """\
 betreiber,strasse,hausnummer,plz,ort,lat,lon,leistung_kw,anzahl,inbetriebnahme,evse_id
@@ -29,15 +32,30 @@ def client(quiet_client: TestClient) -> TestClient:
     return quiet_client  # the test looks at the state before the rebuild it queued has run
 
 
-@pytest.fixture
-def regional(platform: Platform, world: World, tmp_path: Path) -> str:
-    """The regional charging-station table of Dortmund's and Bochum's public sources."""
-    mapped_source(platform, tmp_path, "do-lade", "dortmund", DORTMUND_CSV)
-    mapped_source(platform, tmp_path, "bo-lade", "bochum", BOCHUM_CSV)
+def _seed_regional(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
+    """The world plus the regional charging-station table of Dortmund's and Bochum's public
+    sources (seeded once per run and backend: each test withdraws a source of its copy)."""
+    with tempfile.TemporaryDirectory() as folder:
+        mapped_source(platform, Path(folder), "do-lade", "dortmund", DORTMUND_CSV)
+        mapped_source(platform, Path(folder), "bo-lade", "bochum", BOCHUM_CSV)
     with platform.db.sessions() as session:
         record = service.get_consolidation(session, OPERATOR, "ladesaeulen")
         assert {s["dataset"] for s in record.sources} == {"do-lade", "bo-lade"}
-        return record.resource_id
+        return {"regional": record.resource_id}
+
+
+TEMPLATES = {"regional_history": (_seed_regional, "world")}
+
+
+@pytest.fixture
+def regional_history(installation: Installation) -> str:
+    """The id of the regional table."""
+    return installation.seeded["regional"]
+
+
+@pytest.fixture
+def regional(regional_history: str) -> str:
+    return regional_history
 
 
 def _reads(client: TestClient, resource: str, version: int, headers: dict

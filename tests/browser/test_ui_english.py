@@ -18,9 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from ui_support import serving
 
-from allmende.config import Settings
 from allmende.db.models import Dataset, QualityReport, Resource, ResourceMapping, TableVersion
-from allmende.demo.seed import seed
 from allmende.platform import Platform
 from databases import Templates
 from support import quick_jobs
@@ -151,12 +149,13 @@ def _places(platform: Platform) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, templates: Templates) -> Iterator[Demo]:
+    """The demo region (the template test_dcat and test_ogc_demo use too), served."""
     data_dir = tmp_path_factory.mktemp("allmende-demo") / "data"
-    templates.install("sqlite", "migrated", data_dir)
-    platform = Platform(Settings(data_dir=data_dir))
+    installation = templates.install("sqlite", "demo_region", data_dir)
+    accounts = {c["roles"][0]: (c["email"], c["password"])
+                for c in installation.seeded["credentials"]}
+    platform = installation.platform()
     try:
-        report = seed(platform)
-        accounts = {c["roles"][0]: (c["email"], c["password"]) for c in report.credentials}
         with quick_jobs(platform), serving(platform) as url:
             yield Demo(url, accounts, **_places(platform))
     finally:
