@@ -23,4 +23,5 @@ class Platform:
         self.db.upgrade()
 
     def close(self) -> None:
+        self.search_index.close()
         self.db.dispose()

@@ -245,6 +245,12 @@ class SearchIndex:
             self.merges += 1
             return True
 
+    def close(self) -> None:
+        """Let go of the index and the mappings of its snapshot (a file descriptor each, held
+        until the arrays are freed); searched again, it starts over from the newest snapshot."""
+        with self._lock:
+            self._state = None
+
     def stats(self) -> dict[str, int]:
         """Sizes of the index, for benchmarks and diagnostics."""
         state = self._state
