@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -53,7 +53,7 @@ from allmende.access.mail import Mail, Mailer
 from allmende.access.policy import Action, Actor, authorize, is_allowed
 from allmende.catalog import datasets
 from allmende.catalog.organizations import get_organization
-from allmende.catalog.validation import check_text, field_errors_of
+from allmende.catalog.validation import check_text, parsed
 from allmende.db.models import (
     DataRequest,
     DataRequestAttachment,
@@ -284,13 +284,6 @@ def _fields_of(request: DataRequest) -> dict[str, Any]:
     return values
 
 
-def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise Invalid(field_errors=field_errors_of(error)) from None
-
-
 def _apply(request: DataRequest, fields: RequestFields, names: set[str]) -> None:
     for name in names:
         value = getattr(fields, name)
@@ -327,14 +320,14 @@ def _check_scope(request: DataRequest) -> None:
 
 def create_request(session: Session, actor: Actor, data: dict[str, Any],
                    language: str = "de") -> RequestRecord:
-    parsed: RequestCreate = _parse(RequestCreate, data)
-    dataset = _dataset(session, actor, parsed.dataset)
+    fields: RequestCreate = parsed(RequestCreate, data)
+    dataset = _dataset(session, actor, fields.dataset)
     authorize(actor, Action.REQUEST_DATA, dataset, refusal=refusal(actor, dataset))
     request = DataRequest(dataset=dataset, organization_id=dataset.organization_id,
                           requester_id=actor.user_id, state=DRAFT,
                           language=language if language in ("de", "en") else "de")
     session.add(request)
-    _apply(request, parsed, set(FIELDS))
+    _apply(request, fields, set(FIELDS))
     _check_scope(request)
     session.flush()
     _event(session, actor, request, "create", None, DRAFT, "")
@@ -361,8 +354,8 @@ def update_request(session: Session, actor: Actor, request_id: int,
     if request.state not in EDITABLE:
         raise Conflict(msg("Der Antrag {id} ist {state} und kann nicht mehr geändert werden.",
                            id=request_id, state=state_label(request.state)), "request_closed")
-    parsed: RequestFields = _parse(RequestFields, {**_fields_of(request), **changes})
-    _apply(request, parsed, set(changes) & set(FIELDS))
+    fields: RequestFields = parsed(RequestFields, {**_fields_of(request), **changes})
+    _apply(request, fields, set(changes) & set(FIELDS))
     _check_scope(request)
     return _record(session, actor, request)
 
