@@ -7,10 +7,11 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from allmende.web.deps import ActorDep
+from allmende.access.policy import Actor
+from allmende.web.deps import ActorDep, check_csrf
 from allmende.web.i18n import language_of, translations
 
 
@@ -34,6 +35,13 @@ def redirect(url: str) -> RedirectResponse:
 def login_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+
+def form_refused(request: Request, form: FormData, actor: Actor) -> Response | None:
+    """What a form sent without its CSRF token (403) or signed out (to the sign-in page) gets
+    instead of the change; None when the change may go on."""
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    return None if actor.is_authenticated else login_redirect(request)
 
 
 def language(request: Request) -> str:

@@ -14,9 +14,9 @@ from allmende.catalog.organizations import list_organizations
 from allmende.db.models import Organization
 from allmende.errors import Conflict, FieldError, Forbidden, Invalid, msg
 from allmende.interop.harvest import service
-from allmende.web.deps import ActorDep, SessionDep, check_csrf
+from allmende.web.deps import ActorDep, SessionDep
 from allmende.web.ui import helpers
-from allmende.web.ui.common import FormDep, gettext_for, login_redirect, redirect
+from allmende.web.ui.common import FormDep, form_refused, gettext_for, login_redirect, redirect
 from allmende.web.ui.render import render
 
 router = APIRouter()
@@ -53,12 +53,6 @@ def _source_data(form: FormData, new: bool) -> dict[str, Any]:
     return data
 
 
-def _refused(request: Request, form: FormData, actor: Actor) -> Response | None:
-    """What a form sent without its CSRF token or signed out gets instead of the change."""
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    return None if actor.is_authenticated else login_redirect(request)
-
-
 def _labels(request: Request) -> dict[str, Any]:
     """The pages' labels, and the choices of the form's lists in the page's language."""
     gettext = gettext_for(request)
@@ -93,7 +87,7 @@ def sources(request: Request, session: SessionDep, actor: ActorDep) -> Response:
 
 @router.post("/harvest", response_class=HTMLResponse)
 def create(request: Request, form: FormDep, session: SessionDep, actor: ActorDep) -> Response:
-    if (refused := _refused(request, form, actor)) is not None:
+    if (refused := form_refused(request, form, actor)) is not None:
         return refused
     data = _source_data(form, new=True)
     try:
@@ -131,7 +125,7 @@ def show(name: str, request: Request, session: SessionDep, actor: ActorDep) -> R
 @router.post("/harvest/{name}", response_class=HTMLResponse)
 def update(name: str, request: Request, form: FormDep, session: SessionDep,
            actor: ActorDep) -> Response:
-    if (refused := _refused(request, form, actor)) is not None:
+    if (refused := form_refused(request, form, actor)) is not None:
         return refused
     data = _source_data(form, new=False)
     try:
@@ -145,7 +139,7 @@ def update(name: str, request: Request, form: FormDep, session: SessionDep,
 @router.post("/harvest/{name}/runs")
 def queue_run(name: str, request: Request, form: FormDep, session: SessionDep,
               actor: ActorDep) -> Response:
-    if (refused := _refused(request, form, actor)) is not None:
+    if (refused := form_refused(request, form, actor)) is not None:
         return refused
     service.queue_run(session, actor, name)
     return redirect(f"/harvest/{name}")
@@ -154,7 +148,7 @@ def queue_run(name: str, request: Request, form: FormDep, session: SessionDep,
 @router.post("/harvest/{name}/delete")
 def delete(name: str, request: Request, form: FormDep, session: SessionDep,
            actor: ActorDep) -> Response:
-    if (refused := _refused(request, form, actor)) is not None:
+    if (refused := form_refused(request, form, actor)) is not None:
         return refused
     service.delete_source(session, actor, name)
     return redirect("/harvest")

@@ -24,7 +24,7 @@ from allmende.web.deps import ActorDep, PlatformDep, SessionDep, check_csrf
 from allmende.web.i18n import language_of
 from allmende.web.multipart import receive
 from allmende.web.ui import helpers
-from allmende.web.ui.common import FormDep, gettext_for, login_redirect, redirect
+from allmende.web.ui.common import FormDep, form_refused, gettext_for, login_redirect, redirect
 from allmende.web.ui.render import render
 
 router = APIRouter()
@@ -115,9 +115,8 @@ def new_request(name: str, request: Request, session: SessionDep, actor: ActorDe
 @router.post("/datasets/{name}/request", response_class=HTMLResponse)
 def create(name: str, request: Request, form: FormDep, session: SessionDep, actor: ActorDep,
            platform: PlatformDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_authenticated:
-        return login_redirect(request)
+    if (refused := form_refused(request, form, actor)) is not None:
+        return refused
     values = _form_fields(form)
     dataset = datasets.get_dataset(session, actor, name)
     try:
@@ -165,9 +164,8 @@ def _values_of(record: service.RequestRecord) -> dict[str, Any]:
 @router.post("/requests/{request_id}/edit", response_class=HTMLResponse)
 def update(request_id: int, request: Request, form: FormDep, session: SessionDep,
            actor: ActorDep, platform: PlatformDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_authenticated:
-        return login_redirect(request)
+    if (refused := form_refused(request, form, actor)) is not None:
+        return refused
     values = _form_fields(form)
     try:
         record = service.update_request(session, actor, request_id, values)
@@ -218,9 +216,8 @@ def show(request_id: int, request: Request, session: SessionDep, actor: ActorDep
 @router.post("/requests/{request_id}/steps/{action}", response_class=HTMLResponse)
 def step(request_id: int, action: str, request: Request, form: FormDep, session: SessionDep,
          actor: ActorDep, platform: PlatformDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_authenticated:
-        return login_redirect(request)
+    if (refused := form_refused(request, form, actor)) is not None:
+        return refused
     try:
         service.transition(session, actor, request_id, action, str(form.get("reason") or ""),
                            _mailer(platform))
@@ -293,9 +290,8 @@ def _may_edit(actor: Actor, organization_id: int) -> bool:
 @router.post("/organizations/{slug}/conditions", response_class=HTMLResponse)
 def new_conditions(slug: str, request: Request, form: FormDep, session: SessionDep,
                    actor: ActorDep) -> Response:
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    if not actor.is_authenticated:
-        return login_redirect(request)
+    if (refused := form_refused(request, form, actor)) is not None:
+        return refused
     try:
         service.set_conditions(session, actor, slug, str(form.get("text") or ""))
     except Invalid as error:
