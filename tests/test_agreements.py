@@ -192,6 +192,11 @@ def test_count_limits_every_kind_of_request(client, world, sealed):
     assert answers[-1].json()["error"]["code"] == "agreement_exhausted"
     shown = client.get(f"/api/v1/agreements/{uid}", headers=headers).json()
     assert (shown["state"], shown["used_count"], shown["remaining"]) == ("exhausted", 3, 0)
+    events = [e["event"] for e in client.get("/log/v1/entries", params={
+        "start": 0, "end": 100}).json()["entries"] if e["event"].get("agreement") == uid]
+    # the third access uses the last one: the agreement is exhausted as that read is made
+    assert [e["type"] for e in events] == ["agreement.created", "access.rows", "access.rows",
+                                           "agreement.exhausted", "access.rows"]
 
 
 def test_a_refused_request_costs_no_access(client, world, sealed):

@@ -397,8 +397,7 @@ def consume(session: Session, actor: Actor, dataset: Dataset) -> Scope:
         raise _refusal(dataset, newest, now)
     uid, columns, row_filter, purpose, state = counted
     if state == "exhausted":  # this access used the last one
-        _logged(session, session.scalars(select(Agreement).where(Agreement.uid == uid)).one(),
-                "agreement.exhausted")
+        _logged(session, _visible(session, actor, uid), "agreement.exhausted")
     return Scope(uid, tuple(columns) if columns is not None else None, tuple(row_filter or ()),
                  purpose)
 
