@@ -202,7 +202,7 @@ def test_pages_fit_the_screen(page: Page, width: int, tmp_path: Path) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": width, "height": 900})
     for name, url in [("dataset", "/datasets/spielplaetze"), ("search", "/datasets?q=dortmund"),
-                      ("start", "/"), ("form", "/datasets/new")]:
+                      ("start", "/"), ("log", "/log"), ("form", "/datasets/new")]:
         if name == "form":
             sign_in(page, *EDITOR)
         page.goto(url)
