@@ -415,13 +415,14 @@ def demo() -> None:
     report = seed(instance)
     stderr.print(f"Demo-Region: {report.organizations} Organisationen, {report.users} Konten, "
                  f"{report.datasets} Datensätze, {report.versions} Tabellen, "
-                 f"{report.mappings} Zuordnungen, {report.regional} regionale Datensätze "
-                 "neu angelegt bzw. erneuert.")
+                 f"{report.mappings} Zuordnungen, {report.regional} regionale Datensätze, "
+                 f"{report.requests} Datenanträge mit {report.accesses} protokollierten "
+                 "Zugriffen neu angelegt bzw. erneuert.")
     stderr.print(f"Die Demo-Region hat {report.total_datasets} Datensätze; ohne Anmeldung "
                  f"sichtbar sind {report.public_datasets} (so zählt die Startseite).")
     stderr.print("Demo-Zugänge (E-Mail / Passwort / Rollen):")
     for entry in report.credentials:
-        stderr.print(f"  {entry['email']:<42} {entry['password']:<22} {', '.join(entry['roles'])}")
+        stderr.print(f"  {entry['email']:<48} {entry['password']:<24} {', '.join(entry['roles'])}")
 
 
 @app.command("serve")

@@ -15,6 +15,7 @@ from allmende.access.policy import ANONYMOUS, Actor
 from allmende.catalog import datasets, organizations
 from allmende.catalog.search import SearchRequest, search_datasets
 from allmende.db.models import Consolidation, Job, Resource
+from allmende.demo.sovereignty import seed_requests
 from allmende.errors import NotFound
 from allmende.harmonize import service
 from allmende.harmonize.mapping import load_mapping
@@ -36,6 +37,9 @@ class SeedReport:
     versions: int = 0
     mappings: int = 0
     regional: int = 0
+    requests: int = 0
+    #: reads of restricted rows under an agreement (each one entry in the transparency log)
+    accesses: int = 0
     credentials: list[dict[str, Any]] = field(default_factory=list)
     #: afterwards: all datasets, and those anyone sees without signing in (the start page's
     #: count)
@@ -58,6 +62,7 @@ def seed(platform: Platform) -> SeedReport:
     _files(platform, report)
     _harmonize(platform, report)
     _finish_queued(platform, queued_before)
+    report.requests, report.accesses = seed_requests(platform, SEEDER)
     with platform.db.sessions() as session:
         report.total_datasets = search_datasets(session, platform.search_index, SEEDER,
                                                 SearchRequest(per_page=1)).count
@@ -77,7 +82,8 @@ def _organizations(session: Session, report: SeedReport) -> None:
 
 def _users(session: Session, report: SeedReport) -> None:
     for entry in _load("users.json"):
-        roles = [f"{m['role']}@{m['org']}" for m in entry["memberships"]]
+        roles = [f"{m['role']}@{m['org']}" for m in entry["memberships"]] or [
+            "registriert, ohne Organisation"]
         report.credentials.append({"email": entry["email"], "password": entry["password"],
                                    "roles": ["sysadmin"] if entry["sysadmin"] else roles})
         try:
