@@ -114,7 +114,9 @@ def walk(page: Page, base: str, first: list[str]) -> Walk:
         found = [text for text in page.evaluate(INTERFACE_TEXT) if GERMAN.search(text)]
         if found:
             result.german[url] = found
-        links = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+        # links marked ``download`` are files (e.g. an agreement's ODRL), not pages
+        links = page.eval_on_selector_all("a[href]:not([download])",
+                                          "links => links.map(a => a.href)")
         queue.extend(link.split("#")[0] for link in links if is_page(link.split("#")[0], base))
     return result
 
