@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # An arbitrary constant that names allmende's migration lock among PostgreSQL advisory locks.
@@ -87,9 +90,22 @@ class Database:
             try:
                 yield session
                 session.commit()
-            except BaseException:
+            except BaseException as error:
                 session.rollback()
+                self._record_after_rollback(error)
                 raise
+
+    def _record_after_rollback(self, error: BaseException) -> None:
+        """What the error asks to keep although its unit of work rolled back, in a unit of
+        work of its own; a failure here is logged and never hides the error itself."""
+        record = getattr(error, "after_rollback", None)
+        if record is None:
+            return
+        try:
+            with self.session() as session:
+                record(session)
+        except Exception:
+            log.exception("could not record after the rollback of %r", error)
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent). Processes starting together

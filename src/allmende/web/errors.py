@@ -7,6 +7,7 @@ UI paths render the error page. Messages are rendered in the request's language:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,9 @@ from allmende.catalog.validation import field_errors
 from allmende.errors import AllmendeError, Invalid, TooManyRequests, msg
 from allmende.web.i18n import api_language_of, localize, localized_entry
 from allmende.web.ui.render import render_error
+
+#: Refusals (401, 403) for the operators, apart from the access log: what was refused, why.
+security = logging.getLogger("allmende.security")
 
 HTTP_MESSAGES = {
     # FastAPI's answer to a body it cannot parse (e.g. a form where JSON is expected)
@@ -93,6 +97,8 @@ def _respond(request: Request, error: AllmendeError) -> Response:
 def install(app: FastAPI) -> None:
     @app.exception_handler(AllmendeError)
     async def allmende_error(request: Request, error: AllmendeError) -> Response:
+        if error.status in (401, 403):
+            _log_refusal(request, error)
         return _respond(request, error)
 
     @app.exception_handler(RequestValidationError)
@@ -106,6 +112,13 @@ def install(app: FastAPI) -> None:
             return _respond(request, MethodNotAllowed(message, code, 405,
                                                       allow=_allowed_methods(request)))
         return _respond(request, AllmendeError(message, code, error.status_code))
+
+
+def _log_refusal(request: Request, error: AllmendeError) -> None:
+    """Every refusal (a forged, expired or revoked token, a read outside an agreement …) in
+    the server's log for its operators: what and from where, never a token or password."""
+    security.info("refused %d %s: %s %s from %s", error.status, error.code, request.method,
+                  request.url.path, request.client.host if request.client else "-")
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
