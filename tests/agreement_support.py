@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from allmende.access import accounts, agreements
+from allmende.access.mail import Mailer
 from allmende.catalog import datasets
 from allmende.db.models import User
 from allmende.ingest.service import IngestRequest, ingest
@@ -58,7 +59,8 @@ def seed(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]:
                 valid_until=now - DAY if ended else now + 30 * DAY,
                 purpose="forschung", purpose_text="Spielplatzversorgung je Stadtteil"))
             if key == "revoked-holder":
-                agreements.revoke(session, OPERATOR, record.uid, "Zweck entfallen")
+                agreements.revoke(session, OPERATOR, record.uid, "Zweck entfallen",
+                                  Mailer(platform.settings))
             found[f"{key}-agreement"] = record.uid
     return found
 

@@ -16,6 +16,7 @@ import pytest
 
 from agreement_support import DAY, ROWS, auth, seed, user_id
 from allmende.access import accounts, agreements
+from allmende.access.mail import Mailer
 from allmende.access.policy import ANONYMOUS
 from allmende.errors import Forbidden, Invalid, NotFound
 from allmende.web.app import create_app
@@ -342,7 +343,8 @@ def test_service_functions_refuse_plainly(platform, world, sealed):
         with pytest.raises(NotFound):
             agreements.get_agreement(session, OPERATOR, "keine")
         with pytest.raises(Invalid):
-            agreements.revoke(session, OPERATOR, sealed["holder-agreement"], "")
+            agreements.revoke(session, OPERATOR, sealed["holder-agreement"], "",
+                              Mailer(platform.settings))
         with pytest.raises(Exception, match="Anmeldung"):
             agreements.agreements_of(session, ANONYMOUS)
 
@@ -406,7 +408,8 @@ def test_two_admins_revoking_at_once_record_one_reason(platform, world, sealed):
     def revoke(reason: str) -> str | None:
         with platform.db.session() as session:
             barrier.wait(timeout=30)
-            return agreements.revoke(session, OPERATOR, uid, reason).revoke_reason
+            return agreements.revoke(session, OPERATOR, uid, reason,
+                                     Mailer(platform.settings)).revoke_reason
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(pool.map(revoke, ("Zweck entfallen", "Frist verstrichen")))

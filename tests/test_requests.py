@@ -390,19 +390,6 @@ def test_without_an_smtp_host_mails_are_logged_as_not_sent(ask, caplog):
     assert "nicht gesendet" in caplog.text and "outsider@test.allmende.de" in caplog.text
 
 
-def test_expiry_and_revocation_hooks_mail_the_requester(ask, platform):
-    request_id = _in_state(ask, "approved")
-    with smtp_server(platform.settings) as inbox:
-        mailer = Mailer(platform.settings)
-        with platform.db.session() as session:
-            service.notify_expiry(session, mailer, request_id,
-                                  dt.datetime(2027, 1, 31, tzinfo=dt.UTC))
-            service.notify_revoked(session, mailer, request_id, "Zweck entfallen")
-        received = inbox.wait_for(2)
-    assert [m.recipients for m in received] == [["outsider@test.allmende.de"]] * 2
-    assert "2027-01-31" in received[0].body and "Zweck entfallen" in received[1].body
-
-
 def test_a_lost_decision_sends_no_mail(ask, platform):
     request_id = _in_state(ask, "submitted")
     with smtp_server(platform.settings) as inbox:

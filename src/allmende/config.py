@@ -96,8 +96,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Harvesting waits this long for a source to connect "
                                        "or to send the next bytes")
     smtp_host: str = Field(
-        default="", description="SMTP server for e-mails (data requests, registration); "
-                                "empty: no e-mail is sent, each is logged as not sent")
+        default="", description="SMTP server for e-mails (data requests, agreements, "
+                                "registration); empty: no e-mail is sent, each is logged "
+                                "as not sent")
     smtp_port: int = Field(default=587, ge=1, le=65535, description="Port of the SMTP server")
     smtp_starttls: bool = Field(default=True, description="Switch the SMTP connection to TLS "
                                                          "(STARTTLS) before signing in")
@@ -111,6 +112,10 @@ class Settings(BaseSettings):
         default=730, ge=1, description="A closed data request (decided, withdrawn, or its "
                                        "agreement's period over) and its attachments are "
                                        "deleted this many days later")
+    agreement_expiry_notice_days: int = Field(
+        default=14, ge=0, description="The holder of a usage agreement is e-mailed this many "
+                                      "days before it ends (once; not for agreements that "
+                                      "last no longer than this); 0: no such e-mail")
     registration_link_hours: int = Field(
         default=48, ge=1, description="How long a registration's confirmation link is valid; "
                                       "unconfirmed accounts are deleted after it")

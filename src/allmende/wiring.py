@@ -10,6 +10,10 @@ from allmende.harmonize.events import rebuild_regional
 from allmende.interop import registry as interfaces
 from allmende.jobs import registry
 
+#: How often agreements past their end are stored as expired and holders are told of the end
+#: ahead: a refused read already records an expiry it finds, so the sweep can be unhurried.
+AGREEMENT_LIFECYCLE_SECONDS = 300.0
+
 
 def wire() -> None:
     registry.job_kind("ingest", "allmende.ingest.jobs:ingest_job")
@@ -20,6 +24,8 @@ def wire() -> None:
     # well within the five minutes a checkpoint may lag behind arriving entries
     registry.periodic(registry.Periodic("log-checkpoint", 60.0, _publish_log_checkpoint))
     registry.periodic(registry.Periodic("request-retention", 3600.0, _purge_requests))
+    registry.periodic(registry.Periodic("agreement-lifecycle", AGREEMENT_LIFECYCLE_SECONDS,
+                                        _agreement_lifecycle))
     events.listen(rebuild_regional)
     interfaces.interface("ckan", ("/api/3/action", "/api/action"),
                          "allmende.interop.ckan.app:create_app",
@@ -51,3 +57,10 @@ def _purge_requests(platform: object) -> None:
     from allmende.access.requests import run_retention
 
     run_retention(platform)
+
+
+def _agreement_lifecycle(platform: object) -> None:
+    """Agreements past their end are stored as expired; holders hear of the end ahead."""
+    from allmende.access.agreements import run_lifecycle
+
+    run_lifecycle(platform)

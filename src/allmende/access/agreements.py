@@ -2,13 +2,23 @@
 and rows, from when until when, how often, and for which purpose.
 
 An agreement is made by :func:`grant` (only admins of the owning organization, or the system,
-e.g. when a data request is approved) and ended by :func:`revoke` (with a reason) or by itself:
-its time window passes (*expired*) or its accesses are used up (*exhausted*). Every read of a
-restricted dataset by someone outside its organization goes through :func:`consume` (called by
-``tables.service.readable_version``, so by ``tables.reader.open_table`` and every interface on
-it): one request — a page, a download, a ``datastore_search``, an OGC items page — is one
-access, counted by a single conditional UPDATE so that parallel requests never exceed the
-count. Revocation takes effect on the next request: nothing is cached.
+e.g. when a data request is approved) and ended by :func:`revoke` (with a reason, e-mailed to
+the holder) or by itself: its time window passes (*expired*) or its accesses are used up
+(*exhausted*). Every read of a restricted dataset by someone outside its organization goes
+through :func:`consume` (called by ``tables.service.readable_version``, so by
+``tables.reader.open_table`` and every interface on it): one request — a page, a download, a
+``datastore_search``, an OGC items page — is one access, counted by a single conditional
+UPDATE so that parallel requests never exceed the count. Revocation takes effect on the next
+request: nothing is cached.
+
+States: active → expired | exhausted | revoked. *expired* is stored by :func:`sweep`, the
+periodic task "agreement-lifecycle" (:func:`run_lifecycle`, every
+``wiring.AGREEMENT_LIFECYCLE_SECONDS``), or by the first read refused after the end; until
+then :func:`effective_state` reads it from ``valid_until``. The sweep also e-mails each
+holder once, ``agreement_expiry_notice_days`` (setting) before the end, that access ends
+soon, unless the agreement lasts no longer than that. E-mails go to the holder in the
+language of the data request the agreement came from (German for one made directly), after
+the transaction commits.
 
 Columns outside the agreement are left out of every answer; a request naming one (``fields``,
 a filter, ``sort``, ``group_by``) is refused with 403 naming it. The row filter is added to
@@ -18,35 +28,37 @@ every query.
 reads one back; any constraint, action or duty beyond what allmende enforces or records is
 refused when the policy is made (fail closed).
 
-Events for the transparency log (to be appended with ``transparency.log.append`` in the
-caller's transaction once that log is merged; organization by slug, dataset by UUID, the
-assignee only as ``transparency.log.pseudonym``):
+Events in the transparency log (``transparency.log.append`` in the caller's transaction;
+each with ``organization`` (slug), ``dataset`` (UUID), ``agreement`` (uid), ``purpose``
+(code), ``request`` (id or null) and ``holder`` (``transparency.log.pseudonym`` in the owning
+organization), see :func:`_logged`):
 
-- ``agreement.created``: organization, dataset, agreement (uid), assignee (pseudonym),
-  purpose (code), valid_from, valid_until, max_count, columns, request (id or null)
-- ``agreement.revoked``: organization, dataset, agreement, reason (the admin's text)
-- ``agreement.exhausted``: organization, dataset, agreement, count (when the last access is used)
-- ``agreement.expired``: organization, dataset, agreement, valid_until (first refusal after it)
-- ``access.rows``: organization, dataset, version, agreement, purpose, assignee (pseudonym),
-  interface (rows/download/datastore/ogc) — for every consumed access
-- ``access.refused``: organization, dataset, agreement or null, reason code (``agreement_*``)
+- ``agreement.created``: and ``max_count``, ``valid_until``
+- ``agreement.revoked``: (the reason stays with the agreement: it may name people)
+- ``agreement.exhausted``: by the access that used the last count
+- ``agreement.expired``: and ``valid_until``; once per agreement, by the sweep or the first
+  refused read after the end
+- ``access.rows`` (written by ``tables.service.readable_version``): every counted access
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, event, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from allmende.access.mail import Mailer, localized
 from allmende.access.policy import Action, Actor, authorize, visibility
-from allmende.db.models import Agreement, Dataset, User, utcnow
-from allmende.errors import FieldError, Forbidden, Invalid, NotFound, msg
+from allmende.db.models import Agreement, DataRequest, Dataset, User, utcnow
+from allmende.errors import FieldError, Forbidden, Invalid, Message, NotFound, joined, msg
 from allmende.tables.query import typed_filter
 from allmende.tables.schema import Column
 from allmende.tables.values import ValueProblem
@@ -74,6 +86,10 @@ STATES = ("active", "expired", "exhausted", "revoked")
 _PURPOSE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 MAX_TEXT = 5000
 MAX_INT = 2**31 - 1
+#: agreements a refused read found past their end (session.info), see :func:`_expire_after`
+EXPIRED_FOUND = "allmende_expired_agreements"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -207,8 +223,10 @@ def _logged(session: Session, agreement: Agreement, kind: str, **extra: Any) -> 
                                              agreement.assignee_id), **extra})
 
 
-def revoke(session: Session, actor: Actor, uid: str, reason: str) -> AgreementRecord:
-    """End an agreement now, with a written reason; it takes effect on the next request."""
+def revoke(session: Session, actor: Actor, uid: str, reason: str,
+           mailer: Mailer) -> AgreementRecord:
+    """End an agreement now, with a written reason; it takes effect on the next request. The
+    holder is e-mailed the reason (once: only by the revocation that changed the state)."""
     agreement = _visible(session, actor, uid)
     authorize(actor, Action.MANAGE_AGREEMENTS, agreement.organization_id, refusal=msg(
         "Nur Admins der Organisation „{organization}“ können diese Vereinbarung widerrufen.",
@@ -227,7 +245,150 @@ def revoke(session: Session, actor: Actor, uid: str, reason: str) -> AgreementRe
     session.refresh(agreement)
     if revoked:
         _logged(session, agreement, "agreement.revoked")
+        title = agreement.dataset.title
+        _mail_holder(session, mailer, agreement, msg(
+            "Ihr Datenzugang zu „{dataset}“ ist widerrufen", dataset=title), [
+            msg("{organization} hat Ihre Nutzungsvereinbarung {uid} für „{dataset}“ "
+                "widerrufen; Sie können die Daten ab sofort nicht mehr abrufen.",
+                organization=agreement.organization.name, uid=agreement.uid, dataset=title),
+            msg("Begründung:\n{reason}", reason=agreement.revoke_reason or "–")])
     return record(agreement)
+
+
+# --- The end of an agreement: expiry and e-mails ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one :func:`sweep` did: the uids of the agreements it stored as expired and of
+    those whose holder it told that they end soon."""
+
+    expired: tuple[str, ...]
+    warned: tuple[str, ...]
+
+
+def sweep(session: Session, mailer: Mailer, notice: dt.timedelta,
+          now: dt.datetime | None = None) -> Swept:
+    """The periodic task's work (see :func:`run_lifecycle`): holders of active agreements
+    ending within ``notice`` are e-mailed once, and active agreements past their end are
+    stored as expired, each with its ``agreement.expired`` event. Both are conditional
+    UPDATEs, so sweeps running at once (several workers) mail and log each agreement once.
+
+    An agreement that lasts no longer than ``notice`` gets no such e-mail: its holder knew
+    the end when it was made, and the mail would come right after the one announcing it."""
+    now = now or utcnow()
+    # the rows first, the log last: a read under an agreement takes its row and then the
+    # log, so the sweep never waits for an agreement while holding the log
+    warned = _loaded(session, _claim_warnings(session, now, notice))
+    expired = _expire(session, now)
+    for agreement in warned:
+        title, end = agreement.dataset.title, _day(agreement.valid_until)
+        _mail_holder(session, mailer, agreement, msg(
+            "Ihr Datenzugang zu „{dataset}“ endet am {date}", dataset=title, date=end), [
+            msg("Ihre Nutzungsvereinbarung {uid} mit {organization} für „{dataset}“ endet am "
+                "{date}; danach können Sie die Daten nicht mehr abrufen. Brauchen Sie sie "
+                "länger, stellen Sie bitte rechtzeitig einen neuen Datenantrag.",
+                uid=agreement.uid, organization=agreement.organization.name, dataset=title,
+                date=end)])
+    return Swept(tuple(expired), tuple(a.uid for a in warned))
+
+
+def run_lifecycle(platform: Any) -> Swept:
+    """The periodic task "agreement-lifecycle" (see ``allmende.wiring``)."""
+    settings = platform.settings
+    with platform.db.session() as session:
+        swept = sweep(session, Mailer(settings),
+                      dt.timedelta(days=settings.agreement_expiry_notice_days))
+    if swept.expired or swept.warned:
+        log.info("%d Nutzungsvereinbarungen abgelaufen, %d vor ihrem Ende angekündigt",
+                 len(swept.expired), len(swept.warned))
+    return swept
+
+
+def _claim_warnings(session: Session, now: dt.datetime, notice: dt.timedelta) -> list[int]:
+    """The agreements whose holder is now to be told of the end, marked as told."""
+    ending = session.execute(select(Agreement.id, Agreement.valid_from, Agreement.valid_until)
+                             .where(Agreement.state == "active",
+                                    Agreement.expiry_notified_at.is_(None),
+                                    Agreement.valid_until > now,
+                                    Agreement.valid_until <= now + notice))
+    due = [agreement for agreement, start, end in ending if end - start > notice]
+    if not due:
+        return []
+    # of two sweeps at once, the second finds the mark set (PostgreSQL re-reads the row
+    # after the first commits; SQLite runs writers one at a time)
+    return list(session.scalars(update(Agreement).where(
+        Agreement.id.in_(due), Agreement.state == "active",
+        Agreement.expiry_notified_at.is_(None)).values(expiry_notified_at=now)
+        .returning(Agreement.id).execution_options(synchronize_session=False)))
+
+
+def _expire(session: Session, now: dt.datetime, only: Collection[int] | None = None
+            ) -> list[str]:
+    """Store the active agreements past their end (all, or those of ``only``) as expired and
+    log ``agreement.expired`` for each: a conditional UPDATE, so each is expired (and logged)
+    once however many callers race. The uids expired."""
+    ended = update(Agreement).where(Agreement.state == "active", Agreement.valid_until <= now)
+    if only is not None:
+        ended = ended.where(Agreement.id.in_(only))
+    found = _loaded(session, list(session.scalars(
+        ended.values(state="expired").returning(Agreement.id)
+        .execution_options(synchronize_session=False))))
+    for agreement in found:
+        _logged(session, agreement, "agreement.expired",
+                valid_until=agreement.valid_until.isoformat(timespec="seconds"))
+    return [agreement.uid for agreement in found]
+
+
+def _loaded(session: Session, ids: Sequence[int]) -> list[Agreement]:
+    if not ids:
+        return []
+    return list(session.scalars(select(Agreement).where(Agreement.id.in_(ids))
+                                .order_by(Agreement.id)
+                                .execution_options(populate_existing=True)))
+
+
+def _expire_after(session: Session, agreement_id: int) -> None:
+    """A refused read rolls the caller's transaction back, so the expiry it found is stored
+    (and logged) in a transaction of its own once the caller's has ended: the log shows it
+    at the first refusal rather than at the next sweep."""
+    if not event.contains(session, "after_rollback", _expire_found):
+        event.listen(session, "after_commit", _expire_found)
+        event.listen(session, "after_rollback", _expire_found)
+    session.info.setdefault(EXPIRED_FOUND, set()).add(agreement_id)
+
+
+def _expire_found(session: Session) -> None:
+    found = session.info.pop(EXPIRED_FOUND, None)
+    if not found:
+        return
+    try:
+        with Session(session.get_bind()) as own, own.begin():
+            _expire(own, utcnow(), found)
+    except SQLAlchemyError:  # the next sweep stores it; the refusal stands either way
+        log.warning("Ablauf der Vereinbarungen %s nicht gespeichert", sorted(found),
+                    exc_info=True)
+
+
+def _mail_holder(session: Session, mailer: Mailer, agreement: Agreement, subject: Message,
+                 news: list[Message]) -> None:
+    """E-mail the holder ``news`` about the agreement, in the language of the data request
+    it came from (German for one made directly), with a link to their agreements."""
+    request = session.get(DataRequest, agreement.request_id) \
+        if agreement.request_id is not None else None
+    paragraphs: list[Message | str] = [subject, *news]
+    if "delete" in agreement.duties:
+        paragraphs.append(msg("Mit dem Ende der Vereinbarung löschen Sie bitte, wie "
+                              "vereinbart, die erhaltenen Daten."))
+    if request is not None:
+        paragraphs.append(msg("Die Vereinbarung beruht auf Ihrem Datenantrag {id}: {link}",
+                              id=request.id, link=mailer.link(f"/requests/{request.id}")))
+    paragraphs += [msg("Ihre Vereinbarungen: {link}",
+                       link=mailer.link(f"/account/agreements#a-{agreement.uid}")),
+                   "– allmende"]
+    mailer.after_commit(session, localized(
+        (agreement.assignee.email,), subject, joined(paragraphs, "\n\n"),
+        request.language if request is not None else "de"))
 
 
 def agreements_of(session: Session, actor: Actor, role: str = "all") -> list[AgreementRecord]:
@@ -386,7 +547,9 @@ def consume(session: Session, actor: Actor, dataset: Dataset) -> Scope:
 
     One conditional UPDATE both checks and counts (on the newest usable agreement), so that
     parallel requests never count past ``max_count``: PostgreSQL re-checks the condition
-    after a concurrent update of the row, SQLite runs writers one at a time."""
+    after a concurrent update of the row, SQLite runs writers one at a time. A refusal
+    because the agreement has ended stores it as expired (once the caller's transaction is
+    over, see :func:`_expire_after`)."""
     now = utcnow()
     counted = session.execute(_counting_update(), {
         "for_dataset": dataset.id, "for_assignee": actor.user_id, "now": now}).first()
@@ -394,6 +557,8 @@ def consume(session: Session, actor: Actor, dataset: Dataset) -> Scope:
         newest = session.scalars(select(Agreement).where(
             Agreement.dataset_id == dataset.id, Agreement.assignee_id == actor.user_id)
             .order_by(Agreement.id.desc()).limit(1)).first()
+        if newest is not None and newest.state == "active" and now >= newest.valid_until:
+            _expire_after(session, newest.id)
         raise _refusal(dataset, newest, now)
     uid, columns, row_filter, purpose, state = counted
     if state == "exhausted":  # this access used the last one

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from allmende.config import Settings
+from allmende.errors import Message
 
 log = logging.getLogger(__name__)
 OUTBOX = "allmende_outbox"
@@ -33,6 +34,14 @@ class Mail:
     language: str = "de"
 
 
+def localized(to: tuple[str, ...], subject: Message, body: Message, language: str) -> Mail:
+    """A mail whose subject and body (messages, see ``allmende.errors.msg``) are rendered in
+    ``language``."""
+    from allmende.web.i18n import localize  # messages are rendered where they are read
+
+    return Mail(to, localize(subject, language), localize(body, language), language)
+
+
 class Mailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -40,6 +49,10 @@ class Mailer:
     @property
     def enabled(self) -> bool:
         return bool(self.settings.smtp_host)
+
+    def link(self, path: str) -> str:
+        """``path`` (with its leading slash) on this node, for a mail (``base_url``)."""
+        return f"{self.settings.base_url.rstrip('/')}{path}"
 
     def send(self, mail: Mail) -> bool:
         """Send now; ``False`` when sending is off or the server refused (logged)."""

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from allmende.access import accounts
-from allmende.access.mail import Mail, Mailer
+from allmende.access.mail import Mailer, localized
 from allmende.config import Settings
 from allmende.db.models import Registration, User, utcnow
 from allmende.errors import Invalid, Message, msg
@@ -40,22 +40,19 @@ def register(session: Session, mailer: Mailer, email: str, password: str, name: 
     session.add(Registration(user_id=user.id, language=language))
     session.flush()
     token = _serializer(mailer.settings).dumps({"user": user.id, "email": user.email})
-    link = f"{mailer.settings.base_url.rstrip('/')}{CONFIRM_PATH}?token={token}"
+    link = mailer.link(f"{CONFIRM_PATH}?token={token}")
     _send(session, mailer, user.email, language, link)
     return token
 
 
 def _send(session: Session, mailer: Mailer, email: str, language: str, link: str) -> None:
-    from allmende.web.i18n import localize  # rendered in the registrant's language
-
     subject = msg("Bitte bestätigen Sie Ihre E-Mail-Adresse für allmende")
     body = msg("Sie haben bei allmende ein Konto für {email} angelegt. Bitte bestätigen Sie "
                "Ihre E-Mail-Adresse mit diesem Link (gültig {hours} Stunden):\n\n{link}\n\n"
                "Wenn Sie das nicht waren, ignorieren Sie diese Nachricht; das Konto wird dann "
                "gelöscht.\n\n– allmende", email=email,
                hours=mailer.settings.registration_link_hours, link=link)
-    mailer.after_commit(session, Mail((email,), localize(subject, language),
-                                      localize(body, language), language))
+    mailer.after_commit(session, localized((email,), subject, body, language))
 
 
 def _refused(reason: Message) -> Invalid:

@@ -17,7 +17,6 @@ API (routers and the UI call only these; ``actor`` decides access through ``acce
   requester and the owner's admins
 - ``set_conditions(session, actor, organization, text)``, ``current_conditions(...)`` — an
   organization's versioned conditions of use; a request stores the version accepted
-- ``notify_expiry(...)``, ``notify_revoked(...)`` — e-mails for agreements (called by them)
 - ``purge_expired(platform) -> int`` — the periodic task: closed requests past their retention
   are deleted with their attachments
 
@@ -49,7 +48,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from allmende.access import agreements
-from allmende.access.mail import Mail, Mailer
+from allmende.access.mail import Mailer, localized
 from allmende.access.policy import Action, Actor, authorize, is_allowed
 from allmende.catalog import datasets
 from allmende.catalog.organizations import get_organization
@@ -524,10 +523,6 @@ _SUBJECTS: dict[str, Callable[[int, str], Message]] = {
         "Ihr Datenantrag {id} für „{dataset}“ ist bewilligt", id=i, dataset=d),
     "reject": lambda i, d: msg(
         "Ihr Datenantrag {id} für „{dataset}“ ist abgelehnt", id=i, dataset=d),
-    "expiry": lambda i, d: msg(
-        "Ihr Datenzugang aus Antrag {id} für „{dataset}“ endet bald", id=i, dataset=d),
-    "revoked": lambda i, d: msg(
-        "Ihr Datenzugang aus Antrag {id} für „{dataset}“ ist widerrufen", id=i, dataset=d),
 }
 
 
@@ -552,35 +547,15 @@ def _notify(session: Session, mailer: Mailer, request: DataRequest, action: str,
 
 def _mail(mailer: Mailer, session: Session, request: DataRequest, kind: str, reason: str,
           to: tuple[str, ...], language: str) -> None:
-    from allmende.web.i18n import localize  # messages are rendered where they are read
-
     subject = _SUBJECTS[kind](request.id, request.dataset.title)
-    body = _body(subject, reason or "–",
-                 f"{mailer.settings.base_url.rstrip('/')}/requests/{request.id}")
-    mailer.after_commit(session, Mail(to, localize(subject, language),
-                                      localize(body, language), language))
+    body = _body(subject, reason or "–", mailer.link(f"/requests/{request.id}"))
+    mailer.after_commit(session, localized(to, subject, body, language))
 
 
 def _admin_emails(session: Session, request: DataRequest) -> tuple[str, ...]:
     return tuple(session.scalars(select(User.email).join(Membership).where(
         Membership.organization_id == request.organization_id, Membership.role == "admin",
         User.is_active.is_(True)).order_by(User.email)))
-
-
-def notify_expiry(session: Session, mailer: Mailer, request_id: int, until: dt.datetime) -> None:
-    """Hook for agreements: the access granted on this request ends at ``until``."""
-    request = session.get(DataRequest, request_id)
-    if request is not None:
-        _mail(mailer, session, request, "expiry", until.date().isoformat(),
-              (request.requester.email,), request.language)
-
-
-def notify_revoked(session: Session, mailer: Mailer, request_id: int, reason: str) -> None:
-    """Hook for agreements: the access granted on this request was revoked for ``reason``."""
-    request = session.get(DataRequest, request_id)
-    if request is not None:
-        _mail(mailer, session, request, "revoked", reason, (request.requester.email,),
-              request.language)
 
 
 # --- attachments ------------------------------------------------------------------------------

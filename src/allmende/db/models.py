@@ -714,7 +714,8 @@ class Agreement(Base):
     purpose_code: Mapped[str] = mapped_column(String(50))
     purpose_text: Mapped[str] = mapped_column(Text, default="")
     duties: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    # active | exhausted | revoked; "expired" is read from valid_until
+    # active | expired | exhausted | revoked; "expired" is stored by the periodic sweep (or
+    # the first refused read after valid_until) and read from valid_until until then
     state: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None]
@@ -722,6 +723,8 @@ class Agreement(Base):
     revoked_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    # when the holder was told that the agreement ends soon (migration 0013)
+    expiry_notified_at: Mapped[dt.datetime | None]
 
     dataset: Mapped[Dataset] = relationship(lazy="joined")
     organization: Mapped[Organization] = relationship(lazy="joined")

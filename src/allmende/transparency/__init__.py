@@ -22,13 +22,13 @@ issue 12 log when they are wired (fields beyond those):
 ``request.decided``        ``request``, ``decision`` (approved|rejected|needs_info),
                            ``decided_by`` (pseudonym, owner organization)
 ``request.withdrawn``      ``request``
-``agreement.created``      ``agreement`` (uid), ``request``, ``assignee_organization``,
-                           ``assignee`` (pseudonym), ``purpose``, ``valid_from``,
-                           ``valid_until``, ``max_count``, ``columns``
-``agreement.expired``      ``agreement``
-``agreement.exhausted``    ``agreement``, ``count``
-``agreement.revoked``      ``agreement``, ``reason_given`` (true; the text stays with the
-                           agreement, it may name people)
+``agreement.created``      ``agreement`` (uid), ``request`` (id or null), ``holder``
+                           (pseudonym), ``purpose``, ``valid_until``, ``max_count``
+``agreement.expired``      the same but ``max_count`` (once, by the periodic sweep or the
+                           first read refused after ``valid_until``)
+``agreement.exhausted``    ``agreement``, ``request``, ``holder``, ``purpose``
+``agreement.revoked``      the same (the reason stays with the agreement: it may name
+                           people)
 ``access.rows``            ``reader_organization`` (slug or null), ``reader`` (pseudonym in
                            the dataset owner's organization), ``version``, ``interface``
                            (api|ckan|ogc|download|ui), ``agreement`` (uid or null),

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from allmende.access import accounts
+from allmende.access.mail import Mailer
 from allmende.access.policy import ANONYMOUS, Actor
 from allmende.db.models import User
 from allmende.errors import FieldError, Forbidden, Invalid, Unauthorized, msg
@@ -28,6 +29,14 @@ def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def get_mailer(platform: PlatformDep) -> Mailer:
+    return Mailer(platform.settings)
+
+
+#: E-mail through the node's SMTP settings (sent once the request's unit of work commits).
+MailerDep = Annotated[Mailer, Depends(get_mailer)]
 #: The language an API answer's messages are rendered in (``?lang=``, cookie,
 #: ``Accept-Language``).
 ApiLanguageDep = Annotated[str, Depends(api_language_of)]

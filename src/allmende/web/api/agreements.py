@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from allmende.access import accounts, agreements
 from allmende.web.api.responses import AUTH, WRITE, errors
-from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.deps import ActorDep, MailerDep, PlatformDep, SessionDep
 
 router = APIRouter(prefix="/agreements", tags=["Nutzungsvereinbarungen"])
 JSON_LD = "application/ld+json"
@@ -132,6 +132,7 @@ def show_agreement(uid: str, request: Request, actor: ActorDep, session: Session
 @router.post("/{uid}/revoke", response_model=AgreementOut,
              summary="Nutzungsvereinbarung widerrufen (Begründung nötig)",
              responses=errors(*WRITE, 400, 404))
-def revoke_agreement(uid: str, actor: ActorDep, session: SessionDep,
+def revoke_agreement(uid: str, actor: ActorDep, session: SessionDep, mailer: MailerDep,
                      reason: str = Body("", embed=True)) -> AgreementOut:
-    return AgreementOut.of(agreements.revoke(session, actor, uid, reason))
+    """Die Person, die die Vereinbarung hält, erhält die Begründung per E-Mail."""
+    return AgreementOut.of(agreements.revoke(session, actor, uid, reason, mailer))

@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from allmende.access import requests as service
-from allmende.access.mail import Mailer
 from allmende.access.requests import RequestCreate, RequestFields, RequestRecord
 from allmende.catalog.validation import partial
 from allmende.errors import FieldError, Invalid, NotFound, msg
@@ -22,6 +21,7 @@ from allmende.web.api.responses import AUTH, WRITE, errors
 from allmende.web.deps import (
     ActorDep,
     ApiLanguageDep,
+    MailerDep,
     PlatformDep,
     SessionDep,
     refuse_nul_in,
@@ -30,13 +30,6 @@ from allmende.web.multipart import receive
 
 router = APIRouter(tags=["Datenanträge"])
 RequestChanges = partial(RequestFields, "RequestChanges")
-
-
-def get_mailer(platform: PlatformDep) -> Mailer:
-    return Mailer(platform.settings)
-
-
-MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 
 class EventOut(BaseModel):

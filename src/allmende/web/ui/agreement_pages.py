@@ -12,7 +12,7 @@ from allmende.access import agreements
 from allmende.access.policy import Action, is_allowed
 from allmende.catalog.organizations import get_organization
 from allmende.errors import Invalid
-from allmende.web.deps import ActorDep, PlatformDep, SessionDep, check_csrf
+from allmende.web.deps import ActorDep, MailerDep, PlatformDep, SessionDep, check_csrf
 from allmende.web.ui import helpers
 from allmende.web.ui.common import FormDep, login_redirect, redirect
 from allmende.web.ui.helpers import N_
@@ -66,11 +66,11 @@ def organization_agreements(slug: str, request: Request, session: SessionDep,
 
 @router.post("/agreements/{uid}/revoke", response_class=HTMLResponse)
 def revoke(uid: str, request: Request, form: FormDep, session: SessionDep,
-           actor: ActorDep) -> Response:
+           actor: ActorDep, mailer: MailerDep) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
     found = agreements.get_agreement(session, actor, uid)
     try:
-        agreements.revoke(session, actor, uid, str(form.get("reason") or ""))
+        agreements.revoke(session, actor, uid, str(form.get("reason") or ""), mailer)
     except Invalid as error:
         return _owner_page(request, session, actor, found.organization, (uid, error))
     return redirect(f"/organizations/{found.organization}/agreements#a-{uid}")
