@@ -211,6 +211,8 @@ def test_a_refused_read_records_the_expiry_before_the_sweep(platform, world, sea
         assert refused.value.code == "agreement_expired"
     assert _stored(platform, uid).state == "expired"
     assert len(_logged(platform, "agreement.expired", uid)) == 1
+    assert [e["reason"] for e in _logged(platform, "access.refused", uid)] == [
+        "agreement_expired"] * 2
     assert uid not in _sweep(platform).expired
 
 

@@ -195,9 +195,12 @@ def test_count_limits_every_kind_of_request(client, world, sealed):
     assert (shown["state"], shown["used_count"], shown["remaining"]) == ("exhausted", 3, 0)
     events = [e["event"] for e in client.get("/log/v1/entries", params={
         "start": 0, "end": 100}).json()["entries"] if e["event"].get("agreement") == uid]
-    # the third access uses the last one: the agreement is exhausted as that read is made
+    # the third access uses the last one: the agreement is exhausted as that read is made;
+    # the replay beyond the count is refused and recorded as such
     assert [e["type"] for e in events] == ["agreement.created", "access.rows", "access.rows",
-                                           "agreement.exhausted", "access.rows"]
+                                           "agreement.exhausted", "access.rows",
+                                           "access.refused"]
+    assert events[-1]["reason"] == "agreement_exhausted"
 
 
 def test_a_refused_request_costs_no_access(client, world, sealed):

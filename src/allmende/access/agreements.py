@@ -38,6 +38,9 @@ organization), see :func:`_logged`):
 - ``agreement.exhausted``: by the access that used the last count
 - ``agreement.expired``: and ``valid_until``; once per agreement, by the sweep or the first
   refused read after the end
+- ``access.refused``: and ``reason`` (the refusal's code, e.g. ``agreement_expired``,
+  ``agreement_exhausted``, ``agreement_revoked``): a read by the holder the agreement no
+  longer allowed, recorded after the refused request rolled back
 - ``access.rows`` (written by ``tables.service.readable_version``): every counted access
 """
 
@@ -48,11 +51,10 @@ import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, event, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from allmende.access.mail import Mailer, localized
@@ -86,8 +88,6 @@ STATES = ("active", "expired", "exhausted", "revoked")
 _PURPOSE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 MAX_TEXT = 5000
 MAX_INT = 2**31 - 1
-#: agreements a refused read found past their end (session.info), see :func:`_expire_after`
-EXPIRED_FOUND = "allmende_expired_agreements"
 
 log = logging.getLogger(__name__)
 
@@ -348,26 +348,17 @@ def _loaded(session: Session, ids: Sequence[int]) -> list[Agreement]:
                                 .execution_options(populate_existing=True)))
 
 
-def _expire_after(session: Session, agreement_id: int) -> None:
-    """A refused read rolls the caller's transaction back, so the expiry it found is stored
-    (and logged) in a transaction of its own once the caller's has ended: the log shows it
-    at the first refusal rather than at the next sweep."""
-    if not event.contains(session, "after_rollback", _expire_found):
-        event.listen(session, "after_commit", _expire_found)
-        event.listen(session, "after_rollback", _expire_found)
-    session.info.setdefault(EXPIRED_FOUND, set()).add(agreement_id)
-
-
-def _expire_found(session: Session) -> None:
-    found = session.info.pop(EXPIRED_FOUND, None)
-    if not found:
-        return
-    try:
-        with Session(session.get_bind()) as own, own.begin():
-            _expire(own, utcnow(), found)
-    except SQLAlchemyError:  # the next sweep stores it; the refusal stands either way
-        log.warning("Ablauf der Vereinbarungen %s nicht gespeichert", sorted(found),
-                    exc_info=True)
+def _record_refusal(session: Session, *, agreement_id: int, reason: str,
+                    now: dt.datetime) -> None:
+    """A read refused under an agreement, recorded in a unit of work of its own (the reader's
+    rolls back with the refusal): an agreement found past its end is stored as expired (its
+    event at the first refusal rather than at the next sweep), and the refusal itself is an
+    ``access.refused`` event. Refusals of people who never held an agreement are only in the
+    operators' log: anyone signed in could fill the public log with them."""
+    _expire(session, now, [agreement_id])
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is not None:
+        _logged(session, agreement, "access.refused", reason=reason)
 
 
 def _mail_holder(session: Session, mailer: Mailer, agreement: Agreement, subject: Message,
@@ -547,9 +538,8 @@ def consume(session: Session, actor: Actor, dataset: Dataset) -> Scope:
 
     One conditional UPDATE both checks and counts (on the newest usable agreement), so that
     parallel requests never count past ``max_count``: PostgreSQL re-checks the condition
-    after a concurrent update of the row, SQLite runs writers one at a time. A refusal
-    because the agreement has ended stores it as expired (once the caller's transaction is
-    over, see :func:`_expire_after`)."""
+    after a concurrent update of the row, SQLite runs writers one at a time. The refusal of
+    someone who holds or held an agreement is recorded, see :func:`_record_refusal`."""
     now = utcnow()
     counted = session.execute(_counting_update(), {
         "for_dataset": dataset.id, "for_assignee": actor.user_id, "now": now}).first()
@@ -557,9 +547,11 @@ def consume(session: Session, actor: Actor, dataset: Dataset) -> Scope:
         newest = session.scalars(select(Agreement).where(
             Agreement.dataset_id == dataset.id, Agreement.assignee_id == actor.user_id)
             .order_by(Agreement.id.desc()).limit(1)).first()
-        if newest is not None and newest.state == "active" and now >= newest.valid_until:
-            _expire_after(session, newest.id)
-        raise _refusal(dataset, newest, now)
+        refusal = _refusal(dataset, newest, now)
+        if newest is not None:
+            refusal.after_rollback = partial(_record_refusal, agreement_id=newest.id,
+                                             reason=refusal.code, now=now)
+        raise refusal
     uid, columns, row_filter, purpose, state = counted
     if state == "exhausted":  # this access used the last one
         _logged(session, _visible(session, actor, uid), "agreement.exhausted")

@@ -23,12 +23,15 @@ PER_PAGE = 50
 EVENT_TYPES = {
     "request.submitted": N_("Data request submitted"),
     "request.decided": N_("Data request decided"),
+    "request.needs_info": N_("Data request: information asked for"),
+    "request.answered": N_("Data request: information given"),
     "request.withdrawn": N_("Data request withdrawn"),
     "agreement.created": N_("Agreement concluded"),
     "agreement.expired": N_("Agreement expired"),
     "agreement.exhausted": N_("Agreement used up"),
     "agreement.revoked": N_("Agreement revoked"),
     "access.rows": N_("Rows read"),
+    "access.refused": N_("Access refused"),
     "privacy.decision": N_("Personal data decision"),
 }
 #: Fields every event has, shown in columns of their own rather than among the details.
