@@ -18,18 +18,12 @@ every query.
 reads one back; any constraint, action or duty beyond what allmende enforces or records is
 refused when the policy is made (fail closed).
 
-Events for the transparency log (to be appended with ``transparency.log.append`` in the
-caller's transaction once that log is merged; organization by slug, dataset by UUID, the
-assignee only as ``transparency.log.pseudonym``):
-
-- ``agreement.created``: organization, dataset, agreement (uid), assignee (pseudonym),
-  purpose (code), valid_from, valid_until, max_count, columns, request (id or null)
-- ``agreement.revoked``: organization, dataset, agreement, reason (the admin's text)
-- ``agreement.exhausted``: organization, dataset, agreement, count (when the last access is used)
-- ``agreement.expired``: organization, dataset, agreement, valid_until (first refusal after it)
-- ``access.rows``: organization, dataset, version, agreement, purpose, assignee (pseudonym),
-  interface (rows/download/datastore/ogc) — for every consumed access
-- ``access.refused``: organization, dataset, agreement or null, reason code (``agreement_*``)
+Events in the transparency log (``transparency.log``, in the caller's transaction; the fields
+are listed in ``allmende.transparency``): ``agreement.created``, ``agreement.revoked`` and
+``agreement.exhausted`` here (:func:`_logged`, the holder only as a pseudonym); each counted
+access is an ``access.rows`` event of ``transparency.reads``, started by
+``tables.service.readable_version`` and appended when the transaction that counted it commits.
+A refused access counts nothing and is not logged.
 """
 
 from __future__ import annotations
