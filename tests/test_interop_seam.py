@@ -30,6 +30,7 @@ from allmende.ingest.service import IngestRequest, ingest
 from allmende.interop import registry
 from allmende.tables.query import RowQuery
 from allmende.tables.reader import open_table
+from allmende.transparency.reads import Interface
 from allmende.web.app import create_app
 from support import DORTMUND_CSV, OPERATOR, dataset_body
 
@@ -90,7 +91,8 @@ def _table(platform, tmp_path: Path) -> str:
 def test_the_table_reader_reads_batches_in_another_crs(platform, world, tmp_path):
     resource = _table(platform, tmp_path)
     with platform.db.sessions() as session:
-        table = open_table(session, ANONYMOUS, platform.settings.data_dir, resource)
+        table = open_table(session, ANONYMOUS, platform.settings.data_dir, resource,
+                           interface=Interface.ROWS)
         record = records.resource_record(session, ANONYMOUS, resource)[1]
     assert record.table is not None and record.table.rows == table.count() == 4
     assert record.table.geometry
@@ -114,7 +116,8 @@ def test_the_table_reader_asks_the_policy(platform, world, tmp_path):
     with platform.db.session() as session:
         datasets.update_dataset(session, OPERATOR, "lade", {"access_level": "members"})
     with platform.db.sessions() as session, pytest.raises(NotFound):
-        open_table(session, ANONYMOUS, platform.settings.data_dir, resource)
+        open_table(session, ANONYMOUS, platform.settings.data_dir, resource,
+                   interface=Interface.ROWS)
 
 
 def test_search_sorts_by_uuid_and_filters_by_modification(platform, world):

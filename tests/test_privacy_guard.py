@@ -30,6 +30,7 @@ from allmende.privacy.decisions import ColumnDecision
 from allmende.tables.query import RowQuery
 from allmende.tables.reader import open_table
 from allmende.tables.versions import StaleVersion
+from allmende.transparency.reads import Interface
 from cli_support import one_json_object
 from privacy_data import PEOPLE, residents_csv
 from support import DORTMUND_CSV, OPERATOR, dataset_body, uploaded_job
@@ -225,7 +226,8 @@ def test_the_same_value_hashes_differently_in_another_dataset(platform, world, t
         decisions.decide(platform, OPERATOR, resource, 1, [
             ColumnDecision(c, "hash") for c in PERSONAL])
         with platform.db.sessions() as session:
-            table = open_table(session, OPERATOR, platform.settings.data_dir, resource)
+            table = open_table(session, OPERATOR, platform.settings.data_dir, resource,
+                               interface=Interface.ROWS)
             hashed[name] = [r["E-Mail"] for r in table.rows(RowQuery(limit=20)).rows]
     north, south = hashed["ausweise-nord"], hashed["ausweise-sued"]
     assert north[0] == north[-1] and south[0] == south[-1]  # equal stays equal

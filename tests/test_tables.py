@@ -141,11 +141,11 @@ def test_page_json_is_kept_per_file_and_query(table: Path, monkeypatch: pytest.M
     query_module.clear_caches()
     plz = parse_query({"PLZ": "04109"}, SCHEMA)
     first = page_json(table, SCHEMA, plz)
-    assert orjson.loads(first)["total"] == 2
+    assert orjson.loads(first.body)["total"] == 2 and first.rows == 2
     assert page_json(table, SCHEMA, plz) == first
     assert len(calls) == 1
-    other = page_json(table, SCHEMA, parse_query({}, SCHEMA))
-    assert orjson.loads(other)["total"] == 6 and len(calls) == 2
+    other = page_json(table, SCHEMA, parse_query({"limit": "4"}, SCHEMA))
+    assert orjson.loads(other.body)["total"] == 6 and other.rows == 4 and len(calls) == 2
     copy = table.with_name("copy.parquet")  # another version file: its own answers
     copy.write_bytes(table.read_bytes())
     assert page_json(copy, SCHEMA, plz) == first and len(calls) == 3

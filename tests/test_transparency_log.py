@@ -5,8 +5,10 @@ against pymerkle, pseudonyms, signed checkpoints, the /log/v1 API and the witnes
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -411,7 +413,9 @@ def _logged_datasets(platform) -> dict[str, str]:
                 name, title=f"Titel {name}", access_level=level))
             uuids[name] = made.uuid
             log.append(session, {"type": "access.rows", "organization": "dortmund",
-                                 "dataset": made.uuid, "rows": 17, "reader": "p" * 32})
+                                 "dataset": made.uuid, "rows": 17, "reader": "p" * 32,
+                                 "reader_organization": ["bochum", "herne"],
+                                 "sysadmin": True, "agreement": None})
         log.append(session, {"type": "request.submitted", "organization": "dortmund",
                              "request": 4})
         log.append(session, {"type": "agreement.revoked", "organization": "bochum"})
@@ -440,7 +444,14 @@ def test_dataset_log_lists_its_events_and_hides_an_invisible_dataset(platform, w
     _logged_datasets(platform)
     page = log_client.get("/datasets/vertraulich/log")
     assert page.status_code == 200 and 'id="entry-2"' in page.text
-    assert 'id="entry-0"' not in page.text and "17" in page.text
+    assert 'id="entry-0"' not in page.text
+    shown = html.unescape(re.sub(r"<[^>]+>", "", page.text))
+    assert "Zeilen: 17" in shown and "Lesende Person (Pseudonym): " + "p" * 32 in shown
+    assert "Organisationen der lesenden Person: bochum, herne" in shown
+    assert "Systemadministration: ja" in shown and "Nutzungsvereinbarung: –" in shown
+    english = html.unescape(re.sub(r"<[^>]+>", "", log_client.get(
+        "/datasets/vertraulich/log?lang=en").text))
+    assert "Rows: 17" in english and "Reader's organizations: bochum, herne" in english
     assert log_client.get("/datasets/intern/log").status_code == 404
     assert log_client.get("/datasets/intern/log",
                           headers=world.auth("bochum-editor")).status_code == 200

@@ -42,7 +42,7 @@ def test_a_citizen_finds_an_access_in_the_log(page: Page, logged: dict[str, int]
     row = page.locator(f"#entry-{logged['read']}")
     expect(row).to_contain_text("Zeilen gelesen")
     expect(row).to_contain_text("Vertrauliche Messwerte")
-    expect(row).to_contain_text("42")
+    expect(row).to_contain_text("Zeilen: 42")
     expect(page.locator(f"#entry-{logged['hidden']}")).to_have_count(0)
     row.get_by_role("link", name="Vertrauliche Messwerte").click()
     page.get_by_role("link", name="Transparenzprotokoll dieses Datensatzes").click()
@@ -50,3 +50,4 @@ def test_a_citizen_finds_an_access_in_the_log(page: Page, logged: dict[str, int]
     expect(page.locator(f"#entry-{logged['read']}")).to_contain_text("urn:uuid:1")
     page.goto("/organizations/dortmund/log?lang=en")
     expect(page.locator(f"#entry-{logged['read']}")).to_contain_text("Rows read")
+    expect(page.locator(f"#entry-{logged['read']}")).to_contain_text("Rows: 42")

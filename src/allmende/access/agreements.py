@@ -28,20 +28,14 @@ every query.
 reads one back; any constraint, action or duty beyond what allmende enforces or records is
 refused when the policy is made (fail closed).
 
-Events in the transparency log (``transparency.log.append`` in the caller's transaction;
-each with ``organization`` (slug), ``dataset`` (UUID), ``agreement`` (uid), ``purpose``
-(code), ``request`` (id or null) and ``holder`` (``transparency.log.pseudonym`` in the owning
-organization), see :func:`_logged`):
-
-- ``agreement.created``: and ``max_count``, ``valid_until``
-- ``agreement.revoked``: (the reason stays with the agreement: it may name people)
-- ``agreement.exhausted``: by the access that used the last count
-- ``agreement.expired``: and ``valid_until``; once per agreement, by the sweep or the first
-  refused read after the end
-- ``access.refused``: and ``reason`` (the refusal's code, e.g. ``agreement_expired``,
-  ``agreement_exhausted``, ``agreement_revoked``): a read by the holder the agreement no
-  longer allowed, recorded after the refused request rolled back
-- ``access.rows`` (written by ``tables.service.readable_version``): every counted access
+Events in the transparency log (``transparency.log``; the fields are listed in
+``allmende.transparency``): ``agreement.created``, ``agreement.revoked``,
+``agreement.exhausted`` and ``agreement.expired`` (by the sweep or the first refused read
+after the end) here (:func:`_logged`, the holder only as a pseudonym), in the caller's
+transaction; ``access.refused`` for a read the agreement no longer allows, recorded after
+the refused request rolled back (:func:`_record_refusal`); each counted access is an
+``access.rows`` event of ``transparency.reads``, started by
+``tables.service.readable_version`` and appended when the transaction that counted it commits.
 """
 
 from __future__ import annotations

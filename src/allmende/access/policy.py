@@ -10,6 +10,8 @@ Rules (see docs/permissions.md):
 - rows: ``public`` to everyone, ``members`` to users of alliance organizations, ``restricted``
   to the owning organization and to holders of an active agreement (:func:`row_access`; the
   agreement's columns, rows, time window and count are enforced by ``access.agreements``);
+  every read of non-``public`` rows by someone without a role in the owning organization
+  (sysadmins included) goes into the transparency log (:func:`read_is_logged`);
 - dataset metadata is visible to everyone for ``public`` and ``restricted`` datasets, to users of
   alliance organizations for ``members`` datasets; drafts only inside their organization;
   deleted datasets only to their organization's admins (to restore them);
@@ -242,6 +244,13 @@ def row_access(actor: Actor, dataset: DatasetLike) -> RowAccess:
             and visibility(actor).sees(dataset):
         return RowAccess.AGREEMENT
     return RowAccess.NONE
+
+
+def read_is_logged(actor: Actor, dataset: DatasetLike) -> bool:
+    """Whether a read of the dataset's rows goes into the transparency log: every read of
+    non-public rows by someone without a role in the owning organization (sysadmins and
+    agreement holders included); the organization's own reads are not logged."""
+    return dataset.access_level != "public" and actor.role_in(dataset.organization_id) is None
 
 
 #: Changes to a dataset: refused for harvested datasets unless the harvester makes them.

@@ -40,9 +40,9 @@ from allmende.tables.query import (
     RowQuery,
     SchemaLike,
     check_envelope,
-    count_rows,
     cursor,
     selected_columns,
+    selected_rows,
     selection_sql,
 )
 from allmende.tables.schema import Column, TableSchema
@@ -118,9 +118,7 @@ def export(path: PathLike, schema: SchemaLike, query: RowQuery, format: str | No
 
 def _check_xlsx_size(path: PathLike, table: TableSchema, query: RowQuery, columns: int,
                      timeout: float | None) -> None:
-    rows = max(count_rows(path, table, query, timeout=timeout) - (query.offset or 0), 0)
-    if query.limit is not None:
-        rows = min(rows, query.limit)
+    rows = selected_rows(path, table, query, timeout=timeout)
     if rows > XLSX_MAX_ROWS:
         raise TooLarge(msg("Die Auswahl hat {rows} Zeilen; eine Excel-Tabelle fasst "
                            "höchstens {maximum}. Laden Sie sie als CSV oder Parquet herunter "

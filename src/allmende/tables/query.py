@@ -661,6 +661,14 @@ def count_rows(path: PathLike, schema: SchemaLike, query: RowQuery | None = None
     return total
 
 
+def selected_rows(path: PathLike, schema: SchemaLike, query: RowQuery, *,
+                  timeout: float | None = QUERY_TIMEOUT) -> int:
+    """How many rows the selection of ``query`` holds after its ``offset`` and ``limit``
+    (what a download of it delivers)."""
+    rows = max(count_rows(path, schema, query, timeout=timeout) - (query.offset or 0), 0)
+    return rows if query.limit is None else min(rows, query.limit)
+
+
 def envelope(path: PathLike, *, timeout: float | None = QUERY_TIMEOUT
              ) -> tuple[float, float, float, float] | None:
     """The WGS84 box (lon_min, lat_min, lon_max, lat_max) around every geometry of the
@@ -753,17 +761,24 @@ def numbered_page(path: PathLike, schema: SchemaLike, query: RowQuery, *,
     return data
 
 
+@dataclass(frozen=True)
+class JsonPage:
+    body: bytes
+    rows: int  # how many rows the page holds
+
+
 def page_json(path: PathLike, schema: SchemaLike, query: RowQuery, *,
-              timeout: float | None = QUERY_TIMEOUT) -> bytes:
+              timeout: float | None = QUERY_TIMEOUT) -> JsonPage:
     """:func:`select_rows` as the data API's JSON body. Versions are immutable, so the same
     query on the same file gives the same bytes: small answers are kept and served again."""
     key = (*_file_key(path), query)
-    body = _pages.get(key)
-    if body is None:
-        body = orjson.dumps(select_rows(path, schema, query, timeout=timeout).as_dict())
-        if len(body) <= PAGE_CACHE_MAX_BYTES:
-            _pages.put(key, body)
-    return body
+    page = _pages.get(key)
+    if page is None:
+        found = select_rows(path, schema, query, timeout=timeout)
+        page = JsonPage(orjson.dumps(found.as_dict()), len(found.rows))
+        if len(page.body) <= PAGE_CACHE_MAX_BYTES:
+            _pages.put(key, page)
+    return page
 
 
 def distinct(path: PathLike, schema: SchemaLike, column: str, *, query: RowQuery | None = None,

@@ -3,7 +3,9 @@ Features, live data.
 
 :func:`open_table` asks the access policy (the caller may read the rows of that version, and a
 regional version is withheld once one of its sources is); the :class:`TableReader` it returns
-then answers any number of queries on that immutable version without a database session.
+then answers any number of queries on that immutable version without a database session. Each
+answer it makes reports its rows to the transparency log's record of the read, when the read
+is logged (``transparency.reads``): the interfaces cannot forget to.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from allmende.tables.query import RowQuery, RowsResult
 from allmende.tables.schema import Column, TableSchema
 from allmende.tables.service import readable_version
 from allmende.tables.values import column_values, thousands
+from allmende.transparency.reads import Interface, Read
 
 WGS84 = "EPSG:4326"
 BATCH_ROWS = exports.BATCH_ROWS
@@ -48,10 +51,22 @@ class TableReader:
     suppression_k: int | None = None
     #: an agreement's row filter, added to every query (its columns: ``schema``'s own)
     row_filter: tuple[queries.Filter, ...] = ()
+    #: this read in the transparency log (None: a read that is not logged)
+    read: Read | None = None
 
     @property
     def fields(self) -> list[Column]:
         return list(self.schema.columns)
+
+    def _delivered(self, rows: int) -> None:
+        if self.read is not None:
+            self.read.delivered(rows)
+
+    def _delivers_selection(self, query: RowQuery) -> None:
+        """A streamed answer's rows, counted before it streams (a logged read only: the
+        count is a query of its own)."""
+        if self.read is not None:
+            self.read.delivered(queries.selected_rows(self.path, self.schema, query))
 
     def _scoped(self, query: RowQuery) -> RowQuery:
         if not self.row_filter:
@@ -66,25 +81,36 @@ class TableReader:
 
     def rows(self, query: RowQuery, max_limit: int = queries.MAX_LIMIT) -> RowsResult:
         """One page of rows as JSON-ready objects, with the total of the selection."""
-        return queries.select_rows(self.path, self.schema, self._scoped(query),
-                                   max_limit=max_limit)
+        found = queries.select_rows(self.path, self.schema, self._scoped(query),
+                                    max_limit=max_limit)
+        self._delivered(len(found.rows))
+        return found
 
     def page_json(self, query: RowQuery) -> bytes:
         """:meth:`rows` as the data API's JSON body (cached: versions are immutable)."""
-        return queries.page_json(self.path, self.schema, self._scoped(query))
+        page = queries.page_json(self.path, self.schema, self._scoped(query))
+        self._delivered(page.rows)
+        return page.body
 
     def export(self, query: RowQuery, format: str,
                cancelled: threading.Event | None = None) -> exports.ExportStream:
         """The whole selection as a file (CSV, JSON, GeoJSON, Parquet, XLSX), streamed."""
-        return exports.export(self.path, self.schema, self._scoped(query), format,
-                              cancelled=cancelled)
+        query = self._scoped(query)
+        stream = exports.export(self.path, self.schema, query, format, cancelled=cancelled)
+        self._delivers_selection(query)
+        return stream
 
     def batches(self, query: RowQuery, crs: str | None = None,
                 batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """The selection as Arrow record batches; geometry columns (WKB, stored in WGS84)
         reprojected to ``crs`` when given (x, y in the CRS's axis order of easting first)."""
-        transform = _transformer(crs) if crs and _code(crs) != WGS84 else None
         query = self._scoped(query)
+        self._delivers_selection(query)
+        return self._batches(query, crs, batch_rows)
+
+    def _batches(self, query: RowQuery, crs: str | None, batch_rows: int
+                 ) -> Iterator[pa.RecordBatch]:
+        transform = _transformer(crs) if crs and _code(crs) != WGS84 else None
         columns = queries.selected_columns(self.schema, query)
         statement, params = queries.selection_sql(self.schema, query, columns, query.limit,
                                                   query.offset)
@@ -112,14 +138,17 @@ class TableReader:
         unfiltered = _unfiltered(query)
         total = self.rows_total if unfiltered else self.count(query)
         if not limit or offset >= total:
-            return NumberedRows(total, [], columns, None)
-        if unfiltered and not query.sort:
+            found = NumberedRows(total, [], columns, None)
+        elif unfiltered and not query.sort:
             # the page is a range of row numbers: read from its row groups, none skipped
-            page = replace(query, row_range=(offset + 1, min(offset + limit, total)),
-                           limit=None, offset=None)
+            found = self._numbered(total, columns, replace(
+                query, row_range=(offset + 1, min(offset + limit, total)), limit=None,
+                offset=None), crs, crs_axis_order)
         else:
-            page = replace(query, limit=limit)
-        return self._numbered(total, columns, page, crs, crs_axis_order)
+            found = self._numbered(total, columns, replace(query, limit=limit), crs,
+                                   crs_axis_order)
+        self._delivered(len(found.numbers))
+        return found
 
     def row(self, number: int, crs: str | None = None, *,
             crs_axis_order: bool = False) -> NumberedRows:
@@ -135,6 +164,7 @@ class TableReader:
             raise NotFound(msg("Zeile {number} gibt es in Version {version} von „{resource}“ "
                                "nicht.", number=number, version=self.version,
                                resource=self.resource_name), "row_not_found")
+        self._delivered(1)
         return found
 
     def _numbered(self, total: int, columns: list[Column], page: RowQuery, crs: str | None,
@@ -159,6 +189,7 @@ class TableReader:
             result["values"] = [_suppress(item, ("value",), ("count",), hidden)
                                 for item in result["values"]]
             result["suppression"] = self._suppression_note(hidden)
+        self._delivered(len(result["values"]))
         return result
 
     def aggregate(self, group_by: Sequence[str], metrics: Sequence[queries.Metric],
@@ -174,6 +205,7 @@ class TableReader:
             result["rows"] = [_suppress(row, names[:len(group_by)], names[len(group_by):],
                                         hidden) for row in result["rows"]]
             result["suppression"] = self._suppression_note(hidden)
+        self._delivered(len(result["rows"]))
         return result
 
     def _suppressed(self, group_by: Sequence[str], query: RowQuery) -> set[bytes] | None:
@@ -188,6 +220,7 @@ class TableReader:
     def extent(self) -> tuple[float, float, float, float] | None:
         """The WGS84 box around the table's geometries (lon_min, lat_min, lon_max, lat_max),
         None for a table without any."""
+        self._delivered(0)  # a summary of the rows, none of them
         if self.schema.geometry is None:
             return None
         return queries.envelope(self.path)
@@ -195,6 +228,7 @@ class TableReader:
     def value_range(self, column: str) -> tuple[Any, Any]:
         """The smallest and largest value of an ordered column (JSON values)."""
         self.schema.column(column)  # a column an agreement withholds is refused
+        self._delivered(0)
         return queries.column_range(self.path, self.schema, column)
 
 
@@ -230,12 +264,14 @@ def _unfiltered(query: RowQuery) -> bool:
 
 
 def open_table(session: Session, actor: Actor, data_dir: Path, resource_id: str,
-               version: int | None = None) -> TableReader:
-    """The requested (default: latest) version of a resource whose rows the actor may read."""
-    readable = readable_version(session, actor, data_dir, resource_id, version)
+               version: int | None = None, *, interface: Interface) -> TableReader:
+    """The requested (default: latest) version of a resource whose rows the actor may read,
+    through ``interface`` (named in the transparency log when the read is logged)."""
+    readable = readable_version(session, actor, data_dir, resource_id, version,
+                                interface=interface)
     reader = TableReader(readable.path, TableSchema.of(readable.schema), readable.resource_id,
                          readable.resource_name, readable.version, readable.version_row.rows,
-                         readable.suppression_k)
+                         readable.suppression_k, read=readable.read)
     return reader if readable.scope is None else _within(reader, readable.scope)
 
 

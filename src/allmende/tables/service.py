@@ -12,14 +12,23 @@ from sqlalchemy.orm import Session
 
 from allmende import sql
 from allmende.access import agreements
-from allmende.access.policy import Action, Actor, RowAccess, authorize, is_allowed, row_access
+from allmende.access.policy import (
+    Action,
+    Actor,
+    RowAccess,
+    authorize,
+    is_allowed,
+    read_is_logged,
+    row_access,
+)
 from allmende.catalog.datasets import get_resource
 from allmende.db.models import Dataset, Resource, TableVersion
 from allmende.errors import AllmendeError, FieldError, Invalid, NotFound, msg
 from allmende.privacy import held, suppression
 from allmende.tables import versions
 from allmende.tables.schema import SOURCE_DATASET
-from allmende.transparency import log as transparency_log
+from allmende.transparency import reads
+from allmende.transparency.reads import Interface
 
 
 @dataclass(frozen=True)
@@ -34,13 +43,23 @@ class ReadableVersion:
     suppression_k: int | None = None
     #: what an agreement lets the caller read (None: the whole version)
     scope: agreements.Scope | None = None
+    #: this read in the transparency log (None: a read that is not logged)
+    read: reads.Read | None = None
+
+    def delivered(self, rows: int) -> None:
+        """The answer holds ``rows`` rows of this version (for the transparency log)."""
+        if self.read is not None:
+            self.read.delivered(rows)
 
 
 def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id: str,
-                     version: int | None = None) -> ReadableVersion:
+                     version: int | None = None, *, interface: Interface
+                     ) -> ReadableVersion:
     """The requested (default: latest) version of a resource whose rows the actor may read.
     A read under an agreement is counted here as one access (refused once the agreement no
-    longer allows it); the caller's transaction commits the count with its answer."""
+    longer allows it); a read the transparency log records (``policy.read_is_logged``) is
+    started here, its rows reported by the caller with :meth:`ReadableVersion.delivered`. The
+    caller's transaction commits the count and the log's entry with its answer."""
     resource = get_resource(session, actor, resource_id)
     scope = None
     if row_access(actor, resource.dataset) is RowAccess.AGREEMENT:
@@ -56,19 +75,17 @@ def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id
                            resource=resource.name, latest=latest.version),
                        "version_not_found")
     chosen = held.readable(session, actor, resource, chosen, asked=version is not None)
-    if scope is not None:  # every read under an agreement is in the transparency log
-        transparency_log.append(session, {
-            "type": "access.rows", "organization": resource.dataset.organization.slug,
-            "dataset": resource.dataset.uuid, "resource": resource.id,
-            "version": chosen.version, "agreement": scope.agreement, "purpose": scope.purpose,
-            "reader": transparency_log.pseudonym(session, resource.dataset.organization_id,
-                                                 actor.user_id)})
     if resource.derived:
         _check_sources(session, actor, data_dir, resource, chosen)
+    read = None
+    if read_is_logged(actor, resource.dataset):
+        read = reads.start(session, actor, resource.dataset, resource.id, chosen.version,
+                           interface, scope.agreement if scope else None,
+                           scope.purpose if scope else None)
     return ReadableVersion(data_dir / chosen.path, chosen.columns, chosen.version, resource.id,
                            resource.name, chosen,
                            suppression.threshold(session, actor, resource, chosen.version),
-                           scope)
+                           scope, read)
 
 
 class Withheld(AllmendeError):

@@ -20,6 +20,7 @@ from allmende.tables.query import Filter, RowQuery, SortKey
 from allmende.tables.reader import TableReader, open_table
 from allmende.tables.schema import Column
 from allmende.tables.values import ValueProblem, parse_value
+from allmende.transparency.reads import Interface
 
 LIMIT_DEFAULT = 100
 LIMIT_MAX = 32_000
@@ -50,7 +51,8 @@ def datastore_search(call: Call, data: dict[str, Any]) -> dict[str, Any]:
     resource_id = (params.text(data, "resource_id") or params.text(data, "id")).strip()
     if not resource_id:
         raise validation_error("resource_id", msg("Fehlender Wert."))
-    table = open_table(call.session, call.actor, call.platform.settings.data_dir, resource_id)
+    table = open_table(call.session, call.actor, call.platform.settings.data_dir, resource_id,
+                       interface=Interface.DATASTORE)
     limit = params.integer(data, "limit", LIMIT_DEFAULT, maximum=LIMIT_MAX) or 0
     offset = params.integer(data, "offset", 0) or 0
     query = _query(table, data, limit, offset)

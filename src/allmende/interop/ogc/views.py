@@ -19,6 +19,7 @@ from allmende.interop.ogc import collections, crs, items, openapi
 from allmende.interop.ogc.links import OgcLinks, link
 from allmende.platform import Platform
 from allmende.tables.reader import TableReader, open_table
+from allmende.transparency.reads import Interface
 from allmende.web.i18n import localize
 
 JSON = "application/json"
@@ -53,7 +54,7 @@ class Call:
 
     def open(self, resource_id: str) -> TableReader:
         return open_table(self.session, self.actor, self.platform.settings.data_dir,
-                          resource_id)
+                          resource_id, interface=Interface.OGC)
 
     def params(self, *drop: str) -> list[tuple[str, str]]:
         return [(k, v) for k, v in self.request.query_params.multi_items() if k not in drop]

@@ -14,6 +14,7 @@ from allmende.errors import FieldError, Invalid, msg
 from allmende.tables import export as exports
 from allmende.tables import query as queries
 from allmende.tables.reader import TableReader, open_table
+from allmende.transparency.reads import Interface
 from allmende.web.api.responses import AUTH, errors
 from allmende.web.api.schemas import AggregateOut, DistinctOut, RowPage
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
@@ -73,10 +74,12 @@ def rows(resource_id: str, request: Request, session: SessionDep, actor: ActorDe
     `bbox`; `sort=col,-col`; `fields=a,b`; `limit` (≤ 10,000), `offset`; `version=N`;
     `format=csv|csv-de|json|geojson|parquet|xlsx` streams the whole selection as a file.
     Columns named like a parameter or containing `__` are addressed as `filter.<name>`."""
+    download = bool(request.query_params.get("format"))
     table = open_table(session, actor, platform.settings.data_dir, resource_id,
-                       _version(request))
+                       _version(request),
+                       interface=Interface.DOWNLOAD if download else Interface.ROWS)
     query = queries.parse_query(request.query_params, table.schema)
-    if request.query_params.get("format"):
+    if download:
         return _download(request, table, query)
     # JSON bytes directly: FastAPI's generic encoder walks every cell (13 ms per 100-row page)
     return Response(table.page_json(query), media_type="application/json")
@@ -121,7 +124,7 @@ def distinct_values(resource_id: str, column: str, request: Request, session: Se
     """Small counts are suppressed (`null` with `"suppressed": true`) where the table holds
     personal data or its dataset asks for it (docs/privacy.md)."""
     table = open_table(session, actor, platform.settings.data_dir, resource_id,
-                       _version(request))
+                       _version(request), interface=Interface.DISTINCT)
     query = queries.parse_query(request.query_params, table.schema, ignore=("limit",))
     result = table.distinct(column, query, limit)
     name = result["field"]["name"]
@@ -139,7 +142,7 @@ def aggregate(resource_id: str, request: Request, session: SessionDep, actor: Ac
     """`group_by=Spalte,Spalte`; `metrics=count,sum:Spalte,avg:Spalte` plus the row filters.
     Groups with few rows are suppressed where the privacy guard applies (docs/privacy.md)."""
     table = open_table(session, actor, platform.settings.data_dir, resource_id,
-                       _version(request))
+                       _version(request), interface=Interface.AGGREGATE)
     query = queries.parse_query(request.query_params, table.schema,
                                 ignore=("group_by", "metrics", "limit"))
     result = table.aggregate(

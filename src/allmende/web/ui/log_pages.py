@@ -36,6 +36,18 @@ EVENT_TYPES = {
 }
 #: Fields every event has, shown in columns of their own rather than among the details.
 SHOWN_APART = ("type", "time", "organization", "dataset")
+#: What the details of a read are called on the pages (other fields show their key).
+FIELD_LABELS = {
+    "rows": N_("Rows"),
+    "interface": N_("Interface"),
+    "reader": N_("Reader (pseudonym)"),
+    "reader_organization": N_("Reader's organizations"),
+    "sysadmin": N_("System administrator"),
+    "agreement": N_("Agreement"),
+    "purpose": N_("Purpose"),
+    "resource": N_("Resource"),
+    "version": N_("Version"),
+}
 
 
 @router.get("/log", response_class=HTMLResponse)
@@ -76,7 +88,12 @@ def _listing(events: log.Events) -> dict[str, Any]:
             "index": entry.index, "time": event.get("time", ""),
             "type": EVENT_TYPES.get(event["type"]), "code": event["type"],
             "dataset": events.datasets.get(event.get("dataset") or ""),
-            "details": [(key, value) for key, value in sorted(event.items())
-                        if key not in SHOWN_APART],
+            "details": [(key, FIELD_LABELS.get(key), _shown(value))
+                        for key, value in sorted(event.items()) if key not in SHOWN_APART],
         })
     return {"events": rows, "before": events.before}
+
+
+def _shown(value: Any) -> Any:
+    """A list (a reader's organizations) as text; other values as they are."""
+    return ", ".join(map(str, value)) if isinstance(value, list) else value

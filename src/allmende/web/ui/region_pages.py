@@ -18,6 +18,7 @@ from allmende.errors import Invalid, NotFound
 from allmende.harmonize import service
 from allmende.tables.query import FORMATS, aggregate, parse_query, select_rows
 from allmende.tables.service import ReadableVersion, Withheld, readable_version
+from allmende.transparency.reads import Interface
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.i18n import language_of, localize
 from allmende.web.ui.ingest_options import FORMAT_LABELS
@@ -132,6 +133,7 @@ def _table_context(request: Request, table: ReadableVersion, schema: dict[str, A
              if c["type"] != "geometry" and (c["name"] in {f["name"] for f in schema["fields"]}
                                              or c["name"] == ORGANIZATION)]
     total = rows.total if rows else 0
+    table.delivered(len(rows.rows) if rows else 0)
     map_query = urlencode([("format", "geojson"), ("limit", MAP_LIMIT), *filters.selection])
     return {
         "filters": filters, "rows": rows, "problems": problems, "counts": counts,
@@ -165,7 +167,7 @@ def overview(schema_name: str, request: Request, session: SessionDep, actor: Act
         return render(request, "region.html", context, actor=actor)
     try:
         table = readable_version(session, actor, platform.settings.data_dir,
-                                 consolidation.resource_id)
+                                 consolidation.resource_id, interface=Interface.UI)
     except Withheld as error:  # a source was withdrawn; its rebuild is still running
         context["withheld"] = localize(error.message, language_of(request))
         return render(request, "region.html", context, actor=actor)

@@ -17,6 +17,7 @@ from allmende.errors import Invalid
 from allmende.privacy.held import Held
 from allmende.tables.query import FORMATS, RESERVED, parse_query, parse_version, select_rows
 from allmende.tables.service import readable_version, version_history
+from allmende.transparency.reads import Interface
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
 from allmende.web.i18n import notes_of
 from allmende.web.ui.ingest_options import DELIMITER_NAMES, FORMAT_LABELS
@@ -162,12 +163,14 @@ def resource_page(request: Request, session: Any, actor: Actor, platform: Any,
 def _table_context(request: Request, session: Any, actor: Actor, platform: Any,
                    resource: Resource) -> dict[str, Any]:
     requested = _version_number(request.query_params.get("version"))
-    table = readable_version(session, actor, platform.settings.data_dir, resource.id, requested)
+    table = readable_version(session, actor, platform.settings.data_dir, resource.id, requested,
+                             interface=Interface.UI)
     version = table.version_row
     history = version_history(session, actor, resource.id,
                               _page(request.query_params.get("versions_page")))
     preview = _Preview(request, table.schema)
     result, problems = _rows(table, preview)
+    table.delivered(len(result.rows) if result else 0)
     # Downloads and the map always name the version shown, even when it is the latest.
     selection = preview.api_params(table.version)
     base = f"/api/v1/resources/{resource.id}/rows"
