@@ -245,6 +245,9 @@ def test_confirming_every_column_publishes_the_held_version(client, world, platf
     [logged] = [e["event"] for e in entries if e["event"]["type"] == "privacy.decision"]
     assert logged["resource"] == permits and logged["published_version"] == 2
     assert {c["action"] for c in logged["columns"]} == {"confirm"}
+    # that a reason was given, not the admin's words (they may name people)
+    assert all(c["reason_given"] for c in logged["columns"])
+    assert "Einwilligung" not in str(logged)
     assert len(logged["actor"]) == 32 and "@" not in str(logged), "a pseudonym, not the admin"
 
 

@@ -337,7 +337,10 @@ def _record(session: Session, actor: Actor, resource: Resource, plan: _Plan,
     event = {"type": "privacy.decision", "organization": plan.organization,
              "dataset": plan.dataset_uuid, "resource": resource.id,
              "version": plan.held.version, "published_version": published,
-             "columns": columns}
+             # the public log says that a reason was given, not what it says: an admin's
+             # words may name people (the reason stays with the decision)
+             "columns": [{k: v for k, v in c.items() if k != "reason"}
+                         | {"reason_given": bool(c["reason"])} for c in columns]}
     if actor.user_id is not None:
         event["actor"] = transparency_log.pseudonym(
             session, resource.dataset.organization_id, actor.user_id)

@@ -46,8 +46,10 @@ owner) and ``dataset`` (its UUID). The fields beyond those, exactly as they are 
                            (true, only when the reader is one), ``rows`` — ``reads``
 ``privacy.decision``       ``resource``, ``version`` (held), ``published_version``,
                            ``columns`` ([{column, kind, confidence, action (drop|hash|
-                           truncate|generalize|confirm), parameters, reason}]), ``actor``
-                           (pseudonym, when a person decided) — ``privacy.decisions``
+                           truncate|generalize|confirm), parameters, reason_given (the
+                           reason stays with the decision: it may name people)}]),
+                           ``actor`` (pseudonym, when a person decided) —
+                           ``privacy.decisions``
 =========================  ==============================================================
 
 ``access.rows`` is one answer to a read of non-public rows (``members`` or ``restricted``) by
