@@ -299,3 +299,25 @@ def test_a_rolled_back_read_is_dropped_with_its_count(platform, sealed):
         agreement = session.scalar(select(Agreement).where(
             Agreement.uid == sealed["holder-agreement"]))
         assert agreement.used_count == 0
+
+
+def test_listing_the_collections_is_no_read_of_rows(client, world, sealed):
+    """A GIS client fetches the list of collections often: for an agreement holder and a
+    member of another organization it names the collections, without an extent (which only
+    the rows could tell), uses up no access and writes nothing to the log."""
+    platform = client.app.state.platform
+    before = _reads(platform)
+    shown = client.get(f"/api/v1/agreements/{sealed['holder-agreement']}",
+                       headers=world.auth("holder")).json()["used_count"]
+    for who, name in (("holder", "geheim"), ("bochum-editor", "intern")):
+        listed = client.get("/ogc/collections", params={"f": "json"},
+                            headers=world.auth(who)).json()["collections"]
+        [collection] = [c for c in listed if c["id"] == name]
+        assert collection["extent"] == {} and collection["links"]
+    assert _new_reads(platform, before) == []
+    assert client.get(f"/api/v1/agreements/{sealed['holder-agreement']}",
+                      headers=world.auth("holder")).json()["used_count"] == shown
+    # the owner's own listing still has the extent
+    own = client.get("/ogc/collections", params={"f": "json"},
+                     headers=world.auth("member")).json()["collections"]
+    assert next(c for c in own if c["id"] == "geheim")["extent"]["spatial"]["bbox"]

@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from allmende.access.policy import Actor
+from allmende.access.policy import Actor, read_is_logged
 from allmende.catalog.records import (
     DatasetRecord,
     ResourceRecord,
@@ -24,6 +25,7 @@ from allmende.catalog.records import (
     readable_tables,
 )
 from allmende.catalog.text import fold
+from allmende.db.models import Dataset
 from allmende.errors import AllmendeError, NotFound, msg
 from allmende.harmonize.service import declared_temporal
 from allmende.interop.ogc import crs
@@ -118,9 +120,10 @@ def temporal_column(session: Session, schema: TableSchema,
         next(iter(candidates), None)
 
 
-def document(collection: Collection, table: TableReader, temporal: Column | None,
-             links: OgcLinks) -> dict[str, Any]:
-    """The collection as OGC API describes it (``/collections/{id}``)."""
+def document(collection: Collection, extent: dict[str, Any], links: OgcLinks
+             ) -> dict[str, Any]:
+    """The collection as OGC API describes it (``/collections/{id}``), with the
+    :func:`extent` of its table."""
     path = f"/collections/{collection.id}"
     body: dict[str, Any] = {
         "id": collection.id, "title": collection.title,
@@ -138,7 +141,7 @@ def document(collection: Collection, table: TableReader, temporal: Column | None
             link(links.site.download(collection.resource.id, "geojson"), "enclosure",
                  "application/geo+json", collection.resource.name),
         ],
-        "extent": _extent(table, temporal),
+        "extent": extent,
         "itemType": "feature",
         "crs": list(crs.SUPPORTED),
         "storageCrs": crs.CRS84,
@@ -146,7 +149,8 @@ def document(collection: Collection, table: TableReader, temporal: Column | None
     return body
 
 
-def _extent(table: TableReader, temporal: Column | None) -> dict[str, Any]:
+def extent(table: TableReader, temporal: Column | None) -> dict[str, Any]:
+    """Where and when the table's features (those the reader may read) lie."""
     extent: dict[str, Any] = {}
     box = table.extent()
     if box is not None:
@@ -170,14 +174,31 @@ def _instant(value: str | None) -> str | None:
 def listing(session: Session, actor: Actor, open_reader: Callable[[str], TableReader],
             links: OgcLinks) -> list[dict[str, Any]]:
     """The documents of every collection the actor may read; a collection whose table
-    cannot be opened right now (a regional version withheld) is left out."""
+    cannot be opened right now (a regional version withheld) is left out.
+
+    Listing is no read of rows: a collection whose reads are logged (non-public rows of
+    another organization: an agreement's, a ``members`` dataset's) is listed without the
+    extent only its rows could tell, so that a GIS client fetching the list uses up no access
+    of an agreement and writes nothing to the transparency log."""
+    found = visible(session, actor)
+    logged = _logged_reads(session, actor, {c.dataset.uuid for c in found})
     documents = []
-    for collection in visible(session, actor):
+    for collection in found:
+        if collection.dataset.uuid in logged:
+            documents.append(document(collection, {}, links))
+            continue
         try:
             table = open_reader(collection.resource.id)
         except AllmendeError:
             continue
-        documents.append(document(collection, table,
-                                  temporal_column(session, table.schema, collection.resource),
-                                  links))
+        temporal = temporal_column(session, table.schema, collection.resource)
+        documents.append(document(collection, extent(table, temporal), links))
     return documents
+
+
+def _logged_reads(session: Session, actor: Actor, uuids: set[str]) -> set[str]:
+    """Those of the datasets whose reads by the actor go into the transparency log."""
+    rows = session.execute(select(Dataset.uuid, Dataset.organization_id, Dataset.access_level,
+                                  Dataset.draft, Dataset.deleted_at)
+                           .where(Dataset.uuid.in_(uuids))) if uuids else []
+    return {row.uuid for row in rows if read_is_logged(actor, row)}

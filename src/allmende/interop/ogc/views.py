@@ -122,7 +122,7 @@ def collection(call: Call, collection_id: str) -> Answer:
     found = collections.find(call.session, call.actor, collection_id)
     table = call.open(found.resource.id)
     temporal = collections.temporal_column(call.session, table.schema, found.resource)
-    body = collections.document(found, table, temporal, call.links)
+    body = collections.document(found, collections.extent(table, temporal), call.links)
     return Answer(body, template="ogc/collection.html", context={
         "doc": body, "collection": found, "fields": table.fields, "temporal": temporal,
         "table": table})
