@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from allmende.errors import FieldError, Invalid, msg
 from allmende.tables import export as exports
@@ -17,7 +16,7 @@ from allmende.tables.reader import TableReader, open_table
 from allmende.web.api.responses import AUTH, errors
 from allmende.web.api.schemas import AggregateOut, DistinctOut, RowPage
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
-from allmende.web.downloads import DownloadSlots, attachment, stream
+from allmende.web.downloads import attachment, file_response
 
 router = APIRouter(tags=["Daten abfragen"])
 
@@ -76,27 +75,10 @@ def rows(resource_id: str, request: Request, session: SessionDep, actor: ActorDe
     table = open_table(session, actor, platform.settings.data_dir, resource_id,
                        _version(request))
     query = queries.parse_query(request.query_params, table.schema)
-    if request.query_params.get("format"):
-        return _download(request, table, query)
+    if fmt := request.query_params.get("format"):
+        return file_response(request, table, query, fmt)
     # JSON bytes directly: FastAPI's generic encoder walks every cell (13 ms per 100-row page)
     return Response(table.page_json(query), media_type="application/json")
-
-
-def _download(request: Request, table: TableReader, query: queries.RowQuery
-              ) -> StreamingResponse:
-    """The selection as a file, in one of the server's download slots."""
-    slots: DownloadSlots = request.app.state.download_slots
-    release = slots.take(request.client.host if request.client else "")
-    cancelled = threading.Event()
-    try:
-        exported = table.export(query, request.query_params["format"], cancelled=cancelled)
-    except BaseException:
-        release()
-        raise
-    name = exported.filename(f"{Path(table.resource_name).stem}-v{table.version}")
-    return StreamingResponse(stream(exported.chunks, cancelled, release),
-                             media_type=exported.media_type,
-                             headers={"Content-Disposition": attachment(name)})
 
 
 SUMMARY_FORMAT = _param("format", {"type": "string", "enum": list(exports.SUMMARY_FORMATS)},
