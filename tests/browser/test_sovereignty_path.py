@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from allmende.access import accounts, agreements, requests
 from allmende.catalog import datasets, organizations
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.platform import Platform
-from allmende.transparency import checkpoints
+from allmende.transparency import checkpoints, log
 from allmende.web.ui.helpers import format_datetime
 from cli_support import run_process
 from databases import Installation
@@ -48,7 +49,7 @@ DAYS = 60
 DATASET, TITLE = "unfaelle-hagen", "Unfälle in Hagen"
 CONDITIONS = "Die Daten dienen nur dem genannten Zweck und werden danach gelöscht."
 ADMIN = ("admin@hagen.example", "admin-passwort-1")
-REQUESTER = ("mara.recherche@zeitung.example", "redaktion-passwort-1", "Mara Recherche")
+REQUESTER = ("mara.kowalski@zeitung.example", "redaktion-passwort-1", "Mara Kowalski")
 APPROVAL = "Berechtigtes Interesse an der Unfallberichterstattung ist dargelegt."
 REVOCATION = "Recherche abgeschlossen, Zweck entfallen"
 
@@ -234,7 +235,8 @@ def test_request_approve_download_revoke_and_verify_the_log(
     # -- a witness saves the log's state -----------------------------------------------------
     state = tmp_path / "zeuge.json"
     _checkpoint(town.platform)
-    assert "Konsistent" in _verify(town.url, state)
+    # submitted, decided, the agreement, the download
+    assert "Konsistent: 4 Einträge" in _verify(town.url, state)
 
     # -- with her own API token: the agreement's rows, and not a column more ----------------
     requester.get_by_role("link", name="API-Tokens").click()
@@ -261,7 +263,9 @@ def test_request_approve_download_revoke_and_verify_the_log(
     expect(card).to_contain_text("2 genutzt")
     card.get_by_label("Begründung des Widerrufs").fill(REVOCATION)
     card.get_by_role("button", name="Vereinbarung widerrufen").click()
-    expect(owner.locator(f"#a-{uid}")).to_contain_text("widerrufen")
+    card = owner.locator(f"#a-{uid}")
+    expect(card).to_contain_text(REVOCATION)  # shown once revoked
+    expect(card.get_by_role("button", name="Vereinbarung widerrufen")).to_have_count(0)
     requester.locator("#agreement-standing").get_by_role(
         "link", name="CSV", exact=True).click()  # the page still offers it
     expect(requester.get_by_role("heading", level=1)).to_have_text("Zugriff verweigert")
@@ -282,8 +286,13 @@ def test_request_approve_download_revoke_and_verify_the_log(
                 "Nutzungsvereinbarung geschlossen", "Über Datenantrag entschieden",
                 "Datenantrag gestellt"]  # newest first
     assert [events.nth(i).locator("td").nth(2).inner_text() for i in range(6)] == expected
-    for i in (1, 2):
+    with town.platform.db.session() as session:
+        hagen = organizations.get_organization(session, "hagen")
+        alias = log.pseudonym(session, hagen.id, accounts.get_user(session, email).id)
+    for i in (0, 1, 2, 3):
         expect(events.nth(i)).to_contain_text(uid)
+    for i in range(6):  # one pseudonym: who asked is who was granted, read and was revoked
+        expect(events.nth(i)).to_contain_text(alias)
     expect(events.nth(4)).to_contain_text("approved")
     citizen.goto("/organizations/hagen")
     citizen.get_by_role("link", name="Transparenzprotokoll dieser Organisation").click()
@@ -297,4 +306,5 @@ def test_request_approve_download_revoke_and_verify_the_log(
 
     # -- the witness again: the grown log continues the tree it saw ------------------------
     _checkpoint(town.platform)
-    assert "Konsistent" in _verify(town.url, state)
+    assert "Konsistent: 6 Einträge" in _verify(town.url, state)
+    assert json.loads(state.read_text())["size"] == 6
