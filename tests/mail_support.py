@@ -54,6 +54,18 @@ class Inbox:
             time.sleep(0.02)
         return self.received
 
+    def mail(self, address: str, subject: str, timeout: float = 10.0) -> Received:
+        """The first message to ``address`` whose subject contains ``subject``, once it came;
+        fails naming what did come."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in self.to(address) if subject in m.subject]
+            if found:
+                return found[0]
+            time.sleep(0.02)
+        raise AssertionError(f"no mail to {address} about {subject!r}; received: "
+                             f"{[(m.recipients, m.subject) for m in self.received]}")
+
 
 @contextmanager
 def smtp_server(settings: Settings) -> Iterator[Inbox]:

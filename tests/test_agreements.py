@@ -7,17 +7,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from agreement_support import DAY, ROWS, auth, seed, user_id
 from allmende.access import accounts, agreements
 from allmende.access.mail import Mailer
 from allmende.access.policy import ANONYMOUS
+from allmende.db.models import Dataset
 from allmende.errors import Forbidden, Invalid, NotFound
 from allmende.web.app import create_app
 from support import OPERATOR, served
@@ -240,6 +243,65 @@ def test_the_owners_read_without_agreement_and_uncounted(client, world, sealed):
         assert client.get(_rows_url(sealed), headers=world.auth(who)).status_code == 200
 
 
+def test_standing_tells_what_the_next_read_would_without_counting_it(client, world, platform,
+                                                                     sealed):
+    _grant(platform, "bochum-editor", valid_from=_now() + DAY, valid_until=_now() + 2 * DAY)
+    tokens = {**sealed["tokens"], **world.tokens}
+    for key in ("holder", "expired-holder", "revoked-holder", "outsider", "bochum-editor"):
+        with platform.db.session() as session:
+            dataset = session.scalars(select(Dataset).filter_by(name="geheim")).one()
+            actor = accounts.actor_for(accounts.get_user(session, f"{key}@test.allmende.de"))
+            standing = agreements.standing(session, actor, dataset)
+            used = standing.agreement.used_count if standing.agreement else None
+        read = client.get(_rows_url(sealed), headers=auth(tokens, key))
+        assert (standing.refusal is None) == (read.status_code == 200), key
+        if standing.refusal is not None:
+            assert standing.refusal == read.json()["error"]["message"], key
+        assert (standing.agreement is None) == (key == "outsider"), key
+        if standing.agreement is not None:
+            shown = client.get(f"/api/v1/agreements/{standing.agreement.uid}",
+                               headers=auth(tokens, key)).json()
+            # looking counted nothing; the read that followed counted one if it was made
+            assert shown["used_count"] == used + (read.status_code == 200), key
+
+
+def test_the_holder_downloads_on_the_tables_page_and_is_refused_there_once_revoked(
+        client, world, platform, sealed):
+    """The web UI shows a holder the agreement, not a preview: looking spends no access; each
+    download of what it releases spends one, and a refused one is a page saying why."""
+    uid = _grant(platform, columns=("Name", "Art"),
+                 row_filter=[{"column": "Art", "op": "eq", "value": "Kita"}])
+    html = {**world.auth("outsider"), "Accept": "text/html"}
+    resource = sealed["resources"]["geheim"]
+    page = client.get(f"/resources/{resource}", headers=html).text
+    assert 'id="agreement-standing"' in page and "Name, Art" in page
+    assert '<table class="list preview">' not in page
+    link = f"/resources/{resource}/download?format=csv"
+    assert f'href="{link}">CSV</a>' in page
+    assert "/download?format=geojson" not in page  # the geometry is not released
+    dataset_page = client.get("/datasets/geheim", headers=html).text
+    assert 'id="agreement-standing"' in dataset_page and "Zugang beantragen" not in dataset_page
+    english = client.get(f"/resources/{resource}?lang=en", headers=html).text
+    assert "Your usage agreement" in english and "Each download counts as one access" in english
+    client.get("/?lang=de", headers=html)
+    table = list(csv.reader(io.StringIO(client.get(link, headers=html).text)))
+    assert table[0] == ["Name", "Art"] and {row[1] for row in table[1:]} == {"Kita"}
+    assert len(table) - 1 == ROWS // 3
+    shown = client.get(f"/api/v1/agreements/{uid}", headers=world.auth("outsider")).json()
+    assert shown["used_count"] == 1  # the download; none of the three page views
+    client.post(f"/api/v1/agreements/{uid}/revoke", json={"reason": "Zweck entfallen"},
+                headers=world.auth("admin"))
+    refused = client.get(link, headers=html)
+    assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+    said = re.sub(r"<[^>]+>", "", refused.text)  # the message's values are marked up
+    assert f"Ihre Vereinbarung {uid} für „geheim“ wurde am" in said
+    assert "widerrufen: Zweck entfallen" in said
+    page = client.get(f"/resources/{resource}", headers=html).text
+    assert 'id="agreement-standing"' not in page
+    assert 'id="agreement-refusal"' in page and "Zweck entfallen" in page
+    assert "Zugang beantragen" in page  # she may ask again
+
+
 # --- ODRL ----------------------------------------------------------------------------------------
 
 
@@ -425,7 +487,6 @@ def test_two_admins_revoking_at_once_record_one_reason(platform, world, sealed):
 
 def test_consume_refuses_without_agreement(platform, world, sealed):
     with platform.db.session() as session:
-        from allmende.db.models import Dataset
         dataset = session.query(Dataset).filter_by(name="geheim").one()
         outsider = accounts.actor_for(accounts.get_user(session, "outsider@test.allmende.de"))
         with pytest.raises(Forbidden):

@@ -47,8 +47,9 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "rows": {"public": EVERYONE, "members": ALLIANCE, "restricted": OWNER | {"holder"}},
     # CKAN's package_list names what anyone may see, whoever asks (as CKAN does)
     "public listing": {"public": EVERYONE, "members": NOBODY, "restricted": EVERYONE},
-    # the web UI's preview shows rows to those who read them outright: an agreement is used
-    # through the API with the holder's token, so that page views spend none of its accesses
+    # the web UI's preview shows rows to those who read them outright: a holder gets the
+    # downloads of what the agreement releases instead, so that page views spend none of its
+    # accesses
     "preview": {"public": EVERYONE, "members": ALLIANCE, "restricted": OWNER},
     "edit": {"public": EDITORS, "members": EDITORS, "restricted": EDITORS},
     "delete": {"public": ADMINS, "members": ADMINS, "restricted": ADMINS},
@@ -109,7 +110,9 @@ def _preview(client: TestClient, name: str, resource: str, headers: dict[str, st
     if response.status_code == 404:
         return False
     assert response.status_code == 200
-    return "Spielplatz" in response.text
+    shown = '<table class="list preview">' in response.text
+    assert shown == ("<td data-user-content>Spielplatz</td>" in response.text)
+    return shown
 
 
 def _write(method: str, path: str, **body: Any) -> Callable[..., bool]:
@@ -201,6 +204,8 @@ ENDPOINTS = (
     Endpoint("OGC collections list", "rows",
              _shows("/ogc/collections", lambda n: f'"id":"{n}"')),
     Endpoint("UI preview GET /resources/{id}", "preview", _preview),
+    Endpoint("UI download GET /resources/{id}/download", "rows",
+             _get("/resources/{resource}/download", format="csv")),
     Endpoint("PATCH /api/v1/datasets/{name}", "edit",
              _write("PATCH", "/api/v1/datasets/{name}", title="Orte, geändert")),
     Endpoint("POST /api/v1/datasets/{name}/links", "edit", _link),

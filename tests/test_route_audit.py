@@ -282,6 +282,7 @@ def _examples(found: Objects) -> dict[tuple[str, str], Example]:
         ("POST", "/account/tokens/{token_id}/revoke"): Example(
             {"token_id": str(found.tokens[0])}, form={}),
         ("GET", "/resources/{resource_id}"): Example(resource),
+        ("GET", "/resources/{resource_id}/download"): Example(resource, query={"format": "csv"}),
         ("GET", "/resources/{resource_id}/mapping"): Example(resource),
         ("POST", "/resources/{resource_id}/mapping"): Example(resource, form={
             "schema_name": "ladesaeulen", "action": "preview"}),

@@ -406,6 +406,33 @@ def held_dataset_ids(session: Session, actor: Actor) -> set[int]:
         Agreement.valid_from <= now, Agreement.valid_until > now)))
 
 
+@dataclass(frozen=True)
+class Standing:
+    """Where the actor stands with a restricted dataset. ``refusal`` None: ``agreement`` is the
+    one their next read would use. Otherwise ``refusal`` is the message that read would be
+    refused with, and ``agreement`` their newest one (None: they never held one)."""
+
+    agreement: AgreementRecord | None
+    refusal: Message | None
+
+
+def standing(session: Session, actor: Actor, dataset: Dataset) -> Standing:
+    """What :func:`consume` would decide, without counting an access: for pages that show a
+    holder their agreement and what it releases (looking is no reading)."""
+    now = utcnow()
+    held = list(session.scalars(select(Agreement).where(
+        Agreement.dataset_id == dataset.id, Agreement.assignee_id == actor.user_id)
+        .order_by(Agreement.id.desc()))) if actor.is_authenticated else []
+    # consume's choice: the newest agreement in force (an exhausted one has its state set)
+    usable = next((a for a in held if effective_state(a, now) == "active"
+                   and a.valid_from <= now), None)
+    if usable is not None:
+        return Standing(record(usable), None)
+    newest = held[0] if held else None
+    return Standing(record(newest) if newest else None,
+                    _refusal(dataset, newest, now).message)
+
+
 def _administered(actor: Actor) -> Any:
     if actor.is_sysadmin:
         return Agreement.id.is_not(None)

@@ -15,12 +15,17 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import anyio.to_thread
+from fastapi import Request
+from fastapi.responses import StreamingResponse
 
 from allmende.errors import TooManyRequests, msg
 from allmende.tables.export import ExportCancelled
+from allmende.tables.query import RowQuery
+from allmende.tables.reader import TableReader
 
 _GERMAN_LETTERS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe",
                                  "Ü": "Ue", "ß": "ss"})
@@ -113,6 +118,23 @@ async def stream(chunks: Iterator[bytes], cancelled: threading.Event,
                 release()
 
         threading.Thread(target=finish, name="download-cleanup", daemon=True).start()
+
+
+def file_response(request: Request, table: TableReader, query: RowQuery, fmt: str
+                  ) -> StreamingResponse:
+    """The selection as a file in ``fmt``, in one of the server's download slots."""
+    slots: DownloadSlots = request.app.state.download_slots
+    release = slots.take(request.client.host if request.client else "")
+    cancelled = threading.Event()
+    try:
+        exported = table.export(query, fmt, cancelled=cancelled)
+    except BaseException:
+        release()
+        raise
+    name = exported.filename(f"{Path(table.resource_name).stem}-v{table.version}")
+    return StreamingResponse(stream(exported.chunks, cancelled, release),
+                             media_type=exported.media_type,
+                             headers={"Content-Disposition": attachment(name)})
 
 
 def attachment(filename: str) -> str:

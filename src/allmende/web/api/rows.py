@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from allmende.errors import FieldError, Invalid, msg
 from allmende.tables import export as exports
@@ -18,7 +17,7 @@ from allmende.transparency.reads import Interface
 from allmende.web.api.responses import AUTH, errors
 from allmende.web.api.schemas import AggregateOut, DistinctOut, RowPage
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
-from allmende.web.downloads import DownloadSlots, attachment, stream
+from allmende.web.downloads import attachment, file_response
 
 router = APIRouter(tags=["Daten abfragen"])
 
@@ -80,26 +79,9 @@ def rows(resource_id: str, request: Request, session: SessionDep, actor: ActorDe
                        interface=Interface.DOWNLOAD if download else Interface.ROWS)
     query = queries.parse_query(request.query_params, table.schema)
     if download:
-        return _download(request, table, query)
+        return file_response(request, table, query, request.query_params["format"])
     # JSON bytes directly: FastAPI's generic encoder walks every cell (13 ms per 100-row page)
     return Response(table.page_json(query), media_type="application/json")
-
-
-def _download(request: Request, table: TableReader, query: queries.RowQuery
-              ) -> StreamingResponse:
-    """The selection as a file, in one of the server's download slots."""
-    slots: DownloadSlots = request.app.state.download_slots
-    release = slots.take(request.client.host if request.client else "")
-    cancelled = threading.Event()
-    try:
-        exported = table.export(query, request.query_params["format"], cancelled=cancelled)
-    except BaseException:
-        release()
-        raise
-    name = exported.filename(f"{Path(table.resource_name).stem}-v{table.version}")
-    return StreamingResponse(stream(exported.chunks, cancelled, release),
-                             media_type=exported.media_type,
-                             headers={"Content-Disposition": attachment(name)})
 
 
 SUMMARY_FORMAT = _param("format", {"type": "string", "enum": list(exports.SUMMARY_FORMATS)},

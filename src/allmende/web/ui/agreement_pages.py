@@ -1,5 +1,6 @@
 """Usage agreements in the web UI: the holder's "Meine Vereinbarungen" and the owning
-organization's list, where its admins revoke an agreement with a reason."""
+organization's list, where its admins revoke an agreement with a reason; what a restricted
+dataset's pages tell someone outside its organization about reading its rows."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from allmende.access import agreements
-from allmende.access.policy import Action, is_allowed
+from allmende.access.policy import Action, Actor, RowAccess, is_allowed, row_access
 from allmende.catalog.organizations import get_organization
+from allmende.db.models import Dataset
 from allmende.errors import Invalid
 from allmende.web.deps import ActorDep, MailerDep, PlatformDep, SessionDep, check_csrf
 from allmende.web.ui import helpers
@@ -21,7 +23,8 @@ from allmende.web.ui.render import render
 router = APIRouter()
 
 
-def _labels() -> dict[str, Any]:
+def labels() -> dict[str, Any]:
+    """What the pages that show an agreement need to name its parts."""
     return {"purposes": agreements.PURPOSES, "duty_labels": DUTY_LABELS,
             "state_labels": STATE_LABELS}
 
@@ -34,13 +37,26 @@ STATE_LABELS = {"active": N_("active"), "expired": N_("expired"), "exhausted": N
                 "revoked": N_("revoked")}
 
 
+def reading_context(session: Any, actor: Actor, dataset: Dataset) -> dict[str, Any]:
+    """What a restricted dataset's page and its tables' pages say about reading its rows:
+    whether the actor may ask for them (anonymous visitors too: the form asks them to sign in
+    or register first) and, for someone outside the owning organization, the agreement they
+    read by or why they cannot (looking spends no access)."""
+    outside = row_access(actor, dataset) is RowAccess.AGREEMENT
+    return {
+        "can_request": dataset.access_level == "restricted" and not dataset.deleted_at and (
+            not actor.is_authenticated or is_allowed(actor, Action.REQUEST_DATA, dataset)),
+        "standing": agreements.standing(session, actor, dataset) if outside else None,
+        **labels()}
+
+
 @router.get("/account/agreements", response_class=HTMLResponse)
 def my_agreements(request: Request, session: SessionDep, actor: ActorDep) -> Response:
     if not actor.is_authenticated:
         return login_redirect(request)
     return render(request, "agreements.html", {
         "agreements": agreements.agreements_of(session, actor, "holder"), "owner": None,
-        "errors": {}, **_labels()}, actor=actor)
+        "errors": {}, **labels()}, actor=actor)
 
 
 def _owner_page(request: Request, session: Any, actor: Any, slug: str,
@@ -53,7 +69,7 @@ def _owner_page(request: Request, session: Any, actor: Any, slug: str,
         "can_revoke": is_allowed(actor, Action.MANAGE_AGREEMENTS, organization.id),
         "failed_uid": failed[0] if failed else None,
         "errors": helpers.errors_by_field(failed[1].field_errors) if failed else {},
-        **_labels()}, status_code=422 if failed else 200, actor=actor)
+        **labels()}, status_code=422 if failed else 200, actor=actor)
 
 
 @router.get("/organizations/{slug}/agreements", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from allmende.errors import Conflict, FieldError, Forbidden, Invalid, Unauthoriz
 from allmende.interop.ogc import collections as ogc_collections
 from allmende.web.deps import ActorDep, SessionDep, check_csrf
 from allmende.web.ui import helpers
+from allmende.web.ui.agreement_pages import reading_context
 from allmende.web.ui.common import FormDep, login_redirect, redirect
 from allmende.web.ui.quality import quality_index
 from allmende.web.ui.render import render
@@ -84,9 +85,7 @@ def show(name: str, request: Request, session: SessionDep, actor: ActorDep) -> H
         "can_restore": is_allowed(actor, Action.RESTORE_DATASET, dataset),
         "quality": quality_index(session, actor, [dataset]),
         "collections": _collections(dataset, actor),
-        # anonymous visitors too: the form asks them to sign in or register first
-        "can_request": dataset.access_level == "restricted" and not dataset.deleted_at and (
-            not actor.is_authenticated or is_allowed(actor, Action.REQUEST_DATA, dataset)),
+        **reading_context(session, actor, dataset),
     }, actor=actor)
 
 

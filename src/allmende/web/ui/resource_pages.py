@@ -1,5 +1,6 @@
 """The page of a file resource: how it was read, a preview of its rows, its versions, downloads
-and a map. Uploads go from the browser straight to the API (see static/ingest.js)."""
+and a map; for a holder of an agreement on a restricted dataset the agreement and downloads of
+what it releases. Uploads go from the browser straight to the API (see static/ingest.js)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
+from allmende.access import agreements
 from allmende.access.policy import Action, Actor, is_allowed
 from allmende.catalog.datasets import get_resource
 from allmende.db.models import Resource, TableVersion, User
 from allmende.errors import Invalid
 from allmende.privacy.held import Held
 from allmende.tables.query import FORMATS, RESERVED, parse_query, parse_version, select_rows
+from allmende.tables.reader import open_table
 from allmende.tables.service import readable_version, version_history
 from allmende.transparency.reads import Interface
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
+from allmende.web.downloads import file_response
 from allmende.web.i18n import notes_of
+from allmende.web.ui.agreement_pages import reading_context
 from allmende.web.ui.ingest_options import DELIMITER_NAMES, FORMAT_LABELS
 from allmende.web.ui.privacy_context import privacy_context
 from allmende.web.ui.quality import quality_index
@@ -156,8 +161,36 @@ def resource_page(request: Request, session: Any, actor: Actor, platform: Any,
                                            bool(request.query_params.get("version"))))
         except Held as held:
             context["held_message"] = held.message
+    elif resource.current_version:
+        context.update(reading_context(session, actor, dataset))
+        context["agreement_downloads"] = _agreement_downloads(resource, context["standing"])
     return render(request, "resource.html", {**context, **(extra or {})}, actor=actor,
                   status_code=status_code)
+
+
+def _agreement_downloads(resource: Resource, standing: agreements.Standing | None
+                         ) -> list[tuple[str, str]]:
+    """The holder's downloads of what their agreement releases of the table: no preview, so
+    that looking at the page spends none of its accesses (each download is one)."""
+    if standing is None or standing.refusal is not None or resource.current is None:
+        return []
+    released = standing.agreement.columns  # type: ignore[union-attr]
+    geometry = any(c["type"] == "geometry" and (released is None or c["name"] in released)
+                   for c in resource.current.columns)
+    return [(fmt, f"/resources/{resource.id}/download?{urlencode([('format', fmt)])}")
+            for fmt in FORMATS if fmt != "geojson" or geometry]
+
+
+@router.get("/resources/{resource_id}/download")
+def download(resource_id: str, request: Request, session: SessionDep, actor: ActorDep,
+             platform: PlatformDep) -> StreamingResponse:
+    """The table as a file, as the data API's ``format`` gives it, for the browser: a refusal
+    (e.g. of an agreement revoked since the page was loaded) is a page that says why."""
+    table = open_table(session, actor, platform.settings.data_dir, resource_id,
+                       _version_number(request.query_params.get("version")),
+                       interface=Interface.DOWNLOAD)
+    query = parse_query(request.query_params, table.schema)
+    return file_response(request, table, query, query.format or "csv")
 
 
 def _table_context(request: Request, session: Any, actor: Actor, platform: Any,
