@@ -22,6 +22,7 @@ from allmende.platform import Platform
 from allmende.tables import query as queries
 from allmende.tables.reader import open_table
 from allmende.transparency import checkpoints
+from allmende.transparency.reads import Interface
 
 DATA = Path(__file__).parent / "data" / "requests.json"
 
@@ -88,6 +89,7 @@ def _reads(platform: Platform, entry: dict[str, Any]) -> int:
             reader = _actor(session, entry["requester"])
             dataset = datasets.get_dataset(session, reader, entry["dataset"])
             resource = next(r for r in dataset.resources if r.current_version)
-            table = open_table(session, reader, platform.settings.data_dir, resource.id)
+            table = open_table(session, reader, platform.settings.data_dir, resource.id,
+                               interface=Interface.ROWS)
             table.rows(queries.parse_query(params, table.schema))
     return len(entry.get("reads", []))
