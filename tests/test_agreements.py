@@ -215,6 +215,10 @@ def test_a_refused_request_costs_no_access(client, world, sealed):
                       headers=headers).status_code == 404
     shown = client.get(f"/api/v1/agreements/{uid}", headers=headers).json()
     assert shown["used_count"] == 0
+    # the column outside the agreement is a refusal in the log; the missing version is not
+    refusals = [e["event"] for e in client.get("/log/v1/entries", params={
+        "start": 0, "end": 100}).json()["entries"] if e["event"]["type"] == "access.refused"]
+    assert [(e["agreement"], e["reason"]) for e in refusals] == [(uid, "column_not_agreed")]
 
 
 @pytest.mark.parametrize(("start", "end", "code"), [

@@ -281,22 +281,28 @@ def test_request_approve_download_revoke_and_verify_the_log(
     citizen.goto(f"/datasets/{DATASET}")
     citizen.get_by_role("link", name="Transparenzprotokoll dieses Datensatzes").click()
     events = citizen.locator("table.log-events tbody tr")
-    expect(events).to_have_count(6)
-    expected = ["Nutzungsvereinbarung widerrufen", "Zeilen gelesen", "Zeilen gelesen",
+    expect(events).to_have_count(9)
+    expected = ["Zugriff verweigert", "Zugriff verweigert", "Nutzungsvereinbarung widerrufen",
+                "Zugriff verweigert", "Zeilen gelesen", "Zeilen gelesen",
                 "Nutzungsvereinbarung geschlossen", "Über Datenantrag entschieden",
                 "Datenantrag gestellt"]  # newest first
-    assert [events.nth(i).locator("td").nth(2).inner_text() for i in range(6)] == expected
+    assert [events.nth(i).locator("td").nth(2).inner_text() for i in range(9)] == expected
     with town.platform.db.session() as session:
         hagen = organizations.get_organization(session, "hagen")
         alias = log.pseudonym(session, hagen.id, accounts.get_user(session, email).id)
-    for i in (0, 1, 2, 3):
+    for i in range(7):
         expect(events.nth(i)).to_contain_text(uid)
-    for i in range(6):  # one pseudonym: who asked is who was granted, read and was revoked
+    for i in range(9):  # one pseudonym: who asked is who was granted, read and was revoked
         expect(events.nth(i)).to_contain_text(alias)
-    expect(events.nth(4)).to_contain_text("approved")
+    # refused: after the revocation her download and her API read, before it the column
+    # outside the agreement
+    for i, reason in ((0, "agreement_revoked"), (1, "agreement_revoked"),
+                      (3, "column_not_agreed")):
+        expect(events.nth(i)).to_contain_text(reason)
+    expect(events.nth(7)).to_contain_text("approved")
     citizen.goto("/organizations/hagen")
     citizen.get_by_role("link", name="Transparenzprotokoll dieser Organisation").click()
-    expect(citizen.locator("table.log-events tbody tr")).to_have_count(6)
+    expect(citizen.locator("table.log-events tbody tr")).to_have_count(9)
     expect(citizen.locator("table.log-events")).to_contain_text(TITLE)
     for page in (f"/datasets/{DATASET}/log", "/organizations/hagen/log"):
         citizen.goto(page)
@@ -306,5 +312,5 @@ def test_request_approve_download_revoke_and_verify_the_log(
 
     # -- the witness again: the grown log continues the tree it saw ------------------------
     _checkpoint(town.platform)
-    assert "Konsistent: 6 Einträge" in _verify(town.url, state)
-    assert json.loads(state.read_text())["size"] == 6
+    assert "Konsistent: 9 Einträge" in _verify(town.url, state)
+    assert json.loads(state.read_text())["size"] == 9

@@ -355,6 +355,17 @@ def _record_refusal(session: Session, *, agreement_id: int, reason: str,
         _logged(session, agreement, "access.refused", reason=reason)
 
 
+def refused_within(session: Session, error: BaseException, *, agreement: str) -> None:
+    """A request the agreement let in but refused for going beyond it (a column it
+    withholds, a row filter the table cannot apply): an ``access.refused`` event, recorded
+    after the request rolled back (``db.session.on_failure``, set by
+    ``tables.service.readable_version``)."""
+    if isinstance(error, Forbidden):
+        found = session.scalar(select(Agreement).where(Agreement.uid == agreement))
+        if found is not None:
+            _logged(session, found, "access.refused", reason=error.code)
+
+
 def _mail_holder(session: Session, mailer: Mailer, agreement: Agreement, subject: Message,
                  news: list[Message]) -> None:
     """E-mail the holder ``news`` about the agreement, in the language of the data request

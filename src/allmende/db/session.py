@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
+#: ``Session.info``: what to keep should the unit of work fail (:func:`on_failure`)
+ON_FAILURE = "allmende.on_failure"
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # An arbitrary constant that names allmende's migration lock among PostgreSQL advisory locks.
@@ -91,21 +93,25 @@ class Database:
                 yield session
                 session.commit()
             except BaseException as error:
+                records = session.info.pop(ON_FAILURE, [])
                 session.rollback()
-                self._record_after_rollback(error)
+                self._record_failure(error, records)
                 raise
 
-    def _record_after_rollback(self, error: BaseException) -> None:
-        """What the error asks to keep although its unit of work rolled back, in a unit of
-        work of its own; a failure here is logged and never hides the error itself."""
-        record = getattr(error, "after_rollback", None)
-        if record is None:
-            return
-        try:
-            with self.session() as session:
-                record(session)
-        except Exception:
-            log.exception("could not record after the rollback of %r", error)
+    def _record_failure(self, error: BaseException,
+                        records: list[Callable[[Session, BaseException], None]]) -> None:
+        """What the error and the unit of work (:func:`on_failure`) ask to keep although it
+        rolled back, in a unit of work of its own; a failure here is logged and never hides
+        the error itself."""
+        asked = getattr(error, "after_rollback", None)
+        if asked is not None:
+            records = [lambda session, _: asked(session), *records]
+        for record in records:
+            try:
+                with self.session() as session:
+                    record(session, error)
+            except Exception:
+                log.exception("could not record after the rollback of %r", error)
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent). Processes starting together
@@ -152,3 +158,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def on_failure(session: Session, record: Callable[[Session, BaseException], None]) -> None:
+    """Keep something should this unit of work fail (e.g. that a read under an agreement was
+    refused): ``record(new_session, error)`` runs after the rollback (see
+    :meth:`Database.session`); a commit forgets it."""
+    session.info.setdefault(ON_FAILURE, []).append(record)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_failure_records(session: Session) -> None:
+    session.info.pop(ON_FAILURE, None)

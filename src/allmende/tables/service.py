@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from allmende.access.policy import (
 )
 from allmende.catalog.datasets import get_resource
 from allmende.db.models import Dataset, Resource, TableVersion
+from allmende.db.session import on_failure
 from allmende.errors import AllmendeError, FieldError, Invalid, NotFound, msg
 from allmende.privacy import held, suppression
 from allmende.tables import versions
@@ -64,6 +66,7 @@ def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id
     scope = None
     if row_access(actor, resource.dataset) is RowAccess.AGREEMENT:
         scope = agreements.consume(session, actor, resource.dataset)
+        on_failure(session, partial(agreements.refused_within, agreement=scope.agreement))
     else:
         authorize(actor, Action.READ_ROWS, resource.dataset)
     latest = versions.require_current(session, resource)
