@@ -36,8 +36,10 @@ owner) and ``dataset`` (its UUID). The fields beyond those, exactly as they are 
                            after ``valid_until``)
 ``access.refused``         ``agreement``, ``purpose``, ``request``, ``holder``, ``reason``
                            (the refusal's code: agreement_expired|agreement_exhausted|
-                           agreement_revoked|agreement_not_yet_valid), recorded after the
-                           refused request rolled back — ``access.agreements._record_refusal``
+                           agreement_revoked|agreement_not_yet_valid, or column_not_agreed|
+                           agreement_filter_unusable for a request beyond the agreement),
+                           recorded after the refused request rolled back —
+                           ``access.agreements._record_refusal``, ``refused_within``
 ``access.rows``            ``resource`` (id), ``version``, ``interface`` (see below),
                            ``agreement`` (uid, or null for a ``members`` dataset or a
                            sysadmin), ``purpose`` (the agreement's code or null), ``reader``
