@@ -62,3 +62,7 @@ def test_ask_for_a_restricted_dataset_and_approve_it(page: Page, restricted: str
     page.goto(url + "?lang=en")
     expect(page.locator("#request-state")).to_have_text("Approved")
     expect(page.locator("ol.history")).to_contain_text("Berechtigtes Interesse ist dargelegt.")
+    # from the approved request to the agreement made of it
+    page.get_by_role("link", name="The agreement made of it").click()
+    agreement = page.url.rsplit("#", 1)[1]
+    expect(page.locator(f"#{agreement}")).to_contain_text("Recherche zu Unfallschwerpunkten")

@@ -54,6 +54,7 @@ from allmende.catalog import datasets
 from allmende.catalog.organizations import get_organization
 from allmende.catalog.validation import check_text, parsed
 from allmende.db.models import (
+    Agreement,
     DataRequest,
     DataRequestAttachment,
     DataRequestEvent,
@@ -197,6 +198,8 @@ class RequestRecord:
     editable: bool
     #: the columns the dataset's tables have (what may be requested)
     available_columns: tuple[str, ...]
+    #: the uid of the agreement the approval made (None before, or for other outcomes)
+    agreement: str | None = None
 
 
 # --- transitions ------------------------------------------------------------------------------
@@ -274,7 +277,10 @@ def _record(session: Session, actor: Actor, request: DataRequest) -> RequestReco
                           for f in files),
         actions=tuple(name for name in TRANSITIONS if _may(actor, request, name)),
         editable=request.state in EDITABLE and is_allowed(actor, Action.EDIT_REQUEST, request),
-        available_columns=columns_of(request.dataset))
+        available_columns=columns_of(request.dataset),
+        agreement=session.scalar(select(Agreement.uid).where(
+            Agreement.request_id == request.id).order_by(Agreement.id.desc()).limit(1))
+        if request.state == APPROVED else None)
 
 
 def _fields_of(request: DataRequest) -> dict[str, Any]:

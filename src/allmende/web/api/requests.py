@@ -66,6 +66,8 @@ class RequestOut(BaseModel):
     actions: list[str] = Field(description="The steps the caller may take now")
     editable: bool = Field(description="Whether the caller may change the fields now")
     available_columns: list[str] = Field(description="Columns the dataset's tables have")
+    agreement: str | None = Field(None, description="The uid of the agreement an approval "
+                                                    "made (`/api/v1/agreements/{uid}`)")
 
     @classmethod
     def of(cls, record: RequestRecord) -> Self:
@@ -79,7 +81,8 @@ class RequestOut(BaseModel):
                    history=[EventOut(**e.__dict__) for e in record.history],
                    attachments=[AttachmentOut(**a.__dict__) for a in record.attachments],
                    actions=list(record.actions), editable=record.editable,
-                   available_columns=list(record.available_columns))
+                   available_columns=list(record.available_columns),
+                   agreement=record.agreement)
 
 
 class RequestList(BaseModel):

@@ -17,7 +17,7 @@ from allmende.errors import Invalid
 from allmende.web.deps import ActorDep, MailerDep, PlatformDep, SessionDep, check_csrf
 from allmende.web.ui import helpers
 from allmende.web.ui.common import FormDep, login_redirect, redirect
-from allmende.web.ui.helpers import N_
+from allmende.web.ui.helpers import CONDITION_OPERATORS, N_
 from allmende.web.ui.render import render
 
 router = APIRouter()
@@ -26,7 +26,7 @@ router = APIRouter()
 def labels() -> dict[str, Any]:
     """What the pages that show an agreement need to name its parts."""
     return {"purposes": agreements.PURPOSES, "duty_labels": DUTY_LABELS,
-            "state_labels": STATE_LABELS}
+            "state_labels": STATE_LABELS, "condition_operators": CONDITION_OPERATORS}
 
 
 #: English msgids of the UI (translated by messages.po), per duty and state code.

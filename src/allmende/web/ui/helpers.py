@@ -25,6 +25,13 @@ def N_(message: str) -> str:
     return message
 
 
+#: How a row condition (of a data request or an agreement) reads: its operator's sign or
+#: words (English msgids), per code of ``access.requests.FILTER_OPS`` and the data API.
+CONDITION_OPERATORS = {"eq": "=", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
+                       "contains": N_("contains"), "in": N_("one of"),
+                       "null": N_("is empty")}
+
+
 FIELD_LABELS = {
     "title": N_("Title"),
     "name": N_("Identifier"),

@@ -59,8 +59,9 @@ FIELD_LABELS = {
     "accepted_conditions": N_("Conditions of use"), "reason": N_("Reason"),
     "file": N_("Attachment (PDF)"), "email": N_("E-mail address"), "name": N_("Name"),
     "password": N_("Password"), "text": N_("Conditions of use")}
-OP_LABELS = {"eq": "=", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
-             "contains": N_("contains")}
+#: The comparisons the request form offers (one value each).
+OP_LABELS = {op: helpers.CONDITION_OPERATORS[op]
+             for op in ("eq", "gt", "gte", "lt", "lte", "contains")}
 TEXTS = ("requester_organization", "position", "purpose", "purpose_text", "legal_basis",
          "legal_basis_text", "interest", "recipients", "processors", "retention")
 
@@ -68,7 +69,8 @@ TEXTS = ("requester_organization", "position", "purpose", "purpose_text", "legal
 def _labels() -> dict[str, Any]:
     return {"purpose_labels": PURPOSE_LABELS, "legal_basis_labels": LEGAL_BASIS_LABELS,
             "state_labels": STATE_LABELS, "action_labels": ACTION_LABELS,
-            "labels": FIELD_LABELS, "op_labels": OP_LABELS}
+            "labels": FIELD_LABELS, "op_labels": OP_LABELS,
+            "condition_operators": helpers.CONDITION_OPERATORS}
 
 
 def _mailer(platform: Any) -> Mailer:
