@@ -217,7 +217,7 @@ def test_request_approve_download_revoke_and_verify_the_log(
     assert granted.valid_until - granted.valid_from == dt.timedelta(days=DAYS)
     expect(card).to_contain_text("aktiv")
     expect(card).to_contain_text(", ".join(RELEASED))
-    expect(card).to_contain_text(f"Stadtbezirk eq {DISTRICT}")
+    expect(card).to_contain_text(f"Stadtbezirk = {DISTRICT}")
     expect(card).to_contain_text(f"bis {format_datetime(granted.valid_until, 'de')}")
     card.get_by_role("link", name=TITLE).click()
     standing = requester.locator("#agreement-standing")
