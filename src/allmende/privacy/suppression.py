@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,12 +37,22 @@ def threshold(session: Session, actor: Actor, resource: Resource, version: int) 
     dataset = resource.dataset
     if is_allowed(actor, Action.READ_HELD_VERSION, dataset):
         return None
-    own = session.get(DatasetPrivacy, dataset.id)
-    if own is not None and own.suppression_k is not None:
-        return own.suppression_k
-    found = session.scalar(select(VersionPrivacy.id).where(
-        VersionPrivacy.resource_id == resource.id, VersionPrivacy.version == version))
-    return DEFAULT_K if found is not None else None
+    own, found = session.execute(_settings_query(), {
+        "dataset": dataset.id, "resource": resource.id, "version": version}).one()
+    if own is not None:
+        return own
+    return DEFAULT_K if found else None
+
+
+@cache
+def _settings_query() -> Any:
+    """The dataset's own k and whether the version had findings, in one statement built once:
+    every read from outside the organization asks (building it cost more than running it)."""
+    return select(
+        select(DatasetPrivacy.suppression_k)
+        .where(DatasetPrivacy.dataset_id == bindparam("dataset")).scalar_subquery(),
+        exists().where(VersionPrivacy.resource_id == bindparam("resource"),
+                       VersionPrivacy.version == bindparam("version")))
 
 
 def check_k(value: int | None) -> int | None:

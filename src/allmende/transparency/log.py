@@ -144,9 +144,12 @@ def erase_pseudonym_key(session: Session, organization_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+#: The organization's key; built once (every logged read asks, building cost more than asking)
+_KEY = select(PseudonymKey.key).where(PseudonymKey.organization_id == bindparam("organization"))
+
+
 def _pseudonym_key(session: Session, organization_id: int) -> bytes:
-    query = select(PseudonymKey.key).where(PseudonymKey.organization_id == organization_id)
-    key = session.scalar(query)
+    key = session.scalar(_KEY, {"organization": organization_id})
     if key is not None:
         return key
     try:
@@ -155,7 +158,7 @@ def _pseudonym_key(session: Session, organization_id: int) -> bytes:
                                      key=secrets.token_bytes(32)))
     except IntegrityError:
         pass
-    return session.scalars(query).one()
+    return session.scalars(_KEY, {"organization": organization_id}).one()
 
 
 # --- reading ---------------------------------------------------------------------------------
