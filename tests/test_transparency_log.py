@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from pymerkle import InmemoryTree
 from sqlalchemy import select, text
 
-from allmende.db.models import LogEntry, Organization
+from allmende.db.models import LogEntry, LogNode, Organization
 from allmende.jobs import registry
 from allmende.transparency import checkpoints, log, merkle
 from allmende.web.app import create_app
@@ -73,6 +73,33 @@ def test_appends_number_the_events_and_the_stored_tree_agrees_with_pymerkle(plat
             proof = log.consistency_proof(session, first, second)
             assert merkle.verify_consistency(first, second, oracle.get_root(first),
                                              oracle.get_root(second), proof)
+
+
+def test_one_by_one_appends_build_the_same_tree_as_batches(platform):
+    """Single appends (on PostgreSQL the server-side function of migration 0014) and batches
+    (the Python path) store the same hashes: every subtree of 70 one-by-one appends agrees
+    with pymerkle, the ones closing six levels at once (index 63) included."""
+    for event in _events(70):
+        with platform.db.session() as session:
+            log.append(session, event)
+    leaves = _leaves(platform)
+    oracle = InmemoryTree(algorithm="sha256")
+    for leaf in leaves:
+        oracle.append_entry(leaf)
+    frontier: list[bytes] = []
+    expected: dict[int, bytes] = {}
+    for index, leaf in enumerate(leaves):
+        frontier, made = merkle.push(frontier, index, leaf)
+        expected.update(made)
+    with platform.db.session() as session:
+        stored = {row.id: bytes(row.hash) for row in session.execute(
+            select(LogNode.id, LogNode.hash))}
+        assert stored == expected
+        assert log.tree(session).root == oracle.get_root(70) == merkle.frontier_root(frontier)
+        for size in (1, 2, 3, 63, 64, 65, 70):
+            proof = log.inclusion_proof(session, size - 1, size)
+            assert oracle.prove_inclusion(size, size).path == \
+                [merkle.leaf_hash(leaves[size - 1]), *proof]
 
 
 def test_a_rolled_back_transaction_leaves_no_entry(platform):
