@@ -151,6 +151,39 @@ def test_an_approved_request_becomes_the_agreement_it_asked_for(ask, client):
     assert len(logged[0]["reader"]) == 32 and "@" not in json.dumps(logged)
 
 
+def test_a_period_on_a_date_column_keeps_only_its_rows(ask):
+    """Data minimisation: a period that names its date column becomes row conditions of the
+    agreement; without the column it stays a statement of the request."""
+    resource = ask("admin", "GET", "/datasets/unfaelle").json()["resources"][0]["id"]
+    refusals = {
+        "Schwere": "keine Datumsspalte",  # not a date column
+        "Straße": "keine Datumsspalte",
+    }
+    for column, says in refusals.items():
+        refused = ask("outsider", "POST", "/requests", json={
+            "dataset": "unfaelle", **COMPLETE, "period_start": "2024-03-02",
+            "period_column": column})
+        assert refused.status_code == 422 and says in refused.text, refused.text
+    not_requested = ask("outsider", "POST", "/requests", json={
+        "dataset": "unfaelle", **COMPLETE, "columns": ["Schwere"],
+        "period_start": "2024-03-02", "period_column": "Datum"})
+    assert not_requested.status_code == 422 and "unter den Spalten" in not_requested.text
+    without_dates = ask("outsider", "POST", "/requests", json={
+        "dataset": "unfaelle", **COMPLETE, "period_column": "Datum"})
+    assert without_dates.status_code == 422
+    assert without_dates.json()["error"]["fields"][0]["field"] == "period_start"
+    request_id = _draft(ask, **COMPLETE, period_start="2024-03-02", period_end="2024-12-31",
+                        period_column="Datum")
+    for who, action in (("outsider", "submit"), ("admin", "approve")):
+        assert _step(ask, who, request_id, action).status_code == 200
+    [agreement] = ask("outsider", "GET", "/agreements").json()["results"]
+    assert agreement["row_filter"] == [
+        {"column": "Datum", "op": "gte", "value": "2024-03-02"},
+        {"column": "Datum", "op": "lte", "value": "2024-12-31"}]
+    rows = ask("outsider", "GET", f"/resources/{resource}/rows").json()["rows"]
+    assert rows == [{"Datum": "2024-03-02", "Schwere": "schwer"}]
+
+
 def test_every_step_lands_in_the_transparency_log_without_personal_data(ask, client):
     request_id = _in_state(ask, "approved")
     withdrawn = _in_state(ask, "withdrawn")

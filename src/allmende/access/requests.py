@@ -124,6 +124,10 @@ class RequestFields(BaseModel):
     row_filter: list[RowCondition] | None = Field(None, max_length=50)
     period_start: dt.date | None = None
     period_end: dt.date | None = None
+    period_column: str | None = Field(
+        None, min_length=1, max_length=300,
+        description="The date column the period refers to: the agreement then keeps only the "
+                    "rows of the period (without it the period is a statement)")
     duration_days: int | None = Field(None, ge=1, le=MAX_DURATION_DAYS,
                                       description="How long access is needed")
     recipients: str = Field("", max_length=TEXT_MAX, description="Recipients of the data")
@@ -247,15 +251,21 @@ def _may(actor: Actor, request: DataRequest, name: str) -> bool:
     return is_allowed(actor, Action.EDIT_REQUEST, request)
 
 
-def columns_of(dataset: Dataset) -> tuple[str, ...]:
-    """The column names of the dataset's current tables, each once, in their order."""
+def columns_of(dataset: Dataset, types: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The column names of the dataset's current tables, each once, in their order (only
+    those of ``types`` when given)."""
     names: dict[str, None] = {}
     for resource in dataset.resources:
         current = resource.current
         for column in (current.columns if current is not None else []):
-            if column.get("type") != "geometry":
+            wanted = column.get("type") in types if types else column.get("type") != "geometry"
+            if wanted:
                 names.setdefault(column["name"], None)
     return tuple(names)
+
+
+#: Column types a requested period can refer to.
+DATE_TYPES = ("date", "datetime")
 
 
 def _record(session: Session, actor: Actor, request: DataRequest) -> RequestRecord:
@@ -319,8 +329,29 @@ def _check_scope(request: DataRequest) -> None:
     if request.period_start and request.period_end and request.period_end < request.period_start:
         errors.append(FieldError("period_end", msg("Das Ende des Zeitraums liegt vor seinem "
                                                    "Anfang.")))
+    errors += _period_errors(request)
     if errors:
         raise Invalid(field_errors=errors)
+
+
+def _period_errors(request: DataRequest) -> list[FieldError]:
+    """A period column is a date column of the dataset, among the requested columns (the
+    agreement filters only by columns it releases), with a start or an end to apply."""
+    name = request.period_column
+    if name is None:
+        return []
+    if name not in columns_of(request.dataset, DATE_TYPES):
+        return [FieldError("period_column", msg(
+            "„{column}“ ist keine Datumsspalte dieses Datensatzes.", column=name))]
+    if request.columns and name not in request.columns:
+        return [FieldError("period_column", msg(
+            "Der Zeitraum bezieht sich auf die Spalte „{column}“; bitte beantragen Sie sie "
+            "auch unter den Spalten.", column=name))]
+    if not (request.period_start or request.period_end):
+        return [FieldError("period_start", msg(
+            "Bitte geben Sie Anfang oder Ende des Zeitraums an, auf den sich „{column}“ "
+            "beziehen soll.", column=name))]
+    return []
 
 
 def create_request(session: Session, actor: Actor, data: dict[str, Any],
@@ -500,16 +531,34 @@ def _event(session: Session, actor: Actor, request: DataRequest, action: str,
 
 
 def _on_approved(session: Session, actor: Actor, request: DataRequest) -> None:
-    """An approved request becomes an agreement with what it asked for: its columns and row
-    filter, from now for its duration, for its purpose (the requested time range stays a
-    text of the request: which date column it means is the owner's reading)."""
+    """An approved request becomes an agreement with what it asked for: its columns, its
+    row filter and its period (when it names the date column the period refers to; else the
+    period stays a statement of the request), from now for its duration, for its purpose."""
     now = utcnow()
+    conditions = [*(request.row_filter or []), *_period_conditions(request)]
     agreements.grant(session, actor, agreements.Grant(
         dataset=request.dataset.uuid, assignee=request.requester_id, valid_from=now,
         valid_until=now + dt.timedelta(days=request.duration_days or 0),
         columns=tuple(request.columns) if request.columns else None,
-        row_filter=request.row_filter or None, purpose=request.purpose or "sonstiges",
+        row_filter=conditions or None, purpose=request.purpose or "sonstiges",
         purpose_text=request.purpose_text, request_id=request.id))
+
+
+def _period_conditions(request: DataRequest) -> list[dict[str, Any]]:
+    """The period as row conditions on its column: from its first day to the end of its
+    last (a date-time column: before the next day)."""
+    if request.period_column is None:
+        return []
+    column = request.period_column
+    found = []
+    if request.period_start:
+        found.append({"column": column, "op": "gte", "value": request.period_start.isoformat()})
+    if request.period_end:
+        last_day = request.period_column in columns_of(request.dataset, ("date",))
+        end = request.period_end if last_day else request.period_end + dt.timedelta(days=1)
+        found.append({"column": column, "op": "lte" if last_day else "lt",
+                      "value": end.isoformat()})
+    return found
 
 
 # --- e-mails ----------------------------------------------------------------------------------

@@ -559,6 +559,8 @@ class DataRequest(Base):
     row_filter: Mapped[list[Any] | None] = mapped_column(JSON)
     period_start: Mapped[dt.date | None] = mapped_column(Date)
     period_end: Mapped[dt.date | None] = mapped_column(Date)
+    #: the date column the period refers to: the agreement keeps only that period's rows
+    period_column: Mapped[str | None] = mapped_column(String(300))
     duration_days: Mapped[int | None] = mapped_column(Integer)
     recipients: Mapped[str] = mapped_column(Text, default="")
     processors: Mapped[str] = mapped_column(Text, default="")

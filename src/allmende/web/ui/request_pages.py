@@ -53,7 +53,8 @@ FIELD_LABELS = {
     "legal_basis": N_("Legal basis"), "legal_basis_text": N_("Legal basis in detail"),
     "interest": N_("Your legitimate interest"), "columns": N_("Columns you need"),
     "row_filter": N_("Only rows where"), "period_start": N_("Period from"),
-    "period_end": N_("Period until"), "duration_days": N_("Access needed for (days)"),
+    "period_end": N_("Period until"), "period_column": N_("The period refers to"),
+    "duration_days": N_("Access needed for (days)"),
     "recipients": N_("Who receives the data"), "processors": N_("Processors on your behalf"),
     "retention": N_("Retention and deletion plan"),
     "accepted_conditions": N_("Conditions of use"), "reason": N_("Reason"),
@@ -81,7 +82,7 @@ def _form_fields(form: FormData) -> dict[str, Any]:
     """The request form as the service's fields (empty inputs: not given)."""
     data: dict[str, Any] = {name: str(form.get(name) or "").strip() for name in TEXTS}
     data["columns"] = [str(c) for c in form.getlist("columns")] or None
-    for name in ("period_start", "period_end", "duration_days"):
+    for name in ("period_start", "period_end", "period_column", "duration_days"):
         data[name] = str(form.get(name) or "").strip() or None
     column, value = str(form.get("filter_column") or ""), str(form.get("filter_value") or "")
     data["row_filter"] = [{"column": column, "op": str(form.get("filter_op") or "eq"),
@@ -99,6 +100,7 @@ def _form_page(request: Request, session: Any, actor: Actor, dataset: Any, *,
     columns = record.available_columns if record else service.columns_of(dataset)
     return render(request, "request_form.html", {
         "dataset": dataset, "record": record, "values": values, "columns": columns,
+        "date_columns": [(c, c) for c in service.columns_of(dataset, service.DATE_TYPES)],
         "conditions": conditions, "error": error,
         "errors": helpers.errors_by_field(error.field_errors) if error else {}, **_labels(),
         "translated": lambda labels: [(code, gettext(text)) for code, text in labels.items()],
