@@ -464,6 +464,12 @@ def test_organization_log_shows_only_events_of_datasets_the_reader_may_see(
     english = log_client.get("/organizations/dortmund/log?lang=en")
     assert "Rows read" in english.text and "Data request submitted" in english.text
     assert log_client.get("/organizations/nirgendwo/log").status_code == 404
+    # the whole log's page: the latest events of every organization, by the same rule
+    whole = log_client.get("/log?lang=de")
+    assert "Neueste Ereignisse" in whole.text and "Titel offen" in whole.text
+    assert "Nutzungsvereinbarung widerrufen" in whole.text  # Bochum's too
+    assert 'id="entry-1"' not in whole.text and "Titel intern" not in whole.text
+    assert "Titel intern" in log_client.get("/log", headers=world.auth("member")).text
 
 
 def test_dataset_log_lists_its_events_and_hides_an_invisible_dataset(platform, world,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -243,11 +243,13 @@ class Events:
 def events_of(session: Session, actor: Actor, *, organization: str | None = None,
               dataset: str | None = None, before: int | None = None, limit: int = 50
               ) -> Events:
-    """The newest events of an organization (its slug) or a dataset (its UUID) before index
-    ``before``, leaving out events of datasets whose metadata ``actor`` may not see."""
+    """The newest events of an organization (its slug), a dataset (its UUID) or, without
+    either, of the whole log, before index ``before``, leaving out events of datasets whose
+    metadata ``actor`` may not see."""
     scope = visibility(actor)
-    condition = (LogEntry.organization == organization if dataset is None
-                 else LogEntry.dataset == dataset)
+    condition = (LogEntry.dataset == dataset if dataset is not None
+                 else LogEntry.organization == organization if organization is not None
+                 else true())
     found: list[Entry] = []
     datasets: dict[str, Listed] = {}
     more = True

@@ -51,13 +51,15 @@ FIELD_LABELS = {
 
 
 @router.get("/log", response_class=HTMLResponse)
-def log_page(request: Request, session: SessionDep, platform: PlatformDep) -> HTMLResponse:
+def log_page(request: Request, session: SessionDep, actor: ActorDep, platform: PlatformDep,
+             before: int | None = Query(None, ge=0)) -> HTMLResponse:
     latest = checkpoints.latest(session, platform.settings)
+    events = log.events_of(session, actor, before=before, limit=PER_PAGE)
     return render(request, "log.html", {
         "checkpoint": latest, "root": latest.note.split("\n")[2],
         "key": checkpoints.signer_for(platform.settings).verifier,
-        "base_url": platform.settings.base_url.rstrip("/"),
-    })
+        "base_url": platform.settings.base_url.rstrip("/"), "dataset": None,
+        **_listing(events)}, actor=actor)
 
 
 @router.get("/organizations/{slug}/log", response_class=HTMLResponse)
