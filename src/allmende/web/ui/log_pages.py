@@ -47,6 +47,17 @@ FIELD_LABELS = {
     "purpose": N_("Purpose"),
     "resource": N_("Resource"),
     "version": N_("Version"),
+    "request": N_("Request"),
+    "legal_basis": N_("Legal basis"),
+    "requester": N_("Requester (pseudonym)"),
+    "decision": N_("Decision"),
+    "holder": N_("Holder (pseudonym)"),
+    "max_count": N_("Accesses allowed"),
+    "valid_until": N_("Valid until"),
+    "reason": N_("Reason"),
+    "published_version": N_("Published version"),
+    "columns": N_("Columns"),
+    "actor": N_("Decided by (pseudonym)"),
 }
 
 
