@@ -1,5 +1,6 @@
 """Refusals leave a trace although they change nothing: the operators' log names every 401
-and 403 (never a secret), and what an error asks to record survives its rollback."""
+and 403 (never a secret), and what a unit of work asks to record should it fail survives its
+rollback."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from allmende.access.policy import Actor
 from allmende.catalog import organizations
 from allmende.db.models import LogEntry, Organization
+from allmende.db.session import on_failure
 from allmende.errors import Forbidden, msg
 from allmende.transparency import log
 from support import dataset_body
@@ -31,29 +33,30 @@ def test_refused_tokens_are_in_the_operators_log_without_the_secret(client, worl
     assert not any(FORGED in line for line in caplog.text.splitlines())
 
 
-def test_what_an_error_asks_to_record_survives_its_rollback(platform):
-    def record(session) -> None:
-        log.append(session, {"type": "access.refused", "organization": "witten"})
+def test_what_a_failing_unit_of_work_asks_to_record_survives_its_rollback(platform):
+    def record(session, error) -> None:
+        log.append(session, {"type": "access.refused", "organization": "witten",
+                             "reason": error.code})
 
-    refusal = Forbidden(msg("Nein."), "refused_for_the_test")
-    refusal.after_rollback = record
     with pytest.raises(Forbidden), platform.db.session() as session:
         organizations.create_organization(session, Actor(is_sysadmin=True), {"slug": "witten",
                                                            "name": "Stadt Witten"})
-        raise refusal
+        on_failure(session, record)
+        raise Forbidden(msg("Nein."), "refused_for_the_test")
     with platform.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Organization)
                               .where(Organization.slug == "witten")) == 0
         assert [e.type for e in session.scalars(select(LogEntry))] == ["access.refused"]
+        assert b"refused_for_the_test" in session.scalars(select(LogEntry.leaf)).one()
 
 
 def test_a_failing_record_never_hides_the_error(platform, caplog):
-    def broken(session) -> None:
+    def broken(session, error) -> None:
         raise RuntimeError("the record failed")
 
     refusal = Forbidden(msg("Nein."), "refused_for_the_test")
-    refusal.after_rollback = broken
-    with pytest.raises(Forbidden) as raised, platform.db.session():
+    with pytest.raises(Forbidden) as raised, platform.db.session() as session:
+        on_failure(session, broken)
         raise refusal
     assert raised.value is refusal
     assert "could not record after the rollback" in caplog.text

@@ -146,11 +146,6 @@ class AllmendeError(Exception):
     code: str = "error"
     status: int = 500
     field_errors: list[FieldError] = field(default_factory=list)
-    #: What must be recorded although the unit of work that raised this error rolls back
-    #: (e.g. a refused read in the transparency log): ``db.Database.session`` calls it with a
-    #: new session after the rollback.
-    after_rollback: Callable[[Any], None] | None = field(default=None, kw_only=True,
-                                                         compare=False, repr=False)
 
     def __str__(self) -> str:
         if not self.field_errors:

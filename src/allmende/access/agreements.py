@@ -33,7 +33,7 @@ Events in the transparency log (``transparency.log``; the fields are listed in
 ``agreement.exhausted`` and ``agreement.expired`` (by the sweep or the first refused read
 after the end) here (:func:`_logged`, the holder only as a pseudonym), in the caller's
 transaction; ``access.refused`` for a read the agreement no longer allows, recorded after
-the refused request rolled back (:func:`_record_refusal`); each counted access is an
+the refused request rolled back (:func:`record_refusal`); each counted access is an
 ``access.rows`` event of ``transparency.reads``, started by
 ``tables.service.readable_version`` and appended when the transaction that counted it commits.
 """
@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 from allmende.access.mail import Mailer, localized
 from allmende.access.policy import Action, Actor, authorize, visibility
 from allmende.db.models import Agreement, DataRequest, Dataset, User, utcnow
+from allmende.db.session import on_failure
 from allmende.errors import FieldError, Forbidden, Invalid, Message, NotFound, joined, msg
 from allmende.tables.query import typed_filter
 from allmende.tables.schema import Column
@@ -342,28 +343,20 @@ def _loaded(session: Session, ids: Sequence[int]) -> list[Agreement]:
                                 .execution_options(populate_existing=True)))
 
 
-def _record_refusal(session: Session, *, agreement_id: int, reason: str,
-                    now: dt.datetime) -> None:
-    """A read refused under an agreement, recorded in a unit of work of its own (the reader's
-    rolls back with the refusal): an agreement found past its end is stored as expired (its
-    event at the first refusal rather than at the next sweep), and the refusal itself is an
-    ``access.refused`` event. Refusals of people who never held an agreement are only in the
-    operators' log: anyone signed in could fill the public log with them."""
-    _expire(session, now, [agreement_id])
-    agreement = session.get(Agreement, agreement_id)
-    if agreement is not None:
-        _logged(session, agreement, "access.refused", reason=reason)
-
-
-def refused_within(session: Session, error: BaseException, *, agreement: str) -> None:
-    """A request the agreement let in but refused for going beyond it (a column it
-    withholds, a row filter the table cannot apply): an ``access.refused`` event, recorded
-    after the request rolled back (``db.session.on_failure``, set by
-    ``tables.service.readable_version``)."""
-    if isinstance(error, Forbidden):
-        found = session.scalar(select(Agreement).where(Agreement.uid == agreement))
-        if found is not None:
-            _logged(session, found, "access.refused", reason=error.code)
+def record_refusal(session: Session, error: BaseException, *, agreement: str) -> None:
+    """A read its agreement refused, recorded after the reader's unit of work rolled back
+    (``db.session.on_failure``, set by :func:`consume` for a read the agreement no longer
+    allows and by ``tables.service.readable_version`` for one going beyond it: a column it
+    withholds, a row filter the table cannot apply): an agreement found past its end is stored
+    as expired (its event at the first refusal rather than at the next sweep), and the refusal
+    is an ``access.refused`` event. Refusals of people who never held an agreement are only in
+    the operators' log: anyone signed in could fill the public log with them."""
+    if not isinstance(error, Forbidden):
+        return
+    found = session.scalar(select(Agreement).where(Agreement.uid == agreement))
+    if found is not None:
+        _expire(session, utcnow(), [found.id])
+        _logged(session, found, "access.refused", reason=error.code)
 
 
 def _mail_holder(session: Session, mailer: Mailer, agreement: Agreement, subject: Message,
@@ -571,7 +564,7 @@ def consume(session: Session, actor: Actor, dataset: Dataset) -> Scope:
     One conditional UPDATE both checks and counts (on the newest usable agreement), so that
     parallel requests never count past ``max_count``: PostgreSQL re-checks the condition
     after a concurrent update of the row, SQLite runs writers one at a time. The refusal of
-    someone who holds or held an agreement is recorded, see :func:`_record_refusal`."""
+    someone who holds or held an agreement is recorded, see :func:`record_refusal`."""
     now = utcnow()
     counted = session.execute(_counting_update(), {
         "for_dataset": dataset.id, "for_assignee": actor.user_id, "now": now}).first()
@@ -579,11 +572,9 @@ def consume(session: Session, actor: Actor, dataset: Dataset) -> Scope:
         newest = session.scalars(select(Agreement).where(
             Agreement.dataset_id == dataset.id, Agreement.assignee_id == actor.user_id)
             .order_by(Agreement.id.desc()).limit(1)).first()
-        refusal = _refusal(dataset, newest, now)
         if newest is not None:
-            refusal.after_rollback = partial(_record_refusal, agreement_id=newest.id,
-                                             reason=refusal.code, now=now)
-        raise refusal
+            on_failure(session, partial(record_refusal, agreement=newest.uid))
+        raise _refusal(dataset, newest, now)
     uid, columns, row_filter, purpose, state = counted
     if state == "exhausted":  # this access used the last one
         _logged(session, _visible(session, actor, uid), "agreement.exhausted")

@@ -554,7 +554,7 @@ def _period_conditions(request: DataRequest) -> list[dict[str, Any]]:
     if request.period_start:
         found.append({"column": column, "op": "gte", "value": request.period_start.isoformat()})
     if request.period_end:
-        last_day = request.period_column in columns_of(request.dataset, ("date",))
+        last_day = column in columns_of(request.dataset, ("date",))
         end = request.period_end if last_day else request.period_end + dt.timedelta(days=1)
         found.append({"column": column, "op": "lte" if last_day else "lt",
                       "value": end.isoformat()})

@@ -100,12 +100,8 @@ class Database:
 
     def _record_failure(self, error: BaseException,
                         records: list[Callable[[Session, BaseException], None]]) -> None:
-        """What the error and the unit of work (:func:`on_failure`) ask to keep although it
-        rolled back, in a unit of work of its own; a failure here is logged and never hides
-        the error itself."""
-        asked = getattr(error, "after_rollback", None)
-        if asked is not None:
-            records = [lambda session, _: asked(session), *records]
+        """What the unit of work asked to keep should it fail (:func:`on_failure`), each in a
+        unit of work of its own; a failure here is logged and never hides the error itself."""
         for record in records:
             try:
                 with self.session() as session:

@@ -66,7 +66,7 @@ def readable_version(session: Session, actor: Actor, data_dir: Path, resource_id
     scope = None
     if row_access(actor, resource.dataset) is RowAccess.AGREEMENT:
         scope = agreements.consume(session, actor, resource.dataset)
-        on_failure(session, partial(agreements.refused_within, agreement=scope.agreement))
+        on_failure(session, partial(agreements.record_refusal, agreement=scope.agreement))
     else:
         authorize(actor, Action.READ_ROWS, resource.dataset)
     latest = versions.require_current(session, resource)

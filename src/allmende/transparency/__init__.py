@@ -39,7 +39,7 @@ owner) and ``dataset`` (its UUID). The fields beyond those, exactly as they are 
                            agreement_revoked|agreement_not_yet_valid, or column_not_agreed|
                            agreement_filter_unusable for a request beyond the agreement),
                            recorded after the refused request rolled back —
-                           ``access.agreements._record_refusal``, ``refused_within``
+                           ``access.agreements.record_refusal``
 ``access.rows``            ``resource`` (id), ``version``, ``interface`` (see below),
                            ``agreement`` (uid, or null for a ``members`` dataset or a
                            sysadmin), ``purpose`` (the agreement's code or null), ``reader``
