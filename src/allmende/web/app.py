@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from allmende import __version__
 from allmende.interop import registry as interfaces
@@ -73,9 +74,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     )
     app.add_middleware(CloseUnreadBodies)
     errors.install(app)
-    for api in (datasets_api, organizations_api, uploads_api, rows_api, harmonize_api,
-                harvest_api, requests_api, privacy_api, agreements_api):
-        app.include_router(api.router, prefix="/api/v1", dependencies=[Depends(refuse_nul)])
+    app.router.routes.extend(_shared_routes()[0])
     # Open interfaces: each its own application with its own error format (allmende.wiring).
     for interface in interfaces.interfaces():
         mounted = interface.build(platform)
@@ -93,5 +92,21 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     def api_docs() -> HTMLResponse:
         return api_docs_page(app.openapi_url or "")
 
-    app.include_router(ui_routes.router)
+    app.router.routes.extend(_shared_routes()[1])
     return app
+
+
+@cache
+def _shared_routes() -> tuple[list[BaseRoute], list[BaseRoute]]:
+    """The routes of the REST API and of the pages, made once per process and shared by its
+    applications. FastAPI prepares an included router's routes (their dependencies and pydantic
+    models, a tenth of a second) at the first request of each application that includes it;
+    routes included here are prepared once, however many applications a process builds (the
+    tests build one per test)."""
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul)])
+    for module in (datasets_api, organizations_api, uploads_api, rows_api, harmonize_api,
+                   harvest_api, requests_api, privacy_api, agreements_api):
+        api.include_router(module.router)
+    pages = APIRouter()
+    pages.include_router(ui_routes.router)
+    return list(api.routes), list(pages.routes)
