@@ -72,14 +72,13 @@ def _user(session, key: str, org: str | None = None, role: str | None = None,
 
 @contextmanager
 def quick_jobs(platform: Platform) -> Iterator[None]:
-    """The platform's jobs run by the worker loop of `allmende serve` (run_until) in a thread
-    that looks for work every JOB_POLL_SECONDS, not every second: most API and UI tests wait
-    for a job, and the second per job was 40 % of their time. Apps built over the platform
-    meanwhile start no in-process worker of their own; tests that build an app over a
-    platform of their own still cover that start."""
+    """The platform's jobs run by the worker loop of `allmende serve` (run_until) in a thread;
+    like `serve`'s, it starts a job queued by this process at once and reads the queue once a
+    second besides. Apps built over the platform meanwhile start no in-process worker of their
+    own; tests that build an app over a platform of their own still cover that start."""
     platform.settings.inprocess_worker = False
     stop = threading.Event()
-    jobs = threading.Thread(target=run_until, args=(platform, stop, JOB_POLL_SECONDS),
+    jobs = threading.Thread(target=run_until, args=(platform, stop),
                             name="test-jobs", daemon=True)
     jobs.start()
     try:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import ast
 import threading
+import time
 from pathlib import Path
 
-from allmende.jobs import registry, worker
+from allmende.db.models import Job
+from allmende.jobs import queue, registry, worker
+from support import OPERATOR
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "allmende"
 
@@ -57,3 +60,33 @@ def test_a_registered_periodic_task_runs_and_a_failing_one_does_not_stop_the_wor
         loop.join(10)
         registry.unregister("test-failing")
         registry.unregister("test-marker")
+
+
+def test_a_job_queued_by_this_process_starts_at_once_not_at_the_next_look(platform):
+    """A worker that reads the queue once a minute still starts a job its own process queued
+    within moments (the web process's worker after an upload); one left in the database for
+    the next look stays queued meanwhile."""
+    def status(job_id: int) -> str:
+        with platform.db.sessions() as session:
+            return session.get(Job, job_id).status
+
+    stop = threading.Event()
+    loop = threading.Thread(target=worker.run_until, args=(platform, stop, 60.0))
+    loop.start()
+    try:
+        time.sleep(0.5)  # the worker has had its first look at the empty queue
+        with platform.db.session() as session:  # committed unseen: no worker hears of it
+            unseen = Job(kind="consolidate", payload={"schema": "parkplaetze"},
+                         status=queue.QUEUED)
+            session.add(unseen)
+        time.sleep(0.5)
+        assert status(unseen.id) == queue.QUEUED  # waits for the next look, a minute away
+        deadline = time.monotonic() + 10
+        with platform.db.session() as session:
+            job = queue.enqueue(session, "consolidate", {"schema": "ladesaeulen"}, OPERATOR)
+        while status(job.id) in (queue.QUEUED, queue.RUNNING):
+            assert time.monotonic() < deadline, "the queued job waited for the next look"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        loop.join(10)

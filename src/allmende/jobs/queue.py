@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from allmende.access.policy import Action, Actor, is_allowed
@@ -19,6 +20,22 @@ QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 #: A job interrupted this often (its worker died each time) is failed instead of retried.
 MAX_ATTEMPTS = 3
 
+# Jobs committed by this process, counted: its workers (`serve`'s own, the tests') start them at
+# once instead of at their next look at the queue. Workers of other processes find them there.
+_committed_here = itertools.count()
+_queued_here = 0
+
+
+def queued_here() -> int:
+    """How many units of work of this process have committed a new job (a number that only
+    grows: a worker compares it with what it saw before it went idle)."""
+    return _queued_here
+
+
+def _count_committed(_session: Session) -> None:
+    global _queued_here
+    _queued_here = next(_committed_here) + 1
+
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any], actor: Actor,
             organization_id: int | None = None) -> Job:
@@ -28,6 +45,7 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any], actor: Actor,
               organization_id=organization_id)
     session.add(job)
     session.flush()
+    event.listen(session, "after_commit", _count_committed, once=True)
     return job
 
 

@@ -25,6 +25,8 @@ from allmende.platform import Platform
 from allmende.tables import store
 
 log = logging.getLogger(__name__)
+#: How soon an idle worker starts a job queued by its own process.
+WAKE_SECONDS = 0.05
 
 
 @dataclass
@@ -182,9 +184,10 @@ def tidy(platform: Platform) -> list[Path]:
 
 
 def run_until(platform: Platform, stop: threading.Event, poll_seconds: float = 1.0) -> None:
-    """Work through the queue until ``stop`` is set; wait ``poll_seconds`` when it is empty.
-    Between jobs, the periodic tasks that are due run: tidying up after dead workers (every
-    quarter of the stale limit) and whatever the capabilities registered."""
+    """Work through the queue until ``stop`` is set; when it is empty, look again after
+    ``poll_seconds`` or as soon as this process queues a job. Between jobs, the periodic tasks
+    that are due run: tidying up after dead workers (every quarter of the stale limit) and
+    whatever the capabilities registered."""
     tasks = [registry.Periodic("tidy", platform.settings.job_stale_seconds / 4, tidy),
              *registry.periodic_tasks()]
     due = dict.fromkeys((task.name for task in tasks), 0.0)
@@ -194,7 +197,17 @@ def run_until(platform: Platform, stop: threading.Event, poll_seconds: float = 1
                 _run_periodic(platform, task)
                 due[task.name] = time.monotonic() + task.every_seconds
         if not run_once(platform):
-            stop.wait(poll_seconds)
+            _idle(stop, poll_seconds)
+
+
+def _idle(stop: threading.Event, seconds: float) -> None:
+    """Wait up to ``seconds`` for ``stop`` or a job queued by this process (a look at a counter
+    in memory every WAKE_SECONDS; the queue in the database is read once per ``seconds``)."""
+    seen = queue.queued_here()
+    deadline = time.monotonic() + seconds
+    while not stop.wait(min(WAKE_SECONDS, seconds)):
+        if queue.queued_here() != seen or time.monotonic() >= deadline:
+            return
 
 
 def _run_periodic(platform: Platform, task: registry.Periodic) -> None:
