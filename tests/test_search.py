@@ -82,6 +82,15 @@ def _organizations(platform) -> None:
 
 
 @pytest.fixture
+def platform(installation):
+    """The platform keeps even this small catalog's index as snapshots (a real one starts at
+    ALLMENDE_SEARCH_SNAPSHOT_MIN_DATASETS), so the snapshot tests see them written."""
+    instance = installation.platform(search_snapshot_min_datasets=0)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
 def catalog(platform):
     """The catalog above, without user accounts (hashing passwords is slow)."""
     _organizations(platform)
@@ -431,13 +440,13 @@ def test_overlay_merges_keep_results_right(client, platform, monkeypatch):
     full_loads = []
     indexes = []
 
-    def small_index(loader, current_revision, snapshots):
+    def small_index(loader, current_revision, snapshots, snapshot_min_rows):
         def counting(after_revision):
             if after_revision < 0:
                 full_loads.append(after_revision)
             return loader(after_revision)
         indexes.append(SearchIndex(counting, current_revision, overlay_limit=3,
-                                   snapshots=snapshots))
+                                   snapshots=snapshots, snapshot_min_rows=snapshot_min_rows))
         return indexes[-1]
 
     monkeypatch.setattr(search_module, "SearchIndex", small_index)
@@ -897,6 +906,18 @@ def _spy_full_loads(monkeypatch) -> list[int]:
 
 SNAPSHOT_QUERIES = [{}, {"q": "Ladesäule"}, {"q": "Straße"}, {"sort": "title"},
                     {"theme": "TRAN"}, {"keyword": "Verkehr", "sort": "modified"}]
+
+
+def test_a_small_catalog_is_indexed_without_snapshot_files(installation):
+    small = installation.platform()
+    try:
+        _organizations(small)
+        _create(small, *CATALOG)
+        small.search_index.refresh()
+        assert small.search_index.stats()["base_rows"] == len(CATALOG)
+        assert not list((small.settings.data_dir / "search").glob("base-*"))
+    finally:
+        small.close()
 
 
 def test_a_second_platform_starts_from_the_snapshot(client, catalog, platform, monkeypatch):

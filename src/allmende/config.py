@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         default=10, ge=0, description="Connections a process keeps open to PostgreSQL (up to "
                                       "twice as many more at peaks); 0 opens one per unit of "
                                       "work and keeps none")
+    search_snapshot_min_datasets: int = Field(
+        default=5000, ge=0, description="Catalogs of at least this many datasets keep their "
+                                        "search index as snapshot files that a starting process "
+                                        "maps; smaller ones are indexed from the database at "
+                                        "start (faster than writing and reading the files)")
     download_slots: int = Field(
         default=4, ge=1, description="Downloads (format=…) one web process builds at once")
     download_slots_per_client: int = Field(

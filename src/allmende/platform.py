@@ -17,7 +17,8 @@ class Platform:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.settings.resolved_database_url,
                            self.settings.database_pool_size)
-        self.search_index = index_for(self.db, self.settings.data_dir / "search")
+        self.search_index = index_for(self.db, self.settings.data_dir / "search",
+                                      self.settings.search_snapshot_min_datasets)
 
     def upgrade(self) -> None:
         self.db.upgrade()

@@ -138,9 +138,11 @@ def _labelled(counts: dict[str, dict[str, int]], index: SearchIndex,
     return result
 
 
-def index_for(database: Database, snapshot_dir: Path | None = None) -> SearchIndex:
+def index_for(database: Database, snapshot_dir: Path | None = None,
+              snapshot_min_rows: int = 0) -> SearchIndex:
     """The search index over a database's catalog; its base is kept as snapshots in
-    ``snapshot_dir`` (``DATA_DIR/search``) when given."""
+    ``snapshot_dir`` (``DATA_DIR/search``) when given and the catalog holds at least
+    ``snapshot_min_rows`` datasets."""
 
     revision_query = select(CatalogState.revision).where(CatalogState.id == 1)
 
@@ -160,7 +162,8 @@ def index_for(database: Database, snapshot_dir: Path | None = None) -> SearchInd
         return f"{address} {first.isoformat() if first else '-'}"
 
     snapshots = SnapshotStore(snapshot_dir, fingerprint) if snapshot_dir else None
-    return SearchIndex(load, current_revision, snapshots=snapshots)
+    return SearchIndex(load, current_revision, snapshots=snapshots,
+                       snapshot_min_rows=snapshot_min_rows)
 
 
 def _datasets(database: Database, after: int, upto: int) -> Iterator[IndexedDataset]:

@@ -136,16 +136,19 @@ class SearchIndex:
     ``loader(after_revision)`` returns the catalog's current revision and every dataset whose
     revision is above ``after_revision`` (all of them for -1, read lazily in chunks);
     ``current_revision()`` is the cheap check done before every search. ``snapshots`` (if
-    given) is where the base is saved and mapped from.
+    given) is where the base is saved and mapped from, once it holds ``snapshot_min_rows``
+    datasets: a smaller one is built from the catalog in less time than its files take to
+    write and map.
     """
 
     def __init__(self, loader: Loader, current_revision: Callable[[], int],
                  overlay_limit: int | None = None,
-                 snapshots: SnapshotStore | None = None) -> None:
+                 snapshots: SnapshotStore | None = None, snapshot_min_rows: int = 0) -> None:
         self._loader = loader
         self._current_revision = current_revision
         self._overlay_limit = overlay_limit
         self._snapshots = snapshots
+        self._snapshot_min_rows = snapshot_min_rows
         self._lock = threading.Lock()
         self._background = threading.Lock()  # one background task at a time
         self._merging = threading.Lock()  # one merge at a time
@@ -193,7 +196,7 @@ class SearchIndex:
                 snapshot = self._snapshots.load()
                 if snapshot is None:
                     base, revision = self._build()
-                    if not writer:
+                    if not writer or base.size < self._snapshot_min_rows:
                         return _State.of(base, revision)
                     snapshot = self._snapshots.save(base, revision)
         return _State.of(snapshot.segment, snapshot.revision)
@@ -234,7 +237,7 @@ class SearchIndex:
             if len(state.changed_ids) == 0:
                 return False
             base = merge(state.base, state.live, state.overlay)
-            if self._snapshots:
+            if self._snapshots and base.size >= self._snapshot_min_rows:
                 base = self._snapshots.save(base, state.revision).segment
             with self._lock:
                 current = self._state
