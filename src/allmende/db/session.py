@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -24,15 +25,17 @@ MIGRATION_LOCK_KEY = 0x616C6D64
 _REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=(.*)$", re.MULTILINE)
 
 
-def _head_revisions() -> set[str]:
-    """The newest migrations (those no other migration revises), read from the files."""
+@cache
+def _head_revisions() -> frozenset[str]:
+    """The newest migrations (those no other migration revises), read from the files once per
+    process (they are part of the installed package)."""
     revisions: set[str] = set()
     revised: set[str] = set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
         for key, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
             (revisions if key == "revision" else revised).update(
                 re.findall(r"[\"']([^\"']+)[\"']", value))
-    return revisions - revised
+    return frozenset(revisions - revised)
 
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:
