@@ -6,6 +6,7 @@ the REST API."""
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -17,6 +18,7 @@ from allmende.access.accounts import actor_for
 from allmende.catalog import datasets
 from allmende.db.models import Job, User
 from allmende.harmonize import service
+from allmende.harmonize.mapping import load_mapping, parse_mapping
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.ingest.sniff import ReadOptions
 from allmende.jobs import worker
@@ -30,6 +32,8 @@ SYNTHETIC_2024 = DATA / "ladesaeulen_2024_synthetic.csv"
 HEADER_2024 = 11  # the header's record in the 2024 layout (the banner is record 10)
 REGISTER_2024 = Path(allmende.demo.__file__).parent / "files" / \
     "gelsenkirchen_ladesaeulenregister.csv"
+DEMO_MAPPING = Path(allmende.demo.__file__).parent / "mappings" / \
+    "gelsenkirchen_ladesaeulenregister.json"
 
 
 @pytest.fixture
@@ -107,6 +111,34 @@ def test_the_2024_register_read_as_it_comes_is_one_row_per_charging_point(platfo
             for r in first] == [
         ("DE*EMU*E501001*1", 22.0, "AC Typ 2 Steckdose, AC Schuko", 51.507433),
         ("DE*EMU*E501001*2", 11.0, "AC Typ 2 Steckdose", 51.507433)]
+
+
+def test_the_demo_s_stored_mapping_makes_a_row_of_every_charging_point(platform, demo_region):
+    """The demo region maps its 2024 register with the mapping it ships (not a suggestion):
+    each station of the file becomes as many rows of the regional table as it has charging
+    points, each with a point id of its own."""
+    stored = load_mapping(DEMO_MAPPING)
+    with platform.db.sessions() as session:
+        dataset = datasets.get_dataset(session, OPERATOR, "gelsenkirchen-ladesaeulen")
+        (resource,) = [r.id for r in dataset.resources if r.name.startswith(
+            "Ladesäulenregister, Auszug 2024")]
+        mapping = service.current_mapping(session, OPERATOR, resource)
+        report = service.find_report(session, OPERATOR, resource)
+        regional = service.get_consolidation(session, OPERATOR, "ladesaeulen")
+        path = platform.settings.data_dir / regional.dataset.resources[0].current.path
+    assert parse_mapping(mapping.rules) == stored
+    assert report is not None and report.mapping_version == mapping.version
+    with REGISTER_2024.open(encoding="utf-8-sig", newline="") as file:
+        records = list(csv.reader(file, delimiter=";"))
+    assert records[10][5] == "Anzahl Ladepunkte"
+    points = {station: int(record[5]) for station, record in enumerate(records[11:], 1)}
+    assert (len(points), sum(points.values())) == (44, 94)
+    rows = [r for r in pq.read_table(path).to_pylist()
+            if r["quelle_datensatz"] == "gelsenkirchen-ladesaeulen"]
+    assert report.rows == len(rows) == 94
+    assert Counter(r["quelle_zeile"] for r in rows) == points
+    assert len({r["ladepunkt_id"] for r in rows}) == 94
+    assert {r["quelle_organisation"] for r in rows} == {"gelsenkirchen"}
 
 
 def test_the_2024_layout_takes_evse_ids_and_reports_by_source_row_and_point(platform, editor):

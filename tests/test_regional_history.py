@@ -10,11 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, text
 
 from allmende.access import accounts
 from allmende.catalog import datasets, organizations
 from allmende.db.models import User
+from allmende.db.session import MIGRATIONS
 from allmende.harmonize import service
 from allmende.platform import Platform
 from databases import Installation
@@ -161,3 +165,27 @@ def test_regional_tables_take_no_uploads_links_or_deletions(platform, client, re
     with platform.db.sessions() as session:
         regional_dataset = datasets.get_dataset(session, OPERATOR, "region-ladesaeulen")
         assert [r.id for r in regional_dataset.resources] == [regional]
+
+
+def _formats(client: TestClient) -> dict[str, list[str]]:
+    return {name: [r["format"] for r in client.get(f"/api/v1/datasets/{name}").json()[
+        "resources"]] for name in ("region-ladesaeulen", "do-lade")}
+
+
+def _migrations(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def test_a_regional_resource_says_parquet_also_after_an_upgrade(platform, client, regional):
+    """Built as a table version, the regional resource is downloadable in every format and
+    says PARQUET; a database whose regional resources were made before they had a format
+    gets it from the upgrade (and only those: an upload's empty format stays empty)."""
+    assert _formats(client) == {"region-ladesaeulen": ["PARQUET"], "do-lade": ["CSV"]}
+    with platform.db.engine.begin() as connection:
+        connection.execute(text("UPDATE resources SET format = ''"))
+        command.downgrade(_migrations(connection), "0015")
+        command.upgrade(_migrations(connection), "head")
+    assert _formats(client) == {"region-ladesaeulen": ["PARQUET"], "do-lade": [""]}

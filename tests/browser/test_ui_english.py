@@ -65,9 +65,11 @@ INTERFACE_TEXT = """() => {
 # Each route pattern (the path with its names and ids left out; with a query or without) is
 # walked at most this often: enough to see its variants, few enough for a test.
 PER_PATTERN = 3
-# What is no page of the web UI: machine interfaces, files, and what changes state.
-NOT_PAGES = ("/api/", "/catalog", "/ogc", "/static/", "/healthz", "/metrics", "/log", "/logout",
-             "/map/")
+# What is no page of the web UI: machine interfaces (the log's at /log/v1/), files, and what
+# changes state; the sign-in page is walked only where a walk starts (its links carry the page
+# they came from). The transparency log's pages (/log, …/log) are pages.
+NOT_PAGES = ("/api/", "/catalog", "/ogc", "/static/", "/healthz", "/metrics", "/log/v1/",
+             "/login", "/logout", "/map/")
 NAMED = re.compile(r"^/(datasets|organizations|resources|schemas|region)/(?!new$)[^/]+")
 
 
@@ -196,7 +198,8 @@ def test_the_demo_in_english_has_no_german_outside_user_content(browser: Browser
         page.context.close()
     walked = {pattern(url) for url in found.visited}
     assert {"/", "/datasets", "/datasets/*", "/resources/*", "/resources/*/quality",
-            "/organizations/*", "/region/*", "/schemas/*"} <= walked, walked
+            "/organizations/*", "/region/*", "/schemas/*", "/log", "/organizations/*/log",
+            "/datasets/*/log"} <= walked, walked
     if role is not None:
         assert {"/resources/*/mapping", "/account/tokens", "/datasets/*/edit"} <= walked, walked
     if role == "sysadmin":

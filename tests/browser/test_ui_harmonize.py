@@ -655,6 +655,20 @@ def test_mapping_editor_on_a_phone(page: Page, world: dict[str, str]) -> None:
     assert width <= 390, "the editor must not scroll sideways on a phone"
 
 
+# Visible lists too narrow for the option they show (a copy holding only that option, without
+# width rules, is as wide as it needs): name, width, width needed.
+CUT_LISTS = """() => [...document.querySelectorAll('main select')]
+  .filter(e => e.checkVisibility()).map(e => {
+    const natural = e.cloneNode(false);
+    natural.append(e.options[e.selectedIndex].cloneNode(true));
+    natural.style.cssText = 'width: auto; min-width: 0; max-width: none; position: absolute';
+    document.body.append(natural);
+    const needed = natural.offsetWidth;
+    natural.remove();
+    return [e.name, e.offsetWidth, needed];
+  }).filter(([name, width, needed]) => width < needed)"""
+
+
 @pytest.mark.browser
 def test_one_row_per_charging_point_in_the_browser(page: Page, site: Site,
                                                   world: dict[str, str]) -> None:
@@ -666,6 +680,12 @@ def test_one_row_per_charging_point_in_the_browser(page: Page, site: Site,
     expect(page.get_by_label("Quellspalte – Steckertypen", exact=True)).to_have_value(
         "Steckertypen")
     assert unlabelled_fields(page) == []
+    # nothing is cut: each list shows the whole name of what it has chosen ("— nicht
+    # zugeordnet —" too), the fixed value all its digits
+    assert page.evaluate(CUT_LISTS) == []
+    fixed = page.get_by_label("Fester Wert – Amtlicher Gemeindeschlüssel", exact=True)
+    expect(fixed).to_have_value("05913000")
+    assert fixed.evaluate("e => e.scrollWidth <= e.clientWidth")
     page.locator('input[name="groups:member:2"]').fill("")  # Public Key is not needed
     page.get_by_role("button", name="Vorschau").click()
     preview = page.locator("#preview table")

@@ -118,15 +118,26 @@ def search_datasets(session: Session, index: SearchIndex, actor: Actor,
     )
 
 
-def _labelled(counts: dict[str, dict[str, int]], index: SearchIndex,
-              language: str, limit: int) -> dict[str, list[FacetValue]]:
-    """Facet values with their labels, most frequent first, at most ``limit`` per facet."""
-    labels: dict[str, Callable[[str], str]] = {
+def _facet_labels(index: SearchIndex, language: str) -> dict[str, Callable[[str], str]]:
+    """How the values of each facet are named (a facet not listed: by the value itself)."""
+    return {
         "organization": index.organization_name,
         "theme": lambda v: label(THEMES, v, language),
         "license": lambda v: label(LICENSES, v, language),
         "access_level": lambda v: label(ACCESS_LEVELS, v, language),
     }
+
+
+def facet_label(index: SearchIndex, facet: str, value: str, language: str) -> str:
+    """What a facet value is called (an organization's name, a category's title), also when
+    it is not among a result's facets (no dataset matches, or not among the most frequent)."""
+    return _facet_labels(index, language).get(facet, str)(value)
+
+
+def _labelled(counts: dict[str, dict[str, int]], index: SearchIndex,
+              language: str, limit: int) -> dict[str, list[FacetValue]]:
+    """Facet values with their labels, most frequent first, at most ``limit`` per facet."""
+    labels = _facet_labels(index, language)
     result: dict[str, list[FacetValue]] = {}
     for facet in FACETS:
         counted = counts.get(facet, {})

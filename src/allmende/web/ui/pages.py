@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from allmende.access.policy import Action, is_allowed
 from allmende.catalog.organizations import area_map, get_organization, list_organizations
-from allmende.catalog.search import SearchRequest, SearchResult, search_datasets
+from allmende.catalog.search import SearchRequest, facet_label, search_datasets
 from allmende.catalog.search_index import FACETS, SORTS
 from allmende.platform import Platform
 from allmende.web.deps import ActorDep, PlatformDep, SessionDep
@@ -49,30 +49,27 @@ def search(request: Request, session: SessionDep, platform: PlatformDep,
     filters = {f: params.getlist(f) for f in FACETS if params.getlist(f)}
     sort = params.get("sort") if params.get("sort") in SORTS else "relevance"
     q = params.get("q", "").strip()
+    lang = language(request)
     result = search_datasets(
         session, platform.search_index, actor,
         SearchRequest(q=q, filters=filters, sort=sort, page=_page(params.get("page")),
                       per_page=PER_PAGE),
-        language(request),
+        lang,
     )
     return render(request, "search.html", {
         "q": q, "sort": sort, "sorts": SORT_LABELS, "result": result, "filters": filters,
-        "chips": _chip_labels(filters, result, platform),
+        "chips": _chip_labels(filters, platform, lang),
         "pages": max(1, math.ceil(result.count / PER_PAGE)),
         "quality": quality_index(session, actor, result.datasets),
     }, actor=actor)
 
 
-def _chip_labels(filters: dict[str, list[str]], result: SearchResult, platform: Platform
+def _chip_labels(filters: dict[str, list[str]], platform: Platform, lang: str
                  ) -> dict[str, dict[str, str]]:
     """What an active filter is called: the facet value's label (an organization's name, a
     theme's title), not its code."""
-    labels = {facet: {v.value: v.label for v in values} for facet, values in
-              result.facets.items()}
-    for slug in filters.get("organization", []):
-        labels["organization"].setdefault(slug, platform.search_index.organization_name(slug))
-    return {facet: {value: labels.get(facet, {}).get(value, value) for value in values}
-            for facet, values in filters.items()}
+    return {facet: {value: facet_label(platform.search_index, facet, value, lang)
+                    for value in values} for facet, values in filters.items()}
 
 
 @router.get("/map/areas.geojson")
