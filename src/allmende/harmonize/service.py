@@ -165,8 +165,14 @@ def _load_version(con: duckdb.DuckDBPyConnection, data_dir: Path, version: Table
 
 
 def _editable_resource(session: Session, actor: Actor, resource_id: str) -> Resource:
+    """A resource the actor may map. A regional table takes no mapping: it is built from the
+    mapped sources (with their provenance) and must not feed a regional table itself."""
     resource = datasets.get_resource(session, actor, resource_id)
     authorize(actor, Action.EDIT_DATASET, resource.dataset)
+    if resource.derived or datasets.is_built(resource.dataset):
+        raise Conflict(msg("„{dataset}“ wird aus den Daten der Kommunen zusammengeführt und "
+                           "lässt sich keinem Schema zuordnen; ordnen Sie die Quellen zu.",
+                           dataset=resource.dataset.name), "built_dataset")
     return resource
 
 
@@ -515,7 +521,8 @@ class Source:
 def _sources(session: Session, data_dir: Path, schema_name: str
              ) -> tuple[list[Source], list[dict[str, Any]]]:
     """The latest report of every public source whose current mapping targets the schema;
-    sources not yet harmonized are listed as problems."""
+    sources not yet harmonized are listed as problems. A regional table is never a source
+    (not even one mapped before mappings of regional tables were refused)."""
     latest = select(ResourceMapping.resource_id, func.max(ResourceMapping.version).label("v")
                     ).group_by(ResourceMapping.resource_id).subquery()
     mappings = session.scalars(select(ResourceMapping).join(latest, (
@@ -527,7 +534,8 @@ def _sources(session: Session, data_dir: Path, schema_name: str
         resource = session.get(Resource, saved.resource_id)
         dataset = resource.dataset
         if (dataset.deleted_at is not None or dataset.draft or dataset.access_level != "public"
-                or not resource.current_version):
+                or not resource.current_version or resource.derived
+                or datasets.is_built(dataset)):
             continue
         report = _usable_report(session, data_dir, resource, saved)
         if report is None:
