@@ -1,6 +1,6 @@
 """Wide tables: up to the documented 2,000 columns every format ingests; a wider one is refused
-before any work is done on its values, with the file and its width named — CSV, Excel, JSON
-and the properties of GeoJSON alike.
+before any work is done on its values, with the file and its width named — CSV, Excel, JSON,
+the properties of GeoJSON and the fields of a Shapefile alike.
 
 The refusals run `allmende ingest` as a process with a time limit: what a refusal must prevent
 is the minutes a 5,000-column table would take."""
@@ -93,6 +93,48 @@ def test_a_table_wider_than_the_limit_is_refused_at_once_naming_file_and_width(
     assert error["code"] == "too_many_columns", error
     assert name in error["message"] and str(WIDE) in error["message"], error
     assert f"höchstens {MAX_COLUMNS}" in error["message"], error
+    assert not (sqlite.data_dir / "tables").exists()
+
+
+def _shapefile_zip(path: Path, columns: int) -> Path:
+    """A zipped Shapefile of one point with ``columns`` integer fields (a DBF takes up to
+    2,046; a GeoPackage cannot be wider than SQLite's 2,000 columns, so none is refused)."""
+    import warnings
+    import zipfile
+
+    import pyarrow as pa
+    import pyogrio
+    import shapely
+
+    table = pa.table({**{label: pa.array([n], pa.int32())
+                         for n, label in enumerate(_labels(columns))},
+                      "geometry": pa.array([shapely.to_wkb(shapely.Point(7.46, 51.51))])})
+    shape = path.with_suffix(".shp")
+    with warnings.catch_warnings():  # "some DBF readers might only support 255 fields"
+        warnings.simplefilter("ignore")
+        pyogrio.write_arrow(table, shape, driver="ESRI Shapefile", geometry_name="geometry",
+                            geometry_type="Point", crs="EPSG:4326")
+    with zipfile.ZipFile(path, "w") as archive:
+        for part in sorted(shape.parent.glob(f"{shape.stem}.*")):
+            if part != path:
+                archive.write(part, part.name)
+    return path
+
+
+def test_a_shapefile_wider_than_the_limit_is_refused_before_its_values_are_read(
+        sqlite, allmende, tmp_path, monkeypatch):
+    import pyogrio
+
+    path = _shapefile_zip(tmp_path / "breit.zip", MAX_COLUMNS + 10)
+    read: list[str] = []
+    monkeypatch.setattr(pyogrio, "read_arrow", lambda *args, **kwargs: read.append(args[0]))
+    result = allmende("ingest", path, "--org", "dortmund", "--dataset", "breit", "--json",
+                      cwd=tmp_path, env=sqlite.env())
+    assert result.returncode == 1, result.stdout + result.stderr
+    error = one_json_object(result.stdout)["error"]
+    assert error == {"code": "too_many_columns", "message": (
+        f"breit.zip hat {MAX_COLUMNS + 10} Spalten; erlaubt sind höchstens {MAX_COLUMNS}.")}
+    assert read == []  # refused on the fields GDAL lists, before a value was read
     assert not (sqlite.data_dir / "tables").exists()
 
 
