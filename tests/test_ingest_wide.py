@@ -236,6 +236,18 @@ def test_a_wide_csv_is_typed_column_by_column_and_served(client, world, tmp_path
     assert page.status_code == 200 and _labels(columns)[-1] in page.text
 
 
+def test_the_command_ingests_a_csv_of_150_columns(sqlite, allmende, tmp_path):
+    """`allmende ingest` once ended in a traceback on 150 columns (DuckDB out of memory)."""
+    path = _wide_csv(tmp_path / "merkmale.csv", 150, 10)
+    result = allmende("ingest", path, "--org", "dortmund", "--dataset", "breit", "--json",
+                      cwd=tmp_path, env=sqlite.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    body = one_json_object(result.stdout)
+    assert body["rows"] == 10
+    assert [(c["name"], c["type"]) for c in body["columns"]] == \
+        [(label, KINDS[i % len(KINDS)]) for i, label in enumerate(_labels(150))]
+
+
 def test_the_typing_query_grows_by_a_name_per_column_not_by_an_expression():
     """DuckDB's planning time follows the query's size: what a column adds must be its name and
     a position, not the cleaning and conversion expressions (some 1,200 characters)."""

@@ -42,7 +42,7 @@ def tables_dir(data_dir: Path) -> Path:
 #: harmonize, validate, a regional rebuild). Beyond it DuckDB spills to its folder or stops with
 #: an OutOfMemoryException (ingest answers it with the clear ``out_of_memory`` message) — well
 #: before a job's process reaches ALLMENDE_JOB_MEMORY_LIMIT_MB (4096 by default) and is killed.
-DUCKDB_MEMORY_LIMIT = "1GB"
+DUCKDB_MEMORY_LIMIT = "1 GB"
 
 
 def connect(spill: Path | None = None) -> duckdb.DuckDBPyConnection:
