@@ -12,6 +12,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from allmende.ingest.readers import MAX_COLUMNS
@@ -246,6 +247,36 @@ def test_the_command_ingests_a_csv_of_150_columns(sqlite, allmende, tmp_path):
     assert body["rows"] == 10
     assert [(c["name"], c["type"]) for c in body["columns"]] == \
         [(label, KINDS[i % len(KINDS)]) for i, label in enumerate(_labels(150))]
+
+
+def _json_value(kind: int, row: int, column: int) -> object:
+    """What _cell writes, as a JSON export holds it: counts as numbers, the rest as text."""
+    return row * column if kind == 0 else _cell(kind, row, column)
+
+
+def test_a_json_of_200_records_with_500_keys_ingests_with_every_column(sqlite, allmende,
+                                                                        tmp_path):
+    """Once 65 s and 1 GB; how long it takes now is bench/wide.py's to measure."""
+    rows, columns = 200, 500
+    labels = _labels(columns)
+    path = tmp_path / "merkmale.json"
+    path.write_text(json.dumps([{label: _json_value(c % len(KINDS), r, c)
+                                 for c, label in enumerate(labels)}
+                                for r in range(1, rows + 1)]), encoding="utf-8")
+    result = allmende("ingest", path, "--org", "dortmund", "--dataset", "breit", "--json",
+                      cwd=tmp_path, env=sqlite.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    body = one_json_object(result.stdout)
+    assert body["rows"] == rows
+    assert [(c["name"], c["type"]) for c in body["columns"]] == \
+        [(label, KINDS[i % len(KINDS)]) for i, label in enumerate(labels)]
+    (parquet,) = (sqlite.data_dir / "tables" / body["resource"]).glob("*.parquet")
+    table = pq.read_table(parquet, columns=labels)
+    assert table.num_rows == rows
+    for number in (1, rows):
+        stored = {k: v.isoformat() if isinstance(v, dt.date) else v
+                  for k, v in table.slice(number - 1, 1).to_pylist()[0].items()}
+        assert stored == {label: _expected(number, c) for c, label in enumerate(labels)}
 
 
 def test_the_typing_query_grows_by_a_name_per_column_not_by_an_expression():
