@@ -211,6 +211,9 @@ def test_regional_tables_take_no_mapping(platform, client, regional):
     assert page.status_code == 200
     assert f"/resources/{regional}/mapping" not in page.text
     assert "upload-heading" not in page.text
+    editor = client.get(f"/resources/{regional}/mapping",
+                        headers={**headers, "accept": "text/html"})
+    assert editor.status_code == 409 and "keinem Schema zuordnen" in editor.text
 
 
 def test_a_regional_table_mapped_before_is_never_a_source(platform, client, regional):
