@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +100,54 @@ def test_an_abandoned_xlsx_download_stops_and_gives_its_slot_back(client, server
         time.sleep(0.05)
 
 
+@pytest.fixture
+def gated(monkeypatch: pytest.MonkeyPatch) -> tuple[list[dict], threading.Event]:
+    """Exports that read batches of 100 rows and, after their first, wait until they are
+    cancelled (at most 30 s): what each read and how it ended, and an event set once one has
+    sent its first batch."""
+    monkeypatch.setattr(export, "BATCH_ROWS", 100)
+    ran: list[dict] = []
+    first = threading.Event()
+    batches = export._Batches.__iter__
+
+    def gate(self: export._Batches) -> Iterator:
+        entry = {"batches": 0, "cancelled": False}
+        ran.append(entry)
+        try:
+            for batch in batches(self):
+                entry["batches"] += 1
+                yield batch
+                if entry["batches"] == 1:
+                    first.set()
+                    self.cancelled.wait(timeout=30)
+        except export.ExportCancelled:
+            entry["cancelled"] = True
+            raise
+
+    monkeypatch.setattr(export._Batches, "__iter__", gate)
+    return ran, first
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv-de", "json", "parquet"])
+def test_an_abandoned_stream_stops_at_its_next_batch_and_gives_its_slot_back(
+        client, platform, world, tmp_path, server, gated, fmt):
+    """The client hangs up after the first of 17 batches: the export reads no further batch
+    than the one it is at, ends cancelled, and its slot is free again."""
+    ran, first = gated
+    resource = _small(platform, tmp_path)  # 1,700 rows: 17 batches of 100
+    host, port = server.split(":")
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(f"GET /api/v1/resources/{resource}/rows?format={fmt} HTTP/1.1\r\n"
+                           f"Host: {host}\r\n\r\n".encode())
+        assert first.wait(timeout=30), "the export never sent its first batch"
+        assert _slots(client).running == 1
+    deadline = time.monotonic() + 30  # a guard against hanging, not a measure of speed
+    while _slots(client).running:
+        assert time.monotonic() < deadline, f"the abandoned {fmt} export kept its slot"
+        time.sleep(0.05)
+    assert ran == [{"batches": 1, "cancelled": True}]
+
+
 def test_a_client_runs_two_downloads_at_once_and_the_server_four(client, platform, world,
                                                                  tmp_path):
     big = _small(platform, tmp_path, rows=50)
@@ -116,6 +165,8 @@ def test_a_client_runs_two_downloads_at_once_and_the_server_four(client, platfor
     held += [slots.take("10.0.0.3"), slots.take("10.0.0.4")]
     refused = client.get(f"/api/v1/resources/{big}/rows", params={"format": "csv"})
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "server_busy"
+    assert refused.headers["Retry-After"] == "10"
+    assert "10 Sekunden" in refused.json()["error"]["message"]
     assert client.get(f"/api/v1/resources/{big}/rows").status_code == 200  # pages still work
     for release in held[2:]:
         release()

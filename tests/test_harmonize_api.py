@@ -9,10 +9,11 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from allmende.db.models import Job
+from allmende.access import accounts
+from allmende.db.models import Job, Organization, User
 from allmende.jobs import worker
 from allmende.platform import Platform
-from support import DORTMUND_CSV, PASSWORD, World, dataset_body
+from support import DORTMUND_CSV, OPERATOR, PASSWORD, World, dataset_body
 
 BOCHUM_CSV = """\
 betreiber,strasse,hausnummer,plz,ort,lat,lon,leistung_kw,anzahl,inbetriebnahme,evse_id
@@ -245,6 +246,31 @@ def test_only_editors_of_the_organization_suggest_preview_and_save(client, world
     assert (suggested.status_code, previewed.status_code) == (status, status)
     assert saved.status_code == (201 if status == 200 else status), saved.text
     assert client.get(f"{base}/versions").json()["count"] == (1 if status == 200 else 0)
+
+
+def test_a_harmonize_job_is_read_by_its_creator_and_its_organization_s_admins(client, world):
+    """Not by a member of the organization, an admin of another one, an account without a
+    role or an anonymous caller: to them the job does not exist (404)."""
+    resource = _publish(client, world, "do-lade", DORTMUND_CSV)
+    editor = world.auth("editor")
+    _save(client, editor, resource, _suggest(client, editor, resource))
+    with world.platform.db.session() as session:
+        job = session.query(Job).filter_by(kind="harmonize").one()
+        assert job.payload == {"resource": resource}
+        job_id = job.id
+        bochum = session.query(Organization).filter_by(slug="bochum").one()
+        bochum_editor = session.query(User).filter_by(
+            email="bochum-editor@test.allmende.de").one()
+        accounts.set_membership(session, OPERATOR, bochum_editor, bochum, "admin")
+    _run_jobs(world.platform)
+    for who in ("editor", "admin", "sysadmin"):
+        answer = client.get(f"/api/v1/jobs/{job_id}", headers=world.auth(who))
+        assert answer.status_code == 200, (who, answer.text)
+        assert answer.json()["kind"] == "harmonize" and answer.json()["result"]["harmonized"]
+    for who in ("member", "bochum-editor", "outsider", None):  # bochum-editor: Bochum's admin
+        answer = client.get(f"/api/v1/jobs/{job_id}", headers=world.auth(who))
+        assert answer.status_code == 404, (who, answer.text)
+        assert answer.json()["error"]["code"] == "job_not_found"
 
 
 def test_quality_and_mapping_of_a_restricted_dataset_stay_with_its_organization(client, world):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 import shapely
@@ -12,9 +14,11 @@ from allmende.access.accounts import actor_for
 from allmende.catalog import datasets
 from allmende.db.models import Job, User
 from allmende.errors import Forbidden, Invalid, NotFound
-from allmende.harmonize import service
+from allmende.harmonize import registry, service
+from allmende.harmonize.validate import validate_file
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.jobs import worker
+from allmende.tables import store
 from support import DORTMUND_CSV, OPERATOR, dataset_body
 
 BOCHUM_CSV = """\
@@ -148,6 +152,49 @@ def test_preview_shows_mapped_rows_and_failed_cells(platform, editors, tmp_path)
     assert [r["betreiber"] for r in shown.rows] == ["DEW21", "DEW21", "DEW21", "innogy"]
     assert shown.rows[0]["inbetriebnahme"] == "2021-03-01"
     assert shown.error_counts == {"inbetriebnahme": 1}
+
+
+def test_duckdb_is_held_to_the_memory_ingest_is_held_to(platform, editors, tmp_path,
+                                                        monkeypatch):
+    """Every DuckDB connection that ingest, suggest, preview, the harmonize job, the regional
+    rebuild and the validation of a file open has the memory limit of ingest's: there DuckDB
+    spills or stops itself, before a job's process grows to ALLMENDE_JOB_MEMORY_LIMIT_MB and
+    is killed."""
+    connect = duckdb.connect
+    with connect(config={"memory_limit": store.DUCKDB_MEMORY_LIMIT}) as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    opened: list[tuple[str, str]] = []
+
+    def recording(*args, **kwargs):
+        con = connect(*args, **kwargs)
+        caller = sys._getframe(1)
+        while caller.f_globals["__name__"] == "allmende.tables.store" or \
+                caller.f_code.co_name == "_connect":
+            caller = caller.f_back
+        opened.append((f"{caller.f_globals['__name__']}.{caller.f_code.co_name}",
+                       con.execute("SELECT current_setting('memory_limit')").fetchone()[0]))
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", recording)
+    _world, dortmund, _bochum = editors
+    resource = _upload(platform, dortmund, tmp_path, "do-lade", "dortmund", DORTMUND_CSV)
+    with platform.db.session() as session:
+        mapping = service.suggest(platform, session, dortmund, resource, "ladesaeulen")
+        service.preview(platform, session, dortmund, resource, mapping)
+        service.save_mapping(platform, session, dortmund, resource, mapping)
+    _run_jobs(platform)
+    csv = tmp_path / "lade.csv"
+    csv.write_text("ladepunkt_id\nDE*DEW*E0001\n", encoding="utf-8")
+    validate_file(csv, registry.load_schema("ladesaeulen"))
+
+    ours = [(where, setting) for where, setting in opened
+            if where.startswith(("allmende.ingest.", "allmende.harmonize."))]
+    assert {where for where, _ in ours} >= {
+        "allmende.ingest.pipeline.build", "allmende.harmonize.service.suggest",
+        "allmende.harmonize.service.preview", "allmende.harmonize.service._map_and_validate",
+        "allmende.harmonize.consolidate.consolidate_files",
+        "allmende.harmonize.validate.validate_file"}, opened
+    assert [where for where, setting in ours if setting != limit] == [], opened
 
 
 def test_restricted_sources_stay_out_of_the_regional_table(platform, editors, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
@@ -179,6 +180,31 @@ def test_an_unforeseen_error_is_one_line_and_debug_shows_the_traceback(allmende,
     with pytest.raises(RuntimeError, match="unerwartet"):
         allmende("--data-dir", data, "--debug", "ingest", path, "--org", "dortmund",
                  "--dataset", "fehler", cwd=tmp_path)
+
+
+def test_duckdb_out_of_memory_is_one_clear_line(allmende, data, tmp_path, monkeypatch):
+    """DuckDB stops at its memory limit with an OutOfMemoryException (here raised where the
+    columns are typed, the step that once ran out on 150 columns): the command says which file
+    needs more than how much, in one line, with exit status 1."""
+    def out_of_memory(*_args, **_kwargs):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of "
+                                          "size 256.0 KiB (953.6 MiB/953.6 MiB used)")
+
+    monkeypatch.setattr("allmende.ingest.pipeline.decide_column_types", out_of_memory)
+    path = tmp_path / "merkmale.csv"
+    path.write_text("Name;Besucher\nWestfalenpark;1200\n", encoding="utf-8")
+    expected = ("merkmale.csv braucht beim Einlesen mehr als 1 GB Arbeitsspeicher; die "
+                "vorherige Version bleibt unverändert. Sehr breite oder sehr große Dateien "
+                "teilen Sie am besten auf.")
+    result = _ingest(allmende, data, path, "--json")
+    assert result.returncode == 1, result.stderr
+    assert one_json_object(result.stdout)["error"] == {"code": "out_of_memory",
+                                                       "message": expected}
+    plain = _ingest(allmende, data, path)
+    assert plain.returncode == 1 and plain.stdout == ""
+    assert plain.stderr.strip() == f"Fehler: {expected}"  # one line, no traceback
+    assert "Out of Memory Error" not in plain.stderr
+    assert not (data / "tables").exists()
 
 
 def test_the_command_names_the_file_not_the_server_path(allmende, data, tmp_path):

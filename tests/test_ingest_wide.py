@@ -1,6 +1,6 @@
 """Wide tables: up to the documented 2,000 columns every format ingests; a wider one is refused
-before any work is done on its values, with the file and its width named — CSV, Excel, JSON
-and the properties of GeoJSON alike.
+before any work is done on its values, with the file and its width named — CSV, Excel, JSON,
+the properties of GeoJSON and the fields of a Shapefile alike.
 
 The refusals run `allmende ingest` as a process with a time limit: what a refusal must prevent
 is the minutes a 5,000-column table would take."""
@@ -12,6 +12,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from allmende.ingest.readers import MAX_COLUMNS
@@ -93,6 +94,48 @@ def test_a_table_wider_than_the_limit_is_refused_at_once_naming_file_and_width(
     assert error["code"] == "too_many_columns", error
     assert name in error["message"] and str(WIDE) in error["message"], error
     assert f"höchstens {MAX_COLUMNS}" in error["message"], error
+    assert not (sqlite.data_dir / "tables").exists()
+
+
+def _shapefile_zip(path: Path, columns: int) -> Path:
+    """A zipped Shapefile of one point with ``columns`` integer fields (a DBF takes up to
+    2,046; a GeoPackage cannot be wider than SQLite's 2,000 columns, so none is refused)."""
+    import warnings
+    import zipfile
+
+    import pyarrow as pa
+    import pyogrio
+    import shapely
+
+    table = pa.table({**{label: pa.array([n], pa.int32())
+                         for n, label in enumerate(_labels(columns))},
+                      "geometry": pa.array([shapely.to_wkb(shapely.Point(7.46, 51.51))])})
+    shape = path.with_suffix(".shp")
+    with warnings.catch_warnings():  # "some DBF readers might only support 255 fields"
+        warnings.simplefilter("ignore")
+        pyogrio.write_arrow(table, shape, driver="ESRI Shapefile", geometry_name="geometry",
+                            geometry_type="Point", crs="EPSG:4326")
+    with zipfile.ZipFile(path, "w") as archive:
+        for part in sorted(shape.parent.glob(f"{shape.stem}.*")):
+            if part != path:
+                archive.write(part, part.name)
+    return path
+
+
+def test_a_shapefile_wider_than_the_limit_is_refused_before_its_values_are_read(
+        sqlite, allmende, tmp_path, monkeypatch):
+    import pyogrio
+
+    path = _shapefile_zip(tmp_path / "breit.zip", MAX_COLUMNS + 10)
+    read: list[str] = []
+    monkeypatch.setattr(pyogrio, "read_arrow", lambda *args, **kwargs: read.append(args[0]))
+    result = allmende("ingest", path, "--org", "dortmund", "--dataset", "breit", "--json",
+                      cwd=tmp_path, env=sqlite.env())
+    assert result.returncode == 1, result.stdout + result.stderr
+    error = one_json_object(result.stdout)["error"]
+    assert error == {"code": "too_many_columns", "message": (
+        f"breit.zip hat {MAX_COLUMNS + 10} Spalten; erlaubt sind höchstens {MAX_COLUMNS}.")}
+    assert read == []  # refused on the fields GDAL lists, before a value was read
     assert not (sqlite.data_dir / "tables").exists()
 
 
@@ -192,6 +235,48 @@ def test_a_wide_csv_is_typed_column_by_column_and_served(client, world, tmp_path
     assert picked.json()["total"] == rows - 4
     page = client.get(f"/resources/{result['resource']}", headers=headers)
     assert page.status_code == 200 and _labels(columns)[-1] in page.text
+
+
+def test_the_command_ingests_a_csv_of_150_columns(sqlite, allmende, tmp_path):
+    """`allmende ingest` once ended in a traceback on 150 columns (DuckDB out of memory)."""
+    path = _wide_csv(tmp_path / "merkmale.csv", 150, 10)
+    result = allmende("ingest", path, "--org", "dortmund", "--dataset", "breit", "--json",
+                      cwd=tmp_path, env=sqlite.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    body = one_json_object(result.stdout)
+    assert body["rows"] == 10
+    assert [(c["name"], c["type"]) for c in body["columns"]] == \
+        [(label, KINDS[i % len(KINDS)]) for i, label in enumerate(_labels(150))]
+
+
+def _json_value(kind: int, row: int, column: int) -> object:
+    """What _cell writes, as a JSON export holds it: counts as numbers, the rest as text."""
+    return row * column if kind == 0 else _cell(kind, row, column)
+
+
+def test_a_json_of_200_records_with_500_keys_ingests_with_every_column(sqlite, allmende,
+                                                                        tmp_path):
+    """Once 65 s and 1 GB; how long it takes now is bench/wide.py's to measure."""
+    rows, columns = 200, 500
+    labels = _labels(columns)
+    path = tmp_path / "merkmale.json"
+    path.write_text(json.dumps([{label: _json_value(c % len(KINDS), r, c)
+                                 for c, label in enumerate(labels)}
+                                for r in range(1, rows + 1)]), encoding="utf-8")
+    result = allmende("ingest", path, "--org", "dortmund", "--dataset", "breit", "--json",
+                      cwd=tmp_path, env=sqlite.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    body = one_json_object(result.stdout)
+    assert body["rows"] == rows
+    assert [(c["name"], c["type"]) for c in body["columns"]] == \
+        [(label, KINDS[i % len(KINDS)]) for i, label in enumerate(labels)]
+    (parquet,) = (sqlite.data_dir / "tables" / body["resource"]).glob("*.parquet")
+    table = pq.read_table(parquet, columns=labels)
+    assert table.num_rows == rows
+    for number in (1, rows):
+        stored = {k: v.isoformat() if isinstance(v, dt.date) else v
+                  for k, v in table.slice(number - 1, 1).to_pylist()[0].items()}
+        assert stored == {label: _expected(number, c) for c, label in enumerate(labels)}
 
 
 def test_the_typing_query_grows_by_a_name_per_column_not_by_an_expression():

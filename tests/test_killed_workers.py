@@ -4,6 +4,7 @@ and the job is retried, or failed with a clear message after its last attempt.""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import socket
@@ -17,10 +18,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from allmende.catalog import datasets
+from allmende.config import Settings
 from allmende.db.models import Job, QualityReport
 from allmende.harmonize import service
 from allmende.ingest.service import IngestRequest, ingest
-from allmende.jobs import queue
+from allmende.jobs import queue, worker
 from allmende.platform import Platform
 from allmende.tables import store
 from allmende.web.app import create_app
@@ -154,3 +156,29 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
     assert not scratch_left(platform)
     uploads = store.scratch_root(platform.settings.data_dir) / "uploads"
     assert not list(uploads.iterdir())
+
+
+def test_with_the_default_timings_a_dead_worker_s_job_ends_within_two_minutes(platform):
+    """Computed from the defaults, not waited for (the test above runs the same way with
+    timings of seconds). A killed worker's job counts as stale ``job_stale_seconds`` after its
+    last heartbeat; any idle worker tidies every ``tidy_seconds`` and looks at the queue every
+    ``POLL_SECONDS``; tidying queues the job again or fails it. Note: a worker busy with a job
+    tidies only when that job ends."""
+    defaults = Settings.model_construct()  # the defaults, not this machine's ALLMENDE_*
+    stale = defaults.job_stale_seconds
+    assert defaults.job_heartbeat_seconds * 3 <= stale  # a living job may miss two beats
+    assert stale + worker.tidy_seconds(defaults) + worker.POLL_SECONDS <= 120
+
+    # and stale means exactly that: silent for longer than job_stale_seconds
+    with platform.db.session() as session:
+        job_id = queue.enqueue(session, "ingest", {}, OPERATOR).id
+    with platform.db.session() as session:
+        last_beat = queue.claim_job(session, job_id, "getoetet").heartbeat_at
+    after = dt.timedelta(seconds=stale)
+    second = dt.timedelta(seconds=1)
+    data_dir = platform.settings.data_dir
+    with platform.db.sessions() as session:
+        assert queue.reclaim_stale(session, data_dir, after, now=last_beat + after - second) == []
+        (taken,) = queue.reclaim_stale(session, data_dir, after, now=last_beat + after + second)
+    assert taken.job_id == job_id and taken.retried
+    assert [job.status for job in jobs_of(platform, [job_id])] == [queue.QUEUED]

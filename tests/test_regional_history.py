@@ -17,7 +17,7 @@ from sqlalchemy import Connection, text
 
 from allmende.access import accounts
 from allmende.catalog import datasets, organizations
-from allmende.db.models import User
+from allmende.db.models import Resource, ResourceMapping, User
 from allmende.db.session import MIGRATIONS
 from allmende.harmonize import service
 from allmende.platform import Platform
@@ -137,15 +137,21 @@ def test_the_owning_organization_still_reads_history_with_its_restricted_source(
     assert set(_reads(client, regional, before, dortmund).values()) == {410}
 
 
-def test_regional_tables_take_no_uploads_links_or_deletions(platform, client, regional):
-    """Only consolidation writes a regional table: not even an editor of the organization
-    that publishes it can replace its rows or forge their provenance."""
+def _region_editor(platform: Platform) -> dict[str, str]:
+    """Headers of Dortmund's editor made an editor of the organization of the regional
+    tables too."""
     with platform.db.session() as session:
         region = organizations.get_organization(session, "region")
         editor = session.query(User).filter_by(email="editor@test.allmende.de").one()
         accounts.set_membership(session, OPERATOR, editor, region, "editor")
         token = accounts.create_token(session, editor.id, "region").secret
-    headers = {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_regional_tables_take_no_uploads_links_or_deletions(platform, client, regional):
+    """Only consolidation writes a regional table: not even an editor of the organization
+    that publishes it can replace its rows or forge their provenance."""
+    headers = _region_editor(platform)
     before = client.get(f"/api/v1/resources/{regional}/rows").json()
     forged = (b"quelle_organisation,quelle_datensatz,ladepunkt_id\n"
               b"bochum,bo-lade,DE*FAKE*1\n")
@@ -189,3 +195,70 @@ def test_a_regional_resource_says_parquet_also_after_an_upgrade(platform, client
         command.downgrade(_migrations(connection), "0015")
         command.upgrade(_migrations(connection), "head")
     assert _formats(client) == {"region-ladesaeulen": ["PARQUET"], "do-lade": [""]}
+
+
+def _identity_mapping(platform: Platform, regional: str) -> dict[str, Any]:
+    """A mapping of the regional table onto its own schema, column for column."""
+    with platform.db.sessions() as session:
+        schema = service.get_schema(session, "ladesaeulen")
+        columns = {c["name"] for c in session.get(Resource, regional).current.columns}
+    return {"schema_name": "ladesaeulen", "fields": {
+        f["name"]: {"source": f["name"]} for f in schema["fields"] if f["name"] in columns}}
+
+
+def test_regional_tables_take_no_mapping(platform, client, regional):
+    """A regional table mapped onto a schema would feed a regional table itself: suggesting,
+    trying and saving a mapping are refused like an upload, in German and English."""
+    headers = _region_editor(platform)
+    mapping = _identity_mapping(platform, regional)
+    base = f"/api/v1/resources/{regional}/mapping"
+    answers = {
+        "suggest": client.post(f"{base}/suggest", params={"schema": "ladesaeulen"},
+                               headers=headers),
+        "preview": client.post(f"{base}/preview", json=mapping, headers=headers),
+        "save": client.put(base, json=mapping, headers=headers),
+    }
+    for what, answer in answers.items():
+        assert answer.status_code == 409, (what, answer.text)
+        error = answer.json()["error"]
+        assert error["code"] == "built_dataset", what
+        assert error["message"] == ("„region-ladesaeulen“ wird aus den Daten der Kommunen "
+                                    "zusammengeführt und lässt sich keinem Schema zuordnen; "
+                                    "ordnen Sie die Quellen zu."), what
+    english = client.put(base, json=mapping, headers={**headers, "Accept-Language": "en"})
+    assert english.status_code == 409
+    assert english.json()["error"]["message"] == (
+        "“region-ladesaeulen” is merged from the municipalities' data and cannot be mapped to "
+        "a schema; map its sources instead.")
+    # neither does the sysadmin map it, and nothing was stored or queued
+    sysadmin = {"Authorization": f"Bearer {_token(platform, 'sysadmin')}"}
+    assert client.put(base, json=mapping, headers=sysadmin).status_code == 409
+    assert client.get(f"{base}/versions", headers=sysadmin).json()["count"] == 0
+    # and the pages offer neither a mapping nor an upload to the region's editor
+    page = client.get(f"/resources/{regional}", headers=headers)
+    assert page.status_code == 200
+    assert f"/resources/{regional}/mapping" not in page.text
+    assert "upload-heading" not in page.text
+    editor = client.get(f"/resources/{regional}/mapping",
+                        headers={**headers, "accept": "text/html"})
+    assert editor.status_code == 409 and "keinem Schema zuordnen" in editor.text
+
+
+def test_a_regional_table_mapped_before_is_never_a_source(platform, client, regional):
+    """A mapping of a regional table stored before such mappings were refused (here written
+    directly, and harmonized) does not make the table a source of its own schema: the
+    rebuild takes the municipalities' sources only and lists no problem of it."""
+    before = client.get(f"/api/v1/resources/{regional}/rows", params={"limit": 100}).json()
+    with platform.db.session() as session:
+        session.add(ResourceMapping(resource_id=regional, schema_name="ladesaeulen", version=1,
+                                    rules=_identity_mapping(platform, regional)))
+    report = service.harmonize_resource(platform, regional)
+    assert report is not None and report.rows == before["total"]  # it would feed 4 rows
+    service.consolidate(platform, "ladesaeulen")
+
+    record = client.get("/api/v1/regional/ladesaeulen").json()
+    assert {s["dataset"] for s in record["sources"]} == {"do-lade", "bo-lade"}
+    assert "region-ladesaeulen" not in str(record["problems"])
+    after = client.get(f"/api/v1/resources/{regional}/rows", params={"limit": 100}).json()
+    assert after["total"] == before["total"]
+    assert {r["quelle_datensatz"] for r in after["rows"]} == {"do-lade", "bo-lade"}

@@ -448,10 +448,15 @@ def check_editable(session: Session, actor: Actor, name: str) -> Dataset:
     return dataset
 
 
+def is_built(dataset: Dataset) -> bool:
+    """Whether the platform builds ``dataset`` (a regional table: its resources are derived)."""
+    return any(r.derived for r in dataset.resources)
+
+
 def _refuse_built(dataset: Dataset) -> None:
     """A dataset of derived resources (a regional table) is built by the platform alone: its
     rows come with their provenance from the sources, which an upload would forge."""
-    if any(r.derived for r in dataset.resources):
+    if is_built(dataset):
         raise Conflict(msg("„{dataset}“ wird aus den Daten der Kommunen zusammengeführt und "
                            "nimmt keine Dateien oder Verweise an; ändern Sie die Quellen.",
                            dataset=dataset.name), "built_dataset")

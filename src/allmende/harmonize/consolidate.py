@@ -182,9 +182,10 @@ class Consolidated:
 
 
 def consolidate_files(sources: Sequence[Path], schema: Mapping[str, Any], target: Path,
-                      memory_limit: str = "1GB") -> Consolidated:
-    """Union of harmonized tables with duplicates resolved (module docstring) into ``target``."""
-    con = duckdb.connect(config={"memory_limit": memory_limit})
+                      spill: Path | None = None) -> Consolidated:
+    """Union of harmonized tables with duplicates resolved (module docstring) into ``target``;
+    DuckDB within tables.store.DUCKDB_MEMORY_LIMIT, spilling into ``spill``."""
+    con = store.connect(spill)
     try:
         files = sql.table_function("read_parquet", [str(p) for p in sources],
                                    union_by_name=True)
@@ -288,5 +289,5 @@ def write_empty(schema: Mapping[str, Any], target: Path) -> Consolidated:
     """A regional table without sources: the columns, no rows."""
     columns = [f"NULL::{_DUCK_TYPES[c['type']]} AS {sql.ident(c['name'])}"
                for c in table_columns(schema)]
-    store.write_parquet(duckdb.connect(), sql.select(columns, limit=0), target)
+    store.write_parquet(store.connect(), sql.select(columns, limit=0), target)
     return Consolidated(0, 0, {})

@@ -53,6 +53,7 @@ from allmende.errors import (
 )
 from allmende.harmonize.source import load_source
 from allmende.harmonize.validate import Sample, ValidationReport, where
+from allmende.tables import store
 
 SOURCE_ROW = "__row"
 #: What a group is called unless the mapping says ("Gruppe 2").
@@ -1024,6 +1025,6 @@ def mapped_table_for_file(path: Path, mapping: Mapping, schema: MappingType[str,
                           ) -> tuple[duckdb.DuckDBPyConnection, MappedTable]:
     """Reads and types a file like an upload, then maps it: the connection holding the
     mapped table (a new in-memory one unless given) and its description."""
-    con = con or duckdb.connect()
+    con = con or store.connect()
     source = load_source(con, path)
     return con, apply_mapping(con, source.relation, source.columns, mapping, schema, limit)

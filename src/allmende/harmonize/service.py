@@ -164,9 +164,21 @@ def _load_version(con: duckdb.DuckDBPyConnection, data_dir: Path, version: Table
     return load_version_file(con, data_dir / version.path, version.columns, "source", limit)
 
 
+def _connect(platform: Platform) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for a look at a table (suggest, preview), within the memory every
+    DuckDB connection of a job or request may use (tables.store.DUCKDB_MEMORY_LIMIT)."""
+    return store.connect(store.spill_folder(platform.settings.data_dir))
+
+
 def _editable_resource(session: Session, actor: Actor, resource_id: str) -> Resource:
+    """A resource the actor may map. A regional table takes no mapping: it is built from the
+    mapped sources (with their provenance) and must not feed a regional table itself."""
     resource = datasets.get_resource(session, actor, resource_id)
     authorize(actor, Action.EDIT_DATASET, resource.dataset)
+    if resource.derived or datasets.is_built(resource.dataset):
+        raise Conflict(msg("„{dataset}“ wird aus den Daten der Kommunen zusammengeführt und "
+                           "lässt sich keinem Schema zuordnen; ordnen Sie die Quellen zu.",
+                           dataset=resource.dataset.name), "built_dataset")
     return resource
 
 
@@ -194,7 +206,7 @@ def suggest(platform: Platform, session: Session, actor: Actor, resource_id: str
     """A suggested mapping of the resource's latest version onto the schema."""
     resource = _editable_resource(session, actor, resource_id)
     schema = get_schema(session, schema_name)
-    con = duckdb.connect()
+    con = _connect(platform)
     try:
         columns = _load_version(con, platform.settings.data_dir, _latest_version(session, resource))
         return suggest_mapping(con, "source", columns, schema,
@@ -213,7 +225,7 @@ def best_schema(platform: Platform, session: Session, actor: Actor, resource_id:
     the confidence of the fields it fills from columns, over the schema's fields. None when no
     column fits any schema."""
     resource = _editable_resource(session, actor, resource_id)
-    con = duckdb.connect()
+    con = _connect(platform)
     try:
         columns = _load_version(con, platform.settings.data_dir,
                                 _latest_version(session, resource), CHOICE_ROWS)
@@ -248,7 +260,7 @@ def preview(platform: Platform, session: Session, actor: Actor, resource_id: str
     resource = _editable_resource(session, actor, resource_id)
     mapping = mapping if isinstance(mapping, Mapping) else parse_mapping(mapping)
     schema = get_schema(session, mapping.schema_name)
-    con = duckdb.connect()
+    con = _connect(platform)
     try:
         columns = _load_version(con, platform.settings.data_dir,
                                 _latest_version(session, resource), limit)
@@ -376,7 +388,8 @@ def harmonize_resource(platform: Platform, resource_id: str, attempt: Attempt | 
     try:
         built = attempt.scratch / "harmonized.parquet"
         report = _map_and_validate(data_dir, found.version, found.mapping, found.schema,
-                                   found.area, found.provenance, built)
+                                   found.area, found.provenance, built,
+                                   attempt.scratch / "duckdb")
         attempt.checkpoint("mapping")
         relative = attempt.output(resource_id, "harmonized")
         target = store.publish(data_dir, built, relative)
@@ -407,8 +420,9 @@ def harmonize_resource(platform: Platform, resource_id: str, attempt: Attempt | 
 
 def _map_and_validate(data_dir: Path, version: TableVersion, mapping: Mapping,
                       schema: dict[str, Any], area: list[float] | None,
-                      provenance: regional.Provenance, target: Path) -> ValidationReport:
-    con = duckdb.connect()
+                      provenance: regional.Provenance, target: Path, spill: Path
+                      ) -> ValidationReport:
+    con = store.connect(spill)
     try:
         columns = _load_version(con, data_dir, version)
         mapped = apply_mapping(con, "source", columns, mapping, schema)
@@ -515,7 +529,8 @@ class Source:
 def _sources(session: Session, data_dir: Path, schema_name: str
              ) -> tuple[list[Source], list[dict[str, Any]]]:
     """The latest report of every public source whose current mapping targets the schema;
-    sources not yet harmonized are listed as problems."""
+    sources not yet harmonized are listed as problems. A regional table is never a source
+    (not even one mapped before mappings of regional tables were refused)."""
     latest = select(ResourceMapping.resource_id, func.max(ResourceMapping.version).label("v")
                     ).group_by(ResourceMapping.resource_id).subquery()
     mappings = session.scalars(select(ResourceMapping).join(latest, (
@@ -527,7 +542,8 @@ def _sources(session: Session, data_dir: Path, schema_name: str
         resource = session.get(Resource, saved.resource_id)
         dataset = resource.dataset
         if (dataset.deleted_at is not None or dataset.draft or dataset.access_level != "public"
-                or not resource.current_version):
+                or not resource.current_version or resource.derived
+                or datasets.is_built(dataset)):
             continue
         report = _usable_report(session, data_dir, resource, saved)
         if report is None:
@@ -625,7 +641,8 @@ def _rebuild(platform: Platform, attempt: Attempt, start: _RebuildInput) -> Cons
     target = attempt.scratch / f"regional-{start.current_version}.parquet"
     problems = list(start.problems)
     sources = _readable(start.sources, problems)
-    built = (regional.consolidate_files([s.path for s in sources], start.schema, target)
+    built = (regional.consolidate_files([s.path for s in sources], start.schema, target,
+                                        attempt.scratch / "duckdb")
              if sources else regional.write_empty(start.schema, target))
     attempt.checkpoint("consolidating")
     size, digest = target.stat().st_size, store.sha256_of(target)

@@ -60,6 +60,7 @@ from allmende.harmonize.mapping import (
 )
 from allmende.harmonize.registry import primary_key
 from allmende.harmonize.source import load_source
+from allmende.tables import store
 
 THRESHOLD = 0.45
 SAMPLE_ROWS = 1000
@@ -661,7 +662,7 @@ def _unmapped(target: FieldProfile, ags: str | None) -> FieldRule:
 
 def suggest_for_file(path: Path, schema: MappingType[str, Any]) -> Mapping:
     """Reads and types a file like an upload (offline) and suggests its mapping."""
-    con = duckdb.connect()
+    con = store.connect()
     try:
         source = load_source(con, path)
         return suggest_mapping(con, source.relation, source.columns, schema)

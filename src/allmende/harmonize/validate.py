@@ -56,6 +56,7 @@ from allmende.harmonize.validate_fields import (
     register_functions,
     typed_expressions,
 )
+from allmende.tables import store
 
 __all__ = ["SAMPLE_LIMIT", "SCORE_WEIGHTS", "Sample", "ValidationReport", "add_transform_errors",
            "field_sql", "quality_score", "register_functions", "typed_expressions",
@@ -549,7 +550,7 @@ def validate_file(path: str | Path, schema: Mapping[str, Any], *,
     check_schema(dict(schema))
     layout = sniff(path)
     plan = _plan(schema, layout.labels, area)
-    con = duckdb.connect()
+    con = store.connect()
     try:
         register_functions(con)
         values = read_cells(con, path, layout, len(plan.fields),
@@ -598,7 +599,7 @@ def validate_mapped_file(path: str | Path, mapping_path: str | Path,
     mapping = load_mapping(mapping_path)
     layout = sniff(path)
     names = _column_names(layout.labels)
-    con = duckdb.connect()
+    con = store.connect()
     try:
         def load(cells: Cells) -> None:
             con.execute(sql.create_table("__read", cells.rows))

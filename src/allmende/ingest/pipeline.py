@@ -33,7 +33,6 @@ from allmende.tables import store
 
 Progress = Callable[[float, str], None]
 GEOMETRY = "geometry"
-MEMORY_LIMIT = "1GB"
 
 
 @dataclass
@@ -58,8 +57,7 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
           checkpoint: Callable[[str], None] = _no_checkpoint) -> BuiltTable:
     """Read, type and write the file; ``checkpoint`` marks the phases (reading, typing,
     writing) for whoever runs the build (jobs.attempt)."""
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
-                                 "temp_directory": str(work_dir / "duckdb")})
+    con = store.connect(work_dir / "duckdb")
     try:
         progress(0.05, msg("Datei wird gelesen"))
         checkpoint("reading")
@@ -89,7 +87,7 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
         raise Invalid(msg("{name} braucht beim Einlesen mehr als {limit} Arbeitsspeicher; die "
                           "vorherige Version bleibt unverändert. Sehr breite oder sehr große "
                           "Dateien teilen Sie am besten auf.", name=original_name,
-                          limit=MEMORY_LIMIT), code="out_of_memory") from None
+                          limit=store.DUCKDB_MEMORY_LIMIT), code="out_of_memory") from None
     finally:
         con.close()
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -54,7 +53,7 @@ class Attempt:
         if self._scratch is None:
             root = store.scratch_root(self.data_dir)
             root.mkdir(parents=True, exist_ok=True)
-            folder = root / f"work-{socket.gethostname()}-{os.getpid()}-{self.token}"
+            folder = store.scratch_folder(self.data_dir, self.token)
             self.announce([str(folder.relative_to(self.data_dir))])
             folder.mkdir()
             self._scratch = folder

@@ -17,6 +17,7 @@ from typing import Any
 
 from allmende.access.accounts import actor_for
 from allmende.access.policy import ANONYMOUS, Actor
+from allmende.config import Settings
 from allmende.db.models import Job, User
 from allmende.errors import AllmendeError, msg
 from allmende.jobs import queue, registry
@@ -183,12 +184,24 @@ def tidy(platform: Platform) -> list[Path]:
     return store.sweep_scratch(platform.settings.data_dir, staged)
 
 
-def run_until(platform: Platform, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+#: Seconds an idle worker waits before it looks at the queue again (`allmende worker --poll`).
+POLL_SECONDS = 1.0
+
+
+def tidy_seconds(settings: Settings) -> float:
+    """How often a worker tidies up: a quarter of the stale limit. An idle worker thus takes
+    back a dead worker's job at most ``job_stale_seconds`` + this + one poll after the job's
+    last heartbeat (with the defaults 60 + 15 + 1 s)."""
+    return settings.job_stale_seconds / 4
+
+
+def run_until(platform: Platform, stop: threading.Event,
+              poll_seconds: float = POLL_SECONDS) -> None:
     """Work through the queue until ``stop`` is set; when it is empty, look again after
     ``poll_seconds`` or as soon as this process queues a job. Between jobs, the periodic tasks
-    that are due run: tidying up after dead workers (every quarter of the stale limit) and
-    whatever the capabilities registered."""
-    tasks = [registry.Periodic("tidy", platform.settings.job_stale_seconds / 4, tidy),
+    that are due run: tidying up after dead workers (:func:`tidy_seconds`) and whatever the
+    capabilities registered."""
+    tasks = [registry.Periodic("tidy", tidy_seconds(platform.settings), tidy),
              *registry.periodic_tasks()]
     due = dict.fromkeys((task.name for task in tasks), 0.0)
     while not stop.is_set():

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -37,8 +38,39 @@ def tables_dir(data_dir: Path) -> Path:
     return data_dir / TABLES
 
 
+#: The memory one DuckDB connection over a table may use in a job or a request (ingest,
+#: harmonize, validate, a regional rebuild). Beyond it DuckDB spills to its folder or stops with
+#: an OutOfMemoryException (ingest answers it with the clear ``out_of_memory`` message) — well
+#: before a job's process reaches ALLMENDE_JOB_MEMORY_LIMIT_MB (4096 by default) and is killed.
+DUCKDB_MEMORY_LIMIT = "1 GB"
+
+
+def connect(spill: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection within :data:`DUCKDB_MEMORY_LIMIT`. ``spill``: the
+    folder for what does not fit (DuckDB creates it when it needs it, in an existing parent,
+    and removes it on close); without one, DuckDB's default (``.tmp`` in the working folder)."""
+    config = {"memory_limit": DUCKDB_MEMORY_LIMIT}
+    if spill is not None:
+        config["temp_directory"] = str(spill)
+    return duckdb.connect(config=config)
+
+
 def scratch_root(data_dir: Path) -> Path:
     return data_dir / SCRATCH
+
+
+def scratch_folder(data_dir: Path, token: str) -> Path:
+    """A scratch folder of this process (not created), named after host and process so that a
+    sweep can tell whether its owner still lives."""
+    return scratch_root(data_dir) / f"work-{socket.gethostname()}-{os.getpid()}-{token}"
+
+
+def spill_folder(data_dir: Path) -> Path:
+    """Where a DuckDB connection of this process outside an attempt (a request looking at a
+    table) puts what does not fit in memory: a scratch folder of its own, which DuckDB creates
+    only when it spills and removes on close, and a sweep removes should the process die."""
+    scratch_root(data_dir).mkdir(parents=True, exist_ok=True)
+    return scratch_folder(data_dir, f"duckdb{uuid.uuid4().hex[:16]}")
 
 
 def attempt_path(resource_id: str, kind: str, token: str) -> str:
