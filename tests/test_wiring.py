@@ -62,6 +62,24 @@ def test_a_registered_periodic_task_runs_and_a_failing_one_does_not_stop_the_wor
         registry.unregister("test-marker")
 
 
+def test_periodic_tasks_run_first_a_while_after_the_worker_starts(platform, monkeypatch):
+    """A worker loop that lives a moment (a test's, a command's) runs none of the registered
+    periodic tasks; one that goes on runs each first after PERIODIC_START_SECONDS."""
+    monkeypatch.setattr(worker, "PERIODIC_START_SECONDS", 1.0)
+    ran = threading.Event()
+    registry.periodic(registry.Periodic("test-hourly", 3600.0, lambda _p: ran.set()))
+    stop = threading.Event()
+    loop = threading.Thread(target=worker.run_until, args=(platform, stop, 0.05))
+    try:
+        loop.start()
+        assert not ran.wait(0.5), "the hourly task ran at the start"
+        assert ran.wait(10), "the hourly task did not run after the start delay"
+    finally:
+        stop.set()
+        loop.join(10)
+        registry.unregister("test-hourly")
+
+
 def test_a_job_queued_by_this_process_starts_at_once_not_at_the_next_look(platform):
     """A worker that reads the queue once a minute still starts a job its own process queued
     within moments (the web process's worker after an upload); one left in the database for

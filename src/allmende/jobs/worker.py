@@ -28,6 +28,10 @@ from allmende.tables import store
 log = logging.getLogger(__name__)
 #: How soon an idle worker starts a job queued by its own process.
 WAKE_SECONDS = 0.05
+#: The registered periodic tasks (harvest schedules, log checkpoints, expiries) run first this
+#: long after a worker loop starts, not at its start: a loop that lives a few seconds (a test's;
+#: hundreds of them in a run) had run them all each time, and none is urgent at a start.
+PERIODIC_START_SECONDS = 10.0
 
 
 @dataclass
@@ -199,11 +203,14 @@ def run_until(platform: Platform, stop: threading.Event,
               poll_seconds: float = POLL_SECONDS) -> None:
     """Work through the queue until ``stop`` is set; when it is empty, look again after
     ``poll_seconds`` or as soon as this process queues a job. Between jobs, the periodic tasks
-    that are due run: tidying up after dead workers (:func:`tidy_seconds`) and whatever the
-    capabilities registered."""
+    that are due run: tidying up after dead workers (:func:`tidy_seconds`, at once) and
+    whatever the capabilities registered (first after PERIODIC_START_SECONDS)."""
     tasks = [registry.Periodic("tidy", tidy_seconds(platform.settings), tidy),
              *registry.periodic_tasks()]
-    due = dict.fromkeys((task.name for task in tasks), 0.0)
+    started = time.monotonic()
+    due = {task.name: started + min(task.every_seconds, PERIODIC_START_SECONDS)
+           for task in tasks}
+    due["tidy"] = started
     while not stop.is_set():
         for task in tasks:
             if time.monotonic() >= due[task.name]:
