@@ -9,6 +9,7 @@ template once per backend and session, and every test gets a copy of it (tests/d
   template (its argon2 hashes take a second, so it is written once per run).
 - `demo_region`: the demo region (`allmende demo`) from the "demo_region" template, and API
   tokens of two of its users.
+  A module may set DATABASE_POOL_SIZE: its platforms then pool PostgreSQL connections.
 - `client`: a TestClient over `platform`; its jobs run within 50 ms (support.quick_jobs).
 - `quiet_client`: the same without a worker: the test runs the jobs (worker.run_once) and can
   look at the state between a change and its jobs.
@@ -128,8 +129,13 @@ def installation(request: pytest.FixtureRequest, tmp_path: Path,
 
 
 @pytest.fixture
-def platform(installation: Installation) -> Iterator[Platform]:
-    instance = installation.platform()
+def platform(request: pytest.FixtureRequest, installation: Installation) -> Iterator[Platform]:
+    # A module whose tests make many requests from one thread names a DATABASE_POOL_SIZE: its
+    # platforms keep PostgreSQL connections as in production. Elsewhere a unit of work opens
+    # its own (threads by the dozen would wait for a pool's few).
+    pool_size = getattr(request.module, "DATABASE_POOL_SIZE", None)
+    instance = installation.platform(**({} if pool_size is None else
+                                        {"database_pool_size": pool_size}))
     yield instance
     instance.close()
 
