@@ -4,12 +4,12 @@ template once per backend and session, and every test gets a copy of it (tests/d
 - `platform`: a Platform over a fresh data directory, once on SQLite and, when
   ALLMENDE_TEST_DATABASE_URL is set, once on PostgreSQL. It starts from the template named
   like one of the test's fixtures (the one built on most others), else from "migrated" (empty,
-  newest migration).
+  newest migration). A module may set DATABASE_POOL_SIZE: its platforms then pool
+  PostgreSQL connections.
 - `world`: the organizations, users and API tokens of support.World, from the "world"
   template (its argon2 hashes take a second, so it is written once per run).
 - `demo_region`: the demo region (`allmende demo`) from the "demo_region" template, and API
   tokens of two of its users.
-  A module may set DATABASE_POOL_SIZE: its platforms then pool PostgreSQL connections.
 - `client`: a TestClient over `platform`; its jobs run within 50 ms (support.quick_jobs).
 - `quiet_client`: the same without a worker: the test runs the jobs (worker.run_once) and can
   look at the state between a change and its jobs.
