@@ -88,23 +88,31 @@ def test_a_job_queued_by_this_process_starts_at_once_not_at_the_next_look(platfo
         with platform.db.sessions() as session:
             return session.get(Job, job_id).status
 
+    def unseen_job(schema: str) -> int:  # committed unseen: no worker hears of it
+        with platform.db.session() as session:
+            job = Job(kind="consolidate", payload={"schema": schema}, status=queue.QUEUED)
+            session.add(job)
+        return job.id
+
+    def ended(job_id: int, within: float, why: str) -> None:
+        deadline = time.monotonic() + within
+        while status(job_id) in (queue.QUEUED, queue.RUNNING):
+            assert time.monotonic() < deadline, why
+            time.sleep(0.05)
+
+    first = unseen_job("parkplaetze")
     stop = threading.Event()
     loop = threading.Thread(target=worker.run_until, args=(platform, stop, 60.0))
     loop.start()
     try:
-        time.sleep(0.5)  # the worker has had its first look at the empty queue
-        with platform.db.session() as session:  # committed unseen: no worker hears of it
-            unseen = Job(kind="consolidate", payload={"schema": "parkplaetze"},
-                         status=queue.QUEUED)
-            session.add(unseen)
+        ended(first, 30, "the worker's first look at the queue found nothing")
+        time.sleep(0.5)  # it looked again at once, found the queue empty and waits a minute
+        second = unseen_job("baustellen")
         time.sleep(0.5)
-        assert status(unseen.id) == queue.QUEUED  # waits for the next look, a minute away
-        deadline = time.monotonic() + 10
+        assert status(second) == queue.QUEUED  # until the next look, a minute away
         with platform.db.session() as session:
             job = queue.enqueue(session, "consolidate", {"schema": "ladesaeulen"}, OPERATOR)
-        while status(job.id) in (queue.QUEUED, queue.RUNNING):
-            assert time.monotonic() < deadline, "the queued job waited for the next look"
-            time.sleep(0.05)
+        ended(job.id, 10, "the queued job waited for the next look")
     finally:
         stop.set()
         loop.join(10)
