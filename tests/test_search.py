@@ -920,7 +920,9 @@ def test_a_small_catalog_is_indexed_without_snapshot_files(installation):
         small.close()
 
 
-def test_a_second_platform_starts_from_the_snapshot(client, catalog, platform, monkeypatch):
+def test_a_second_platform_starts_from_the_snapshot(catalog, client, platform, monkeypatch):
+    # the catalog exists before the app starts: a snapshot of the empty catalog (its warm-up
+    # may be quicker than the first dataset) is rightly ignored by the second platform
     answers = [_get(client, q) for q in SNAPSHOT_QUERIES]  # builds the index, writes a snapshot
     snapshots = list((platform.settings.data_dir / "search").glob("base-*"))
     assert len(snapshots) == 1 and (snapshots[0] / "meta.json").exists()
@@ -976,7 +978,7 @@ def _other_database(folder: Path) -> None:
 
 @pytest.mark.parametrize("damage", [_damage_file, _truncate, _remove, _garble_meta,
                                     _point_nowhere, _other_database])
-def test_a_damaged_snapshot_is_ignored(client, catalog, platform, monkeypatch, damage, caplog):
+def test_a_damaged_snapshot_is_ignored(catalog, client, platform, monkeypatch, damage, caplog):
     """A snapshot that fails a check (bytes changed, file cut short or missing, meta.json half
     written, CURRENT naming nothing, made from another database) is logged and ignored: the
     index is built from the database and gives the same answers, and a good snapshot replaces
@@ -1049,3 +1051,16 @@ def test_other_processes_adopt_the_writers_snapshot(tmp_path):
     assert _wait_for(lambda: reader.stats()["base_revision"] == fake.revision)
     assert reader.stats()["overlay_rows"] == 0 and reader.merges == 0
     assert reader.search(Query(limit=100), scope) == writer.search(Query(limit=100), scope)
+
+
+def test_a_snapshot_written_while_the_first_dataset_is_made_is_still_used(tmp_path):
+    """The fingerprint of an empty catalog changes with its first dataset. A snapshot written
+    meanwhile is used by the process that wrote it (its warm-up thread had died of the change
+    and left the file), and ignored by the next start, which rebuilds."""
+    fake = FakeCatalog()
+    fingerprints = iter(["leer"])
+    store = SnapshotStore(tmp_path, lambda: next(fingerprints, "erster Datensatz"))
+    index = SearchIndex(fake.load, lambda: fake.revision, snapshots=store)
+    index.refresh()
+    assert index.stats()["base_rows"] == 0 and len(list(tmp_path.glob("base-*"))) == 1
+    assert store.load() is None  # another database by now: the next start builds anew

@@ -91,12 +91,14 @@ class SnapshotStore:
             log.warning("search index snapshot %s ignored: %s", self.directory / name, error)
             return None
 
-    def _load(self, name: str, verify: bool) -> Snapshot:
+    def _load(self, name: str, verify: bool, fingerprint: str | None = None) -> Snapshot:
+        """Snapshot ``name``, checked against ``fingerprint`` (the database's, asked now if not
+        given)."""
         folder = self.directory / name
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT}")
-        if meta["fingerprint"] != self._fingerprint():
+        if meta["fingerprint"] != (fingerprint or self._fingerprint()):
             raise ValueError("made from another database")
         arrays = {}
         for key, entry in meta["arrays"].items():
@@ -149,8 +151,11 @@ class SnapshotStore:
                 os.fsync(out.fileno())
             entries[key] = {"shape": list(contiguous.shape), "dtype": str(contiguous.dtype),
                             "crc32": zlib.crc32(contiguous.reshape(-1).view(np.uint8))}
+        # asked once: the first dataset may be made meanwhile, which changes the fingerprint
+        # of an empty catalog (the next start then rebuilds, as it should)
+        fingerprint = self._fingerprint()
         meta = {"format": FORMAT, "revision": revision, "rows": segment.size,
-                "fingerprint": self._fingerprint(), "arrays": entries,
+                "fingerprint": fingerprint, "arrays": entries,
                 "organization_names": segment.organization_names}
         _write_synced(temporary / "meta.json", json.dumps(meta))
         name = f"base-{revision}-{token}"
@@ -160,7 +165,7 @@ class SnapshotStore:
         os.replace(self.directory / f"CURRENT.{token}", self._pointer)
         _sync_directory(self.directory)
         self._tidy(name)
-        return self._load(name, verify=False)
+        return self._load(name, verify=False, fingerprint=fingerprint)
 
     def _tidy(self, current: str) -> None:
         """Remove what no reader needs: unfinished writes and all but the newest snapshots
