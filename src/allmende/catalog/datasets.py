@@ -19,7 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from allmende.access.policy import ACCESS_LEVELS, Action, Actor, authorize, visibility
+from allmende.access.policy import (
+    ACCESS_LEVELS,
+    Action,
+    Actor,
+    authorize,
+    is_allowed,
+    visibility,
+)
 from allmende.catalog import events
 from allmende.catalog.indexing import reindex
 from allmende.catalog.organizations import SLUG, check_slug, get_organization
@@ -294,7 +301,7 @@ def replace_resources(session: Session, actor: Actor, name: str,
     anything changed."""
     dataset = get_dataset(session, actor, name)
     authorize(actor, Action.EDIT_DATASET, dataset)
-    _refuse_built(dataset)
+    refuse_built(dataset)
     resources = [parsed(ResourceFields, data) for data in wanted]
     existing = {r.name: r for r in dataset.resources}
     changed = False
@@ -425,7 +432,7 @@ def activity(session: Session, actor: Actor, name: str, limit: int = 100) -> lis
 def add_resource(session: Session, actor: Actor, name: str, data: dict[str, Any]) -> Resource:
     dataset = get_dataset(session, actor, name)
     authorize(actor, Action.EDIT_DATASET, dataset)
-    _refuse_built(dataset)
+    refuse_built(dataset)
     fields = parsed(ResourceFields, data)
     if any(r.name == fields.name for r in dataset.resources):
         raise Conflict(msg("Der Datensatz hat bereits eine Ressource „{name}“.",
@@ -444,7 +451,7 @@ def check_editable(session: Session, actor: Actor, name: str) -> Dataset:
     upload)."""
     dataset = get_dataset(session, actor, name)
     authorize(actor, Action.EDIT_DATASET, dataset)
-    _refuse_built(dataset)
+    refuse_built(dataset)
     return dataset
 
 
@@ -453,13 +460,23 @@ def is_built(dataset: Dataset) -> bool:
     return any(r.derived for r in dataset.resources)
 
 
-def _refuse_built(dataset: Dataset) -> None:
+def tables_changeable(actor: Actor, dataset: Dataset) -> bool:
+    """Whether the actor may upload into the dataset and map its tables (what the pages offer):
+    an editor's dataset, not deleted, not built by the platform."""
+    return (is_allowed(actor, Action.EDIT_DATASET, dataset) and dataset.deleted_at is None
+            and not is_built(dataset))
+
+
+def refuse_built(dataset: Dataset, refusal: Message | None = None) -> None:
     """A dataset of derived resources (a regional table) is built by the platform alone: its
-    rows come with their provenance from the sources, which an upload would forge."""
+    rows come with their provenance from the sources, which an upload (or a mapping feeding
+    it back into a regional table) would forge. ``refusal`` says what was refused (default:
+    files and links)."""
     if is_built(dataset):
-        raise Conflict(msg("„{dataset}“ wird aus den Daten der Kommunen zusammengeführt und "
-                           "nimmt keine Dateien oder Verweise an; ändern Sie die Quellen.",
-                           dataset=dataset.name), "built_dataset")
+        raise Conflict(refusal or msg(
+            "„{dataset}“ wird aus den Daten der Kommunen zusammengeführt und nimmt keine "
+            "Dateien oder Verweise an; ändern Sie die Quellen.", dataset=dataset.name),
+            "built_dataset")
 
 
 def file_resource(session: Session, actor: Actor, name: str, resource_name: str,
@@ -472,7 +489,7 @@ def file_resource(session: Session, actor: Actor, name: str, resource_name: str,
     dataset = get_dataset(session, actor, name)
     authorize(actor, Action.EDIT_DATASET, dataset)
     if not derived:
-        _refuse_built(dataset)
+        refuse_built(dataset)
     found = _named_file_resource(dataset, resource_name)
     if found is not None:
         return found
@@ -525,7 +542,7 @@ def delete_resource(session: Session, actor: Actor, resource_id: str) -> None:
     resource = get_resource(session, actor, resource_id)
     dataset = resource.dataset
     authorize(actor, Action.EDIT_DATASET, dataset)
-    _refuse_built(dataset)
+    refuse_built(dataset)
     _sources_changed(session, actor, [resource])
     dataset.resources.remove(resource)
     session.delete(resource)

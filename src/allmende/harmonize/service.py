@@ -175,10 +175,9 @@ def _editable_resource(session: Session, actor: Actor, resource_id: str) -> Reso
     mapped sources (with their provenance) and must not feed a regional table itself."""
     resource = datasets.get_resource(session, actor, resource_id)
     authorize(actor, Action.EDIT_DATASET, resource.dataset)
-    if resource.derived or datasets.is_built(resource.dataset):
-        raise Conflict(msg("„{dataset}“ wird aus den Daten der Kommunen zusammengeführt und "
-                           "lässt sich keinem Schema zuordnen; ordnen Sie die Quellen zu.",
-                           dataset=resource.dataset.name), "built_dataset")
+    datasets.refuse_built(resource.dataset, msg(
+        "„{dataset}“ wird aus den Daten der Kommunen zusammengeführt und lässt sich keinem "
+        "Schema zuordnen; ordnen Sie die Quellen zu.", dataset=resource.dataset.name))
     return resource
 
 
@@ -542,8 +541,7 @@ def _sources(session: Session, data_dir: Path, schema_name: str
         resource = session.get(Resource, saved.resource_id)
         dataset = resource.dataset
         if (dataset.deleted_at is not None or dataset.draft or dataset.access_level != "public"
-                or not resource.current_version or resource.derived
-                or datasets.is_built(dataset)):
+                or not resource.current_version or datasets.is_built(dataset)):
             continue
         report = _usable_report(session, data_dir, resource, saved)
         if report is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,19 +21,19 @@ MAX_ATTEMPTS = 3
 
 # Jobs committed by this process, counted: its workers (`serve`'s own, the tests') start them at
 # once instead of at their next look at the queue. Workers of other processes find them there.
-_committed_here = itertools.count()
 _queued_here = 0
 
 
 def queued_here() -> int:
-    """How many units of work of this process have committed a new job (a number that only
-    grows: a worker compares it with what it saw before it went idle)."""
+    """How many units of work of this process have committed a new job. A worker only asks
+    whether it changed since it went idle, so two commits counting at once (one increment lost
+    between threads) still change it."""
     return _queued_here
 
 
 def _count_committed(_session: Session) -> None:
     global _queued_here
-    _queued_here = next(_committed_here) + 1
+    _queued_here += 1
 
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any], actor: Actor,

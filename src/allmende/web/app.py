@@ -45,6 +45,7 @@ Authentifizierung: `Authorization: Bearer <Token>` (Token unter „Meine API-Tok
 
 def create_app(platform: Platform | None = None) -> FastAPI:
     platform = platform or Platform()
+    api_routes, page_routes = _shared_routes()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -74,7 +75,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     )
     app.add_middleware(CloseUnreadBodies)
     errors.install(app)
-    app.router.routes.extend(_shared_routes()[0])
+    app.router.routes.extend(api_routes)
     # Open interfaces: each its own application with its own error format (allmende.wiring).
     for interface in interfaces.interfaces():
         mounted = interface.build(platform)
@@ -92,7 +93,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     def api_docs() -> HTMLResponse:
         return api_docs_page(app.openapi_url or "")
 
-    app.router.routes.extend(_shared_routes()[1])
+    app.router.routes.extend(page_routes)
     return app
 
 

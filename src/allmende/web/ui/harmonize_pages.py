@@ -6,8 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from allmende.access.policy import Action, is_allowed
-from allmende.catalog.datasets import get_resource, is_built
+from allmende.catalog.datasets import get_resource, tables_changeable
 from allmende.harmonize import service
 from allmende.harmonize.validate import SCORE_WEIGHTS
 from allmende.web.deps import ActorDep, SessionDep
@@ -56,6 +55,5 @@ def quality(resource_id: str, request: Request, session: SessionDep,
         "resource": resource, "dataset": dataset, "report": report, "mapping": mapping,
         "details": report.report if report else {}, "error_types": ERROR_TYPES,
         "weights": {k: round(v * 100) for k, v in SCORE_WEIGHTS.items()},
-        "can_edit": (is_allowed(actor, Action.EDIT_DATASET, dataset) and not dataset.deleted_at
-                     and not is_built(dataset)),
+        "can_edit": tables_changeable(actor, dataset),
     }, actor=actor)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from allmende.access import agreements
 from allmende.access.policy import Action, Actor, is_allowed
-from allmende.catalog.datasets import get_resource, is_built
+from allmende.catalog.datasets import get_resource, tables_changeable
 from allmende.db.models import Resource, TableVersion, User
 from allmende.errors import Invalid
 from allmende.privacy.held import Held
@@ -144,9 +144,7 @@ def resource_page(request: Request, session: Any, actor: Actor, platform: Any,
     """The resource's page (``extra``: a form's errors and values, from privacy_pages)."""
     resource: Resource = get_resource(session, actor, resource_id)
     dataset = resource.dataset
-    # a regional table takes no upload and no mapping: no form for either
-    can_edit = (is_allowed(actor, Action.EDIT_DATASET, dataset) and not dataset.deleted_at
-                and not is_built(dataset))
+    can_edit = tables_changeable(actor, dataset)
     context: dict[str, Any] = {
         "resource": resource, "dataset": dataset, "can_edit": can_edit, "versions": [],
         "version": None, "table": None, "problems": [], "format_labels": FORMAT_LABELS,
