@@ -4,8 +4,7 @@ template once per backend and session, and every test gets a copy of it (tests/d
 - `platform`: a Platform over a fresh data directory, once on SQLite and, when
   ALLMENDE_TEST_DATABASE_URL is set, once on PostgreSQL. It starts from the template named
   like one of the test's fixtures (the one built on most others), else from "migrated" (empty,
-  newest migration). A module may set DATABASE_POOL_SIZE: its platforms then pool
-  PostgreSQL connections.
+  newest migration). The PostgreSQL platforms of a test worker share one pooled engine.
 - `world`: the organizations, users and API tokens of support.World, from the "world"
   template (its argon2 hashes take a second, so it is written once per run).
 - `demo_region`: the demo region (`allmende demo`) from the "demo_region" template, and API
@@ -36,7 +35,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from allmende.access import accounts
 from allmende.db import session as db_session
@@ -52,15 +51,19 @@ from support import BACKENDS, World, quick_jobs
 # server: with pooling each would keep idle connections until the server's max_connections
 # (100) ran out. Without it a connection lives as long as its unit of work.
 os.environ.setdefault("ALLMENDE_DATABASE_POOL_SIZE", "0")
+# ... except the one engine the platforms of a test worker share (below): a few connections
+# kept, more at peaks (dozens of threads in the concurrency tests) and closed again.
+SHARED_POOL_SIZE, SHARED_POOL_OVERFLOW = 4, 30
 
 
 @pytest.fixture(scope="session", autouse=True)
 def one_engine_per_postgresql_database() -> Iterator[None]:
     """The platforms of this process that use one PostgreSQL database (this worker's: every
-    test's installation on PostgreSQL) share one engine. Without a pool it holds no connection
-    between units of work, so sharing it changes nothing they see; what is shared is what an
-    engine learns once - the server's dialect settings and the compiled statements, which a
-    new engine per test compiled again (a tenth of a test's time)."""
+    test's installation on PostgreSQL) share one engine, and with it what an engine learns
+    once - the server's dialect settings and the compiled statements, which a new engine per
+    test compiled again (a tenth of a test's time) - and a small pool: a connection per unit
+    of work (a server process forked, signed in and ended) cost PostgreSQL tests a third of
+    their time. A platform's close() empties the pool, so no connection outlives its test."""
     engines: dict[str, Engine] = {}
     make_engine = db_session.make_engine
 
@@ -68,7 +71,8 @@ def one_engine_per_postgresql_database() -> Iterator[None]:
         if url.startswith("sqlite") or pool_size != 0:
             return make_engine(url, pool_size)
         if url not in engines:
-            engines[url] = make_engine(url, pool_size)
+            engines[url] = create_engine(url, pool_size=SHARED_POOL_SIZE,
+                                         max_overflow=SHARED_POOL_OVERFLOW)
         return engines[url]
 
     with pytest.MonkeyPatch.context() as patch:
@@ -129,13 +133,8 @@ def installation(request: pytest.FixtureRequest, tmp_path: Path,
 
 
 @pytest.fixture
-def platform(request: pytest.FixtureRequest, installation: Installation) -> Iterator[Platform]:
-    # A module whose tests make many requests from one thread names a DATABASE_POOL_SIZE: its
-    # platforms keep PostgreSQL connections as in production. Elsewhere a unit of work opens
-    # its own (threads by the dozen would wait for a pool's few).
-    pool_size = getattr(request.module, "DATABASE_POOL_SIZE", None)
-    instance = installation.platform(**({} if pool_size is None else
-                                        {"database_pool_size": pool_size}))
+def platform(installation: Installation) -> Iterator[Platform]:
+    instance = installation.platform()
     yield instance
     instance.close()
 

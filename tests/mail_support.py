@@ -49,8 +49,13 @@ class Inbox:
         return [m for m in self.received if address in m.recipients]
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """The messages received, once there are ``count``; fails naming those that came (a
+        wait that ran out silently cost its whole timeout and checked nothing)."""
         deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.received)} of {count} mails came: "
+                                     f"{[(m.recipients, m.subject) for m in self.received]}")
             time.sleep(0.02)
         return self.received
 

@@ -219,9 +219,6 @@ ENDPOINTS = (
 )
 
 
-# a thousand requests from one thread: pooled as in production
-DATABASE_POOL_SIZE = 4
-
 
 @pytest.fixture
 def sealed(installation) -> dict[str, Any]:

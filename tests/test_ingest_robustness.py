@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -180,14 +182,64 @@ ZIP_BOMB_BYTES = 5 << 30  # 5 GiB of zeros, about 23 MB compressed
 
 
 def _zip_bomb(path: Path) -> None:
-    """!!! ZIP BOMB !!! A zip whose single member unpacks to 5 GiB of zeros. Written in 16 MiB
-    chunks (compressed on the fly); never unpack it."""
-    chunk = bytes(16 << 20)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED,
-                         compresslevel=1) as archive, \
-            archive.open("strassen.shp", "w", force_zip64=True) as member:
-        for _ in range(ZIP_BOMB_BYTES // len(chunk)):
-            member.write(chunk)
+    """!!! ZIP BOMB !!! A zip whose single member unpacks to 5 GiB of zeros; never unpack it.
+    Built, not compressed: one deflated MiB of zeros, flushed so that it stands alone, repeated
+    5,120 times (deflating the whole took ten seconds of CPU). Its headers are those of
+    zipfile's Zip64 and its CRC is right, so it is a valid archive."""
+    mib = 1 << 20
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(bytes(mib)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    last = compressor.flush()
+    copies = ZIP_BOMB_BYTES // mib
+    packed = len(block) * copies + len(last)
+    crc, zeros, length, count = 0, zlib.crc32(bytes(mib)), mib, copies
+    while count:  # the CRC of the zeros by doubling
+        if count & 1:
+            crc = _crc32_combine(crc, zeros, length)
+        zeros, length, count = _crc32_combine(zeros, zeros, length), 2 * length, count >> 1
+    name = b"strassen.shp"
+    sizes = struct.pack("<HHQQ", 1, 16, ZIP_BOMB_BYTES, packed)  # the Zip64 extra field
+    header = (45, 0, 8, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF, len(name), len(sizes))
+    with path.open("wb") as out:
+        out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, *header) + name + sizes)
+        for _ in range(copies):
+            out.write(block)
+        out.write(last)
+        directory = struct.pack("<IH", 0x02014B50, 45) + struct.pack("<HHHHHIIIHH", *header)
+        directory += struct.pack("<HHHII", 0, 0, 0, 0, 0) + name + sizes
+        start = out.tell()
+        out.write(directory)
+        out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(directory), start, 0))
+
+
+def _crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """zlib's crc32_combine: the CRC-32 of A + B from those of A and B and B's length."""
+    def times(matrix: list[int], vector: int) -> int:
+        result, row = 0, 0
+        while vector:
+            if vector & 1:
+                result ^= matrix[row]
+            vector, row = vector >> 1, row + 1
+        return result
+
+    def square(matrix: list[int]) -> list[int]:
+        return [times(matrix, row) for row in matrix]
+
+    odd = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit
+    even = square(odd)  # two zero bits
+    odd = square(even)  # four zero bits
+    while length2:
+        even = square(odd)
+        if length2 & 1:
+            crc1 = times(even, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+        odd = square(even)
+        if length2 & 1:
+            crc1 = times(odd, crc1)
+        length2 >>= 1
+    return crc1 ^ crc2
 
 
 def _size(folder: Path) -> int:

@@ -130,7 +130,9 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
     orphan.write_text("Messstelle;Wert\n")
     os.utime(orphan, (time.time() - 3600, time.time() - 3600))
 
-    rescuer = cluster.worker()
+    # the retries run inline: a child process per job would add a second each, and isolation
+    # is not what this part is about
+    rescuer = cluster.worker(ALLMENDE_JOB_ISOLATION="inline")
     wait(ended(platform, None), "the interrupted jobs (and those they queued) did not end",
           rescuer)
     wait(lambda: not orphan.exists() and not scratch_left(platform),

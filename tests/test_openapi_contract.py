@@ -51,8 +51,6 @@ def _seed_contract(platform: Platform, seeded: dict[str, Any]) -> dict[str, Any]
 
 
 TEMPLATES = {"contract": (_seed_contract, "world")}
-# thousands of requests from one thread: pooled as in production (a third faster on PostgreSQL)
-DATABASE_POOL_SIZE = 4
 
 
 @pytest.fixture

@@ -384,7 +384,7 @@ def test_emails_on_submit_question_answer_and_decision(ask, platform):
         english = ask("bochum-editor", "POST", "/requests?lang=en",
                       json={"dataset": "unfaelle", **COMPLETE}).json()["id"]
         _step(ask, "outsider", request_id, "submit")
-        inbox.wait_for(3)
+        inbox.wait_for(2)
         admins = {"admin@test.allmende.de", "admin2@test.allmende.de"}
         to_admins = [m for m in inbox.received if set(m.recipients) == admins]
         assert len(to_admins) == 1 and to_admins[0].language == "de"
