@@ -45,12 +45,10 @@ test: $(STAMP) test-deps
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
-# The property tests run seeded and bounded in `make test`; here with many more examples, and
-# the Schemathesis run on every backend (`make test` runs it on one).
+# The property tests run seeded and bounded in `make test`; here with many more examples from a
+# random seed, and the Schemathesis run on every backend (`make test` runs it on one).
 fuzz: $(STAMP)
-	ALLMENDE_FUZZ_EXAMPLES=2000 $(PYTEST) -q -p no:cacheprovider -k "random or schemathesis" \
-	  tests/test_harmonize_validate.py tests/test_harmonize_validate_csv.py \
-	  tests/test_openapi_contract.py
+	ALLMENDE_FUZZ_EXAMPLES=2000 $(PYTEST) -q -p no:cacheprovider -m property
 
 # The search benchmark draws its vocabulary from Debian's German word list (wngerman).
 bench-deps:

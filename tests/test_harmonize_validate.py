@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 import frictionless
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -24,6 +22,7 @@ from allmende.harmonize.validate import (
     validate_columns,
     validate_file,
 )
+from properties import property_test
 
 DATA = Path(__file__).parent / "data"
 REAL = DATA / "realdata" / "bnetza_ladesaeulen_koeln_2022.csv"
@@ -81,23 +80,6 @@ TOKENS = {
              "-inf"],
     "uhr": ["10:00:00", "10:00", "10:00:00Z", "25:00:00", "10:00:00+02:00", ""],
 }
-
-
-# `make test` runs each property test on a fixed seed with a bounded number of examples;
-# `make fuzz` sets ALLMENDE_FUZZ_EXAMPLES to run many from a random seed.
-FUZZ_EXAMPLES = int(os.environ.get("ALLMENDE_FUZZ_EXAMPLES", "0"))
-Test = TypeVar("Test", bound=Callable[..., None])
-
-
-def property_test(examples: int, fixed_seed: int) -> Callable[[Test], Test]:
-    """Hypothesis settings of a property test judged by frictionless-py (slow examples)."""
-    def apply(test: Test) -> Test:
-        test = settings(max_examples=FUZZ_EXAMPLES or examples, deadline=None,
-                        database=None if not FUZZ_EXAMPLES else settings().database,
-                        suppress_health_check=[HealthCheck.too_slow,
-                                               HealthCheck.function_scoped_fixture])(test)
-        return test if FUZZ_EXAMPLES else seed(fixed_seed)(test)
-    return apply
 
 
 def frictionless_counts(path: Path, schema: dict[str, Any]) -> tuple[dict[str, int], int]:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from allmende import sql
 from allmende.harmonize.validate import validate_file
 from allmende.harmonize.validate_csv import Cells, read_cells, sniff
-from test_harmonize_validate import assert_same_as_frictionless, property_test
+from properties import property_test
+from test_harmonize_validate import assert_same_as_frictionless
 
 Rows = list[tuple[int, list[str]]]
 

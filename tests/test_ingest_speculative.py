@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from allmende import sql
@@ -29,6 +29,7 @@ from allmende.ingest.values import (
     typed_query,
     typed_select,
 )
+from properties import property_test
 
 REALDATA = Path(__file__).parent / "data" / "realdata"
 _tables = count()
@@ -159,7 +160,7 @@ def columns(draw) -> list[str | None]:
 NAMES = ["wert", "PLZ", "Breitengrad", "Zeitstempel"]
 
 
-@settings(max_examples=150, deadline=None)
+@property_test(examples=50, fixed_seed=20261205)
 @given(st.lists(columns(), min_size=1, max_size=4), st.integers(1, 4))
 def test_decisions_on_a_sample_equal_the_full_pass(con, data, sample_rows):
     rows = min(len(c) for c in data)
@@ -171,7 +172,7 @@ def test_decisions_on_a_sample_equal_the_full_pass(con, data, sample_rows):
     assert typed == full
 
 
-@settings(max_examples=100, deadline=None)
+@property_test(examples=40, fixed_seed=20261206)
 @given(st.lists(columns(), min_size=1, max_size=4), st.integers(1, 4))
 def test_the_form_for_wide_tables_types_every_value_the_same(con, data, sample_rows):
     """typed_query's form for wide tables (each expression once, over lists of cells) gives

@@ -9,7 +9,7 @@ from itertools import count
 import duckdb
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from allmende import sql
@@ -20,6 +20,7 @@ from allmende.ingest.values import (
     typed_select,
 )
 from allmende.web.i18n import localize
+from properties import property_test
 
 UTC = dt.UTC
 _tables = count()
@@ -444,7 +445,7 @@ def german(number: Decimal | int) -> str:
     return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
-@settings(max_examples=40, deadline=None)
+@property_test(examples=40, fixed_seed=20261211)
 @given(st.lists(st.integers(-(10**15) + 1, 10**15 - 1), min_size=1, max_size=20))
 def test_german_integers_round_trip(con, numbers):
     column, values = one(con, [german(n) for n in numbers])
@@ -452,7 +453,7 @@ def test_german_integers_round_trip(con, numbers):
     assert values == numbers
 
 
-@settings(max_examples=40, deadline=None)
+@property_test(examples=40, fixed_seed=20261212)
 @given(
     st.lists(
         st.decimals(-(10**12), 10**12, places=2, allow_nan=False, allow_infinity=False),
@@ -467,7 +468,7 @@ def test_german_decimals_round_trip(con, numbers):
     assert values[:-1] == [float(n) for n in numbers]
 
 
-@settings(max_examples=40, deadline=None)
+@property_test(examples=40, fixed_seed=20261213)
 @given(st.lists(st.dates(dt.date(1000, 1, 1), dt.date(9999, 12, 31)), min_size=1, max_size=20))
 def test_dates_round_trip(con, dates):
     types, values = run(
@@ -482,7 +483,7 @@ def test_dates_round_trip(con, dates):
     assert values == {"de": dates, "de_short": dates, "iso": dates}
 
 
-@settings(max_examples=40, deadline=None)
+@property_test(examples=40, fixed_seed=20261214)
 @given(
     st.lists(
         st.tuples(st.booleans(), st.lists(st.booleans(), min_size=4, max_size=4)),

@@ -97,6 +97,7 @@ def _failures(schema: Any) -> tuple[int, dict[tuple[str, str], list[str]]]:
     return cases, found
 
 
+@pytest.mark.property
 @pytest.mark.parametrize("installation", RUN_BACKENDS, indirect=True)
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         client: TestClient, contract: dict[str, Any]) -> None:

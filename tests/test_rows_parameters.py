@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from allmende.catalog import datasets
@@ -18,6 +18,7 @@ from allmende.config import Settings
 from allmende.ingest.service import IngestRequest, ingest
 from allmende.platform import Platform
 from allmende.web.app import create_app
+from properties import property_test
 from support import DORTMUND_CSV, OPERATOR, World, dataset_body
 
 PARAMETERS = ["version", "limit", "offset", "sort", "fields", "format", "bbox", "Betreiber",
@@ -121,18 +122,14 @@ def test_an_impossible_date_in_the_data_keeps_its_column_text_and_filterable(ser
     assert found.status_code == 200 and found.json()["total"] == 1
 
 
-@seed(20261204)
-@settings(max_examples=150, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@property_test(examples=150, fixed_seed=20261204)
 @given(st.lists(st.tuples(st.sampled_from(PARAMETERS), st.text(max_size=40)), max_size=4))
 def test_arbitrary_strings_in_every_parameter_never_fail(served, params):
     client, path = served
     _answer(client, path, params)
 
 
-@seed(20261204)
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@property_test(examples=60, fixed_seed=20261204)
 @given(st.sampled_from(["csv", "csv-de", "json", "geojson", "parquet", "xlsx"]),
        st.lists(st.tuples(st.sampled_from(PARAMETERS[1:]), st.text(max_size=20)),
                 max_size=3))

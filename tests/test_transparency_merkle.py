@@ -4,13 +4,14 @@ implementation, and the RFC 8785 leaves."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pymerkle import InmemoryTree, verify_consistency
 
 from allmende.errors import Invalid
 from allmende.transparency import merkle
 from allmende.transparency.log import leaf_bytes
+from properties import property_test
 
 
 def _stored(leaves: list[bytes]) -> tuple[list[bytes], dict[int, bytes]]:
@@ -32,7 +33,7 @@ def _oracle(leaves: list[bytes]) -> InmemoryTree:
 sizes = st.integers(min_value=1, max_value=70)
 
 
-@settings(max_examples=60, deadline=None)
+@property_test(examples=60, fixed_seed=20261221)
 @given(size=sizes, data=st.data())
 def test_roots_and_inclusion_paths_agree_with_pymerkle(size, data):
     leaves = [f"leaf {i}".encode() for i in range(size)]
@@ -53,7 +54,7 @@ def test_roots_and_inclusion_paths_agree_with_pymerkle(size, data):
         assert not merkle.verify_inclusion(leaves[index], index, tree_size, path[:-1], root)
 
 
-@settings(max_examples=60, deadline=None)
+@property_test(examples=60, fixed_seed=20261222)
 @given(size=sizes, data=st.data())
 def test_consistency_proofs_verify_against_pymerkles_roots(size, data):
     leaves = [f"event {i}".encode() for i in range(size)]
