@@ -37,7 +37,11 @@ test-deps:
 # package (anyio, schemathesis, hypothesis) when a module of it is first imported, and CPython 3.11
 # keeps the AST converter's depth counter in global state, so a rewrite in a server thread beside
 # one in the test thread fails with "AST constructor recursion depth mismatch".
-PYTEST := PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p xdist.plugin -p _hypothesis_pytestplugin
+# Bytecode is written even where the machine sets PYTHONDONTWRITEBYTECODE: else each of the
+# hundred-odd processes the tests start (servers, workers, commands, jobs' children) compiles
+# allmende from source again, and each xdist worker rewrites every test module.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest \
+	-p xdist.plugin -p _hypothesis_pytestplugin
 
 test: $(STAMP) test-deps
 	$(PYTEST) -q -p no:cacheprovider -n 2 --dist loadfile --durations=10
