@@ -57,18 +57,31 @@ SHARED_POOL_SIZE, SHARED_POOL_OVERFLOW = 4, 30
 
 
 @pytest.fixture(scope="session", autouse=True)
-def one_engine_per_postgresql_database() -> Iterator[None]:
-    """The platforms of this process that use one PostgreSQL database (this worker's: every
-    test's installation on PostgreSQL) share one engine, and with it what an engine learns
-    once - the server's dialect settings and the compiled statements, which a new engine per
-    test compiled again (a tenth of a test's time) - and a small pool: a connection per unit
-    of work (a server process forked, signed in and ended) cost PostgreSQL tests a third of
-    their time. A platform's close() empties the pool, so no connection outlives its test."""
+def engines_learn_once() -> Iterator[None]:
+    """What an engine learns once - the dialect's settings and the compiled statements - is
+    learnt once per test worker, not once per test: a new engine per test compiled every
+    statement again, a third of a SQLite test's time and a tenth of a PostgreSQL one's.
+
+    - PostgreSQL: the platforms of this process that use one database (this worker's: every
+      test's installation there) share one engine with a small pool: a connection per unit
+      of work (a server process forked, signed in and ended) cost a fifth of their time. A
+      platform's close() empties the pool, so no connection outlives its test.
+    - SQLite: each test's database is a file of its own, so each platform has its own engine,
+      but they share one dialect (SQLite's settings are the library's, the same for every
+      file) and with it one cache of compiled statements, whose keys name the dialect."""
     engines: dict[str, Engine] = {}
+    sqlite: list[Any] = []  # the first SQLite engine's dialect and compiled cache
     make_engine = db_session.make_engine
 
     def shared(url: str, pool_size: int = 10) -> Engine:
-        if url.startswith("sqlite") or pool_size != 0:
+        if url.startswith("sqlite"):
+            engine = make_engine(url, pool_size)
+            if not sqlite:
+                sqlite.extend([engine.dialect, engine._compiled_cache])
+            engine.dialect = engine.pool._dialect = sqlite[0]
+            engine._compiled_cache = sqlite[1]
+            return engine
+        if pool_size != 0:
             return make_engine(url, pool_size)
         if url not in engines:
             engines[url] = create_engine(url, pool_size=SHARED_POOL_SIZE,
