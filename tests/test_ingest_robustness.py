@@ -178,7 +178,7 @@ def test_killed_ingest_leaves_no_version_and_recover_cleans_up(data, tmp_path):
 
 # --- zip bomb --------------------------------------------------------------------------
 
-ZIP_BOMB_BYTES = 5 << 30  # 5 GiB of zeros, about 23 MB compressed
+ZIP_BOMB_BYTES = 5 << 30  # 5 GiB of zeros, about 5 MB as built below
 
 
 def _zip_bomb(path: Path) -> None:
@@ -186,13 +186,13 @@ def _zip_bomb(path: Path) -> None:
     Built, not compressed: one deflated MiB of zeros, flushed so that it stands alone, repeated
     5,120 times (deflating the whole took ten seconds of CPU). Its headers are those of
     zipfile's Zip64 and its CRC is right, so it is a valid archive."""
-    mib = 1 << 20
+    mib = bytes(1 << 20)
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = compressor.compress(bytes(mib)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(mib) + compressor.flush(zlib.Z_FULL_FLUSH)
     last = compressor.flush()
-    copies = ZIP_BOMB_BYTES // mib
+    copies = ZIP_BOMB_BYTES // len(mib)
     packed = len(block) * copies + len(last)
-    crc, zeros, length, count = 0, zlib.crc32(bytes(mib)), mib, copies
+    crc, zeros, length, count = 0, zlib.crc32(mib), len(mib), copies
     while count:  # the CRC of the zeros by doubling
         if count & 1:
             crc = _crc32_combine(crc, zeros, length)

@@ -11,7 +11,6 @@ are where backend-specific 500s hide; what runs found is pinned below, on both),
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections import defaultdict
@@ -25,6 +24,7 @@ from schemathesis.engine import Status, events
 
 from allmende.platform import Platform
 from databases import Installation
+from properties import FUZZ_EXAMPLES
 from support import BACKENDS, DORTMUND_CSV, World, dataset_body, mapped_source
 
 SEED = 20261204
@@ -33,7 +33,7 @@ CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conform
           "response_schema_conformance", "response_headers_conformance", "unsupported_method",
           "negative_data_rejection")
 # `make fuzz` sets ALLMENDE_FUZZ_EXAMPLES: then the run is made on every backend.
-RUN_BACKENDS = BACKENDS if os.environ.get("ALLMENDE_FUZZ_EXAMPLES") else BACKENDS[-1:]
+RUN_BACKENDS = BACKENDS if FUZZ_EXAMPLES else BACKENDS[-1:]
 SELF_REVOCATION = {"include-method": "DELETE", "include-path": "/api/v1/me/tokens/{token_id}",
                    "enabled": False}
 
