@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import zipfile
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -535,6 +536,17 @@ def test_export_xlsx(table: Path, tmp_path: Path) -> None:
     assert sheet[1][9] == "POINT (7.4653 51.5136)"
     assert len(sheet) == 7
 
+
+
+def test_export_xlsx_is_dated_by_the_version_not_the_clock(table: Path) -> None:
+    """Two downloads of one selection are the same bytes: a workbook dated by the clock
+    differed whenever the downloads fell into different seconds."""
+    written = datetime(2024, 5, 1, 8, 30, 15, tzinfo=UTC)
+    os.utime(table, (written.timestamp(), written.timestamp()))
+    _, body = exported(table, {"format": "xlsx"})
+    core = zipfile.ZipFile(io.BytesIO(body)).read("docProps/core.xml").decode()
+    assert '<dcterms:created xsi:type="dcterms:W3CDTF">2024-05-01T08:30:15Z' in core
+    assert exported(table, {"format": "xlsx"})[1] == body
 
 def test_export_xlsx_beyond_sheet_limit_is_413(table: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:

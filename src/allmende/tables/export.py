@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import orjson
@@ -342,6 +342,10 @@ def _write_xlsx(name: str, source: _Source, columns: Sequence[Column]) -> None:
     workbook = xlsxwriter.Workbook(name, {
         "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
         "strings_to_numbers": False, "tmpdir": tempfile.gettempdir()})
+    # The same selection of a version is the same file, byte for byte (caches and checksums
+    # rely on it): the workbook is dated by the version's file, not by the clock.
+    workbook.set_properties({"created": datetime.fromtimestamp(os.path.getmtime(source.path),
+                                                               UTC)})
     try:
         sheet = workbook.add_worksheet("Daten")
         bold = workbook.add_format({"bold": True})
