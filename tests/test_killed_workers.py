@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
@@ -62,6 +63,20 @@ def _paused(platform: Platform, phase: str, count: int) -> Callable[[], bool]:
     return lambda: len(list(root.glob(f"paused-{phase}-*"))) >= count
 
 
+def _paused_children(platform: Platform, phase: str) -> list[int]:
+    root = store.scratch_root(platform.settings.data_dir)
+    return [int(path.name.rsplit("-", 1)[1]) for path in root.glob(f"paused-{phase}-*")]
+
+
+def _alive(pid: int) -> bool:
+    """Running, not dead (a zombie is dead: whoever adopted it has not reaped it yet)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
 def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform, cluster,
                                                                        world, tmp_path):
     editor = dortmund_editor(platform)
@@ -107,9 +122,12 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
             f"no worker paused at {phase}: " + repr([(j.id, j.status, j.error)
                                                      for j in jobs_of(platform, job_ids)])),
               process)
+    children = _paused_children(platform, "publishing")
+    assert children  # the isolated attempt's own process
     for process in cluster.processes:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+    wait(lambda: not any(map(_alive, children)), "a job's child outlived its killed worker")
     assert [j.status for j in jobs_of(platform, job_ids)] == [queue.RUNNING] * len(KILLS)
 
     # nothing half-done is visible: the previous versions are served

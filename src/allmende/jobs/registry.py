@@ -36,6 +36,11 @@ def handler_for(kind: str) -> Callable[..., dict[str, Any]] | None:
     return getattr(importlib.import_module(module), function)
 
 
+def handler_modules() -> list[str]:
+    """The modules of every registered job kind's handler (what a job process imports)."""
+    return sorted({target.partition(":")[0] for target in _kinds.values()})
+
+
 def kinds() -> list[str]:
     return sorted(_kinds)
 
