@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,17 +82,31 @@ def _seed_node(platform: Platform, folder: Path) -> None:
         ingest(platform, OPERATOR, IngestRequest(name, source, "ladesaeulen.csv"))
 
 
-@pytest.fixture
-def node(templates: Templates, tmp_path: Path) -> Iterator[Node]:
-    installation = templates.install("sqlite", "world", tmp_path / "node")
+@contextmanager
+def _node_in(templates: Templates, folder: Path) -> Iterator[Node]:
+    installation = templates.install("sqlite", "world", folder / "node")
     platform = installation.platform()
     try:
-        _seed_node(platform, tmp_path)
+        _seed_node(platform, folder)
         with Cluster(platform) as processes:
             yield Node(processes.web(), World(platform, installation.seeded["tokens"])
                        .auth("admin"))
     finally:
         platform.close()
+
+
+@pytest.fixture(scope="module")
+def node(templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """The node, shared by the tests that only read it (harvesting changes nothing there)."""
+    with _node_in(templates, tmp_path_factory.mktemp("node")) as shared:
+        yield shared
+
+
+@pytest.fixture
+def changing_node(templates: Templates, tmp_path: Path) -> Iterator[Node]:
+    """A node of the test's own, for a test that changes it."""
+    with _node_in(templates, tmp_path) as own:
+        yield own
 
 
 @pytest.fixture
@@ -138,8 +153,9 @@ def _same_metadata(hub_view: dict[str, dict[str, Any]], node_view: dict[str, dic
 
 
 def test_the_hub_follows_the_node_and_shows_no_more_than_its_anonymous_readers(
-        node: Node, hub: str, installation: Installation, world: World, tmp_path: Path,
+        changing_node: Node, hub: str, installation: Installation, world: World, tmp_path: Path,
         allmende: InProcess) -> None:
+    node = changing_node
     _harvest(allmende, installation, tmp_path, "source", "create", "dortmund-knoten",
              "--type", "allmende", "--url", node.url, "--org", "dortmund")
 
