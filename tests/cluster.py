@@ -148,6 +148,13 @@ def scratch_left(platform: Platform) -> list[Path]:
     return sorted(root.glob("work-*")) if root.exists() else []
 
 
+def paused_at(platform: Platform, phase: str) -> list[int]:
+    """The processes whose attempts stopped at ``phase`` (ALLMENDE_PAUSE_AT): the pids their
+    markers (``paused-<phase>-<pid>``, jobs/attempt.py) name."""
+    root = store.scratch_root(platform.settings.data_dir)
+    return [int(path.name.rsplit("-", 1)[1]) for path in root.glob(f"paused-{phase}-*")]
+
+
 def run_queued(platform: Platform) -> None:
     while worker.run_once(platform):
         pass

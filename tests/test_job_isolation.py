@@ -17,7 +17,7 @@ from allmende.ingest.service import IngestRequest, ingest
 from allmende.jobs import queue
 from allmende.platform import Platform
 from allmende.tables import store
-from cluster import measurements, wait
+from cluster import measurements, paused_at, wait
 from support import OPERATOR, World, dataset_body, version_files
 
 
@@ -66,9 +66,8 @@ def test_a_crashing_job_fails_alone_and_the_server_keeps_serving(platform, clust
     world = messwerte
     base = cluster.web(ALLMENDE_INPROCESS_WORKER="true", ALLMENDE_PAUSE_AT="typing")
     job_id = _upload(base, world)
-    root = store.scratch_root(platform.settings.data_dir)
-    wait(lambda: any(root.glob("paused-typing-*")), "the job did not reach typing")
-    child = int(next(root.glob("paused-typing-*")).name.rsplit("-", 1)[1])
+    wait(lambda: paused_at(platform, "typing"), "the job did not reach typing")
+    child = paused_at(platform, "typing")[0]
     os.kill(child, signal.SIGSEGV)  # what DuckDB did with a 5,000-key JSON record
     wait(_ended(platform, job_id), "the crashed job did not end")
     job = _job(platform, job_id)

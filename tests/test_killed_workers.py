@@ -33,6 +33,7 @@ from cluster import (
     jobs_of,
     mapped_sources,
     measurements,
+    paused_at,
     referenced_files,
     run_queued,
     scratch_left,
@@ -59,13 +60,7 @@ def _stage_upload(platform: Platform, text: str) -> str:
 
 def _paused(platform: Platform, phase: str, count: int) -> Callable[[], bool]:
     """``count`` attempts stopped at ``phase`` (in the workers' children that run them)."""
-    root = store.scratch_root(platform.settings.data_dir)
-    return lambda: len(list(root.glob(f"paused-{phase}-*"))) >= count
-
-
-def _paused_children(platform: Platform, phase: str) -> list[int]:
-    root = store.scratch_root(platform.settings.data_dir)
-    return [int(path.name.rsplit("-", 1)[1]) for path in root.glob(f"paused-{phase}-*")]
+    return lambda: len(paused_at(platform, phase)) >= count
 
 
 def _alive(pid: int) -> bool:
@@ -122,7 +117,7 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
             f"no worker paused at {phase}: " + repr([(j.id, j.status, j.error)
                                                      for j in jobs_of(platform, job_ids)])),
               process)
-    children = _paused_children(platform, "publishing")
+    children = paused_at(platform, "publishing")
     assert children  # the isolated attempt's own process
     for process in cluster.processes:
         os.kill(process.pid, signal.SIGKILL)

@@ -82,7 +82,7 @@ def _watch(child: multiprocessing.process.BaseProcess, memory_limit_mb: int,
            time_limit: float) -> _Ending | None:
     """Wait for the child; stop it at a limit. None when it ended by itself, cleanly."""
     deadline = time.monotonic() + time_limit
-    while child.exitcode is None:
+    while True:
         child.join(WATCH_SECONDS)
         if child.exitcode is not None:
             break
@@ -150,7 +150,7 @@ def _let_go_of_the_fork_server() -> None:
     could fork through the server itself). Held, it kept the fork server - and so the child,
     which dies with the server - alive after a killed worker; a job forks nothing."""
     server = forkserver._forkserver
-    alive = getattr(server, "_forkserver_alive_fd", None)  # CPython's name since 3.4
+    alive = getattr(server, "_forkserver_alive_fd", None)  # CPython's private name
     if alive is not None:
         os.close(alive)
         server._forkserver_alive_fd = None
