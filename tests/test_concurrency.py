@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
@@ -28,7 +27,7 @@ from cluster import (
     versions,
     wait,
 )
-from support import DORTMUND_CSV, OPERATOR, dataset_body
+from support import DORTMUND_CSV, OPERATOR, dataset_body, http
 
 # --- concurrent writers -----------------------------------------------------------------------
 
@@ -41,8 +40,8 @@ def test_twenty_concurrent_uploads_to_one_resource_make_versions_1_to_20(platfor
         cluster.worker(ALLMENDE_JOB_ISOLATION="inline")
 
     def upload(rows: int) -> int:
-        response = httpx.post(
-            f"{base}/api/v1/datasets/messwerte/resources", headers=world.auth("editor"),
+        response = http(
+            "POST", f"{base}/api/v1/datasets/messwerte/resources", headers=world.auth("editor"),
             files={"file": (f"messwerte-{rows}.csv", measurements(rows).encode(), "text/csv")},
             data={"name": "Messwerte"}, timeout=60)
         assert response.status_code == 202, response.text

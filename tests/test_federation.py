@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from allmende.catalog import datasets
@@ -24,7 +23,7 @@ from allmende.platform import Platform
 from cli_support import InProcess
 from cluster import Cluster, ended, wait
 from databases import Installation, Templates
-from support import DORTMUND_CSV, OPERATOR, World, dataset_body
+from support import DORTMUND_CSV, OPERATOR, World, dataset_body, http
 
 LOOPBACK = {"ALLMENDE_HARVEST_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128"}
 
@@ -41,7 +40,7 @@ class Node:
         return _catalog(self.url, {})
 
     def rows(self, resource: str) -> int | None:
-        answer = httpx.get(f"{self.url}/api/v1/resources/{resource}/rows", timeout=30)
+        answer = http("GET", f"{self.url}/api/v1/resources/{resource}/rows", timeout=30)
         return answer.json()["total"] if answer.status_code == 200 else None
 
 
@@ -49,8 +48,8 @@ def _catalog(url: str, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     page = 1
     while True:
-        answer = httpx.get(f"{url}/api/v1/datasets", params={"page": page, "per_page": 100},
-                           headers=headers, timeout=30)
+        answer = http("GET", f"{url}/api/v1/datasets", params={"page": page, "per_page": 100},
+                      headers=headers, timeout=30)
         assert answer.status_code == 200, answer.text
         items = answer.json()["results"]
         found.update({item["id"]: item for item in items})
@@ -167,13 +166,13 @@ def test_the_hub_follows_the_node_and_shows_no_more_than_its_anonymous_readers(
     names = _same_metadata(_hub_view(hub, world), visible)
 
     # harvested datasets are the municipality's: read-only at the hub, linked to their origin
-    shown = httpx.get(f"{hub}/api/v1/datasets/{names['E-Ladesäulen in Dortmund']}",
-                      timeout=30).json()
+    shown = http("GET", f"{hub}/api/v1/datasets/{names['E-Ladesäulen in Dortmund']}",
+                 timeout=30).json()
     assert shown["title"] == "E-Ladesäulen in Dortmund"
-    refused = httpx.patch(f"{hub}/api/v1/datasets/{shown['name']}", json={"title": "Anders"},
-                          headers=world.auth("sysadmin"), timeout=30)
+    refused = http("PATCH", f"{hub}/api/v1/datasets/{shown['name']}", json={"title": "Anders"},
+                   headers=world.auth("sysadmin"), timeout=30)
     assert refused.status_code in (403, 409), refused.text
-    page = httpx.get(f"{hub}/datasets/{shown['name']}", timeout=30)
+    page = http("GET", f"{hub}/datasets/{shown['name']}", timeout=30)
     assert page.status_code == 200
     assert node.url in page.text, "the dataset page must link back to the node"
 
@@ -190,8 +189,8 @@ def test_the_hub_follows_the_node_and_shows_no_more_than_its_anonymous_readers(
         ("patch", "entwurf", {"draft": False}),
     ]
     for verb, name, body in edits:
-        answer = httpx.request(verb.upper(), f"{node.url}/api/v1/datasets/{name}", json=body,
-                               headers=node.admin, timeout=30)
+        answer = http(verb.upper(), f"{node.url}/api/v1/datasets/{name}", json=body,
+                      headers=node.admin, timeout=30)
         assert answer.status_code in (200, 204), (name, answer.text)
     visible = node.anonymous()
     assert {v["name"] for v in visible.values()} == {
@@ -200,14 +199,14 @@ def test_the_hub_follows_the_node_and_shows_no_more_than_its_anonymous_readers(
     report = _run(allmende, installation, tmp_path)
     assert (report["created"], report["updated"], report["deleted"]) == (2, 1, 1), report
     names = _same_metadata(_hub_view(hub, world), visible)
-    renamed = httpx.get(f"{hub}/api/v1/datasets/{names['Ladesäulen Dortmund (aktualisiert)']}",
-                        timeout=30).json()
+    renamed = http("GET", f"{hub}/api/v1/datasets/{names['Ladesäulen Dortmund (aktualisiert)']}",
+                   timeout=30).json()
     assert renamed["title"] == "Ladesäulen Dortmund (aktualisiert)"
     assert visible[ladesaeulen]["title"] == renamed["title"]
 
     # a dataset the node hides from anonymous readers again disappears from the hub
-    answer = httpx.patch(f"{node.url}/api/v1/datasets/intern", json={"access_level": "members"},
-                         headers=node.admin, timeout=30)
+    answer = http("PATCH", f"{node.url}/api/v1/datasets/intern", json={"access_level": "members"},
+                  headers=node.admin, timeout=30)
     assert answer.status_code == 200, answer.text
     report = _run(allmende, installation, tmp_path)
     assert (report["created"], report["updated"], report["deleted"]) == (0, 0, 1), report
@@ -217,7 +216,7 @@ def test_the_hub_follows_the_node_and_shows_no_more_than_its_anonymous_readers(
 def test_a_name_taken_at_the_hub_gets_the_source_as_prefix(
         node: Node, hub: str, installation: Installation, world: World, tmp_path: Path,
         allmende: InProcess) -> None:
-    own = httpx.post(f"{hub}/api/v1/datasets", json=dataset_body(
+    own = http("POST", f"{hub}/api/v1/datasets", json=dataset_body(
         "baustellen", title="Baustellen der Hub-Redaktion"), headers=world.auth("sysadmin"),
         timeout=30)
     assert own.status_code == 201, own.text
@@ -246,14 +245,14 @@ def test_the_hub_serves_rows_only_where_the_node_does(
     assert node_rows["Schulwegsicherung"] == [None]  # restricted: metadata yes, rows no
     for item in _hub_view(hub, world).values():
         for resource in item["resources"]:
-            answer = httpx.get(f"{hub}/api/v1/resources/{resource['id']}/rows",
-                               headers=world.auth("sysadmin"), timeout=30)
+            answer = http("GET", f"{hub}/api/v1/resources/{resource['id']}/rows",
+                          headers=world.auth("sysadmin"), timeout=30)
             served = answer.json()["total"] if answer.status_code == 200 else None
             assert served in (None, *node_rows[item["title"]]), (item["title"], answer.text)
             if item["title"] == "Schulwegsicherung":
                 assert served is None
     ladesaeulen = next(v for v in _hub_view(hub, world).values()
                        if v["title"] == "E-Ladesäulen in Dortmund")
-    totals = [httpx.get(f"{hub}/api/v1/resources/{r['id']}/rows", timeout=30).json()["total"]
+    totals = [http("GET", f"{hub}/api/v1/resources/{r['id']}/rows", timeout=30).json()["total"]
               for r in ladesaeulen["resources"]]
     assert totals == [4], "the ingested table of the node's open dataset"

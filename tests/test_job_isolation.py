@@ -9,7 +9,6 @@ import os
 import signal
 from pathlib import Path
 
-import httpx
 import pytest
 
 from allmende.catalog import datasets
@@ -18,7 +17,7 @@ from allmende.jobs import queue
 from allmende.platform import Platform
 from allmende.tables import store
 from cluster import measurements, paused_at, wait
-from support import OPERATOR, World, dataset_body, version_files
+from support import OPERATOR, World, dataset_body, http, version_files
 
 
 @pytest.fixture
@@ -34,10 +33,10 @@ def messwerte(platform: Platform, world: World, tmp_path: Path) -> World:
 
 
 def _upload(base: str, world: World) -> int:
-    response = httpx.post(f"{base}/api/v1/datasets/messwerte/resources",
-                          headers=world.auth("editor"), data={"name": "Messwerte"},
-                          files={"file": ("messwerte.csv", measurements(50).encode(), "text/csv")},
-                          timeout=60)
+    response = http("POST", f"{base}/api/v1/datasets/messwerte/resources",
+                    headers=world.auth("editor"), data={"name": "Messwerte"},
+                    files={"file": ("messwerte.csv", measurements(50).encode(), "text/csv")},
+                    timeout=60)
     assert response.status_code == 202, response.text
     return response.json()["id"]
 
@@ -73,9 +72,9 @@ def test_a_crashing_job_fails_alone_and_the_server_keeps_serving(platform, clust
     job = _job(platform, job_id)
     assert job.status == queue.FAILED and job.error["code"] == "crashed"
     assert "abgestürzt" in job.error["message"] and "SIGSEGV" in job.error["message"]
-    assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+    assert http("GET", f"{base}/healthz").json() == {"status": "ok"}
     resource = next(iter(_resources(platform)))
-    rows = httpx.get(f"{base}/api/v1/resources/{resource}/rows").json()
+    rows = http("GET", f"{base}/api/v1/resources/{resource}/rows").json()
     assert rows["total"] == 3  # the previous version, still served
     _nothing_left(platform)
 

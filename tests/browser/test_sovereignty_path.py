@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from test_ui_browser import sign_in
@@ -32,7 +31,7 @@ from allmende.web.ui.helpers import format_datetime
 from cli_support import run_process
 from databases import Installation
 from mail_support import Inbox, smtp_server
-from support import OPERATOR, quick_jobs
+from support import OPERATOR, http, quick_jobs
 
 SOURCE = """Unfallort;Stadtbezirk;Unfälle;Verletzte
 Voerder Straße;Haspe;7;3
@@ -245,11 +244,11 @@ def test_request_approve_download_revoke_and_verify_the_log(
     token = requester.locator("#new-secret").input_value()
     rows = f"{town.url}/api/v1/resources/{town.resource}/rows"
     bearer = {"Authorization": f"Bearer {token}"}
-    read = httpx.get(rows, headers=bearer)
+    read = http("GET", rows, headers=bearer)
     assert read.status_code == 200, read.text
     assert [[row[c] for c in RELEASED] for row in read.json()["rows"]] == [
         [district, int(count)] for district, count in _released_rows()[1:]]
-    refused = httpx.get(rows, params={"fields": f"Stadtbezirk,{WITHHELD}"}, headers=bearer)
+    refused = http("GET", rows, params={"fields": f"Stadtbezirk,{WITHHELD}"}, headers=bearer)
     assert refused.status_code == 403, refused.text
     assert f"„{WITHHELD}“ ist durch Ihre Nutzungsvereinbarung nicht freigegeben" in \
         refused.json()["error"]["message"]
@@ -274,7 +273,7 @@ def test_request_approve_download_revoke_and_verify_the_log(
     requester.goto(f"/resources/{town.resource}")
     expect(requester.locator("#agreement-refusal")).to_contain_text(REVOCATION)
     expect(requester.locator("#agreement-standing")).to_have_count(0)
-    assert httpx.get(rows, headers=bearer).json()["error"]["code"] == "agreement_revoked"
+    assert http("GET", rows, headers=bearer).json()["error"]["code"] == "agreement_revoked"
 
     # -- a citizen reads the public log: every step, and nobody's name ---------------------
     citizen = person()

@@ -31,7 +31,6 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-import xlsxwriter
 
 from allmende.errors import BadRequest, FieldError, Invalid, TooLarge, msg
 from allmende.tables.query import (
@@ -339,6 +338,10 @@ def _xlsx(source: _Source, columns: Sequence[Column], fmt: str) -> Iterator[byte
 
 
 def _write_xlsx(name: str, source: _Source, columns: Sequence[Column]) -> None:
+    # imported here: every process's start would spend some 50 ms on a library that only an
+    # Excel download uses
+    import xlsxwriter
+
     workbook = xlsxwriter.Workbook(name, {
         "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
         "strings_to_numbers": False, "tmpdir": tempfile.gettempdir()})
