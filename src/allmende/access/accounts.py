@@ -13,7 +13,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from allmende.access.policy import ROLES, Action, Actor, authorize
 from allmende.db.models import (
@@ -286,8 +286,12 @@ def revoke_my_token(session: Session, actor: Actor, token_id: int) -> None:
 
 def user_for_token(session: Session, secret: str) -> User:
     """The active user a bearer token belongs to; records when the token was last used."""
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret)))
-    user = session.get(User, token.user_id) if token is not None else None
+    # one round trip for token, account and memberships: this runs before every API request
+    found = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _token_hash(secret))
+        .options(joinedload(User.memberships))).unique().first()
+    token, user = found if found is not None else (None, None)
     if token is None or user is None or not user.is_active:
         raise Unauthorized(msg("Das API-Token ist unbekannt: es wurde nie ausgegeben oder "
                                "gehört zu keinem aktiven Konto."), "bad_token")
