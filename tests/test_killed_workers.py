@@ -134,7 +134,8 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
     assert versions(platform, regional)[-1].version == regional_before
 
     # what dead processes leave without a job to reclaim: a scratch folder, an upload that
-    # never became a job; a running worker removes both, not only a restart
+    # never became a job, one a killed web server was still receiving (gone at once, young as
+    # it is: its process is dead); a running worker removes them all, not only a restart
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     scratch = store.scratch_root(platform.settings.data_dir)
@@ -142,13 +143,15 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
     orphan = scratch / store.UPLOADS / "verwaist.upload"
     orphan.write_text("Messstelle;Wert\n")
     os.utime(orphan, (time.time() - 3600, time.time() - 3600))
+    cut_off = scratch / store.UPLOADS / f"work-{socket.gethostname()}-{dead}-{'f' * 32}.upload"
+    cut_off.write_text("Messstelle;Wert\nDOBR;3")
 
     # the retries run inline: a child process per job would add a second each, and isolation
     # is not what this part is about
     rescuer = cluster.worker(ALLMENDE_JOB_ISOLATION="inline")
     wait(ended(platform, None), "the interrupted jobs (and those they queued) did not end",
           rescuer)
-    wait(lambda: not orphan.exists() and not scratch_left(platform),
+    wait(lambda: not orphan.exists() and not cut_off.exists() and not scratch_left(platform),
           "the running worker did not remove the dead process's leftovers", rescuer)
     jobs = jobs_of(platform, job_ids)
     assert [j.status for j in jobs] == ["done", "failed", "done", "done", "done", "done"], \

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import subprocess
 import zipfile
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -18,6 +19,7 @@ from python_calamine import CalamineWorkbook
 
 from allmende.errors import BadRequest, Invalid, TooLarge
 from allmende.tables import export as export_module
+from allmende.tables import store
 from allmende.tables.errors import QueryTimeout
 from allmende.tables.export import export
 from allmende.tables.query import (
@@ -620,3 +622,25 @@ def test_wall_clock_datetimes_and_nan_envelopes(tmp_path: Path) -> None:
     assert len(rows(path, {"bbox": "-180,-90,180,90"}, schema)) == 1
     _, body = exported(path, {"format": "csv-de"}, schema)
     assert "01.05.2024 12:00:00" in body.decode("utf-8-sig")
+
+
+def test_a_sweep_removes_what_a_killed_process_was_receiving_at_once(tmp_path):
+    """A staged upload carries its process: once that process is gone (a web server killed
+    mid-upload), the next sweep removes it, young as it is — unless a job needs it. Uploads of
+    living processes, and those named before uploads carried their process, wait ten minutes."""
+    folder = store.scratch_root(tmp_path) / store.UPLOADS
+    folder.mkdir(parents=True)
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    mine = store.staged_upload(folder)
+    dead, needed = (folder / mine.name.replace(f"-{os.getpid()}-", f"-{ended.pid}-", 1)
+                    .replace(".upload", f"{n}.upload") for n in "ab")
+    legacy = folder / "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0.upload"
+    for path in (mine, dead, needed, legacy):
+        path.write_text("Messstelle;Wert\nDOBR;31,5\n", encoding="utf-8")
+
+    removed = store.sweep_scratch(tmp_path, staged_in_use=[str(needed)])
+
+    assert removed == [dead]
+    assert mine.exists() and needed.exists() and legacy.exists()
+

@@ -65,6 +65,13 @@ def scratch_folder(data_dir: Path, token: str) -> Path:
     return scratch_root(data_dir) / f"work-{socket.gethostname()}-{os.getpid()}-{token}"
 
 
+def staged_upload(folder: Path) -> Path:
+    """A new file name for an upload being received (or a file being downloaded) into
+    ``folder``, named like a scratch folder, after host and process: an upload a killed
+    process was receiving is removed by the next sweep, not ten minutes later."""
+    return folder / f"work-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}.upload"
+
+
 def spill_folder(data_dir: Path) -> Path:
     """Where a DuckDB connection of this process outside an attempt (a request looking at a
     table) puts what does not fit in memory: a scratch folder of its own, which DuckDB creates
@@ -150,8 +157,8 @@ def _on_this_host(folder: Path) -> bool:
 
 
 def _owner_gone(folder: Path) -> bool:
-    """Scratch folders are named ``work-<host>-<pid>-…``; on this host, a dead pid means
-    the attempt was killed."""
+    """Scratch folders (and staged uploads, without their suffix) are named
+    ``work-<host>-<pid>-…``; on this host, a dead pid means the attempt was killed."""
     parts = folder.name.split("-")
     if parts[0] not in SCRATCH_PREFIXES or not _on_this_host(folder):
         return False
@@ -195,8 +202,9 @@ FOREIGN_SCRATCH_SECONDS = 24 * 3600
 def sweep_scratch(data_dir: Path, staged_in_use: Iterable[str],
                   older_than: float = STALE_SECONDS) -> list[Path]:
     """Remove scratch folders whose process died (this host) or that are a day old (another
-    host's), and staged uploads no queued or running job needs that were last written more
-    than ``older_than`` seconds ago (younger ones may still be arriving)."""
+    host's), and staged uploads no queued or running job needs whose process died or that
+    were last written more than ``older_than`` seconds ago (younger ones of a living or
+    unknown process may still be arriving)."""
     scratch = scratch_root(data_dir)
     if not scratch.exists():
         return []
@@ -210,7 +218,8 @@ def sweep_scratch(data_dir: Path, staged_in_use: Iterable[str],
     keep = {Path(p).resolve() for p in staged_in_use}
     uploads = scratch / UPLOADS
     for staged in sorted(uploads.glob("*.upload")) if uploads.exists() else []:
-        if staged.resolve() not in keep and staged.stat().st_mtime < now - older_than:
+        if staged.resolve() not in keep and (_owner_gone(staged.with_suffix(""))
+                                             or staged.stat().st_mtime < now - older_than):
             staged.unlink(missing_ok=True)
             removed.append(staged)
     return removed

@@ -10,7 +10,6 @@ staged of it is removed.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +19,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from allmende.errors import Invalid, TooLarge, msg
+from allmende.tables import store
 
 #: Form fields beside the file are short (names, options).
 MAX_FIELD_BYTES = 64 * 1024
@@ -90,7 +90,7 @@ class _Reader:
         self._name = options.get(b"name", b"").decode("utf-8", "replace")
         if b"filename" in options:
             filename = Path(options[b"filename"].decode("utf-8", "replace")).name
-            path = self.folder / f"{uuid.uuid4()}.upload"
+            path = store.staged_upload(self.folder)
             self._staged = StagedFile(path, filename)
             self.received.files[self._name] = self._staged
             self._file = path.open("wb")

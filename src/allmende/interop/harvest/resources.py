@@ -4,7 +4,6 @@ version of its resource. Only formats ingest reads are fetched; the others stay 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
@@ -41,7 +40,7 @@ def ingest(platform: Platform, fetcher: Fetcher, written: list[tuple[str, Harves
             suffix = INGESTIBLE.get(resource["format"])
             if suffix is None or not resource["url"]:
                 continue
-            staged = folder / f"{uuid.uuid4()}.upload"
+            staged = store.staged_upload(folder)
             try:
                 fetcher.download(resource["url"], staged)
             except AllmendeError as error:
