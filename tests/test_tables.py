@@ -643,4 +643,3 @@ def test_a_sweep_removes_what_a_killed_process_was_receiving_at_once(tmp_path):
 
     assert removed == [dead]
     assert mine.exists() and needed.exists() and legacy.exists()
-

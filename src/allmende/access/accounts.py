@@ -291,10 +291,10 @@ def user_for_token(session: Session, secret: str) -> User:
         select(ApiToken, User).join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == _token_hash(secret))
         .options(joinedload(User.memberships))).unique().first()
-    token, user = found if found is not None else (None, None)
-    if token is None or user is None or not user.is_active:
+    if found is None or not found.User.is_active:
         raise Unauthorized(msg("Das API-Token ist unbekannt: es wurde nie ausgegeben oder "
                                "gehört zu keinem aktiven Konto."), "bad_token")
+    token, user = found
     now = utcnow()
     if token.revoked_at is not None:
         raise Unauthorized(msg("Das API-Token „{name}“ wurde am {date} widerrufen.",

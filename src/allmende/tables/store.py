@@ -59,17 +59,22 @@ def scratch_root(data_dir: Path) -> Path:
     return data_dir / SCRATCH
 
 
+def _owned(token: str) -> str:
+    """A name that says which process made it (``work-<host>-<pid>-<token>``), so that a
+    sweep can tell whether its owner still lives (:func:`_owner_gone`)."""
+    return f"work-{socket.gethostname()}-{os.getpid()}-{token}"
+
+
 def scratch_folder(data_dir: Path, token: str) -> Path:
-    """A scratch folder of this process (not created), named after host and process so that a
-    sweep can tell whether its owner still lives."""
-    return scratch_root(data_dir) / f"work-{socket.gethostname()}-{os.getpid()}-{token}"
+    """A scratch folder of this process (not created)."""
+    return scratch_root(data_dir) / _owned(token)
 
 
 def staged_upload(folder: Path) -> Path:
     """A new file name for an upload being received (or a file being downloaded) into
-    ``folder``, named like a scratch folder, after host and process: an upload a killed
-    process was receiving is removed by the next sweep, not ten minutes later."""
-    return folder / f"work-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}.upload"
+    ``folder``, owned like a scratch folder: an upload a killed process was receiving is
+    removed by the next sweep, not ten minutes later."""
+    return folder / f"{_owned(uuid.uuid4().hex)}.upload"
 
 
 def spill_folder(data_dir: Path) -> Path:
