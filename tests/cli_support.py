@@ -1,6 +1,7 @@
 """Running the `allmende` command in tests: in this process (the default: no interpreter start,
-no imports, about 100× cheaper) or as the real console script where the process boundary is
-what a test is about. Both return a subprocess.CompletedProcess."""
+no imports, about 100× cheaper) or as a process of its own where the process boundary is what
+a test is about (forked from the zygote, tests/zygote.py; the real console script where its
+start is the subject). All return a subprocess.CompletedProcess."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from unittest import mock
 
 import pytest
 
+import zygote
 from allmende import cli
 from allmende.config import Settings
 from allmende.platform import Platform
@@ -31,12 +33,13 @@ def process_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def run_process(*args: str | Path, cwd: Path, env: Mapping[str, str] | None = None,
-                timeout: float = 300) -> subprocess.CompletedProcess:
-    """The console script as a process, in cwd, with env (else without ALLMENDE_* variables)
-    as its ALLMENDE_* settings; nothing it prints may be a traceback."""
+                timeout: float = 300, fresh: bool = False) -> subprocess.CompletedProcess:
+    """The console script as a process (forked by the zygote; with ``fresh`` started anew),
+    in cwd, with env (else without ALLMENDE_* variables) as its ALLMENDE_* settings; nothing
+    it prints may be a traceback."""
     assert CLI.exists(), f"{CLI} is missing: run `make install`"
-    result = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True,
-                            cwd=cwd, env=process_env(env), timeout=timeout)
+    result = zygote.run([CLI, *args], capture_output=True, text=True, cwd=cwd,
+                        env=process_env(env), timeout=timeout, fresh=fresh)
     assert TRACEBACK not in result.stdout + result.stderr, result.stderr
     return result
 

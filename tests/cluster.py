@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+import zygote
 from allmende.access.accounts import actor_for
 from allmende.access.policy import Actor
 from allmende.catalog import datasets
@@ -53,8 +54,8 @@ class Cluster:
 
     def start(self, *args: str, **env: str) -> subprocess.Popen:
         assert CLI.exists(), f"{CLI} is missing: run `make install`"
-        process = subprocess.Popen([str(CLI), *args], env={**self.env, **env},
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = zygote.popen([CLI, *args], env={**self.env, **env},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.processes.append(process)
         return process
 
@@ -73,8 +74,8 @@ class Cluster:
         return base
 
     def python(self, code: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-c", code], env=self.env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = zygote.popen([sys.executable, "-c", code], env=self.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.processes.append(process)
         return process
 

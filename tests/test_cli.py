@@ -320,7 +320,7 @@ def test_the_console_script_exits_1_and_2(tmp_path):
     --json, a wrong call (2) says on stderr what is wrong. (0 with one JSON object: below.)"""
     def org_create(*args: str) -> subprocess.CompletedProcess:
         return run_process("--data-dir", tmp_path / "d", "org", "create", *args,
-                           cwd=tmp_path)
+                           cwd=tmp_path, fresh=True)
 
     rejected = org_create("herne", "--name", "Herne", "--ags", "5916", "--json")
     assert rejected.returncode == 1, rejected.stderr

@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 
+import zygote
+
 CLI = Path(sys.executable).parent / "allmende"
 
 
 def _run(tmp_path: Path, url: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALLMENDE_")}
     env["ALLMENDE_DATABASE_URL"] = url
-    return subprocess.run([str(CLI), "--data-dir", str(tmp_path / "data"), "db", "upgrade"],
-                          env=env, capture_output=True, text=True, timeout=60)
+    return zygote.run([CLI, "--data-dir", tmp_path / "data", "db", "upgrade"],
+                      env=env, capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize("url, says", [

@@ -24,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+import zygote
 from allmende.catalog import organizations
 from allmende.config import Settings
 from allmende.db.models import Resource, TableVersion
@@ -70,8 +71,8 @@ def _ingest(data: Path, path: Path, *args: str, timeout: float = 60,
     """Run `allmende ingest`; (exit status, the JSON object, seconds). A hang fails the test."""
     started = time.monotonic()
     try:
-        result = subprocess.run(_command(data, path, *args, dataset=dataset),
-                                capture_output=True, text=True, env=_env(), timeout=timeout)
+        result = zygote.run(_command(data, path, *args, dataset=dataset),
+                            capture_output=True, text=True, env=_env(), timeout=timeout)
     except subprocess.TimeoutExpired:
         pytest.fail(f"`allmende ingest {path.name}` did not finish within {timeout} s")
     elapsed = time.monotonic() - started
@@ -123,9 +124,8 @@ def test_killed_ingest_leaves_no_version_and_recover_cleans_up(data, tmp_path):
 
     big = tmp_path / "messwerte-gross.csv"
     _big_csv(big, 2_500_000)
-    process = subprocess.Popen(_command(data, big, "--resource", "Messwerte"),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=_env())
+    process = zygote.popen(_command(data, big, "--resource", "Messwerte"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
     try:
         deadline = time.monotonic() + 30
         while not _scratch(data):

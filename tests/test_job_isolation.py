@@ -85,7 +85,9 @@ def _resources(platform: Platform) -> list[str]:
 
 
 @pytest.mark.parametrize("limits, code, says", [
-    ({"ALLMENDE_JOB_MEMORY_LIMIT_MB": "64"}, "memory_limit", "mehr als 64 MB Arbeitsspeicher"),
+    # paused, so that the job cannot end between two looks at its memory (0.2 s apart)
+    ({"ALLMENDE_JOB_MEMORY_LIMIT_MB": "64", "ALLMENDE_PAUSE_AT": "writing"}, "memory_limit",
+     "mehr als 64 MB Arbeitsspeicher"),
     ({"ALLMENDE_JOB_TIME_LIMIT_SECONDS": "3", "ALLMENDE_PAUSE_AT": "writing"}, "time_limit",
      "länger als 3 Sekunden"),
 ])

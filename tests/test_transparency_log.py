@@ -10,7 +10,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +19,7 @@ from fastapi.testclient import TestClient
 from pymerkle import InmemoryTree
 from sqlalchemy import select, text
 
+import zygote
 from allmende.db.models import LogEntry, LogNode, Organization
 from allmende.jobs import registry
 from allmende.transparency import checkpoints, log, merkle
@@ -138,8 +138,8 @@ for i in range(int(sys.argv[3])):
 
 def test_concurrent_appends_from_processes_have_no_gaps_or_duplicates(platform):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    children = [subprocess.Popen([sys.executable, "-c", APPENDER, platform.db.url, str(n),
-                                  "40"], env=env) for n in range(4)]
+    children = [zygote.popen([sys.executable, "-c", APPENDER, platform.db.url, str(n), "40"],
+                             env=env) for n in range(4)]
     assert all(child.wait(timeout=300) == 0 for child in children)
     _assert_tree_matches_leaves(platform, 160)
     events = [json.loads(leaf) for leaf in _leaves(platform)]
