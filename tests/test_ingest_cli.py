@@ -230,6 +230,24 @@ def test_crs_option_overrides_the_guess(cli, tmp_path):
     assert 13.4 < point.x < 13.5 and 51.5 < point.y < 51.52
 
 
+def test_many_utm_coordinates_are_reprojected_without_a_crash(cli, tmp_path):
+    """A hundred thousand UTM points (a tree register as Dortmund exports it): reprojecting
+    them inside DuckDB's query from DuckDB's own threads crashed the process now and then
+    (SIGSEGV in pyproj, in the first or second process on this file, four times of four).
+    Six ingests, each a process of its own as jobs are: every one ends with its version."""
+    source = tmp_path / "baeume.csv"
+    source.write_text("Baum;Rechtswert;Hochwert\n" + "".join(
+        f"B{n};{390000 + n % 5000},5;{5700000 + n % 7000},25\n" for n in range(100_000)),
+        encoding="utf-8")
+    for attempt in range(1, 7):
+        result = cli.ingest(source, dataset="baeume", process=True)
+        assert result.returncode == 0, (attempt, result.returncode, result.stderr[-2000:])
+        assert one_json_object(result.stdout)["version"] == attempt
+    rows = _parquet(cli, one_json_object(result.stdout))
+    point = shapely.from_wkb(rows[0]["geometry"])
+    assert 7.3 < point.x < 7.6 and 51.4 < point.y < 51.5  # the first tree, in lon/lat
+
+
 def test_sheet_option_on_a_generated_workbook(cli, tmp_path):
     import xlsxwriter
 
