@@ -23,6 +23,7 @@ from allmende.harmonize.mapping import (
     parse_mapping,
 )
 from allmende.harmonize.registry import load_schema
+from allmende.tables import store
 
 DATA = Path(__file__).parent / "data"
 SYNTHETIC_2022 = DATA / "ladesaeulen_2022_synthetic.csv"
@@ -216,10 +217,11 @@ def _points_mapping() -> Mapping:
 
 
 def test_a_typed_file_gives_one_row_per_charging_point():
-    con, result = mapped_table_for_file(SYNTHETIC_2022, _points_mapping(),
-                                        load_schema("ladesaeulen"))
-    rows = con.execute(f"SELECT ladepunkt_id, steckertypen, nennleistung_kw FROM "
-                       f"{result.relation} ORDER BY {SOURCE_ROW}, {GROUP}").fetchall()
+    with store.connection() as con:
+        result = mapped_table_for_file(con, SYNTHETIC_2022, _points_mapping(),
+                                       load_schema("ladesaeulen"))
+        rows = con.execute(f"SELECT ladepunkt_id, steckertypen, nennleistung_kw FROM "
+                           f"{result.relation} ORDER BY {SOURCE_ROW}, {GROUP}").fetchall()
     assert rows == [("1/1", "AC Steckdose Typ 2", "22"), ("1/2", "AC Steckdose Typ 2", "22"),
                     ("2/1", "AC Schuko", "3.7"), ("3/1", "DC CCS", "150"),
                     ("3/3", "DC CCS, DC CHAdeMO", "100"), ("3/4", "AC Kupplung Typ 2", "50"),

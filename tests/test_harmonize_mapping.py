@@ -22,6 +22,7 @@ from allmende.harmonize.mapping import (
     parse_mapping,
 )
 from allmende.harmonize.registry import load_schema
+from allmende.tables import store
 
 REALDATA = Path(__file__).parent / "data" / "realdata"
 ROWS = [
@@ -373,15 +374,16 @@ def test_real_bnetza_file_mapped_onto_the_shipped_schema():
         "inbetriebnahme": {"source": "Inbetriebnahmedatum"},
         "nennleistung_kw": {"source": "Anschlussleistung"},
         "ags": {"constant": "05315000"}}})
-    con, result = mapped_table_for_file(REALDATA / "bnetza_ladesaeulen_koeln_2022.csv", mapping,
-                                        schema)
-    assert result.rows == 292 and not result.errors
-    assert result.fields == [f["name"] for f in schema["fields"]]
-    first = con.execute("SELECT betreiber, plz, geometry, breitengrad, inbetriebnahme, "
-                        "nennleistung_kw, ags, ort FROM mapped WHERE __row = 1").fetchone()
-    assert first == ("LANXESS Deutschland GmbH", "50569", "POINT (6.97069 50.937417)",
-                     "50.937417", "2021-07-22", "44", "05315000", None)
-    powers = dict(con.execute("SELECT nennleistung_kw, count(*) FROM mapped GROUP BY 1"
-                              ).fetchall())
-    # "3,5" (decimal comma) in 20 source rows, "44" in 174 (counted with cut/uniq)
-    assert powers["3.5"] == 20 and powers["44"] == 174 and not any("," in p for p in powers)
+    with store.connection() as con:
+        result = mapped_table_for_file(con, REALDATA / "bnetza_ladesaeulen_koeln_2022.csv",
+                                       mapping, schema)
+        assert result.rows == 292 and not result.errors
+        assert result.fields == [f["name"] for f in schema["fields"]]
+        first = con.execute("SELECT betreiber, plz, geometry, breitengrad, inbetriebnahme, "
+                            "nennleistung_kw, ags, ort FROM mapped WHERE __row = 1").fetchone()
+        assert first == ("LANXESS Deutschland GmbH", "50569", "POINT (6.97069 50.937417)",
+                         "50.937417", "2021-07-22", "44", "05315000", None)
+        powers = dict(con.execute("SELECT nennleistung_kw, count(*) FROM mapped GROUP BY 1"
+                                  ).fetchall())
+        # "3,5" (decimal comma) in 20 source rows, "44" in 174 (counted with cut/uniq)
+        assert powers["3.5"] == 20 and powers["44"] == 174 and not any("," in p for p in powers)

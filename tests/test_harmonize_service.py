@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -159,23 +160,24 @@ def test_duckdb_is_held_to_the_memory_ingest_is_held_to(platform, editors, tmp_p
     """Every DuckDB connection that ingest, suggest, preview, the harmonize job, the regional
     rebuild and the validation of a file open has the memory limit of ingest's: there DuckDB
     spills or stops itself, before a job's process grows to ALLMENDE_JOB_MEMORY_LIMIT_MB and
-    is killed."""
-    connect = duckdb.connect
-    with connect(config={"memory_limit": store.DUCKDB_MEMORY_LIMIT}) as con:
+    is killed, whether the database under it is new or reused."""
+    with duckdb.connect(config={"memory_limit": store.DUCKDB_MEMORY_LIMIT}) as con:
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     opened: list[tuple[str, str]] = []
+    connection = store.connection
 
+    @contextlib.contextmanager
     def recording(*args, **kwargs):
-        con = connect(*args, **kwargs)
         caller = sys._getframe(1)
-        while caller.f_globals["__name__"] == "allmende.tables.store" or \
-                caller.f_code.co_name == "_connect":
+        while caller.f_code.co_name == "_connection" or \
+                caller.f_globals["__name__"] == "contextlib":
             caller = caller.f_back
-        opened.append((f"{caller.f_globals['__name__']}.{caller.f_code.co_name}",
-                       con.execute("SELECT current_setting('memory_limit')").fetchone()[0]))
-        return con
+        with connection(*args, **kwargs) as con:
+            opened.append((f"{caller.f_globals['__name__']}.{caller.f_code.co_name}",
+                           con.execute("SELECT current_setting('memory_limit')").fetchone()[0]))
+            yield con
 
-    monkeypatch.setattr(duckdb, "connect", recording)
+    monkeypatch.setattr(store, "connection", recording)
     _world, dortmund, _bochum = editors
     resource = _upload(platform, dortmund, tmp_path, "do-lade", "dortmund", DORTMUND_CSV)
     with platform.db.session() as session:

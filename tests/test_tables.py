@@ -6,10 +6,13 @@ import csv
 import io
 import os
 import subprocess
+import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -643,3 +646,75 @@ def test_a_sweep_removes_what_a_killed_process_was_receiving_at_once(tmp_path):
 
     assert removed == [dead]
     assert mine.exists() and needed.exists() and legacy.exists()
+
+
+# --- DuckDB connections of operations ---------------------------------------------------------
+
+@pytest.fixture
+def databases(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The DuckDB databases store.connection opens from here on (none kept from before)."""
+    opened: list[object] = []
+    connect = duckdb.connect
+
+    def counting(*args: object, **kwargs: object) -> object:
+        opened.append(connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(store, "_idle", [])
+    monkeypatch.setattr(duckdb, "connect", counting)
+    return opened
+
+
+def _leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What an operation could have left: tables, views, temporary tables, macros."""
+    found = con.execute("SELECT table_name FROM duckdb_tables() UNION ALL "
+                        "SELECT view_name FROM duckdb_views() WHERE NOT internal UNION ALL "
+                        "SELECT function_name FROM duckdb_functions() "
+                        "WHERE function_type = 'macro' AND NOT internal").fetchall()
+    return sorted(name for (name,) in found)
+
+
+def test_an_operation_sees_nothing_of_the_one_before_on_a_reused_database(databases, tmp_path):
+    with store.connection(tmp_path / "spill") as con:
+        assert _leftovers(con) == []
+        con.execute("CREATE TABLE raw AS SELECT 1 AS x")
+        con.execute("CREATE TEMP TABLE zwischen AS SELECT 2 AS y")
+        con.execute("CREATE VIEW sicht AS SELECT * FROM raw")
+        con.execute("CREATE MACRO doppelt(t) AS t * 2")
+        con.register("pfeil", pa.table({"z": [3]}))
+        assert {"raw", "zwischen", "sicht", "doppelt"} <= set(_leftovers(con))
+    with store.connection(tmp_path / "spill") as con:
+        assert _leftovers(con) == []
+        with pytest.raises(duckdb.CatalogException):
+            con.execute("SELECT * FROM pfeil")
+        memory = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        assert memory == duckdb.connect(config={"memory_limit": store.DUCKDB_MEMORY_LIMIT}) \
+            .execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert len(databases) == 2  # one for both operations, one for the comparison
+
+
+def test_a_failed_or_spilled_operation_leaves_its_database_closed(databases, tmp_path):
+    with pytest.raises(duckdb.CatalogException), store.connection() as con:
+        con.execute("SELECT * FROM gibt_es_nicht")
+    spill = tmp_path / "spill"
+    with store.connection(spill) as con:
+        spill.mkdir()  # as DuckDB makes it when a query does not fit into memory
+        con.execute("SELECT 1")
+    with store.connection(tmp_path / "anderswo") as con:
+        setting = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert setting == str(tmp_path / "anderswo")
+    assert len(databases) == 3  # a new one after each
+
+
+def test_concurrent_operations_get_databases_of_their_own(databases, tmp_path):
+    barrier = threading.Barrier(3)
+
+    def operation(n: int) -> list[tuple[int]]:
+        with store.connection(tmp_path / f"spill-{n}") as con:
+            con.execute("CREATE TABLE raw AS SELECT ? AS x", [n])
+            barrier.wait(timeout=30)
+            return con.execute("SELECT x FROM raw").fetchall()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        assert list(pool.map(operation, range(3))) == [[(0,)], [(1,)], [(2,)]]
+    assert len(databases) == 3

@@ -185,8 +185,7 @@ def consolidate_files(sources: Sequence[Path], schema: Mapping[str, Any], target
                       spill: Path | None = None) -> Consolidated:
     """Union of harmonized tables with duplicates resolved (module docstring) into ``target``;
     DuckDB within tables.store.DUCKDB_MEMORY_LIMIT, spilling into ``spill``."""
-    con = store.connect(spill)
-    try:
+    with store.connection(spill) as con:
         files = sql.table_function("read_parquet", [str(p) for p in sources],
                                    union_by_name=True)
         con.execute(sql.create_table("__union", sql.select(
@@ -203,8 +202,6 @@ def consolidate_files(sources: Sequence[Path], schema: Mapping[str, Any], target
                                       "GROUP BY ALL").fetchall())
         kept = sum(per_source.values())
         return Consolidated(kept, total - kept, per_source, _listed(con, schema))
-    finally:
-        con.close()
 
 
 def _union_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -289,5 +286,6 @@ def write_empty(schema: Mapping[str, Any], target: Path) -> Consolidated:
     """A regional table without sources: the columns, no rows."""
     columns = [f"NULL::{_DUCK_TYPES[c['type']]} AS {sql.ident(c['name'])}"
                for c in table_columns(schema)]
-    store.write_parquet(store.connect(), sql.select(columns, limit=0), target)
+    with store.connection() as con:
+        store.write_parquet(con, sql.select(columns, limit=0), target)
     return Consolidated(0, 0, {})

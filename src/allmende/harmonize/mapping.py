@@ -53,7 +53,6 @@ from allmende.errors import (
 )
 from allmende.harmonize.source import load_source
 from allmende.harmonize.validate import Sample, ValidationReport, where
-from allmende.tables import store
 
 SOURCE_ROW = "__row"
 #: What a group is called unless the mapping says ("Gruppe 2").
@@ -1019,12 +1018,9 @@ def samples_by_group(con: duckdb.DuckDBPyConnection, report: ValidationReport, r
     report.samples[:] = [told(sample) for sample in report.samples]
 
 
-def mapped_table_for_file(path: Path, mapping: Mapping, schema: MappingType[str, Any],
-                          limit: int | None = None,
-                          con: duckdb.DuckDBPyConnection | None = None,
-                          ) -> tuple[duckdb.DuckDBPyConnection, MappedTable]:
-    """Reads and types a file like an upload, then maps it: the connection holding the
-    mapped table (a new in-memory one unless given) and its description."""
-    con = con or store.connect()
+def mapped_table_for_file(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping,
+                          schema: MappingType[str, Any], limit: int | None = None
+                          ) -> MappedTable:
+    """Reads and types a file like an upload, then maps it into a table of ``con``."""
     source = load_source(con, path)
-    return con, apply_mapping(con, source.relation, source.columns, mapping, schema, limit)
+    return apply_mapping(con, source.relation, source.columns, mapping, schema, limit)

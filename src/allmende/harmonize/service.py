@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,10 +165,10 @@ def _load_version(con: duckdb.DuckDBPyConnection, data_dir: Path, version: Table
     return load_version_file(con, data_dir / version.path, version.columns, "source", limit)
 
 
-def _connect(platform: Platform) -> duckdb.DuckDBPyConnection:
+def _connection(platform: Platform) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
     """A DuckDB connection for a look at a table (suggest, preview), within the memory every
     DuckDB connection of a job or request may use (tables.store.DUCKDB_MEMORY_LIMIT)."""
-    return store.connect(store.spill_folder(platform.settings.data_dir))
+    return store.connection(store.spill_folder(platform.settings.data_dir))
 
 
 def _editable_resource(session: Session, actor: Actor, resource_id: str) -> Resource:
@@ -205,13 +206,10 @@ def suggest(platform: Platform, session: Session, actor: Actor, resource_id: str
     """A suggested mapping of the resource's latest version onto the schema."""
     resource = _editable_resource(session, actor, resource_id)
     schema = get_schema(session, schema_name)
-    con = _connect(platform)
-    try:
+    with _connection(platform) as con:
         columns = _load_version(con, platform.settings.data_dir, _latest_version(session, resource))
         return suggest_mapping(con, "source", columns, schema,
                                ags=resource.dataset.organization.ags)
-    finally:
-        con.close()
 
 
 #: Rows the choice of a schema looks at.
@@ -224,8 +222,7 @@ def best_schema(platform: Platform, session: Session, actor: Actor, resource_id:
     the confidence of the fields it fills from columns, over the schema's fields. None when no
     column fits any schema."""
     resource = _editable_resource(session, actor, resource_id)
-    con = _connect(platform)
-    try:
+    with _connection(platform) as con:
         columns = _load_version(con, platform.settings.data_dir,
                                 _latest_version(session, resource), CHOICE_ROWS)
         scores = {}
@@ -234,8 +231,6 @@ def best_schema(platform: Platform, session: Session, actor: Actor, resource_id:
             mapping = suggest_mapping(con, "source", columns, schema)
             scores[info.name] = sum(rule.confidence or 0 for rule in mapping.fields.values()
                                     if rule.source) / max(1, len(schema["fields"]))
-    finally:
-        con.close()
     best = max(scores, key=lambda name: scores[name], default=None)
     return best if best is not None and scores[best] > 0 else None
 
@@ -259,16 +254,13 @@ def preview(platform: Platform, session: Session, actor: Actor, resource_id: str
     resource = _editable_resource(session, actor, resource_id)
     mapping = mapping if isinstance(mapping, Mapping) else parse_mapping(mapping)
     schema = get_schema(session, mapping.schema_name)
-    con = _connect(platform)
-    try:
+    with _connection(platform) as con:
         columns = _load_version(con, platform.settings.data_dir,
                                 _latest_version(session, resource), limit)
         mapped = apply_mapping(con, "source", columns, mapping, schema)
         group = GROUP if mapped.groups else f"NULL::BIGINT AS {GROUP}"
         found = con.execute(sql.select([*map(sql.ident, mapped.fields), SOURCE_ROW, group],
                                        mapped.relation, order_by=mapped.order)).fetchall()
-    finally:
-        con.close()
     count = len(mapped.fields)
     return Preview(mapped.fields, [dict(zip(mapped.fields, r[:count], strict=True))
                                    for r in found],
@@ -421,8 +413,7 @@ def _map_and_validate(data_dir: Path, version: TableVersion, mapping: Mapping,
                       schema: dict[str, Any], area: list[float] | None,
                       provenance: regional.Provenance, target: Path, spill: Path
                       ) -> ValidationReport:
-    con = store.connect(spill)
-    try:
+    with store.connection(spill) as con:
         columns = _load_version(con, data_dir, version)
         mapped = apply_mapping(con, "source", columns, mapping, schema)
         # The validation needs one number per row; with groups several rows share a source
@@ -440,8 +431,6 @@ def _map_and_validate(data_dir: Path, version: TableVersion, mapping: Mapping,
         regional.write_harmonized(con, mapped.relation, SOURCE_ROW, schema, provenance,
                                   target)
         return add_transform_errors(report, mapped)
-    finally:
-        con.close()
 
 
 REPORT_ROWS = "__numbered"

@@ -662,9 +662,6 @@ def _unmapped(target: FieldProfile, ags: str | None) -> FieldRule:
 
 def suggest_for_file(path: Path, schema: MappingType[str, Any]) -> Mapping:
     """Reads and types a file like an upload (offline) and suggests its mapping."""
-    con = store.connect()
-    try:
+    with store.connection() as con:
         source = load_source(con, path)
         return suggest_mapping(con, source.relation, source.columns, schema)
-    finally:
-        con.close()

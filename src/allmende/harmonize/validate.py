@@ -550,15 +550,13 @@ def validate_file(path: str | Path, schema: Mapping[str, Any], *,
     check_schema(dict(schema))
     layout = sniff(path)
     plan = _plan(schema, layout.labels, area)
-    con = store.connect()
     try:
-        register_functions(con)
-        values = read_cells(con, path, layout, len(plan.fields),
-                            lambda cells: _validate(con, plan, cells))
+        with store.connection() as con:
+            register_functions(con)
+            values = read_cells(con, path, layout, len(plan.fields),
+                                lambda cells: _validate(con, plan, cells))
     except duckdb.Error as error:
         raise _not_applicable(error) from None
-    finally:
-        con.close()
     return _report(plan, values, path.name)
 
 
@@ -599,8 +597,7 @@ def validate_mapped_file(path: str | Path, mapping_path: str | Path,
     mapping = load_mapping(mapping_path)
     layout = sniff(path)
     names = _column_names(layout.labels)
-    con = store.connect()
-    try:
+    with store.connection() as con:
         def load(cells: Cells) -> None:
             con.execute(sql.create_table("__read", cells.rows))
             con.execute(sql.create_table("cells", cells.numbered("__read", cells.empty)))
@@ -629,8 +626,6 @@ def validate_mapped_file(path: str | Path, mapping_path: str | Path,
         else:
             report = validate_columns(con, "__mapped", schema, row_column="__file_row",
                                       source=path.name)
-    finally:
-        con.close()
     return add_transform_errors(report, mapped)
 
 

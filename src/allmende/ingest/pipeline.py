@@ -58,39 +58,37 @@ def build(source: Path, original_name: str, options: ReadOptions, work_dir: Path
           checkpoint: Callable[[str], None] = _no_checkpoint) -> BuiltTable:
     """Read, type and write the file; ``checkpoint`` marks the phases (reading, typing,
     writing) for whoever runs the build (jobs.attempt)."""
-    con = store.connect(work_dir / "duckdb")
     try:
-        progress(0.05, msg("Datei wird gelesen"))
-        checkpoint("reading")
-        raw = readers.read(con, source, original_name, options, work_dir)
-        rows = con.execute(sql.select("count(*)", sql.ident(raw.relation))).fetchall()[0][0]
-        if rows == 0:
-            raise Invalid(msg("{name} enthält keine Datenzeilen.", name=original_name),
-                          code="no_rows")
-        progress(0.45, msg("Spaltentypen werden erkannt"))
-        checkpoint("typing")
-        types = decide_column_types(con, raw.relation, raw.labels, rows)
-        personal = detect.scan(con, raw.relation, raw.labels, rows)
-        target = work_dir / "version.parquet"
-        checkpoint("writing")
-        try:
-            written = _write(con, raw, types, options, area, target, progress)
-        except duckdb.Error as error:
-            if not is_guard_failure(error):
-                raise
-            types = confirm(con, raw.relation, types)
-            written = _write(con, raw, types, options, area, target, progress)
-        notes = {t.name: t.note for t in types if t.note}
-        report = {**raw.report, "notes": notes, **_note_templates(notes)}
-        return BuiltTable(target, rows, written.columns, written.crs, raw.source_format, report,
-                          raw.warnings + written.warnings, personal)
+        with store.connection(work_dir / "duckdb") as con:
+            progress(0.05, msg("Datei wird gelesen"))
+            checkpoint("reading")
+            raw = readers.read(con, source, original_name, options, work_dir)
+            rows = con.execute(sql.select("count(*)", sql.ident(raw.relation))).fetchall()[0][0]
+            if rows == 0:
+                raise Invalid(msg("{name} enthält keine Datenzeilen.", name=original_name),
+                              code="no_rows")
+            progress(0.45, msg("Spaltentypen werden erkannt"))
+            checkpoint("typing")
+            types = decide_column_types(con, raw.relation, raw.labels, rows)
+            personal = detect.scan(con, raw.relation, raw.labels, rows)
+            target = work_dir / "version.parquet"
+            checkpoint("writing")
+            try:
+                written = _write(con, raw, types, options, area, target, progress)
+            except duckdb.Error as error:
+                if not is_guard_failure(error):
+                    raise
+                types = confirm(con, raw.relation, types)
+                written = _write(con, raw, types, options, area, target, progress)
+            notes = {t.name: t.note for t in types if t.note}
+            report = {**raw.report, "notes": notes, **_note_templates(notes)}
+            return BuiltTable(target, rows, written.columns, written.crs, raw.source_format, report,
+                              raw.warnings + written.warnings, personal)
     except duckdb.OutOfMemoryException:
         raise Invalid(msg("{name} braucht beim Einlesen mehr als {limit} Arbeitsspeicher; die "
                           "vorherige Version bleibt unverändert. Sehr breite oder sehr große "
                           "Dateien teilen Sie am besten auf.", name=original_name,
                           limit=store.DUCKDB_MEMORY_LIMIT), code="out_of_memory") from None
-    finally:
-        con.close()
 
 
 def _note_templates(notes: dict[str, str]) -> dict[str, Any]:
