@@ -20,8 +20,8 @@ import zygote
 from allmende import cli
 from allmende.config import Settings
 from allmende.platform import Platform
+from zygote import CLI
 
-CLI = Path(sys.executable).parent / "allmende"
 TRACEBACK = "Traceback (most recent call last)"
 
 

@@ -25,9 +25,8 @@ from allmende.jobs import queue, worker
 from allmende.platform import Platform
 from allmende.tables import store
 from support import DORTMUND_CSV, OPERATOR, dataset_body
+from zygote import CLI
 
-BIN = Path(sys.executable).parent
-CLI = BIN / "allmende"
 #: Processes wait this long for each other; generous, because the machine may be loaded.
 DEADLINE = 240.0
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import zygote
-
-CLI = Path(sys.executable).parent / "allmende"
+from zygote import CLI
 
 
 def _run(tmp_path: Path, url: str) -> subprocess.CompletedProcess:

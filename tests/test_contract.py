@@ -6,16 +6,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from allmende.catalog.organizations import SLUG, check_slug
 from support import dataset_body
+from zygote import CLI
 
-CLI = Path(sys.executable).parent / "allmende"
 FOUNDATION_COMMANDS = [
     ["serve"], ["demo"], ["db", "upgrade"], ["org", "create"], ["user", "create"],
     ["token", "create"],

@@ -12,7 +12,6 @@ import os
 import signal
 import struct
 import subprocess
-import sys
 import time
 import zipfile
 import zlib
@@ -32,8 +31,8 @@ from allmende.jobs.worker import recover
 from allmende.platform import Platform
 from allmende.web.app import create_app
 from support import OPERATOR, version_files
+from zygote import CLI
 
-CLI = Path(sys.executable).parent / "allmende"
 TRACEBACK = "Traceback (most recent call last)"
 
 

@@ -68,17 +68,18 @@ def connection(spill: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]
     and spilled nothing (DuckDB keeps its first spill folder for good); else it is closed, as
     before."""
     database, default_spill = _take()
+    folder = str(spill) if spill else default_spill
     catalog = sql.ident(f"operation_{uuid.uuid4().hex}")
     con = database.cursor()
     reusable = False
     try:
         con.execute(f"ATTACH ':memory:' AS {catalog}")
         con.execute(f"USE {catalog}")
-        con.execute("SET temp_directory = ?", [str(spill) if spill else default_spill])
+        con.execute("SET temp_directory = ?", [folder])
         yield con
         con.execute("USE memory")
         con.execute(f"DETACH {catalog}")
-        reusable = not Path(spill or default_spill).exists()
+        reusable = not Path(folder).exists()
     finally:
         con.close()
         if reusable:
