@@ -1,6 +1,8 @@
 """A worker killed at any phase of a job (reading, typing, writing, publishing; harmonizing;
 rebuilding) leaves no partial version and no file behind, the previous version stays served,
-and the job is retried, or failed with a clear message after its last attempt."""
+and the job is retried, or failed with a clear message after its last attempt. A server killed
+while it receives an upload leaves no job and no version, and what it had received is
+removed."""
 
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from cluster import (
     versions,
     wait,
 )
-from support import DORTMUND_CSV, OPERATOR, dataset_body, version_files
+from support import DORTMUND_CSV, OPERATOR, dataset_body, http, version_files
 
 # --- workers killed at each phase -----------------------------------------------------------
 
@@ -200,3 +202,70 @@ def test_with_the_default_timings_a_dead_worker_s_job_ends_within_two_minutes(pl
         (taken,) = queue.reclaim_stale(session, data_dir, after, now=last_beat + after + second)
     assert taken.job_id == job_id and taken.retried
     assert [job.status for job in jobs_of(platform, [job_id])] == [queue.QUEUED]
+
+
+# --- a server killed while it receives an upload ---------------------------------------------
+
+def _send_half_an_upload(base: str, token: str, csv: bytes) -> socket.socket:
+    """Starts ``POST /api/v1/datasets/messwerte/resources`` with the whole length announced
+    and sends the form and half of the file; the connection is left open, as a slow line
+    leaves it."""
+    boundary = "allmende-grenze"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nMesswerte\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"messwerte.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    host, port = base.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)))
+    connection.sendall(
+        f"POST /api/v1/datasets/messwerte/resources HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(head) + len(csv) + len(tail)}\r\n\r\n".encode()
+        + head + csv[:len(csv) // 2])
+    return connection
+
+
+def test_a_server_killed_while_receiving_an_upload_leaves_nothing(platform, cluster, world):
+    """``kill -9`` of `allmende serve` halfway through an upload of a new version: no job, no
+    version and no table file come of it, the part it had received is removed by a running
+    worker's next tidying (its process is dead), and a new server serves the version before."""
+    with platform.db.session() as session:
+        datasets.create_dataset(session, OPERATOR, dataset_body("messwerte"))
+    base = cluster.web()
+    server = cluster.processes[-1]
+    first = http("POST", f"{base}/api/v1/datasets/messwerte/resources",
+                 headers=world.auth("editor"), data={"name": "Messwerte"},
+                 files={"file": ("messwerte.csv", measurements(5).encode(), "text/csv")})
+    assert first.status_code == 202, first.text
+    run_queued(platform)
+    (job,) = jobs_of(platform)
+    assert job.status == queue.DONE, job.error
+    resource = job.result["resource"]
+
+    uploads = store.scratch_root(platform.settings.data_dir) / store.UPLOADS
+    connection = _send_half_an_upload(base, world.tokens["editor"],
+                                      measurements(200_000).encode())
+    try:
+        wait(lambda: any(p.stat().st_size > 0 for p in uploads.glob("*.upload")),
+             "the server did not stage the upload it was receiving", server)
+        (staged,) = uploads.glob("*.upload")
+        assert f"-{server.pid}-" in staged.name  # named after the process receiving it
+        server.kill()
+        server.wait(timeout=30)
+    finally:
+        connection.close()
+
+    assert len(jobs_of(platform)) == 1  # no job for the upload that never arrived
+    assert [v.version for v in versions(platform, resource)] == [1]
+    assert stored_files(platform) == referenced_files(platform)
+    assert staged.exists()  # until someone tidies up
+    tidier = cluster.worker()
+    wait(lambda: not staged.exists(),
+         "the worker did not remove the upload a killed server had staged", tidier)
+
+    base = cluster.web()
+    rows = http("GET", f"{base}/api/v1/resources/{resource}/rows",
+                headers=world.auth("editor"))
+    assert rows.status_code == 200, rows.text
+    assert rows.json()["total"] == 5
