@@ -58,7 +58,7 @@ def _nothing_left(platform: Platform) -> None:
         assert stored == {data / p for p in queue.referenced_paths(session)}
     scratch = store.scratch_root(data)
     assert not list(scratch.glob("work-*"))
-    assert not list((scratch / store.UPLOADS).glob("*"))
+    assert not list(store.uploads_folder(data).glob("*"))
 
 
 def test_a_crashing_job_fails_alone_and_the_server_keeps_serving(platform, cluster, messwerte):

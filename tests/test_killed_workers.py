@@ -53,7 +53,7 @@ KILLS = [("ingest", "reading"), ("ingest", "typing"), ("ingest", "writing"),
 
 
 def _stage_upload(platform: Platform, text: str) -> str:
-    folder = store.scratch_root(platform.settings.data_dir) / "uploads"
+    folder = store.uploads_folder(platform.settings.data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     staged = folder / f"{len(list(folder.iterdir()))}.upload"
     staged.write_text(text, encoding="utf-8")
@@ -142,10 +142,11 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
                           capture_output=True, text=True, check=True).stdout.strip()
     scratch = store.scratch_root(platform.settings.data_dir)
     (scratch / f"work-{socket.gethostname()}-{dead}-0123456789abcdef").mkdir()
-    orphan = scratch / store.UPLOADS / "verwaist.upload"
+    uploads = store.uploads_folder(platform.settings.data_dir)
+    orphan = uploads / "verwaist.upload"
     orphan.write_text("Messstelle;Wert\n")
     os.utime(orphan, (time.time() - 3600, time.time() - 3600))
-    cut_off = scratch / store.UPLOADS / f"work-{socket.gethostname()}-{dead}-{'f' * 32}.upload"
+    cut_off = uploads / f"work-{socket.gethostname()}-{dead}-{'f' * 32}.upload"
     cut_off.write_text("Messstelle;Wert\nDOBR;3")
 
     # the retries run inline: a child process per job would add a second each, and isolation
@@ -174,7 +175,6 @@ def test_workers_killed_at_every_phase_leave_nothing_and_their_jobs_end(platform
     # no file of a dead attempt is left, nor a staged upload of an ended job
     assert stored_files(platform) == referenced_files(platform)
     assert not scratch_left(platform)
-    uploads = store.scratch_root(platform.settings.data_dir) / "uploads"
     assert not list(uploads.iterdir())
 
 
@@ -243,7 +243,7 @@ def test_a_server_killed_while_receiving_an_upload_leaves_nothing(platform, clus
     assert job.status == queue.DONE, job.error
     resource = job.result["resource"]
 
-    uploads = store.scratch_root(platform.settings.data_dir) / store.UPLOADS
+    uploads = store.uploads_folder(platform.settings.data_dir)
     connection = _send_half_an_upload(base, world.tokens["editor"],
                                       measurements(200_000).encode())
     try:

@@ -631,7 +631,7 @@ def test_a_sweep_removes_what_a_killed_process_was_receiving_at_once(tmp_path):
     """A staged upload carries its process: once that process is gone (a web server killed
     mid-upload), the next sweep removes it, young as it is — unless a job needs it. Uploads of
     living processes, and those named before uploads carried their process, wait ten minutes."""
-    folder = store.scratch_root(tmp_path) / store.UPLOADS
+    folder = store.uploads_folder(tmp_path)
     folder.mkdir(parents=True)
     ended = subprocess.Popen(["true"])
     ended.wait()

@@ -54,7 +54,7 @@ def server(client: TestClient) -> Iterator[str]:
 
 
 def _staged(platform: Platform) -> list:
-    folder = store.scratch_root(platform.settings.data_dir) / "uploads"
+    folder = store.uploads_folder(platform.settings.data_dir)
     return list(folder.iterdir()) if folder.exists() else []
 
 

@@ -114,6 +114,12 @@ def _owned(token: str) -> str:
     return f"work-{socket.gethostname()}-{os.getpid()}-{token}"
 
 
+def uploads_folder(data_dir: Path) -> Path:
+    """Where uploads, attachments and harvested files are staged while they arrive and until
+    their job has read them (not created)."""
+    return scratch_root(data_dir) / UPLOADS
+
+
 def scratch_folder(data_dir: Path, token: str) -> Path:
     """A scratch folder of this process (not created)."""
     return scratch_root(data_dir) / _owned(token)
@@ -270,7 +276,7 @@ def sweep_scratch(data_dir: Path, staged_in_use: Iterable[str],
             _remove(folder)
             removed.append(folder)
     keep = {Path(p).resolve() for p in staged_in_use}
-    uploads = scratch / UPLOADS
+    uploads = uploads_folder(data_dir)
     for staged in sorted(uploads.glob("*.upload")) if uploads.exists() else []:
         if staged.resolve() not in keep and (_owner_gone(staged.with_suffix(""))
                                              or staged.stat().st_mtime < now - older_than):

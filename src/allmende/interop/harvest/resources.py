@@ -31,7 +31,7 @@ def ingest(platform: Platform, fetcher: Fetcher, written: list[tuple[str, Harves
     """Fetch the ingestible resources of the open datasets just written and queue their
     ingest; a resource that cannot be fetched is a failure entry of its record. The files of
     restricted datasets are not asked for: their origin shares the metadata, not the rows."""
-    folder = store.scratch_root(platform.settings.data_dir) / store.UPLOADS
+    folder = store.uploads_folder(platform.settings.data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     for dataset, record in written:
         if record.access_level != "public":

@@ -177,7 +177,7 @@ ATTACHMENT_FORM = {"requestBody": {"required": True, "content": {"multipart/form
 async def add_attachment(request_id: Id, request: Request, session: SessionDep,
                          actor: ActorDep, platform: PlatformDep) -> AttachmentOut:
     await run_in_threadpool(service.get_request, session, actor, request_id)
-    folder = store.scratch_root(platform.settings.data_dir) / store.UPLOADS
+    folder = store.uploads_folder(platform.settings.data_dir)
     limit = platform.settings.request_attachment_limit_bytes
     received = await receive(request, folder, limit)
     staged = received.files.pop("file", None)

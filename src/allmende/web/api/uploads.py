@@ -69,7 +69,7 @@ async def upload(name: str, request: Request, session: SessionDep, actor: ActorD
     names the new version) or `failed` (its `error` says what is wrong and where). Who may
     not upload here is refused before a byte of the file is read."""
     dataset = await run_in_threadpool(datasets.check_editable, session, actor, name)
-    folder = store.scratch_root(platform.settings.data_dir) / store.UPLOADS
+    folder = store.uploads_folder(platform.settings.data_dir)
     received = await receive(request, folder, platform.settings.upload_limit_bytes)
     try:
         staged = received.files.get("file")

@@ -238,7 +238,7 @@ async def attach(request_id: int, request: Request, session: SessionDep, actor: 
     if not actor.is_authenticated:
         return login_redirect(request)
     settings = platform.settings
-    folder = store.scratch_root(settings.data_dir) / store.UPLOADS
+    folder = store.uploads_folder(settings.data_dir)
     try:
         received = await receive(request, folder, settings.request_attachment_limit_bytes)
     except AllmendeError as error:  # too large: said on the page, not as an error page
